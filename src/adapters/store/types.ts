@@ -1,0 +1,49 @@
+import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
+
+/**
+ * Where requests, approvals, consumptions and the audit log live. Implementations: the embedded
+ * directory store (file.ts) and PostgreSQL (postgres.ts). Every method either does what it says or
+ * throws a GuardError: 74 (unavailable / not writable), 65 (a record is corrupt or tampered), 64 (bad id).
+ * A store never interprets signatures: the commands verify everything they read against the policy.
+ */
+export interface Store {
+  /** Human description for messages, e.g. "file:/home/a/.local/state/access-guard" (no secrets). */
+  readonly description: string;
+
+  /** The store's clock, epoch ms (PostgreSQL: the server's now(); file store: the local clock). */
+  now(): Promise<number>;
+
+  /** Create a request. Refuses (65) if the id exists: requests are immutable. */
+  putRequest(signed: SignedRequest): Promise<void>;
+  /** null when there is no such request; 65 when the record is unreadable. */
+  getRequest(id: string): Promise<SignedRequest | null>;
+  /** Every request (newest first). */
+  listRequests(): Promise<SignedRequest[]>;
+
+  /** Add a signed approval or denial to a request. Identical re-submissions are idempotent. */
+  putApproval(requestId: string, approval: SignedApproval): Promise<void>;
+  listApprovals(requestId: string): Promise<SignedApproval[]>;
+
+  /**
+   * Atomically mark a request consumed. Exactly one caller ever gets `true` for an id; every other
+   * caller, concurrent or later, gets `false`.
+   */
+  consume(record: Consumption): Promise<boolean>;
+  getConsumption(requestId: string): Promise<Consumption | null>;
+
+  /**
+   * Resolve when something about the request may have changed (an approval stored), or after
+   * `timeoutMs`, or when `signal` aborts. Spurious wake-ups are allowed; callers re-read.
+   */
+  waitForChange(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+
+  /** Append one event to the audit chain, durably, serialised across processes. */
+  appendAudit(draft: AuditDraft): Promise<AuditEvent>;
+  /** Read the audit log in sequence order. 65 if a line is unreadable. */
+  readAudit(): AsyncIterable<AuditEvent>;
+
+  close(): Promise<void>;
+}
+
+/** Request ids: guard-generated, lowercase base32, so they are safe as file names and in URLs. */
+export const REQUEST_ID_RE = /^r-[a-z2-7]{20}$/;

@@ -1,0 +1,97 @@
+/**
+ * Exit codes (sysexits) and the error type every layer throws. A command prints nothing itself on
+ * failure: it throws a GuardError and the single catch in main.ts renders it and exits with its code.
+ */
+export const ExitCode = {
+  OK: 0,
+  USAGE: 64,
+  INTEGRITY: 65,
+  INTERNAL: 70,
+  IO: 74,
+  APPROVAL_NEEDED: 75,
+  DENIED: 77,
+  CONFIG: 78,
+  NOT_EXECUTABLE: 126,
+  NOT_FOUND: 127,
+} as const;
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** A located problem in a policy or configuration file (1-based line and column). */
+export interface Diagnostic {
+  severity: "error" | "warning";
+  /** Stable machine-readable code, e.g. "unknown-field", "duplicate-key". */
+  code: string;
+  message: string;
+  file: string;
+  line: number;
+  col: number;
+  /** What to do next ("did you mean `approvals`?"). */
+  hint?: string;
+}
+
+export class GuardError extends Error {
+  constructor(
+    readonly exitCode: number,
+    message: string,
+    /** What the person should do next. */
+    readonly hint?: string,
+    /** Extra lines (evidence, field differences) shown under the message. */
+    readonly details: readonly string[] = [],
+    /** Stable code for --json output. */
+    readonly code: string = codeFor(exitCode),
+  ) {
+    super(message);
+    this.name = "GuardError";
+  }
+}
+
+/** Policy or configuration invalid: exit 78, with every located problem. */
+export class PolicyError extends GuardError {
+  constructor(
+    message: string,
+    readonly diagnostics: readonly Diagnostic[],
+    hint?: string,
+  ) {
+    super(ExitCode.CONFIG, message, hint, [], "policy-invalid");
+    this.name = "PolicyError";
+  }
+}
+
+export const usageError = (message: string, hint?: string): GuardError =>
+  new GuardError(ExitCode.USAGE, message, hint, [], "usage");
+export const deniedError = (message: string, hint?: string, details: readonly string[] = []): GuardError =>
+  new GuardError(ExitCode.DENIED, message, hint, details, "denied");
+export const integrityError = (message: string, hint?: string, details: readonly string[] = []): GuardError =>
+  new GuardError(ExitCode.INTEGRITY, message, hint, details, "integrity");
+export const ioError = (message: string, hint?: string): GuardError => new GuardError(ExitCode.IO, message, hint, [], "io");
+export const configError = (message: string, hint?: string): GuardError =>
+  new GuardError(ExitCode.CONFIG, message, hint, [], "config-invalid");
+
+function codeFor(exitCode: number): string {
+  switch (exitCode) {
+    case ExitCode.USAGE:
+      return "usage";
+    case ExitCode.INTEGRITY:
+      return "integrity";
+    case ExitCode.IO:
+      return "io";
+    case ExitCode.APPROVAL_NEEDED:
+      return "approval-needed";
+    case ExitCode.DENIED:
+      return "denied";
+    case ExitCode.CONFIG:
+      return "config-invalid";
+    case ExitCode.NOT_EXECUTABLE:
+      return "not-executable";
+    case ExitCode.NOT_FOUND:
+      return "not-found";
+    default:
+      return "internal";
+  }
+}
+
+/** Format a diagnostic as `file:line:col: severity[code]: message (hint)`. */
+export function formatDiagnostic(d: Diagnostic): string {
+  const hint = d.hint ? `\n    ${d.hint}` : "";
+  return `${d.file}:${d.line}:${d.col}: ${d.severity}[${d.code}]: ${d.message}${hint}`;
+}

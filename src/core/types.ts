@@ -1,0 +1,324 @@
+/**
+ * The shared vocabulary of the pure core. Nothing here touches files, processes, clocks or the
+ * environment: adapters gather these values and pass them in.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Policy (validated, normalised form; the YAML field names are in src/core/policy/schema.ts)
+// ---------------------------------------------------------------------------------------------
+
+/** Where a policy element was defined, for messages. */
+export interface SourceLocation {
+  file: string;
+  line: number;
+  col: number;
+}
+
+/** How a detector compares a value. `glob` is case-insensitive; `equals` is exact; `regex` is anchored by the author. */
+export type ValueMatcher =
+  | { kind: "glob"; pattern: string }
+  | { kind: "equals"; value: string }
+  | { kind: "regex"; pattern: string };
+
+export type Detector =
+  /** An environment variable of the invocation. */
+  | { type: "env"; variable: string; matcher: ValueMatcher; at?: SourceLocation }
+  /** kubectl's current context (after KUBECONFIG merge rules and --context/--kubeconfig in argv). */
+  | { type: "kube_context"; pattern: string; at?: SourceLocation }
+  /** The host name of the machine guard runs on (glob, case-insensitive). */
+  | { type: "host"; pattern: string; at?: SourceLocation }
+  /**
+   * The value of a flag in the command's arguments (`--env=x`, `--env x`; single-dash short flags too).
+   * Without a matcher the value is compared with environment names and aliases; with one, a match selects
+   * this environment.
+   */
+  | { type: "arg"; flag: string; matcher?: ValueMatcher; at?: SourceLocation }
+  /** Any single argument of the command matching a glob (case-insensitive), e.g. "*host=prod-db*". */
+  | { type: "argument"; pattern: string; at?: SourceLocation };
+
+export interface Environment {
+  name: string;
+  protected: boolean;
+  aliases: string[];
+  detect: Detector[];
+  at?: SourceLocation;
+}
+
+export interface PublicKey {
+  /** e.g. "ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa". */
+  type: string;
+  /** The key blob, base64, exactly as in the authorized_keys line. */
+  blob: string;
+  /** OpenSSH fingerprint "SHA256:…" (unpadded base64). */
+  fingerprint: string;
+  comment?: string;
+}
+
+export interface Principal {
+  /** ASCII identifier [a-z0-9][a-z0-9._-]*. */
+  name: string;
+  keys: PublicKey[];
+  groups: string[];
+  at?: SourceLocation;
+}
+
+export interface RuleMatch {
+  /** Canonical environment names; undefined = any. */
+  environments?: string[];
+  /** Command globs; undefined = any. */
+  commands?: string[];
+  /** Argument globs; each must match at least one argument. */
+  args?: string[];
+}
+
+export interface Requirement {
+  /** The rule that asked for it. */
+  rule: string;
+  /** Distinct principals, other than the requester. ≥ 1. */
+  approvals: number;
+  /** Groups the approvers must belong to; null = any principal. */
+  from: string[] | null;
+  reason: boolean;
+  confirm: boolean;
+  /** Lifetime of the request and its approvals, seconds. */
+  ttlSeconds: number;
+}
+
+export type RuleEffect =
+  | { type: "allow" }
+  | { type: "deny"; message: string }
+  | { type: "require"; approvals: number; from: string[] | null; reason: boolean; confirm: boolean; ttlSeconds: number };
+
+export interface Rule {
+  name: string;
+  description?: string;
+  match: RuleMatch;
+  effect: RuleEffect;
+  at?: SourceLocation;
+}
+
+export interface Freeze {
+  name: string;
+  environments: string[];
+  /** Epoch milliseconds. */
+  from: number;
+  until: number;
+  reason: string;
+  at?: SourceLocation;
+}
+
+export interface BreakGlass {
+  environments: string[];
+  groups: string[];
+}
+
+export interface Policy {
+  version: 1;
+  environments: Record<string, Environment>;
+  defaultEnvironment?: string;
+  principals: Record<string, Principal>;
+  rules: Rule[];
+  freezes: Freeze[];
+  breakGlass?: BreakGlass;
+  /** Extra environment variable names (or globs such as "VAULT_*") to bind into approvals. */
+  bindEnv: string[];
+  /** The directory that holds the policy directory: command globs with a '/' are relative to it. */
+  root: string;
+  /** SHA-256 (hex) over the policy's files (names and bytes, tests excluded): what requests bind. */
+  digest: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Invocation and target detection
+// ---------------------------------------------------------------------------------------------
+
+/** What the adapters found out about the program that would run. */
+export interface ResolvedProgram {
+  /** argv[0] as typed. */
+  given: string;
+  /** Absolute real path (PATH lookup, `..` and symlinks resolved). */
+  path: string;
+  /** Path relative to the policy root with '/' separators, or null when outside it. */
+  relativeToRoot: string | null;
+  /** Base name of the real path. */
+  base: string;
+  /** Base name of argv[0] as typed (a symlink named `psql` to a wrapper still reads as `psql` here). */
+  givenBase: string;
+}
+
+/** One kubeconfig file as read by the adapter, in KUBECONFIG order. */
+export interface KubeconfigFile {
+  path: string;
+  /** current-context set in that file, if any. */
+  currentContext?: string;
+  /** When the file exists but could not be parsed: the problem (detection then fails closed). */
+  error?: string;
+}
+
+export interface DetectionInput {
+  /** Command arguments after argv[0]. */
+  args: string[];
+  env: Readonly<Record<string, string | undefined>>;
+  host: string;
+  /** kubeconfig files the adapter read (KUBECONFIG list, or `--kubeconfig` from args, or ~/.kube/config). */
+  kubeconfigs: KubeconfigFile[];
+  /** `--env` as the user declared it (raw, unvalidated). */
+  declared?: string;
+}
+
+/** One piece of evidence: a source that said something about the target. */
+export interface Evidence {
+  /** "declared" (--env), "env", "kube_context", "host", "arg", "argument", "default". */
+  source: "declared" | "env" | "kube_context" | "host" | "arg" | "argument" | "default";
+  /** What was looked at: variable name, flag, kubeconfig path, "hostname". */
+  subject: string;
+  /** The value seen (secrets redacted by the adapter/detector). */
+  value: string;
+  /** Environment it points to, or null when it points nowhere known (which fails closed). */
+  environment: string | null;
+  /** Human explanation, e.g. `DATABASE_URL matches "*prod-db.*"`. */
+  detail: string;
+}
+
+export interface Detection {
+  /** The single environment everything agrees on, or null. */
+  environment: string | null;
+  evidence: Evidence[];
+  /** Why the target is refused (conflicts, ambiguity, undetermined); empty when determined. */
+  problems: string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decisions
+// ---------------------------------------------------------------------------------------------
+
+export type DecisionKind = "allow" | "deny" | "approval";
+
+export interface Decision {
+  decision: DecisionKind;
+  environment: string | null;
+  protected: boolean;
+  evidence: Evidence[];
+  /** Names of all matching rules, in policy order. */
+  rules: string[];
+  /** Every matching `require` (all must be met). */
+  requirements: Requirement[];
+  /** Why it is denied (deny rules, freezes, target problems, fail-closed). */
+  reasons: string[];
+  /** Active freezes that apply. */
+  freezes: string[];
+  /** Whether break-glass could be used for this target. */
+  breakGlassAvailable: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests, approvals, consumption
+// ---------------------------------------------------------------------------------------------
+
+export interface BoundVariable {
+  /** SHA-256 hex of the value, or null when unset. */
+  sha256: string | null;
+  /** What the approver is shown (secrets redacted); null when unset. */
+  shown: string | null;
+}
+
+export interface StdinBinding {
+  /** "tty", "null" (/dev/null or closed), or refused kinds never get here. */
+  kind: "tty" | "null";
+}
+
+/** The canonical description of one intended run: what the requester signs and approvers approve. */
+export interface GuardRequest {
+  v: 1;
+  id: string;
+  requester: { principal: string | null; fingerprint: string; key: string };
+  argv: string[];
+  program: { path: string; sha256: string };
+  cwd: string;
+  environment: { name: string; protected: boolean; evidence: Evidence[] };
+  env: Record<string, BoundVariable>;
+  stdin: StdinBinding;
+  reason: string | null;
+  policyDigest: string;
+  rules: string[];
+  requirements: Requirement[];
+  breakGlass: boolean;
+  /** ISO 8601 UTC. */
+  createdAt: string;
+  expiresAt: string;
+  nonce: string;
+}
+
+/** A request with the requester's SSHSIG signature over canonicalJson(request). */
+export interface SignedRequest {
+  request: GuardRequest;
+  /** Armored SSHSIG, namespace SIG_NAMESPACE.request. */
+  signature: string;
+}
+
+export interface ApprovalStatement {
+  v: 1;
+  requestId: string;
+  /** SHA-256 hex of canonicalJson(request): binds everything the request binds. */
+  requestDigest: string;
+  /** "acknowledge" is a second person's review of a break-glass run. */
+  decision: "approve" | "deny" | "acknowledge";
+  /** The principal the approver claims to be (checked against the current policy's keys). */
+  principal: string;
+  fingerprint: string;
+  comment: string | null;
+  createdAt: string;
+  nonce: string;
+}
+
+export interface SignedApproval {
+  statement: ApprovalStatement;
+  /** Armored SSHSIG, namespace SIG_NAMESPACE.approval, over canonicalJson(statement). */
+  signature: string;
+}
+
+export interface Consumption {
+  requestId: string;
+  requestDigest: string;
+  /** ISO time by the store's clock. */
+  consumedAt: string;
+  by: { principal: string | null; fingerprint: string };
+  host: string;
+  pid: number;
+}
+
+export type RequestStatus = "pending" | "approved" | "denied" | "consumed" | "expired";
+
+export const SIG_NAMESPACE = {
+  request: "request@access-guard",
+  approval: "approval@access-guard",
+  audit: "audit@access-guard",
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// Audit
+// ---------------------------------------------------------------------------------------------
+
+export interface AuditActor {
+  principal: string | null;
+  fingerprint: string | null;
+  /** Local user name, informational only (never used for identity). */
+  user?: string;
+}
+
+/** An event before the store assigns its place in the chain. */
+export interface AuditDraft {
+  type: string;
+  actor: AuditActor;
+  data: Record<string, unknown>;
+}
+
+export interface AuditEvent extends AuditDraft {
+  seq: number;
+  /** ISO time by the store's clock. */
+  time: string;
+  /** Hash of the previous event ("0"*64 for the first). */
+  prev: string;
+  /** SHA-256 hex over canonicalJson({seq,time,type,actor,data,prev}). */
+  hash: string;
+}
