@@ -38,6 +38,8 @@ export type Detector =
 
 export interface Environment {
   name: string;
+  /** Free text from the policy, shown by `guard check`. */
+  description?: string;
   protected: boolean;
   aliases: string[];
   detect: Detector[];

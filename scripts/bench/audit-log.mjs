@@ -1,0 +1,86 @@
+// A long audit log in the file store's format, written directly: <store>/audit/events.jsonl, one
+// canonical JSON event per line, chained (each `prev` is the previous `hash`).
+//
+// chainEvent costs ~10 µs an event (it round-trips every draft through JSON to make it canonical), too
+// slow for a million. The events here are built with their keys already in canonical order, so their
+// canonical text is a string template and the hash one SHA-256. Guard's own chainEvent is the referee:
+// the first events and a sample through the whole log are re-made with it and must come out byte for
+// byte the same, or the bench stops.
+import { createHash } from "node:crypto";
+import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { join } from "node:path";
+
+const ACTORS = ["alice", "bob", "carol", "dave"].map((u) => ({ fingerprint: null, principal: null, user: u }));
+const T0 = Date.parse("2026-01-05T08:00:00.000Z");
+
+/** The i-th draft (0-based): runs started and finished in pairs, and a refusal now and then. */
+function draftAt(i) {
+  const actor = ACTORS[i % 4];
+  const pair = i >> 1;
+  const runId = `run-${pair.toString(16).padStart(32, "0")}`;
+  if (i % 100 === 99) {
+    return {
+      type: "run.refused",
+      actor,
+      data: {
+        argv: ["tool-7", "destroy"],
+        environment: "production",
+        evidence: [{ detail: 'DATABASE_URL matches "*prod-db*"', environment: "production", source: "env", subject: "DATABASE_URL", value: "postgres://app@prod-db.internal:5432/elb" }],
+        exitCode: 77,
+        program: "/usr/local/bin/tool-7",
+        reasons: ["rule-0007: tool-7 destroy against production runs only from the release pipeline"],
+        rules: ["rule-0007"],
+      },
+    };
+  }
+  if (i % 2 === 0) {
+    return {
+      type: "run.started",
+      actor,
+      data: {
+        argv: ["./scripts/report-lb-state.sh", "--region", "us-east-1"],
+        breakGlass: false,
+        cwd: "/srv/ops",
+        environment: "staging",
+        program: { path: "/srv/ops/scripts/report-lb-state.sh", sha256: null },
+        requestId: null,
+        rules: [],
+        runId,
+      },
+    };
+  }
+  return { type: "run.finished", actor, data: { durationMs: 40 + (i % 997), exitCode: 0, requestId: null, runId, signal: null } };
+}
+
+/** Writes `count` events; returns the head. `mod` is the bundle of guard's modules (chainEvent, canonicalJson). */
+export function writeAuditLog(storeDir, count, mod) {
+  mkdirSync(join(storeDir, "audit"), { recursive: true, mode: 0o700 });
+  const fd = openSync(join(storeDir, "audit", "events.jsonl"), "wx", 0o600);
+  let prev = mod.GENESIS;
+  let chunk = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const seq = i + 1;
+      const d = draftAt(i);
+      const time = new Date(T0 + i * 1000).toISOString();
+      const head = `{"actor":${JSON.stringify(d.actor)},"data":${JSON.stringify(d.data)},`;
+      const tail = `"prev":"${prev}","seq":${seq},"time":"${time}","type":"${d.type}"}`;
+      const hash = createHash("sha256").update(head + tail).digest("hex");
+      const line = `${head}"hash":"${hash}",${tail}`;
+      if (i < 200 || i % 9973 === 0 || i === count - 1) {
+        const ref = mod.canonicalJson(mod.chainEvent(seq === 1 ? null : { seq: seq - 1, hash: prev }, d, time));
+        if (ref !== line) throw new Error(`audit log generator disagrees with chainEvent at seq ${seq}:\n  ours: ${line}\n  guard: ${ref}`);
+      }
+      chunk.push(line);
+      prev = hash;
+      if (chunk.length === 20_000) {
+        writeSync(fd, `${chunk.join("\n")}\n`);
+        chunk = [];
+      }
+    }
+    if (chunk.length) writeSync(fd, `${chunk.join("\n")}\n`);
+  } finally {
+    closeSync(fd);
+  }
+  return { seq: count, hash: prev };
+}

@@ -1,0 +1,52 @@
+/**
+ * Everything guard itself prints. Guard's own messages go to stderr (during `run` the wrapped command's
+ * stdout must stay clean); reports requested with --json go to stdout. Colour follows the terminal,
+ * NO_COLOR and FORCE_COLOR. Text that came from someone else is escaped by the caller (core/escape.ts).
+ */
+import type { ChalkInstance } from "chalk";
+import chalk, { Chalk } from "chalk";
+import { GuardError, PolicyError, formatDiagnostic } from "../core/errors.js";
+import { escapeForTerminal } from "../core/escape.js";
+
+let jsonErrors = false;
+
+/** Under --json, errors are also printed as one JSON object on stderr. */
+export function setJsonErrors(on: boolean): void {
+  jsonErrors = on;
+}
+
+export function colours(stream: NodeJS.WriteStream = process.stderr): ChalkInstance {
+  const noColor = process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== "";
+  if (noColor) return new Chalk({ level: 0 });
+  if (process.env.FORCE_COLOR) return chalk;
+  return stream.isTTY ? chalk : (new Chalk({ level: 0 }));
+}
+
+export function say(line = ""): void {
+  process.stderr.write(`${line}\n`);
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function printStdout(line = ""): void {
+  process.stdout.write(`${line}\n`);
+}
+
+export function reportError(err: GuardError): void {
+  const c = colours();
+  if (err instanceof PolicyError) {
+    for (const d of err.diagnostics) say(`${d.severity === "error" ? c.red("✖") : c.yellow("⚠")} ${formatDiagnostic(d)}`);
+  }
+  say(`${c.red.bold("guard:")} ${escapeForTerminal(err.message)}`);
+  for (const line of err.details) say(`  ${line}`);
+  if (err.hint) say(`${c.dim("  → ")}${err.hint}`);
+  if (jsonErrors) {
+    process.stderr.write(
+      `${JSON.stringify({
+        error: { code: err.code, exitCode: err.exitCode, message: err.message, hint: err.hint ?? null, details: err.details, diagnostics: err instanceof PolicyError ? err.diagnostics : undefined },
+      })}\n`,
+    );
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * A cache of validated policies, so that `guard run` does not load the YAML parser and re-validate an
+ * unchanged policy on every invocation (PERFORMANCE.md: about 1.7x the floor without it, 1.14x with).
+ *
+ * What is cached is the loader's *output* for exact input bytes: the key is a SHA-256 over the cache
+ * format, this build of guard, the policy root, and every policy and test file's display path and
+ * content hash. The files are always read and trust-checked (P10) first; only parsing and validation are
+ * skipped. A changed byte, a new guard build or a different working directory is a different key.
+ *
+ * The cache is a convenience for guardrail mode only. Whoever can write the cache can choose the policy,
+ * so it is never used when the system configuration pins the policy (resolveSettings then reports no
+ * cache directory), and it is used only when the cache directory and entry are owned by the current
+ * user and writable by nobody else. Any doubt (unreadable, malformed, wrong owner, digest mismatch)
+ * means a miss: the policy is parsed again, never refused or trusted because of the cache.
+ */
+import { constants } from "node:fs";
+import { mkdir, open, rename, stat, unlink } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { isAbsolute, join } from "node:path";
+import { digestOf, sha256Hex } from "../core/canonical.js";
+import type { Diagnostic } from "../core/errors.js";
+import type { PolicyFile, PolicyTestCase } from "../core/policy/types.js";
+import type { Policy } from "../core/types.js";
+
+/** Bump when the cached shape changes. */
+const CACHE_FORMAT = "access-guard-policy-cache/1";
+const MAX_ENTRY_BYTES = 16 * 1024 * 1024;
+
+export interface CachedPolicy {
+  policy: Policy;
+  warnings: Diagnostic[];
+  tests: PolicyTestCase[];
+}
+
+/** ~/.cache/access-guard/policies, or under $XDG_CACHE_HOME when that is absolute. */
+export function defaultPolicyCacheDir(env: Readonly<Record<string, string | undefined>>, home: string): string {
+  const xdg = env.XDG_CACHE_HOME;
+  return join(xdg && isAbsolute(xdg) ? xdg : join(home, ".cache"), "access-guard", "policies");
+}
+
+let buildId: Promise<string> | undefined;
+
+/**
+ * Identifies this build of guard: size and mtime of the module file itself (in the bundle, the chunk that
+ * holds it, rewritten by every build), so a new guard never reuses a verdict made by an old validator.
+ */
+function currentBuild(): Promise<string> {
+  buildId ??= stat(fileURLToPath(import.meta.url)).then(
+    (st) => `${st.size}:${st.mtimeMs}:${st.ino}`,
+    () => "unknown",
+  );
+  return buildId;
+}
+
+export async function policyCacheKey(root: string, files: readonly PolicyFile[]): Promise<string> {
+  const list = files.map((f) => [f.path, sha256Hex(f.bytes)]).sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0));
+  return digestOf({ format: CACHE_FORMAT, build: await currentBuild(), root, files: list });
+}
+
+/** The digest the loader computes: policy files' base names and bytes, tests excluded. */
+function expectedDigest(files: readonly PolicyFile[]): string {
+  const list = files
+    .filter((f) => !/\.test\.ya?ml$/i.test(f.path))
+    .map((f) => [f.path.slice(f.path.lastIndexOf("/") + 1), sha256Hex(f.bytes)] as [string, string])
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return digestOf(list);
+}
+
+export async function readCachedPolicy(cacheDir: string, key: string, files: readonly PolicyFile[]): Promise<CachedPolicy | null> {
+  try {
+    if (!(await privateDir(cacheDir))) return null;
+    const fh = await open(join(cacheDir, `${key}.json`), constants.O_RDONLY | constants.O_NOFOLLOW);
+    let text: string;
+    try {
+      const st = await fh.stat();
+      if (!st.isFile() || st.uid !== process.getuid?.() || st.mode & 0o022 || st.size > MAX_ENTRY_BYTES) return null;
+      text = await fh.readFile("utf8");
+    } finally {
+      await fh.close();
+    }
+    const entry = JSON.parse(text) as { format?: unknown; key?: unknown; value?: CachedPolicy };
+    if (entry.format !== CACHE_FORMAT || entry.key !== key || !entry.value) return null;
+    const { policy, warnings, tests } = entry.value;
+    if (policy?.version !== 1 || policy.digest !== expectedDigest(files) || !Array.isArray(warnings) || !Array.isArray(tests)) return null;
+    // The loader builds these maps without a prototype, so that a name such as `constructor` typed by a
+    // user never finds Object.prototype members; JSON.parse does not, so rebuild them.
+    policy.environments = Object.assign(Object.create(null), policy.environments);
+    policy.principals = Object.assign(Object.create(null), policy.principals);
+    return { policy, warnings, tests };
+  } catch {
+    return null;
+  }
+}
+
+/** Best effort: a cache that cannot be written only costs time. */
+export async function writeCachedPolicy(cacheDir: string, key: string, value: CachedPolicy): Promise<void> {
+  try {
+    await mkdir(cacheDir, { recursive: true, mode: 0o700 });
+    if (!(await privateDir(cacheDir))) return;
+    const final = join(cacheDir, `${key}.json`);
+    const temp = join(cacheDir, `.${key}.${process.pid}.${Date.now()}.tmp`);
+    const fh = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    try {
+      await fh.writeFile(JSON.stringify({ format: CACHE_FORMAT, key, value }));
+    } finally {
+      await fh.close();
+    }
+    await rename(temp, final).catch(async () => {
+      await unlink(temp).catch(() => undefined);
+    });
+  } catch {
+    // ignore: see above
+  }
+}
+
+/** The cache directory must be the user's own and closed to everyone else. */
+async function privateDir(dir: string): Promise<boolean> {
+  const st = await stat(dir).catch(() => null);
+  return st !== null && st.isDirectory() && st.uid === process.getuid?.() && (st.mode & 0o077) === 0;
+}

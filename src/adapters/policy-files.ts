@@ -1,0 +1,214 @@
+/**
+ * Reading a policy directory from disk, under the rules that make it trustworthy input (P10), then
+ * handing the bytes to the pure loader.
+ *
+ * The directory is read flat, not recursively: every `*.yaml` / `*.yml` at its top level is a policy file
+ * (`*.test.yaml` / `*.test.yml` are policy tests). A subdirectory is an error rather than ignored, because a
+ * file someone put there expecting it to apply would otherwise be silently skipped. Dot-files are ignored
+ * (editor and VCS droppings); other files (README.md) are ignored too. A symlinked entry is followed only
+ * when it stays inside the directory.
+ *
+ * Every file and the directory itself must be owned by the current user or root and not writable by
+ * others (see assertTrusted); no ancestor may be world-writable without the sticky bit (anyone could
+ * swap the directory out). Problems are collected and reported together, as policy diagnostics (exit 78).
+ */
+import { constants } from "node:fs";
+import { lstat, open, readdir, realpath, stat } from "node:fs/promises";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { ExitCode, GuardError, PolicyError, type Diagnostic } from "../core/errors.js";
+import type { PolicyFile, PolicyTestCase } from "../core/policy/types.js";
+import type { Policy } from "../core/types.js";
+import { assertTrusted } from "./config.js";
+import { policyCacheKey, readCachedPolicy, writeCachedPolicy } from "./policy-cache.js";
+
+/** The loader refuses files over 1 MiB; reading one byte more is enough for it to say so. */
+const READ_LIMIT = 1024 * 1024 + 1;
+
+const SETTING_HINT =
+  "point guard at the policy directory with --policy DIR, GUARD_POLICY=DIR or `policies: DIR` in guard.config.yaml (`guard init` scaffolds one)";
+
+export interface LoadedPolicyDir {
+  policy: Policy;
+  /** Lint warnings (errors throw). */
+  warnings: Diagnostic[];
+  tests: PolicyTestCase[];
+  /** The files read, as displayed (relative to the working directory when inside it). */
+  files: string[];
+}
+
+export interface LoadOptions {
+  /**
+   * Where validated policies are cached (Settings.policyCache); null or absent = no cache. The files are
+   * read and trust-checked either way; only parsing and validation of unchanged bytes are skipped.
+   */
+  cacheDir?: string | null;
+}
+
+export async function loadPolicyDir(dir: string, opts: LoadOptions = {}): Promise<LoadedPolicyDir> {
+  const abs = resolve(dir);
+  const realDir = await openDirectory(abs);
+  const problems: Diagnostic[] = [];
+  const files = await readPolicyFiles(abs, realDir, problems);
+  if (problems.length > 0) throw refusal(abs, problems);
+  if (files.length === 0) {
+    throw new PolicyError(`the policy directory ${abs} holds no policy files (*.yaml, *.yml)`, [], `add a policy file such as ${join(abs, "guard.yaml")}, or ${SETTING_HINT}`);
+  }
+  const root = dirname(abs);
+  const shown = files.map((f) => f.path);
+  const key = opts.cacheDir ? await policyCacheKey(root, files) : null;
+  if (opts.cacheDir && key) {
+    const hit = await readCachedPolicy(opts.cacheDir, key, files);
+    if (hit) return { ...hit, files: shown };
+  }
+  // Imported here so that a cache hit never loads the YAML parser.
+  const { parsePolicyFiles } = await import("../core/policy/parse.js");
+  const parsed = parsePolicyFiles(files, root);
+  const errors = parsed.diagnostics.filter((d) => d.severity === "error");
+  if (!parsed.policy || errors.length > 0) throw refusal(abs, errors);
+  const loaded = { policy: parsed.policy, warnings: parsed.diagnostics.filter((d) => d.severity === "warning"), tests: parsed.tests };
+  if (opts.cacheDir && key) await writeCachedPolicy(opts.cacheDir, key, loaded);
+  return { ...loaded, files: shown };
+}
+
+function refusal(dir: string, diagnostics: Diagnostic[]): PolicyError {
+  const n = diagnostics.length;
+  return new PolicyError(`the policy in ${dir} is invalid (${n} problem${n === 1 ? "" : "s"}); nothing runs until it is fixed`, diagnostics, "fix each problem at the file:line:col shown, then run `guard policy lint`");
+}
+
+/** The directory's real path, after checking it exists, is a directory and is trusted. */
+async function openDirectory(abs: string): Promise<string> {
+  let real: string;
+  try {
+    real = await realpath(abs);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") throw new PolicyError(`no policy directory at ${abs}`, [], SETTING_HINT);
+    throw new GuardError(ExitCode.CONFIG, `cannot open the policy directory ${abs}: ${code ?? String(e)}`, "check its permissions");
+  }
+  const st = await stat(real);
+  if (!st.isDirectory()) throw new PolicyError(`${abs} is not a directory`, [], `the policy is a directory of YAML files; ${SETTING_HINT}`);
+  assertTrusted(st, abs === real ? abs : `${abs} (${real})`, "the policy directory");
+  await assertAncestorsSafe(real);
+  return real;
+}
+
+/**
+ * A world-writable directory above the policy lets anyone rename the policy directory away and put their
+ * own in its place, unless the sticky bit is set (as on /tmp), which reserves renames to the owner.
+ */
+async function assertAncestorsSafe(real: string): Promise<void> {
+  for (let d = dirname(real); ; d = dirname(d)) {
+    const st = await stat(d);
+    // 0o1000 is the sticky bit.
+    if (st.mode & 0o002 && !(st.mode & 0o1000)) {
+      throw new GuardError(
+        ExitCode.CONFIG,
+        `the policy directory ${real} is refused: its parent directory ${d} is world-writable without the sticky bit`,
+        `anyone could replace the policy; move it, or run \`chmod o-w ${d}\``,
+        [],
+        "untrusted-file",
+      );
+    }
+    if (dirname(d) === d) return;
+  }
+}
+
+async function readPolicyFiles(abs: string, realDir: string, problems: Diagnostic[]): Promise<PolicyFile[]> {
+  const entries = await readdir(realDir, { withFileTypes: true });
+  const out: PolicyFile[] = [];
+  const names = entries.map((e) => e.name).sort();
+  const byName = new Map(entries.map((e) => [e.name, e]));
+  for (const name of names) {
+    if (name.startsWith(".")) continue;
+    const entry = byName.get(name)!;
+    const shown = display(join(abs, name));
+    const problem = (code: string, message: string, hint: string): void => {
+      problems.push({ severity: "error", code, message, file: shown, line: 1, col: 1, hint });
+    };
+    let target = join(realDir, name);
+    if (entry.isSymbolicLink()) {
+      let resolved: string;
+      try {
+        resolved = await realpath(target);
+      } catch {
+        if (isYamlName(name)) problem("broken-symlink", "a symlink that points nowhere", "remove it or fix its target");
+        continue;
+      }
+      if (!isInside(realDir, resolved)) {
+        if (isYamlName(name) || (await lstat(resolved)).isDirectory()) {
+          problem("symlink-escapes", `a symlink to ${resolved}, outside the policy directory`, "copy the file into the policy directory instead: a policy must not depend on files elsewhere");
+        }
+        continue;
+      }
+      target = resolved;
+    }
+    const st = await stat(target);
+    if (st.isDirectory()) {
+      problem("subdirectory", "a subdirectory in the policy directory; guard reads only the top level", "move its files up into the policy directory, or move the subdirectory out");
+      continue;
+    }
+    if (!isYamlName(name)) {
+      if (/\.ya?ml$/i.test(name)) problem("file-extension", `${name} is not read: only lowercase .yaml and .yml files are policy files`, "rename it to end in .yaml");
+      continue;
+    }
+    if (!st.isFile()) {
+      problem("not-a-file", "not a regular file", "replace it with a regular file");
+      continue;
+    }
+    const bytes = await readTrusted(target, shown, problems);
+    if (bytes) out.push({ path: shown, bytes });
+  }
+  return out;
+}
+
+/** Read a file without following a symlink swapped in after the check, refusing untrusted ownership or modes. */
+async function readTrusted(path: string, shown: string, problems: Diagnostic[]): Promise<Uint8Array | null> {
+  let fh;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    problems.push({ severity: "error", code: "unreadable", message: `cannot read the file: ${code}`, file: shown, line: 1, col: 1, hint: "check its permissions" });
+    return null;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) {
+      problems.push({ severity: "error", code: "not-a-file", message: "not a regular file", file: shown, line: 1, col: 1, hint: "replace it with a regular file" });
+      return null;
+    }
+    try {
+      assertTrusted(st, shown, "the policy file");
+    } catch (e) {
+      const err = e as GuardError;
+      problems.push({ severity: "error", code: "untrusted-file", message: err.message, file: shown, line: 1, col: 1, ...(err.hint ? { hint: err.hint } : {}) });
+      return null;
+    }
+    const size = Math.min(st.size, READ_LIMIT);
+    const buf = Buffer.alloc(size);
+    let filled = 0;
+    while (filled < size) {
+      const { bytesRead } = await fh.read(buf, filled, size - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return buf.subarray(0, filled);
+  } finally {
+    await fh.close();
+  }
+}
+
+function isYamlName(name: string): boolean {
+  return name.endsWith(".yaml") || name.endsWith(".yml");
+}
+
+function isInside(dir: string, p: string): boolean {
+  const rel = relative(dir, p);
+  return rel !== "" && !rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel);
+}
+
+/** Relative to the working directory when inside it (short messages), else absolute. */
+function display(p: string): string {
+  const rel = relative(process.cwd(), p);
+  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel) ? rel : p;
+}

@@ -1,0 +1,681 @@
+import { randomBytes } from "node:crypto";
+import { constants, promises as fsp, watch, type FSWatcher, type Stats } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { auditHash, auditShapeProblem, chainEvent } from "../../core/audit.js";
+import { canonicalJson, sha256Hex } from "../../core/canonical.js";
+import { configError, ExitCode, GuardError, integrityError, usageError } from "../../core/errors.js";
+import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
+import { withFileLock } from "./lock.js";
+import { REQUEST_ID_RE, type Store } from "./types.js";
+
+/**
+ * The embedded directory store.
+ *
+ *   <dir>/                                  0700, or 2770 group-shared (see below)
+ *     requests/<id>.json                    SignedRequest, immutable (created with link(), never replaced)
+ *     approvals/<id>/<sha256>.json          SignedApproval; the name is sha256(canonicalJson(approval)),
+ *                                           so an identical re-submission is the same file
+ *     consumed/<id>.json                    Consumption, created with O_CREAT|O_EXCL: the single-use gate
+ *     audit/events.jsonl                    the audit chain, one JSON event per line
+ *     audit/lock                            held while appending (see lock.ts)
+ *
+ * Private use: the directory is created on first use with mode 0700 and files 0600. Shared use by
+ * several Unix users on one host (a bastion): the administrator creates it group-owned and setgid,
+ *
+ *     install -d -m 2770 -g guard /var/lib/access-guard
+ *
+ * and guard then keeps everything it creates group-writable (dirs 2770, files 0660).
+ *
+ * The store directory (and every directory in it) must be a real directory, not world-writable, owned
+ * by the user, by root, or shared as above; otherwise it is refused with exit 78 (configuration): an
+ * unsafe store is a setup to fix, not evidence of tampering. A symlink, FIFO or other odd file INSIDE
+ * the store was planted there and is refused with exit 65 (integrity), as is any record that is empty,
+ * truncated, not JSON or not the expected shape: a damaged record never reads as "not there" (S2, S4).
+ * Everything else that goes wrong with the file system is exit 74 with the path.
+ *
+ * Records are written to a temporary file in the same directory (O_EXCL), fsynced, then linked to
+ * their final name (link() fails if the name exists, so two writers can never both win) and the
+ * directory is fsynced.
+ */
+
+export interface FileStoreOptions {
+  /** Create the store directory if it does not exist (default true). `audit verify` passes false. */
+  create?: boolean;
+  /** Clock override, for tests of expiry and skew only; production uses Date.now. */
+  now?: () => number;
+  /** How long an audit append waits for another process's lock (default 10 s). */
+  lockTimeoutMs?: number;
+}
+
+const REQUEST_FILE_RE = /^r-[a-z2-7]{20}\.json$/;
+const APPROVAL_FILE_RE = /^[0-9a-f]{64}\.json$/;
+const TEMP_FILE_RE = /^\..+\.tmp$/;
+/** Records are a few KiB; a huge one was planted, and reading it would only exhaust memory. */
+const MAX_RECORD_BYTES = 1 << 20;
+const POLL_MS = 250;
+
+const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK; // NONBLOCK: a planted FIFO must not hang us
+const CREATE_FLAGS = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW;
+
+export async function openFileStore(dir: string, opts: FileStoreOptions = {}): Promise<Store> {
+  if (!isAbsolute(dir)) throw usageError(`the store directory must be an absolute path, got ${JSON.stringify(dir)}`, "Use file:/absolute/path.");
+  const root = resolve(dir);
+  let st = await lstatOrNull(root);
+  if (st === null) {
+    if (opts.create === false) {
+      throw new GuardError(ExitCode.IO, `the store directory ${root} does not exist`, `Check --store / GUARD_STORE, or create it: install -d -m 0700 ${root}`, [], "io");
+    }
+    await fsp.mkdir(root, { recursive: true, mode: 0o700 }).catch((e: unknown) => {
+      throw fsError("create the store directory", root, e);
+    });
+    st = await fsp.lstat(root).catch((e: unknown) => {
+      throw fsError("inspect the store directory", root, e);
+    });
+  }
+  if (st.isSymbolicLink()) throw unsafeRoot(root, "is a symlink", `Point guard at the real directory (${await fsp.realpath(root).catch(() => "?")}).`);
+  if (!st.isDirectory()) throw unsafeRoot(root, "is not a directory", "Point --store / GUARD_STORE at a directory.");
+  if ((st.mode & 0o002) !== 0) throw unsafeRoot(root, "is world-writable", SAFE_HINT(root));
+  const shared = (st.mode & 0o2000) !== 0 && (st.mode & 0o020) !== 0;
+  if (!shared && (st.mode & 0o020) !== 0) {
+    throw unsafeRoot(root, "is group-writable but not set up for sharing", `Either chmod 0700 ${root}, or share it properly: chmod 2770 ${root} with a dedicated group.`);
+  }
+  checkSafe(root, st, shared, (what) => unsafeRoot(root, what, SAFE_HINT(root)));
+  return new FileStore(root, shared, opts.now ?? (() => Date.now()), opts.lockTimeoutMs ?? 10_000);
+}
+
+const SAFE_HINT = (root: string) =>
+  `A private store: chown $USER ${root} && chmod 0700 ${root}. A store shared on this host: install -d -m 2770 -g guard ${root} and add the users to group guard.`;
+
+function unsafeRoot(root: string, what: string, hint: string): GuardError {
+  return configError(`the store directory ${root} ${what}; refusing to use it`, hint);
+}
+
+/** World-writable, or owned by someone who is neither us, nor root, nor sharing it with our group. */
+function checkSafe(path: string, st: Stats, shared: boolean, fail: (what: string) => GuardError): void {
+  if ((st.mode & 0o002) !== 0) throw fail("is world-writable");
+  const uid = process.geteuid?.() ?? -1;
+  if (st.uid === uid || st.uid === 0) return;
+  if (shared && inGroup(st.gid)) return;
+  throw fail(`is owned by uid ${st.uid}, not by you (uid ${uid}) or root${shared ? ", and you are not in its group" : ""}`);
+}
+
+function inGroup(gid: number): boolean {
+  return process.getegid?.() === gid || (process.getgroups?.() ?? []).includes(gid);
+}
+
+class FileStore implements Store {
+  readonly description: string;
+  private readonly dirMode: number;
+  private readonly fileMode: number;
+  private readonly waiters = new Set<() => void>();
+  private closed = false;
+
+  constructor(
+    private readonly root: string,
+    private readonly shared: boolean,
+    private readonly clock: () => number,
+    private readonly lockTimeoutMs: number,
+  ) {
+    this.description = `file:${root}`;
+    this.dirMode = shared ? 0o2770 : 0o700;
+    this.fileMode = shared ? 0o660 : 0o600;
+  }
+
+  async now(): Promise<number> {
+    return this.clock();
+  }
+
+  // --- requests ---------------------------------------------------------------------------------
+
+  async putRequest(signed: SignedRequest): Promise<void> {
+    const id = checkId(signed?.request?.id);
+    assertShape(requestProblem(signed, id), `request ${id}`);
+    const dir = await this.dir("requests", true);
+    const created = await this.writeExclusive(dir, `${id}.json`, `${JSON.stringify(signed, null, 2)}\n`);
+    if (!created) {
+      throw integrityError(`request ${id} already exists in ${join(dir, `${id}.json`)}; requests are immutable`, "Create a new request instead (guard generates fresh ids).");
+    }
+  }
+
+  async getRequest(id: string): Promise<SignedRequest | null> {
+    checkId(id);
+    const dir = await this.dir("requests", false);
+    if (dir === null) return null;
+    return this.readRequest(join(dir, `${id}.json`), id);
+  }
+
+  async listRequests(): Promise<SignedRequest[]> {
+    const dir = await this.dir("requests", false);
+    if (dir === null) return [];
+    const ids: string[] = [];
+    for (const name of await this.entries(dir)) {
+      if (!REQUEST_FILE_RE.test(name)) throw integrityError(`unexpected file ${join(dir, name)} in the store`, "Only guard writes here: inspect it and remove it.");
+      ids.push(name.slice(0, -".json".length));
+    }
+    const out: SignedRequest[] = [];
+    for (let i = 0; i < ids.length; i += 32) {
+      const batch = await Promise.all(ids.slice(i, i + 32).map((id) => this.readRequest(join(dir, `${id}.json`), id)));
+      for (const r of batch) if (r !== null) out.push(r);
+    }
+    return out.sort((a, b) => cmp(b.request.createdAt, a.request.createdAt) || cmp(a.request.id, b.request.id));
+  }
+
+  private async readRequest(path: string, id: string): Promise<SignedRequest | null> {
+    const rec = await readRecord(path);
+    if (rec === null) return null;
+    assertRecord(requestProblem(rec.value, id), path);
+    return rec.value as SignedRequest;
+  }
+
+  // --- approvals --------------------------------------------------------------------------------
+
+  async putApproval(requestId: string, approval: SignedApproval): Promise<void> {
+    checkId(requestId);
+    assertShape(approvalProblem(approval, requestId), `approval for ${requestId}`);
+    await this.dir("approvals", true);
+    const dir = await this.dir(join("approvals", requestId), true);
+    const name = sha256Hex(canonicalJson(approval));
+    if (await this.writeExclusive(dir, `${name}.json`, `${JSON.stringify(approval, null, 2)}\n`)) return;
+    // Content-addressed: the same name must hold the same approval, or the file was edited.
+    await this.readApproval(join(dir, `${name}.json`), requestId, name);
+  }
+
+  async listApprovals(requestId: string): Promise<SignedApproval[]> {
+    checkId(requestId);
+    if ((await this.dir("approvals", false)) === null) return [];
+    const dir = await this.dir(join("approvals", requestId), false);
+    if (dir === null) return [];
+    const out: Array<{ a: SignedApproval; name: string }> = [];
+    for (const file of await this.entries(dir)) {
+      if (!APPROVAL_FILE_RE.test(file)) throw integrityError(`unexpected file ${join(dir, file)} in the store`, "Only guard writes here: inspect it and remove it.");
+      const name = file.slice(0, -".json".length);
+      const a = await this.readApproval(join(dir, file), requestId, name);
+      if (a !== null) out.push({ a, name });
+    }
+    return out.sort((x, y) => cmp(x.a.statement.createdAt, y.a.statement.createdAt) || cmp(x.name, y.name)).map((x) => x.a);
+  }
+
+  private async readApproval(path: string, requestId: string, name: string): Promise<SignedApproval | null> {
+    const rec = await readRecord(path);
+    if (rec === null) return null;
+    const v = rec.value;
+    assertRecord(approvalProblem(v, requestId), path);
+    if (sha256Hex(canonicalJson(v)) !== name) throw integrityError(`${path} was edited: its content no longer matches its name`, "Inspect the store; remove the file if it is not genuine.");
+    return v as SignedApproval;
+  }
+
+  // --- consumption ------------------------------------------------------------------------------
+
+  async consume(record: Consumption): Promise<boolean> {
+    const id = checkId(record?.requestId);
+    assertShape(consumptionProblem(record, id), `consumption of ${id}`);
+    const dir = await this.dir("consumed", true);
+    const path = join(dir, `${id}.json`);
+    let fh: fsp.FileHandle;
+    try {
+      // The single-use gate: of any number of racing processes exactly one creates the file (A12).
+      // A planted file or symlink with this name also makes the approval unusable: fail closed.
+      fh = await fsp.open(path, CREATE_FLAGS, this.fileMode);
+    } catch (e) {
+      if (errCode(e) === "EEXIST") return false;
+      throw fsError("create the consumption record", path, e);
+    }
+    try {
+      await fh.chmod(this.fileMode);
+      await fh.writeFile(`${JSON.stringify(record, null, 2)}\n`);
+      await fh.sync();
+    } catch (e) {
+      // The request stays consumed (the file exists): nothing may run on a half-written record.
+      throw fsError("write the consumption record (the request is now unusable)", path, e);
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
+    await fsyncDir(dir);
+    return true;
+  }
+
+  async getConsumption(requestId: string): Promise<Consumption | null> {
+    checkId(requestId);
+    const dir = await this.dir("consumed", false);
+    if (dir === null) return null;
+    const path = join(dir, `${requestId}.json`);
+    const rec = await readRecord(path);
+    if (rec === null) return null;
+    assertRecord(consumptionProblem(rec.value, requestId), path);
+    return rec.value as Consumption;
+  }
+
+  // --- waiting ----------------------------------------------------------------------------------
+
+  async waitForChange(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    checkId(requestId);
+    if (signal?.aborted || this.closed || timeoutMs <= 0) return;
+    const approvals = join(this.root, "approvals");
+    const mine = join(approvals, requestId);
+    const consumed = join(this.root, "consumed");
+    const before = await this.snapshot(mine, consumed, requestId);
+    const waiters = this.waiters;
+    await new Promise<void>((done) => {
+      const watchers: FSWatcher[] = [];
+      let finished = false;
+      // fs.watch is fast where it works; the poll covers file systems where it does not (NFS) and
+      // the moment between the snapshot and the watch.
+      const poll = setInterval(() => {
+        void this.snapshot(mine, consumed, requestId).then((now) => {
+          if (now !== before) finish();
+        });
+      }, POLL_MS);
+      const timer = setTimeout(finish, timeoutMs);
+      function finish(): void {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        clearInterval(poll);
+        for (const w of watchers) w.close();
+        signal?.removeEventListener("abort", finish);
+        waiters.delete(finish);
+        done();
+      }
+      signal?.addEventListener("abort", finish, { once: true });
+      waiters.add(finish);
+      const onName = (want: (name: string) => boolean) => (_: string, name: string | Buffer | null) => {
+        if (name === null || want(String(name))) finish();
+      };
+      addWatch(watchers, mine, onName((n) => !n.startsWith(".")));
+      addWatch(watchers, approvals, onName((n) => n === requestId));
+      addWatch(watchers, consumed, onName((n) => n.startsWith(requestId)));
+    });
+  }
+
+  /** A cheap fingerprint of what waitForChange watches; an error also reads as a change (callers re-read). */
+  private async snapshot(approvalsDir: string, consumedDir: string, id: string): Promise<string> {
+    try {
+      const names = await fsp.readdir(approvalsDir).catch((e: unknown) => (errCode(e) === "ENOENT" ? [] : Promise.reject(e)));
+      const consumed = await lstatOrNull(join(consumedDir, `${id}.json`));
+      return `${names.filter((n) => !TEMP_FILE_RE.test(n)).sort().join(",")}|${consumed !== null}`;
+    } catch (e) {
+      return `error:${errCode(e)}`;
+    }
+  }
+
+  // --- audit ------------------------------------------------------------------------------------
+
+  async appendAudit(draft: AuditDraft): Promise<AuditEvent> {
+    const dir = await this.dir("audit", true);
+    const path = join(dir, "events.jsonl");
+    return withFileLock(
+      join(dir, "lock"),
+      async () => {
+        let fh: fsp.FileHandle;
+        try {
+          fh = await fsp.open(path, constants.O_RDWR | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW, this.fileMode);
+        } catch (e) {
+          if (errCode(e) === "ELOOP") throw integrityError(`the audit log ${path} is a symlink`, "Someone planted it: inspect the store.");
+          if (errCode(e) === "EISDIR") throw integrityError(`the audit log ${path} is not a regular file`, "Inspect the store.");
+          throw fsError("open the audit log", path, e);
+        }
+        try {
+          const st = await fh.stat();
+          if (!st.isFile()) throw integrityError(`the audit log ${path} is not a regular file`, "Inspect the store.");
+          if (st.size === 0 && st.uid === process.geteuid?.()) await fh.chmod(this.fileMode);
+          const last = await readLastEvent(fh, st.size, path);
+          const event = chainEvent(last, draft, new Date(this.clock()).toISOString());
+          const line = Buffer.from(`${canonicalJson(event)}\n`);
+          try {
+            await writeAll(fh, line);
+            await fh.sync();
+          } catch (e) {
+            // Leave no torn line behind: we hold the lock, so the file ended at st.size before us.
+            await fh.truncate(st.size).catch(() => undefined);
+            throw fsError("append to the audit log (nothing was run)", path, e);
+          }
+          if (st.size === 0) await fsyncDir(dir);
+          return event;
+        } finally {
+          await fh.close().catch(() => undefined);
+        }
+      },
+      { mode: this.fileMode, what: `the audit log ${path}`, timeoutMs: this.lockTimeoutMs },
+    );
+  }
+
+  readAudit(): AsyncIterable<AuditEvent> {
+    return this.auditLines();
+  }
+
+  private async *auditLines(): AsyncGenerator<AuditEvent> {
+    const dir = await this.dir("audit", false);
+    if (dir === null) return;
+    const path = join(dir, "events.jsonl");
+    const fh = await openForRead(path);
+    if (fh === null) return;
+    try {
+      if (!(await fh.stat()).isFile()) throw integrityError(`the audit log ${path} is not a regular file`, "Inspect the store.");
+      // Manual chunked split: much faster than readline for a million lines, and byte-exact.
+      const buf = Buffer.allocUnsafe(1 << 20);
+      let carry: Buffer | null = null;
+      let lineNo = 0;
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+        if (bytesRead === 0) break;
+        let start = 0;
+        for (let nl = buf.indexOf(10, 0); nl !== -1 && nl < bytesRead; nl = buf.indexOf(10, start)) {
+          let text: string;
+          if (carry !== null) {
+            text = Buffer.concat([carry, buf.subarray(start, nl)]).toString("utf8");
+            carry = null;
+          } else {
+            text = buf.toString("utf8", start, nl);
+          }
+          yield parseAuditLine(text, ++lineNo, path);
+          start = nl + 1;
+        }
+        if (start < bytesRead) {
+          const rest = Buffer.from(buf.subarray(start, bytesRead)); // copied: buf is reused
+          carry = carry === null ? rest : Buffer.concat([carry, rest]);
+        }
+      }
+      if (carry !== null && carry.length > 0) {
+        throw integrityError(
+          `the audit log ${path} ends with an incomplete line ${lineNo + 1} (a torn write)`,
+          "guard stopped while appending. Keep a copy of the file, remove the incomplete last line, then run guard audit verify.",
+        );
+      }
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of [...this.waiters]) w();
+  }
+
+  // --- file system helpers ----------------------------------------------------------------------
+
+  /**
+   * A directory of the store, checked on every use (never a symlink or an odd file, not unsafe).
+   * Missing: created when `forWrite`, else null (an empty store reads as empty).
+   */
+  private async dir(rel: string, forWrite: true): Promise<string>;
+  private async dir(rel: string, forWrite: false): Promise<string | null>;
+  private async dir(rel: string, forWrite: boolean): Promise<string | null> {
+    if (this.closed) throw new GuardError(ExitCode.INTERNAL, `the store ${this.description} is closed`);
+    const path = join(this.root, rel);
+    let st = await lstatOrNull(path);
+    if (st === null) {
+      if (!forWrite) return null;
+      try {
+        await fsp.mkdir(path, { mode: this.dirMode });
+        await fsp.chmod(path, this.dirMode); // the umask must not take the group's access away
+      } catch (e) {
+        if (errCode(e) !== "EEXIST") throw fsError("create", path, e);
+      }
+      st = await fsp.lstat(path).catch((e: unknown) => {
+        throw fsError("inspect", path, e);
+      });
+    }
+    if (st.isSymbolicLink()) throw integrityError(`${path} is a symlink; the store was tampered with`, "Only guard writes here: inspect the store and replace the link with a directory.");
+    if (!st.isDirectory()) throw integrityError(`${path} is not a directory; the store was tampered with`, "Inspect the store.");
+    checkSafe(path, st, this.shared, (what) => configError(`${path} ${what}; refusing to use the store`, SAFE_HINT(this.root)));
+    return path;
+  }
+
+  /** Names in a store directory, skipping our own temporary files; anything that is not a plain file is planted. */
+  private async entries(dir: string): Promise<string[]> {
+    const list = await fsp.readdir(dir, { withFileTypes: true }).catch((e: unknown) => {
+      throw fsError("list", dir, e);
+    });
+    const out: string[] = [];
+    for (const d of list) {
+      if (TEMP_FILE_RE.test(d.name)) continue;
+      if (!d.isFile()) throw integrityError(`${join(dir, d.name)} is ${d.isSymbolicLink() ? "a symlink" : "not a regular file"}; the store was tampered with`, "Only guard writes here: inspect it and remove it.");
+      out.push(d.name);
+    }
+    return out;
+  }
+
+  /** Write a new file atomically under `name`; false when the name already exists. */
+  private async writeExclusive(dir: string, name: string, content: string): Promise<boolean> {
+    const final = join(dir, name);
+    const tmp = join(dir, `.${name}.${randomBytes(8).toString("hex")}.tmp`);
+    let fh: fsp.FileHandle | undefined;
+    try {
+      fh = await fsp.open(tmp, CREATE_FLAGS, this.fileMode);
+      await fh.chmod(this.fileMode);
+      await fh.writeFile(content);
+      await fh.sync();
+      await fh.close();
+      fh = undefined;
+      try {
+        await fsp.link(tmp, final);
+      } catch (e) {
+        if (errCode(e) === "EEXIST") return false;
+        throw e;
+      }
+    } catch (e) {
+      throw fsError("write", final, e);
+    } finally {
+      await fh?.close().catch(() => undefined);
+      await fsp.unlink(tmp).catch(() => undefined);
+    }
+    await fsyncDir(dir);
+    return true;
+  }
+}
+
+// --- records ------------------------------------------------------------------------------------
+
+/**
+ * Parsed JSON of a record, null when the file does not exist; 65 for anything damaged or planted. The
+ * value is boxed so that a record reading `null` can never be mistaken for a missing one.
+ */
+async function readRecord(path: string): Promise<{ value: unknown } | null> {
+  const fh = await openForRead(path);
+  if (fh === null) return null;
+  let bytes: Buffer;
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw integrityError(`${path} is not a regular file; the store was tampered with`, "Inspect the store.");
+    if (st.size > MAX_RECORD_BYTES) throw integrityError(`${path} is ${st.size} bytes, far larger than any record`, "Inspect the store.");
+    bytes = await fh.readFile();
+  } catch (e) {
+    throw fsError("read", path, e);
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+  if (bytes.length === 0) throw damaged(path, "is empty");
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw damaged(path, "is not valid UTF-8");
+  }
+  try {
+    return { value: JSON.parse(text) as unknown };
+  } catch {
+    throw damaged(path, "is not valid JSON (truncated or torn write?)");
+  }
+}
+
+function damaged(path: string, what: string): GuardError {
+  return integrityError(`the store record ${path} ${what}`, "The store is damaged or was tampered with: restore the file from a backup or investigate; guard will not treat it as missing.");
+}
+
+async function openForRead(path: string): Promise<fsp.FileHandle | null> {
+  try {
+    return await fsp.open(path, READ_FLAGS);
+  } catch (e) {
+    if (errCode(e) === "ENOENT") return null;
+    if (errCode(e) === "ELOOP") throw integrityError(`${path} is a symlink; the store was tampered with`, "Only guard writes here: inspect it and remove it.");
+    throw fsError("open", path, e);
+  }
+}
+
+function assertRecord(problem: string | null, path: string): void {
+  if (problem !== null) throw damaged(path, `is not a valid record: ${problem}`);
+}
+
+/** A malformed record handed to the store is a bug in the caller, not a store problem. */
+function assertShape(problem: string | null, what: string): void {
+  if (problem !== null) throw new GuardError(ExitCode.INTERNAL, `refusing to store a malformed ${what}: ${problem}`);
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+const isStr = (v: unknown): v is string => typeof v === "string";
+
+function requestProblem(v: unknown, id: string): string | null {
+  if (!isObj(v) || !isObj(v.request)) return "no request object";
+  const r = v.request;
+  if (r.v !== 1) return "unsupported version";
+  if (r.id !== id) return `its id ${JSON.stringify(r.id)} does not match ${id}`;
+  if (!isStr(v.signature)) return "no signature";
+  if (!Array.isArray(r.argv) || !r.argv.every(isStr)) return "argv is not a list of strings";
+  if (!isObj(r.requester) || !isObj(r.program) || !isObj(r.environment) || !isObj(r.env) || !isObj(r.stdin)) return "missing request fields";
+  if (!Array.isArray(r.rules) || !Array.isArray(r.requirements)) return "missing rules or requirements";
+  for (const k of ["createdAt", "expiresAt", "cwd", "policyDigest", "nonce"]) if (!isStr(r[k])) return `${k} is not a string`;
+  return null;
+}
+
+function approvalProblem(v: unknown, requestId: string): string | null {
+  if (!isObj(v) || !isObj(v.statement)) return "no statement object";
+  const s = v.statement;
+  if (s.v !== 1) return "unsupported version";
+  if (s.requestId !== requestId) return `it is for request ${JSON.stringify(s.requestId)}, not ${requestId}`;
+  if (!isStr(v.signature)) return "no signature";
+  if (s.decision !== "approve" && s.decision !== "deny" && s.decision !== "acknowledge") return "unknown decision";
+  for (const k of ["requestDigest", "principal", "fingerprint", "createdAt", "nonce"]) if (!isStr(s[k])) return `${k} is not a string`;
+  return null;
+}
+
+function consumptionProblem(v: unknown, requestId: string): string | null {
+  if (!isObj(v)) return "not an object";
+  if (v.requestId !== requestId) return `it is for request ${JSON.stringify(v.requestId)}, not ${requestId}`;
+  if (!isStr(v.requestDigest) || !isStr(v.consumedAt) || !isStr(v.host)) return "missing fields";
+  if (!isObj(v.by) || !isStr(v.by.fingerprint)) return "no consumer";
+  if (typeof v.pid !== "number") return "pid is not a number";
+  return null;
+}
+
+// --- audit helpers ------------------------------------------------------------------------------
+
+function parseAuditLine(text: string, lineNo: number | "last", path: string): AuditEvent {
+  const where = lineNo === "last" ? "last line" : `line ${lineNo}`;
+  let e: unknown;
+  try {
+    e = JSON.parse(text);
+  } catch {
+    throw integrityError(`the audit log ${path} ${where} is not valid JSON`, "The log was damaged or edited: run guard audit verify on a copy and investigate.");
+  }
+  const problem = auditShapeProblem(e);
+  if (problem !== null) throw integrityError(`the audit log ${path} ${where} is not an audit event: ${problem}`, "The log was damaged or edited: investigate.");
+  return e as AuditEvent;
+}
+
+/**
+ * The head of the chain, read from the end of the file (never the whole log). A torn or altered last
+ * line is refused: extending it would hide the damage behind a valid-looking link.
+ */
+async function readLastEvent(fh: fsp.FileHandle, size: number, path: string): Promise<{ seq: number; hash: string } | null> {
+  if (size === 0) return null;
+  for (let want = 4096; ; want *= 4) {
+    const start = Math.max(0, size - want);
+    const buf = Buffer.alloc(size - start);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, start);
+    if (bytesRead !== buf.length) throw integrityError(`the audit log ${path} changed size while being read`, "Another writer bypassed the lock: investigate.");
+    if (buf[buf.length - 1] !== 10) {
+      throw integrityError(
+        `the audit log ${path} ends with an incomplete line (a torn write); refusing to extend it`,
+        "guard stopped while appending. Keep a copy of the file, remove the incomplete last line, run guard audit verify, then retry.",
+      );
+    }
+    const nl = buf.lastIndexOf(10, buf.length - 2);
+    if (nl === -1 && start > 0) continue;
+    const e = parseAuditLine(buf.toString("utf8", nl + 1, buf.length - 1), "last", path);
+    if (auditHash(e) !== e.hash) {
+      throw integrityError(`the last event (seq ${e.seq}) of the audit log ${path} was altered; refusing to extend it`, "Run guard audit verify and investigate.");
+    }
+    return { seq: e.seq, hash: e.hash };
+  }
+}
+
+async function writeAll(fh: fsp.FileHandle, data: Buffer): Promise<void> {
+  let off = 0;
+  while (off < data.length) {
+    const { bytesWritten } = await fh.write(data, off, data.length - off);
+    off += bytesWritten;
+  }
+}
+
+// --- small helpers ------------------------------------------------------------------------------
+
+/** S5: ids are checked before they come anywhere near a path. */
+function checkId(id: unknown): string {
+  if (typeof id !== "string" || !REQUEST_ID_RE.test(id)) {
+    throw usageError(`invalid request id ${JSON.stringify(id)}`, "Request ids look like r- followed by 20 characters a-z and 2-7, as printed by guard request.");
+  }
+  return id;
+}
+
+function addWatch(into: FSWatcher[], path: string, listener: (event: string, name: string | Buffer | null) => void): void {
+  try {
+    const w = watch(path, { persistent: false }, listener);
+    w.on("error", () => undefined); // the poll still runs
+    into.push(w);
+  } catch {
+    // missing directory or no inotify: the poll covers it
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  let fh: fsp.FileHandle | undefined;
+  try {
+    fh = await fsp.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    await fh.sync();
+  } catch (e) {
+    // Some file systems cannot fsync a directory (EINVAL); the data itself is already synced.
+    if (errCode(e) !== "EINVAL") throw fsError("sync", dir, e);
+  } finally {
+    await fh?.close().catch(() => undefined);
+  }
+}
+
+async function lstatOrNull(path: string): Promise<Stats | null> {
+  try {
+    return await fsp.lstat(path);
+  } catch (e) {
+    if (errCode(e) === "ENOENT") return null;
+    throw fsError("inspect", path, e);
+  }
+}
+
+const IO_HINTS: Record<string, string> = {
+  ENOSPC: "The file system is full: free some space, then retry.",
+  EDQUOT: "Your disk quota is exhausted: free some space, then retry.",
+  EROFS: "The file system is mounted read-only: point --store / GUARD_STORE at a writable location.",
+  EACCES: "You lack permission: check the owner and mode of the store (a shared store needs group guard and mode 2770).",
+  EPERM: "You lack permission: check the owner and mode of the store (a shared store needs group guard and mode 2770).",
+  ENOENT: "Part of the store disappeared while in use: check that nothing else removes it.",
+  EIO: "The disk reported an I/O error: check the device.",
+};
+
+function fsError(action: string, path: string, e: unknown): GuardError {
+  if (e instanceof GuardError) return e;
+  const code = errCode(e);
+  return new GuardError(
+    ExitCode.IO,
+    `cannot ${action} ${path}: ${code ?? (e instanceof Error ? e.message : String(e))}`,
+    (code && IO_HINTS[code]) || "Check that the store is reachable and writable.",
+    [],
+    "io",
+  );
+}
+
+function errCode(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException | null)?.code;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,686 @@
+import type { Client, Pool, PoolClient, PoolConfig, QueryResult, QueryResultRow } from "pg";
+import { auditShapeProblem, chainEvent } from "../../core/audit.js";
+import { canonicalJson, sha256Hex } from "../../core/canonical.js";
+import { deniedError, ExitCode, GuardError, integrityError, usageError } from "../../core/errors.js";
+import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
+import {
+  LOCK_AUDIT,
+  LOCK_CLASS,
+  LOCK_MIGRATE,
+  MIGRATIONS,
+  NOTIFY_CHANNEL,
+  SCHEMA_VERSION,
+  VERSION_TABLE_SQL,
+} from "./postgres-schema.js";
+import { REQUEST_ID_RE, type Store } from "./types.js";
+
+/**
+ * The PostgreSQL store: one approval system for a team on many machines. Same contract as the file
+ * store (types.ts); what PostgreSQL adds:
+ * - the database's clock is the store's clock (now(), consumption and audit times, expiry at consume);
+ * - single use is one atomic INSERT … ON CONFLICT DO NOTHING (A12);
+ * - audit appends are serialised across every client by an advisory transaction lock;
+ * - a waiting run is woken by LISTEN/NOTIFY (a trigger announces every approval and consumption), with
+ *   a bounded wait as the fallback poll and a fresh LISTEN connection whenever the old one drops.
+ *
+ * URL: postgres://user@host:port/db with the standard parameters (sslmode, …) and PG* variables, which
+ * pg reads itself, plus guard's own `schema=name` (stripped before pg sees the URL) to keep guard's
+ * tables in their own schema, created when missing. `pg` is imported only when this store is opened.
+ */
+
+type Pg = (typeof import("pg"))["default"];
+
+export interface PostgresStoreOptions {
+  /** Give up connecting after this long, so that CI never hangs on an unreachable server. Default 5000. */
+  connectTimeoutMs?: number;
+  /**
+   * Longest single waitForChange before the caller re-reads anyway (the fallback poll, in case a
+   * notification is missed). Default 1000.
+   */
+  pollMs?: number;
+  /** Create or upgrade the schema when it is behind (default true); false refuses an outdated schema. */
+  migrate?: boolean;
+  /** Connections in the pool. Default 4. */
+  maxConnections?: number;
+  /** Rows per query when reading the audit log. Default 10,000. */
+  auditPageSize?: number;
+}
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+const DEFAULT_POLL_MS = 1_000;
+/** Bounds every statement, lock waits included: a stuck peer turns into an error, never a hang. */
+const STATEMENT_TIMEOUT_MS = 30_000;
+/** readAudit fetches this many rows per query (keyset pagination), never the whole log. */
+const DEFAULT_AUDIT_PAGE = 10_000;
+const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
+const HEX64 = /^[0-9a-f]{64}$/;
+const STORE_HINT = "check the store URL (--store, GUARD_STORE or store: in guard.config.yaml), the PG* variables and that the server is up; nothing was run";
+
+let pgModule: Promise<Pg> | undefined;
+/** pg is CommonJS; its ESM wrapper's default export is the module object. */
+const loadPg = (): Promise<Pg> => (pgModule ??= import("pg").then((m) => m.default));
+
+/** Where the store is, as pg will resolve it, and how to say so without the password. */
+interface Target {
+  config: PoolConfig;
+  schema: string | null;
+  /** host:port/database, for messages. */
+  where: string;
+  description: string;
+  /** Only to scrub it from any message that might echo it. */
+  password: string | null;
+  pollMs: number;
+  auditPage: number;
+}
+
+interface Connection {
+  pool: Pool;
+  target: Target;
+}
+
+export async function openPostgresStore(url: string, opts: PostgresStoreOptions = {}): Promise<Store> {
+  const pg = await loadPg();
+  const conn = connect(pg, url, opts);
+  try {
+    const version = await schemaVersion(conn);
+    if (version > SCHEMA_VERSION) throw newerSchema(conn.target, version);
+    if (version < SCHEMA_VERSION) {
+      if (opts.migrate === false) {
+        throw new GuardError(
+          ExitCode.IO,
+          `the PostgreSQL store at ${conn.target.where} has schema version ${version}; this guard needs ${SCHEMA_VERSION}`,
+          "run `guard store migrate` (as the role that owns guard's tables) and retry",
+        );
+      }
+      await migrate(conn);
+    }
+  } catch (err) {
+    await conn.pool.end().catch(() => undefined);
+    throw err;
+  }
+  return new PostgresStore(pg, conn);
+}
+
+/** Create or upgrade the schema (`guard store migrate`). Idempotent; safe when many processes race. */
+export async function migratePostgres(url: string, opts: Pick<PostgresStoreOptions, "connectTimeoutMs"> = {}): Promise<{ from: number; to: number }> {
+  const conn = connect(await loadPg(), url, opts);
+  try {
+    return await migrate(conn);
+  } finally {
+    await conn.pool.end().catch(() => undefined);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connection and errors
+// ---------------------------------------------------------------------------------------------
+
+function connect(pg: Pg, url: string, opts: PostgresStoreOptions): Connection {
+  const target = resolveTarget(pg, url, opts);
+  const pool = new pg.Pool({ ...target.config, max: opts.maxConnections ?? 4, idleTimeoutMillis: 10_000, allowExitOnIdle: true });
+  // An idle pooled connection that dies (server restart) is dropped by the pool; the next query
+  // reconnects or fails with a proper error. Without a listener the process would crash.
+  pool.on("error", () => undefined);
+  return { pool, target };
+}
+
+function resolveTarget(pg: Pg, url: string, opts: PostgresStoreOptions): Target {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw usageError("the PostgreSQL store URL could not be parsed (not shown: it may hold a password)", "use postgres://user@host:5432/dbname, optionally with ?sslmode=…&schema=…");
+  }
+  if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
+    throw usageError(`not a PostgreSQL URL: it starts with ${JSON.stringify(parsed.protocol)}`, "use postgres://user@host:5432/dbname");
+  }
+  const schema = parsed.searchParams.get("schema");
+  if (schema !== null) {
+    if (!SCHEMA_RE.test(schema)) {
+      throw usageError(`the store URL's schema ${JSON.stringify(schema)} is not a plain lowercase identifier`, "use letters a-z, digits and _ (at most 63), e.g. ?schema=access_guard");
+    }
+    // Not a libpq parameter: pass it on as the session's search_path instead.
+    parsed.searchParams.delete("schema");
+    const options = parsed.searchParams.get("options");
+    parsed.searchParams.set("options", `${options ? `${options} ` : ""}-c search_path=${schema}`);
+  }
+  const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const config: PoolConfig = {
+    connectionString: parsed.toString(),
+    connectionTimeoutMillis: connectTimeoutMs,
+    statement_timeout: STATEMENT_TIMEOUT_MS,
+    idle_in_transaction_session_timeout: STATEMENT_TIMEOUT_MS,
+    fallback_application_name: "access-guard",
+    keepAlive: true,
+  };
+  // pg's own resolution (URL, then PG* variables, then defaults) tells where it will really connect;
+  // constructing a client opens no connection (it does read sslrootcert/sslcert/sslkey files).
+  let probe: Client;
+  try {
+    probe = new pg.Client(config);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const password = parsed.password ? safeDecode(parsed.password) : "";
+    throw usageError(
+      `the PostgreSQL store URL cannot be used: ${password ? message.split(password).join("***") : message}`,
+      "check its parameters, e.g. that sslrootcert, sslcert and sslkey name readable files",
+    );
+  }
+  const where = `${probe.host}:${probe.port}/${probe.database ?? ""}`;
+  return {
+    config,
+    schema,
+    where,
+    description: `postgres://${probe.user ? `${probe.user}@` : ""}${where}${schema ? `?schema=${schema}` : ""}`,
+    password: parsed.password ? safeDecode(parsed.password) : (process.env.PGPASSWORD ?? null),
+    pollMs: opts.pollMs ?? DEFAULT_POLL_MS,
+    auditPage: Math.max(1, Math.floor(opts.auditPageSize ?? DEFAULT_AUDIT_PAGE)),
+  };
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** Node socket and DNS errors, and SQLSTATE classes, that mean "the store is not there for us". */
+const UNREACHABLE_NODE = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ECONNRESET", "EPIPE", "ENOENT"]);
+const UNREACHABLE_SQLSTATE = /^(08|28|3D|53|57P)/;
+/** Five characters; no SQLSTATE class starts with E, which keeps Node's EPIPE and the like out. */
+const SQLSTATE_RE = /^[0-9A-DF-Z][0-9A-Z]{4}$/;
+
+function errorCode(err: unknown): string | undefined {
+  if (typeof err !== "object" || err === null) return undefined;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string") return code;
+  // Node 20 tries every address of a host name and reports an AggregateError of the failures.
+  const first = (err as { errors?: unknown[] }).errors?.[0];
+  return first === undefined ? undefined : errorCode(first);
+}
+
+/** Turn anything pg or the network threw into a GuardError that names the store and never its password. */
+function storeError(target: Target, err: unknown, doing: string): GuardError {
+  if (err instanceof GuardError) return err;
+  const code = errorCode(err);
+  const raw = err instanceof Error && err.message ? err.message : String(err);
+  let reason: string;
+  if (code === "ECONNREFUSED") reason = "connection refused";
+  else if (code === "ENOTFOUND" || code === "EAI_AGAIN") reason = "unknown host";
+  else if (code === "ENOENT") reason = "no server socket at that path";
+  else if (code === undefined && /timeout|timed out/i.test(raw)) reason = `no answer within ${(target.config.connectionTimeoutMillis ?? 0) / 1000} s (${raw})`;
+  else reason = raw;
+  if (target.password) reason = reason.split(target.password).join("***");
+  // SQLSTATEs say precisely what happened; client-side errors (no SQLSTATE) are about the connection.
+  const sqlstate = code !== undefined && SQLSTATE_RE.test(code) ? code : undefined;
+  const unreachable = sqlstate
+    ? UNREACHABLE_SQLSTATE.test(sqlstate)
+    : (code !== undefined && UNREACHABLE_NODE.has(code)) || /timeout|timed out|Connection terminated/i.test(raw);
+  if (unreachable) return new GuardError(ExitCode.IO, `cannot reach the PostgreSQL store at ${target.where}: ${reason}`, STORE_HINT, [], "io");
+  const hint =
+    sqlstate === "42501"
+      ? "this role lacks a privilege guard needs: see docs/postgres.md for the roles (the owner runs `guard store migrate`)"
+      : STORE_HINT;
+  return new GuardError(ExitCode.IO, `the PostgreSQL store at ${target.where} failed while ${doing}: ${reason}${sqlstate ? ` (SQLSTATE ${sqlstate})` : ""}`, hint, [], "io");
+}
+
+async function inTransaction<T>(conn: Connection, doing: string, work: (c: PoolClient) => Promise<T>): Promise<T> {
+  let client: PoolClient;
+  try {
+    client = await conn.pool.connect();
+  } catch (err) {
+    throw storeError(conn.target, err, doing);
+  }
+  try {
+    await client.query("BEGIN");
+    const result = await work(client);
+    await client.query("COMMIT");
+    client.release();
+    return result;
+  } catch (err) {
+    // A connection that cannot even roll back is broken: destroy it rather than return it to the pool.
+    await client.query("ROLLBACK").then(
+      () => client.release(),
+      () => client.release(true),
+    );
+    throw storeError(conn.target, err, doing);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema
+// ---------------------------------------------------------------------------------------------
+
+async function schemaVersion(conn: Connection): Promise<number> {
+  try {
+    const r = await conn.pool.query<{ v: number }>("SELECT coalesce(max(version), 0)::int AS v FROM guard_schema_version");
+    return r.rows[0]?.v ?? 0;
+  } catch (err) {
+    if (errorCode(err) === "42P01") return 0; // no version table (or no schema) yet
+    throw storeError(conn.target, err, "reading the schema version");
+  }
+}
+
+function newerSchema(target: Target, version: number): GuardError {
+  return new GuardError(
+    ExitCode.IO,
+    `the PostgreSQL store at ${target.where} has schema version ${version}, newer than this guard knows (${SCHEMA_VERSION})`,
+    "upgrade guard on this machine; an older guard must not write to a newer schema",
+  );
+}
+
+/**
+ * Every migration runs in one transaction under an advisory lock, so concurrent first starts queue up
+ * and all but the first find nothing left to do. DDL is transactional in PostgreSQL: a failed migration
+ * leaves the schema as it was.
+ */
+async function migrate(conn: Connection): Promise<{ from: number; to: number }> {
+  const { schema } = conn.target;
+  return inTransaction(conn, "migrating the schema", async (c) => {
+    await c.query("SELECT pg_advisory_xact_lock($1, $2)", [LOCK_CLASS, LOCK_MIGRATE]);
+    if (schema) {
+      await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`); // validated identifier
+      // search_path skips a schema that did not exist when the session started: name it again.
+      await c.query("SELECT set_config('search_path', $1, true)", [schema]);
+    }
+    await c.query(VERSION_TABLE_SQL);
+    const r = await c.query<{ v: number }>("SELECT coalesce(max(version), 0)::int AS v FROM guard_schema_version");
+    const from = r.rows[0]?.v ?? 0;
+    if (from > SCHEMA_VERSION) throw newerSchema(conn.target, from);
+    for (const m of MIGRATIONS) {
+      if (m.version <= from) continue;
+      await c.query(m.sql);
+      await c.query("INSERT INTO guard_schema_version (version, description) VALUES ($1, $2)", [m.version, m.description]);
+    }
+    return { from, to: Math.max(from, SCHEMA_VERSION) };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading rows back: the database is untrusted (a store writer can plant anything)
+// ---------------------------------------------------------------------------------------------
+
+function parseRow(target: Target, what: string, text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw corrupt(target, what, "not JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw corrupt(target, what, "not a JSON object");
+  return value as Record<string, unknown>;
+}
+
+function corrupt(target: Target, what: string, problem: string): GuardError {
+  return integrityError(
+    `${what} in the PostgreSQL store at ${target.where} is corrupt: ${problem}`,
+    "someone with write access to the database changed it; run `guard audit verify` and investigate before trusting this store",
+  );
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+const isStr = (v: unknown): v is string => typeof v === "string";
+const isTime = (v: unknown): v is string => isStr(v) && Number.isFinite(Date.parse(v));
+
+/*
+ * Why a value is not a record of its kind, or null. The same checks as the file store: a record that
+ * fails them is refused on the way in (a bug in the caller, 70) and reported on the way out (65).
+ * Signatures are not the store's business: the commands verify everything they read.
+ */
+function requestProblem(v: unknown, id: string): string | null {
+  if (!isObj(v) || !isObj(v.request)) return "no request object";
+  const r = v.request;
+  if (r.v !== 1) return "unsupported version";
+  if (r.id !== id) return `its id ${JSON.stringify(r.id)} does not match ${id}`;
+  if (!isStr(v.signature)) return "no signature";
+  if (!Array.isArray(r.argv) || !r.argv.every(isStr)) return "argv is not a list of strings";
+  if (!isObj(r.requester) || !isObj(r.program) || !isObj(r.environment) || !isObj(r.env) || !isObj(r.stdin)) return "missing request fields";
+  if (!Array.isArray(r.rules) || !Array.isArray(r.requirements)) return "missing rules or requirements";
+  for (const k of ["cwd", "policyDigest", "nonce"]) if (!isStr(r[k])) return `${k} is not a string`;
+  for (const k of ["createdAt", "expiresAt"]) if (!isTime(r[k])) return `${k} is not a time`;
+  return null;
+}
+
+function approvalProblem(v: unknown, requestId: string): string | null {
+  if (!isObj(v) || !isObj(v.statement)) return "no statement object";
+  const st = v.statement;
+  if (st.v !== 1) return "unsupported version";
+  if (st.requestId !== requestId) return `it is for request ${JSON.stringify(st.requestId)}, not ${requestId}`;
+  if (!isStr(v.signature)) return "no signature";
+  if (st.decision !== "approve" && st.decision !== "deny" && st.decision !== "acknowledge") return "unknown decision";
+  for (const k of ["requestDigest", "principal", "fingerprint", "createdAt", "nonce"]) if (!isStr(st[k])) return `${k} is not a string`;
+  return null;
+}
+
+function consumptionProblem(v: unknown, requestId: string): string | null {
+  if (!isObj(v)) return "not an object";
+  if (v.requestId !== requestId) return `it is for request ${JSON.stringify(v.requestId)}, not ${requestId}`;
+  if (!isStr(v.requestDigest) || !isStr(v.consumedAt) || !isStr(v.host)) return "missing fields";
+  if (!isObj(v.by) || !isStr(v.by.fingerprint)) return "no consumer";
+  if (typeof v.pid !== "number") return "pid is not a number";
+  return null;
+}
+
+/** A malformed record handed to the store is a bug in the caller, not a store problem. */
+function refuseMalformed(problem: string | null, what: string): void {
+  if (problem !== null) throw new GuardError(ExitCode.INTERNAL, `refusing to store a malformed ${what}: ${problem}`);
+}
+
+function checkId(id: unknown, what: string): string {
+  if (typeof id !== "string" || !REQUEST_ID_RE.test(id)) {
+    throw usageError(`invalid ${what} ${JSON.stringify(id)}`, "request ids look like r-abcdefghijklmnopqrst (as printed by `guard request` and `guard requests`)");
+  }
+  return id;
+}
+
+/** Index columns get a normalised time; the body keeps the signed bytes. */
+const isoOf = (value: string): string => new Date(Date.parse(value)).toISOString();
+
+// ---------------------------------------------------------------------------------------------
+// The store
+// ---------------------------------------------------------------------------------------------
+
+interface BodyRow {
+  body: string;
+}
+
+class PostgresStore implements Store {
+  readonly description: string;
+  private readonly listener: ChangeListener;
+  private closed = false;
+
+  constructor(
+    pg: Pg,
+    private readonly conn: Connection,
+  ) {
+    this.description = conn.target.description;
+    this.listener = new ChangeListener(() => new pg.Client(conn.target.config), conn.target.pollMs);
+  }
+
+  /** Use after close() is a bug in the caller, not an outage. */
+  private assertOpen(doing: string): void {
+    if (this.closed) throw new GuardError(ExitCode.INTERNAL, `the store ${this.description} is closed (while ${doing})`);
+  }
+
+  private async query<R extends QueryResultRow>(doing: string, text: string, values?: unknown[]): Promise<QueryResult<R>> {
+    this.assertOpen(doing);
+    try {
+      return await this.conn.pool.query<R>(text, values);
+    } catch (err) {
+      throw storeError(this.conn.target, err, doing);
+    }
+  }
+
+  async now(): Promise<number> {
+    // clock_timestamp(), not now(): the real time of the call, not of a transaction's start (A11).
+    const r = await this.query<{ ms: number }>("reading the clock", "SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms");
+    const ms = r.rows[0]?.ms;
+    if (typeof ms !== "number" || !Number.isFinite(ms)) throw storeError(this.conn.target, new Error("the server returned no time"), "reading the clock");
+    return ms;
+  }
+
+  async putRequest(signed: SignedRequest): Promise<void> {
+    const id = checkId(signed?.request?.id, "request id");
+    refuseMalformed(requestProblem(signed, id), `request ${id}`);
+    const r = await this.query(
+      `storing request ${id}`,
+      "INSERT INTO guard_requests (id, body, created_at, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING RETURNING id",
+      [id, canonicalJson(signed), isoOf(signed.request.createdAt), isoOf(signed.request.expiresAt)],
+    );
+    if (r.rowCount !== 1) {
+      throw integrityError(`request ${id} already exists in ${this.description}: requests are immutable`, "create a new request instead (`guard request`)");
+    }
+  }
+
+  async getRequest(id: string): Promise<SignedRequest | null> {
+    checkId(id, "request id");
+    const r = await this.query<BodyRow>(`reading request ${id}`, "SELECT body FROM guard_requests WHERE id = $1", [id]);
+    const row = r.rows[0];
+    return row ? this.requestFrom(id, row.body) : null;
+  }
+
+  async listRequests(): Promise<SignedRequest[]> {
+    const r = await this.query<BodyRow & { id: string }>("listing requests", "SELECT id, body FROM guard_requests ORDER BY created_at DESC, id DESC");
+    return r.rows.map((row) => this.requestFrom(row.id, row.body));
+  }
+
+  private requestFrom(id: string, body: string): SignedRequest {
+    const what = `request ${id}`;
+    const v = parseRow(this.conn.target, what, body);
+    const problem = requestProblem(v, id);
+    if (problem) throw corrupt(this.conn.target, what, problem);
+    return v as unknown as SignedRequest;
+  }
+
+  async putApproval(requestId: string, approval: SignedApproval): Promise<void> {
+    checkId(requestId, "request id");
+    refuseMalformed(approvalProblem(approval, requestId), `approval for ${requestId}`);
+    const body = canonicalJson(approval);
+    // Identical re-submissions share a digest and are absorbed; the insert trigger wakes waiting runs.
+    await this.query(
+      `storing an approval for ${requestId}`,
+      "INSERT INTO guard_approvals (request_id, digest, body) VALUES ($1, $2, $3) ON CONFLICT (request_id, digest) DO NOTHING",
+      [requestId, sha256Hex(body), body],
+    );
+  }
+
+  async listApprovals(requestId: string): Promise<SignedApproval[]> {
+    checkId(requestId, "request id");
+    const r = await this.query<BodyRow & { ord_text: string }>(
+      `reading approvals of ${requestId}`,
+      "SELECT ord::text AS ord_text, body FROM guard_approvals WHERE request_id = $1 ORDER BY ord",
+      [requestId],
+    );
+    return r.rows.map((row) => {
+      const what = `approval #${row.ord_text} of ${requestId}`;
+      const v = parseRow(this.conn.target, what, row.body);
+      const problem = approvalProblem(v, requestId);
+      if (problem) throw corrupt(this.conn.target, what, problem);
+      return v as unknown as SignedApproval;
+    });
+  }
+
+  /**
+   * One statement: the insert wins for exactly one caller (A12), and only while the request, when this
+   * store holds it, is unexpired by the database's clock (A10, A11).
+   */
+  async consume(record: Consumption): Promise<boolean> {
+    const id = checkId(record?.requestId, "request id");
+    refuseMalformed(consumptionProblem(record, id), `consumption of ${id}`);
+    const r = await this.query<{ won: number; expired: boolean | null; expires_at: string | null }>(
+      `consuming request ${id}`,
+      `WITH req AS (
+         SELECT expires_at <= clock_timestamp() AS expired, expires_at FROM guard_requests WHERE id = $1::text
+       ), ins AS (
+         INSERT INTO guard_consumptions (request_id, body)
+         SELECT $1::text, $2::text WHERE NOT EXISTS (SELECT 1 FROM req WHERE expired)
+         ON CONFLICT (request_id) DO NOTHING
+         RETURNING 1
+       )
+       SELECT (SELECT count(*) FROM ins)::int AS won, (SELECT expired FROM req) AS expired,
+              (SELECT to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') FROM req) AS expires_at`,
+      [id, canonicalJson(record)],
+    );
+    const row = r.rows[0];
+    if (row?.expired) {
+      throw deniedError(`request ${id} expired at ${row.expires_at} by the store's clock; nothing was run`, "create a new request and have it approved again");
+    }
+    return row?.won === 1;
+  }
+
+  async getConsumption(requestId: string): Promise<Consumption | null> {
+    checkId(requestId, "request id");
+    const r = await this.query<BodyRow>(`reading the consumption of ${requestId}`, "SELECT body FROM guard_consumptions WHERE request_id = $1", [requestId]);
+    const row = r.rows[0];
+    if (!row) return null;
+    const what = `consumption of ${requestId}`;
+    const v = parseRow(this.conn.target, what, row.body);
+    const problem = consumptionProblem(v, requestId);
+    if (problem) throw corrupt(this.conn.target, what, problem);
+    return v as unknown as Consumption;
+  }
+
+  async waitForChange(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    checkId(requestId, "request id");
+    this.assertOpen("waiting for a change");
+    await this.listener.wait(requestId, timeoutMs, signal);
+  }
+
+  async appendAudit(draft: AuditDraft): Promise<AuditEvent> {
+    this.assertOpen("appending to the audit log");
+    return inTransaction(this.conn, "appending to the audit log", async (c) => {
+      // Held until commit: appends from every client queue here, so each extends the true head.
+      await c.query("SELECT pg_advisory_xact_lock($1, $2)", [LOCK_CLASS, LOCK_AUDIT]);
+      // (Aliases never reuse a column's name: ORDER BY would sort by the alias, as text.)
+      const head = await c.query<{ head_seq: string | null; head_hash: string | null; ms: number }>(
+        `SELECT (SELECT seq FROM guard_audit ORDER BY seq DESC LIMIT 1)::text AS head_seq,
+                (SELECT hash FROM guard_audit ORDER BY seq DESC LIMIT 1) AS head_hash,
+                floor(extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms`,
+      );
+      const h = head.rows[0];
+      if (!h) throw new Error("the server returned no audit head");
+      let prev: { seq: number; hash: string } | null = null;
+      if (h.head_seq !== null) {
+        const seq = Number(h.head_seq);
+        if (!Number.isSafeInteger(seq) || h.head_hash === null || !HEX64.test(h.head_hash)) {
+          throw corrupt(this.conn.target, `audit event ${h.head_seq}`, "its hash is not a SHA-256 digest");
+        }
+        prev = { seq, hash: h.head_hash };
+      }
+      const event = chainEvent(prev, draft, new Date(h.ms).toISOString());
+      await c.query("INSERT INTO guard_audit (seq, hash, body, time) VALUES ($1, $2, $3, $4)", [event.seq, event.hash, canonicalJson(event), event.time]);
+      return event;
+    });
+  }
+
+  /** In sequence order, one page at a time (keyset on seq): a long log is never held in memory. */
+  async *readAudit(): AsyncIterable<AuditEvent> {
+    let after = 0;
+    for (;;) {
+      const r = await this.query<{ seq_text: string; hash: string; body: string }>(
+        "reading the audit log",
+        "SELECT seq::text AS seq_text, hash, body FROM guard_audit WHERE seq > $1 ORDER BY seq LIMIT $2",
+        [after, this.conn.target.auditPage],
+      );
+      for (const row of r.rows) {
+        const what = `audit event ${row.seq_text}`;
+        const e = parseRow(this.conn.target, what, row.body);
+        const problem = auditShapeProblem(e);
+        if (problem) throw corrupt(this.conn.target, what, problem);
+        if (String(e.seq) !== row.seq_text || e.hash !== row.hash) throw corrupt(this.conn.target, what, "its row and its record disagree on seq or hash");
+        yield e as unknown as AuditEvent;
+      }
+      if (r.rows.length < this.conn.target.auditPage) return;
+      after = Number(r.rows[r.rows.length - 1]?.seq_text);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.listener.close();
+    await this.conn.pool.end().catch(() => undefined);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Waiting for approvals: LISTEN/NOTIFY with a poll as the fallback
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * One dedicated LISTEN connection per store, opened on the first wait. A wait ends on a notification
+ * for its request, on its own deadline (capped at pollMs: the fallback poll, which also covers a change
+ * that lands while LISTEN is being set up), on abort, or when the listening connection is lost, since
+ * notifications may then have been missed and the caller must re-read. A lost connection is replaced on
+ * the next wait; an unreachable server leaves the waits to their poll timers, while the caller's
+ * re-reads report the outage (74).
+ */
+class ChangeListener {
+  private client: Client | null = null;
+  private connecting: Promise<void> | null = null;
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private closed = false;
+
+  constructor(
+    private readonly newClient: () => Client,
+    private readonly pollMs: number,
+  ) {}
+
+  wait(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.closed || signal?.aborted || !(timeoutMs > 0)) {
+        resolve();
+        return;
+      }
+      const set = this.waiters.get(requestId) ?? new Set<() => void>();
+      this.waiters.set(requestId, set);
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        set.delete(done);
+        if (set.size === 0 && this.waiters.get(requestId) === set) this.waiters.delete(requestId);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.min(timeoutMs, this.pollMs));
+      signal?.addEventListener("abort", done, { once: true });
+      set.add(done);
+      void this.listen();
+    });
+  }
+
+  private listen(): Promise<void> {
+    if (this.closed || this.client) return Promise.resolve();
+    this.connecting ??= this.connect().finally(() => {
+      this.connecting = null;
+    });
+    return this.connecting;
+  }
+
+  private async connect(): Promise<void> {
+    const client = this.newClient();
+    client.on("error", () => this.drop(client));
+    client.on("end", () => this.drop(client));
+    client.on("notification", (msg) => {
+      if (msg.channel === NOTIFY_CHANNEL && msg.payload) this.wake(msg.payload);
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
+    } catch {
+      await client.end().catch(() => undefined);
+      return; // the waits fall back to their poll timers
+    }
+    if (this.closed) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.client = client;
+  }
+
+  private drop(client: Client): void {
+    if (this.client !== client) return;
+    this.client = null;
+    client.end().catch(() => undefined);
+    this.wakeAll();
+  }
+
+  private wake(requestId: string): void {
+    for (const done of [...(this.waiters.get(requestId) ?? [])]) done();
+  }
+
+  private wakeAll(): void {
+    for (const set of [...this.waiters.values()]) for (const done of [...set]) done();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wakeAll();
+    await this.connecting;
+    const client = this.client;
+    this.client = null;
+    if (client) await client.end().catch(() => undefined);
+  }
+}

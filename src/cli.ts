@@ -1,0 +1,175 @@
+/**
+ * The command table. Each action lazy-imports its module so that start-up loads only what runs:
+ * `guard run` never loads prompts, PostgreSQL, YAML or the schema library unless it needs them.
+ */
+import { Command, Option } from "commander";
+import { existsSync } from "node:fs";
+
+export const SYSTEM_CONFIG = "/etc/access-guard/config.yaml";
+
+/** Replaced with package.json's version by the build (scripts/build.mjs). */
+declare const __GUARD_VERSION__: string | undefined;
+
+export interface CommonOptions {
+  policy?: string;
+  store?: string;
+  key?: string;
+  json?: boolean;
+}
+
+function common(cmd: Command, json = true): Command {
+  cmd
+    .addOption(new Option("--policy <dir>", "policy directory (else GUARD_POLICY, else `policies:` in guard.config.yaml)"))
+    .addOption(new Option("--store <url>", "store: file:/path or postgres://… (else GUARD_STORE, else `store:`, else ~/.local/state/access-guard)"))
+    .addOption(new Option("--key <path>", "SSH key to sign with: a private key, or a public key held in ssh-agent (else GUARD_KEY, else `key:`, else ~/.ssh/id_ed25519)"));
+  if (json) cmd.option("--json", "machine-readable output on stdout");
+  return cmd;
+}
+
+function modeLine(): string {
+  return existsSync(SYSTEM_CONFIG)
+    ? `Mode: pinned — ${SYSTEM_CONFIG} fixes the policy and store; flags and variables cannot override them.`
+    : `Mode: guardrail — no ${SYSTEM_CONFIG}; guard stops accidents, but a user who already holds production\ncredentials can bypass it. See README "What guard promises".`;
+}
+
+const EXIT_CODES = `
+Exit codes:
+  0-255 the wrapped command's own status (128+N when signal N ended it)
+  64  usage error                 65  integrity failure (store or audit tampered)
+  70  internal error              74  store or audit log unavailable
+  75  approval needed or pending  77  denied (policy, freeze, target conflict, invalid or replayed approval)
+  78  policy or configuration invalid
+  126 command not executable      127 command not found
+When guard refuses, nothing ran and no approval was consumed.`;
+
+export function buildProgram(): Command {
+  const program = new Command("guard")
+    .description("Stand between people and production: find the real target of a maintenance command, check it against the policy,\nand require a second person's signed, single-use approval for destructive runs.")
+    .version(typeof __GUARD_VERSION__ === "string" ? __GUARD_VERSION__ : "dev", "-V, --version")
+    .enablePositionalOptions()
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
+    .exitOverride()
+    .addHelpText("after", () => `${EXIT_CODES}\n\n${modeLine()}\n`);
+
+  common(
+    program
+      .command("run")
+      .description("decide, get approvals when needed, confirm, then run the command and exit with its status")
+      .usage("[options] -- CMD [ARGS…]")
+      .argument("[command...]", "the command and its arguments (after --)")
+      .option("--env <name>", "the environment you intend to hit; refused when detection disagrees")
+      .option("--reason <text>", "why you are running this (required by some rules)")
+      .option("--confirm <env>", "type the environment's name without a terminal (CI)")
+      .option("--wait <duration>", "without a terminal: wait this long for approvals (e.g. 10m) instead of exiting 75")
+      .option("--request <id>", "run exactly this approved request")
+      .option("--break-glass", "emergency: run without approvals (needs --reason; loud, audited, reviewed later)")
+      .passThroughOptions()
+      .addHelpText(
+        "after",
+        `
+Examples:
+  guard run -- ./maintenance/report-lb-state.sh
+  guard run --env production --reason "INC-4211 purge stale state" -- ./maintenance/purge-lb-state.sh --region us-east-1
+  guard run --wait 15m --confirm production -- ./maintenance/purge-lb-state.sh   # CI: wait for an approval
+  guard run --request r-abcdefghijklmnopqrst                                      # run exactly an approved request`,
+      ),
+  ).action(async (command: string[], opts) => (await import("./commands/run.js")).runCommand(command, opts));
+
+  common(
+    program
+      .command("check")
+      .description("explain the decision for a command: target and evidence, matched rules, requirements; never runs it")
+      .usage("[options] -- CMD [ARGS…]")
+      .argument("<command...>")
+      .option("--env <name>", "the environment you intend to hit")
+      .passThroughOptions()
+      .addHelpText("after", "\nExit: 0 allow, 75 approval needed, 77 deny, 78 policy error.\n\nExample:\n  DATABASE_URL=postgres://prod-db.internal/elb guard check -- ./maintenance/purge-lb-state.sh --all"),
+  ).action(async (command: string[], opts) => (await import("./commands/check.js")).checkCommand(command, opts));
+
+  common(
+    program
+      .command("request")
+      .description("create a signed request for a run without waiting; prints its id")
+      .usage("[options] -- CMD [ARGS…]")
+      .argument("<command...>")
+      .option("--env <name>", "the environment you intend to hit")
+      .option("--reason <text>", "why you are running this")
+      .passThroughOptions(),
+  ).action(async (command: string[], opts) => (await import("./commands/request.js")).requestCommand(command, opts));
+
+  common(
+    program
+      .command("approve")
+      .description("show a request in full, confirm, sign and store your approval (or acknowledge a break-glass run)")
+      .argument("<id>", "request id (r-…)")
+      .option("--comment <text>", "a note stored with the approval")
+      .option("--yes", "confirm without a terminal (you still see the request)"),
+  ).action(async (id: string, opts) => (await import("./commands/approve.js")).approveCommand(id, opts));
+
+  common(
+    program
+      .command("deny")
+      .description("sign a refusal: the request can no longer run")
+      .argument("<id>")
+      .requiredOption("--reason <text>", "why"),
+  ).action(async (id: string, opts) => (await import("./commands/approve.js")).denyCommand(id, opts));
+
+  common(
+    program
+      .command("requests")
+      .description("list pending requests (with --all, every request; with --review, break-glass runs awaiting review)")
+      .option("--all", "every request, whatever its status")
+      .option("--review", "break-glass runs that no second person has acknowledged yet"),
+  ).action(async (opts) => (await import("./commands/requests.js")).requestsCommand(opts));
+
+  common(program.command("show").description("one request with its approvals and status").argument("<id>")).action(
+    async (id: string, opts) => (await import("./commands/requests.js")).showCommand(id, opts),
+  );
+
+  const policy = program.command("policy").description("validate, test and describe policies");
+  common(policy.command("lint").description("validate the policy: every error and warning with file:line:col")).action(
+    async (opts) => (await import("./commands/policy.js")).lintCommand(opts),
+  );
+  common(policy.command("test").description("run the policy's *.test.yaml suites")).action(async (opts) =>
+    (await import("./commands/policy.js")).testCommand(opts),
+  );
+  policy
+    .command("schema")
+    .description("print the JSON Schema of policy files (for `# yaml-language-server: $schema=`)")
+    .action(async () => (await import("./commands/policy.js")).schemaCommand());
+
+  const audit = program.command("audit").description("read and verify the tamper-evident audit log");
+  common(
+    audit
+      .command("log")
+      .description("read the audit log (a table at a terminal, JSON Lines with --json)")
+      .option("--since <time>", "ISO time or a duration ago (e.g. 24h)")
+      .option("--type <type>", "event type, e.g. run.started (prefix match: run.)")
+      .option("--request <id>", "events about one request")
+      .option("--actor <principal>", "events by one principal or key fingerprint"),
+  ).action(async (opts) => (await import("./commands/audit.js")).auditLogCommand(opts));
+  common(
+    audit
+      .command("verify")
+      .description("verify the chain, the signatures it references and single use; print the head for anchoring")
+      .option("--anchor <seq:hash>", "a head recorded earlier: detects truncation of the tail"),
+  ).action(async (opts) => (await import("./commands/audit.js")).auditVerifyCommand(opts));
+
+  common(program.command("whoami").description("which key and principal you sign as, and which mode is in force")).action(
+    async (opts) => (await import("./commands/whoami.js")).whoamiCommand(opts),
+  );
+
+  program
+    .command("init")
+    .description("scaffold guard.config.yaml and a policy directory with your key as its first principal")
+    .option("--key <path>", "the key to put in the policy")
+    .action(async (opts) => (await import("./commands/init.js")).initCommand(opts));
+
+  const store = program.command("store").description("store maintenance");
+  common(store.command("migrate").description("create or migrate the PostgreSQL schema explicitly")).action(async (opts) =>
+    (await import("./commands/store.js")).migrateCommand(opts),
+  );
+
+  return program;
+}

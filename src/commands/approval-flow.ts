@@ -1,0 +1,279 @@
+/**
+ * The approval flow of `guard run`: find the approved request for this exact run or create one, wait for
+ * a second person (at a terminal, or for --wait in CI), take the typed confirmation, then consume once
+ * and run. Also `guard run --request ID` and `--break-glass`.
+ */
+import { ExitCode, GuardError, deniedError, usageError } from "../core/errors.js";
+import { compareBinding, findMatchingRequest } from "../core/request.js";
+import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
+import { formatDuration } from "../core/duration.js";
+import { normaliseEnvName } from "../core/names.js";
+import { hashProgram } from "../adapters/program.js";
+import { colours, say } from "../adapters/output.js";
+import { ask, interactive } from "../adapters/prompt.js";
+import type { Context } from "./context.js";
+import { planRun, type Plan } from "./plan.js";
+import { identify, type Identity } from "./identity.js";
+import { assess, createSignedRequest, currentBinding, loadRequest, stdinBinding, type LoadedRequest } from "./request-lib.js";
+import { executeApproved } from "./execute.js";
+import { auditBestEffort, auditOrFail } from "./audit-events.js";
+import { refusalData, type RunOptions, type RunResult } from "./run.js";
+import { renderBanner } from "./render.js";
+
+export async function runWithApproval(ctx: Context, plan: Plan, opts: RunOptions, waitSeconds: number | undefined): Promise<RunResult> {
+  const identity = await requesterIdentity(ctx, plan);
+  const stdin = stdinBinding();
+  const hashed = await hashProgram(plan.program.path);
+  const binding = currentBinding(ctx, plan, identity, hashed, stdin);
+  const store = await ctx.store();
+
+  let loaded: LoadedRequest | null = null;
+  const existing = findMatchingRequest((await store.listRequests()).filter((s) => !s.request.breakGlass), binding, identity.signer.publicKey.fingerprint, await store.now());
+  if (existing) {
+    const candidate = await assess(ctx, plan.policy, existing);
+    const status = candidate.assessment.status;
+    // A denied run is not re-asked with the same words: shopping for a more lenient approver needs a
+    // new reason the approvers can weigh (or a changed run, which is a different request anyway).
+    const newReason = opts.reason?.trim();
+    if (status === "denied" && (!newReason || newReason === existing.request.reason)) {
+      await auditBestEffort(ctx, identity.actor, "run.refused", { ...refusalData(plan, ExitCode.DENIED), requestId: existing.request.id });
+      throw deniedError(`request ${existing.request.id} for this exact run was denied${deniers(candidate)}`, "talk to the approver; to ask again, give a new --reason that answers the refusal");
+    }
+    if (status === "approved" || status === "pending") loaded = candidate;
+  }
+  if (loaded) {
+    say(`guard: found request ${loaded.signed.request.id} for this exact run (${loaded.assessment.status})`);
+  } else {
+    const reason = await obtainReason(plan, opts);
+    const signed = await createSignedRequest(ctx, plan, identity, binding, reason, false);
+    loaded = await assess(ctx, plan.policy, signed);
+    announceRequest(loaded);
+  }
+
+  if (loaded.assessment.status !== "approved") {
+    const tty = interactive();
+    const remaining = Date.parse(loaded.signed.request.expiresAt) - loaded.now;
+    const waitMs = waitSeconds !== undefined ? Math.min(waitSeconds * 1000, remaining) : tty ? remaining : 0;
+    if (waitMs <= 0) throw pendingError(loaded);
+    loaded = await waitForApproval(ctx, plan, loaded, waitMs, tty);
+  }
+  await confirmTarget(plan, opts, false);
+  return executeApproved(ctx, plan, identity.actor, loaded.signed, hashed);
+}
+
+/** `guard run --request ID`: exactly the approved argv, after re-deriving and comparing every bound field. */
+export async function runApprovedRequest(ctx: Context, id: string, command: string[], opts: RunOptions, waitSeconds: number | undefined): Promise<RunResult> {
+  const { policy } = await ctx.policy();
+  const first = await loadRequest(ctx, policy, id);
+  const req = first.signed.request;
+  if (command.length > 0 && (command.length !== req.argv.length || command.some((a, i) => a !== req.argv[i]))) {
+    throw deniedError(`the command given differs from request ${id}'s argv`, "omit the command: --request runs exactly the approved argv", [
+      `approved: ${quoteArgv(req.argv)}`,
+      `given:    ${quoteArgv(command)}`,
+    ]);
+  }
+  if (req.cwd !== ctx.cwd) {
+    throw deniedError(`request ${id} was approved for working directory ${esc(req.cwd)}, not ${esc(ctx.cwd)}`, `cd ${esc(req.cwd)} and run again`);
+  }
+  const plan = await planRun(ctx, req.argv, opts.env, first.now);
+  if (plan.decision.decision === "deny") {
+    await auditBestEffort(ctx, { principal: null, fingerprint: null, user: ctx.user }, "run.refused", { ...refusalData(plan, ExitCode.DENIED), requestId: id });
+    throw deniedError(`refused: ${plan.decision.reasons[0] ?? "the policy now denies this run"}`, "the policy in force decides, not the one the request was made under");
+  }
+  if (plan.decision.protected) for (const line of renderBanner(plan, colours())) say(line);
+  const identity = await identify(ctx, policy);
+  if (identity.signer.publicKey.fingerprint !== req.requester.fingerprint) {
+    throw deniedError(`request ${id} belongs to ${esc(req.requester.principal ?? req.requester.fingerprint)}; only its requester can run it`, "ask for your own approval: guard request -- …");
+  }
+  const stdin = stdinBinding();
+  const hashed = await hashProgram(plan.program.path);
+  const diffs = compareBinding(req, currentBinding(ctx, plan, identity, hashed, stdin));
+  if (diffs.length > 0) {
+    await auditBestEffort(ctx, identity.actor, "run.refused", { ...refusalData(plan, ExitCode.DENIED), requestId: id, differences: diffs.map((d) => d.field) });
+    throw deniedError(
+      `this run is not the run that was approved: ${diffs.map((d) => d.field).join(", ")} differ${diffs.length === 1 ? "s" : ""}`,
+      "an approval covers exactly what the approver saw; request a new approval for this run",
+      diffs.flatMap((d) => [`${d.field}:`, `  approved: ${d.approved}`, `  now:      ${d.current}`]),
+    );
+  }
+  let loaded = first;
+  const status = loaded.assessment.status;
+  if (status === "consumed") throw deniedError(`request ${id} has already been used: an approval runs exactly once`, "ask for a new approval");
+  if (status === "denied") throw deniedError(`request ${id} was denied${deniers(loaded)}`);
+  if (status === "expired") throw new GuardError(ExitCode.APPROVAL_NEEDED, `request ${id} expired at ${loaded.signed.request.expiresAt}`, "create a new request: guard request -- …");
+  if (!loaded.assessment.requestValid) throw requestInvalid(loaded);
+  if (status === "pending") {
+    const tty = interactive();
+    const remaining = Date.parse(req.expiresAt) - loaded.now;
+    const waitMs = waitSeconds !== undefined ? Math.min(waitSeconds * 1000, remaining) : tty ? remaining : 0;
+    if (waitMs <= 0) throw pendingError(loaded);
+    loaded = await waitForApproval(ctx, plan, loaded, waitMs, tty);
+  }
+  await confirmTarget(plan, opts, false);
+  return executeApproved(ctx, plan, identity.actor, loaded.signed, hashed);
+}
+
+/**
+ * Break-glass: a member of break_glass.groups runs without approvals, at a terminal, with a reason,
+ * typed confirmation, a loud banner and an audit entry; the run is listed by `guard requests --review`
+ * until a second person acknowledges it. It overrides approvals and freezes, never deny rules or an
+ * uncertain target.
+ */
+export async function runBreakGlass(ctx: Context, plan: Plan, opts: RunOptions): Promise<RunResult> {
+  const c = colours();
+  const d = plan.decision;
+  const refuse = async (message: string, hint?: string): Promise<never> => {
+    await auditBestEffort(ctx, { principal: null, fingerprint: null, user: ctx.user }, "run.refused", { ...refusalData(plan, ExitCode.DENIED), breakGlass: true, reasons: [message] });
+    throw deniedError(message, hint);
+  };
+  if (!interactive() || ctx.env.CI || ctx.env.GITHUB_ACTIONS || ctx.env.GITLAB_CI) {
+    await refuse("break-glass needs a person at a terminal; it is never available in CI or without a TTY", "CI runs wait for approvals: guard run --wait 30m -- …");
+  }
+  if (!plan.policy.breakGlass) await refuse("this policy has no break_glass section: break-glass is not available");
+  if (d.decision === "allow") {
+    say("guard: this run is allowed without break-glass; running it normally");
+  }
+  const hardDeny = d.rules.some((name) => plan.policy.rules.find((r) => r.name === name)?.effect.type === "deny");
+  if (!d.environment || plan.detection.problems.length > 0 || hardDeny) {
+    await refuse(`break-glass does not override ${hardDeny ? "a deny rule" : "an uncertain or conflicting target"}: ${d.reasons[0] ?? ""}`);
+  }
+  if (!d.breakGlassAvailable) await refuse(`break-glass is not allowed for environment ${d.environment}`);
+  const identity = await requesterIdentity(ctx, plan);
+  const groups = plan.policy.breakGlass?.groups ?? [];
+  if (!identity.principal || !identity.principal.groups.some((g) => groups.includes(g))) {
+    await refuse(`${esc(identity.principal?.name ?? identity.signer.publicKey.fingerprint)} is not in a break-glass group (${groups.join(", ")})`);
+  }
+  const store = await ctx.store();
+  for (const other of await store.listRequests()) {
+    if (!other.request.breakGlass || other.request.requester.fingerprint !== identity.signer.publicKey.fingerprint) continue;
+    const a = await assess(ctx, plan.policy, other);
+    if (a.assessment.acknowledgedBy.length === 0) {
+      await refuse(`your break-glass run ${other.request.id} has not been reviewed yet; a second break-glass waits for that review`, `ask a colleague: guard approve ${other.request.id}`);
+    }
+  }
+  const stdin = stdinBinding();
+  const hashed = await hashProgram(plan.program.path);
+  const binding = currentBinding(ctx, plan, identity, hashed, stdin);
+  const signed = await createSignedRequest(ctx, plan, identity, binding, opts.reason!.trim(), true);
+  say(c.bgRed.white.bold(" BREAK-GLASS ") + c.red.bold(` ${quoteArgv(plan.argv)} against ${esc(d.environment ?? "?")} without approval`));
+  say(c.red(`  recorded as ${signed.request.id}; it stays on \`guard requests --review\` until a colleague runs: guard approve ${signed.request.id}`));
+  await confirmTarget(plan, opts, true);
+  await auditOrFail(ctx, identity.actor, "breakglass.used", { requestId: signed.request.id, reason: signed.request.reason, environment: d.environment });
+  return executeApproved(ctx, plan, identity.actor, signed, hashed);
+}
+
+async function requesterIdentity(ctx: Context, plan: Plan): Promise<Identity> {
+  const identity = await identify(ctx, plan.policy);
+  if (plan.decision.protected && !identity.principal) {
+    await auditBestEffort(ctx, identity.actor, "run.refused", { ...refusalData(plan, ExitCode.DENIED), reasons: ["requester key is not a principal of the policy"] });
+    throw deniedError(
+      `your key ${identity.signer.publicKey.fingerprint} is not listed in the policy: in a protected environment the requester must be a known principal`,
+      "ask an SRE to add your public key under principals:, or pass --key with a key that is listed (guard whoami shows yours)",
+    );
+  }
+  return identity;
+}
+
+async function obtainReason(plan: Plan, opts: RunOptions): Promise<string | null> {
+  const given = opts.reason?.trim();
+  if (given) return given;
+  if (!plan.decision.requirements.some((r) => r.reason)) return null;
+  if (!interactive()) throw usageError("this run needs a reason", `pass --reason "…" (rule ${plan.decision.requirements.find((r) => r.reason)?.rule})`);
+  return (
+    await ask("Reason for this run (shown to the approver):", {
+      validate: (v) => (v.trim() ? true : "a reason is required"),
+      cancelled: "cancelled: no request was created and nothing ran",
+    })
+  ).trim();
+}
+
+/** Typed confirmation of the environment's name (--confirm ENV without a terminal). */
+async function confirmTarget(plan: Plan, opts: RunOptions, always: boolean): Promise<void> {
+  if (!always && !plan.decision.requirements.some((r) => r.confirm)) return;
+  const env = plan.decision.environment ?? "";
+  if (opts.confirm !== undefined) {
+    const n = normaliseEnvName(plan.policy, opts.confirm);
+    if (!n.ok || n.name !== env) throw deniedError(`--confirm ${esc(opts.confirm)} does not name the target ${env}; nothing ran`, `pass --confirm ${env}`);
+    return;
+  }
+  if (!interactive()) throw usageError(`this run needs typed confirmation of the target`, `pass --confirm ${env}`);
+  const typed = await ask(`Type ${colours().bold(env)} to run against it:`, { cancelled: "cancelled at confirmation: nothing ran; the approval was not used" });
+  if (typed.trim() !== env) throw deniedError(`confirmation ${JSON.stringify(typed)} does not match ${env}; nothing ran and the approval was not used`);
+}
+
+function announceRequest(loaded: LoadedRequest): void {
+  const c = colours();
+  const req = loaded.signed.request;
+  say(`${c.yellow.bold("guard: approval required")} — request ${c.bold(req.id)} created, expires ${req.expiresAt}`);
+  for (const r of loaded.assessment.requirements) {
+    say(`  needs ${r.needed} approval${r.needed === 1 ? "" : "s"}${r.requirement.from ? ` from ${r.requirement.from.join(" or ")}` : ""}; eligible: ${r.eligible.map(esc).join(", ") || "(nobody!)"}`);
+  }
+  say(`  hand this to a colleague:  ${c.bold(`guard approve ${req.id}`)}`);
+}
+
+function statusText(loaded: LoadedRequest): string {
+  const parts = loaded.assessment.requirements.map(
+    (r) => `${r.approvedBy.length}/${r.needed}${r.requirement.from ? ` ${r.requirement.from.join("|")}` : ""}${r.approvedBy.length ? ` (${r.approvedBy.map(esc).join(", ")})` : ""}`,
+  );
+  const left = Math.max(0, Math.round((Date.parse(loaded.signed.request.expiresAt) - loaded.now) / 1000));
+  return `approvals ${parts.join(", ")} — ${formatDuration(left)} left`;
+}
+
+function pendingError(loaded: LoadedRequest): GuardError {
+  const id = loaded.signed.request.id;
+  return new GuardError(
+    ExitCode.APPROVAL_NEEDED,
+    `approval pending for request ${id}: ${statusText(loaded)}`,
+    `a colleague runs: guard approve ${id}   — then run the same command again (or: guard run --request ${id})`,
+    [],
+    "approval-needed",
+  );
+}
+
+function deniers(loaded: LoadedRequest): string {
+  const d = loaded.assessment.deniedBy;
+  return d.length ? ` by ${d.map((x) => `${esc(x.principal)}${x.comment ? ` ("${esc(x.comment)}")` : ""}`).join(", ")}` : "";
+}
+
+function requestInvalid(loaded: LoadedRequest): GuardError {
+  return new GuardError(ExitCode.INTEGRITY, `request ${loaded.signed.request.id} does not verify: ${loaded.assessment.problems.join("; ")}`, "the store may have been tampered with; run `guard audit verify`");
+}
+
+async function waitForApproval(ctx: Context, plan: Plan, loaded: LoadedRequest, waitMs: number, tty: boolean): Promise<LoadedRequest> {
+  const store = await ctx.store();
+  const id = loaded.signed.request.id;
+  const deadline = loaded.now + waitMs;
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort();
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  let lastText = "";
+  try {
+    for (;;) {
+      const status = loaded.assessment.status;
+      if (!loaded.assessment.requestValid) throw requestInvalid(loaded);
+      if (status === "approved") {
+        if (tty) process.stderr.write("\r\x1b[2K");
+        say(`${colours().green("guard: approved")} — ${statusText(loaded)}`);
+        return loaded;
+      }
+      if (status === "denied") throw deniedError(`request ${id} was denied${deniers(loaded)}`);
+      if (status === "consumed") throw deniedError(`request ${id} has already been used`);
+      if (status === "expired") throw new GuardError(ExitCode.APPROVAL_NEEDED, `request ${id} expired before it was approved`, "create a new request");
+      if (loaded.now >= deadline) throw pendingError(loaded);
+      const text = `waiting for approval of ${id}: ${statusText(loaded)}  (Ctrl-C stops waiting; the request is kept)`;
+      if (tty) process.stderr.write(`\r\x1b[2K${text}`);
+      else if (text.replace(/\d+[smhd]\S* left/, "") !== lastText.replace(/\d+[smhd]\S* left/, "")) say(text);
+      lastText = text;
+      await store.waitForChange(id, Math.max(50, Math.min(1000, deadline - loaded.now)), controller.signal);
+      if (controller.signal.aborted) {
+        if (tty) process.stderr.write("\n");
+        throw new GuardError(ExitCode.APPROVAL_NEEDED, `stopped waiting; request ${id} is kept`, `run the same command again later, or: guard run --request ${id}`, [], "approval-needed");
+      }
+      loaded = await assess(ctx, plan.policy, loaded.signed);
+    }
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * `guard audit log` and `guard audit verify`. Verify checks the hash chain (first bad event by sequence),
+ * an optional external anchor (tail truncation), the signatures of every request and approval the store
+ * holds, and that consumptions and `request.consumed` events tell the same story. Runs whose guard was
+ * killed (a start with no finish) are reported as interrupted, not as corruption.
+ */
+import type { CommonOptions } from "../cli.js";
+import { ExitCode, GuardError, usageError } from "../core/errors.js";
+import { AuditVerifier, crossCheckConsumptions } from "../core/audit.js";
+import { approvalMessage, requestMessage } from "../core/request.js";
+import { parseAuthorizedKey } from "../core/sshkey.js";
+import { parseSshSig, verifySshSig } from "../core/sshsig.js";
+import { parseDuration } from "../core/duration.js";
+import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
+import { SIG_NAMESPACE, type AuditEvent } from "../core/types.js";
+import { colours, printJson, printStdout, say } from "../adapters/output.js";
+import { withContext } from "./context.js";
+
+export interface AuditLogOptions extends CommonOptions {
+  since?: string;
+  type?: string;
+  request?: string;
+  actor?: string;
+}
+
+export async function auditLogCommand(opts: AuditLogOptions): Promise<void> {
+  let sinceMs: number | null = null;
+  if (opts.since !== undefined) {
+    const d = parseDuration(opts.since);
+    sinceMs = d !== null ? Date.now() - d * 1000 : Date.parse(opts.since);
+    if (Number.isNaN(sinceMs)) throw usageError(`--since ${JSON.stringify(opts.since)} is neither an ISO time nor a duration`, "e.g. --since 24h or --since 2026-11-27T00:00:00Z");
+  }
+  await withContext(opts, async (ctx) => {
+    const store = await ctx.store();
+    const c = colours(process.stdout);
+    let n = 0;
+    for await (const e of store.readAudit()) {
+      if (sinceMs !== null && Date.parse(e.time) < sinceMs) continue;
+      if (opts.type && !(e.type === opts.type || (opts.type.endsWith(".") && e.type.startsWith(opts.type)))) continue;
+      if (opts.request && e.data.requestId !== opts.request) continue;
+      if (opts.actor && e.actor.principal !== opts.actor && e.actor.fingerprint !== opts.actor) continue;
+      n++;
+      if (opts.json) process.stdout.write(`${JSON.stringify(e)}\n`);
+      else printStdout(renderEvent(e, c));
+    }
+    if (!opts.json && n === 0) printStdout(c.dim("no matching events"));
+  });
+}
+
+function renderEvent(e: AuditEvent, c: ReturnType<typeof colours>): string {
+  const who = e.actor.principal ?? e.actor.fingerprint ?? `(${e.actor.user ?? "unknown"})`;
+  const d = e.data;
+  const parts: string[] = [];
+  if (typeof d.requestId === "string") parts.push(d.requestId);
+  if (typeof d.environment === "string") parts.push(`env=${esc(d.environment)}`);
+  if (Array.isArray(d.argv)) parts.push(quoteArgv(d.argv.map(String)));
+  if (typeof d.decision === "string") parts.push(d.decision);
+  if (typeof d.exitCode === "number") parts.push(`exit=${d.exitCode}`);
+  if (typeof d.signal === "string") parts.push(`signal=${d.signal}`);
+  if (Array.isArray(d.reasons) && d.reasons.length) parts.push(`— ${esc(String(d.reasons[0]))}`);
+  const type = e.type.includes("refused") || e.type.includes("breakglass") ? c.red(e.type.padEnd(18)) : e.type.padEnd(18);
+  return `${String(e.seq).padStart(6)}  ${e.time}  ${type}  ${esc(who).padEnd(10)}  ${parts.join(" ")}`;
+}
+
+export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string }): Promise<void> {
+  let anchor: { seq: number; hash: string } | undefined;
+  if (opts.anchor !== undefined) {
+    const m = /^(\d+):([0-9a-f]{64})$/.exec(opts.anchor);
+    if (!m) throw usageError(`--anchor ${JSON.stringify(opts.anchor)} is not SEQ:HASH`, "use the `head` that an earlier `guard audit verify` printed, e.g. --anchor 1042:3f5c…");
+    anchor = { seq: Number(m[1]), hash: m[2]! };
+  }
+  await withContext(opts, async (ctx) => {
+    const store = await ctx.store();
+    const verifier = new AuditVerifier({ anchor });
+    for await (const e of store.readAudit()) verifier.push(e);
+    const report = verifier.finish();
+
+    // Records: every request and approval must still carry a valid signature by the key it names.
+    const recordProblems: string[] = [];
+    const storeConsumed = new Set<string>();
+    for (const signed of await store.listRequests()) {
+      const req = signed.request;
+      const key = parseAuthorizedKey(req.requester.key);
+      const ok = key.ok && key.key.fingerprint === req.requester.fingerprint && verifySshSig(signed.signature, requestMessage(req), SIG_NAMESPACE.request, [key.key]).ok;
+      if (!ok) recordProblems.push(`request ${req.id}: its signature does not verify (the record was altered)`);
+      for (const a of await store.listApprovals(req.id)) {
+        const parsed = parseSshSig(a.signature);
+        const embedded = parsed.ok ? ({ ok: true, key: parsed.sig.publicKey } as const) : null;
+        const good =
+          embedded?.ok === true &&
+          embedded.key.fingerprint === a.statement.fingerprint &&
+          verifySshSig(a.signature, approvalMessage(a.statement), SIG_NAMESPACE.approval, [embedded.key]).ok;
+        if (!good) recordProblems.push(`request ${req.id}: approval by ${esc(a.statement.principal)} does not verify (the record was altered)`);
+      }
+      if (await store.getConsumption(req.id)) storeConsumed.add(req.id);
+    }
+    const consumption = crossCheckConsumptions(report.consumedRequests, storeConsumed, report.intendedRequests);
+    const ok = report.ok && recordProblems.length === 0 && consumption.length === 0;
+
+    if (opts.json) {
+      printJson({
+        ok,
+        events: report.events,
+        head: report.head,
+        firstBad: report.firstBad ?? null,
+        behindAnchor: report.behindAnchor ?? null,
+        interrupted: report.interrupted,
+        problems: [...report.problems, ...recordProblems, ...consumption],
+      });
+    } else {
+      const c = colours(process.stdout);
+      printStdout(`${report.events} events in ${store.description}`);
+      if (report.head) printStdout(`head: ${report.head.seq}:${report.head.hash}   (record it elsewhere; check later with --anchor ${report.head.seq}:${report.head.hash})`);
+      for (const r of report.interrupted) printStdout(c.yellow(`interrupted: run ${r.runId} (event ${r.seq}) started but never finished — guard was killed while it ran`));
+      for (const p of [...report.problems, ...recordProblems, ...consumption]) printStdout(c.red(`✖ ${p}`));
+      if (report.firstBad) printStdout(c.red.bold(`first bad event: ${report.firstBad.seq} — ${report.firstBad.problem}`));
+      printStdout(ok ? c.green("✔ audit log verifies") : c.red.bold("✖ audit log does NOT verify"));
+    }
+    if (!ok) {
+      say(colours().red("guard: integrity failure — the audit log or the store has been altered"));
+      process.exitCode = ExitCode.INTEGRITY;
+    }
+  });
+  void GuardError;
+}

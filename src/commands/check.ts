@@ -1,0 +1,22 @@
+import { ExitCode } from "../core/errors.js";
+import type { CommonOptions } from "../cli.js";
+import { colours, printJson, printStdout } from "../adapters/output.js";
+import { withContext } from "./context.js";
+import { planRun } from "./plan.js";
+import { renderPlan } from "./render.js";
+import { planJson } from "./json.js";
+
+export interface CheckOptions extends CommonOptions {
+  env?: string;
+}
+
+/** `guard check`: the decision and why; never runs anything. Exit 0 allow, 75 approval, 77 deny. */
+export async function checkCommand(command: string[], opts: CheckOptions): Promise<void> {
+  await withContext(opts, async (ctx) => {
+    const plan = await planRun(ctx, command, opts.env, Date.now());
+    if (opts.json) printJson(planJson(plan));
+    else for (const line of renderPlan(plan, colours(process.stdout))) printStdout(line);
+    const d = plan.decision.decision;
+    process.exitCode = d === "allow" ? ExitCode.OK : d === "approval" ? ExitCode.APPROVAL_NEEDED : ExitCode.DENIED;
+  });
+}

@@ -1,0 +1,110 @@
+/**
+ * What every command needs, resolved once: settings (flag → variable → guard.config.yaml → default,
+ * or pinned by the system configuration), the policy, the store and the signing key — each loaded only
+ * when a command asks for it.
+ */
+import { dirname, resolve } from "node:path";
+import { homedir, hostname, userInfo } from "node:os";
+import type { CommonOptions } from "../cli.js";
+import { resolveSettings, type Settings } from "../adapters/config.js";
+import { loadPolicyDir } from "../adapters/policy-files.js";
+import type { Policy, Principal, PublicKey } from "../core/types.js";
+import type { Diagnostic } from "../core/errors.js";
+import type { Store } from "../adapters/store/types.js";
+import type { Signer } from "../adapters/signer.js";
+import { setJsonErrors } from "../adapters/output.js";
+
+export interface LoadedPolicy {
+  policy: Policy;
+  warnings: Diagnostic[];
+  dir: string;
+}
+
+export class Context {
+  private policyPromise?: Promise<LoadedPolicy>;
+  private storePromise?: Promise<Store>;
+  private signerPromise?: Promise<Signer>;
+
+  private constructor(
+    readonly settings: Settings,
+    readonly opts: CommonOptions,
+    readonly cwd: string,
+    readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  static async create(opts: CommonOptions): Promise<Context> {
+    setJsonErrors(Boolean(opts.json));
+    const cwd = process.cwd();
+    const settings = await resolveSettings({
+      flags: { policy: opts.policy, store: opts.store, key: opts.key },
+      env: process.env,
+      cwd,
+    });
+    return new Context(settings, opts, cwd, process.env);
+  }
+
+  get home(): string {
+    return this.env.HOME || homedir();
+  }
+
+  get host(): string {
+    return hostname();
+  }
+
+  get user(): string {
+    try {
+      return userInfo().username;
+    } catch {
+      return String(process.getuid?.() ?? "unknown");
+    }
+  }
+
+  /** The directory that holds the policy directory: command globs with a '/' are relative to it. */
+  get policyRoot(): string {
+    return dirname(resolve(this.cwd, this.settings.policyDir));
+  }
+
+  policy(): Promise<LoadedPolicy> {
+    this.policyPromise ??= loadPolicyDir(resolve(this.cwd, this.settings.policyDir)).then((r) => ({
+      policy: r.policy,
+      warnings: r.warnings,
+      dir: resolve(this.cwd, this.settings.policyDir),
+    }));
+    return this.policyPromise;
+  }
+
+  store(): Promise<Store> {
+    this.storePromise ??= import("../adapters/store/open.js").then((m) => m.openStore(this.settings.store));
+    return this.storePromise;
+  }
+
+  signer(): Promise<Signer> {
+    this.signerPromise ??= import("../adapters/signer.js").then((m) =>
+      m.loadSigner({ setting: this.settings.key, source: this.settings.keySource, env: this.env, home: this.home }),
+    );
+    return this.signerPromise;
+  }
+
+  async close(): Promise<void> {
+    if (this.storePromise) {
+      const store = await this.storePromise.catch(() => undefined);
+      await store?.close();
+    }
+  }
+}
+
+/** The principal a key belongs to under the given policy, if any. */
+export function principalForKey(policy: Policy, key: Pick<PublicKey, "blob">): Principal | null {
+  for (const p of Object.values(policy.principals)) if (p.keys.some((k) => k.blob === key.blob)) return p;
+  return null;
+}
+
+/** Run a command body with a context, always closing the store. */
+export async function withContext<T>(opts: CommonOptions, body: (ctx: Context) => Promise<T>): Promise<T> {
+  const ctx = await Context.create(opts);
+  try {
+    return await body(ctx);
+  } finally {
+    await ctx.close();
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * The last step of every run: write-ahead audit, (for approved runs) atomic consumption, exec with the
+ * terminal, signals and exit status passed through, and the finish event.
+ */
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { ExitCode, GuardError, deniedError, ioError } from "../core/errors.js";
+import { newNonce } from "../core/ids.js";
+import { requestDigest } from "../core/request.js";
+import type { AuditActor, SignedRequest } from "../core/types.js";
+import { hashProgram, verifyUnchanged } from "../adapters/program.js";
+import { runChild } from "../adapters/exec.js";
+import { colours, say } from "../adapters/output.js";
+import type { Context } from "./context.js";
+import type { Plan } from "./plan.js";
+import { auditBestEffort, auditOrFail } from "./audit-events.js";
+import type { RunResult } from "./run.js";
+
+type Hashed = Awaited<ReturnType<typeof hashProgram>>;
+
+function newRunId(): string {
+  return `run-${newNonce(randomBytes(16))}`;
+}
+
+/** An allowed run: audit (write-ahead), run, audit the finish. */
+export async function executeAllowed(ctx: Context, plan: Plan, actor: AuditActor): Promise<RunResult> {
+  // Hashing a large binary costs time on every run; it is recorded for protected targets only.
+  const hashed = plan.decision.protected ? await hashProgram(plan.program.path) : null;
+  const runId = newRunId();
+  await startedOrFail(ctx, actor, {
+    runId,
+    requestId: null,
+    argv: plan.argv,
+    program: { path: plan.program.path, sha256: hashed?.sha256 ?? null },
+    environment: plan.decision.environment,
+    rules: plan.decision.rules,
+    cwd: ctx.cwd,
+    breakGlass: false,
+  });
+  if (hashed) await verifyUnchanged(plan.program.path, hashed);
+  return spawnAndFinish(ctx, plan, actor, runId, null);
+}
+
+/**
+ * An approved (or break-glass) run: re-check the program, audit the intent, consume atomically (exactly
+ * one racer wins), audit the start, run.
+ */
+export async function executeApproved(
+  ctx: Context,
+  plan: Plan,
+  actor: AuditActor,
+  signed: SignedRequest,
+  hashed: Hashed,
+): Promise<RunResult> {
+  const store = await ctx.store();
+  const req = signed.request;
+  await verifyUnchanged(plan.program.path, hashed);
+  const runId = newRunId();
+  await auditOrFail(ctx, actor, "run.intent", { runId, requestId: req.id, argv: req.argv });
+  const won = await store.consume({
+    requestId: req.id,
+    requestDigest: requestDigest(req),
+    consumedAt: new Date(await store.now()).toISOString(),
+    by: { principal: actor.principal, fingerprint: actor.fingerprint ?? "" },
+    host: hostname(),
+    pid: process.pid,
+  });
+  if (!won) {
+    await auditBestEffort(ctx, actor, "run.refused", { argv: req.argv, requestId: req.id, reasons: ["request already consumed (replay)"], exitCode: ExitCode.DENIED });
+    throw deniedError(`request ${req.id} has already been used: an approval runs exactly once`, "ask for a new approval: guard request -- …");
+  }
+  await auditOrFail(ctx, actor, "request.consumed", { requestId: req.id, runId });
+  await startedOrFail(ctx, actor, {
+    runId,
+    requestId: req.id,
+    argv: req.argv,
+    program: { path: req.program.path, sha256: req.program.sha256 },
+    environment: req.environment.name,
+    rules: req.rules,
+    cwd: req.cwd,
+    breakGlass: req.breakGlass,
+  });
+  // Last look, immediately before exec: the file that was hashed is the file that runs.
+  await verifyUnchanged(plan.program.path, hashed);
+  return spawnAndFinish(ctx, plan, actor, runId, req.id);
+}
+
+async function startedOrFail(ctx: Context, actor: AuditActor, data: Record<string, unknown>): Promise<void> {
+  try {
+    await auditOrFail(ctx, actor, "run.started", data);
+  } catch (err) {
+    if (err instanceof GuardError && err.exitCode === ExitCode.IO) {
+      throw ioError(`${err.message}; nothing was run, because a run the audit log cannot record never starts`, err.hint);
+    }
+    throw err;
+  }
+}
+
+async function spawnAndFinish(ctx: Context, plan: Plan, actor: AuditActor, runId: string, requestId: string | null): Promise<RunResult> {
+  const result = await runChild({ file: plan.program.path, argv: plan.argv, cwd: ctx.cwd, env: plan.childEnv });
+  try {
+    await auditOrFail(ctx, actor, "run.finished", {
+      runId,
+      requestId,
+      exitCode: result.exitCode,
+      signal: result.signal,
+      durationMs: Math.round(result.durationMs),
+    });
+  } catch (err) {
+    say(`${colours().yellow("guard: warning:")} the command finished (exit ${result.exitCode}) but its end could not be recorded: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return { exitCode: result.exitCode, status: "ran" };
+}

@@ -1,0 +1,57 @@
+/**
+ * Plan first, act second: everything guard decides about an invocation, computed without running it.
+ * `check` prints a plan, `request` signs one, `run` executes one. The decision itself is the pure core's
+ * (detectTarget + evaluate); this module only gathers the inputs from the edges.
+ */
+import { resolveProgram } from "../adapters/program.js";
+import { readKubeconfigs } from "../adapters/kubeconfig.js";
+import { kubeconfigPaths } from "../core/kube.js";
+import { declaredEnvProblem, detectTarget, hasKubeDetector } from "../core/detect.js";
+import { evaluate } from "../core/evaluate.js";
+import { unwrapCommand } from "../core/wrappers.js";
+import { usageError } from "../core/errors.js";
+import type { Decision, Detection, KubeconfigFile, Policy, ResolvedProgram } from "../core/types.js";
+import type { Context } from "./context.js";
+
+export interface Plan {
+  argv: string[];
+  program: ResolvedProgram;
+  policy: Policy;
+  detection: Detection;
+  decision: Decision;
+  /** The command's environment: the invocation's, plus `env VAR=x` assignments unwrapped. */
+  childEnv: Record<string, string | undefined>;
+}
+
+export async function planRun(ctx: Context, argv: string[], declared: string | undefined, now: number): Promise<Plan> {
+  if (argv.length === 0 || argv[0] === "") throw usageError("no command given", "usage: guard run [options] -- CMD [ARGS…]");
+  // `env VAR=x cmd …` is unwrapped: guard applies the assignments itself and plans (and runs) `cmd …`,
+  // so the assignments take part in detection and the program that is matched is the one that runs.
+  // Other wrappers (sh -c, sudo, xargs, …) hide their command and are refused by evaluate().
+  const unwrapped = unwrapCommand(argv);
+  if (unwrapped.wrapper) {
+    if (unwrapped.argv.length === 0) throw usageError(`\`${argv[0]}\` with no command to run`);
+    argv = unwrapped.argv;
+  }
+  const childEnv: Record<string, string | undefined> = { ...ctx.env, ...unwrapped.env };
+  // Not found / not executable is found out before anything else happens.
+  const program = await resolveProgram(argv[0]!, { cwd: ctx.cwd, path: childEnv.PATH, policyRoot: ctx.policyRoot });
+  const { policy } = await ctx.policy();
+  if (declared !== undefined) {
+    const problem = declaredEnvProblem(policy, declared);
+    if (problem) throw usageError(problem, `environments in this policy: ${describeEnvironments(policy)}`);
+  }
+  const args = argv.slice(1);
+  const kubeconfigs: KubeconfigFile[] = hasKubeDetector(policy)
+    ? await readKubeconfigs(kubeconfigPaths(args, childEnv, ctx.home).paths)
+    : [];
+  const detection = detectTarget(policy, { args, env: childEnv, host: ctx.host, kubeconfigs, declared });
+  const decision = evaluate(policy, { program, args, detection, now, wrapperHidden: unwrapped.hidden });
+  return { argv, program, policy, detection, decision, childEnv };
+}
+
+export function describeEnvironments(policy: Policy): string {
+  return Object.values(policy.environments)
+    .map((e) => (e.aliases.length ? `${e.name} (${e.aliases.join(", ")})` : e.name))
+    .join(", ");
+}

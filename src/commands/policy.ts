@@ -1,0 +1,67 @@
+/** `guard policy lint | test | schema`. */
+import type { CommonOptions } from "../cli.js";
+import { ExitCode, PolicyError, formatDiagnostic } from "../core/errors.js";
+import { simulate } from "../core/simulate.js";
+import { runPolicyTests } from "../core/policy/test-runner.js";
+import { policyJsonSchema } from "../core/policy/schema.js";
+import { escapeForTerminal as esc } from "../core/escape.js";
+import { colours, printJson, printStdout } from "../adapters/output.js";
+import { loadPolicyDir } from "../adapters/policy-files.js";
+import { Context } from "./context.js";
+import { resolve } from "node:path";
+
+export async function lintCommand(opts: CommonOptions): Promise<void> {
+  const ctx = await Context.create(opts);
+  const dir = resolve(ctx.cwd, ctx.settings.policyDir);
+  const c = colours(process.stdout);
+  try {
+    const { policy, warnings } = await loadPolicyDir(dir);
+    if (opts.json) {
+      printJson({ ok: true, dir, digest: policy.digest, errors: [], warnings });
+    } else {
+      for (const w of warnings) printStdout(`${c.yellow("⚠")} ${formatDiagnostic(w)}`);
+      printStdout(
+        `${c.green("✔")} ${dir}: ${Object.keys(policy.environments).length} environments, ${Object.keys(policy.principals).length} principals, ${policy.rules.length} rules, ${warnings.length} warning${warnings.length === 1 ? "" : "s"}; digest ${policy.digest.slice(0, 16)}…`,
+      );
+    }
+  } catch (err) {
+    if (err instanceof PolicyError && opts.json) {
+      printJson({
+        ok: false,
+        dir,
+        errors: err.diagnostics.filter((d) => d.severity === "error"),
+        warnings: err.diagnostics.filter((d) => d.severity === "warning"),
+      });
+      process.exitCode = ExitCode.CONFIG;
+      return;
+    }
+    throw err;
+  }
+}
+
+export async function testCommand(opts: CommonOptions): Promise<void> {
+  const ctx = await Context.create(opts);
+  const dir = resolve(ctx.cwd, ctx.settings.policyDir);
+  const { policy, tests } = await loadPolicyDir(dir);
+  const now = Date.now();
+  const results = runPolicyTests(policy, tests, now, (p, tc, at) =>
+    simulate(p, { argv: tc.run, env: tc.env, host: tc.host, kubeContext: tc.kubeContext, declared: tc.declaredEnv, now: at }),
+  );
+  const failed = results.filter((r) => !r.passed);
+  if (opts.json) {
+    printJson({ passed: results.length - failed.length, failed: failed.length, results });
+  } else {
+    const c = colours(process.stdout);
+    for (const r of results) {
+      printStdout(`${r.passed ? c.green("✔") : c.red("✖")} ${esc(r.name)}`);
+      if (!r.passed) for (const line of r.failures) printStdout(`    ${line}`);
+    }
+    if (results.length === 0) printStdout(c.yellow(`no policy tests found in ${dir} (*.test.yaml)`));
+    printStdout(`${results.length - failed.length} passed, ${failed.length} failed`);
+  }
+  if (failed.length > 0 || results.length === 0) process.exitCode = 1;
+}
+
+export async function schemaCommand(): Promise<void> {
+  printJson(policyJsonSchema());
+}

@@ -1,0 +1,130 @@
+/**
+ * Shared steps of the approval commands: the run binding as it is now, creating and signing a request,
+ * and loading a request with everything needed to judge it — always against the CURRENT policy.
+ */
+import { randomBytes } from "node:crypto";
+import { GuardError, ExitCode, deniedError, usageError } from "../core/errors.js";
+import { newNonce, newRequestId, isRequestId } from "../core/ids.js";
+import { boundEnvironment } from "../core/bind-env.js";
+import { buildRequest, requestDigest, requestMessage, validateRequestShape, type RunBinding } from "../core/request.js";
+import { assessRequest, type Assessment } from "../core/approvals.js";
+import { verifySshSig } from "../core/sshsig.js";
+import type { Policy, PublicKey, SignedApproval, SignedRequest, StdinBinding } from "../core/types.js";
+import { SIG_NAMESPACE } from "../core/types.js";
+import { classifyStdin } from "../adapters/stdin.js";
+import type { hashProgram } from "../adapters/program.js";
+import type { Context } from "./context.js";
+import type { Plan } from "./plan.js";
+import type { Identity } from "./identity.js";
+import { auditOrFail } from "./audit-events.js";
+
+type Hashed = Awaited<ReturnType<typeof hashProgram>>;
+
+/** The signature check the pure core is given. */
+export const verify = (armored: string, message: string, namespace: string, keys: readonly PublicKey[]) =>
+  verifySshSig(armored, message, namespace, keys);
+
+export function detectorVariables(policy: Policy): string[] {
+  const names = new Set<string>();
+  for (const e of Object.values(policy.environments)) for (const d of e.detect) if (d.type === "env") names.add(d.variable);
+  return [...names];
+}
+
+/**
+ * Stdin is part of what runs. An approver cannot see piped input (C10), so a run that needs approval
+ * accepts only a terminal, /dev/null or a closed stdin.
+ */
+export function stdinBinding(): StdinBinding {
+  const kind = classifyStdin();
+  if (kind === "tty") return { kind: "tty" };
+  if (kind === "null" || kind === "closed") return { kind: "null" };
+  throw deniedError(
+    `standard input is a ${kind}: a run that needs approval cannot take piped or redirected input, because the approver cannot see it`,
+    "run it at a terminal, or with </dev/null; put the input in a file the command reads by name, so the script's arguments show it",
+  );
+}
+
+export function currentBinding(ctx: Context, plan: Plan, identity: Identity, hashed: Hashed, stdin: StdinBinding): RunBinding {
+  return {
+    argv: plan.argv,
+    program: { path: plan.program.path, sha256: hashed.sha256 },
+    cwd: ctx.cwd,
+    environment: { name: plan.decision.environment ?? "", evidence: plan.decision.evidence },
+    env: boundEnvironment(plan.policy, plan.childEnv, detectorVariables(plan.policy)),
+    stdin,
+    policyDigest: plan.policy.digest,
+    requesterFingerprint: identity.signer.publicKey.fingerprint,
+  };
+}
+
+export async function createSignedRequest(
+  ctx: Context,
+  plan: Plan,
+  identity: Identity,
+  binding: RunBinding,
+  reason: string | null,
+  breakGlass: boolean,
+): Promise<SignedRequest> {
+  const store = await ctx.store();
+  const now = await store.now();
+  const request = buildRequest({
+    id: newRequestId(randomBytes(16)),
+    nonce: newNonce(randomBytes(16)),
+    requester: {
+      principal: identity.principal?.name ?? null,
+      fingerprint: identity.signer.publicKey.fingerprint,
+      key: `${identity.signer.publicKey.type} ${identity.signer.publicKey.blob}`,
+    },
+    argv: binding.argv,
+    program: binding.program,
+    cwd: binding.cwd,
+    environment: { name: binding.environment.name, protected: plan.decision.protected, evidence: binding.environment.evidence },
+    env: binding.env,
+    stdin: binding.stdin,
+    reason,
+    policyDigest: plan.policy.digest,
+    rules: plan.decision.rules,
+    requirements: plan.decision.requirements,
+    breakGlass,
+    now,
+  });
+  const signature = await identity.signer.sign(requestMessage(request), SIG_NAMESPACE.request);
+  const signed: SignedRequest = { request, signature };
+  // Write-ahead: the request is recorded in the audit log before it exists in the store.
+  await auditOrFail(ctx, identity.actor, "request.created", {
+    requestId: request.id,
+    requestDigest: requestDigest(request),
+    environment: request.environment.name,
+    argv: request.argv,
+    requester: request.requester.principal,
+    breakGlass,
+  });
+  await store.putRequest(signed);
+  return signed;
+}
+
+export interface LoadedRequest {
+  signed: SignedRequest;
+  approvals: SignedApproval[];
+  consumed: boolean;
+  assessment: Assessment;
+  now: number;
+}
+
+export async function loadRequest(ctx: Context, policy: Policy, id: string): Promise<LoadedRequest> {
+  if (!isRequestId(id)) throw usageError(`${JSON.stringify(id)} is not a request id`, "request ids look like r-abcdefghijklmnopqrst (see `guard requests --all`)");
+  const store = await ctx.store();
+  const signed = await store.getRequest(id);
+  if (!signed) throw new GuardError(ExitCode.USAGE, `no request ${id} in the store ${store.description}`, "list requests with `guard requests --all`; check --store / GUARD_STORE", [], "not-found");
+  validateRequestShape(signed.request);
+  if (signed.request.id !== id) throw new GuardError(ExitCode.INTEGRITY, `the record stored as ${id} describes request ${signed.request.id}`, "the store has been tampered with; run `guard audit verify`");
+  return assess(ctx, policy, signed);
+}
+
+export async function assess(ctx: Context, policy: Policy, signed: SignedRequest): Promise<LoadedRequest> {
+  const store = await ctx.store();
+  const [approvals, consumption, now] = await Promise.all([store.listApprovals(signed.request.id), store.getConsumption(signed.request.id), store.now()]);
+  const consumed = consumption !== null;
+  const assessment = assessRequest({ signed, approvals, consumed, policy, now, verify });
+  return { signed, approvals, consumed, assessment, now };
+}

@@ -1,0 +1,71 @@
+/** What an approver (or `guard show`) sees of a request: everything the approval binds, escaped. */
+import type { ChalkInstance } from "chalk";
+import { asciiIdentifier, escapeForTerminal as esc, quoteArgv, suspiciousChars } from "../core/escape.js";
+import type { Policy } from "../core/types.js";
+import { renderEvidence, renderRequirement } from "./render.js";
+import type { LoadedRequest } from "./request-lib.js";
+
+export function renderRequest(loaded: LoadedRequest, policy: Policy, c: ChalkInstance): string[] {
+  const req = loaded.signed.request;
+  const a = loaded.assessment;
+  const warn = (s: string): string => c.yellow.bold(s);
+  const lines: string[] = [];
+  lines.push(`${c.bold(`Request ${req.id}`)}  ${statusColour(a.status, c)(a.status.toUpperCase())}${req.breakGlass ? c.bgRed.white.bold(" BREAK-GLASS ") : ""}`);
+  lines.push(`  target:       ${req.environment.protected ? c.red.bold(esc(req.environment.name)) : esc(req.environment.name)}${req.environment.protected ? c.red(" (protected)") : ""}`);
+  lines.push(`  evidence:     ${renderEvidence(req.environment.evidence).join("\n                ")}`);
+  lines.push(`  command:      ${quoteArgv(req.argv)}`);
+  lines.push(`  argv:         ${req.argv.map((x, i) => `[${i}] ${quoteArgv([x])}`).join("  ")}`);
+  lines.push(`  program:      ${esc(req.program.path)}`);
+  lines.push(`  sha256:       ${req.program.sha256}`);
+  lines.push(`  directory:    ${esc(req.cwd)}`);
+  lines.push(`  stdin:        ${req.stdin.kind === "tty" ? "a terminal" : "empty (/dev/null)"}`);
+  const bound = Object.entries(req.env).filter(([, v]) => v.shown !== null);
+  if (bound.length) lines.push(`  environment:  ${bound.map(([k, v]) => `${esc(k)}=${esc(v.shown ?? "")}`).join("\n                ")}`);
+  lines.push(`  requester:    ${req.requester.principal ? asciiIdentifier(req.requester.principal) : c.red("(unregistered key)")}  key ${req.requester.fingerprint}`);
+  lines.push(`  reason:       ${req.reason === null ? c.dim("(none given)") : `"${esc(req.reason)}"`}`);
+  lines.push(`  rules:        ${req.rules.map(esc).join(", ") || "(none)"}`);
+  for (const r of a.requirements) {
+    lines.push(`  requires:     ${renderRequirement(r.requirement)}`);
+    lines.push(`                approved by: ${r.approvedBy.map(asciiIdentifier).join(", ") || "nobody yet"}; eligible: ${r.eligible.map(asciiIdentifier).join(", ") || "nobody"}`);
+  }
+  lines.push(`  created:      ${req.createdAt}   expires: ${req.expiresAt}`);
+  const policyLine = req.policyDigest === policy.digest ? c.green("matches your policy") : warn(`DIFFERS from your policy (${policy.digest.slice(0, 12)}…)`);
+  lines.push(`  policy:       ${req.policyDigest.slice(0, 12)}… ${policyLine}`);
+  for (const d of a.deniedBy) lines.push(`  ${c.red("denied by")}     ${asciiIdentifier(d.principal)}${d.comment ? `: "${esc(d.comment)}"` : ""}`);
+  for (const p of a.acknowledgedBy) lines.push(`  reviewed by:  ${asciiIdentifier(p)}`);
+  for (const i of a.ignored) lines.push(`  ${c.dim(`not counted:  ${asciiIdentifier(i.principal)} (${i.fingerprint}): ${esc(i.why)}`)}`);
+  for (const p of a.problems) lines.push(`  ${c.red.bold("problem:")}      ${esc(p)}`);
+  const suspicious = [...new Set([...req.argv, req.reason ?? "", req.cwd, req.program.path].flatMap((s) => suspiciousChars(s)))];
+  if (suspicious.length) lines.push(warn(`  WARNING: this request contains ${suspicious.join(", ")} — shown escaped above; read it carefully`));
+  return lines;
+}
+
+function statusColour(status: string, c: ChalkInstance): ChalkInstance {
+  return status === "approved" ? c.green.bold : status === "pending" ? c.yellow.bold : status === "consumed" ? c.blue.bold : c.red.bold;
+}
+
+/** The stable JSON request object: `id` and `status` first, the signed request, approvals and counts. */
+export function requestJson(loaded: LoadedRequest): Record<string, unknown> {
+  const req = loaded.signed.request;
+  const a = loaded.assessment;
+  return {
+    id: req.id,
+    status: a.status,
+    environment: req.environment.name,
+    argv: req.argv,
+    requester: req.requester,
+    reason: req.reason,
+    createdAt: req.createdAt,
+    expiresAt: req.expiresAt,
+    breakGlass: req.breakGlass,
+    valid: a.requestValid,
+    problems: a.problems,
+    requirements: a.requirements.map((r) => ({ ...r.requirement, approvedBy: r.approvedBy, needed: r.needed, met: r.met, eligible: r.eligible })),
+    deniedBy: a.deniedBy,
+    acknowledgedBy: a.acknowledgedBy,
+    ignored: a.ignored,
+    approvals: loaded.approvals.map((x) => x.statement),
+    request: req,
+    signature: loaded.signed.signature,
+  };
+}

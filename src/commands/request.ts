@@ -1,0 +1,51 @@
+/** `guard request -- CMD`: create (or find) the signed request for this exact run without waiting. */
+import { ExitCode, deniedError } from "../core/errors.js";
+import { findMatchingRequest } from "../core/request.js";
+import type { CommonOptions } from "../cli.js";
+import { colours, printJson, printStdout, say } from "../adapters/output.js";
+import { hashProgram } from "../adapters/program.js";
+import { ask, interactive } from "../adapters/prompt.js";
+import { withContext } from "./context.js";
+import { planRun } from "./plan.js";
+import { identify } from "./identity.js";
+import { assess, createSignedRequest, currentBinding, stdinBinding } from "./request-lib.js";
+import { requestJson } from "./request-view.js";
+import { renderPlan } from "./render.js";
+import { usageError } from "../core/errors.js";
+
+export async function requestCommand(command: string[], opts: CommonOptions & { env?: string; reason?: string }): Promise<void> {
+  await withContext(opts, async (ctx) => {
+    const plan = await planRun(ctx, command, opts.env, Date.now());
+    const d = plan.decision;
+    if (d.decision === "deny") {
+      for (const line of renderPlan(plan, colours())) say(line);
+      throw deniedError(`refused: ${d.reasons[0] ?? "denied by policy"}; no request was created`);
+    }
+    if (d.decision === "allow") {
+      say("guard: this run needs no approval; run it with `guard run -- …`");
+      process.exitCode = ExitCode.OK;
+      if (opts.json) printJson({ id: null, status: "not-needed", decision: "allow" });
+      return;
+    }
+    const identity = await identify(ctx, plan.policy);
+    if (d.protected && !identity.principal) {
+      throw deniedError(`your key ${identity.signer.publicKey.fingerprint} is not listed in the policy; in a protected environment the requester must be a known principal`);
+    }
+    const hashed = await hashProgram(plan.program.path);
+    const binding = currentBinding(ctx, plan, identity, hashed, stdinBinding());
+    const store = await ctx.store();
+    const existing = findMatchingRequest((await store.listRequests()).filter((s) => !s.request.breakGlass), binding, identity.signer.publicKey.fingerprint, await store.now());
+    let loaded = existing ? await assess(ctx, plan.policy, existing) : null;
+    if (!loaded || !["pending", "approved"].includes(loaded.assessment.status)) {
+      let reason = opts.reason?.trim() || null;
+      if (!reason && d.requirements.some((r) => r.reason)) {
+        if (!interactive()) throw usageError("this run needs a reason", 'pass --reason "…"');
+        reason = (await ask("Reason for this run (shown to the approver):", { validate: (v) => (v.trim() ? true : "a reason is required"), cancelled: "cancelled: no request was created" })).trim();
+      }
+      loaded = await assess(ctx, plan.policy, await createSignedRequest(ctx, plan, identity, binding, reason, false));
+    }
+    if (opts.json) printJson(requestJson(loaded));
+    else printStdout(loaded.signed.request.id);
+    say(`guard: request ${loaded.signed.request.id} is ${loaded.assessment.status}; a colleague approves it with: guard approve ${loaded.signed.request.id}`);
+  });
+}

@@ -1,0 +1,125 @@
+/**
+ * `guard run`: plan, then one of — refuse (77), run an allowed command, or the approval flow (find or
+ * create a signed request, wait or exit 75, confirm, consume once, run). Every branch is audited; anything
+ * about to run or consume is audited first (write-ahead), so a run the log does not know about never starts.
+ */
+import { ExitCode, GuardError, deniedError, usageError } from "../core/errors.js";
+import { parseDuration } from "../core/duration.js";
+import { isRequestId } from "../core/ids.js";
+import type { CommonOptions } from "../cli.js";
+import { colours, say } from "../adapters/output.js";
+import { withContext, type Context } from "./context.js";
+import { planRun, type Plan } from "./plan.js";
+import { renderBanner, renderPlan } from "./render.js";
+import { auditBestEffort, auditOrFail } from "./audit-events.js";
+import { anonymousActor } from "./identity.js";
+import { executeAllowed } from "./execute.js";
+
+export interface RunOptions extends CommonOptions {
+  env?: string;
+  reason?: string;
+  confirm?: string;
+  wait?: string;
+  request?: string;
+  breakGlass?: boolean;
+}
+
+export async function runCommand(command: string[], opts: RunOptions): Promise<void> {
+  const waitSeconds = opts.wait === undefined ? undefined : parseDuration(opts.wait);
+  if (waitSeconds === null) throw usageError(`--wait ${JSON.stringify(opts.wait)} is not a duration`, "use e.g. --wait 90s, --wait 15m, --wait 1h");
+  if (opts.request !== undefined && !isRequestId(opts.request))
+    throw usageError(`--request ${JSON.stringify(opts.request)} is not a request id`, "request ids look like r-abcdefghijklmnopqrst (see `guard requests`)");
+  if (opts.breakGlass && !opts.reason?.trim()) throw usageError("--break-glass needs --reason: say why this emergency cannot wait for an approval");
+
+  let exitCode: number = ExitCode.INTERNAL;
+  let status = "error";
+  try {
+    await withContext(opts, async (ctx) => {
+      const result = await runWithContext(ctx, command, opts, waitSeconds);
+      exitCode = result.exitCode;
+      status = result.status;
+    });
+  } catch (err) {
+    if (err instanceof GuardError) {
+      exitCode = err.exitCode;
+      status = err.code;
+    }
+    statusLine(status, exitCode, opts);
+    throw err;
+  }
+  statusLine(status, exitCode, opts);
+  process.exitCode = exitCode;
+}
+
+export interface RunResult {
+  exitCode: number;
+  status: string;
+}
+
+async function runWithContext(ctx: Context, command: string[], opts: RunOptions, waitSeconds: number | undefined): Promise<RunResult> {
+  const c = colours();
+  if (opts.request !== undefined) {
+    const { runApprovedRequest } = await import("./approval-flow.js");
+    return runApprovedRequest(ctx, opts.request, command, opts, waitSeconds);
+  }
+  let plan: Plan;
+  try {
+    plan = await planRun(ctx, command, opts.env, Date.now());
+  } catch (err) {
+    if (err instanceof GuardError && err.exitCode === ExitCode.CONFIG) {
+      await auditBestEffort(ctx, anonymousActor(ctx), "policy.error", { message: err.message, argv: command });
+    }
+    throw err;
+  }
+  const d = plan.decision;
+
+  if (opts.breakGlass) {
+    const { runBreakGlass } = await import("./approval-flow.js");
+    return runBreakGlass(ctx, plan, opts);
+  }
+
+  if (d.decision === "deny") {
+    await auditBestEffort(ctx, anonymousActor(ctx), "run.refused", refusalData(plan, ExitCode.DENIED));
+    for (const line of renderPlan(plan, c)) say(line);
+    const hint = d.breakGlassAvailable && d.freezes.length
+      ? "in a real emergency a member of the break-glass groups can use --break-glass --reason \"…\" (audited, reviewed)"
+      : "check the target with `guard check -- …`; nothing ran";
+    throw deniedError(`refused: ${d.reasons[0] ?? "denied by policy"}`, hint);
+  }
+
+  if (d.protected) for (const line of renderBanner(plan, c)) say(line);
+
+  if (d.decision === "approval") {
+    const { runWithApproval } = await import("./approval-flow.js");
+    return runWithApproval(ctx, plan, opts, waitSeconds);
+  }
+
+  return executeAllowed(ctx, plan, anonymousActor(ctx));
+}
+
+export function refusalData(plan: Plan, exitCode: number): Record<string, unknown> {
+  return {
+    argv: plan.argv,
+    program: plan.program.path,
+    environment: plan.decision.environment,
+    reasons: plan.decision.reasons,
+    evidence: plan.decision.evidence,
+    rules: plan.decision.rules,
+    exitCode,
+  };
+}
+
+/**
+ * A final status line, because the wrapped command may itself exit 75 or 77: shown whenever guard did
+ * not simply run a command that succeeded, and always with --json (as JSON, on stderr).
+ */
+function statusLine(status: string, exitCode: number, opts: RunOptions): void {
+  if (opts.json) {
+    process.stderr.write(`${JSON.stringify({ guard: { status, exitCode } })}\n`);
+    return;
+  }
+  if (status === "ran" && exitCode === 0) return;
+  say(colours().dim(`guard: status=${status} exit=${exitCode}`));
+}
+
+export { auditOrFail };

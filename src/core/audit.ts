@@ -1,0 +1,334 @@
+import { hash as oneShotHash } from "node:crypto";
+import { canonicalJson } from "./canonical.js";
+import type { AuditDraft, AuditEvent } from "./types.js";
+
+/**
+ * The audit chain: every event carries the hash of the one before it, so an edit, a deletion or a
+ * reordering anywhere breaks the chain at that point. A chain cannot see its own tail being cut off:
+ * that needs an anchor (a `{seq, hash}` kept somewhere else), checked by `AuditVerifier` (S7).
+ *
+ * Event types the CLI appends (field names are part of the contract; data may gain fields):
+ *
+ *   run.refused        {argv, environment, reasons, evidence, exitCode}
+ *   run.intent         {runId, requestId, argv}            written BEFORE an approval is consumed
+ *   request.consumed   {requestId, runId}                  after the store's consume() returned true
+ *   run.started        {runId, requestId|null, argv, program: {path, sha256}, environment, cwd, breakGlass}
+ *                                                          written BEFORE the command executes
+ *   run.finished       {runId, exitCode, signal, durationMs}
+ *   request.created    {requestId, requestDigest, environment, argv, requester}
+ *   approval.recorded  {requestId, decision, principal, fingerprint}
+ *   breakglass.used    {requestId, runId, reason}
+ *   policy.error       {message}
+ *
+ * A `run.started` with no later `run.finished` for the same runId is an interrupted run (guard was
+ * killed, X2): reported, not a chain failure. The requestIds of `request.consumed` are collected so
+ * the caller can cross-check them against the store's consumption records (S3).
+ */
+
+export const GENESIS = "0".repeat(64);
+
+
+/** SHA-256 hex over canonicalJson({seq, time, type, actor, data, prev}). */
+export function auditHash(e: Omit<AuditEvent, "hash">): string {
+  return oneShotHash("sha256", hashInput(e), "hex");
+}
+
+/**
+ * The same string as canonicalJson({seq,time,type,actor,data,prev}). The verifier runs this a million
+ * times, so the common case takes a fast path: when every object under actor and data already has its
+ * keys in canonical (sorted) order — as chainEvent writes them — native JSON.stringify of a reused
+ * object with the six top-level keys in sorted order produces exactly the canonical text. Anything
+ * else (unsorted keys, integer-like keys that JS reorders, non-plain objects) takes canonicalJson.
+ */
+function hashInput(e: Omit<AuditEvent, "hash">): string {
+  if (typeof e.seq === "number" && Number.isFinite(e.seq) && typeof e.prev === "string" && typeof e.time === "string" && typeof e.type === "string" && inCanonicalOrder(e.actor) && inCanonicalOrder(e.data)) {
+    const s = SCRATCH;
+    s.actor = e.actor;
+    s.data = e.data;
+    s.prev = e.prev;
+    s.seq = e.seq;
+    s.time = e.time;
+    s.type = e.type;
+    const text = JSON.stringify(s);
+    s.actor = s.data = null;
+    return text;
+  }
+  return canonicalJson({ seq: e.seq, time: e.time, type: e.type, actor: e.actor, data: e.data, prev: e.prev });
+}
+
+/** Keys in sorted order; reused because JSON.stringify is synchronous. */
+const SCRATCH: { actor: unknown; data: unknown; prev: string; seq: number; time: string; type: string } = { actor: null, data: null, prev: "", seq: 0, time: "", type: "" };
+
+/** True when JSON.stringify(v) === canonicalJson(v): plain JSON values whose object keys are already sorted. */
+function inCanonicalOrder(v: unknown): boolean {
+  switch (typeof v) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(v);
+    case "object": {
+      if (v === null) return true;
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) if (!inCanonicalOrder(v[i])) return false;
+        return true;
+      }
+      const proto = Object.getPrototypeOf(v) as unknown;
+      if (proto !== Object.prototype && proto !== null) return false; // Date, Map, toJSON…
+      let prev: string | null = null;
+      for (const k in v) {
+        if (prev !== null && !(prev < k)) return false;
+        if (!inCanonicalOrder((v as Record<string, unknown>)[k])) return false;
+        prev = k;
+      }
+      return true;
+    }
+    default:
+      return false; // undefined, function, bigint, symbol: canonicalJson decides
+  }
+}
+
+/**
+ * The next event of the chain. The draft is passed through JSON first so that the returned event is
+ * exactly what a reader will parse back (a Date or an undefined member would otherwise hash
+ * differently once stored). `time` is the store's clock, ISO 8601. A draft with no JSON form (a
+ * BigInt, a cycle) throws a TypeError: that is a bug in the caller.
+ */
+export function chainEvent(prev: { seq: number; hash: string } | null, draft: AuditDraft, time: string): AuditEvent {
+  // JSON.stringify gives JSON's meaning to Dates and undefined; canonicalJson then sorts the keys,
+  // so the stored event takes the verifier's fast path.
+  const json = JSON.parse(JSON.stringify({ type: draft.type, actor: draft.actor, data: draft.data })) as unknown;
+  const plain = JSON.parse(canonicalJson(json)) as AuditDraft;
+  const body: Omit<AuditEvent, "hash"> = {
+    seq: prev ? prev.seq + 1 : 1,
+    time,
+    type: plain.type,
+    actor: plain.actor,
+    data: plain.data,
+    prev: prev ? prev.hash : GENESIS,
+  };
+  return { ...body, hash: auditHash(body) };
+}
+
+/** Why an audit event does not have the shape of one, or null when it does. */
+export function auditShapeProblem(e: unknown): string | null {
+  if (typeof e !== "object" || e === null || Array.isArray(e)) return "not an object";
+  const o = e as Record<string, unknown>;
+  if (typeof o.seq !== "number" || !Number.isSafeInteger(o.seq) || o.seq < 1) return "seq is not a positive integer";
+  if (typeof o.time !== "string") return "time is not a string";
+  if (typeof o.type !== "string") return "type is not a string";
+  if (typeof o.actor !== "object" || o.actor === null || Array.isArray(o.actor)) return "actor is not an object";
+  if (typeof o.data !== "object" || o.data === null || Array.isArray(o.data)) return "data is not an object";
+  // Length only: a 64-character value that is not lowercase hex can never equal a computed hash, so
+  // the chain checks report it anyway (and a regex here costs a tenth of verification time).
+  if (typeof o.prev !== "string" || o.prev.length !== 64) return "prev is not a SHA-256 hex digest";
+  if (typeof o.hash !== "string" || o.hash.length !== 64) return "hash is not a SHA-256 hex digest";
+  return null;
+}
+
+export interface AuditReport {
+  /** True when the chain is intact and, with an anchor, reaches it. Interrupted runs do not make it false. */
+  ok: boolean;
+  events: number;
+  /** The last event in sequence (what an external anchor should record). */
+  head: { seq: number; hash: string } | null;
+  /** The lowest-numbered problem. */
+  firstBad?: { seq: number; problem: string };
+  /** Set when the log ends before the anchored event: its tail was cut off (or the log deleted). */
+  behindAnchor?: { anchorSeq: number; headSeq: number };
+  /** `run.started` events with no `run.finished` for the same runId (guard killed mid-run, X2). */
+  interrupted: Array<{ runId: string; seq: number; argv?: unknown }>;
+  /** requestIds of `request.consumed` events. */
+  consumedRequests: Set<string>;
+  /** requestIds of `run.intent` events (an intent with no `request.consumed` is a crash, not a forgery). */
+  intendedRequests: Set<string>;
+  /** Every problem, in the order found ("event 7 was altered", "sequence gap: …", "behind anchor: …"). */
+  problems: string[];
+}
+
+/** Problems kept in full; a wrecked log of a million lines should not produce a million strings. */
+const MAX_PROBLEMS = 100;
+
+interface Problem {
+  seq: number;
+  text: string;
+}
+
+/**
+ * Streaming verifier: push every event in file order, then finish(). Memory stays proportional to the
+ * runs still open and the consumed request ids, not to the length of the log.
+ */
+export class AuditVerifier {
+  private readonly anchor: { seq: number; hash: string } | null;
+  private count = 0;
+  /** The event with the highest seq seen so far, which the next one must extend. */
+  private headSeq = 0;
+  private headHash = GENESIS;
+  private anchorSeen = false;
+  private problemList: Problem[] = [];
+  private problemsDropped = 0;
+  /** The last gap found, so that the missing event turning up later reads as a reordering. */
+  private lastGap: { problem: Problem; from: number; to: number } | null = null;
+  private readonly open = new Map<string, { seq: number; argv?: unknown }>();
+  private readonly consumed = new Set<string>();
+  private readonly intended = new Set<string>();
+
+  constructor(opts?: { anchor?: { seq: number; hash: string } }) {
+    this.anchor = opts?.anchor ?? null;
+  }
+
+  push(e: AuditEvent): void {
+    this.count++;
+    const shape = auditShapeProblem(e);
+    if (shape !== null) {
+      this.problem(this.headSeq + 1, `event at position ${this.count} is malformed: ${shape}`);
+      return;
+    }
+
+    if (oneShotHash("sha256", hashInput(e), "hex") !== e.hash) {
+      this.problem(e.seq, `event ${e.seq} was altered: its hash does not match its content`);
+    }
+
+    const expected = this.headSeq + 1;
+    if (e.seq === expected) {
+      if (e.prev !== this.headHash && this.headSeq === 0) {
+        this.problem(1, "event 1 was altered: it does not start the chain (prev is not the genesis hash)");
+      } else if (e.prev !== this.headHash) {
+        // The chain breaks between the two: the earlier event was replaced (with a recomputed hash) or
+        // this one's link was edited. Point at the earlier one, the first that may be bad.
+        const at = this.headSeq;
+        this.problem(at, `event ${at} was altered or replaced: event ${e.seq} links to a different hash`);
+      }
+      this.advance(e);
+    } else if (e.seq > expected) {
+      const p = this.problem(expected, `sequence gap: event ${e.seq} follows event ${this.headSeq}; ${describeRange(expected, e.seq - 1)} missing`);
+      this.lastGap = p ? { problem: p, from: expected, to: e.seq - 1 } : null;
+      this.advance(e);
+    } else {
+      const gap = this.lastGap;
+      if (gap && e.seq >= gap.from && e.seq <= gap.to) {
+        // The "missing" event turned up later: the lines were reordered, not deleted.
+        gap.problem.seq = gap.from;
+        gap.problem.text = `out of order: event ${e.seq} appears after event ${gap.to + 1}`;
+        this.lastGap = null;
+      } else {
+        this.problem(e.seq, `out of order: event ${e.seq} appears after event ${this.headSeq} (duplicated or reordered)`);
+      }
+    }
+
+    if (this.anchor !== null && e.seq === this.anchor.seq) {
+      this.anchorSeen = true;
+      if (e.hash !== this.anchor.hash) {
+        this.problem(e.seq, `event ${e.seq} does not match the anchor: the log was rewritten up to there`);
+      }
+    }
+    this.track(e);
+  }
+
+  finish(): AuditReport {
+    const head = this.headSeq > 0 ? { seq: this.headSeq, hash: this.headHash } : null;
+    let behindAnchor: AuditReport["behindAnchor"];
+    if (this.anchor !== null) {
+      if (this.headSeq < this.anchor.seq) {
+        behindAnchor = { anchorSeq: this.anchor.seq, headSeq: this.headSeq };
+        this.problem(
+          this.headSeq + 1,
+          `behind anchor: truncated — the log ends at event ${this.headSeq} but the anchor records event ${this.anchor.seq}`,
+        );
+      } else if (!this.anchorSeen) {
+        this.problem(this.anchor.seq, `anchored event ${this.anchor.seq} is missing from the log`);
+      }
+    }
+    const problems = this.problemList.map((p) => p.text);
+    if (this.problemsDropped > 0) problems.push(`… and ${this.problemsDropped} more problems`);
+    let firstBad: AuditReport["firstBad"];
+    for (const p of this.problemList) {
+      if (firstBad === undefined || p.seq < firstBad.seq) firstBad = { seq: p.seq, problem: p.text };
+    }
+    const interrupted = [...this.open.entries()]
+      .map(([runId, r]) => (r.argv === undefined ? { runId, seq: r.seq } : { runId, seq: r.seq, argv: r.argv }))
+      .sort((a, b) => a.seq - b.seq);
+    return {
+      ok: this.problemList.length === 0,
+      events: this.count,
+      head,
+      ...(firstBad ? { firstBad } : {}),
+      ...(behindAnchor ? { behindAnchor } : {}),
+      interrupted,
+      consumedRequests: this.consumed,
+      intendedRequests: this.intended,
+      problems,
+    };
+  }
+
+  private advance(e: AuditEvent): void {
+    this.headSeq = e.seq;
+    this.headHash = e.hash;
+  }
+
+  private problem(seq: number, text: string): Problem | null {
+    if (this.problemList.length >= MAX_PROBLEMS) {
+      this.problemsDropped++;
+      return null;
+    }
+    const p = { seq, text };
+    this.problemList.push(p);
+    return p;
+  }
+
+  private track(e: AuditEvent): void {
+    switch (e.type) {
+      case "run.started": {
+        const runId = e.data.runId;
+        if (typeof runId === "string") this.open.set(runId, { seq: e.seq, argv: e.data.argv });
+        break;
+      }
+      case "run.finished": {
+        const runId = e.data.runId;
+        if (typeof runId === "string") this.open.delete(runId);
+        break;
+      }
+      case "request.consumed": {
+        const id = e.data.requestId;
+        if (typeof id === "string") this.consumed.add(id);
+        break;
+      }
+      case "run.intent": {
+        const id = e.data.requestId;
+        if (typeof id === "string") this.intended.add(id);
+        break;
+      }
+    }
+  }
+}
+
+function describeRange(from: number, to: number): string {
+  return from === to ? `event ${from} is` : `events ${from}–${to} are`;
+}
+
+/**
+ * Consumption records and the audit log must tell the same story. A consumption with no
+ * `request.consumed` event means the log lost events (or the record was planted); a `request.consumed`
+ * whose record is gone means someone deleted it to replay the approval (S3). Both are integrity
+ * failures. `auditIntended` (requestIds of `run.intent`) only sharpens the message for a crash between
+ * consuming and auditing.
+ */
+export function crossCheckConsumptions(auditConsumed: Set<string>, storeConsumed: Set<string>, auditIntended?: Set<string>): string[] {
+  const problems: string[] = [];
+  for (const id of [...storeConsumed].sort()) {
+    if (auditConsumed.has(id)) continue;
+    problems.push(
+      auditIntended?.has(id)
+        ? `request ${id} is consumed in the store, and the audit log has its run.intent but no request.consumed event (guard stopped between consuming and auditing, or the event was removed)`
+        : `request ${id} is consumed in the store but the audit log has no request.consumed event for it (the log lost events or the record was planted)`,
+    );
+  }
+  for (const id of [...auditConsumed].sort()) {
+    if (!storeConsumed.has(id)) {
+      problems.push(
+        `the audit log records request ${id} as consumed but the store has no consumption record (deleted to replay the approval?)`,
+      );
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,384 @@
+import { compileGlob } from "./glob.js";
+import { effectiveKubeContext, type KubeContext } from "./kube.js";
+import { asciiLower, normaliseEnvName, quoteValue, skeleton } from "./names.js";
+import type { Detection, DetectionInput, Detector, Evidence, Policy, ValueMatcher } from "./types.js";
+
+/**
+ * Which environment a command will really hit, from the detectors the policy declares. Every source that
+ * says something becomes Evidence; the target is determined only when all of it agrees on exactly one
+ * environment. Anything doubtful (a conflict, a value that matches only after trimming or case-folding,
+ * an unreadable kubeconfig, a flag naming no environment) is a problem, and a problem is a refusal.
+ * A flag never overrides detection (SECURITY E5): `--env` is one more piece of evidence.
+ */
+
+/** Problems caused by an invalid `--env` start with this, so the CLI can exit 64 instead of 77. */
+export const DECLARED_ENV_PROBLEM = "invalid --env value";
+
+/** The usage problem with a declared `--env`, or null when it names an environment. Check this first. */
+export function declaredEnvProblem(policy: Policy, raw: string): string | null {
+  const r = normaliseEnvName(policy, raw);
+  return r.ok ? null : `${DECLARED_ENV_PROBLEM}: ${r.reason}`;
+}
+
+/** Whether the adapters need to read kubeconfigs at all (they load `yaml` only then). */
+export function hasKubeDetector(policy: Policy): boolean {
+  return Object.values(policy.environments).some((e) => e.detect.some((d) => d.type === "kube_context"));
+}
+
+/** Variables that make the AWS CLI and SDKs ignore AWS_PROFILE (credentials from the environment come first). */
+const AWS_CREDENTIAL_VARS = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"];
+const AWS_PROFILE_VARS = new Set(["AWS_PROFILE", "AWS_DEFAULT_PROFILE"]);
+
+export function detectTarget(policy: Policy, input: DetectionInput): Detection {
+  const evidence: Evidence[] = [];
+  const problems: string[] = [];
+  /** Evidence shown for the record but not allowed to decide (an AWS profile overridden by credentials). */
+  const overridden = new Set<Evidence>();
+  const add = (e: Evidence, problem?: string): void => {
+    evidence.push(e);
+    if (problem !== undefined && !problems.includes(problem)) problems.push(problem);
+  };
+
+  if (input.declared !== undefined) {
+    const r = normaliseEnvName(policy, input.declared);
+    const detail = r.ok
+      ? `--env ${quoteValue(input.declared)}${r.name === input.declared ? "" : ` names ${r.name}`}`
+      : r.reason;
+    add(
+      { source: "declared", subject: "--env", value: input.declared, environment: r.ok ? r.name : null, detail },
+      r.ok ? undefined : `${DECLARED_ENV_PROBLEM}: ${r.reason}`,
+    );
+  }
+
+  const awsCredentials = AWS_CREDENTIAL_VARS.filter((v) => nonEmpty(input.env[v]));
+  let kube: KubeContext | undefined;
+  const flags = new Map<string, FlagScan>();
+  const flagOf = (flag: string): FlagScan => {
+    let scan = flags.get(flag);
+    if (!scan) {
+      scan = scanFlag(input.args, flag);
+      flags.set(flag, scan);
+      for (const p of scan.problems) {
+        add({ source: "arg", subject: flag, value: "", environment: null, detail: p }, p);
+      }
+    }
+    return scan;
+  };
+  const namedFlagsDone = new Set<string>();
+  const emptyReported = new Set<string>();
+  let watchesAwsProfile = false;
+
+  for (const env of Object.values(policy.environments)) {
+    for (const d of env.detect) {
+      switch (d.type) {
+        case "env": {
+          if (AWS_PROFILE_VARS.has(d.variable)) watchesAwsProfile = true;
+          const raw = input.env[d.variable];
+          if (raw === undefined) break;
+          const shown = redactValue(d.variable, raw);
+          if (strip(raw) === "") {
+            if (!emptyReported.has(d.variable)) {
+              emptyReported.add(d.variable);
+              const p = `${d.variable} is set but empty (${quoteValue(raw)}); tools read that differently (the AWS SDK falls back to its default profile): unset it or give it a value`;
+              add({ source: "env", subject: d.variable, value: shown, environment: null, detail: p }, p);
+            }
+            break;
+          }
+          const m = matchValue(d.matcher, raw, d.variable, shown);
+          if (m.kind === "none") break;
+          if (m.kind !== "match") {
+            add({ source: "env", subject: d.variable, value: shown, environment: null, detail: m.detail }, m.detail);
+          } else if (AWS_PROFILE_VARS.has(d.variable) && awsCredentials.length > 0) {
+            const e: Evidence = {
+              source: "env",
+              subject: d.variable,
+              value: shown,
+              environment: null,
+              detail: `${m.detail} (${env.name}), but ${awsCredentials.join(" and ")} ${awsCredentials.length > 1 ? "are" : "is"} set and the AWS CLI and SDKs use credential variables first: not used`,
+            };
+            overridden.add(e);
+            add(e);
+          } else {
+            add({ source: "env", subject: d.variable, value: shown, environment: env.name, detail: m.detail });
+          }
+          break;
+        }
+        case "kube_context": {
+          kube ??= effectiveKubeContext(input.args, input.kubeconfigs);
+          if (kube.context !== undefined && compileGlob(d.pattern, INSENSITIVE)(kube.context)) {
+            add({
+              source: "kube_context",
+              subject: kube.source,
+              value: kube.context,
+              environment: env.name,
+              detail: `kube context ${quoteValue(kube.context)} (from ${kube.source}) matches "${d.pattern}"`,
+            });
+          }
+          break;
+        }
+        case "host":
+          if (input.host !== "" && compileGlob(d.pattern, INSENSITIVE)(input.host)) {
+            add({
+              source: "host",
+              subject: "hostname",
+              value: input.host,
+              environment: env.name,
+              detail: `host name ${quoteValue(input.host)} matches "${d.pattern}"`,
+            });
+          }
+          break;
+        case "arg":
+          detectArg(policy, d, env.name, flagOf(d.flag), namedFlagsDone, add);
+          break;
+        case "argument":
+          input.args.forEach((a, i) => {
+            if (!compileGlob(d.pattern, INSENSITIVE)(a)) return;
+            add({
+              source: "argument",
+              subject: `argument ${i + 1}`,
+              value: redactValue(null, a),
+              environment: env.name,
+              detail: `argument ${i + 1} matches "${d.pattern}"`,
+            });
+          });
+          break;
+      }
+    }
+  }
+
+  if (kube?.problem !== undefined) {
+    add({ source: "kube_context", subject: "kubeconfig", value: "", environment: null, detail: kube.problem }, kube.problem);
+  }
+
+  const deciding = evidence.filter((e) => !overridden.has(e));
+  const environments = [...new Set(deciding.flatMap((e) => (e.environment === null ? [] : [e.environment])))];
+  if (environments.length > 1) problems.push(conflict(deciding));
+
+  if (environments.length === 0 && awsCredentials.length > 0 && watchesAwsProfile) {
+    const profiles = [...AWS_PROFILE_VARS].filter((v) => input.env[v] !== undefined);
+    const what =
+      profiles.length > 0 ? `they override ${profiles.map((v) => `${v}=${quoteValue(input.env[v] ?? "")}`).join(" and ")}` : "the policy identifies AWS targets by profile";
+    problems.push(
+      `AWS credential variables are set (${awsCredentials.join(", ")}); ${what}; add a detector for AWS_ACCESS_KEY_ID or unset them`,
+    );
+  }
+
+  if (environments.length === 0 && problems.length === 0 && !deciding.some((e) => e.environment === null)) {
+    const fallback = policy.defaultEnvironment;
+    if (fallback !== undefined && policy.environments[fallback] !== undefined) {
+      evidence.push({
+        source: "default",
+        subject: "default_environment",
+        value: fallback,
+        environment: fallback,
+        detail: "no detector matched and no --env was given: the policy's default_environment applies",
+      });
+      return { environment: fallback, evidence, problems };
+    }
+    problems.push(
+      "target undetermined: no detector matched, no --env was given and the policy has no default_environment; pass --env <environment> or add a detector to the policy",
+    );
+  }
+
+  const determined = environments.length === 1 && problems.length === 0 && !deciding.some((e) => e.environment === null);
+  return { environment: determined ? (environments[0] as string) : null, evidence, problems };
+}
+
+const INSENSITIVE = { caseInsensitive: true, slashSensitive: false } as const;
+
+// ---------------------------------------------------------------------------------------------
+// Flags in the command's arguments
+// ---------------------------------------------------------------------------------------------
+
+interface FlagScan {
+  /** Distinct values, in order of first appearance. */
+  values: string[];
+  problems: string[];
+}
+
+/**
+ * `--env=x`, `--env x` (and `-e x`, `-e=x`). Every argument is scanned, `--` included: what follows a
+ * `--` still reaches the program, and being conservative costs a refusal at worst.
+ */
+function scanFlag(args: readonly string[], flag: string): FlagScan {
+  const values: string[] = [];
+  const problems: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    let value: string | undefined;
+    if (a === flag) {
+      value = args[i + 1];
+      if (value === undefined) {
+        problems.push(`flag ${flag} is the last argument and has no value`);
+        break;
+      }
+      i++;
+    } else if (a.startsWith(`${flag}=`)) {
+      value = a.slice(flag.length + 1);
+    } else {
+      continue;
+    }
+    if (value === "") problems.push(`flag ${flag} has an empty value`);
+    else if (!values.includes(value)) values.push(value);
+  }
+  if (values.length > 1) {
+    problems.push(`flag ${flag} is given more than once with different values: ${values.map(quoteValue).join(", ")}`);
+  }
+  return { values, problems };
+}
+
+function detectArg(
+  policy: Policy,
+  d: Extract<Detector, { type: "arg" }>,
+  envName: string,
+  scan: FlagScan,
+  namedFlagsDone: Set<string>,
+  add: (e: Evidence, problem?: string) => void,
+): void {
+  if (d.matcher === undefined) {
+    // The value names the environment itself, whichever environment declared the detector: read it once.
+    if (namedFlagsDone.has(d.flag)) return;
+    namedFlagsDone.add(d.flag);
+    for (const value of scan.values) {
+      const r = normaliseEnvName(policy, value);
+      const shown = redactValue(null, value);
+      if (r.ok) {
+        add({ source: "arg", subject: d.flag, value: shown, environment: r.name, detail: `${d.flag} ${quoteValue(value)} names ${r.name}` });
+      } else {
+        const p = `flag ${d.flag} has value ${quoteValue(value)} which names no environment (${r.reason})`;
+        add({ source: "arg", subject: d.flag, value: shown, environment: null, detail: p }, p);
+      }
+    }
+    return;
+  }
+  for (const value of scan.values) {
+    const shown = redactValue(null, value);
+    const m = matchValue(d.matcher, value, d.flag, shown);
+    if (m.kind === "none") continue;
+    add(
+      { source: "arg", subject: d.flag, value: shown, environment: m.kind === "match" ? envName : null, detail: m.detail },
+      m.kind === "match" ? undefined : m.detail,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Value matching
+// ---------------------------------------------------------------------------------------------
+
+type ValueMatch = { kind: "match" | "ambiguous" | "invalid"; detail: string } | { kind: "none" };
+
+/** Leading/trailing whitespace, controls and invisible format characters. */
+const EDGE_JUNK = /^[\s\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2060\ufeff]+|[\s\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2060\ufeff]+$/g;
+
+function strip(s: string): string {
+  return s.replace(EDGE_JUNK, "");
+}
+
+/** Case, width, look-alikes and edges folded away: only ever used to flag a near miss, never to accept. */
+function fold(s: string): string {
+  return asciiLower(skeleton(strip(s)).normalize("NFKC").toLowerCase());
+}
+
+/**
+ * Compare a value with a detector's matcher. A value that matches only after trimming or case-folding is
+ * ambiguous (SECURITY E1: `AWS_PROFILE=Prod`, `" prod"`, `prod\n`): the tool that reads it may or may not
+ * normalise it, so guard neither accepts nor ignores it.
+ */
+function matchValue(m: ValueMatcher, raw: string, subject: string, shown: string): ValueMatch {
+  const near = (how: string): ValueMatch => ({
+    kind: "ambiguous",
+    detail: `${subject}=${quoteValue(shown)} ${how}; the program may read it differently: set it exactly or unset it`,
+  });
+  switch (m.kind) {
+    case "equals":
+      if (raw === m.value) return { kind: "match", detail: `${subject} equals ${quoteValue(m.value)}` };
+      return fold(raw) === fold(m.value) ? near(`is not ${quoteValue(m.value)} but differs from it only in case, width or whitespace`) : { kind: "none" };
+    case "glob": {
+      const g = compileGlob(m.pattern, INSENSITIVE);
+      if (g(raw)) return { kind: "match", detail: `${subject} matches "${m.pattern}"` };
+      return g(strip(raw)) ? near(`matches "${m.pattern}" only after removing whitespace or control characters`) : { kind: "none" };
+    }
+    case "regex": {
+      const re = cachedRegex(m.pattern);
+      if (re instanceof Error) {
+        return { kind: "invalid", detail: `the policy's regex /${m.pattern}/ for ${subject} is invalid (${re.message}); fix the policy` };
+      }
+      if (re.test(raw)) return { kind: "match", detail: `${subject} matches /${m.pattern}/` };
+      return re.test(strip(raw)) ? near(`matches /${m.pattern}/ only after removing whitespace or control characters`) : { kind: "none" };
+    }
+  }
+}
+
+const regexCache = new Map<string, RegExp | Error>();
+function cachedRegex(pattern: string): RegExp | Error {
+  let re = regexCache.get(pattern);
+  if (re === undefined) {
+    try {
+      re = new RegExp(pattern);
+    } catch (err) {
+      re = err as Error;
+    }
+    regexCache.set(pattern, re);
+  }
+  return re;
+}
+
+function nonEmpty(v: string | undefined): boolean {
+  return v !== undefined && v !== "";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages and redaction
+// ---------------------------------------------------------------------------------------------
+
+function label(e: Evidence): string {
+  switch (e.source) {
+    case "declared":
+      return "--env";
+    case "env":
+      return e.subject;
+    case "kube_context":
+      return `kube context ${quoteValue(e.value)}`;
+    case "host":
+      return `host name ${quoteValue(e.value)}`;
+    case "arg":
+      return `${e.subject} in the command's arguments`;
+    case "argument":
+      return `${e.subject} ${quoteValue(e.value)}`;
+    case "default":
+      return "default_environment";
+  }
+}
+
+/** "conflicting target: --env says staging, but AWS_PROFILE and kube context "prod-1" say production". */
+function conflict(evidence: readonly Evidence[]): string {
+  const groups = new Map<string, string[]>();
+  for (const e of evidence) {
+    if (e.environment === null) continue;
+    const labels = groups.get(e.environment) ?? [];
+    if (!labels.includes(label(e))) labels.push(label(e));
+    groups.set(e.environment, labels);
+  }
+  const claims = [...groups].map(([env, labels]) => `${labels.join(" and ")} ${labels.length > 1 ? "say" : "says"} ${env}`);
+  const flag = evidence.some((e) => e.environment !== null && (e.source === "declared" || e.source === "arg"));
+  const why = flag ? "a flag never overrides detection: " : "";
+  return `conflicting target: ${claims.join(", but ")}; ${why}make them agree and run again`;
+}
+
+/** Names that hold secrets; PROFILE and REGION variables name things, they are not secrets. */
+const SECRET_NAME = /SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|PRIVATE|KEY/i;
+const NOT_SECRET_NAME = /PROFILE|REGION/i;
+/** `scheme://user:password@` — the password runs to the last '@' before the path. */
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^\s/]*@/gi;
+/** `password=…` in libpq connection strings and query strings, quoted or not. */
+const KEYWORD_SECRET = /\b((?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|sslpassword)=)('(?:[^'\\]|\\.)*'|[^\s&;]*)/gi;
+
+/**
+ * What evidence shows of a value: a variable whose name says it holds a secret shows only its length;
+ * elsewhere URL passwords and `password=` parameters are masked (`postgres://u:***@h/db`).
+ */
+export function redactValue(name: string | null, value: string): string {
+  if (name !== null && SECRET_NAME.test(name) && !NOT_SECRET_NAME.test(name)) return `(set, ${[...value].length} chars)`;
+  return value.replace(URL_PASSWORD, "$1***@").replace(KEYWORD_SECRET, "$1***");
+}

@@ -1,0 +1,46 @@
+import { GuardError, ExitCode } from "./errors.js";
+
+/**
+ * Request ids and nonces. Randomness is a parameter so the core stays pure; the adapters pass
+ * `crypto.randomBytes`. Ids are lowercase base32 (RFC 4648 alphabet) so they are safe as file names,
+ * in URLs and on a terminal, and can never contain `/`, `.` or NUL (S5).
+ */
+
+const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
+const ID_CHARS = 20; // 100 bits
+const ID_MIN_BYTES = Math.ceil((ID_CHARS * 5) / 8); // 13
+const NONCE_MIN_BYTES = 16;
+
+/** Same shape as the store's REQUEST_ID_RE (the core may not import adapters; a test keeps them equal). */
+export const REQUEST_ID_PATTERN = /^r-[a-z2-7]{20}$/;
+
+export function newRequestId(random: Uint8Array): string {
+  if (random.length < ID_MIN_BYTES) {
+    throw new GuardError(ExitCode.INTERNAL, `newRequestId needs at least ${ID_MIN_BYTES} random bytes, got ${random.length}`);
+  }
+  let out = "r-";
+  let acc = 0;
+  let bits = 0;
+  for (const byte of random.subarray(0, ID_MIN_BYTES)) {
+    acc = (acc << 8) | byte;
+    bits += 8;
+    while (bits >= 5 && out.length < ID_CHARS + 2) {
+      bits -= 5;
+      out += BASE32[(acc >>> bits) & 31];
+    }
+    acc &= (1 << bits) - 1; // keep only the unread bits so the accumulator never overflows
+  }
+  return out;
+}
+
+/** A hex nonce of all the given bytes (at least 128 bits, so two requests never share one by chance). */
+export function newNonce(random: Uint8Array): string {
+  if (random.length < NONCE_MIN_BYTES) {
+    throw new GuardError(ExitCode.INTERNAL, `newNonce needs at least ${NONCE_MIN_BYTES} random bytes, got ${random.length}`);
+  }
+  return Buffer.from(random).toString("hex");
+}
+
+export function isRequestId(s: unknown): s is string {
+  return typeof s === "string" && REQUEST_ID_PATTERN.test(s);
+}

@@ -1,0 +1,51 @@
+/**
+ * The field names of every object in a policy or policy-test file, as the loader checks them. The zod
+ * schema in schema.ts describes the same objects for the JSON Schema; a test keeps the two in step.
+ */
+export interface ObjectSpec {
+  /** How messages name the object: "a rule", "a detector". */
+  label: string;
+  fields: readonly string[];
+  required: readonly string[];
+}
+
+export const SPECS = {
+  policyFile: {
+    label: "a policy file",
+    fields: ["version", "environments", "default_environment", "principals", "rules", "freezes", "break_glass", "bind_env"],
+    required: ["version"],
+  },
+  environment: { label: "an environment", fields: ["protected", "aliases", "detect", "description"], required: [] },
+  detector: { label: "a detector", fields: ["env", "kube_context", "host", "arg", "argument", "equals", "matches", "regex"], required: [] },
+  principal: { label: "a principal", fields: ["keys", "groups"], required: ["keys"] },
+  rule: { label: "a rule", fields: ["name", "description", "match", "allow", "deny", "require"], required: ["name", "match"] },
+  match: { label: "a rule's `match`", fields: ["environments", "commands", "args"], required: [] },
+  require: { label: "a rule's `require`", fields: ["approvals", "from", "reason", "confirm", "ttl"], required: ["approvals"] },
+  freeze: { label: "a freeze", fields: ["name", "environments", "from", "until", "reason"], required: ["name", "environments", "from", "until", "reason"] },
+  breakGlass: { label: "`break_glass`", fields: ["environments", "groups"], required: ["environments", "groups"] },
+  testFile: { label: "a policy test file", fields: ["version", "now", "tests"], required: ["tests"] },
+  testCase: { label: "a test case", fields: ["name", "run", "env", "host", "kube_context", "declared_env", "now", "expect"], required: ["name", "run", "expect"] },
+  expect: { label: "a test's `expect`", fields: ["decision", "environment", "rules", "reasons_contain"], required: ["decision"] },
+} as const satisfies Record<string, ObjectSpec>;
+
+export type SpecName = keyof typeof SPECS;
+
+export const DETECTOR_KINDS = ["env", "kube_context", "host", "arg", "argument"] as const;
+export const VALUE_MATCHERS = ["equals", "matches", "regex"] as const;
+export const EFFECTS = ["allow", "deny", "require"] as const;
+
+/** Names of environments, aliases, principals, groups, rules and freezes: lowercase ASCII (E2). */
+export const NAME_RE = /^[a-z0-9][a-z0-9_-]*$/;
+export const MAX_NAME_LENGTH = 64;
+export const ENV_VAR_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** A flag as it appears in argv: `--env`, `-e`. */
+export const FLAG_RE = /^--?[A-Za-z0-9][A-Za-z0-9_-]*$/;
+/** `bind_env` entries: variable names, or globs over them such as `VAULT_*`. */
+export const BIND_ENV_RE = /^[A-Za-z_*][A-Za-z0-9_*]*$/;
+
+/** Which objects have a field: for "`deny` is a field of a rule" hints when something is mis-indented. */
+export function ownersOf(field: string): string[] {
+  return Object.values(SPECS)
+    .filter((s) => (s.fields as readonly string[]).includes(field))
+    .map((s) => s.label);
+}

@@ -1,0 +1,94 @@
+import { digestOf, sha256Hex } from "../canonical.js";
+import type { Diagnostic } from "../errors.js";
+import { FileDiagnostics, LineTable, diagnosticAt, sortDiagnostics } from "./diagnostics.js";
+import { lintPolicy } from "./lint.js";
+import { mergeFragments } from "./merge.js";
+import { readPolicyFile, type FileFragment } from "./read-policy-file.js";
+import { readTestFile, type TestCaseDef } from "./read-tests.js";
+import { Reader } from "./reader.js";
+import { checkCharacters, decodePolicyText } from "./text.js";
+import type { ParsedPolicy, PolicyFile } from "./types.js";
+import { readYaml } from "./yaml-read.js";
+
+const TEST_FILE_RE = /\.test\.ya?ml$/i;
+
+export const isPolicyTestFile = (path: string): boolean => TEST_FILE_RE.test(baseName(path));
+
+/**
+ * Parse and validate a policy directory's files (every `*.yaml` / `*.yml`; `*.test.yaml` are policy tests).
+ * Every problem in every file is collected; `policy` is set only when there is no error. Warnings (lint)
+ * are in `diagnostics` too. Test files are held to the same YAML rules and their errors count: a
+ * malformed file in the policy directory is a doubt, and doubts refuse.
+ *
+ * The digest binds the policy files' base names and bytes (not tests, not the directory's location), so
+ * the same policy checked out anywhere has the same digest. The directory is flat, so base names are unique.
+ */
+export function parsePolicyFiles(files: readonly PolicyFile[], root: string): ParsedPolicy {
+  const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const diagnostics: Diagnostic[] = [];
+  const fragments: FileFragment[] = [];
+  const testDefs: TestCaseDef[] = [];
+  const digestInput: [string, string][] = [];
+  let allFilesRead = true;
+
+  for (const file of sorted) {
+    const isTest = isPolicyTestFile(file.path);
+    if (!isTest) digestInput.push([baseName(file.path), sha256Hex(file.bytes)]);
+    const bytesSink = new FileDiagnostics(file.path, null);
+    const text = decodePolicyText(file.bytes, bytesSink);
+    if (text === null) {
+      diagnostics.push(...bytesSink.list);
+      if (!isTest) allFilesRead = false;
+      continue;
+    }
+    const sink = new FileDiagnostics(file.path, new LineTable(text));
+    checkCharacters(text, sink);
+    const { root: node, badKeys } = readYaml(text, sink);
+    // A file with YAML-level errors may be misread; whole-policy checks ("no rules") would mislead then.
+    if (!isTest && sink.hasErrors) allFilesRead = false;
+    if (node) {
+      const reader = new Reader(sink, badKeys);
+      if (isTest) testDefs.push(...readTestFile(node, reader));
+      else fragments.push(readPolicyFile(node, reader, file.path));
+    }
+    diagnostics.push(...sink.list);
+  }
+
+  if (digestInput.length === 0) {
+    diagnostics.push(diagnosticAt("error", { file: sorted[0]?.path ?? "(policy)", line: 1, col: 1 }, "no-policy-files", "there are no policy files, only tests (or nothing at all)", "add a policy file such as `guard.yaml` (`guard init` creates one)"));
+  }
+  const digest = digestOf(digestInput.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
+  const merged = mergeFragments(fragments, root, digest, { allFilesRead });
+  diagnostics.push(...merged.diagnostics);
+
+  const hasErrors = diagnostics.some((d) => d.severity === "error");
+  if (!hasErrors) {
+    diagnostics.push(...lintPolicy(merged.policy, merged.rules));
+    diagnostics.push(...crossCheckTests(testDefs, merged.policy.environments, new Set(merged.policy.rules.map((r) => r.name))));
+  }
+  return {
+    ...(hasErrors ? {} : { policy: merged.policy }),
+    diagnostics: sortDiagnostics(diagnostics),
+    tests: testDefs.map((d) => d.testCase),
+  };
+}
+
+/** Tests that name environments or rules the policy does not have would fail anyway; say why up front. */
+function crossCheckTests(defs: readonly TestCaseDef[], environments: Record<string, unknown>, rules: Set<string>): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const def of defs) {
+    const env = def.testCase.expect.environment;
+    if (env !== undefined && def.environmentAt && !(env in environments)) {
+      out.push(diagnosticAt("warning", def.environmentAt, "test-unknown-environment", `test expects environment \`${env}\`, which the policy does not define`, "use a canonical environment name from the policy"));
+    }
+    for (const ref of def.ruleRefs) {
+      if (!rules.has(ref.name)) out.push(diagnosticAt("warning", ref.at, "test-unknown-rule", `test expects rule \`${ref.name}\`, which the policy does not define`, "use a rule name from the policy"));
+    }
+  }
+  return out;
+}
+
+function baseName(path: string): string {
+  const i = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
+  return i === -1 ? path : path.slice(i + 1);
+}

@@ -1,0 +1,438 @@
+import { isMap, type Node } from "yaml";
+import { parseAuthorizedKey } from "../sshkey.js";
+import type { BreakGlass, Detector, Environment, Freeze, Principal, PublicKey, Rule, RuleEffect, RuleMatch, SourceLocation, ValueMatcher } from "../types.js";
+import { BIND_ENV_RE, DETECTOR_KINDS, EFFECTS, ENV_VAR_RE, FLAG_RE, SPECS, VALUE_MATCHERS } from "./fields.js";
+import type { Field, Reader, YNode } from "./reader.js";
+import { regexProblem } from "./regex-check.js";
+import { readDuration, readTimestamp } from "./read-values.js";
+import { describeNode } from "./yaml-read.js";
+
+/** A name used somewhere, with where, so cross-file checks can point at it. */
+export interface Ref {
+  name: string;
+  at: SourceLocation;
+}
+
+export interface EnvironmentDef {
+  env: Environment;
+  at: SourceLocation;
+  aliases: Ref[];
+}
+
+export interface PrincipalDef {
+  principal: Principal;
+  at: SourceLocation;
+  keys: { key: PublicKey; at: SourceLocation }[];
+}
+
+export interface RuleDef {
+  rule: Rule;
+  at: SourceLocation;
+  environments: Ref[];
+  from: Ref[];
+  approvalsAt?: SourceLocation;
+}
+
+export interface FreezeDef {
+  freeze: Freeze;
+  at: SourceLocation;
+  environments: Ref[];
+}
+
+/** Everything one policy file defines, located, before files are merged and cross-checked. */
+export interface FileFragment {
+  file: string;
+  environments: EnvironmentDef[];
+  principals: PrincipalDef[];
+  rules: RuleDef[];
+  freezes: FreezeDef[];
+  defaultEnvironment?: Ref;
+  breakGlass?: { value: BreakGlass; at: SourceLocation; environments: Ref[]; groups: Ref[] };
+  bindEnv?: { value: string[]; at: SourceLocation };
+  /** Group names as principals declare them. */
+  groups: Ref[];
+  /** How many environments and rules the file tried to define (valid or not), for the "no rules" check. */
+  environmentCount: number;
+  ruleCount: number;
+}
+
+/** The TTL of a `require` when none is given, and its bounds. */
+export const DEFAULT_TTL_SECONDS = 3600;
+export const MIN_TTL_SECONDS = 60;
+export const MAX_TTL_SECONDS = 7 * 86_400;
+
+/** Read one (non-test) policy file's root node into a fragment, reporting every problem on the way. */
+export function readPolicyFile(root: Node, r: Reader, file: string): FileFragment {
+  const frag: FileFragment = { file, environments: [], principals: [], rules: [], freezes: [], groups: [], environmentCount: 0, ruleCount: 0 };
+  const map = r.map(root, "a policy file");
+  if (!map) return frag;
+  const f = r.fields(map, SPECS.policyFile);
+
+  const version = f.get("version");
+  if (version) {
+    const v = r.int(version.value, "`version`");
+    if (v !== null && v !== 1) r.error(version.value, "unsupported-version", `\`version\` must be 1, not ${v}`, "this guard reads policy format version 1");
+  }
+  const envs = f.get("environments");
+  if (envs) {
+    const m = r.map(envs.value, "`environments`");
+    for (const e of m ? r.entries(m) : []) {
+      frag.environmentCount++;
+      const def = readEnvironment(r, e.key, e.value);
+      if (def) frag.environments.push(def);
+    }
+  }
+  const principals = f.get("principals");
+  if (principals) {
+    const m = r.map(principals.value, "`principals`");
+    for (const e of m ? r.entries(m) : []) {
+      const def = readPrincipal(r, e.key, e.value, frag.groups);
+      if (def) frag.principals.push(def);
+    }
+  }
+  const rules = f.get("rules");
+  if (rules) {
+    for (const item of r.seq(rules.value, "`rules`") ?? []) {
+      frag.ruleCount++;
+      const def = readRule(r, item);
+      if (def) frag.rules.push(def);
+    }
+  }
+  const freezes = f.get("freezes");
+  if (freezes) {
+    for (const item of r.seq(freezes.value, "`freezes`") ?? []) {
+      const def = readFreeze(r, item);
+      if (def) frag.freezes.push(def);
+    }
+  }
+  const dflt = f.get("default_environment");
+  if (dflt) {
+    const name = r.name(dflt.value, "`default_environment`");
+    if (name !== null) frag.defaultEnvironment = { name, at: r.loc(dflt.value) };
+  }
+  const bg = f.get("break_glass");
+  if (bg) frag.breakGlass = readBreakGlass(r, bg) ?? undefined;
+  const bind = f.get("bind_env");
+  if (bind) {
+    const items = r.strings(bind.value, "`bind_env`", { item: (n) => bindEnvEntry(r, n) });
+    if (items) frag.bindEnv = { value: items.map((i) => i.value), at: r.loc(bind.key) };
+  }
+  return frag;
+}
+
+function readEnvironment(r: Reader, key: YNode, value: YNode): EnvironmentDef | null {
+  const name = r.name(key, "the environment name");
+  if (!isMap(value)) {
+    r.error(value ?? key, "wrong-type", `environment \`${String(name)}\` must be a mapping, not ${describeNode(value)}`, `write \`${String(name)}: {}\` for an environment with all defaults (unprotected, no aliases, no detectors)`);
+  }
+  if (name === null) return null;
+  const env: Environment = { name, protected: false, aliases: [], detect: [], at: r.loc(key) };
+  const def: EnvironmentDef = { env, at: r.loc(key), aliases: [] };
+  if (!isMap(value)) return def;
+  const map = value;
+  const f = r.fields(map, SPECS.environment);
+  const prot = f.get("protected");
+  if (prot) env.protected = r.bool(prot.value, "`protected`") ?? true;
+  const aliases = f.get("aliases");
+  if (aliases) {
+    for (const a of r.strings(aliases.value, "`aliases`", { item: (n) => r.name(n, "an alias") }) ?? []) {
+      env.aliases.push(a.value);
+      def.aliases.push({ name: a.value, at: r.loc(a.node) });
+    }
+  }
+  const detect = f.get("detect");
+  if (detect) {
+    for (const item of r.seq(detect.value, "`detect`") ?? []) {
+      const d = readDetector(r, item);
+      if (d) env.detect.push(d);
+    }
+  }
+  const desc = f.get("description");
+  if (desc) {
+    const s = r.string(desc.value, "`description`");
+    if (s !== null) env.description = s;
+  }
+  return def;
+}
+
+function readDetector(r: Reader, node: YNode): Detector | null {
+  const map = r.map(node, "a detector");
+  if (!map) return null;
+  const f = r.fields(map, SPECS.detector);
+  const kinds = DETECTOR_KINDS.filter((k) => f.has(k));
+  const matchers = VALUE_MATCHERS.filter((k) => f.has(k));
+  if (kinds.length === 0) {
+    r.error(map, "detector-kind", "a detector needs one of `env`, `kube_context`, `host`, `arg` or `argument`", "say what to look at, e.g. `- env: DATABASE_URL` with `matches: \"*prod-db.*\"`");
+    return null;
+  }
+  if (kinds.length > 1) {
+    r.error(f.get(kinds[1]!)!.key, "detector-kind", `a detector looks at one thing, but this one has both \`${kinds[0]}\` and \`${kinds[1]}\``, "split it into two detectors (any matching detector selects the environment)");
+    return null;
+  }
+  const kind = kinds[0]!;
+  const at = r.loc(map);
+  const subject = f.get(kind)!;
+  if (kind === "env" || kind === "arg") {
+    if (matchers.length > 1) {
+      r.error(f.get(matchers[1]!)!.key, "detector-matcher", `a detector compares one way, but this one has both \`${matchers[0]}\` and \`${matchers[1]}\``, "keep one of `equals`, `matches` or `regex`");
+      return null;
+    }
+    if (kind === "env" && matchers.length === 0) {
+      r.error(map, "detector-matcher", "an `env` detector needs `equals`, `matches` or `regex`", "e.g. `matches: \"*prod-db.*\"` (a case-insensitive glob) or `equals: prod-admin`");
+      return null;
+    }
+  } else if (matchers.length > 0) {
+    r.error(f.get(matchers[0]!)!.key, "detector-matcher", `\`${matchers[0]}\` goes with \`env\` or \`arg\` detectors; a \`${kind}\` detector is a glob itself`, `write the pattern as the value of \`${kind}\``);
+    return null;
+  }
+  const matcher = matchers[0] ? readMatcher(r, matchers[0], f.get(matchers[0])!) : undefined;
+  if (matcher === null) return null;
+
+  switch (kind) {
+    case "env": {
+      const variable = r.string(subject.value, "`env`");
+      if (variable === null) return null;
+      if (!ENV_VAR_RE.test(variable)) {
+        r.error(subject.value, "bad-variable", `\`env\` ${JSON.stringify(variable)} is not an environment variable name`, "use letters, digits and `_`, not starting with a digit, e.g. DATABASE_URL");
+        return null;
+      }
+      return { type: "env", variable, matcher: matcher!, at };
+    }
+    case "arg": {
+      const flag = r.string(subject.value, "`arg`");
+      if (flag === null) return null;
+      if (!FLAG_RE.test(flag)) {
+        r.error(subject.value, "bad-flag", `\`arg\` ${JSON.stringify(flag)} is not a command-line flag`, "write the flag as it is typed, e.g. `--env` or `-e`");
+        return null;
+      }
+      return matcher ? { type: "arg", flag, matcher, at } : { type: "arg", flag, at };
+    }
+    case "kube_context":
+    case "host":
+    case "argument": {
+      const pattern = r.string(subject.value, `\`${kind}\``, { nonEmpty: true });
+      if (pattern === null) return null;
+      return kind === "kube_context" ? { type: "kube_context", pattern, at } : kind === "host" ? { type: "host", pattern, at } : { type: "argument", pattern, at };
+    }
+  }
+}
+
+function readMatcher(r: Reader, kind: (typeof VALUE_MATCHERS)[number], field: Field): ValueMatcher | null {
+  const s = r.string(field.value, `\`${kind}\``, { nonEmpty: true });
+  if (s === null) return null;
+  if (kind === "equals") return { kind: "equals", value: s };
+  if (kind === "matches") return { kind: "glob", pattern: s };
+  const problem = regexProblem(s);
+  if (problem) {
+    r.error(field.value, "bad-regex", problem, "fix the regex, or use `matches:` with a glob, which cannot backtrack");
+    return null;
+  }
+  return { kind: "regex", pattern: s };
+}
+
+function readPrincipal(r: Reader, key: YNode, value: YNode, groups: Ref[]): PrincipalDef | null {
+  const name = r.name(key, "the principal name");
+  const map = r.map(value, `principal \`${String(name)}\``);
+  if (name === null) return null;
+  const principal: Principal = { name, keys: [], groups: [], at: r.loc(key) };
+  const def: PrincipalDef = { principal, at: r.loc(key), keys: [] };
+  if (!map) return def;
+  const f = r.fields(map, SPECS.principal);
+  const keys = f.get("keys");
+  if (keys) {
+    for (const item of r.strings(keys.value, "`keys`", { nonEmpty: true }) ?? []) {
+      const parsed = parseAuthorizedKey(item.value);
+      if (!parsed.ok) {
+        r.error(item.node, "bad-key", `the public key of \`${name}\` is refused: ${parsed.reason}`, "paste the one-line public key (`ssh-keygen -y -f KEY` prints it); ssh-ed25519 is preferred");
+        continue;
+      }
+      const at = r.loc(item.node);
+      const dup = def.keys.find((k) => k.key.blob === parsed.key.blob);
+      if (dup) {
+        r.error(item.node, "duplicate-public-key", `\`${name}\` lists the same public key (${parsed.key.fingerprint}) twice`, "list each key once");
+        continue;
+      }
+      principal.keys.push(parsed.key);
+      def.keys.push({ key: parsed.key, at });
+    }
+  }
+  const gs = f.get("groups");
+  if (gs) {
+    for (const g of r.strings(gs.value, "`groups`", { item: (n) => r.name(n, "a group name") }) ?? []) {
+      if (principal.groups.includes(g.value)) {
+        r.error(g.node, "duplicate-group", `\`${name}\` lists group \`${g.value}\` twice`, "list each group once");
+        continue;
+      }
+      principal.groups.push(g.value);
+      groups.push({ name: g.value, at: r.loc(g.node) });
+    }
+  }
+  return def;
+}
+
+function readRule(r: Reader, node: YNode): RuleDef | null {
+  const map = r.map(node, "a rule");
+  if (!map) return null;
+  const f = r.fields(map, SPECS.rule);
+  const nameField = f.get("name");
+  const name = nameField ? r.name(nameField.value, "the rule name") : null;
+  const at = r.loc(nameField?.value ?? map);
+  const def: RuleDef = { rule: { name: name ?? "", match: {}, effect: { type: "allow" }, at }, at, environments: [], from: [] };
+
+  const desc = f.get("description");
+  if (desc) {
+    const s = r.string(desc.value, "`description`");
+    if (s !== null) def.rule.description = s;
+  }
+  const match = f.get("match");
+  if (match) def.rule.match = readMatch(r, match.value, def);
+
+  const effects = EFFECTS.filter((e) => f.has(e));
+  if (effects.length === 0) {
+    r.error(map, "rule-effect", `rule \`${name ?? "?"}\` has no effect`, "give it exactly one of `allow: true`, `deny: \"why\"` or `require: {approvals: 1, ...}`");
+  } else if (effects.length > 1) {
+    for (const e of effects.slice(1)) r.error(f.get(e)!.key, "rule-effect", `rule \`${name ?? "?"}\` has both \`${effects[0]}\` and \`${e}\``, "a rule has exactly one effect: split it into two rules");
+  } else {
+    const effect = readEffect(r, effects[0]!, f.get(effects[0]!)!, def);
+    if (effect) def.rule.effect = effect;
+  }
+  return name === null ? null : def;
+}
+
+function readMatch(r: Reader, node: YNode, def: RuleDef): RuleMatch {
+  const match: RuleMatch = {};
+  const map = r.map(node, "`match`");
+  if (!map) return match;
+  const f = r.fields(map, SPECS.match);
+  const envs = f.get("environments");
+  if (envs) {
+    const items = r.strings(envs.value, "`environments`", { nonEmpty: true, item: (n) => r.name(n, "an environment name") });
+    if (items) {
+      match.environments = items.map((i) => i.value);
+      def.environments = items.map((i) => ({ name: i.value, at: r.loc(i.node) }));
+    }
+  }
+  const commands = f.get("commands");
+  if (commands) {
+    const items = r.strings(commands.value, "`commands`", { nonEmpty: true, item: (n) => commandGlob(r, n) });
+    if (items) match.commands = items.map((i) => i.value);
+  }
+  const args = f.get("args");
+  if (args) {
+    const items = r.strings(args.value, "`args`", { nonEmpty: true });
+    if (items) match.args = items.map((i) => i.value);
+  }
+  return match;
+}
+
+/** Command globs with a '/' match the program's path relative to the policy root, so they must be relative and normal. */
+function commandGlob(r: Reader, node: YNode): string | null {
+  const s = r.string(node, "a command glob", { nonEmpty: true });
+  if (s === null || !s.includes("/")) return s;
+  const problem = s.startsWith("/")
+    ? "is absolute"
+    : s.startsWith("./")
+      ? "starts with `./`"
+      : s.split("/").some((seg) => seg === ".." || seg === ".")
+        ? "has a `.` or `..` segment"
+        : s.includes("//")
+          ? "has an empty segment (`//`)"
+          : null;
+  if (!problem) return s;
+  r.error(node, "bad-command-glob", `command glob ${JSON.stringify(s)} ${problem}, so it can never match`, "a glob with a '/' is matched against the program's path relative to the policy root (the directory holding the policy directory), e.g. `maintenance/purge-*.sh`");
+  return null;
+}
+
+function readEffect(r: Reader, kind: (typeof EFFECTS)[number], field: Field, def: RuleDef): RuleEffect | null {
+  if (kind === "allow") {
+    const v = r.bool(field.value, "`allow`");
+    if (v === false) r.error(field.value, "allow-false", "`allow: false` is not a rule effect", "write `allow: true` to allow, or `deny: \"why\"` to refuse");
+    return v === true ? { type: "allow" } : null;
+  }
+  if (kind === "deny") {
+    const message = r.string(field.value, "`deny`", { nonEmpty: true });
+    if (message === null) {
+      r.sink.error(r.pos(field.value), "deny-message", "`deny` takes the message shown to the person refused", 'e.g. `deny: "terraform destroy against production runs only from the release pipeline"`');
+      return null;
+    }
+    return { type: "deny", message };
+  }
+  const map = r.map(field.value, "`require`");
+  if (!map) return null;
+  const f = r.fields(map, SPECS.require);
+  const ok: { approvals?: number; ttl?: number } = {};
+  const approvals = f.get("approvals");
+  if (approvals) {
+    const n = r.int(approvals.value, "`approvals`", 1);
+    if (n !== null) ok.approvals = n;
+    def.approvalsAt = r.loc(approvals.value);
+  }
+  const from = f.get("from");
+  if (from) {
+    const items = r.strings(from.value, "`from`", { nonEmpty: true, item: (n) => r.name(n, "a group name") });
+    if (items) def.from = items.map((i) => ({ name: i.value, at: r.loc(i.node) }));
+  }
+  const reasonF = f.get("reason");
+  const reason = reasonF ? r.bool(reasonF.value, "`reason`") : false;
+  const confirmF = f.get("confirm");
+  const confirm = confirmF ? r.bool(confirmF.value, "`confirm`") : false;
+  const ttlF = f.get("ttl");
+  const ttl = ttlF ? readDuration(r, ttlF.value, "`ttl`", MIN_TTL_SECONDS, MAX_TTL_SECONDS) : DEFAULT_TTL_SECONDS;
+  if (ok.approvals === undefined || reason === null || confirm === null || ttl === null) return null;
+  return { type: "require", approvals: ok.approvals, from: from ? def.from.map((g) => g.name) : null, reason, confirm, ttlSeconds: ttl };
+}
+
+function readFreeze(r: Reader, node: YNode): FreezeDef | null {
+  const map = r.map(node, "a freeze");
+  if (!map) return null;
+  const f = r.fields(map, SPECS.freeze);
+  const nameF = f.get("name");
+  const name = nameF ? r.name(nameF.value, "the freeze name") : null;
+  const at = r.loc(nameF?.value ?? map);
+  const envF = f.get("environments");
+  const envs = envF ? r.strings(envF.value, "`environments`", { nonEmpty: true, item: (n) => r.name(n, "an environment name") }) : null;
+  const fromF = f.get("from");
+  const untilF = f.get("until");
+  const from = fromF ? readTimestamp(r, fromF.value, "`from`") : null;
+  const until = untilF ? readTimestamp(r, untilF.value, "`until`") : null;
+  if (from !== null && until !== null && from >= until) r.error(untilF!.value, "freeze-range", "a freeze must end after it starts (`until` is not after `from`)", "check the two dates");
+  const reasonF = f.get("reason");
+  const reason = reasonF ? r.string(reasonF.value, "`reason`", { nonEmpty: true }) : null;
+  if (name === null) return null;
+  return {
+    freeze: { name, environments: envs?.map((e) => e.value) ?? [], from: from ?? 0, until: until ?? 0, reason: reason ?? "", at },
+    at,
+    environments: envs?.map((e) => ({ name: e.value, at: r.loc(e.node) })) ?? [],
+  };
+}
+
+function readBreakGlass(r: Reader, field: Field): FileFragment["breakGlass"] | null {
+  const map = r.map(field.value, "`break_glass`");
+  if (!map) return null;
+  const f = r.fields(map, SPECS.breakGlass);
+  const envF = f.get("environments");
+  const envs = envF ? r.strings(envF.value, "`environments`", { nonEmpty: true, item: (n) => r.name(n, "an environment name") }) : null;
+  const groupF = f.get("groups");
+  const groups = groupF ? r.strings(groupF.value, "`groups`", { nonEmpty: true, item: (n) => r.name(n, "a group name") }) : null;
+  if (!envs || !groups) return null;
+  return {
+    value: { environments: envs.map((e) => e.value), groups: groups.map((g) => g.value) },
+    at: r.loc(field.key),
+    environments: envs.map((e) => ({ name: e.value, at: r.loc(e.node) })),
+    groups: groups.map((g) => ({ name: g.value, at: r.loc(g.node) })),
+  };
+}
+
+function bindEnvEntry(r: Reader, node: YNode): string | null {
+  const s = r.string(node, "a `bind_env` entry", { nonEmpty: true });
+  if (s === null) return null;
+  if (!BIND_ENV_RE.test(s)) {
+    r.error(node, "bad-bind-env", `\`bind_env\` entry ${JSON.stringify(s)} is not a variable name or a glob over names`, "e.g. `PGHOST` or `VAULT_*`");
+    return null;
+  }
+  if (/^\*+$/.test(s)) {
+    r.error(node, "bad-bind-env", "`bind_env: *` would bind every variable (PWD, SHLVL, ...), so no approval would ever match", "list the variables that matter, e.g. `VAULT_*`");
+    return null;
+  }
+  return s;
+}

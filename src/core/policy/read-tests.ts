@@ -1,0 +1,136 @@
+import type { Node } from "yaml";
+import type { DecisionKind, SourceLocation } from "../types.js";
+import { ENV_VAR_RE, SPECS } from "./fields.js";
+import type { Reader, YNode } from "./reader.js";
+import { readTimestamp } from "./read-values.js";
+import type { PolicyTestCase, PolicyTestExpectation } from "./types.js";
+
+const DECISIONS: readonly DecisionKind[] = ["allow", "deny", "approval"];
+
+/** A test case with where its expectations name environments and rules, for cross-checks against the policy. */
+export interface TestCaseDef {
+  testCase: PolicyTestCase;
+  environmentAt?: SourceLocation;
+  ruleRefs: { name: string; at: SourceLocation }[];
+}
+
+/**
+ * Read a `*.test.yaml` file: `tests:` (a list of cases), optional `version: 1`, and an optional top-level
+ * `now:` that cases without their own `now` use (so a suite does not depend on the day it runs).
+ */
+export function readTestFile(root: Node, r: Reader): TestCaseDef[] {
+  const map = r.map(root, "a policy test file");
+  if (!map) return [];
+  const f = r.fields(map, SPECS.testFile);
+  const version = f.get("version");
+  if (version) {
+    const v = r.int(version.value, "`version`");
+    if (v !== null && v !== 1) r.error(version.value, "unsupported-version", `\`version\` must be 1, not ${v}`, "this guard reads policy format version 1");
+  }
+  const nowF = f.get("now");
+  const fileNow = nowF ? readTimestamp(r, nowF.value, "`now`") : null;
+  const tests = f.get("tests");
+  if (!tests) return [];
+  const out: TestCaseDef[] = [];
+  const names = new Map<string, SourceLocation>();
+  for (const item of r.seq(tests.value, "`tests`", { nonEmpty: true }) ?? []) {
+    const def = readCase(r, item, fileNow);
+    if (!def) continue;
+    const seen = names.get(def.testCase.name);
+    if (seen) r.error(item, "duplicate-test", `two tests are named ${JSON.stringify(def.testCase.name)} (also at line ${seen.line})`, "give every test a distinct name so failures can be told apart");
+    else names.set(def.testCase.name, def.testCase.at);
+    out.push(def);
+  }
+  return out;
+}
+
+function readCase(r: Reader, node: YNode, fileNow: number | null): TestCaseDef | null {
+  const map = r.map(node, "a test case");
+  if (!map) return null;
+  const f = r.fields(map, SPECS.testCase);
+  const nameF = f.get("name");
+  const name = nameF ? r.string(nameF.value, "the test name", { nonEmpty: true }) : null;
+  const at = r.loc(nameF?.value ?? map);
+
+  const runF = f.get("run");
+  const run = runF ? r.strings(runF.value, "`run`", { nonEmpty: true, item: (n) => r.string(n, "an argument of `run`") }) : null;
+  if (run && run[0] && run[0].value === "") r.error(run[0].node, "empty-value", "the program (first item of `run`) must not be empty", "e.g. `run: [maintenance/purge-lb-state.sh, --region, eu-west-1]`");
+
+  const env: Record<string, string> = Object.create(null);
+  const envF = f.get("env");
+  if (envF) {
+    const m = r.map(envF.value, "`env`");
+    for (const e of m ? r.entries(m) : []) {
+      if (!ENV_VAR_RE.test(e.name)) {
+        r.error(e.key, "bad-variable", `${JSON.stringify(e.name)} is not an environment variable name`, "use letters, digits and `_`, not starting with a digit");
+        continue;
+      }
+      const v = r.string(e.value, `the value of \`${e.name}\``);
+      if (v !== null) env[e.name] = v;
+    }
+  }
+  const optString = (field: string, what: string): string | undefined => {
+    const x = f.get(field);
+    return x ? (r.string(x.value, what, { nonEmpty: true }) ?? undefined) : undefined;
+  };
+  const host = optString("host", "`host`");
+  const kubeContext = optString("kube_context", "`kube_context`");
+  const declaredEnv = optString("declared_env", "`declared_env`");
+  const nowF = f.get("now");
+  const now = nowF ? readTimestamp(r, nowF.value, "`now`") : fileNow;
+
+  const expectF = f.get("expect");
+  const expect = expectF ? readExpect(r, expectF.value) : null;
+  if (name === null || !run || !expect) return null;
+  const testCase: PolicyTestCase = {
+    name,
+    run: run.map((a) => a.value),
+    env,
+    ...(host !== undefined ? { host } : {}),
+    ...(kubeContext !== undefined ? { kubeContext } : {}),
+    ...(declaredEnv !== undefined ? { declaredEnv } : {}),
+    ...(now !== null ? { now } : {}),
+    expect: expect.value,
+    at,
+  };
+  return { testCase, ...(expect.environmentAt ? { environmentAt: expect.environmentAt } : {}), ruleRefs: expect.ruleRefs };
+}
+
+function readExpect(r: Reader, node: YNode): { value: PolicyTestExpectation; environmentAt?: SourceLocation; ruleRefs: TestCaseDef["ruleRefs"] } | null {
+  const map = r.map(node, "`expect`");
+  if (!map) return null;
+  const f = r.fields(map, SPECS.expect);
+  const decF = f.get("decision");
+  const decision = decF ? r.string(decF.value, "`decision`") : null;
+  if (decF && decision !== null && !DECISIONS.includes(decision as DecisionKind)) {
+    r.error(decF.value, "bad-decision", `\`decision\` ${JSON.stringify(decision)} is not a decision`, "write allow, deny or approval");
+    return null;
+  }
+  if (decision === null) return null;
+  const value: PolicyTestExpectation = { decision: decision as DecisionKind };
+  let environmentAt: SourceLocation | undefined;
+  const envF = f.get("environment");
+  if (envF) {
+    const e = r.name(envF.value, "`environment`");
+    if (e !== null) {
+      value.environment = e;
+      environmentAt = r.loc(envF.value);
+    }
+  }
+  const ruleRefs: TestCaseDef["ruleRefs"] = [];
+  const rulesF = f.get("rules");
+  if (rulesF) {
+    // An empty list is meaningful here: "no rule matches".
+    const items = r.strings(rulesF.value, "`rules`", { item: (n) => r.name(n, "a rule name") });
+    if (items) {
+      value.rules = items.map((i) => i.value);
+      for (const i of items) ruleRefs.push({ name: i.value, at: r.loc(i.node) });
+    }
+  }
+  const reasonsF = f.get("reasons_contain");
+  if (reasonsF) {
+    const items = r.strings(reasonsF.value, "`reasons_contain`", { nonEmpty: true });
+    if (items) value.reasonsContain = items.map((i) => i.value);
+  }
+  return { value, ...(environmentAt ? { environmentAt } : {}), ruleRefs };
+}

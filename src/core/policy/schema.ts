@@ -1,0 +1,160 @@
+import { z } from "zod";
+
+/**
+ * The policy file format (version 1) as a zod schema, for the JSON Schema that editors use for completion
+ * and hover help (`guard policy schema`, schema/policy.schema.json). The loader does not validate with
+ * it: it reads the YAML node tree itself so every problem has file:line:col and YAML-level doubts
+ * (`yes`, `0600`, anchors) are caught. A test keeps the field names here and in fields.ts identical.
+ * Each file of a policy directory is validated on its own, so only `version` is required at the top.
+ */
+
+const NAME = /^[a-z0-9][a-z0-9_-]*$/;
+const name = (what: string) => z.string().regex(NAME).max(64).describe(`${what}: lowercase ASCII letters, digits, '-' and '_', starting with a letter or digit.`);
+const names = (what: string, item: string) => z.array(name(item)).min(1).describe(what);
+const nonEmpty = (what: string) => z.string().min(1).describe(what);
+const DURATION = /^(?=.)((0|[1-9][0-9]*)d)?((0|[1-9][0-9]*)h)?((0|[1-9][0-9]*)m)?((0|[1-9][0-9]*)s)?$/;
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+const timestamp = (what: string) => z.string().regex(TIMESTAMP).describe(`${what} ISO 8601 time with a zone, e.g. 2026-12-23T00:00:00Z.`);
+
+const glob = nonEmpty("Glob, case-insensitive ('*' matches any run of characters).");
+const matchers = {
+  equals: z.string().min(1).describe("The value must equal this exactly."),
+  matches: z.string().min(1).describe("The value must match this glob (case-insensitive), e.g. \"*prod-db.*\"."),
+  regex: z.string().min(1).max(512).describe("The value must match this JavaScript regular expression (anchor it yourself with ^ and $)."),
+};
+const envVar = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).describe("Name of an environment variable of the invocation, e.g. DATABASE_URL.");
+const flag = z.string().regex(/^--?[A-Za-z0-9][A-Za-z0-9_-]*$/).describe("A flag of the command's own arguments, e.g. \"--env\": its value (--env=x or --env x) is compared with environment names and aliases, or with the matcher when one is given.");
+
+export const detectorSchema = z
+  .union([
+    z.strictObject({ env: envVar, equals: matchers.equals }),
+    z.strictObject({ env: envVar, matches: matchers.matches }),
+    z.strictObject({ env: envVar, regex: matchers.regex }),
+    z.strictObject({ kube_context: glob.describe("kubectl's current context (after KUBECONFIG merge rules), as a glob, e.g. \"prod-*\".") }),
+    z.strictObject({ host: glob.describe("Host name of the machine guard runs on, as a glob, e.g. \"db1.*\".") }),
+    z.strictObject({ arg: flag }),
+    z.strictObject({ arg: flag, equals: matchers.equals }),
+    z.strictObject({ arg: flag, matches: matchers.matches }),
+    z.strictObject({ arg: flag, regex: matchers.regex }),
+    z.strictObject({ argument: glob.describe("Any single argument of the command matching this glob, e.g. \"*host=prod-db*\".") }),
+  ])
+  .describe("One way to recognise the environment; exactly one of env, kube_context, host, arg, argument.");
+
+export const environmentSchema = z
+  .strictObject({
+    protected: z.boolean().optional().describe("Protected state: a run that no rule allows is denied (default false)."),
+    aliases: z.array(name("An alias")).optional().describe("Other names for this environment, accepted by --env and arg detectors (e.g. prod, prd)."),
+    detect: z.array(detectorSchema).optional().describe("Detectors: any one that matches selects this environment."),
+    description: z.string().optional().describe("Free text shown by `guard check`."),
+  })
+  .describe("A named target such as production or staging.");
+
+export const principalSchema = z
+  .strictObject({
+    keys: z.array(nonEmpty("An SSH public key line: \"ssh-ed25519 AAAA... comment\" (ed25519, ECDSA, or RSA of at least 2048 bits).")).min(1).describe("The person's SSH public keys; a key belongs to exactly one principal."),
+    groups: z.array(name("A group")).optional().describe("Groups the person belongs to, used by `from` and `break_glass.groups`."),
+  })
+  .describe("A person who signs requests and approvals.");
+
+export const matchSchema = z
+  .strictObject({
+    environments: names("Canonical environment names the rule applies to; omitted = any.", "An environment").optional(),
+    commands: z.array(nonEmpty("A command glob: with a '/', matched against the program path relative to the policy root (e.g. \"maintenance/purge-*.sh\"); without, against its base name (e.g. \"terraform\").")).min(1).optional().describe("Command globs; omitted = any command."),
+    args: z.array(nonEmpty("An argument glob; it must match at least one argument.")).min(1).optional().describe("Argument globs; each must match at least one argument."),
+  })
+  .describe("Which runs the rule applies to; every given field must match.");
+
+export const requireSchema = z
+  .strictObject({
+    approvals: z.number().int().min(1).describe("How many distinct principals other than the requester must approve (at least 1, at most the eligible principals)."),
+    from: names("Groups the approvers must belong to; omitted = any principal.", "A group").optional(),
+    reason: z.boolean().optional().describe("A reason must be given with the request (default false)."),
+    confirm: z.boolean().optional().describe("The requester must type the environment's name, or pass --confirm ENV (default false)."),
+    ttl: z.string().regex(DURATION).optional().describe("How long the request and its approvals live, e.g. 30m, 1h30m (default 1h, between 1m and 7d)."),
+  })
+  .describe("Approvals needed before the run.");
+
+const ruleBase = {
+  name: name("The rule's name, unique in the policy"),
+  description: z.string().optional().describe("Free text shown by `guard check`."),
+  match: matchSchema,
+};
+export const ruleSchema = z
+  .union([
+    z.strictObject({ ...ruleBase, allow: z.literal(true).describe("Allow matching runs.") }),
+    z.strictObject({ ...ruleBase, deny: nonEmpty("Refuse matching runs, with this message.") }),
+    z.strictObject({ ...ruleBase, require: requireSchema }),
+  ])
+  .describe("A match and exactly one effect: allow, deny or require. The most restrictive matching effect wins.");
+
+export const freezeSchema = z
+  .strictObject({
+    name: name("The freeze's name, unique in the policy"),
+    environments: names("Environments frozen.", "An environment"),
+    from: timestamp("Start (inclusive):"),
+    until: timestamp("End (exclusive):"),
+    reason: nonEmpty("Why; shown to whoever is refused."),
+  })
+  .describe("A period in which every run in the environments is denied (break-glass aside).");
+
+export const breakGlassSchema = z
+  .strictObject({
+    environments: names("Environments where break-glass may be used.", "An environment"),
+    groups: names("Groups whose members may break glass.", "A group"),
+  })
+  .describe("Emergency bypass of approvals: always with a reason, always audited and flagged. Absent = no break-glass.");
+
+export const policyFileSchema = z
+  .strictObject({
+    version: z.literal(1).describe("Policy format version; must be 1 in every file."),
+    environments: z.record(z.string().regex(NAME), environmentSchema).optional().describe("Environments by canonical name."),
+    default_environment: name("The environment used only when nothing is detected and no --env is given; without it an undetermined target is denied").optional(),
+    principals: z.record(z.string().regex(NAME), principalSchema).optional().describe("People by name."),
+    rules: z.array(ruleSchema).optional().describe("Rules, in order."),
+    freezes: z.array(freezeSchema).optional().describe("Change freezes."),
+    break_glass: breakGlassSchema.optional(),
+    bind_env: z.array(z.string().regex(/^[A-Za-z_*][A-Za-z0-9_*]*$/).describe("A variable name or a glob over names, e.g. VAULT_*.")).optional().describe("Extra environment variables whose values approvals bind."),
+  })
+  .describe("An access-guard policy file (all *.yaml files of the policy directory but *.test.yaml are merged).");
+
+export const expectSchema = z
+  .strictObject({
+    decision: z.enum(["allow", "deny", "approval"]).describe("The decision the run must get."),
+    environment: name("The canonical environment the decision must be about").optional(),
+    rules: z.array(name("A rule")).optional().describe("Exactly these matching rules, in any order ([] = none)."),
+    reasons_contain: z.array(nonEmpty("Text that must occur in one of the reasons.")).min(1).optional().describe("Texts that must each occur in some reason of the decision."),
+  })
+  .describe("What the test expects.");
+
+export const testCaseSchema = z
+  .strictObject({
+    name: nonEmpty("The test's name."),
+    run: z.array(z.string()).min(1).describe("The command: program first (a path relative to the policy root, or a bare name), then its arguments."),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional().describe("Environment variables of the invocation."),
+    host: nonEmpty("Host name of the machine.").optional(),
+    kube_context: nonEmpty("kubectl's current context.").optional(),
+    declared_env: nonEmpty("The environment declared with `guard run --env`.").optional(),
+    now: timestamp("When the run happens:").optional(),
+    expect: expectSchema,
+  })
+  .describe("One invocation and the decision it must get.");
+
+export const policyTestFileSchema = z
+  .strictObject({
+    version: z.literal(1).optional().describe("Policy format version (optional in test files)."),
+    now: timestamp("Default time for cases without their own `now`:").optional(),
+    tests: z.array(testCaseSchema).min(1).describe("The test cases."),
+  })
+  .describe("Policy tests for `guard policy test` (*.test.yaml).");
+
+const toJson = (schema: z.ZodType): Record<string, unknown> => z.toJSONSchema(schema, { target: "draft-2020-12", io: "input" }) as Record<string, unknown>;
+
+/** JSON Schema (draft 2020-12) of one policy file, for editors. */
+export function policyJsonSchema(): Record<string, unknown> {
+  return toJson(policyFileSchema);
+}
+
+/** JSON Schema of one policy test file (*.test.yaml). */
+export function policyTestJsonSchema(): Record<string, unknown> {
+  return toJson(policyTestFileSchema);
+}

@@ -1,0 +1,460 @@
+import { canonicalJson, sha256Hex } from "./canonical.js";
+import { ExitCode, GuardError, configError, integrityError } from "./errors.js";
+import { escapeForTerminal, quoteArg } from "./escape.js";
+import { isRequestId } from "./ids.js";
+import type {
+  ApprovalStatement,
+  BoundVariable,
+  Consumption,
+  Evidence,
+  GuardRequest,
+  Requirement,
+  SignedApproval,
+  SignedRequest,
+  StdinBinding,
+} from "./types.js";
+
+/**
+ * The canonical request: what the requester signs, what approvers sign over (by digest), and what a run
+ * is compared against, field by field, before anything executes.
+ */
+
+export const DEFAULT_TTL_SECONDS = 3600;
+export const MAX_TTL_SECONDS = 7 * 24 * 3600;
+
+export interface BuildRequestInput {
+  id: string;
+  nonce: string;
+  /** `key` is the signing key as `<type> <base64>` (an authorized_keys line without comment). */
+  requester: { principal: string | null; fingerprint: string; key: string };
+  argv: string[];
+  program: { path: string; sha256: string };
+  cwd: string;
+  environment: { name: string; protected: boolean; evidence: Evidence[] };
+  env: Record<string, BoundVariable>;
+  stdin: StdinBinding;
+  reason: string | null;
+  policyDigest: string;
+  rules: string[];
+  requirements: Requirement[];
+  breakGlass: boolean;
+  /** Epoch ms by the store's clock. */
+  now: number;
+}
+
+/** Lifetime of a request: the strictest requirement's ttl, 1 h without requirements, never above 7 d. */
+export function requestTtlSeconds(requirements: readonly Requirement[]): number {
+  const ttls = requirements.map((r) => r.ttlSeconds);
+  return Math.min(MAX_TTL_SECONDS, ...(ttls.length > 0 ? ttls : [DEFAULT_TTL_SECONDS]));
+}
+
+export function buildRequest(p: BuildRequestInput): GuardRequest {
+  if (!isRequestId(p.id)) throw new GuardError(ExitCode.INTERNAL, `buildRequest: invalid request id ${JSON.stringify(p.id)}`);
+  if (!Number.isSafeInteger(p.now) || p.now < 0) throw new GuardError(ExitCode.INTERNAL, "buildRequest: invalid time");
+  for (const r of p.requirements) {
+    if (!Number.isSafeInteger(r.ttlSeconds) || r.ttlSeconds <= 0) {
+      throw configError(`rule ${JSON.stringify(r.rule)} has an invalid ttl (${r.ttlSeconds} s)`, "set a positive ttl such as 30m");
+    }
+  }
+  const request: GuardRequest = {
+    v: 1,
+    id: p.id,
+    requester: { principal: p.requester.principal, fingerprint: p.requester.fingerprint, key: p.requester.key },
+    argv: [...p.argv],
+    program: { path: p.program.path, sha256: p.program.sha256 },
+    cwd: p.cwd,
+    environment: { name: p.environment.name, protected: p.environment.protected, evidence: p.environment.evidence.map((e) => ({ ...e })) },
+    env: Object.fromEntries(Object.entries(p.env).map(([k, v]) => [k, { sha256: v.sha256, shown: v.shown }])),
+    stdin: { kind: p.stdin.kind },
+    reason: p.reason,
+    policyDigest: p.policyDigest,
+    rules: [...p.rules],
+    requirements: p.requirements.map((r) => ({ ...r, from: r.from === null ? null : [...r.from] })),
+    breakGlass: p.breakGlass,
+    createdAt: new Date(p.now).toISOString(),
+    expiresAt: new Date(p.now + requestTtlSeconds(p.requirements) * 1000).toISOString(),
+    nonce: p.nonce,
+  };
+  // Fail here, not at the approver's end, if anything we were given would not survive a round trip.
+  return validateRequestShape(JSON.parse(canonicalJson(request)));
+}
+
+/** What the requester signs (namespace SIG_NAMESPACE.request). */
+export function requestMessage(req: GuardRequest): string {
+  return canonicalJson(req);
+}
+
+/** What approvers sign over: binds every field of the request, the nonce and the expiry included. */
+export function requestDigest(req: GuardRequest): string {
+  return sha256Hex(requestMessage(req));
+}
+
+/** What an approver signs (namespace SIG_NAMESPACE.approval). */
+export function approvalMessage(st: ApprovalStatement): string {
+  return canonicalJson(st);
+}
+
+/** Expired at `now` (store clock); an unreadable expiry counts as expired. */
+export function isExpired(req: GuardRequest, now: number): boolean {
+  const t = Date.parse(req.expiresAt);
+  return !Number.isFinite(t) || now >= t;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Binding comparison
+// ---------------------------------------------------------------------------------------------
+
+/** The fields of a request that are re-derived when the run actually happens. */
+export interface RunBinding {
+  argv: string[];
+  program: { path: string; sha256: string };
+  cwd: string;
+  environment: { name: string; evidence: Evidence[] };
+  env: Record<string, BoundVariable>;
+  stdin: StdinBinding;
+  policyDigest: string;
+  requesterFingerprint: string;
+}
+
+export type BindingField =
+  | "argv"
+  | "program.path"
+  | "program.sha256"
+  | "cwd"
+  | "environment"
+  | "evidence"
+  | `env.${string}`
+  | "stdin"
+  | "policy"
+  | "requester";
+
+/** One way the run differs from what was approved; both sides are already escaped for a terminal. */
+export interface BindingDifference {
+  field: BindingField;
+  approved: string;
+  current: string;
+}
+
+export function bindingOf(req: GuardRequest): RunBinding {
+  return {
+    argv: req.argv,
+    program: req.program,
+    cwd: req.cwd,
+    environment: { name: req.environment.name, evidence: req.environment.evidence },
+    env: req.env,
+    stdin: req.stdin,
+    policyDigest: req.policyDigest,
+    requesterFingerprint: req.requester.fingerprint,
+  };
+}
+
+const UNSET: BoundVariable = { sha256: null, shown: null };
+const show = (s: string): string => escapeForTerminal(s);
+
+/**
+ * Every difference between the approved request and the run, in a fixed order. Byte-exact: argv is
+ * compared element by element with no normalisation (C6, C7), and each differing index is named.
+ *
+ * Evidence is compared as a multiset of (source, subject, value, environment): a different production
+ * host, kube context or database behind the same environment name is a different target, so the value
+ * counts. The `detail` wording is not compared, and `declared` evidence (the --env flag) is left out:
+ * it only cross-checks detection, and the environment name itself is compared on its own line.
+ * Variables missing from either side's `env` count as unset, so a variable that appears at run time
+ * under a bound glob (LD_*, AWS_*) is a difference.
+ */
+export function compareBinding(req: GuardRequest, now: RunBinding): BindingDifference[] {
+  const diffs: BindingDifference[] = [];
+  const push = (field: BindingField, approved: string, current: string): void => {
+    diffs.push({ field, approved, current });
+  };
+
+  const n = Math.max(req.argv.length, now.argv.length);
+  for (let i = 0; i < n; i++) {
+    const a = req.argv[i];
+    const b = now.argv[i];
+    if (a !== b) push("argv", argvItem(i, a), argvItem(i, b));
+  }
+  if (req.program.path !== now.program.path) push("program.path", show(req.program.path), show(now.program.path));
+  if (req.program.sha256 !== now.program.sha256) push("program.sha256", show(req.program.sha256), show(now.program.sha256));
+  if (req.cwd !== now.cwd) push("cwd", show(req.cwd), show(now.cwd));
+  if (req.environment.name !== now.environment.name) push("environment", show(req.environment.name), show(now.environment.name));
+
+  const onlyApproved = evidenceMinus(req.environment.evidence, now.environment.evidence);
+  const onlyCurrent = evidenceMinus(now.environment.evidence, req.environment.evidence);
+  if (onlyApproved.length > 0 || onlyCurrent.length > 0) push("evidence", renderEvidence(onlyApproved), renderEvidence(onlyCurrent));
+
+  const names = [...new Set([...Object.keys(req.env), ...Object.keys(now.env)])].sort();
+  for (const name of names) {
+    const a = req.env[name] ?? UNSET;
+    const b = now.env[name] ?? UNSET;
+    if (a.sha256 === b.sha256) continue;
+    const sameText = a.shown === b.shown;
+    push(`env.${name}`, renderVariable(a, sameText), renderVariable(b, sameText));
+  }
+  if (req.stdin.kind !== now.stdin.kind) push("stdin", show(req.stdin.kind), show(now.stdin.kind));
+  if (req.policyDigest !== now.policyDigest) push("policy", show(req.policyDigest), show(now.policyDigest));
+  if (req.requester.fingerprint !== now.requesterFingerprint) push("requester", show(req.requester.fingerprint), show(now.requesterFingerprint));
+  return diffs;
+}
+
+function argvItem(i: number, v: string | undefined): string {
+  return `argv[${i}] = ${v === undefined ? "(none)" : quoteArg(v)}`;
+}
+
+function renderVariable(v: BoundVariable, withDigest: boolean): string {
+  if (v.sha256 === null) return "(unset)";
+  const text = v.shown === null ? "(hidden)" : show(v.shown);
+  // Two redacted values can read the same; the digest prefix then shows that they are not.
+  return withDigest ? `${text} (sha256 ${v.sha256.slice(0, 12)}…)` : text;
+}
+
+function evidenceKey(e: Evidence): string | null {
+  return e.source === "declared" ? null : JSON.stringify([e.source, e.subject, e.value, e.environment]);
+}
+
+function evidenceMinus(a: readonly Evidence[], b: readonly Evidence[]): Evidence[] {
+  const remaining = new Map<string, number>();
+  for (const e of b) {
+    const k = evidenceKey(e);
+    if (k !== null) remaining.set(k, (remaining.get(k) ?? 0) + 1);
+  }
+  const out: Evidence[] = [];
+  for (const e of a) {
+    const k = evidenceKey(e);
+    if (k === null) continue;
+    const left = remaining.get(k) ?? 0;
+    if (left > 0) remaining.set(k, left - 1);
+    else out.push(e);
+  }
+  return out;
+}
+
+function renderEvidence(list: readonly Evidence[]): string {
+  if (list.length === 0) return "(nothing else)";
+  return list.map((e) => `${e.source} ${show(e.subject)} = ${show(e.value)} → ${e.environment === null ? "(unknown)" : show(e.environment)}`).join("; ");
+}
+
+/**
+ * The newest unexpired request by this requester whose binding equals the run exactly (used by
+ * `guard run -- CMD` to pick up an approved request). Malformed candidates are skipped: the caller
+ * still assesses the one returned. Approval status is not looked at here.
+ */
+export function findMatchingRequest(
+  candidates: readonly SignedRequest[],
+  binding: RunBinding,
+  requesterFingerprint: string,
+  now: number,
+): SignedRequest | null {
+  let best: { signed: SignedRequest; created: number } | null = null;
+  for (const signed of candidates) {
+    let req: GuardRequest;
+    try {
+      req = validateRequestShape(signed.request);
+    } catch {
+      continue;
+    }
+    if (req.requester.fingerprint !== requesterFingerprint || isExpired(req, now)) continue;
+    if (compareBinding(req, binding).length > 0) continue;
+    const created = Date.parse(req.createdAt);
+    if (best === null || created > best.created || (created === best.created && req.id > best.signed.request.id)) {
+      best = { signed, created };
+    }
+  }
+  return best?.signed ?? null;
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Shape validation: the store is untrusted (S1, S2), so every record read from it is checked field by
+// field, with no extra fields, before anything interprets it. Signatures are checked separately.
+// ---------------------------------------------------------------------------------------------
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const NONCE = /^(?:[0-9a-f]{2}){16,64}$/;
+const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
+const KEY_LINE = /^[a-z0-9][a-z0-9@.-]* [A-Za-z0-9+/]+={0,2}$/;
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const EVIDENCE_SOURCES = new Set(["declared", "env", "kube_context", "host", "arg", "argument", "default"]);
+const MALFORMED_HINT = "the store may have been tampered with or a write was torn; do not trust this record, inspect the store and create a new request";
+
+/** Checks one record kind; every failure names the field path, escaped for the terminal. */
+class Shape {
+  constructor(private readonly what: string) {}
+
+  fail(field: string): never {
+    throw integrityError(`${this.what} record is malformed: ${escapeForTerminal(field)}`, MALFORMED_HINT);
+  }
+
+  /** A plain object with exactly these keys (any keys when `keys` is null). */
+  obj(x: unknown, at: string, keys: readonly string[] | null): Record<string, unknown> {
+    if (typeof x !== "object" || x === null || Array.isArray(x)) this.fail(at || "(root)");
+    const proto = Object.getPrototypeOf(x) as unknown;
+    if (proto !== Object.prototype && proto !== null) this.fail(at || "(root)");
+    const rec = x as Record<string, unknown>;
+    if (keys === null) return rec;
+    for (const k of Object.keys(rec)) if (!keys.includes(k)) this.fail(join(at, k));
+    for (const k of keys) if (!Object.prototype.hasOwnProperty.call(rec, k)) this.fail(join(at, k));
+    return rec;
+  }
+
+  str(x: unknown, at: string, re?: RegExp): string {
+    if (typeof x !== "string" || (re !== undefined && !re.test(x))) this.fail(at);
+    return x;
+  }
+
+  nonEmpty(x: unknown, at: string): string {
+    const s = this.str(x, at);
+    if (s.length === 0) this.fail(at);
+    return s;
+  }
+
+  strOrNull(x: unknown, at: string): string | null {
+    return x === null ? null : this.str(x, at);
+  }
+
+  bool(x: unknown, at: string): boolean {
+    if (typeof x !== "boolean") this.fail(at);
+    return x;
+  }
+
+  int(x: unknown, at: string, min: number): number {
+    if (typeof x !== "number" || !Number.isSafeInteger(x) || x < min) this.fail(at);
+    return x;
+  }
+
+  iso(x: unknown, at: string): string {
+    const s = this.str(x, at, ISO);
+    const t = Date.parse(s);
+    if (!Number.isFinite(t) || new Date(t).toISOString() !== s) this.fail(at);
+    return s;
+  }
+
+  arr<T>(x: unknown, at: string, item: (v: unknown, at: string) => T): T[] {
+    if (!Array.isArray(x)) this.fail(at);
+    return x.map((v, i) => item(v, `${at}[${i}]`));
+  }
+}
+
+function join(at: string, key: string): string {
+  return at === "" ? key : `${at}.${key}`;
+}
+
+const REQUEST_KEYS = [
+  "v", "id", "requester", "argv", "program", "cwd", "environment", "env", "stdin", "reason",
+  "policyDigest", "rules", "requirements", "breakGlass", "createdAt", "expiresAt", "nonce",
+] as const;
+
+/** A parsed request record, checked strictly; throws 65 "request record is malformed: <field>". */
+export function validateRequestShape(x: unknown): GuardRequest {
+  return checkRequest(new Shape("request"), x, "");
+}
+
+function checkRequest(s: Shape, x: unknown, at: string): GuardRequest {
+  const r = s.obj(x, at, REQUEST_KEYS);
+  const f = (k: string): string => join(at, k);
+  if (r.v !== 1) s.fail(f("v"));
+  s.str(r.id, f("id"));
+  if (!isRequestId(r.id)) s.fail(f("id"));
+  const requester = s.obj(r.requester, f("requester"), ["principal", "fingerprint", "key"]);
+  if (requester.principal !== null) s.nonEmpty(requester.principal, f("requester.principal"));
+  s.str(requester.fingerprint, f("requester.fingerprint"), FINGERPRINT);
+  s.str(requester.key, f("requester.key"), KEY_LINE);
+  const argv = s.arr(r.argv, f("argv"), (v, a) => s.str(v, a));
+  if (argv.length === 0) s.fail(f("argv"));
+  const program = s.obj(r.program, f("program"), ["path", "sha256"]);
+  s.nonEmpty(program.path, f("program.path"));
+  s.str(program.sha256, f("program.sha256"), HEX64);
+  s.nonEmpty(r.cwd, f("cwd"));
+  const env = s.obj(r.environment, f("environment"), ["name", "protected", "evidence"]);
+  s.nonEmpty(env.name, f("environment.name"));
+  s.bool(env.protected, f("environment.protected"));
+  s.arr(env.evidence, f("environment.evidence"), (v, a) => checkEvidence(s, v, a));
+  const vars = s.obj(r.env, f("env"), null);
+  for (const [name, value] of Object.entries(vars)) {
+    if (name === "" || name.includes("=") || name.includes("\0")) s.fail(f(`env.${name}`));
+    const b = s.obj(value, f(`env.${name}`), ["sha256", "shown"]);
+    if (b.sha256 === null) {
+      if (b.shown !== null) s.fail(f(`env.${name}.shown`));
+    } else {
+      s.str(b.sha256, f(`env.${name}.sha256`), HEX64);
+      s.str(b.shown, f(`env.${name}.shown`));
+    }
+  }
+  const stdin = s.obj(r.stdin, f("stdin"), ["kind"]);
+  if (stdin.kind !== "tty" && stdin.kind !== "null") s.fail(f("stdin.kind"));
+  s.strOrNull(r.reason, f("reason"));
+  s.str(r.policyDigest, f("policyDigest"), HEX64);
+  s.arr(r.rules, f("rules"), (v, a) => s.nonEmpty(v, a));
+  s.arr(r.requirements, f("requirements"), (v, a) => checkRequirement(s, v, a));
+  s.bool(r.breakGlass, f("breakGlass"));
+  const created = Date.parse(s.iso(r.createdAt, f("createdAt")));
+  const expires = Date.parse(s.iso(r.expiresAt, f("expiresAt")));
+  if (expires <= created) s.fail(f("expiresAt"));
+  s.str(r.nonce, f("nonce"), NONCE);
+  return x as GuardRequest;
+}
+
+function checkEvidence(s: Shape, x: unknown, at: string): Evidence {
+  const e = s.obj(x, at, ["source", "subject", "value", "environment", "detail"]);
+  if (typeof e.source !== "string" || !EVIDENCE_SOURCES.has(e.source)) s.fail(join(at, "source"));
+  s.str(e.subject, join(at, "subject"));
+  s.str(e.value, join(at, "value"));
+  s.strOrNull(e.environment, join(at, "environment"));
+  s.str(e.detail, join(at, "detail"));
+  return x as Evidence;
+}
+
+function checkRequirement(s: Shape, x: unknown, at: string): Requirement {
+  const r = s.obj(x, at, ["rule", "approvals", "from", "reason", "confirm", "ttlSeconds"]);
+  s.nonEmpty(r.rule, join(at, "rule"));
+  s.int(r.approvals, join(at, "approvals"), 1);
+  if (r.from !== null) s.arr(r.from, join(at, "from"), (v, a) => s.nonEmpty(v, a));
+  s.bool(r.reason, join(at, "reason"));
+  s.bool(r.confirm, join(at, "confirm"));
+  s.int(r.ttlSeconds, join(at, "ttlSeconds"), 1);
+  return x as Requirement;
+}
+
+/** A stored signed request: the request plus a non-empty armored signature. */
+export function validateSignedRequestShape(x: unknown): SignedRequest {
+  const s = new Shape("request");
+  const r = s.obj(x, "", ["request", "signature"]);
+  checkRequest(s, r.request, "request");
+  s.nonEmpty(r.signature, "signature");
+  return x as SignedRequest;
+}
+
+/** A stored signed approval (approve, deny or acknowledge); throws 65 "approval record is malformed: <field>". */
+export function validateApprovalShape(x: unknown): SignedApproval {
+  const s = new Shape("approval");
+  const r = s.obj(x, "", ["statement", "signature"]);
+  const st = s.obj(r.statement, "statement", ["v", "requestId", "requestDigest", "decision", "principal", "fingerprint", "comment", "createdAt", "nonce"]);
+  if (st.v !== 1) s.fail("statement.v");
+  s.str(st.requestId, "statement.requestId");
+  if (!isRequestId(st.requestId)) s.fail("statement.requestId");
+  s.str(st.requestDigest, "statement.requestDigest", HEX64);
+  if (st.decision !== "approve" && st.decision !== "deny" && st.decision !== "acknowledge") s.fail("statement.decision");
+  s.nonEmpty(st.principal, "statement.principal");
+  s.str(st.fingerprint, "statement.fingerprint", FINGERPRINT);
+  s.strOrNull(st.comment, "statement.comment");
+  s.iso(st.createdAt, "statement.createdAt");
+  s.str(st.nonce, "statement.nonce", NONCE);
+  s.nonEmpty(r.signature, "signature");
+  return x as SignedApproval;
+}
+
+/** A stored consumption record; throws 65 "consumption record is malformed: <field>". */
+export function validateConsumptionShape(x: unknown): Consumption {
+  const s = new Shape("consumption");
+  const r = s.obj(x, "", ["requestId", "requestDigest", "consumedAt", "by", "host", "pid"]);
+  s.str(r.requestId, "requestId");
+  if (!isRequestId(r.requestId)) s.fail("requestId");
+  s.str(r.requestDigest, "requestDigest", HEX64);
+  s.iso(r.consumedAt, "consumedAt");
+  const by = s.obj(r.by, "by", ["principal", "fingerprint"]);
+  if (by.principal !== null) s.nonEmpty(by.principal, "by.principal");
+  s.str(by.fingerprint, "by.fingerprint", FINGERPRINT);
+  s.str(r.host, "host");
+  s.int(r.pid, "pid", 0);
+  return x as Consumption;
+}

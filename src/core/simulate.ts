@@ -1,0 +1,46 @@
+/**
+ * Evaluate an invocation described entirely by data (a policy test case), with no filesystem: the same
+ * detectTarget + evaluate path `guard run` takes, with the program resolved the way the policy sees it.
+ * A program with a '/' is taken relative to the policy root; one without is a bare command name.
+ */
+import { posix } from "node:path";
+import { detectTarget, declaredEnvProblem } from "./detect.js";
+import { evaluate } from "./evaluate.js";
+import { unwrapCommand } from "./wrappers.js";
+import type { Decision, Policy, ResolvedProgram } from "./types.js";
+
+export interface SimulatedInvocation {
+  argv: string[];
+  env: Record<string, string>;
+  host?: string;
+  kubeContext?: string;
+  declared?: string;
+  now: number;
+}
+
+export function simulatedProgram(policy: Policy, given: string): ResolvedProgram {
+  const givenBase = posix.basename(given);
+  if (!given.includes("/")) return { given, path: given, relativeToRoot: null, base: given, givenBase };
+  const rel = posix.normalize(given).replace(/^(\.\/)+/, "");
+  const inside = !rel.startsWith("../") && !posix.isAbsolute(rel);
+  const path = posix.isAbsolute(rel) ? rel : posix.join(policy.root, rel);
+  return { given, path, relativeToRoot: inside ? rel : null, base: posix.basename(rel), givenBase };
+}
+
+export function simulate(policy: Policy, inv: SimulatedInvocation): Decision {
+  const unwrapped = unwrapCommand(inv.argv);
+  const argv = unwrapped.wrapper && unwrapped.argv.length > 0 ? unwrapped.argv : inv.argv;
+  const env = { ...inv.env, ...unwrapped.env };
+  const args = argv.slice(1);
+  const declaredProblem = inv.declared !== undefined ? declaredEnvProblem(policy, inv.declared) : null;
+  const detection = detectTarget(policy, {
+    args,
+    env,
+    host: inv.host ?? "",
+    kubeconfigs: inv.kubeContext !== undefined ? [{ path: "(test case kube_context)", currentContext: inv.kubeContext }] : [],
+    declared: inv.declared,
+  });
+  const decision = evaluate(policy, { program: simulatedProgram(policy, argv[0] ?? ""), args, detection, now: inv.now, wrapperHidden: unwrapped.hidden });
+  if (declaredProblem) return { ...decision, decision: "deny", reasons: [declaredProblem, ...decision.reasons] };
+  return decision;
+}

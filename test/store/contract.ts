@@ -1,0 +1,274 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { AuditVerifier } from "../../src/core/audit.js";
+import { GuardError } from "../../src/core/errors.js";
+import type { AuditEvent } from "../../src/core/types.js";
+import type { Store } from "../../src/adapters/store/types.js";
+import { makeApproval, makeConsumption, makeDraft, makeRequest, newId } from "./fixtures.js";
+
+/**
+ * What every Store backend must do, tested through the interface only. A backend's test file calls
+ * `describeStoreContract("file", make)`.
+ *
+ * `make` must return a FRESH, EMPTY store (the audit sequence starts at 1 in every test) together with
+ * `reopen`, which opens a second, independent instance on the same place (a new directory handle, a new
+ * connection pool) the way another process would, and `cleanup`, which closes `store` and removes the
+ * place. Stores returned by `reopen` are closed by the contract itself.
+ */
+export interface StoreFixture {
+  store: Store;
+  reopen: () => Promise<Store>;
+  cleanup: () => Promise<void>;
+}
+
+export function describeStoreContract(name: string, make: () => Promise<StoreFixture>): void {
+  describe(`Store contract: ${name}`, () => {
+    let fx: StoreFixture;
+    let store: Store;
+    const extra: Store[] = [];
+
+    async function another(): Promise<Store> {
+      const s = await fx.reopen();
+      extra.push(s);
+      return s;
+    }
+
+    beforeEach(async () => {
+      fx = await make();
+      store = fx.store;
+    });
+
+    afterEach(async () => {
+      for (const s of extra.splice(0)) await s.close();
+      await fx.cleanup();
+    });
+
+    it("now() is a finite epoch-ms number close to the local clock", async () => {
+      const t = await store.now();
+      expect(Number.isFinite(t)).toBe(true);
+      expect(Math.abs(t - Date.now())).toBeLessThan(30_000);
+    });
+
+    it("describes itself without secrets", () => {
+      expect(typeof store.description).toBe("string");
+      expect(store.description.length).toBeGreaterThan(0);
+      expect(store.description).not.toMatch(/:[^:/@]+@/); // no password in a URL
+    });
+
+    describe("requests", () => {
+      it("an unknown request is null", async () => {
+        expect(await store.getRequest(newId())).toBeNull();
+      });
+
+      it("put then get returns the same record, also from another instance", async () => {
+        const r = makeRequest();
+        await store.putRequest(r);
+        expect(await store.getRequest(r.request.id)).toEqual(r);
+        expect(await (await another()).getRequest(r.request.id)).toEqual(r);
+      });
+
+      it("list returns every request, newest first", async () => {
+        const base = Date.now() - 60_000;
+        const rs = [0, 2, 1, 3].map((k) => makeRequest(newId(), new Date(base + k * 1000)));
+        for (const r of rs) await store.putRequest(r);
+        const listed = await store.listRequests();
+        expect(listed.map((r) => r.request.createdAt)).toEqual([3, 2, 1, 0].map((k) => new Date(base + k * 1000).toISOString()));
+        expect(listed).toContainEqual(rs[0]);
+      });
+
+      it("list of an empty store is empty", async () => {
+        expect(await store.listRequests()).toEqual([]);
+      });
+
+      it("putRequest refuses an existing id with an integrity error (65) and keeps the original", async () => {
+        const r = makeRequest();
+        await store.putRequest(r);
+        const forged = makeRequest(r.request.id);
+        forged.request.argv = ["rm", "-rf", "/"];
+        await expectGuardError(store.putRequest(forged), 65);
+        expect(await store.getRequest(r.request.id)).toEqual(r);
+      });
+
+      it("two instances racing to create one id: exactly one wins", async () => {
+        const id = newId();
+        const others = await Promise.all([another(), another(), another()]);
+        const results = await Promise.allSettled([store, ...others].map((s) => s.putRequest(makeRequest(id))));
+        expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+        for (const r of results) if (r.status === "rejected") expect((r.reason as GuardError).exitCode).toBe(65);
+      });
+    });
+
+    describe("S5: ids are validated before anything is touched", () => {
+      const bad = ["../../policy", "/", "r-aaaaaaaaaaaaaaaaaaa\0", "", "r-AAAAAAAAAAAAAAAAAAAA", "r-aaaaaaaaaaaaaaaaaaaa/../x", "R-aaaaaaaaaaaaaaaaaaaa"];
+      for (const id of bad) {
+        it(`S5: ${JSON.stringify(id)} is a usage error (64) everywhere`, async () => {
+          await expectGuardError(store.getRequest(id), 64);
+          await expectGuardError(store.putRequest(makeRequest(id)), 64);
+          await expectGuardError(store.putApproval(id, makeApproval(id)), 64);
+          await expectGuardError(store.listApprovals(id), 64);
+          await expectGuardError(store.consume(makeConsumption(id)), 64);
+          await expectGuardError(store.getConsumption(id), 64);
+          await expectGuardError(store.waitForChange(id, 10), 64);
+        });
+      }
+    });
+
+    describe("approvals", () => {
+      it("none for a new request", async () => {
+        const r = makeRequest();
+        await store.putRequest(r);
+        expect(await store.listApprovals(r.request.id)).toEqual([]);
+      });
+
+      it("add, list, and an identical re-add is idempotent", async () => {
+        const r = makeRequest();
+        await store.putRequest(r);
+        const a = makeApproval(r.request.id, "bob");
+        const b = makeApproval(r.request.id, "carol", "deny");
+        await store.putApproval(r.request.id, a);
+        await store.putApproval(r.request.id, b);
+        await store.putApproval(r.request.id, structuredClone(a));
+        await (await another()).putApproval(r.request.id, structuredClone(a));
+        const listed = await store.listApprovals(r.request.id);
+        expect(listed).toHaveLength(2);
+        expect(listed).toContainEqual(a);
+        expect(listed).toContainEqual(b);
+      });
+
+      it("approvals of one request do not leak into another", async () => {
+        const r1 = makeRequest();
+        const r2 = makeRequest();
+        await store.putRequest(r1);
+        await store.putRequest(r2);
+        await store.putApproval(r1.request.id, makeApproval(r1.request.id));
+        expect(await store.listApprovals(r2.request.id)).toEqual([]);
+      });
+    });
+
+    describe("consumption", () => {
+      it("A12: exactly one of 50 concurrent consume() calls wins, and later calls lose", async () => {
+        const r = makeRequest();
+        await store.putRequest(r);
+        const id = r.request.id;
+        expect(await store.getConsumption(id)).toBeNull();
+        const others = await Promise.all([another(), another()]);
+        const stores = [store, ...others];
+        const records = Array.from({ length: 50 }, (_, i) => makeConsumption(id, 1000 + i));
+        const results = await Promise.all(records.map((rec, i) => stores[i % stores.length]!.consume(rec)));
+        expect(results.filter((x) => x === true)).toHaveLength(1);
+        const winner = records[results.indexOf(true)]!;
+        expect(await store.getConsumption(id)).toEqual(winner);
+        expect(await store.consume(makeConsumption(id, 9999))).toBe(false);
+        expect(await (await another()).consume(makeConsumption(id, 9998))).toBe(false);
+        expect(await store.getConsumption(id)).toEqual(winner);
+      });
+
+      it("consuming one request leaves others unconsumed", async () => {
+        const a = newId();
+        const b = newId();
+        await store.putRequest(makeRequest(a));
+        await store.putRequest(makeRequest(b));
+        expect(await store.consume(makeConsumption(a))).toBe(true);
+        expect(await store.getConsumption(b)).toBeNull();
+        expect(await store.consume(makeConsumption(b))).toBe(true);
+      });
+    });
+
+    describe("waitForChange", () => {
+      it("resolves soon after another instance stores an approval", async () => {
+        const r = makeRequest();
+        await store.putRequest(r);
+        const other = await another();
+        const t0 = Date.now();
+        const waiting = store.waitForChange(r.request.id, 20_000);
+        await sleep(150);
+        await other.putApproval(r.request.id, makeApproval(r.request.id));
+        await waiting;
+        expect(Date.now() - t0).toBeLessThan(5_000);
+      });
+
+      it("resolves on timeout when nothing happens", async () => {
+        const r = makeRequest();
+        await store.putRequest(r);
+        const t0 = Date.now();
+        await store.waitForChange(r.request.id, 300);
+        const elapsed = Date.now() - t0;
+        expect(elapsed).toBeGreaterThanOrEqual(250);
+        expect(elapsed).toBeLessThan(5_000);
+      });
+
+      it("resolves when the signal aborts, and at once when already aborted", async () => {
+        const r = makeRequest();
+        await store.putRequest(r);
+        const ac = new AbortController();
+        const t0 = Date.now();
+        setTimeout(() => ac.abort(), 100);
+        await store.waitForChange(r.request.id, 20_000, ac.signal);
+        expect(Date.now() - t0).toBeLessThan(5_000);
+        const t1 = Date.now();
+        await store.waitForChange(r.request.id, 20_000, ac.signal);
+        expect(Date.now() - t1).toBeLessThan(1_000);
+      });
+    });
+
+    describe("audit", () => {
+      it("an empty log reads as no events", async () => {
+        expect(await collect(store.readAudit())).toEqual([]);
+      });
+
+      it("appends get contiguous seq from 1, link to the previous hash, and read back in order", async () => {
+        const appended: AuditEvent[] = [];
+        for (let i = 0; i < 5; i++) appended.push(await store.appendAudit(makeDraft(i)));
+        expect(appended.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+        expect(appended[0]!.prev).toBe("0".repeat(64));
+        for (let i = 1; i < 5; i++) expect(appended[i]!.prev).toBe(appended[i - 1]!.hash);
+        for (const e of appended) expect(Math.abs(Date.parse(e.time) - Date.now())).toBeLessThan(30_000);
+        expect(appended[2]!.data).toEqual(makeDraft(2).data);
+
+        const read = await collect(store.readAudit());
+        expect(read).toEqual(appended);
+        const report = verify(read);
+        expect(report.ok).toBe(true);
+        expect(report.head).toEqual({ seq: 5, hash: appended[4]!.hash });
+      });
+
+      it("concurrent appends from several instances keep one valid chain", async () => {
+        const stores = [store, ...(await Promise.all([another(), another(), another()]))];
+        const appended = (await Promise.all(stores.map((s, k) => Promise.all(Array.from({ length: 10 }, (_, i) => s.appendAudit(makeDraft(k * 100 + i))))))).flat();
+        const read = await collect((await another()).readAudit());
+        expect(read.map((e) => e.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+        expect(new Set(read.map((e) => e.hash))).toEqual(new Set(appended.map((e) => e.hash)));
+        const report = verify(read);
+        expect(report.problems).toEqual([]);
+        expect(report.ok).toBe(true);
+        expect(report.events).toBe(40);
+      });
+    });
+  });
+}
+
+function verify(events: AuditEvent[]) {
+  const v = new AuditVerifier();
+  for (const e of events) v.push(e);
+  return v.finish();
+}
+
+export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+export async function expectGuardError(p: Promise<unknown>, exitCode: number): Promise<GuardError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(GuardError);
+    expect((e as GuardError).exitCode).toBe(exitCode);
+    return e as GuardError;
+  }
+  throw new Error(`expected a GuardError with exit code ${exitCode}, but the call succeeded`);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

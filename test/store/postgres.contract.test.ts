@@ -1,0 +1,30 @@
+import { afterAll, beforeAll } from "vitest";
+import { openPostgresStore } from "../../src/adapters/store/postgres.js";
+import { createTestDatabase, randomName, sql } from "../helpers/pg.js";
+import { describeStoreContract } from "./contract.js";
+
+/**
+ * The shared Store contract on PostgreSQL. One fresh database for this file; every test gets its own
+ * schema (guard's `schema=` URL parameter), so each starts empty with the audit sequence at 1.
+ */
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+describeStoreContract("postgres", async () => {
+  const schema = randomName("contract");
+  const url = `${db.url}?schema=${schema}`;
+  const store = await openPostgresStore(url);
+  return {
+    store,
+    reopen: () => openPostgresStore(url),
+    cleanup: async () => {
+      await store.close();
+      await sql(db.url, `DROP SCHEMA ${schema} CASCADE`);
+    },
+  };
+});

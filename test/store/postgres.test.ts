@@ -1,0 +1,391 @@
+import { readFile } from "node:fs/promises";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { migratePostgres, openPostgresStore } from "../../src/adapters/store/postgres.js";
+import { MIGRATIONS, SCHEMA_VERSION } from "../../src/adapters/store/postgres-schema.js";
+import type { Store } from "../../src/adapters/store/types.js";
+import { AuditVerifier, chainEvent } from "../../src/core/audit.js";
+import { canonicalJson, sha256Hex } from "../../src/core/canonical.js";
+import type { AuditEvent, Consumption, SignedRequest } from "../../src/core/types.js";
+import { ADMIN_URL, createTestDatabase, randomName, sql, urlFor } from "../helpers/pg.js";
+import { collect, expectGuardError } from "./contract.js";
+import { makeApproval, makeConsumption, makeDraft, makeRequest, newId } from "./fixtures.js";
+
+/** PostgreSQL-specific behaviour; the shared contract runs in postgres.contract.test.ts. */
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+const open: Store[] = [];
+
+/** A store in its own fresh schema of this file's database (closed after the file). */
+async function fresh(opts: Parameters<typeof openPostgresStore>[1] = {}): Promise<{ store: Store; url: string; schema: string }> {
+  const schema = randomName("s");
+  const url = `${db.url}?schema=${schema}`;
+  const store = await openPostgresStore(url, opts);
+  open.push(store);
+  return { store, url, schema };
+}
+
+async function reopen(url: string, opts: Parameters<typeof openPostgresStore>[1] = {}): Promise<Store> {
+  const store = await openPostgresStore(url, opts);
+  open.push(store);
+  return store;
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+
+afterAll(async () => {
+  for (const s of open.splice(0)) await s.close();
+  await db?.drop();
+});
+
+describe("migrations", () => {
+  // First in the file: the database is still empty, so ten processes really race to create the schema.
+  it("10 concurrent openPostgresStore on a fresh database all succeed and migrate exactly once", async () => {
+    const stores = await Promise.all(Array.from({ length: 10 }, () => openPostgresStore(db.url)));
+    try {
+      const rows = await sql(db.url, "SELECT version FROM guard_schema_version ORDER BY version");
+      expect(rows.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
+      const id = newId();
+      await stores[3]!.putRequest(makeRequest(id));
+      expect(await stores[7]!.getRequest(id)).not.toBeNull();
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it("migratePostgres: 0 → latest on a fresh schema, then nothing to do", async () => {
+    const url = `${db.url}?schema=${randomName("m")}`;
+    expect(await migratePostgres(url)).toEqual({ from: 0, to: SCHEMA_VERSION });
+    expect(await migratePostgres(url)).toEqual({ from: SCHEMA_VERSION, to: SCHEMA_VERSION });
+  });
+
+  it("versions are 1..n without gaps", () => {
+    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+  });
+
+  it("migrate: false refuses an unmigrated schema (74) and points at `guard store migrate`", async () => {
+    const e = await expectGuardError(openPostgresStore(`${db.url}?schema=${randomName("u")}`, { migrate: false }), 74);
+    expect(e.hint).toContain("guard store migrate");
+  });
+
+  it("a schema newer than this guard is refused (74)", async () => {
+    const { url, schema } = await fresh();
+    await sql(db.url, `INSERT INTO ${schema}.guard_schema_version (version, description) VALUES (999, 'from the future')`);
+    const e = await expectGuardError(openPostgresStore(url), 74);
+    expect(e.message).toContain("999");
+    await expectGuardError(migratePostgres(url), 74);
+  });
+
+  it("the schema parameter keeps installations apart and is not passed to pg", async () => {
+    const a = await fresh();
+    const b = await fresh();
+    const r = makeRequest();
+    await a.store.putRequest(r);
+    expect(await b.store.getRequest(r.request.id)).toBeNull();
+    const tables = await sql(db.url, "SELECT table_schema FROM information_schema.tables WHERE table_name = 'guard_requests' AND table_schema = ANY($1)", [[a.schema, b.schema]]);
+    expect(tables.map((t) => t.table_schema).sort()).toEqual([a.schema, b.schema].sort());
+    expect(a.store.description).toContain(`schema=${a.schema}`);
+  });
+
+  for (const bad of ["Bad", "a-b", "x;drop", "1abc", ""]) {
+    it(`a schema parameter ${JSON.stringify(bad)} is a usage error (64)`, async () => {
+      await expectGuardError(openPostgresStore(`${db.url}?schema=${encodeURIComponent(bad)}`), 64);
+    });
+  }
+
+  it("a URL whose TLS files are missing is a usage error (64)", async () => {
+    const e = await expectGuardError(openPostgresStore(`${urlFor("postgres")}?sslmode=verify-full&sslrootcert=/nonexistent/guard-ca.pem`), 64);
+    expect(e.message).toContain("/nonexistent/guard-ca.pem");
+  });
+
+  it("a URL that is not postgres:// is a usage error (64) that does not echo it", async () => {
+    await expectGuardError(openPostgresStore("mysql://u:hunter2@h/db"), 64);
+    const e = await expectGuardError(openPostgresStore("postgres://u:hunter2@[bad"), 64);
+    expect(e.message).not.toContain("hunter2");
+  });
+});
+
+describe("single use and the database's clock", () => {
+  it("A12: 50 concurrent consume() from 50 store instances (separate connections): exactly one wins", async () => {
+    const { store, url } = await fresh();
+    const r = makeRequest();
+    await store.putRequest(r);
+    const id = r.request.id;
+    const stores = await Promise.all(Array.from({ length: 50 }, () => openPostgresStore(url, { maxConnections: 1 })));
+    try {
+      const records = stores.map((_, i) => makeConsumption(id, 5000 + i));
+      const results = await Promise.all(stores.map((s, i) => s.consume(records[i]!)));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await store.getConsumption(id)).toEqual(records[results.indexOf(true)]);
+      const again = await Promise.all(stores.slice(0, 5).map((s) => s.consume(makeConsumption(id, 1))));
+      expect(again).toEqual([false, false, false, false, false]);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it("now() is the server's clock_timestamp()", async () => {
+    const { store } = await fresh();
+    const [before] = await sql(db.url, "SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms");
+    const t = await store.now();
+    const [after] = await sql(db.url, "SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms");
+    expect(t).toBeGreaterThanOrEqual(before!.ms as number);
+    expect(t).toBeLessThanOrEqual(after!.ms as number);
+  });
+
+  it("A11: with the local clock set back a day, now(), audit times and expiry follow the server", async () => {
+    const { store } = await fresh();
+    const real = Date.now();
+    // Valid for an hour by a clock that is a day behind; expired an hour ago by the real one.
+    const r = makeRequest(newId(), new Date(real - 2 * 3_600_000));
+    r.request.expiresAt = new Date(real - 3_600_000).toISOString();
+    await store.putRequest(r);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime(real - 86_400_000);
+      expect(Date.now()).toBeLessThan(real - 86_000_000);
+      expect(Math.abs((await store.now()) - real)).toBeLessThan(60_000);
+      const e = await store.appendAudit(makeDraft(1));
+      expect(Math.abs(Date.parse(e.time) - real)).toBeLessThan(60_000);
+      const err = await expectGuardError(store.consume(makeConsumption(r.request.id)), 77);
+      expect(err.message).toContain("expired");
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(await store.getConsumption(r.request.id)).toBeNull();
+  });
+
+  it("A10: a request that is still valid by the server's clock is consumed", async () => {
+    const { store } = await fresh();
+    const r = makeRequest();
+    await store.putRequest(r);
+    expect(await store.consume(makeConsumption(r.request.id))).toBe(true);
+  });
+});
+
+describe("audit", () => {
+  it("readAudit pages through a log (1,234 events, pages of 100) in order, and appends continue its chain", async () => {
+    const { store, schema } = await fresh({ auditPageSize: 100 });
+    const events: AuditEvent[] = [];
+    let prev: AuditEvent | null = null;
+    for (let i = 0; i < 1_234; i++) {
+      prev = chainEvent(prev, makeDraft(i), new Date(1_700_000_000_000 + i).toISOString());
+      events.push(prev);
+    }
+    await sql(
+      db.url,
+      `INSERT INTO ${schema}.guard_audit (seq, hash, body, time) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[])`,
+      [events.map((e) => e.seq), events.map((e) => e.hash), events.map((e) => canonicalJson(e)), events.map((e) => e.time)],
+    );
+    const v = new AuditVerifier();
+    let n = 0;
+    for await (const e of store.readAudit()) {
+      expect(e.seq).toBe(++n);
+      v.push(e);
+    }
+    const report = v.finish();
+    expect(report.ok).toBe(true);
+    expect(report.events).toBe(1_234);
+    const next = await store.appendAudit(makeDraft(99_999));
+    expect(next.seq).toBe(1_235);
+    expect(next.prev).toBe(events[events.length - 1]!.hash);
+  });
+
+  it("appends from 5 instances, 20 each, interleaved: one contiguous valid chain", async () => {
+    const { url } = await fresh();
+    const stores = await Promise.all(Array.from({ length: 5 }, () => reopen(url)));
+    await Promise.all(stores.map((s, k) => Promise.all(Array.from({ length: 20 }, (_, i) => s.appendAudit(makeDraft(k * 100 + i))))));
+    const read = await collect(stores[0]!.readAudit());
+    expect(read.map((e) => e.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    const v = new AuditVerifier();
+    for (const e of read) v.push(e);
+    expect(v.finish().ok).toBe(true);
+  });
+});
+
+describe("malformed records handed to the store are refused (70) and nothing is stored", () => {
+  it("a request without a signature, an approval for another request, a consumption without a consumer", async () => {
+    const { store } = await fresh();
+    const r = makeRequest();
+    const unsigned = { request: r.request } as unknown as SignedRequest;
+    await expectGuardError(store.putRequest(unsigned), 70);
+    expect(await store.getRequest(r.request.id)).toBeNull();
+    const bad = { ...r, request: { ...r.request, expiresAt: "tomorrow" } };
+    await expectGuardError(store.putRequest(bad), 70);
+    const id = newId();
+    await expectGuardError(store.putApproval(id, makeApproval(newId())), 70);
+    expect(await store.listApprovals(id)).toEqual([]);
+    const noConsumer = { ...makeConsumption(id), by: null } as unknown as Consumption;
+    await expectGuardError(store.consume(noConsumer), 70);
+    expect(await store.getConsumption(id)).toBeNull();
+  });
+});
+
+describe("S2: corrupt rows are integrity errors (65), never 'not found'", () => {
+  async function plant(schema: string, table: string, columns: string, values: unknown[]): Promise<void> {
+    const params = values.map((_, i) => `$${i + 1}`).join(", ");
+    await sql(db.url, `INSERT INTO ${schema}.${table} (${columns}) VALUES (${params})`, values);
+  }
+  const now = new Date().toISOString();
+
+  it("S2: a request row that is not JSON, or not a signed request, or holds another id", async () => {
+    const { store, schema } = await fresh();
+    for (const body of ["not json", '{"request": 1}', "[]", "", canonicalJson(makeRequest(newId()))]) {
+      const id = newId();
+      await plant(schema, "guard_requests", "id, body, created_at, expires_at", [id, body, now, now]);
+      const e = await expectGuardError(store.getRequest(id), 65);
+      expect(e.message).toContain(id);
+    }
+    await expectGuardError(store.listRequests(), 65);
+  });
+
+  it("S2: an approval row that is not JSON, or for another request", async () => {
+    const { store, schema } = await fresh();
+    const id = newId();
+    await plant(schema, "guard_approvals", "request_id, digest, body", [id, "x", "{truncated"]);
+    await expectGuardError(store.listApprovals(id), 65);
+    const id2 = newId();
+    const other = canonicalJson(makeApproval(newId()));
+    await plant(schema, "guard_approvals", "request_id, digest, body", [id2, sha256Hex(other), other]);
+    await expectGuardError(store.listApprovals(id2), 65);
+  });
+
+  it("S2: a consumption row that is not JSON or for another request", async () => {
+    const { store, schema } = await fresh();
+    const id = newId();
+    await plant(schema, "guard_consumptions", "request_id, body", [id, "null"]);
+    await expectGuardError(store.getConsumption(id), 65);
+    const id2 = newId();
+    await plant(schema, "guard_consumptions", "request_id, body", [id2, canonicalJson(makeConsumption(newId()))]);
+    await expectGuardError(store.getConsumption(id2), 65);
+  });
+
+  it("S2: an audit row that is not JSON, has the wrong shape, or disagrees with its seq", async () => {
+    const cases: Array<(e: AuditEvent) => string> = [() => "garbage", (e) => canonicalJson({ ...e, actor: "x" }), (e) => canonicalJson({ ...e, seq: 7 })];
+    for (const make of cases) {
+      const { store, schema } = await fresh();
+      const good = await store.appendAudit(makeDraft(1));
+      const bad = chainEvent(good, makeDraft(2), now);
+      await plant(schema, "guard_audit", "seq, hash, body, time", [2, bad.hash, make(bad), now]);
+      await expectGuardError(collect(store.readAudit()), 65);
+    }
+  });
+});
+
+describe("waiting for approvals (LISTEN/NOTIFY)", () => {
+  /** Resolves to "woken" if the wait ends first, "still waiting" if `ms` pass first. */
+  const raceWith = (p: Promise<void>, ms: number): Promise<string> =>
+    Promise.race([p.then(() => "woken"), new Promise<string>((r) => setTimeout(() => r("still waiting"), ms))]);
+
+  it("an approval stored by another instance wakes the waiter, not its 60 s poll", async () => {
+    const { store, url } = await fresh({ pollMs: 60_000 });
+    const writer = await reopen(url);
+    const r = makeRequest();
+    await store.putRequest(r);
+    await store.waitForChange(r.request.id, 300); // opens the LISTEN connection
+    const waiting = store.waitForChange(r.request.id, 20_000);
+    await writer.putApproval(r.request.id, makeApproval(r.request.id));
+    expect(await raceWith(waiting, 15_000)).toBe("woken");
+  });
+
+  it("a notification for another request does not wake it", async () => {
+    const { store, url } = await fresh({ pollMs: 60_000 });
+    const writer = await reopen(url);
+    const mine = newId();
+    const other = newId();
+    await store.waitForChange(mine, 300);
+    const waiting = store.waitForChange(mine, 20_000);
+    await writer.putApproval(other, makeApproval(other));
+    expect(await raceWith(waiting, 700)).toBe("still waiting");
+    await writer.consume(makeConsumption(mine)); // consumptions are announced too
+    expect(await raceWith(waiting, 15_000)).toBe("woken");
+  });
+
+  it("a dropped LISTEN connection wakes the waiter and is replaced", async () => {
+    const appName = randomName("listen");
+    const { url } = await fresh();
+    const store = await reopen(`${url}&application_name=${appName}`, { pollMs: 60_000 });
+    const writer = await reopen(url);
+    const id = newId();
+    await store.waitForChange(id, 300);
+    const waiting = store.waitForChange(id, 20_000);
+    const killed = await sql(ADMIN_URL, "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1 AND query ILIKE 'LISTEN%'", [appName]);
+    expect(killed).toEqual([{ ok: true }]);
+    expect(await raceWith(waiting, 15_000)).toBe("woken");
+    await store.waitForChange(id, 300); // reconnects
+    const listeners = await sql(ADMIN_URL, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND query ILIKE 'LISTEN%'", [appName]);
+    expect(listeners).toEqual([{ n: 1 }]);
+    const again = store.waitForChange(id, 20_000);
+    await writer.putApproval(id, makeApproval(id));
+    expect(await raceWith(again, 15_000)).toBe("woken");
+  });
+
+  it("the fallback poll ends a wait after pollMs even without a notification", async () => {
+    const { store } = await fresh({ pollMs: 200 });
+    expect(await raceWith(store.waitForChange(newId(), 60_000), 15_000)).toBe("woken");
+  });
+
+  it("close() ends every connection, the listener's included", async () => {
+    const appName = randomName("close");
+    const { url } = await fresh();
+    const store = await openPostgresStore(`${url}&application_name=${appName}`);
+    await store.putRequest(makeRequest());
+    await store.waitForChange(newId(), 100);
+    const count = async () => Number((await sql(ADMIN_URL, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1", [appName]))[0]?.n);
+    expect(await count()).toBeGreaterThanOrEqual(2);
+    await store.close();
+    await store.close(); // idempotent
+    for (let i = 0; i < 50 && (await count()) > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await count()).toBe(0);
+  });
+});
+
+describe("an unreachable or refusing database is exit 74 with the host, and never shows the password", () => {
+  const cases: Array<[string, string, string | RegExp]> = [
+    ["nothing listens on the port", "postgres://guard:s3cret-pw@127.0.0.1:1/guard", "127.0.0.1:1/guard"],
+    ["the database does not exist", urlFor("guard_no_such_db_x").replace("postgres@", "postgres:s3cret-pw@"), /127\.0\.0\.1:5432\/guard_no_such_db_x: .*does not exist/],
+    ["the role does not exist", urlFor("postgres", "guard_no_such_role_x"), /127\.0\.0\.1:5432\/postgres: .*guard_no_such_role_x/],
+    ["the host name does not resolve", "postgres://guard:s3cret-pw@no-such-host.invalid:5432/guard", "no-such-host.invalid:5432/guard"],
+    ["the server refuses TLS that the URL requires", `${urlFor("postgres")}?sslmode=verify-full`, "127.0.0.1:5432/postgres"],
+  ];
+  for (const [what, url, expected] of cases) {
+    it(`${what}`, async () => {
+      const e = await expectGuardError(openPostgresStore(url, { connectTimeoutMs: 3_000 }), 74);
+      if (typeof expected === "string") expect(e.message).toContain(expected);
+      else expect(e.message).toMatch(expected);
+      expect(`${e.message} ${e.hint ?? ""}`).not.toContain("s3cret-pw");
+      expect(e.hint).toContain("nothing was run");
+    });
+  }
+
+  it("migratePostgres against an unreachable server is 74 too", async () => {
+    const e = await expectGuardError(migratePostgres("postgres://127.0.0.1:1/guard"), 74);
+    expect(e.message).toContain("127.0.0.1:1");
+  });
+
+  it("PG* variables fill in what the URL leaves out", async () => {
+    const saved = { PGHOST: process.env.PGHOST, PGPORT: process.env.PGPORT, PGUSER: process.env.PGUSER };
+    const admin = new URL(ADMIN_URL);
+    Object.assign(process.env, { PGHOST: admin.hostname, PGPORT: admin.port || "5432", PGUSER: decodeURIComponent(admin.username) });
+    try {
+      const store = await openPostgresStore(`postgres:///${db.name}?schema=${randomName("env")}`);
+      open.push(store);
+      expect(store.description).toContain(`${admin.hostname}:${admin.port || "5432"}/${db.name}`);
+      expect(Number.isFinite(await store.now())).toBe(true);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+});
+
+it("pg is loaded only when a PostgreSQL store is opened (no value import of pg in the store module)", async () => {
+  const source = await readFile(new URL("../../src/adapters/store/postgres.ts", import.meta.url), "utf8");
+  const pgImports = source.split("\n").filter((l) => /^\s*import\b.*from\s+["']pg["']/.test(l));
+  expect(pgImports.length).toBeGreaterThan(0);
+  for (const line of pgImports) expect(line).toMatch(/^\s*import type\b/);
+  expect(source).toContain('import("pg")');
+});
