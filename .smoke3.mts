@@ -1,3 +1,8 @@
-import { parsePolicyFiles } from "./src/core/policy/parse.ts";
-const t = 'version: 1\nenvironments:\n  production: { description: "live }\n';
-console.log(parsePolicyFiles([{path:"a.yaml", bytes: new TextEncoder().encode(t)}], "/").diagnostics);
+import { parse } from "./test/policy/helpers.ts";
+import { VALID } from "./test/policy/helpers.ts";
+const r = parse({
+      "policies/z.yaml": 'version: 1\nrules:\n  - { name: z1, match: {}, deny: "z" }\n',
+      "policies/a.yaml": VALID,
+      "policies/m.yaml": "version: 1\nrules:\n  - { name: m1, match: { commands: [x] }, allow: true }\n  - { name: m2, match: { commands: [y] }, allow: true }\n",
+    });
+console.log(r.diagnostics);

@@ -14,7 +14,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (isCommanderExit(err)) return err.exitCode === 0 ? 0 : ExitCode.USAGE;
     if (err instanceof GuardError) {
-      reportError(err);
+      if (!err.reported) reportError(err);
       return err.exitCode;
     }
     reportError(

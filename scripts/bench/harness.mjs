@@ -12,6 +12,13 @@ import { join } from "node:path";
 /** Every child still running, so that an interrupted bench leaves no process behind. */
 const live = new Set();
 
+/** Register a child started elsewhere (fork) so that killLiveChildren reaches it too. */
+export function trackChild(child) {
+  live.add(child);
+  child.on("exit", () => live.delete(child));
+  return child;
+}
+
 /** Kill what this bench started and has not reaped yet (by pid, never by name). */
 export function killLiveChildren() {
   for (const child of live) {

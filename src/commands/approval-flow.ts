@@ -75,6 +75,11 @@ export async function runApprovedRequest(ctx: Context, id: string, command: stri
   if (req.cwd !== ctx.cwd) {
     throw deniedError(`request ${id} was approved for working directory ${esc(req.cwd)}, not ${esc(ctx.cwd)}`, `cd ${esc(req.cwd)} and run again`);
   }
+  // A request that can no longer run is refused before anything else is looked at.
+  const early = first.assessment.status;
+  if (early === "consumed") throw deniedError(`request ${id} has already been used: an approval runs exactly once`, "ask for a new approval");
+  if (early === "denied") throw deniedError(`request ${id} was denied${deniers(first)}`);
+  if (early === "expired") throw new GuardError(ExitCode.APPROVAL_NEEDED, `request ${id} expired at ${req.expiresAt}`, "create a new request: guard request -- …");
   const plan = await planRun(ctx, req.argv, opts.env, first.now);
   if (plan.decision.decision === "deny") {
     await auditBestEffort(ctx, { principal: null, fingerprint: null, user: ctx.user }, "run.refused", { ...refusalData(plan, ExitCode.DENIED), requestId: id });

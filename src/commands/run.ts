@@ -7,7 +7,7 @@ import { ExitCode, GuardError, deniedError, usageError } from "../core/errors.js
 import { parseDuration } from "../core/duration.js";
 import { isRequestId } from "../core/ids.js";
 import type { CommonOptions } from "../cli.js";
-import { colours, say } from "../adapters/output.js";
+import { colours, reportError, say } from "../adapters/output.js";
 import { withContext, type Context } from "./context.js";
 import { planRun, type Plan } from "./plan.js";
 import { renderBanner, renderPlan } from "./render.js";
@@ -43,6 +43,9 @@ export async function runCommand(command: string[], opts: RunOptions): Promise<v
     if (err instanceof GuardError) {
       exitCode = err.exitCode;
       status = err.code;
+      // The message first, then the status line last, where scripts look for it.
+      reportError(err);
+      err.reported = true;
     }
     statusLine(status, exitCode, opts);
     throw err;

@@ -43,6 +43,9 @@ export class GuardError extends Error {
     super(message);
     this.name = "GuardError";
   }
+
+  /** Set once the error has been shown, so the top-level handler only maps it to its exit code. */
+  reported = false;
 }
 
 /** Policy or configuration invalid: exit 78, with every located problem. */

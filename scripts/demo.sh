@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# npm run demo: replay the Christmas Eve 2012 incident against guard, end to end, on the embedded default
+# store, with throwaway keys. Every step checks the exit code it expects; the demo fails if one differs.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+DEMO="$(mktemp -d "${TMPDIR:-/tmp}/guard-demo.XXXXXX")"
+trap 'rm -rf "$DEMO"' EXIT
+
+bold() { printf '\033[1m%s\033[0m\n' "$*"; }
+say() { printf '\n'; bold "── $*"; }
+narrate() { printf '   %s\n' "$@"; }
+
+# guard as a user would run it, from the demo project, with the demo's own state directory.
+g() {
+  local who="$1"; shift
+  printf '\033[2m%s$ guard %s\033[0m\n' "$who" "$*"
+  (cd "$DEMO/project" && HOME="$DEMO/home-$who" XDG_STATE_HOME="$DEMO/state" GUARD_KEY="$DEMO/keys/$who" \
+    node "$ROOT/bin/guard.js" "$@" </dev/null)
+}
+expect() {
+  local want="$1" got="$2" what="$3"
+  if [ "$got" != "$want" ]; then
+    printf '\n\033[31mdemo failed: %s exited %s, expected %s\033[0m\n' "$what" "$got" "$want" >&2
+    exit 1
+  fi
+  printf '\033[2m   (exit %s, as expected)\033[0m\n' "$got"
+}
+
+say "Setting up: a project with the example policy, and throwaway keys for alice and bob"
+mkdir -p "$DEMO/project" "$DEMO/keys" "$DEMO/state"
+cp -R "$ROOT/policies" "$ROOT/maintenance" "$DEMO/project/"
+rm -f "$DEMO/project/policies/"*.test.yaml
+chmod -R go-w "$DEMO/project"
+printf 'policies: policies\n' > "$DEMO/project/guard.config.yaml"
+for who in alice bob carol dave; do
+  mkdir -p "$DEMO/home-$who"
+  ssh-keygen -q -t ed25519 -N '' -C "$who@demo" -f "$DEMO/keys/$who"
+done
+key() { cut -d' ' -f1,2 "$DEMO/keys/$1.pub"; }
+cat > "$DEMO/project/policies/principals.yaml" <<YAML
+version: 1
+principals:
+  alice: { keys: ["$(key alice)"], groups: [sre] }
+  bob: { keys: ["$(key bob)"], groups: [sre, dba] }
+  carol: { keys: ["$(key carol)"], groups: [dba] }
+  dave: { keys: ["$(key dave)"], groups: [developer] }
+YAML
+narrate "policy:  $DEMO/project/policies (production is protected; purges need a second SRE)" \
+        "store:   the embedded default, \$XDG_STATE_HOME/access-guard"
+g alice policy lint; expect 0 $? "policy lint"
+
+PROD_DB="postgres://elb@prod-db.internal/elb"
+
+say "Christmas Eve. Alice believes her shell points at staging, and purges stale load-balancer state."
+narrate "Her DATABASE_URL still points at production from an earlier session."
+DATABASE_URL="$PROD_DB" g alice run --env staging -- ./maintenance/purge-lb-state.sh --region us-east-1
+expect 77 $? "the wrong-target run"
+narrate "Refused: she declared staging, but the environment says production. Nothing ran."
+
+say "What would it take? guard check explains the decision and never runs anything."
+DATABASE_URL="$PROD_DB" g alice check -- ./maintenance/purge-lb-state.sh --region us-east-1
+expect 75 $? "check"
+
+say "Read-only work is never in the way: a report runs at once (with the production banner)."
+DATABASE_URL="$PROD_DB" g alice run -- ./maintenance/report-lb-state.sh --region us-east-1
+expect 0 $? "the report"
+
+say "Alice asks for this exact run. Without a terminal guard never waits: it prints the request and exits 75."
+out="$(DATABASE_URL="$PROD_DB" g alice run --reason "INC-2412: stale ELB state after failed deploy" -- ./maintenance/purge-lb-state.sh --region us-east-1 2>&1)"
+code=$?
+printf '%s\n' "$out"
+expect 75 $code "the request"
+ID="$(printf '%s' "$out" | grep -o 'r-[a-z2-7]\{20\}' | head -n 1)"
+
+say "Alice cannot approve her own request."
+g alice approve "$ID" --yes >/dev/null 2>&1
+expect 77 $? "self-approval"
+narrate "Refused: a second, distinct person must approve (checked by key, not by user name)."
+
+say "Bob, a second SRE, sees exactly what he is approving, and signs with his own SSH key."
+g bob approve "$ID" --yes --comment "checked the region and the ticket"
+expect 0 $? "bob's approval"
+
+say "Alice runs the same command again: guard finds the approved request, checks the binding, runs it once."
+DATABASE_URL="$PROD_DB" g alice run --confirm production -- ./maintenance/purge-lb-state.sh --region us-east-1
+expect 0 $? "the approved run"
+
+say "Replaying the approval is refused: it was single-use."
+DATABASE_URL="$PROD_DB" g alice run --request "$ID" --confirm production
+expect 77 $? "the replay"
+
+say "Everything is in the tamper-evident audit log."
+g alice audit log
+expect 0 $? "audit log"
+g alice audit verify
+expect 0 $? "audit verify"
+
+say "Done: the wrong target was refused, the right one needed a second person, ran once, and left a record."

@@ -1,0 +1,69 @@
+import { hash } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { openFileStore } from "../../src/adapters/store/file.js";
+import { AuditVerifier, GENESIS } from "../../src/core/audit.js";
+
+/**
+ * A regression guard for the verifier's speed: it streams, allocates little per event and must stay
+ * linear. The target is 1,000,000 events in well under 5 s including JSON parsing on an ordinary
+ * machine; CI here is 2 shared cores, so the test uses 100,000 events and a generous budget that still
+ * catches anything quadratic or a per-event slow path.
+ */
+
+const N = 100_000;
+const BUDGET_MS = 5_000;
+
+/** Canonical audit lines built directly (chainEvent would make generation as slow as verification). */
+function lines(n: number): string[] {
+  const actor = '{"fingerprint":"SHA256:abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG","principal":"alice","user":"alice"}';
+  const time = "2026-01-05T10:00:00.000Z";
+  const out: string[] = [];
+  let prev = GENESIS;
+  for (let i = 1; i <= n; i++) {
+    const run = `run-${i % 2 ? i : i - 1}`;
+    const [type, data] =
+      i % 2 ? ["run.started", `{"argv":["./scripts/purge.sh","--region","us-east-1"],"environment":"production","runId":"${run}"}`] : ["run.finished", `{"durationMs":12,"exitCode":0,"runId":"${run}","signal":null}`];
+    const body = `{"actor":${actor},"data":${data},"prev":"${prev}","seq":${i},"time":"${time}","type":"${type}"}`;
+    const h = hash("sha256", body, "hex");
+    out.push(`{"actor":${actor},"data":${data},"hash":"${h}","prev":"${prev}","seq":${i},"time":"${time}","type":"${type}"}`);
+    prev = h;
+  }
+  return out;
+}
+
+describe("audit verification speed", () => {
+  const log = lines(N);
+
+  it(`parses and verifies ${N.toLocaleString("en")} events within ${BUDGET_MS} ms`, () => {
+    const t0 = performance.now();
+    const v = new AuditVerifier();
+    for (const l of log) v.push(JSON.parse(l));
+    const r = v.finish();
+    const ms = performance.now() - t0;
+    expect(r).toMatchObject({ ok: true, events: N, interrupted: [] });
+    expect(ms).toBeLessThan(BUDGET_MS);
+  });
+
+  it(`reads ${N.toLocaleString("en")} events from a file store and verifies them within ${BUDGET_MS} ms`, async () => {
+    const parent = await mkdtemp(join(tmpdir(), "guard-perf-"));
+    try {
+      const dir = join(parent, "store");
+      await mkdir(join(dir, "audit"), { recursive: true, mode: 0o700 });
+      await writeFile(join(dir, "audit", "events.jsonl"), `${log.join("\n")}\n`);
+      const store = await openFileStore(dir, { create: false });
+      const t0 = performance.now();
+      const v = new AuditVerifier();
+      for await (const e of store.readAudit()) v.push(e);
+      const r = v.finish();
+      const ms = performance.now() - t0;
+      expect(r).toMatchObject({ ok: true, events: N });
+      expect(ms).toBeLessThan(BUDGET_MS);
+      await store.close();
+    } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,137 @@
+/**
+ * The interactive flows in a real terminal (tmux): the requester is asked for a reason, sees the approve
+ * line and a live status, a second person approves at their own terminal by typing the environment's
+ * name, the requester types it too, and the command runs once. Ctrl-C while waiting keeps the request.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFile } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { BIN, guard, makeWorld, requestIdIn, type World } from "./world.js";
+
+const run = promisify(execFile);
+const PROD = "postgres://app@prod-db.internal/elb";
+
+let w: World;
+let socket: string;
+beforeAll(async () => {
+  w = await makeWorld();
+  socket = join(w.dir, "tmux.sock");
+});
+afterAll(async () => {
+  await run("tmux", ["-S", socket, "kill-server"]).catch(() => undefined);
+  await w.cleanup();
+});
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Start `guard args…` as `who` in a new tmux window; its exit status lands in `<window>.exit`. */
+async function startInTmux(name: string, who: string, args: string[], extraEnv: Record<string, string> = {}): Promise<void> {
+  const env = { ...w.env, GUARD_KEY: w.people[who]!.key, TERM: "xterm-256color", ...extraEnv };
+  const exports = Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`).join(" ");
+  const exitFile = join(w.dir, `${name}.exit`);
+  const cmd = `cd ${shellQuote(w.dir)} && env -i ${exports} ${shellQuote(process.execPath)} ${shellQuote(BIN)} ${args.map(shellQuote).join(" ")}; echo $? > ${shellQuote(exitFile)}; sleep 600`;
+  const exists = await run("tmux", ["-S", socket, "has-session", "-t", "guard"]).then(() => true, () => false);
+  if (!exists) await run("tmux", ["-S", socket, "new-session", "-d", "-s", "guard", "-n", name, "-x", "220", "-y", "50", cmd]);
+  else await run("tmux", ["-S", socket, "new-window", "-t", "guard", "-n", name, cmd]);
+}
+
+async function screen(name: string): Promise<string> {
+  const { stdout } = await run("tmux", ["-S", socket, "capture-pane", "-p", "-J", "-S", "-200", "-t", `guard:${name}`]);
+  return stdout;
+}
+
+async function waitFor(name: string, pattern: RegExp, timeoutMs = 20_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await screen(name);
+    if (pattern.test(text)) return text;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern} in window ${name}:\n${text}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function keys(name: string, ...k: string[]): Promise<void> {
+  await run("tmux", ["-S", socket, "send-keys", "-t", `guard:${name}`, ...k]);
+}
+
+async function exitCode(name: string, timeoutMs = 20_000): Promise<number> {
+  const file = join(w.dir, `${name}.exit`);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await readFile(file, "utf8").catch(() => "");
+    if (text.trim()) return Number(text.trim());
+    if (Date.now() > deadline) throw new Error(`window ${name} did not finish:\n${await screen(name)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("at a terminal", () => {
+  it("request with a typed reason, live wait, approval typed by a second person, typed confirmation, one run", async () => {
+    await writeFile(join(w.dir, "maintenance", "purge-tty.sh"), "#!/bin/sh\necho \"purged from a terminal: $*\"\n", { mode: 0o755 });
+    await startInTmux("alice", "alice", ["run", "--", "./maintenance/purge-tty.sh", "--region", "eu-west-1"], { DATABASE_URL: PROD });
+    await waitFor("alice", /Reason for this run/);
+    await keys("alice", "INC-77 stale listeners", "Enter");
+    const waiting = await waitFor("alice", /waiting for approval of r-[a-z2-7]{20}/);
+    expect(waiting).toContain("PROTECTED TARGET: PRODUCTION");
+    expect(waiting).toMatch(/guard approve r-[a-z2-7]{20}/);
+    expect(waiting).toMatch(/eligible: bob/);
+    const id = requestIdIn(waiting);
+
+    // Bob approves at his own terminal: he sees the request and must type the environment's name.
+    await startInTmux("bob", "bob", ["approve", id]);
+    const shown = await waitFor("bob", /Type production to approve/);
+    expect(shown).toContain("INC-77 stale listeners");
+    expect(shown).toContain("purge-tty.sh");
+    await keys("bob", "staging", "Enter");
+    expect(await exitCode("bob")).toBe(77);
+    expect(await screen("bob")).toMatch(/does not match production; nothing was approved/);
+
+    await startInTmux("bob2", "bob", ["approve", id, "--comment", "looks right"]);
+    await waitFor("bob2", /Type production to approve/);
+    await keys("bob2", "production", "Enter");
+    expect(await exitCode("bob2")).toBe(0);
+
+    // Alice's waiting guard wakes up and asks for her typed confirmation.
+    await waitFor("alice", /Type production to run against it/);
+    await keys("alice", "production", "Enter");
+    expect(await exitCode("alice")).toBe(0);
+    expect(await screen("alice")).toContain("purged from a terminal: --region eu-west-1");
+
+    const show = JSON.parse((await guard(w, ["show", id, "--json"], { as: "alice" })).stdout);
+    expect(show.status).toBe("consumed");
+  });
+
+  it("Ctrl-C while waiting stops waiting and keeps the request; running again finds it", async () => {
+    await startInTmux("ctrlc", "alice", ["run", "--reason", "INC-78", "--", "./maintenance/purge-lb-state.sh", "--region", "ap-south-1"], { DATABASE_URL: PROD });
+    const waiting = await waitFor("ctrlc", /waiting for approval of r-[a-z2-7]{20}/);
+    const id = requestIdIn(waiting);
+    await keys("ctrlc", "C-c");
+    expect(await exitCode("ctrlc")).toBe(75);
+    expect(await screen("ctrlc")).toMatch(/stopped waiting; request r-[a-z2-7]{20} is kept/);
+    const show = JSON.parse((await guard(w, ["show", id, "--json"], { as: "alice" })).stdout);
+    expect(show.status).toBe("pending");
+    // Running the same command again at a terminal finds the kept request and waits for it again.
+    await startInTmux("ctrlc2", "alice", ["run", "--reason", "INC-78", "--", "./maintenance/purge-lb-state.sh", "--region", "ap-south-1"], { DATABASE_URL: PROD });
+    await waitFor("ctrlc2", new RegExp(`found request ${id} for this exact run`));
+    await waitFor("ctrlc2", new RegExp(`waiting for approval of ${id}`));
+    await keys("ctrlc2", "C-c");
+    expect(await exitCode("ctrlc2")).toBe(75);
+  });
+
+  it("T1/T2: control sequences and bidi overrides in a reason reach the approver's screen escaped", async () => {
+    const hostile = "fine\u001b[2J\u001b[H\nCommand: ./status.sh \u202Eevil";
+    const r = await guard(w, ["run", "--reason", hostile, "--", "./maintenance/purge-lb-state.sh", "--region", "t1"], { as: "alice", env: { DATABASE_URL: PROD } });
+    expect(r.code).toBe(75);
+    const id = requestIdIn(r.stderr);
+    await startInTmux("t1", "bob", ["show", id]);
+    const text = await waitFor("t1", /reason:/);
+    expect(text).toContain("\\x1b[2J");
+    expect(text).toContain("\\u202e");
+    expect(text).toMatch(/WARNING: this request contains/);
+    expect(text).not.toMatch(/^Command: \.\/status\.sh/m);
+  });
+});
