@@ -4,7 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { ExitCode, GuardError, deniedError, ioError } from "../core/errors.js";
+import { ExitCode, GuardError, deniedError, integrityError, ioError } from "../core/errors.js";
 import { newNonce } from "../core/ids.js";
 import { requestDigest } from "../core/request.js";
 import type { AuditActor, SignedRequest } from "../core/types.js";
@@ -55,6 +55,7 @@ export async function executeApproved(
   const store = await ctx.store();
   const req = signed.request;
   await verifyUnchanged(plan.program.path, hashed);
+  await assertNeverConsumed(ctx, req.id);
   const runId = newRunId();
   await auditOrFail(ctx, actor, "run.intent", { runId, requestId: req.id, argv: req.argv });
   const won = await store.consume({
@@ -83,6 +84,27 @@ export async function executeApproved(
   // Last look, immediately before exec: the file that was hashed is the file that runs.
   await verifyUnchanged(plan.program.path, hashed);
   return spawnAndFinish(ctx, plan, actor, runId, req.id);
+}
+
+/**
+ * S3: a consumption record deleted from the store to replay an approval. The audit chain still says the
+ * request was consumed (and cannot lose that event without `audit verify` seeing it), so it is the
+ * second witness: a request it records as consumed never runs again, whatever the store's records say.
+ */
+async function assertNeverConsumed(ctx: Context, requestId: string): Promise<void> {
+  const store = await ctx.store();
+  for await (const e of store.readAudit()) {
+    if (e.type === "request.consumed" && e.data.requestId === requestId) {
+      // A racing run may have consumed it since this one looked: then it is an ordinary replay.
+      if (await store.getConsumption(requestId)) {
+        throw deniedError(`request ${requestId} has already been used: an approval runs exactly once`, "ask for a new approval: guard request -- …");
+      }
+      throw integrityError(
+        `the audit log records request ${requestId} as already consumed (event ${e.seq}), but the store has no consumption record`,
+        "the store has been tampered with (a consumption deleted to replay the approval); nothing ran — run `guard audit verify`",
+      );
+    }
+  }
 }
 
 async function startedOrFail(ctx: Context, actor: AuditActor, data: Record<string, unknown>): Promise<void> {

@@ -1,9 +1,8 @@
 import { describe, expect, it } from "vitest";
-import fc from "fast-check";
 import { formatDuration, parseDuration } from "../../src/core/duration.js";
 
 describe("parseDuration", () => {
-  const good: Array<[string, number]> = [
+  it.each([
     ["90s", 90],
     ["30m", 1800],
     ["1h", 3600],
@@ -12,16 +11,37 @@ describe("parseDuration", () => {
     ["2d12h", 216_000],
     ["1d2h3m4s", 93_784],
     ["0s", 0],
-    ["0m", 0],
-  ];
-  for (const [text, seconds] of good) it(`${JSON.stringify(text)} is ${seconds}s`, () => expect(parseDuration(text)).toBe(seconds));
+    ["60m", 3600],
+  ])("%s is %i seconds", (text, seconds) => {
+    expect(parseDuration(text)).toBe(seconds);
+  });
 
-  const bad = ["", "90", "1.5h", "1,5h", "-1h", "+1h", "30M", "1H", "1h 30m", " 1h", "1h ", "30m1h", "1h1h", "01h", "0600", "1w", "1y", "ms", "h", "1hm", "∞", "1e3s", "0x10s", "１h", "1234567890s"];
-  for (const text of bad) it(`${JSON.stringify(text)} is refused`, () => expect(parseDuration(text)).toBeNull());
+  it.each([
+    ["", "empty"],
+    ["90", "no unit"],
+    ["1.5h", "a fraction"],
+    ["-1h", "a sign"],
+    ["+1h", "a sign"],
+    ["30M", "an uppercase unit"],
+    ["1h 30m", "a space"],
+    [" 1h", "leading space"],
+    ["30m1h", "units out of order"],
+    ["1h1h", "a repeated unit"],
+    ["01h", "a leading zero (YAML 1.1 octal habit)"],
+    ["0600", "an octal-looking number"],
+    ["1w", "an unknown unit"],
+    ["1ms", "milliseconds"],
+    ["h", "a unit without a number"],
+    ["1e3s", "an exponent"],
+    ["１h", "a fullwidth digit"],
+    ["9999999999d", "more digits than any real duration"],
+  ])("%j is refused (%s)", (text) => {
+    expect(parseDuration(text)).toBeNull();
+  });
 });
 
 describe("formatDuration", () => {
-  const table: Array<[number, string]> = [
+  it.each([
     [0, "0s"],
     [45, "45s"],
     [90, "1m30s"],
@@ -30,12 +50,11 @@ describe("formatDuration", () => {
     [5400, "1h30m"],
     [604_800, "7d"],
     [93_784, "1d2h3m4s"],
-    [59.9, "59s"],
-    [-90, "-1m30s"],
-  ];
-  for (const [seconds, text] of table) it(`${seconds}s reads ${text}`, () => expect(formatDuration(seconds)).toBe(text));
+  ])("%i seconds is %s", (seconds, text) => {
+    expect(formatDuration(seconds)).toBe(text);
+  });
 
-  it("round-trips every whole number of seconds", () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 10 * 365 * 86_400 }), (n) => parseDuration(formatDuration(n)) === n));
+  it("round-trips through parseDuration", () => {
+    for (const s of [0, 1, 59, 60, 61, 3599, 3600, 86_399, 86_400, 604_800, 1_000_000]) expect(parseDuration(formatDuration(s))).toBe(s);
   });
 });

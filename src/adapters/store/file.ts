@@ -65,9 +65,12 @@ export async function openFileStore(dir: string, opts: FileStoreOptions = {}): P
     if (opts.create === false) {
       throw new GuardError(ExitCode.IO, `the store directory ${root} does not exist`, `Check --store / GUARD_STORE, or create it: install -d -m 0700 ${root}`, [], "io");
     }
-    await fsp.mkdir(root, { recursive: true, mode: 0o700 }).catch((e: unknown) => {
+    try {
+      await fsp.mkdir(root, { recursive: true, mode: 0o700 });
+      await fsp.chmod(root, 0o700); // whatever the umask: private until an administrator shares it
+    } catch (e) {
       throw fsError("create the store directory", root, e);
-    });
+    }
     st = await fsp.lstat(root).catch((e: unknown) => {
       throw fsError("inspect the store directory", root, e);
     });
@@ -358,20 +361,21 @@ class FileStore implements Store {
       for (;;) {
         const { bytesRead } = await fh.read(buf, 0, buf.length, null);
         if (bytesRead === 0) break;
+        const chunk = buf.subarray(0, bytesRead);
         let start = 0;
-        for (let nl = buf.indexOf(10, 0); nl !== -1 && nl < bytesRead; nl = buf.indexOf(10, start)) {
+        for (let nl = chunk.indexOf(10, 0); nl !== -1; nl = chunk.indexOf(10, start)) {
           let text: string;
           if (carry !== null) {
-            text = Buffer.concat([carry, buf.subarray(start, nl)]).toString("utf8");
+            text = Buffer.concat([carry, chunk.subarray(start, nl)]).toString("utf8");
             carry = null;
           } else {
-            text = buf.toString("utf8", start, nl);
+            text = chunk.toString("utf8", start, nl);
           }
           yield parseAuditLine(text, ++lineNo, path);
           start = nl + 1;
         }
         if (start < bytesRead) {
-          const rest = Buffer.from(buf.subarray(start, bytesRead)); // copied: buf is reused
+          const rest = Buffer.from(chunk.subarray(start)); // copied: buf is reused
           carry = carry === null ? rest : Buffer.concat([carry, rest]);
         }
       }

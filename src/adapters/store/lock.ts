@@ -46,8 +46,14 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
     return await fn();
   } finally {
     held.delete(token);
-    await fsp.unlink(lockPath).catch(() => undefined);
+    await release(lockPath, token);
   }
+}
+
+/** Remove the lock only if it is still ours: never someone else's that replaced a lock wrongly judged stale. */
+async function release(lockPath: string, token: string): Promise<void> {
+  const seen = await readHolder(lockPath).catch(() => "gone" as const);
+  if (seen !== "gone" && seen.holder?.token === token) await fsp.unlink(lockPath).catch(() => undefined);
 }
 
 async function acquire(lockPath: string, opts: LockOptions): Promise<string> {
@@ -71,7 +77,7 @@ async function acquire(lockPath: string, opts: LockOptions): Promise<string> {
     if (Date.now() >= deadline) {
       const who = seen === "gone" || seen.holder === null ? "another process" : `pid ${seen.holder.pid} on ${seen.holder.host} since ${seen.holder.since}`;
       throw ioError(
-        `${what} is locked by ${who}; gave up after ${Math.round(timeoutMs / 1000)} s (lock file ${lockPath})`,
+        `${what} is locked by ${who}; gave up after ${(timeoutMs / 1000).toFixed(1)} s (lock file ${lockPath})`,
         `If that process is gone (for instance on another host), remove ${lockPath} and retry.`,
       );
     }

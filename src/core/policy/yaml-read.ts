@@ -125,7 +125,7 @@ function scanTokens(tokens: readonly string[], sink: FileDiagnostics): boolean {
     if (!isScalarText) {
       const c = tok[0];
       if (c === "&") sink.error(start, "anchor", `YAML anchor \`${tok}\` is not allowed`, "write the value out in full: guard refuses anchors, aliases and merge keys so that what you read is what applies");
-      else if (c === "*") sink.error(start, "alias", `YAML alias \`${tok}\` is not allowed`, "write the value out in full: guard refuses anchors, aliases and merge keys so that what you read is what applies");
+      else if (c === "*") sink.error(start, "alias", `YAML alias \`${tok}\` is not allowed`, `if you meant text (such as the glob "${tok}"), quote it; guard refuses anchors, aliases and merge keys so that what you read is what applies`);
       else if (c === "!") sink.error(start, "tag", `YAML tag \`${tok}\` is not allowed`, "remove the tag: guard reads plain YAML 1.2 values only; quote a value to make it a string");
       else if (c === "%") sink.error(start, "directive", `YAML directive \`${tok.split(/\s/)[0]}\` is not allowed`, "remove the directive: guard always reads YAML 1.2 with the core schema");
     }

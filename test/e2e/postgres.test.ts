@@ -1,0 +1,101 @@
+/**
+ * The PostgreSQL store end to end: requester and approver are separate processes with separate homes and
+ * keys that share only the database; `--wait` wakes when the approval is stored; 50 processes race for
+ * one approval; an unreachable database refuses with 74 and runs nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { BIN, guard, makeWorld, requestIdIn, type World } from "./world.js";
+import { createTestDatabase } from "../helpers/pg.js";
+
+const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
+let w: World;
+let db: { url: string; drop(): Promise<void> };
+/** Per-person homes and state directories: the database is the only thing they share. */
+const as = (who: string): Record<string, string> => ({
+  HOME: join(w.dir, `home-${who}`),
+  XDG_STATE_HOME: join(w.dir, `home-${who}`, "state"),
+  GUARD_KEY: w.people[who]!.key,
+});
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  w = await makeWorld();
+  w.env.GUARD_STORE = db.url;
+  for (const who of ["alice", "bob"]) await mkdir(join(w.dir, `home-${who}`), { recursive: true });
+});
+afterAll(async () => {
+  await w.cleanup();
+  await db.drop();
+});
+
+describe("PostgreSQL store", () => {
+  it("request → approval from another process and home → one run → replay refused", async () => {
+    const args = ["./maintenance/purge-lb-state.sh", "--ticket=pg-1"];
+    const r = await guard(w, ["run", "--reason", "pg-1", "--", ...args], { env: { ...PROD, ...as("alice") } });
+    expect(r.code, r.stderr).toBe(75);
+    const id = requestIdIn(r.stderr);
+    const list = JSON.parse((await guard(w, ["requests", "--json"], { env: as("bob") })).stdout) as Array<{ id: string }>;
+    expect(list.map((x) => x.id)).toContain(id);
+    expect((await guard(w, ["approve", id, "--yes"], { env: as("bob") })).code).toBe(0);
+    const run = await guard(w, ["run", "--confirm", "production", "--", ...args], { env: { ...PROD, ...as("alice") } });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toBe("purged --ticket=pg-1\n");
+    expect((await guard(w, ["run", "--request", id, "--confirm", "production"], { env: { ...PROD, ...as("alice") } })).code).toBe(77);
+    const verify = await guard(w, ["audit", "verify", "--json"], { env: as("bob") });
+    expect(verify.code).toBe(0);
+    expect(JSON.parse(verify.stdout).ok).toBe(true);
+  });
+
+  it("--wait: a waiting CI run wakes when the approval is stored, then runs", async () => {
+    const args = ["./maintenance/purge-lb-state.sh", "--ticket=pg-wait"];
+    const child = spawn(process.execPath, [BIN, "run", "--wait", "60s", "--reason", "pg-wait", "--confirm", "production", "--", ...args], {
+      cwd: w.dir,
+      env: { ...w.env, ...PROD, ...as("alice") },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const done = new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? -1)));
+    const deadline = Date.now() + 20_000;
+    while (!/r-[a-z2-7]{20}/.test(stderr)) {
+      if (Date.now() > deadline) throw new Error(`no request id:\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const id = requestIdIn(stderr);
+    expect((await guard(w, ["approve", id, "--yes"], { env: as("bob") })).code).toBe(0);
+    expect(await done).toBe(0);
+    expect(stdout).toBe("purged --ticket=pg-wait\n");
+  });
+
+  it("A12: 50 processes race for one approval: exactly one executes", async () => {
+    const marker = join(w.dir, "pg-race");
+    await writeFile(join(w.dir, "maintenance", "purge-pg-race.sh"), `#!/bin/sh\necho ran >> ${marker}\n`, { mode: 0o755 });
+    const r = await guard(w, ["run", "--reason", "race", "--", "./maintenance/purge-pg-race.sh"], { env: { ...PROD, ...as("alice") } });
+    const id = requestIdIn(r.stderr);
+    expect((await guard(w, ["approve", id, "--yes"], { env: as("bob") })).code).toBe(0);
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () => guard(w, ["run", "--request", id, "--confirm", "production"], { env: { ...PROD, ...as("alice") } })),
+    );
+    const codes = results.map((x) => x.code);
+    expect(codes.filter((c) => c === 0)).toHaveLength(1);
+    const odd = results.filter((x) => x.code !== 0 && x.code !== 77);
+    expect(odd.map((x) => `${x.code}: ${x.stderr}`)).toEqual([]);
+    expect(codes.filter((c) => c === 77)).toHaveLength(49);
+    expect((await readFile(marker, "utf8")).trim().split("\n")).toEqual(["ran"]);
+  }, 120_000);
+
+  it("an unreachable database: 74 with the host in the message, and nothing runs", async () => {
+    const marker = join(w.dir, "unreachable-ran");
+    await writeFile(join(w.dir, "maintenance", "touch-pg.sh"), `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });
+    const r = await guard(w, ["run", "--", "./maintenance/touch-pg.sh"], { env: { GUARD_STORE: "postgres://guard@127.0.0.1:1/guard" } });
+    expect(r.code).toBe(74);
+    expect(r.stderr).toContain("127.0.0.1:1");
+    expect(existsSync(marker)).toBe(false);
+  });
+});
