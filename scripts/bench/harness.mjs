@@ -79,18 +79,23 @@ export function runOnce(file, args, opts = {}) {
 
 /**
  * Paired, interleaved rounds. `cases` is [{ name, file, args, env, cwd, expect? }]; returns
- * { [name]: number[] } of wall times (ms), warm-up rounds discarded.
+ * { times: { [name]: number[] }, rounds } with wall times (ms), warm-up rounds discarded. Stops early,
+ * after at least `minRounds`, once `budgetMs` is spent (a slow command on a loaded machine must not
+ * stretch the bench to many minutes); `rounds` says how many were measured.
  */
-export async function pairedRounds(cases, { rounds, warmup = 3 }) {
+export async function pairedRounds(cases, { rounds, warmup = 3, budgetMs = Infinity, minRounds = 10 }) {
   const times = Object.fromEntries(cases.map((c) => [c.name, []]));
-  for (let r = 0; r < warmup + rounds; r++) {
+  const start = now();
+  let r = 0;
+  for (; r < warmup + rounds; r++) {
+    if (r >= warmup + minRounds && now() - start > budgetMs) break;
     for (let k = 0; k < cases.length; k++) {
       const c = cases[(r + k) % cases.length];
       const { ms } = await runOnce(c.file, c.args, { env: c.env, cwd: c.cwd, expect: c.expect ?? 0, label: c.name });
       if (r >= warmup) times[c.name].push(ms);
     }
   }
-  return times;
+  return { times, rounds: Math.max(0, r - warmup) };
 }
 
 export function median(xs) {

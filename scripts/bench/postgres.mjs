@@ -12,7 +12,7 @@ export async function createBenchDatabase() {
   try {
     await run("psql", [...PSQL, `CREATE DATABASE ${name}`], { timeout: 15_000 });
   } catch (err) {
-    throw new Error(`cannot create the PostgreSQL database ${name} on 127.0.0.1:5432 (${err.stderr?.trim() || err.message}); is the server up, with trust auth for postgres?`);
+    throw new Error(`cannot create the PostgreSQL database ${name} on 127.0.0.1:5432 (${err.stderr?.trim() || err.message}); is the server up, with trust auth for postgres?`, { cause: err });
   }
   return { name, url: `postgres://postgres@127.0.0.1:5432/${name}` };
 }

@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { APPROVER, PROD_DB, REQUESTER } from "./fixtures.mjs";
-import { now, runOnce } from "./harness.mjs";
+import { now } from "./harness.mjs";
 
 const ID_RE = /\br-[a-z2-7]{20}\b/;
 

@@ -31,7 +31,7 @@ export async function auditLogCommand(opts: AuditLogOptions): Promise<void> {
     if (Number.isNaN(sinceMs)) throw usageError(`--since ${JSON.stringify(opts.since)} is neither an ISO time nor a duration`, "e.g. --since 24h or --since 2026-11-27T00:00:00Z");
   }
   await withContext(opts, async (ctx) => {
-    const store = await ctx.store();
+    const store = await ctx.store({ create: false });
     const c = colours(process.stdout);
     let n = 0;
     for await (const e of store.readAudit()) {
@@ -70,7 +70,7 @@ export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string
     anchor = { seq: Number(m[1]), hash: m[2]! };
   }
   await withContext(opts, async (ctx) => {
-    const store = await ctx.store();
+    const store = await ctx.store({ create: false });
     const verifier = new AuditVerifier({ anchor });
     for await (const e of store.readAudit()) verifier.push(e);
     const report = verifier.finish();

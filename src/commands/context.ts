@@ -65,7 +65,7 @@ export class Context {
   }
 
   policy(): Promise<LoadedPolicy> {
-    this.policyPromise ??= loadPolicyDir(resolve(this.cwd, this.settings.policyDir)).then((r) => ({
+    this.policyPromise ??= loadPolicyDir(resolve(this.cwd, this.settings.policyDir), { cacheDir: this.settings.policyCache }).then((r) => ({
       policy: r.policy,
       warnings: r.warnings,
       dir: resolve(this.cwd, this.settings.policyDir),
@@ -73,8 +73,12 @@ export class Context {
     return this.policyPromise;
   }
 
-  store(): Promise<Store> {
-    this.storePromise ??= import("../adapters/store/open.js").then((m) => m.openStore(this.settings.store));
+  /**
+   * The store, opened once. `create: false` for commands that only read the audit log: a missing store
+   * there is an error to report (a deleted log, a mistyped path), never an empty log that "verifies".
+   */
+  store(opts: { create?: boolean } = {}): Promise<Store> {
+    this.storePromise ??= import("../adapters/store/open.js").then((m) => m.openStore(this.settings.store, { create: opts.create ?? true }));
     return this.storePromise;
   }
 

@@ -211,13 +211,4 @@ describe("verifySshSig", () => {
     }
     expect(verifySshSig(undefined as unknown as string, MESSAGE, NS, [ed.key]).ok).toBe(false);
   });
-
-  it("verification is fast: well under a millisecond per signature once the key is cached", () => {
-    verifySshSig(good, MESSAGE, NS, [ed.key]);
-    const n = 500;
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) if (!verifySshSig(good, MESSAGE, NS, [ed.key]).ok) throw new Error("verify failed");
-    const perSigMs = Number(process.hrtime.bigint() - t0) / 1e6 / n;
-    expect(perSigMs).toBeLessThan(1); // ~0.1 ms on a laptop; loose bound for a shared 2-core machine
-  });
 });
