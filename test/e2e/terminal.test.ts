@@ -134,4 +134,41 @@ describe("at a terminal", () => {
     expect(text).toMatch(/WARNING: this request contains/);
     expect(text).not.toMatch(/^Command: \.\/status\.sh/m);
   });
+
+  it("A14: break-glass at a terminal runs without approval, loudly, and stays on --review until a second person acknowledges it", async () => {
+    const marker = join(w.dir, "bg-ran");
+    await writeFile(join(w.dir, "maintenance", "purge-bg.sh"), `#!/bin/sh\necho broke glass >> ${marker}\n`, { mode: 0o755 });
+    await startInTmux("bg", "alice", ["run", "--break-glass", "--reason", "SEV1: LB state corrupt, site down", "--", "./maintenance/purge-bg.sh"], { DATABASE_URL: PROD });
+    const shown = await waitFor("bg", /Type production to run against it/);
+    expect(shown).toContain("BREAK-GLASS");
+    await keys("bg", "production", "Enter");
+    expect(await exitCode("bg")).toBe(0);
+    expect((await readFile(marker, "utf8")).trim()).toBe("broke glass");
+
+    const review = JSON.parse((await guard(w, ["requests", "--review", "--json"], { as: "bob" })).stdout) as Array<{ id: string; breakGlass: boolean; status: string }>;
+    expect(review).toHaveLength(1);
+    const id = review[0]!.id;
+    expect(review[0]).toMatchObject({ breakGlass: true, status: "consumed" });
+    const log = await guard(w, ["audit", "log", "--json", "--type", "breakglass.used"]);
+    expect(log.stdout).toContain(id);
+
+    // A second break-glass while the first is unreviewed is refused.
+    await startInTmux("bg2", "alice", ["run", "--break-glass", "--reason", "again", "--", "./maintenance/purge-bg.sh"], { DATABASE_URL: PROD });
+    expect(await exitCode("bg2")).toBe(77);
+    expect(await screen("bg2")).toMatch(/has not been reviewed yet/);
+
+    // Alice cannot review her own; dave (not in the break-glass groups) cannot; bob can.
+    expect((await guard(w, ["approve", id, "--yes"], { as: "alice" })).code).toBe(77);
+    expect((await guard(w, ["approve", id, "--yes"], { as: "dave" })).code).toBe(77);
+    const ack = await guard(w, ["approve", id, "--yes", "--comment", "reviewed in the postmortem"], { as: "bob" });
+    expect(ack.code, ack.stderr).toBe(0);
+    expect(ack.stderr).toMatch(/acknowledged/);
+    expect(JSON.parse((await guard(w, ["requests", "--review", "--json"], { as: "bob" })).stdout)).toEqual([]);
+  });
+
+  it("A14: break-glass by someone outside the break-glass groups is refused, and nothing runs", async () => {
+    await startInTmux("bg3", "dave", ["run", "--break-glass", "--reason", "I think it is urgent", "--", "./maintenance/purge-lb-state.sh", "--region", "x"], { DATABASE_URL: PROD });
+    expect(await exitCode("bg3")).toBe(77);
+    expect(await screen("bg3")).not.toMatch(/purged/);
+  });
 });

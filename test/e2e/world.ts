@@ -95,6 +95,9 @@ rules:
   - name: never-migrate-by-hand
     match: { environments: [production], commands: ["maintenance/migrate-*.sh"], args: ["--drop*"] }
     deny: "dropping schema in production runs only from the release pipeline"
+break_glass:
+  environments: [production]
+  groups: [sre]
 ${extra}`;
 }
 
