@@ -6,6 +6,7 @@ import { canonicalJson, sha256Hex } from "../../core/canonical.js";
 import { configError, ExitCode, GuardError, integrityError, usageError } from "../../core/errors.js";
 import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
 import { withFileLock } from "./lock.js";
+import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
 import { REQUEST_ID_RE, type Store } from "./types.js";
 
 /**
@@ -523,43 +524,6 @@ function assertRecord(problem: string | null, path: string): void {
 /** A malformed record handed to the store is a bug in the caller, not a store problem. */
 function assertShape(problem: string | null, what: string): void {
   if (problem !== null) throw new GuardError(ExitCode.INTERNAL, `refusing to store a malformed ${what}: ${problem}`);
-}
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
-const isStr = (v: unknown): v is string => typeof v === "string";
-
-function requestProblem(v: unknown, id: string): string | null {
-  if (!isObj(v) || !isObj(v.request)) return "no request object";
-  const r = v.request;
-  if (r.v !== 1) return "unsupported version";
-  if (r.id !== id) return `its id ${JSON.stringify(r.id)} does not match ${id}`;
-  if (!isStr(v.signature)) return "no signature";
-  if (!Array.isArray(r.argv) || !r.argv.every(isStr)) return "argv is not a list of strings";
-  if (!isObj(r.requester) || !isObj(r.program) || !isObj(r.environment) || !isObj(r.env) || !isObj(r.stdin)) return "missing request fields";
-  if (!Array.isArray(r.rules) || !Array.isArray(r.requirements)) return "missing rules or requirements";
-  for (const k of ["createdAt", "expiresAt", "cwd", "policyDigest", "nonce"]) if (!isStr(r[k])) return `${k} is not a string`;
-  return null;
-}
-
-function approvalProblem(v: unknown, requestId: string): string | null {
-  if (!isObj(v) || !isObj(v.statement)) return "no statement object";
-  const s = v.statement;
-  if (s.v !== 1) return "unsupported version";
-  if (s.requestId !== requestId) return `it is for request ${JSON.stringify(s.requestId)}, not ${requestId}`;
-  if (!isStr(v.signature)) return "no signature";
-  if (s.decision !== "approve" && s.decision !== "deny" && s.decision !== "acknowledge") return "unknown decision";
-  for (const k of ["requestDigest", "principal", "fingerprint", "createdAt", "nonce"]) if (!isStr(s[k])) return `${k} is not a string`;
-  return null;
-}
-
-function consumptionProblem(v: unknown, requestId: string): string | null {
-  if (!isObj(v)) return "not an object";
-  if (v.requestId !== requestId) return `it is for request ${JSON.stringify(v.requestId)}, not ${requestId}`;
-  if (!isStr(v.requestDigest) || !isStr(v.consumedAt) || !isStr(v.host)) return "missing fields";
-  if (!isObj(v.by) || !isStr(v.by.fingerprint)) return "no consumer";
-  if (typeof v.pid !== "number") return "pid is not a number";
-  return null;
 }
 
 // --- audit helpers ------------------------------------------------------------------------------
