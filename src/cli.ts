@@ -1,9 +1,22 @@
 /**
- * The command table. Each action lazy-imports its module so that start-up loads only what runs:
- * `guard run` never loads prompts, PostgreSQL, YAML or the schema library unless it needs them.
+ * The command table. guard's own modules are imported statically, so the build puts them in one entry
+ * chunk: loading one file costs less at start-up than a dozen small chunks. What is heavy and rarely
+ * needed stays lazy, imported where it is used: prompts, PostgreSQL, the YAML parser and policy
+ * validator (only when the policy cache misses), the schema library, GitHub annotations, webhooks,
+ * and the completion generator.
  */
-import { Command, Option } from "commander";
+import { Argument, Command, Option } from "commander";
 import { existsSync } from "node:fs";
+import { runCommand } from "./commands/run.js";
+import { checkCommand } from "./commands/check.js";
+import { approveCommand, denyCommand } from "./commands/approve.js";
+import { auditLogCommand, auditVerifyCommand } from "./commands/audit.js";
+import { initCommand } from "./commands/init.js";
+import { lintCommand, schemaCommand, testCommand } from "./commands/policy.js";
+import { requestCommand } from "./commands/request.js";
+import { requestsCommand, showCommand } from "./commands/requests.js";
+import { migrateCommand } from "./commands/store.js";
+import { whoamiCommand } from "./commands/whoami.js";
 
 export const SYSTEM_CONFIG = "/etc/access-guard/config.yaml";
 
@@ -42,7 +55,16 @@ Exit codes:
   126 command not executable      127 command not found
 When guard refuses, nothing ran and no approval was consumed.`;
 
-export function buildProgram(): Command {
+/** Top-level command names: main.ts builds only the one being run. */
+export const COMMAND_NAMES: ReadonlySet<string> = new Set(["run", "check", "request", "approve", "deny", "requests", "show", "policy", "audit", "whoami", "init", "completion", "store"]);
+
+/**
+ * The program. With `only` (the command name from argv), just that command is built: `guard run` in
+ * front of every maintenance command should not construct the whole table. Help, completion and
+ * anything unrecognised build all of it.
+ */
+export function buildProgram(only?: string): Command {
+  const want = (name: string): boolean => only === undefined || only === name;
   const program = new Command("guard")
     .description("Stand between people and production: find the real target of a maintenance command, check it against the policy,\nand require a second person's signed, single-use approval for destructive runs.")
     .version(typeof __GUARD_VERSION__ === "string" ? __GUARD_VERSION__ : "dev", "-V, --version")
@@ -52,124 +74,164 @@ export function buildProgram(): Command {
     .exitOverride()
     .addHelpText("after", () => `${EXIT_CODES}\n\n${modeLine()}\n`);
 
-  common(
+  if (want("run")) {
+    common(
+      program
+        .command("run")
+        .description("decide, get approvals when needed, confirm, then run the command and exit with its status")
+        .usage("[options] -- CMD [ARGS…]")
+        .argument("[command...]", "the command and its arguments (after --)")
+        .option("--env <name>", "the environment you intend to hit; refused when detection disagrees")
+        .option("--reason <text>", "why you are running this (required by some rules)")
+        .option("--confirm <env>", "type the environment's name without a terminal (CI)")
+        .option("--wait <duration>", "without a terminal: wait this long for approvals (e.g. 10m) instead of exiting 75")
+        .option("--request <id>", "run exactly this approved request")
+        .option("--break-glass", "emergency: run without approvals (needs --reason; loud, audited, reviewed later)")
+        .passThroughOptions()
+        .addHelpText(
+          "after",
+          `
+  Examples:
+    guard run -- ./maintenance/report-lb-state.sh
+    guard run --env production --reason "INC-4211 purge stale state" -- ./maintenance/purge-lb-state.sh --region us-east-1
+    guard run --wait 15m --confirm production -- ./maintenance/purge-lb-state.sh   # CI: wait for an approval
+    guard run --request r-abcdefghijklmnopqrst                                      # run exactly an approved request`,
+        ),
+    ).action(async (command: string[], opts) => runCommand(command, opts));
+  }
+
+  if (want("check")) {
+    common(
+      program
+        .command("check")
+        .description("explain the decision for a command: target and evidence, matched rules, requirements; never runs it")
+        .usage("[options] -- CMD [ARGS…]")
+        .argument("<command...>")
+        .option("--env <name>", "the environment you intend to hit")
+        .passThroughOptions()
+        .addHelpText("after", "\nExit: 0 allow, 75 approval needed, 77 deny, 78 policy error.\n\nExample:\n  DATABASE_URL=postgres://prod-db.internal/elb guard check -- ./maintenance/purge-lb-state.sh --all"),
+    ).action(async (command: string[], opts) => checkCommand(command, opts));
+  }
+
+  if (want("request")) {
+    common(
+      program
+        .command("request")
+        .description("create a signed request for a run without waiting; prints its id")
+        .usage("[options] -- CMD [ARGS…]")
+        .argument("<command...>")
+        .option("--env <name>", "the environment you intend to hit")
+        .option("--reason <text>", "why you are running this")
+        .passThroughOptions(),
+    ).action(async (command: string[], opts) => requestCommand(command, opts));
+  }
+
+  if (want("approve")) {
+    common(
+      program
+        .command("approve")
+        .description("show a request in full, confirm, sign and store your approval (or acknowledge a break-glass run)")
+        .argument("<id>", "request id (r-…)")
+        .option("--comment <text>", "a note stored with the approval")
+        .option("--yes", "confirm without a terminal (you still see the request)"),
+    ).action(async (id: string, opts) => approveCommand(id, opts));
+  }
+
+  if (want("deny")) {
+    common(
+      program
+        .command("deny")
+        .description("sign a refusal: the request can no longer run")
+        .argument("<id>")
+        .requiredOption("--reason <text>", "why"),
+    ).action(async (id: string, opts) => denyCommand(id, opts));
+  }
+
+  if (want("requests")) {
+    common(
+      program
+        .command("requests")
+        .description("list pending requests (with --all, every request; with --review, break-glass runs awaiting review)")
+        .option("--all", "every request, whatever its status")
+        .option("--review", "break-glass runs that no second person has acknowledged yet"),
+    ).action(async (opts) => requestsCommand(opts));
+  }
+
+  if (want("show")) {
+    common(program.command("show").description("one request with its approvals and status").argument("<id>")).action(
+      async (id: string, opts) => showCommand(id, opts),
+    );
+  }
+
+  if (want("policy")) {
+    const policy = program.command("policy").description("validate, test and describe policies");
+    common(policy.command("lint").description("validate the policy: every error and warning with file:line:col")).action(
+      async (opts) => lintCommand(opts),
+    );
+    common(policy.command("test").description("run the policy's *.test.yaml suites")).action(async (opts) =>
+      testCommand(opts),
+    );
+    policy
+      .command("schema")
+      .description("print the JSON Schema of policy files (for `# yaml-language-server: $schema=`)")
+      .action(async () => schemaCommand());
+  }
+
+  if (want("audit")) {
+    const audit = program.command("audit").description("read and verify the tamper-evident audit log");
+    common(
+      audit
+        .command("log")
+        .description("read the audit log (a table at a terminal, JSON Lines with --json)")
+        .option("--since <time>", "ISO time or a duration ago (e.g. 24h)")
+        .option("--type <type>", "event type, e.g. run.started (prefix match: run.)")
+        .option("--request <id>", "events about one request")
+        .option("--actor <principal>", "events by one principal or key fingerprint"),
+    ).action(async (opts) => auditLogCommand(opts));
+    common(
+      audit
+        .command("verify")
+        .description("verify the chain, the signatures it references and single use; print the head for anchoring")
+        .option("--anchor <seq:hash>", "a head recorded earlier: detects truncation of the tail"),
+    ).action(async (opts) => auditVerifyCommand(opts));
+  }
+
+  if (want("whoami")) {
+    common(program.command("whoami").description("which key and principal you sign as, and which mode is in force")).action(
+      async (opts) => whoamiCommand(opts),
+    );
+  }
+
+  if (want("init")) {
     program
-      .command("run")
-      .description("decide, get approvals when needed, confirm, then run the command and exit with its status")
-      .usage("[options] -- CMD [ARGS…]")
-      .argument("[command...]", "the command and its arguments (after --)")
-      .option("--env <name>", "the environment you intend to hit; refused when detection disagrees")
-      .option("--reason <text>", "why you are running this (required by some rules)")
-      .option("--confirm <env>", "type the environment's name without a terminal (CI)")
-      .option("--wait <duration>", "without a terminal: wait this long for approvals (e.g. 10m) instead of exiting 75")
-      .option("--request <id>", "run exactly this approved request")
-      .option("--break-glass", "emergency: run without approvals (needs --reason; loud, audited, reviewed later)")
-      .passThroughOptions()
+      .command("init")
+      .description("scaffold guard.config.yaml and a policy directory with your key as its first principal")
+      .option("--key <path>", "the key to put in the policy")
+      .action(async (opts) => initCommand(opts));
+  }
+
+  if (want("completion")) {
+    program
+      .command("completion")
+      .description("print a shell completion script for bash, zsh or fish")
+      .addArgument(new Argument("<shell>", "bash, zsh or fish").choices(["bash", "zsh", "fish"]))
       .addHelpText(
         "after",
         `
-Examples:
-  guard run -- ./maintenance/report-lb-state.sh
-  guard run --env production --reason "INC-4211 purge stale state" -- ./maintenance/purge-lb-state.sh --region us-east-1
-  guard run --wait 15m --confirm production -- ./maintenance/purge-lb-state.sh   # CI: wait for an approval
-  guard run --request r-abcdefghijklmnopqrst                                      # run exactly an approved request`,
-      ),
-  ).action(async (command: string[], opts) => (await import("./commands/run.js")).runCommand(command, opts));
+  Install:
+    bash  echo 'source <(guard completion bash)' >> ~/.bashrc
+    zsh   guard completion zsh > "\${fpath[1]}/_guard"     (then restart zsh)
+    fish  guard completion fish > ~/.config/fish/completions/guard.fish`,
+      )
+      .action(async (shell: string) => (await import("./commands/completion.js")).completionCommand(shell));
+  }
 
-  common(
-    program
-      .command("check")
-      .description("explain the decision for a command: target and evidence, matched rules, requirements; never runs it")
-      .usage("[options] -- CMD [ARGS…]")
-      .argument("<command...>")
-      .option("--env <name>", "the environment you intend to hit")
-      .passThroughOptions()
-      .addHelpText("after", "\nExit: 0 allow, 75 approval needed, 77 deny, 78 policy error.\n\nExample:\n  DATABASE_URL=postgres://prod-db.internal/elb guard check -- ./maintenance/purge-lb-state.sh --all"),
-  ).action(async (command: string[], opts) => (await import("./commands/check.js")).checkCommand(command, opts));
-
-  common(
-    program
-      .command("request")
-      .description("create a signed request for a run without waiting; prints its id")
-      .usage("[options] -- CMD [ARGS…]")
-      .argument("<command...>")
-      .option("--env <name>", "the environment you intend to hit")
-      .option("--reason <text>", "why you are running this")
-      .passThroughOptions(),
-  ).action(async (command: string[], opts) => (await import("./commands/request.js")).requestCommand(command, opts));
-
-  common(
-    program
-      .command("approve")
-      .description("show a request in full, confirm, sign and store your approval (or acknowledge a break-glass run)")
-      .argument("<id>", "request id (r-…)")
-      .option("--comment <text>", "a note stored with the approval")
-      .option("--yes", "confirm without a terminal (you still see the request)"),
-  ).action(async (id: string, opts) => (await import("./commands/approve.js")).approveCommand(id, opts));
-
-  common(
-    program
-      .command("deny")
-      .description("sign a refusal: the request can no longer run")
-      .argument("<id>")
-      .requiredOption("--reason <text>", "why"),
-  ).action(async (id: string, opts) => (await import("./commands/approve.js")).denyCommand(id, opts));
-
-  common(
-    program
-      .command("requests")
-      .description("list pending requests (with --all, every request; with --review, break-glass runs awaiting review)")
-      .option("--all", "every request, whatever its status")
-      .option("--review", "break-glass runs that no second person has acknowledged yet"),
-  ).action(async (opts) => (await import("./commands/requests.js")).requestsCommand(opts));
-
-  common(program.command("show").description("one request with its approvals and status").argument("<id>")).action(
-    async (id: string, opts) => (await import("./commands/requests.js")).showCommand(id, opts),
-  );
-
-  const policy = program.command("policy").description("validate, test and describe policies");
-  common(policy.command("lint").description("validate the policy: every error and warning with file:line:col")).action(
-    async (opts) => (await import("./commands/policy.js")).lintCommand(opts),
-  );
-  common(policy.command("test").description("run the policy's *.test.yaml suites")).action(async (opts) =>
-    (await import("./commands/policy.js")).testCommand(opts),
-  );
-  policy
-    .command("schema")
-    .description("print the JSON Schema of policy files (for `# yaml-language-server: $schema=`)")
-    .action(async () => (await import("./commands/policy.js")).schemaCommand());
-
-  const audit = program.command("audit").description("read and verify the tamper-evident audit log");
-  common(
-    audit
-      .command("log")
-      .description("read the audit log (a table at a terminal, JSON Lines with --json)")
-      .option("--since <time>", "ISO time or a duration ago (e.g. 24h)")
-      .option("--type <type>", "event type, e.g. run.started (prefix match: run.)")
-      .option("--request <id>", "events about one request")
-      .option("--actor <principal>", "events by one principal or key fingerprint"),
-  ).action(async (opts) => (await import("./commands/audit.js")).auditLogCommand(opts));
-  common(
-    audit
-      .command("verify")
-      .description("verify the chain, the signatures it references and single use; print the head for anchoring")
-      .option("--anchor <seq:hash>", "a head recorded earlier: detects truncation of the tail"),
-  ).action(async (opts) => (await import("./commands/audit.js")).auditVerifyCommand(opts));
-
-  common(program.command("whoami").description("which key and principal you sign as, and which mode is in force")).action(
-    async (opts) => (await import("./commands/whoami.js")).whoamiCommand(opts),
-  );
-
-  program
-    .command("init")
-    .description("scaffold guard.config.yaml and a policy directory with your key as its first principal")
-    .option("--key <path>", "the key to put in the policy")
-    .action(async (opts) => (await import("./commands/init.js")).initCommand(opts));
-
-  const store = program.command("store").description("store maintenance");
-  common(store.command("migrate").description("create or migrate the PostgreSQL schema explicitly")).action(async (opts) =>
-    (await import("./commands/store.js")).migrateCommand(opts),
-  );
+  if (want("store")) {
+    const store = program.command("store").description("store maintenance");
+    common(store.command("migrate").description("create or migrate the PostgreSQL schema explicitly")).action(async (opts) =>
+      migrateCommand(opts),
+    );
+  }
 
   return program;
 }

@@ -2,13 +2,14 @@
  * Entry point: run the command table; the single catch turns every error into its exit code.
  * Commands print what they found and throw a GuardError; nothing else in the program calls process.exit.
  */
-import { buildProgram } from "./cli.js";
+import { buildProgram, COMMAND_NAMES } from "./cli.js";
 import { ExitCode, GuardError } from "./core/errors.js";
 import { reportError } from "./adapters/output.js";
 
 async function main(argv: string[]): Promise<number> {
   try {
-    const program = buildProgram();
+    const first = argv[2];
+    const program = buildProgram(first !== undefined && COMMAND_NAMES.has(first) ? first : undefined);
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (err) {

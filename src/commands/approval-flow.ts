@@ -19,8 +19,9 @@ import { executeApproved } from "./execute.js";
 import { auditBestEffort, auditOrFail } from "./audit-events.js";
 import { refusalData, type RunOptions, type RunResult } from "./run.js";
 import { renderBanner } from "./render.js";
+import type { RunTrace } from "../adapters/ci.js";
 
-export async function runWithApproval(ctx: Context, plan: Plan, opts: RunOptions, waitSeconds: number | undefined): Promise<RunResult> {
+export async function runWithApproval(ctx: Context, plan: Plan, opts: RunOptions, waitSeconds: number | undefined, trace?: RunTrace): Promise<RunResult> {
   const identity = await requesterIdentity(ctx, plan);
   const stdin = stdinBinding();
   const hashed = await hashProgram(plan.program.path);
@@ -49,23 +50,33 @@ export async function runWithApproval(ctx: Context, plan: Plan, opts: RunOptions
     loaded = await assess(ctx, plan.policy, signed);
     announceRequest(loaded);
   }
+  if (trace) trace.request = loaded;
 
   if (loaded.assessment.status !== "approved") {
     const tty = interactive();
     const remaining = Date.parse(loaded.signed.request.expiresAt) - loaded.now;
     const waitMs = waitSeconds !== undefined ? Math.min(waitSeconds * 1000, remaining) : tty ? remaining : 0;
     if (waitMs <= 0) throw pendingError(loaded);
-    loaded = await waitForApproval(ctx, plan, loaded, waitMs, tty);
+    loaded = await waitForApproval(ctx, plan, loaded, waitMs, tty, trace);
   }
   await confirmTarget(plan, opts, false);
+  trace?.beforeExec();
   return executeApproved(ctx, plan, identity.actor, loaded.signed, hashed);
 }
 
 /** `guard run --request ID`: exactly the approved argv, after re-deriving and comparing every bound field. */
-export async function runApprovedRequest(ctx: Context, id: string, command: string[], opts: RunOptions, waitSeconds: number | undefined): Promise<RunResult> {
+export async function runApprovedRequest(
+  ctx: Context,
+  id: string,
+  command: string[],
+  opts: RunOptions,
+  waitSeconds: number | undefined,
+  trace?: RunTrace,
+): Promise<RunResult> {
   const { policy } = await ctx.policy();
   const first = await loadRequest(ctx, policy, id);
   const req = first.signed.request;
+  if (trace) trace.request = first;
   if (command.length > 0 && (command.length !== req.argv.length || command.some((a, i) => a !== req.argv[i]))) {
     throw deniedError(`the command given differs from request ${id}'s argv`, "omit the command: --request runs exactly the approved argv", [
       `approved: ${quoteArgv(req.argv)}`,
@@ -81,6 +92,7 @@ export async function runApprovedRequest(ctx: Context, id: string, command: stri
   if (early === "denied") throw deniedError(`request ${id} was denied${deniers(first)}`);
   if (early === "expired") throw new GuardError(ExitCode.APPROVAL_NEEDED, `request ${id} expired at ${req.expiresAt}`, "create a new request: guard request -- …");
   const plan = await planRun(ctx, req.argv, opts.env, first.now);
+  if (trace) trace.plan = plan;
   if (plan.decision.decision === "deny") {
     await auditBestEffort(ctx, { principal: null, fingerprint: null, user: ctx.user }, "run.refused", { ...refusalData(plan, ExitCode.DENIED), requestId: id });
     throw deniedError(`refused: ${plan.decision.reasons[0] ?? "the policy now denies this run"}`, "the policy in force decides, not the one the request was made under");
@@ -112,9 +124,10 @@ export async function runApprovedRequest(ctx: Context, id: string, command: stri
     const remaining = Date.parse(req.expiresAt) - loaded.now;
     const waitMs = waitSeconds !== undefined ? Math.min(waitSeconds * 1000, remaining) : tty ? remaining : 0;
     if (waitMs <= 0) throw pendingError(loaded);
-    loaded = await waitForApproval(ctx, plan, loaded, waitMs, tty);
+    loaded = await waitForApproval(ctx, plan, loaded, waitMs, tty, trace);
   }
   await confirmTarget(plan, opts, false);
+  trace?.beforeExec();
   return executeApproved(ctx, plan, identity.actor, loaded.signed, hashed);
 }
 
@@ -124,7 +137,7 @@ export async function runApprovedRequest(ctx: Context, id: string, command: stri
  * until a second person acknowledges it. It overrides approvals and freezes, never deny rules or an
  * uncertain target.
  */
-export async function runBreakGlass(ctx: Context, plan: Plan, opts: RunOptions): Promise<RunResult> {
+export async function runBreakGlass(ctx: Context, plan: Plan, opts: RunOptions, trace?: RunTrace): Promise<RunResult> {
   const c = colours();
   const d = plan.decision;
   const refuse = async (message: string, hint?: string): Promise<never> => {
@@ -164,6 +177,7 @@ export async function runBreakGlass(ctx: Context, plan: Plan, opts: RunOptions):
   say(c.red(`  recorded as ${signed.request.id}; it stays on \`guard requests --review\` until a colleague runs: guard approve ${signed.request.id}`));
   await confirmTarget(plan, opts, true);
   await auditOrFail(ctx, identity.actor, "breakglass.used", { requestId: signed.request.id, reason: signed.request.reason, environment: d.environment });
+  trace?.beforeExec();
   return executeApproved(ctx, plan, identity.actor, signed, hashed);
 }
 
@@ -244,7 +258,7 @@ function requestInvalid(loaded: LoadedRequest): GuardError {
   return new GuardError(ExitCode.INTEGRITY, `request ${loaded.signed.request.id} does not verify: ${loaded.assessment.problems.join("; ")}`, "the store may have been tampered with; run `guard audit verify`");
 }
 
-async function waitForApproval(ctx: Context, plan: Plan, loaded: LoadedRequest, waitMs: number, tty: boolean): Promise<LoadedRequest> {
+async function waitForApproval(ctx: Context, plan: Plan, loaded: LoadedRequest, waitMs: number, tty: boolean, trace?: RunTrace): Promise<LoadedRequest> {
   const store = await ctx.store();
   const id = loaded.signed.request.id;
   const deadline = loaded.now + waitMs;
@@ -276,6 +290,8 @@ async function waitForApproval(ctx: Context, plan: Plan, loaded: LoadedRequest, 
         throw new GuardError(ExitCode.APPROVAL_NEEDED, `stopped waiting; request ${id} is kept`, `run the same command again later, or: guard run --request ${id}`, [], "approval-needed");
       }
       loaded = await assess(ctx, plan.policy, loaded.signed);
+      // What the CI report shows when the wait ends without an approval: the latest count.
+      if (trace) trace.request = loaded;
     }
   } finally {
     process.off("SIGINT", onSignal);

@@ -14,7 +14,7 @@ import { colours, printJson, say } from "../adapters/output.js";
 import { ask, interactive } from "../adapters/prompt.js";
 import { withContext, type Context } from "./context.js";
 import { identify } from "./identity.js";
-import { assess, loadRequest, type LoadedRequest } from "./request-lib.js";
+import { assess, loadRequest, notify, type LoadedRequest } from "./request-lib.js";
 import { renderRequest, requestJson } from "./request-view.js";
 import { auditOrFail } from "./audit-events.js";
 
@@ -96,6 +96,11 @@ async function decide(ctx: Context, id: string, verb: "approve" | "deny", commen
   if (opts.json) printJson(requestJson(after));
   const word = decision === "approve" ? c.green.bold("approved") : decision === "deny" ? c.red.bold("denied") : c.green.bold("acknowledged");
   say(`guard: ${word} ${req.id} as ${asciiIdentifier(me.name)} (${statement.fingerprint}); request is now ${after.assessment.status}`);
+  // Every approval is announced, with the status it leaves the request in (`pending` while more are needed).
+  if (decision !== "acknowledge") {
+    const approver = { principal: me.name, fingerprint: statement.fingerprint, comment };
+    await notify(ctx, policy, identity.actor, { event: decision === "approve" ? "request.approved" : "request.denied", request: req, status: after.assessment.status, approver });
+  }
 }
 
 async function confirm(ctx: Context, loaded: LoadedRequest, opts: ApproveOptions): Promise<void> {

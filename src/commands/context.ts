@@ -11,7 +11,9 @@ import { loadPolicyDir } from "../adapters/policy-files.js";
 import type { Policy, Principal, PublicKey } from "../core/types.js";
 import type { Diagnostic } from "../core/errors.js";
 import type { Store } from "../adapters/store/types.js";
-import type { Signer } from "../adapters/signer.js";
+// Static: every run appends to the audit log. open.ts loads the PostgreSQL driver only for postgres:// stores.
+import { openStore } from "../adapters/store/open.js";
+import { loadSigner, type Signer } from "../adapters/signer.js";
 import { setJsonErrors } from "../adapters/output.js";
 
 export interface LoadedPolicy {
@@ -78,13 +80,13 @@ export class Context {
    * there is an error to report (a deleted log, a mistyped path), never an empty log that "verifies".
    */
   store(opts: { create?: boolean } = {}): Promise<Store> {
-    this.storePromise ??= import("../adapters/store/open.js").then((m) => m.openStore(this.settings.store, { create: opts.create ?? true }));
+    this.storePromise ??= openStore(this.settings.store, { create: opts.create ?? true });
     return this.storePromise;
   }
 
   signer(): Promise<Signer> {
-    this.signerPromise ??= import("../adapters/signer.js").then((m) =>
-      m.loadSigner({ setting: this.settings.key, source: this.settings.keySource, env: this.env, home: this.home }),
+    this.signerPromise ??= Promise.resolve().then(() =>
+      loadSigner({ setting: this.settings.key, source: this.settings.keySource, env: this.env, home: this.home }),
     );
     return this.signerPromise;
   }

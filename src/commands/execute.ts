@@ -9,11 +9,12 @@ import { newNonce } from "../core/ids.js";
 import { requestDigest } from "../core/request.js";
 import type { AuditActor, SignedRequest } from "../core/types.js";
 import { hashProgram, verifyUnchanged } from "../adapters/program.js";
-import { runChild } from "../adapters/exec.js";
+import { runChild, type ChildOutcome } from "../adapters/exec.js";
 import { colours, say } from "../adapters/output.js";
 import type { Context } from "./context.js";
 import type { Plan } from "./plan.js";
 import { auditBestEffort, auditOrFail } from "./audit-events.js";
+import { finishNotify, startNotify } from "./request-lib.js";
 import type { RunResult } from "./run.js";
 
 type Hashed = Awaited<ReturnType<typeof hashProgram>>;
@@ -83,7 +84,27 @@ export async function executeApproved(
   });
   // Last look, immediately before exec: the file that was hashed is the file that runs.
   await verifyUnchanged(plan.program.path, hashed);
-  return spawnAndFinish(ctx, plan, actor, runId, req.id);
+  return spawnAndFinish(ctx, plan, actor, runId, req.id, await runNotifications(ctx, plan, actor, signed, runId));
+}
+
+/**
+ * Webhooks for a run of a request: run.started (and breakglass.used) are sent as the command starts but
+ * waited for only after it exits, so a slow webhook never delays the command; run.finished follows them.
+ * Undefined, and nothing loaded, when the policy has no webhooks.
+ */
+async function runNotifications(ctx: Context, plan: Plan, actor: AuditActor, signed: SignedRequest, runId: string): Promise<((r: ChildOutcome) => Promise<void>) | undefined> {
+  if (!plan.policy.notifications) return undefined;
+  const req = signed.request;
+  const started = [
+    req.breakGlass ? startNotify(ctx, plan.policy, { event: "breakglass.used", request: req, status: "consumed" }) : null,
+    startNotify(ctx, plan.policy, { event: "run.started", request: req, status: "consumed", run: { id: runId } }),
+  ];
+  return async (r) => {
+    // In order: a channel should never read "finished" before "started".
+    await finishNotify(ctx, actor, started, req.id);
+    const run = { id: runId, exitCode: r.exitCode, signal: r.signal, durationMs: Math.round(r.durationMs) };
+    await finishNotify(ctx, actor, [startNotify(ctx, plan.policy, { event: "run.finished", request: req, status: "consumed", run })], req.id);
+  };
 }
 
 /**
@@ -118,7 +139,14 @@ async function startedOrFail(ctx: Context, actor: AuditActor, data: Record<strin
   }
 }
 
-async function spawnAndFinish(ctx: Context, plan: Plan, actor: AuditActor, runId: string, requestId: string | null): Promise<RunResult> {
+async function spawnAndFinish(
+  ctx: Context,
+  plan: Plan,
+  actor: AuditActor,
+  runId: string,
+  requestId: string | null,
+  afterRun?: (r: ChildOutcome) => Promise<void>,
+): Promise<RunResult> {
   const result = await runChild({ file: plan.program.path, argv: plan.argv, cwd: ctx.cwd, env: plan.childEnv });
   try {
     await auditOrFail(ctx, actor, "run.finished", {
@@ -131,5 +159,6 @@ async function spawnAndFinish(ctx: Context, plan: Plan, actor: AuditActor, runId
   } catch (err) {
     say(`${colours().yellow("guard: warning:")} the command finished (exit ${result.exitCode}) but its end could not be recorded: ${err instanceof Error ? err.message : String(err)}`);
   }
+  if (afterRun) await afterRun(result);
   return { exitCode: result.exitCode, status: "ran" };
 }

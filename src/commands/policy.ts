@@ -3,7 +3,6 @@ import type { CommonOptions } from "../cli.js";
 import { ExitCode, PolicyError, formatDiagnostic } from "../core/errors.js";
 import { simulate } from "../core/simulate.js";
 import { runPolicyTests } from "../core/policy/test-runner.js";
-import { policyJsonSchema } from "../core/policy/schema.js";
 import { escapeForTerminal as esc } from "../core/escape.js";
 import { colours, printJson, printStdout } from "../adapters/output.js";
 import { loadPolicyDir } from "../adapters/policy-files.js";
@@ -63,5 +62,7 @@ export async function testCommand(opts: CommonOptions): Promise<void> {
 }
 
 export async function schemaCommand(): Promise<void> {
+  // zod and the schema are loaded only for this command.
+  const { policyJsonSchema } = await import("../core/policy/schema.js");
   printJson(policyJsonSchema());
 }

@@ -14,6 +14,8 @@ import { renderBanner, renderPlan } from "./render.js";
 import { auditBestEffort, auditOrFail } from "./audit-events.js";
 import { anonymousActor } from "./identity.js";
 import { executeAllowed } from "./execute.js";
+import { runApprovedRequest, runBreakGlass, runWithApproval } from "./approval-flow.js";
+import type { GitHubReporter, RunTrace } from "../adapters/ci.js";
 
 export interface RunOptions extends CommonOptions {
   env?: string;
@@ -33,9 +35,14 @@ export async function runCommand(command: string[], opts: RunOptions): Promise<v
 
   let exitCode: number = ExitCode.INTERNAL;
   let status = "error";
+  // GitHub Actions changes only the output format (annotations, step summary), never the decision (I3);
+  // outside Actions the reporter is not even loaded.
+  const gh = await gitHubReporterIfActions();
+  const trace: RunTrace = { beforeExec: () => gh?.resume() };
+  gh?.pause();
   try {
     await withContext(opts, async (ctx) => {
-      const result = await runWithContext(ctx, command, opts, waitSeconds);
+      const result = await runWithContext(ctx, command, opts, waitSeconds, trace);
       exitCode = result.exitCode;
       status = result.status;
     });
@@ -48,10 +55,17 @@ export async function runCommand(command: string[], opts: RunOptions): Promise<v
       err.reported = true;
     }
     statusLine(status, exitCode, opts);
+    if (gh) await gh.finish((await import("../adapters/ci.js")).runReport(trace, command, status, exitCode, err));
     throw err;
   }
   statusLine(status, exitCode, opts);
+  if (gh) await gh.finish((await import("../adapters/ci.js")).runReport(trace, command, status, exitCode, null));
   process.exitCode = exitCode;
+}
+
+async function gitHubReporterIfActions(): Promise<GitHubReporter | null> {
+  if (process.env.GITHUB_ACTIONS !== "true") return null;
+  return (await import("../adapters/ci.js")).gitHubReporter(process.env);
 }
 
 export interface RunResult {
@@ -59,11 +73,10 @@ export interface RunResult {
   status: string;
 }
 
-async function runWithContext(ctx: Context, command: string[], opts: RunOptions, waitSeconds: number | undefined): Promise<RunResult> {
+async function runWithContext(ctx: Context, command: string[], opts: RunOptions, waitSeconds: number | undefined, trace: RunTrace): Promise<RunResult> {
   const c = colours();
   if (opts.request !== undefined) {
-    const { runApprovedRequest } = await import("./approval-flow.js");
-    return runApprovedRequest(ctx, opts.request, command, opts, waitSeconds);
+    return runApprovedRequest(ctx, opts.request, command, opts, waitSeconds, trace);
   }
   let plan: Plan;
   try {
@@ -75,10 +88,10 @@ async function runWithContext(ctx: Context, command: string[], opts: RunOptions,
     throw err;
   }
   const d = plan.decision;
+  trace.plan = plan;
 
   if (opts.breakGlass) {
-    const { runBreakGlass } = await import("./approval-flow.js");
-    return runBreakGlass(ctx, plan, opts);
+    return runBreakGlass(ctx, plan, opts, trace);
   }
 
   if (d.decision === "deny") {
@@ -93,10 +106,10 @@ async function runWithContext(ctx: Context, command: string[], opts: RunOptions,
   if (d.protected) for (const line of renderBanner(plan, c)) say(line);
 
   if (d.decision === "approval") {
-    const { runWithApproval } = await import("./approval-flow.js");
-    return runWithApproval(ctx, plan, opts, waitSeconds);
+    return runWithApproval(ctx, plan, opts, waitSeconds, trace);
   }
 
+  trace.beforeExec();
   return executeAllowed(ctx, plan, anonymousActor(ctx));
 }
 

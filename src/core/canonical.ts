@@ -1,3 +1,4 @@
+import * as crypto from "node:crypto";
 import { createHash } from "node:crypto";
 
 /**
@@ -32,8 +33,12 @@ function serialize(value: unknown): string {
   }
 }
 
+// crypto.hash (Node ≥ 20.12) is a one-shot digest without a Hash object: several times faster for the
+// many small inputs of `audit verify`.
+const oneShot = (crypto as { hash?: (alg: string, data: string | Uint8Array, enc: "hex") => string }).hash;
+
 export function sha256Hex(data: string | Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
+  return oneShot ? oneShot("sha256", data, "hex") : createHash("sha256").update(data).digest("hex");
 }
 
 /** SHA-256 of the canonical JSON of a value, hex. */

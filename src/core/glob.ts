@@ -1,5 +1,3 @@
-import picomatch from "picomatch";
-
 /**
  * Policy globs. One small, documented language for every place a policy says "glob":
  *
@@ -10,20 +8,15 @@ import picomatch from "picomatch";
  *   `\x`      the character x, literally
  *
  * Every other character is literal. In particular braces, parentheses, `|`, `+(…)`, `@(…)`, `!(…)`, a
- * leading `!` and `$` are NOT special: picomatch would read `(a|b)` as a regex group, `{a,b}` as a
- * brace expansion and a leading `!` as a negation, which turns a `deny` into its opposite. We therefore
- * tokenize the pattern ourselves and hand picomatch only escaped literals, `*`, `**`, `?` and classes.
+ * leading `!` and `$` are NOT special: a glob library would read `(a|b)` as a regex group, `{a,b}` as a
+ * brace expansion and a leading `!` as a negation, which turns a `deny` into its opposite. Patterns are
+ * therefore tokenized here and compiled to anchored RegExps directly (no glob library on the start-up
+ * path of every run).
  *
- * Slash-sensitive globs (program paths relative to the policy root) are compiled by picomatch, whose path
- * semantics are what we want there: `*` stops at '/', `**` spans segments, `*` never matches a `.`/`..`
- * segment (paths are realpaths, so those never occur). Options, and why:
- *   dot: true            `*` matches dot files: `scripts/*` must cover `scripts/.purge.sh`
- *   nobrace/noextglob/nonegate   belt and braces on top of the escaping above
- *   posix: true          `[!a]` negates (without it picomatch emits a regex class containing '!')
- *   literalBrackets: false   `[ab]` is a class, never also the literal text "[ab]"
- *   strictSlashes: true  "a/*" does not match "a/b/" (no optional trailing slash)
- *   windows: false       '\' is an escape, never a path separator, on every platform
- *   flags "s"            `**` also spans newlines (a file name may contain one)
+ * Slash-sensitive globs (program paths relative to the policy root) follow path semantics: `*`, `?`
+ * and classes never match '/', `**` spans whole segments, `*` matches dot files (`scripts/*` covers
+ * `scripts/.purge.sh`), "a/*" does not match "a/b/", '\' is always an escape, and `**` spans newlines
+ * (a file name may contain one). Paths are realpaths, so `.` and `..` segments never occur.
  *
  * Slash-insensitive globs (variable values such as URLs, arguments, kube contexts, host names) are
  * compiled here to a RegExp directly: picomatch has no mode where `*` crosses '/' without its path rules
@@ -54,7 +47,7 @@ export function compileGlob(pattern: string, opts: GlobOptions): (s: string) => 
   const key = `${opts.caseInsensitive ? "i" : "c"}${opts.slashSensitive ? "s" : "x"}\0${pattern}`;
   const hit = cache.get(key);
   if (hit) return hit;
-  const re = opts.slashSensitive ? viaPicomatch(pattern, opts.caseInsensitive) : direct(pattern, opts.caseInsensitive);
+  const re = opts.slashSensitive ? pathRegExp(pattern, opts.caseInsensitive) : direct(pattern, opts.caseInsensitive);
   const matcher = (s: string): boolean => re.test(s);
   if (cache.size >= CACHE_LIMIT) cache.clear();
   cache.set(key, matcher);
@@ -143,46 +136,62 @@ function readClass(p: string, start: number): { token: Token; end: number } | nu
   return { token: { t: "class", negated, items }, end: i + 1 };
 }
 
-const ASCII_PUNCT = /[\x20-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e]/;
 const REGEX_CLASS_SPECIAL = /[\\\]^[-]/;
-
-function escapeForPicomatch(c: string): string {
-  return c !== "/" && ASCII_PUNCT.test(c) ? `\\${c}` : c;
-}
 
 function classBody(items: Array<{ from: string; to: string }>): string {
   const esc = (c: string): string => (REGEX_CLASS_SPECIAL.test(c) ? `\\${c}` : c);
   return items.map(({ from, to }) => (from === to ? esc(from) : `${esc(from)}-${esc(to)}`)).join("");
 }
 
-function viaPicomatch(pattern: string, caseInsensitive: boolean): RegExp {
-  const source = tokenize(pattern)
-    .map((t) => {
-      switch (t.t) {
-        case "lit":
-          return escapeForPicomatch(t.c);
-        case "star":
-          return "*";
-        case "globstar":
-          return "**";
-        case "one":
-          return "?";
-        case "class":
-          return `[${t.negated ? "^" : ""}${classBody(t.items)}]`;
+/**
+ * Path semantics (what sh and picomatch do for paths): `*`, `?` and classes never match '/'; `**` as a
+ * whole segment spans any number of segments (`a/**\/b` matches `a/b` and `a/x/y/b`; a trailing
+ * `/**` matches everything below; `**` alone matches everything); `**` inside a segment is `*`.
+ * Compiled here rather than by a glob library: this is the start-up path of every run.
+ */
+function pathRegExp(pattern: string, caseInsensitive: boolean): RegExp {
+  const tokens = tokenize(pattern);
+  const isSlash = (t: Token | undefined): boolean => t !== undefined && t.t === "lit" && t.c === "/";
+  let source = "";
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i] as Token;
+    switch (t.t) {
+      case "lit":
+        source += t.c.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
+        break;
+      case "star":
+        source += "[^/]*";
+        break;
+      case "one":
+        source += "[^/]";
+        break;
+      case "class":
+        source += `(?!/)[${t.negated ? "^" : ""}${classBody(t.items)}]`;
+        break;
+      case "globstar": {
+        const before = i === 0 || isSlash(tokens[i - 1]);
+        const after = i === tokens.length - 1 || isSlash(tokens[i + 1]);
+        if (!before || !after) {
+          source += "[^/]*";
+        } else if (tokens.length === 1) {
+          source += "[^]*";
+        } else if (i === 0) {
+          // `**/rest`: any leading segments, or none.
+          source += "(?:[^]*/)?";
+          i++; // the '/' is part of the group
+        } else if (i === tokens.length - 1) {
+          // `dir/**`: everything below dir. The '/' already emitted belongs to the group.
+          source = source.slice(0, -2) + "(?:/[^]*)?";
+        } else {
+          // `a/**/b`: the emitted '/' plus any segments, then the next '/' is consumed here.
+          source += "(?:[^]*/)?";
+          i++;
+        }
+        break;
       }
-    })
-    .join("");
-  return picomatch.makeRe(source, {
-    dot: true,
-    nobrace: true,
-    noextglob: true,
-    nonegate: true,
-    posix: true,
-    literalBrackets: false,
-    strictSlashes: true,
-    windows: false,
-    flags: caseInsensitive ? "si" : "s",
-  });
+    }
+  }
+  return new RegExp(`^(?:${source})$`, caseInsensitive ? "si" : "s");
 }
 
 function direct(pattern: string, caseInsensitive: boolean): RegExp {

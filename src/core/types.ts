@@ -114,6 +114,28 @@ export interface BreakGlass {
   groups: string[];
 }
 
+/** The events a policy's webhooks can be told about (`notifications.webhooks[].events`). */
+export const NOTIFY_EVENTS = ["request.created", "request.approved", "request.denied", "run.started", "run.finished", "breakglass.used"] as const;
+export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
+
+/** One webhook from `notifications.webhooks`; defaults already applied. */
+export interface Webhook {
+  name: string;
+  /** https, or http to a loopback host; may hold a secret (userinfo, path, query): never print it. */
+  url: string;
+  format: "json" | "slack";
+  /** Events it is sent; all of them when the policy does not say. */
+  events: NotifyEvent[];
+  /** Canonical environment names it is limited to; null = any. */
+  environments: string[] | null;
+  timeoutSeconds: number;
+  at?: SourceLocation;
+}
+
+export interface Notifications {
+  webhooks: Webhook[];
+}
+
 export interface Policy {
   version: 1;
   environments: Record<string, Environment>;
@@ -124,6 +146,8 @@ export interface Policy {
   breakGlass?: BreakGlass;
   /** Extra environment variable names (or globs such as "VAULT_*") to bind into approvals. */
   bindEnv: string[];
+  /** Webhooks to call on requests, approvals and runs; absent when the policy names none. */
+  notifications?: Notifications;
   /** The directory that holds the policy directory: command globs with a '/' are relative to it. */
   root: string;
   /** SHA-256 (hex) over the policy's files (names and bytes, tests excluded): what requests bind. */

@@ -52,6 +52,20 @@ describe("compileGlob, slash-sensitive (program paths)", () => {
     ["scripts/a\\*.sh", "scripts/ab.sh", false],
     ["scripts/[[]x.sh", "scripts/[x.sh", true],
     ["scripts/[x.sh", "scripts/[x.sh", true],
+    // `**` as whole segments, anywhere; inside a segment it is `*`.
+    ["**/purge.sh", "purge.sh", true],
+    ["**/purge.sh", "a/b/purge.sh", true],
+    ["**/purge.sh", "a/b/xpurge.sh", false],
+    ["scripts/**", "scripts", true],
+    ["scripts/**", "scriptsX", false],
+    ["scripts/**/x/**/y.sh", "scripts/x/y.sh", true],
+    ["scripts/**/x/**/y.sh", "scripts/a/x/b/c/y.sh", true],
+    ["scripts/**/x/**/y.sh", "scripts/a/xb/y.sh", false],
+    ["scripts/a**b", "scripts/aXYb", true],
+    ["scripts/a**b", "scripts/a/b", false],
+    ["scripts/[a-c].sh", "scripts/b.sh", true],
+    ["scripts/[!a].sh", "scripts//.sh", false],
+    ["scripts/?.sh", "scripts//.sh", false],
   ];
   it.each(rows)("%j vs %j → %s", (pattern, subject, expected) => {
     expect(compileGlob(pattern, PATH)(subject)).toBe(expected);

@@ -12,7 +12,7 @@ export interface ObjectSpec {
 export const SPECS = {
   policyFile: {
     label: "a policy file",
-    fields: ["version", "environments", "default_environment", "principals", "rules", "freezes", "break_glass", "bind_env"],
+    fields: ["version", "environments", "default_environment", "principals", "rules", "freezes", "break_glass", "bind_env", "notifications"],
     required: ["version"],
   },
   environment: { label: "an environment", fields: ["protected", "aliases", "detect", "description"], required: [] },
@@ -23,6 +23,8 @@ export const SPECS = {
   require: { label: "a rule's `require`", fields: ["approvals", "from", "reason", "confirm", "ttl"], required: ["approvals"] },
   freeze: { label: "a freeze", fields: ["name", "environments", "from", "until", "reason"], required: ["name", "environments", "from", "until", "reason"] },
   breakGlass: { label: "`break_glass`", fields: ["environments", "groups"], required: ["environments", "groups"] },
+  notifications: { label: "`notifications`", fields: ["webhooks"], required: ["webhooks"] },
+  webhook: { label: "a webhook", fields: ["name", "url", "format", "events", "environments", "timeout"], required: ["name", "url"] },
   testFile: { label: "a policy test file", fields: ["version", "now", "tests"], required: ["tests"] },
   testCase: { label: "a test case", fields: ["name", "run", "env", "host", "kube_context", "declared_env", "now", "expect"], required: ["name", "run", "expect"] },
   expect: { label: "a test's `expect`", fields: ["decision", "environment", "rules", "reasons_contain"], required: ["decision"] },

@@ -34,6 +34,7 @@ export function mergeFragments(frags: readonly FileFragment[], root: string, dig
   const rules: RuleDef[] = [];
   const ruleAt = new Map<string, SourceLocation>();
   const freezeAt = new Map<string, SourceLocation>();
+  const webhookAt = new Map<string, SourceLocation>();
 
   for (const frag of frags) {
     for (const def of frag.environments) {
@@ -62,6 +63,11 @@ export function mergeFragments(frags: readonly FileFragment[], root: string, dig
       const seen = freezeAt.get(def.freeze.name);
       if (seen) twice("freeze", def.freeze.name, seen, def.at);
       else freezeAt.set(def.freeze.name, def.at);
+    }
+    for (const def of frag.webhooks) {
+      const seen = webhookAt.get(def.webhook.name);
+      if (seen) twice("webhook", def.webhook.name, seen, def.at);
+      else webhookAt.set(def.webhook.name, def.at);
     }
   }
 
@@ -139,6 +145,7 @@ export function mergeFragments(frags: readonly FileFragment[], root: string, dig
     }
   }
   for (const frag of frags) for (const def of frag.freezes) def.environments.forEach(checkEnv);
+  for (const frag of frags) for (const def of frag.webhooks) def.environments.forEach(checkEnv);
   if (dflt) checkEnv(dflt);
   if (breakGlass) {
     breakGlass.environments.forEach(checkEnv);
@@ -164,6 +171,7 @@ export function mergeFragments(frags: readonly FileFragment[], root: string, dig
     }
   }
 
+  const webhooks = frags.flatMap((f) => f.webhooks.map((d) => d.webhook));
   const policy: Policy = {
     version: 1,
     environments,
@@ -173,6 +181,7 @@ export function mergeFragments(frags: readonly FileFragment[], root: string, dig
     freezes: frags.flatMap((f) => f.freezes.map((d) => d.freeze)),
     ...(breakGlass ? { breakGlass: breakGlass.value } : {}),
     bindEnv: bindEnv?.value ?? [],
+    ...(webhooks.length ? { notifications: { webhooks } } : {}),
     root,
     digest,
   };

@@ -5,6 +5,7 @@ import { BIND_ENV_RE, DETECTOR_KINDS, EFFECTS, ENV_VAR_RE, FLAG_RE, SPECS, VALUE
 import type { Field, Reader, YNode } from "./reader.js";
 import { regexProblem } from "./regex-check.js";
 import { readDuration, readTimestamp } from "./read-values.js";
+import { readNotifications, type WebhookDef } from "./read-notifications.js";
 import { describeNode } from "./yaml-read.js";
 
 /** A name used somewhere, with where, so cross-file checks can point at it. */
@@ -49,6 +50,8 @@ export interface FileFragment {
   defaultEnvironment?: Ref;
   breakGlass?: { value: BreakGlass; at: SourceLocation; environments: Ref[]; groups: Ref[] };
   bindEnv?: { value: string[]; at: SourceLocation };
+  /** `notifications.webhooks`; merged across files like rules, names unique. */
+  webhooks: WebhookDef[];
   /** Group names as principals declare them. */
   groups: Ref[];
   /** How many environments and rules the file tried to define (valid or not), for the "no rules" check. */
@@ -63,7 +66,7 @@ export const MAX_TTL_SECONDS = 7 * 86_400;
 
 /** Read one (non-test) policy file's root node into a fragment, reporting every problem on the way. */
 export function readPolicyFile(root: Node, r: Reader, file: string): FileFragment {
-  const frag: FileFragment = { file, environments: [], principals: [], rules: [], freezes: [], groups: [], environmentCount: 0, ruleCount: 0 };
+  const frag: FileFragment = { file, environments: [], principals: [], rules: [], freezes: [], webhooks: [], groups: [], environmentCount: 0, ruleCount: 0 };
   const map = r.map(root, "a policy file");
   if (!map) return frag;
   const f = r.fields(map, SPECS.policyFile);
@@ -117,6 +120,8 @@ export function readPolicyFile(root: Node, r: Reader, file: string): FileFragmen
     const items = r.strings(bind.value, "`bind_env`", { item: (n) => bindEnvEntry(r, n) });
     if (items) frag.bindEnv = { value: items.map((i) => i.value), at: r.loc(bind.key) };
   }
+  const notifications = f.get("notifications");
+  if (notifications) frag.webhooks = readNotifications(r, notifications);
   return frag;
 }
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { NOTIFY_EVENTS } from "../types.js";
 
 /**
  * The policy file format (version 1) as a zod schema, for the JSON Schema that editors use for completion
@@ -104,6 +105,27 @@ export const breakGlassSchema = z
   })
   .describe("Emergency bypass of approvals: always with a reason, always audited and flagged. Absent = no break-glass.");
 
+export const webhookSchema = z
+  .strictObject({
+    name: name("The webhook's name, unique in the policy; shown (instead of its URL) in warnings and audit events"),
+    url: z
+      .string()
+      .regex(/^(https:\/\/[\x21-\x7e]+|http:\/\/(127\.0\.0\.1|localhost|\[::1\])([:/?#][\x21-\x7e]*)?)$/)
+      .max(2048)
+      .describe("Where to POST the JSON payload: https, or plain http to 127.0.0.1/localhost only. It may hold a secret; guard never prints it."),
+    format: z.enum(["json", "slack"]).optional().describe("json (guard's own payload, the default) or slack (text and blocks for Slack-compatible incoming webhooks)."),
+    events: z.array(z.enum(NOTIFY_EVENTS)).min(1).optional().describe("Events to send; omitted = all of them."),
+    environments: names("Only for requests and runs against these environments; omitted = any.", "An environment").optional(),
+    timeout: z.string().regex(DURATION).optional().describe("How long to wait for the webhook, e.g. 3s (default 3s, between 1s and 10s). A failing or slow webhook never blocks a run."),
+  })
+  .describe("A webhook called when a request is created, approved or denied, or a run starts or finishes.");
+
+export const notificationsSchema = z
+  .strictObject({
+    webhooks: z.array(webhookSchema).min(1).describe("Webhooks; a failing one is reported and audited, never blocks a run."),
+  })
+  .describe("Who is told about requests, approvals and runs.");
+
 export const policyFileSchema = z
   .strictObject({
     version: z.literal(1).describe("Policy format version; must be 1 in every file."),
@@ -114,6 +136,7 @@ export const policyFileSchema = z
     freezes: z.array(freezeSchema).optional().describe("Change freezes."),
     break_glass: breakGlassSchema.optional(),
     bind_env: z.array(z.string().regex(/^[A-Za-z_*][A-Za-z0-9_*]*$/).describe("A variable name or a glob over names, e.g. VAULT_*.")).optional().describe("Extra environment variables whose values approvals bind."),
+    notifications: notificationsSchema.optional(),
   })
   .describe("An access-guard policy file (all *.yaml files of the policy directory but *.test.yaml are merged).");
 
