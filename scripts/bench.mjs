@@ -38,7 +38,9 @@ const { values: o } = parseArgs({
   },
 });
 if (o.help) {
-  process.stdout.write(`${(await readFile(fileURLToPath(import.meta.url), "utf8")).split("\n").slice(1, 12).map((l) => l.replace(/^\/\/ ?/, "")).join("\n")}\n`);
+  const text = await readFile(fileURLToPath(import.meta.url), "utf8");
+  const header = text.split("\n").slice(1).filter((l, i, all) => all.slice(0, i + 1).every((x) => x.startsWith("//")));
+  process.stdout.write(`${header.map((l) => l.replace(/^\/\/ ?/, "")).join("\n")}\n`);
   process.exit(0);
 }
 const int = (name) => {
@@ -179,6 +181,10 @@ try {
     }
     const m = median(runs) / 1000;
     rows.push(row(`\`guard audit verify\`, ${EVENTS.toLocaleString("en-US")} events (file store)`, `${m.toFixed(2)} s (median of 3: ${runs.map((x) => (x / 1000).toFixed(2)).join(", ")})`, "≤ 5 s", "≤ 2 s", m <= 5, m <= 2));
+    // What this machine manages right now for the bare minimum (read, JSON.parse, one SHA-256 a line).
+    const f = await runOnce(process.execPath, [join(repo, "scripts", "bench", "verify-floor.mjs"), join(store, "audit", "events.jsonl")], { env, stdout: "pipe", label: "verify floor" });
+    if (!f.stdout.startsWith(`${EVENTS} `)) throw new Error(`verify floor read ${f.stdout.trim()} lines, expected ${EVENTS}`);
+    rows.push(row("floor for verify: read + JSON.parse + SHA-256 per line, bare Node (reference)", `${(f.ms / 1000).toFixed(2)} s (verify is ${times(median(runs) / f.ms)})`));
   });
 
   // --- 5: approval wake-up latency -----------------------------------------------------------------
@@ -197,10 +203,18 @@ try {
   // --- 6: the approval race ------------------------------------------------------------------------
   await scenario("race", "approval race", async () => {
     database ??= await createBenchDatabase();
+    const base0 = cleanEnv(root);
     for (const [label, store] of [
       ["file store", `file:${join(root, "store-race")}`],
       ["PostgreSQL", database.url],
     ]) {
+      if (label === "file store") {
+        // What N concurrent Node processes cost on this machine right now, guard or not.
+        const t = now();
+        const floors = await Promise.all(Array.from({ length: RACERS }, () => runOnce(process.execPath, [floor, "/bin/true"], { env: base0, cwd: world, label: "floor" })));
+        const last = Math.max(...floors.map((f) => f.ms));
+        rows.push(row(`${RACERS} concurrent floors → \`/bin/true\` (reference)`, `last answered ${(last / 1000).toFixed(2)} s (wall ${((now() - t) / 1000).toFixed(2)} s)`));
+      }
       say(`race: ${RACERS} × guard run --request, ${label}`);
       const base = cleanEnv(root, { GUARD_POLICY: join(world, "policy-20"), GUARD_STORE: store });
       const r = await race({ guard, base, keys, world, log: raceLog(root, label.replace(/\W+/g, "-")), racers: RACERS });

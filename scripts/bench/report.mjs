@@ -47,7 +47,8 @@ export function renderMarkdown(rows, m, settings) {
   const esc = (s) => s.replace(/\|/g, "\\|");
   return [
     `Measured ${m.date} on ${m.cpus} × ${m.cpu}, ${m.memGb} GB, Linux ${m.kernel}, Node ${m.node}; load average at the end ${m.load}.`,
-    `${settings}`,
+    "",
+    settings,
     "",
     "| what | measured | target | stretch | result |",
     "|---|---|---|---|---|",
