@@ -12,9 +12,10 @@
  * or when it contains `##[` ANYWHERE (the legacy format). Guard's own messages show text that others
  * wrote — argv, evidence values, kube context names, approvers' comments — so while guard prints them,
  * command processing is paused with `::stop-commands::TOKEN` (an unguessable token) and resumed just
- * before the wrapped command starts and before guard's own annotations. Text inside annotations and the
- * summary is escaped: terminal escaping first (no newline survives), then the workflow-command or
- * Markdown escaping.
+ * before the wrapped command starts and before guard's own annotations. The pause is per step (each
+ * step's handler has its own command manager, shared by its two streams), so a guard killed while paused
+ * mutes only the rest of its own step. Text inside annotations and the summary is escaped: terminal
+ * escaping first (no newline survives), then the workflow-command or Markdown escaping.
  */
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
@@ -265,6 +266,14 @@ export interface GitHubReporter {
   resume(): void;
   /** Resume, annotate, append the summary. Never throws: reporting cannot change an outcome. */
   finish(report: CiReport): Promise<void>;
+}
+
+/**
+ * `guard check` under Actions: its annotation and summary. Its report itself is on stdout (often
+ * `--json` for a script), so no stop-commands marker is written there.
+ */
+export async function reportCheck(plan: PlanLike, exitCode: number, env: NodeJS.ProcessEnv): Promise<void> {
+  await gitHubReporter(env).finish(checkReport(plan, exitCode));
 }
 
 export function gitHubReporter(env: NodeJS.ProcessEnv, write: (s: string) => void = (s) => void process.stderr.write(s)): GitHubReporter {

@@ -26,8 +26,17 @@ export function say(line = ""): void {
   process.stderr.write(`${line}\n`);
 }
 
+/**
+ * JSON for machines. `##[` is written as `#\u0023[` (the same JSON value): the GitHub Actions runner acts
+ * on any output line containing `##[`, and argv or reasons from other people must never become a
+ * workflow command.
+ */
+export function jsonText(value: unknown, indent?: number): string {
+  return JSON.stringify(value, null, indent).replaceAll("##[", "#\\u0023[");
+}
+
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(`${jsonText(value, 2)}\n`);
 }
 
 export function printStdout(line = ""): void {

@@ -18,5 +18,7 @@ export async function checkCommand(command: string[], opts: CheckOptions): Promi
     else for (const line of renderPlan(plan, colours(process.stdout))) printStdout(line);
     const d = plan.decision.decision;
     process.exitCode = d === "allow" ? ExitCode.OK : d === "approval" ? ExitCode.APPROVAL_NEEDED : ExitCode.DENIED;
+    // Under GitHub Actions: an annotation and a step summary (format only; never a different decision).
+    if (process.env.GITHUB_ACTIONS === "true") await (await import("../adapters/ci.js")).reportCheck(plan, process.exitCode, process.env);
   });
 }

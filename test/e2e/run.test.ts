@@ -148,6 +148,12 @@ describe("guard check", () => {
     expect(out.evidence.some((e: { subject: string }) => e.subject === "DATABASE_URL")).toBe(true);
   });
 
+  it("JSON output never carries a GitHub Actions command marker, and still parses to the same argv", async () => {
+    const r = await guard(w, ["check", "--json", "--", "./maintenance/report-lb-state.sh", "##[error]fake", "::warning::x"]);
+    expect(r.stdout).not.toContain("##[");
+    expect(JSON.parse(r.stdout).argv).toEqual(["./maintenance/report-lb-state.sh", "##[error]fake", "::warning::x"]);
+  });
+
   it("exit 0 for allow, 77 for deny", async () => {
     expect((await guard(w, ["check", "--", "./maintenance/report-lb-state.sh"], { env: STAGING })).code).toBe(0);
     expect((await guard(w, ["check", "--", "./maintenance/migrate-lb-schema.sh", "--drop-all"], { env: PROD })).code).toBe(77);
