@@ -122,7 +122,8 @@ export function buildProgram(only?: string): Command {
         .argument("<command...>")
         .option("--env <name>", "the environment you intend to hit")
         .option("--reason <text>", "why you are running this")
-        .passThroughOptions(),
+        .passThroughOptions()
+        .addHelpText("after", "\nPrints the request id on stdout (the request object with --json); a colleague approves it with\n`guard approve ID`, then `guard run --request ID` (or the same command again) runs it once.\n\nExample:\n  id=$(guard request --reason \"INC-4211\" -- ./maintenance/purge-lb-state.sh --region us-east-1)"),
     ).action(async (command: string[], opts) => requestCommand(command, opts));
   }
 
@@ -133,7 +134,11 @@ export function buildProgram(only?: string): Command {
         .description("show a request in full, confirm, sign and store your approval (or acknowledge a break-glass run)")
         .argument("<id>", "request id (r-…)")
         .option("--comment <text>", "a note stored with the approval")
-        .option("--yes", "confirm without a terminal (you still see the request)"),
+        .option("--yes", "confirm without a terminal (you still see the request)")
+        .addHelpText(
+          "after",
+          "\nYou are shown everything the approval binds (argv, program and SHA-256, directory, target and evidence,\nbound variables, requester and key, reason, rules, expiry). At a terminal you type the environment's\nname; without one, --yes. You cannot approve your own request; only the groups the rules name count.\n\nExamples:\n  guard approve r-3k5qzv7n2m4c6b8d0f1h\n  guard approve r-3k5qzv7n2m4c6b8d0f1h --yes --comment \"checked region and ticket\"",
+        ),
     ).action(async (id: string, opts) => approveCommand(id, opts));
   }
 
@@ -143,7 +148,8 @@ export function buildProgram(only?: string): Command {
         .command("deny")
         .description("sign a refusal: the request can no longer run")
         .argument("<id>")
-        .requiredOption("--reason <text>", "why"),
+        .requiredOption("--reason <text>", "why")
+        .addHelpText("after", "\nA signed refusal by an eligible approver ends the request; the requester may also withdraw their own.\n\nExample:\n  guard deny r-3k5qzv7n2m4c6b8d0f1h --reason \"not during the incident; wait for the rollback\""),
     ).action(async (id: string, opts) => denyCommand(id, opts));
   }
 
@@ -153,22 +159,39 @@ export function buildProgram(only?: string): Command {
         .command("requests")
         .description("list pending requests (with --all, every request; with --review, break-glass runs awaiting review)")
         .option("--all", "every request, whatever its status")
-        .option("--review", "break-glass runs that no second person has acknowledged yet"),
+        .option("--review", "break-glass runs that no second person has acknowledged yet")
+        .addHelpText("after", "\nExamples:\n  guard requests\n  guard requests --all --json | jq '.[] | {id, status}'\n  guard requests --review      # then: guard approve ID  (acknowledges a break-glass run)"),
     ).action(async (opts) => requestsCommand(opts));
   }
 
   if (want("show")) {
-    common(program.command("show").description("one request with its approvals and status").argument("<id>")).action(
+    common(
+      program
+        .command("show")
+        .description("one request with its approvals and status")
+        .argument("<id>")
+        .addHelpText("after", "\nExample:\n  guard show r-3k5qzv7n2m4c6b8d0f1h --json | jq .status"),
+    ).action(
       async (id: string, opts) => showCommand(id, opts),
     );
   }
 
   if (want("policy")) {
     const policy = program.command("policy").description("validate, test and describe policies");
-    common(policy.command("lint").description("validate the policy: every error and warning with file:line:col")).action(
+    common(
+      policy
+        .command("lint")
+        .description("validate the policy: every error and warning with file:line:col")
+        .addHelpText("after", "\nExit 0 when valid (warnings are shown), 78 with every located error otherwise.\n\nExample:\n  guard policy lint --policy ./policies"),
+    ).action(
       async (opts) => lintCommand(opts),
     );
-    common(policy.command("test").description("run the policy's *.test.yaml suites")).action(async (opts) =>
+    common(
+      policy
+        .command("test")
+        .description("run the policy's *.test.yaml suites")
+        .addHelpText("after", "\nEnds with `N passed, N failed`; exit 1 on a failure or when there are no tests.\n\nExample:\n  guard policy test --policy ./policies"),
+    ).action(async (opts) =>
       testCommand(opts),
     );
     policy
@@ -186,13 +209,15 @@ export function buildProgram(only?: string): Command {
         .option("--since <time>", "ISO time or a duration ago (e.g. 24h)")
         .option("--type <type>", "event type, e.g. run.started (prefix match: run.)")
         .option("--request <id>", "events about one request")
-        .option("--actor <principal>", "events by one principal or key fingerprint"),
+        .option("--actor <principal>", "events by one principal or key fingerprint")
+      .addHelpText("after", "\nExamples:\n  guard audit log --since 24h --type run.\n  guard audit log --request r-3k5qzv7n2m4c6b8d0f1h --json"),
     ).action(async (opts) => auditLogCommand(opts));
     common(
       audit
         .command("verify")
         .description("verify the chain, the signatures it references and single use; print the head for anchoring")
-        .option("--anchor <seq:hash>", "a head recorded earlier: detects truncation of the tail"),
+        .option("--anchor <seq:hash>", "a head recorded earlier: detects truncation of the tail")
+      .addHelpText("after", "\nExit 0 when intact (interrupted runs are reported, not failures), 65 on any tampering.\nA chain cannot see its own tail cut off: record the printed head elsewhere, and pass it back later.\n\nExample:\n  guard audit verify --anchor 1042:3f5c…   # the head printed by an earlier verify"),
     ).action(async (opts) => auditVerifyCommand(opts));
   }
 

@@ -45,6 +45,7 @@ export async function runWithApproval(ctx: Context, plan: Plan, opts: RunOptions
   if (loaded) {
     say(`guard: found request ${loaded.signed.request.id} for this exact run (${loaded.assessment.status})`);
   } else {
+    refuseUnapprovable(plan, identity);
     const reason = await obtainReason(plan, opts);
     const signed = await createSignedRequest(ctx, plan, identity, binding, reason, false);
     loaded = await assess(ctx, plan.policy, signed);
@@ -191,6 +192,26 @@ async function requesterIdentity(ctx: Context, plan: Plan): Promise<Identity> {
     );
   }
   return identity;
+}
+
+/**
+ * A request nobody could ever approve (the only eligible approvers are the requester, or too few people
+ * are in the groups) would wait until it expires: refuse it at once and say who is missing.
+ */
+function refuseUnapprovable(plan: Plan, identity: Identity): void {
+  const mine = new Set(identity.principal?.keys.map((k) => k.fingerprint) ?? []);
+  mine.add(identity.signer.publicKey.fingerprint);
+  for (const r of plan.decision.requirements) {
+    const eligible = Object.values(plan.policy.principals).filter(
+      (p) => p.name !== identity.principal?.name && !p.keys.some((k) => mine.has(k.fingerprint)) && (r.from === null || p.groups.some((g) => r.from!.includes(g))),
+    );
+    if (eligible.length < r.approvals) {
+      throw deniedError(
+        `nobody else can approve this run: rule ${r.rule} needs ${r.approvals} approval${r.approvals === 1 ? "" : "s"}${r.from ? ` from ${r.from.join(" or ")}` : ""}, and the only eligible people other than you are: ${eligible.map((p) => p.name).join(", ") || "none"}`,
+        "ask an SRE to add approvers to the policy; no request was created",
+      );
+    }
+  }
 }
 
 async function obtainReason(plan: Plan, opts: RunOptions): Promise<string | null> {

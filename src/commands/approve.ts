@@ -51,7 +51,8 @@ async function decide(ctx: Context, id: string, verb: "approve" | "deny", commen
   const decision: ApprovalStatement["decision"] = req.breakGlass && verb === "approve" ? "acknowledge" : verb;
   // The requester is whoever signed the request — by principal and by key, never by $USER.
   const isRequester = me.name === req.requester.principal || me.keys.some((k) => k.fingerprint === req.requester.fingerprint);
-  if (isRequester) throw deniedError(`you (${asciiIdentifier(me.name)}) made request ${id}; a second, distinct person must ${decision}`, "hand the approve line to a colleague");
+  // The requester may withdraw their own request (a signed deny); approving or reviewing it is for others.
+  if (isRequester && decision !== "deny") throw deniedError(`you (${asciiIdentifier(me.name)}) made request ${id}; a second, distinct person must ${decision}`, "hand the approve line to a colleague");
   if (req.policyDigest !== policy.digest) {
     throw deniedError(
       `request ${id} was made under a different policy (${req.policyDigest.slice(0, 12)}…) than yours (${policy.digest.slice(0, 12)}…)`,
@@ -67,7 +68,7 @@ async function decide(ctx: Context, id: string, verb: "approve" | "deny", commen
     if (groups.length && !me.groups.some((g) => groups.includes(g))) {
       throw deniedError(`reviewing a break-glass run needs a member of ${groups.join(", ")}; ${asciiIdentifier(me.name)} is not`);
     }
-  } else {
+  } else if (!(isRequester && decision === "deny")) {
     const eligible = loaded.assessment.requirements.some((r) => r.requirement.from === null || r.requirement.from.some((g) => me.groups.includes(g)));
     if (!eligible) {
       const needed = loaded.assessment.requirements.map((r) => r.requirement.from?.join(" or ") ?? "anyone").join("; ");

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { appendFile, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { guard, makeWorld, requestIdIn, type World } from "./world.js";
+import { guard, makeWorld, requestIdIn, standardPolicy, type World } from "./world.js";
 
 let w: World;
 beforeAll(async () => {
@@ -71,6 +71,13 @@ describe("the approval flow without a terminal", () => {
     const r = await guard(w, ["approve", id, "--yes"], { as: "carol" });
     expect(r.code).toBe(77);
     expect(r.stderr).toMatch(/not eligible/);
+  });
+
+  it("the requester can withdraw their own request with a signed deny", async () => {
+    const id = await requested();
+    const r = await guard(w, ["deny", id, "--reason", "wrong region, withdrawn"], { as: "alice" });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse((await guard(w, ["show", id, "--json"], { as: "alice" })).stdout).status).toBe("denied");
   });
 
   it("approving without a terminal needs --yes (64)", async () => {
@@ -210,5 +217,40 @@ describe("A12: single use under a race", () => {
     expect(codes.filter((c) => c === 0)).toHaveLength(1);
     expect(codes.filter((c) => c === 77)).toHaveLength(19);
     expect((await readFile(marker, "utf8")).trim().split("\n")).toEqual(["ran"]);
+  });
+});
+
+describe("a request nobody else could approve", () => {
+  it("is refused at once (77), and no request is created", async () => {
+    const w2 = await makeWorld({
+      policy: (people) =>
+        standardPolicy(people).replace(
+          "rules:\n",
+          'rules:\n  - name: dba-only\n    match: { environments: [production], commands: ["maintenance/migrate-*.sh"] }\n    require: { approvals: 1, from: [dba] }\n',
+        ),
+    });
+    try {
+      // bob is the other DBA, so carol's request can be approved …
+      const ok = await guard(w2, ["run", "--", "./maintenance/migrate-lb-schema.sh"], { as: "carol", env: PROD });
+      expect(ok.code, ok.stderr).toBe(75);
+      // … but with approvals: 2 from dba, only bob remains for carol: refused before anything is stored.
+      const w3 = await makeWorld({
+        policy: (people) =>
+          standardPolicy(people).replace(
+            "rules:\n",
+            'rules:\n  - name: two-dbas\n    match: { environments: [production], commands: ["maintenance/migrate-*.sh"] }\n    require: { approvals: 2, from: [dba] }\n',
+          ),
+      });
+      try {
+        const r = await guard(w3, ["run", "--", "./maintenance/migrate-lb-schema.sh"], { as: "carol", env: PROD });
+        expect(r.code).toBe(77);
+        expect(r.stderr).toMatch(/nobody else can approve this run/);
+        expect(JSON.parse((await guard(w3, ["requests", "--all", "--json"], { as: "bob" })).stdout)).toEqual([]);
+      } finally {
+        await w3.cleanup();
+      }
+    } finally {
+      await w2.cleanup();
+    }
   });
 });
