@@ -280,6 +280,48 @@ export async function describeProgram(realPath: string): Promise<ProgramDescript
   return { kind: "shell", interpreter: null, limits: ["no #! line: it runs with /bin/sh", ...scriptLimits] };
 }
 
+/**
+ * X5: a script whose `#!` interpreter is missing or not executable passes resolveProgram (the script
+ * itself is there and executable) and would fail only at execve — after an approval was consumed. This
+ * checks what execve will: the interpreter path on the `#!` line exists and is executable; for
+ * `#!/usr/bin/env NAME`, NAME is found on the command's PATH. Called before anything is consumed.
+ */
+export async function assertInterpreterRunnable(realPath: string, given: string, opts: { cwd: string; path: string | undefined }): Promise<void> {
+  const d = await describeProgram(realPath);
+  if (d.kind !== "script" || d.interpreter === null) return;
+  const words = d.interpreter.slice(2).trim().split(/[ \t]+/).filter(Boolean);
+  const interpreter = words[0];
+  if (interpreter === undefined) {
+    throw new GuardError(ExitCode.NOT_EXECUTABLE, `not executable: ${given} has an empty #! line`, "put the interpreter's path on the #! line, e.g. #!/bin/sh");
+  }
+  const details = [`#! line: ${d.interpreter}`];
+  const checkFile = async (file: string, what: string): Promise<void> => {
+    let st: Stats;
+    try {
+      st = await fsp.stat(file);
+    } catch {
+      throw new GuardError(ExitCode.NOT_FOUND, `command not found: ${what} of ${given} does not exist`, "install it, or fix the #! line; nothing was run and no approval was used", details);
+    }
+    if (!st.isFile() || !(await isExecutableByMe(file, st))) {
+      throw new GuardError(ExitCode.NOT_EXECUTABLE, `not executable: ${what} of ${given} (${file})`, "fix the interpreter's permissions or the #! line; nothing was run and no approval was used", details);
+    }
+  };
+  const interpreterPath = resolve(opts.cwd, interpreter);
+  await checkFile(interpreterPath, `the interpreter ${interpreter}`);
+  if (basename(interpreterPath) === "env") {
+    const name = words.slice(1).find((w) => !w.startsWith("-") && !w.includes("="));
+    if (name === undefined || words.slice(1).some((w) => w.startsWith("-"))) return; // env options: execve cannot tell either
+    try {
+      await searchPath(name, opts.cwd, opts.path);
+    } catch (error) {
+      if (error instanceof GuardError) {
+        throw new GuardError(error.exitCode, `${error.exitCode === ExitCode.NOT_FOUND ? "command not found" : "not executable"}: ${name}, named by the #! line of ${given}`, "install it or fix the #! line; nothing was run and no approval was used", details);
+      }
+      throw error;
+    }
+  }
+}
+
 const BINARY_MAGICS = [
   [0x7f, 0x45, 0x4c, 0x46], // ELF
   [0xfe, 0xed, 0xfa, 0xce], // Mach-O 32

@@ -8,7 +8,7 @@ import { compareBinding, findMatchingRequest } from "../core/request.js";
 import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
 import { formatDuration } from "../core/duration.js";
 import { normaliseEnvName } from "../core/names.js";
-import { hashProgram } from "../adapters/program.js";
+import { assertInterpreterRunnable, hashProgram } from "../adapters/program.js";
 import { colours, say } from "../adapters/output.js";
 import { ask, interactive } from "../adapters/prompt.js";
 import type { Context } from "./context.js";
@@ -46,6 +46,8 @@ export async function runWithApproval(ctx: Context, plan: Plan, opts: RunOptions
     say(`guard: found request ${loaded.signed.request.id} for this exact run (${loaded.assessment.status})`);
   } else {
     refuseUnapprovable(plan, identity);
+    // A script whose #! interpreter cannot run would waste the approver's time: say so before asking.
+    await assertInterpreterRunnable(plan.program.path, plan.argv[0] ?? plan.program.path, { cwd: ctx.cwd, path: plan.childEnv.PATH });
     const reason = await obtainReason(plan, opts);
     const signed = await createSignedRequest(ctx, plan, identity, binding, reason, false);
     loaded = await assess(ctx, plan.policy, signed);

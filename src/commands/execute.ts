@@ -8,7 +8,7 @@ import { ExitCode, GuardError, deniedError, integrityError, ioError } from "../c
 import { newNonce } from "../core/ids.js";
 import { requestDigest } from "../core/request.js";
 import type { AuditActor, SignedRequest } from "../core/types.js";
-import { hashProgram, verifyUnchanged } from "../adapters/program.js";
+import { assertInterpreterRunnable, hashProgram, verifyUnchanged } from "../adapters/program.js";
 import { runChild, type ChildOutcome } from "../adapters/exec.js";
 import { colours, say } from "../adapters/output.js";
 import type { Context } from "./context.js";
@@ -56,6 +56,8 @@ export async function executeApproved(
   const store = await ctx.store();
   const req = signed.request;
   await verifyUnchanged(plan.program.path, hashed);
+  // Everything execve could still refuse is found out before the approval is used (X5).
+  await assertInterpreterRunnable(plan.program.path, plan.argv[0] ?? plan.program.path, { cwd: ctx.cwd, path: plan.childEnv.PATH });
   await assertNeverConsumed(ctx, req.id);
   const runId = newRunId();
   await auditOrFail(ctx, actor, "run.intent", { runId, requestId: req.id, argv: req.argv });

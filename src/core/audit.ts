@@ -1,4 +1,6 @@
+import { Buffer } from "node:buffer";
 import { hash as oneShotHash } from "node:crypto";
+import { HASH_MEMBER_LENGTH, newCanonicalLine, scanCanonicalLine } from "./audit-line.js";
 import { canonicalJson } from "./canonical.js";
 import type { AuditDraft, AuditEvent } from "./types.js";
 
@@ -146,6 +148,8 @@ export interface AuditReport {
   problems: string[];
 }
 
+const HEX64 = /^[0-9a-f]{64}$/;
+
 /** Problems kept in full; a wrecked log of a million lines should not produce a million strings. */
 const MAX_PROBLEMS = 100;
 
@@ -154,22 +158,42 @@ interface Problem {
   text: string;
 }
 
+/** Lines longer than this (a run with an enormous argv) take the full path rather than a bigger buffer. */
+const MAX_FAST_LINE = 1 << 16;
+
+/** Where a line's hashed text is assembled: 3 bytes per UTF-16 unit is UTF-8's worst case. */
+const HASH_SCRATCH = Buffer.allocUnsafe(3 * MAX_FAST_LINE);
+
+/** The line pushLine reads into (reused: the verifier is synchronous). */
+const LINE = newCanonicalLine();
+
 /**
  * Streaming verifier: push every event in file order, then finish(). Memory stays proportional to the
  * runs still open and the consumed request ids, not to the length of the log.
+ *
+ * A store that holds canonical lines offers each to pushLine() first: the common line — canonical and
+ * extending the chain — is checked from its text without being parsed (see audit-line.ts). Any other
+ * line is refused by pushLine() untouched, and the store parses it and push()es the event, so every
+ * problem is found and worded by the one full path.
  */
 export class AuditVerifier {
   private readonly anchor: { seq: number; hash: string } | null;
   private count = 0;
   /** The event with the highest seq seen so far, which the next one must extend. */
-  private headSeq = 0;
-  private headHash = GENESIS;
+  private seq = 0;
+  private hash = GENESIS;
+  /**
+   * The head's hash is 64 lowercase hex characters (the genesis hash, or one computed here). pushLine()
+   * compares prev's characters with it instead of inspecting them, which proves them hex only then.
+   */
+  private hashIsHex = true;
   private anchorSeen = false;
   private problemList: Problem[] = [];
   private problemsDropped = 0;
   /** The last gap found, so that the missing event turning up later reads as a reordering. */
   private lastGap: { problem: Problem; from: number; to: number } | null = null;
-  private readonly open = new Map<string, { seq: number; argv?: unknown }>();
+  /** Open runs; argv is kept as its JSON text when the line was not parsed, and parsed by finish(). */
+  private readonly open = new Map<string, { seq: number; argv?: unknown; argvJson?: string }>();
   private readonly consumed = new Set<string>();
   private readonly intended = new Set<string>();
 
@@ -177,11 +201,66 @@ export class AuditVerifier {
     this.anchor = opts?.anchor ?? null;
   }
 
+  /** The last event that extended the chain (after pushLine() returned true: that line's). */
+  get headSeq(): number {
+    return this.seq;
+  }
+  get headHash(): string {
+    return this.hash;
+  }
+
+  /**
+   * Take one stored line as text — `bytes`, when given, holds its UTF-8 encoding from `at` on, which
+   * saves encoding it again. True when the line was taken: it is canonical JSON, extends the chain
+   * (next seq, links to the head) and its hash matches, which is everything push() would check. False
+   * when it is anything else, with nothing recorded: the caller must parse it and push() the event.
+   */
+  pushLine(text: string, bytes?: Uint8Array, at = 0): boolean {
+    const l = LINE;
+    if (text.length > MAX_FAST_LINE || !scanCanonicalLine(text, l)) return false;
+    if (l.seq !== this.seq + 1 || !this.hashIsHex || !text.startsWith(this.hash, l.prevAt)) return false;
+    const cut = l.memberAt;
+    let n: number;
+    if (l.ascii && bytes !== undefined) {
+      // ASCII: byte i is character i, so the member sits at the same offsets in the bytes.
+      HASH_SCRATCH.set(bytes.subarray(at, at + cut), 0);
+      HASH_SCRATCH.set(bytes.subarray(at + cut + HASH_MEMBER_LENGTH, at + text.length), cut);
+      n = text.length - HASH_MEMBER_LENGTH;
+    } else {
+      n = HASH_SCRATCH.write(text.slice(0, cut), 0, "utf8");
+      n += HASH_SCRATCH.write(text.slice(cut + HASH_MEMBER_LENGTH), n, "utf8");
+    }
+    const hash = oneShotHash("sha256", HASH_SCRATCH.subarray(0, n), "hex");
+    if (!text.startsWith(hash, cut + 8)) return false;
+
+    // Exactly what push() records for an intact event that extends the chain.
+    this.count++;
+    this.seq = l.seq;
+    this.hash = hash;
+    this.checkAnchor(l.seq, hash);
+    const type = l.typeEscaped ? (JSON.parse(text.slice(l.typeStart - 1, l.typeEnd + 1)) as string) : null;
+    const is = (name: string): boolean => (type !== null ? type === name : l.typeEnd - l.typeStart === name.length && text.startsWith(name, l.typeStart));
+    if (is("run.started")) {
+      if (l.runIdStart >= 0) {
+        const run: { seq: number; argvJson?: string } = { seq: l.seq };
+        if (l.argvStart >= 0) run.argvJson = text.slice(l.argvStart, l.argvEnd);
+        this.open.set(stringAt(text, l.runIdStart, l.runIdEnd, l.runIdEscaped), run);
+      }
+    } else if (is("run.finished")) {
+      if (l.runIdStart >= 0) this.open.delete(stringAt(text, l.runIdStart, l.runIdEnd, l.runIdEscaped));
+    } else if (is("request.consumed")) {
+      if (l.requestIdStart >= 0) this.consumed.add(ownStringAt(text, l.requestIdStart, l.requestIdEnd));
+    } else if (is("run.intent")) {
+      if (l.requestIdStart >= 0) this.intended.add(ownStringAt(text, l.requestIdStart, l.requestIdEnd));
+    }
+    return true;
+  }
+
   push(e: AuditEvent): void {
     this.count++;
     const shape = auditShapeProblem(e);
     if (shape !== null) {
-      this.problem(this.headSeq + 1, `event at position ${this.count} is malformed: ${shape}`);
+      this.problem(this.seq + 1, `event at position ${this.count} is malformed: ${shape}`);
       return;
     }
 
@@ -189,19 +268,19 @@ export class AuditVerifier {
       this.problem(e.seq, `event ${e.seq} was altered: its hash does not match its content`);
     }
 
-    const expected = this.headSeq + 1;
+    const expected = this.seq + 1;
     if (e.seq === expected) {
-      if (e.prev !== this.headHash && this.headSeq === 0) {
+      if (e.prev !== this.hash && this.seq === 0) {
         this.problem(1, "event 1 was altered: it does not start the chain (prev is not the genesis hash)");
-      } else if (e.prev !== this.headHash) {
+      } else if (e.prev !== this.hash) {
         // The chain breaks between the two: the earlier event was replaced (with a recomputed hash) or
         // this one's link was edited. Point at the earlier one, the first that may be bad.
-        const at = this.headSeq;
+        const at = this.seq;
         this.problem(at, `event ${at} was altered or replaced: event ${e.seq} links to a different hash`);
       }
       this.advance(e);
     } else if (e.seq > expected) {
-      const p = this.problem(expected, `sequence gap: event ${e.seq} follows event ${this.headSeq}; ${describeRange(expected, e.seq - 1)} missing`);
+      const p = this.problem(expected, `sequence gap: event ${e.seq} follows event ${this.seq}; ${describeRange(expected, e.seq - 1)} missing`);
       this.lastGap = p ? { problem: p, from: expected, to: e.seq - 1 } : null;
       this.advance(e);
     } else {
@@ -212,28 +291,32 @@ export class AuditVerifier {
         gap.problem.text = `out of order: event ${e.seq} appears after event ${gap.to + 1}`;
         this.lastGap = null;
       } else {
-        this.problem(e.seq, `out of order: event ${e.seq} appears after event ${this.headSeq} (duplicated or reordered)`);
+        this.problem(e.seq, `out of order: event ${e.seq} appears after event ${this.seq} (duplicated or reordered)`);
       }
     }
 
-    if (this.anchor !== null && e.seq === this.anchor.seq) {
-      this.anchorSeen = true;
-      if (e.hash !== this.anchor.hash) {
-        this.problem(e.seq, `event ${e.seq} does not match the anchor: the log was rewritten up to there`);
-      }
-    }
+    this.checkAnchor(e.seq, e.hash);
     this.track(e);
   }
 
+  private checkAnchor(seq: number, hash: string): void {
+    if (this.anchor !== null && seq === this.anchor.seq) {
+      this.anchorSeen = true;
+      if (hash !== this.anchor.hash) {
+        this.problem(seq, `event ${seq} does not match the anchor: the log was rewritten up to there`);
+      }
+    }
+  }
+
   finish(): AuditReport {
-    const head = this.headSeq > 0 ? { seq: this.headSeq, hash: this.headHash } : null;
+    const head = this.seq > 0 ? { seq: this.seq, hash: this.hash } : null;
     let behindAnchor: AuditReport["behindAnchor"];
     if (this.anchor !== null) {
-      if (this.headSeq < this.anchor.seq) {
-        behindAnchor = { anchorSeq: this.anchor.seq, headSeq: this.headSeq };
+      if (this.seq < this.anchor.seq) {
+        behindAnchor = { anchorSeq: this.anchor.seq, headSeq: this.seq };
         this.problem(
-          this.headSeq + 1,
-          `behind anchor: truncated — the log ends at event ${this.headSeq} but the anchor records event ${this.anchor.seq}`,
+          this.seq + 1,
+          `behind anchor: truncated — the log ends at event ${this.seq} but the anchor records event ${this.anchor.seq}`,
         );
       } else if (!this.anchorSeen) {
         this.problem(this.anchor.seq, `anchored event ${this.anchor.seq} is missing from the log`);
@@ -246,7 +329,10 @@ export class AuditVerifier {
       if (firstBad === undefined || p.seq < firstBad.seq) firstBad = { seq: p.seq, problem: p.text };
     }
     const interrupted = [...this.open.entries()]
-      .map(([runId, r]) => (r.argv === undefined ? { runId, seq: r.seq } : { runId, seq: r.seq, argv: r.argv }))
+      .map(([runId, r]) => {
+        const argv = r.argvJson !== undefined ? (JSON.parse(r.argvJson) as unknown) : r.argv;
+        return argv === undefined ? { runId, seq: r.seq } : { runId, seq: r.seq, argv };
+      })
       .sort((a, b) => a.seq - b.seq);
     return {
       ok: this.problemList.length === 0,
@@ -262,8 +348,9 @@ export class AuditVerifier {
   }
 
   private advance(e: AuditEvent): void {
-    this.headSeq = e.seq;
-    this.headHash = e.hash;
+    this.seq = e.seq;
+    this.hash = e.hash;
+    this.hashIsHex = HEX64.test(e.hash);
   }
 
   private problem(seq: number, text: string): Problem | null {
@@ -300,6 +387,19 @@ export class AuditVerifier {
       }
     }
   }
+}
+
+/** A string member's content: sliced as it is, or decoded when it holds escapes. */
+function stringAt(text: string, start: number, end: number, escaped: boolean): string {
+  return escaped ? (JSON.parse(text.slice(start - 1, end + 1)) as string) : text.slice(start, end);
+}
+
+/**
+ * The same, as a string of its own: a slice would keep its whole line alive for as long as the set that
+ * holds it (JSON.parse always makes a new string).
+ */
+function ownStringAt(text: string, start: number, end: number): string {
+  return JSON.parse(text.slice(start - 1, end + 1)) as string;
 }
 
 function describeRange(from: number, to: number): string {

@@ -7,7 +7,7 @@ import { configError, ExitCode, GuardError, integrityError, usageError } from ".
 import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
 import { withFileLock } from "./lock.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
-import { REQUEST_ID_RE, type Store } from "./types.js";
+import { REQUEST_ID_RE, type AuditLineSink, type Store } from "./types.js";
 
 /**
  * The embedded directory store.
@@ -54,6 +54,8 @@ const TEMP_FILE_RE = /^\..+\.tmp$/;
 /** Records are a few KiB; a huge one was planted, and reading it would only exhaust memory. */
 const MAX_RECORD_BYTES = 1 << 20;
 const POLL_MS = 250;
+/** Read size for the audit log: large reads, few system calls. */
+const AUDIT_CHUNK = 1 << 20;
 
 const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK; // NONBLOCK: a planted FIFO must not hang us
 const CREATE_FLAGS = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW;
@@ -343,11 +345,33 @@ class FileStore implements Store {
     );
   }
 
-  readAudit(): AsyncIterable<AuditEvent> {
-    return this.auditLines();
+  async *readAudit(): AsyncIterable<AuditEvent> {
+    for await (const b of this.auditBlocks()) {
+      let lineNo = b.firstLine;
+      for (let start = 0, nl = b.buf.indexOf(10, 0); nl !== -1; start = nl + 1, nl = b.buf.indexOf(10, start)) {
+        yield parseAuditLine(b.buf.toString("utf8", start, nl), lineNo++, b.path);
+      }
+    }
   }
 
-  private async *auditLines(): AsyncGenerator<AuditEvent> {
+  /** audit verify: each line goes to the sink's fast path first, parsed only when it declines. */
+  async feedAudit(sink: AuditLineSink): Promise<void> {
+    for await (const b of this.auditBlocks()) {
+      const buf = b.buf;
+      let lineNo = b.firstLine;
+      for (let start = 0, nl = buf.indexOf(10, 0); nl !== -1; start = nl + 1, nl = buf.indexOf(10, start)) {
+        const text = buf.toString("utf8", start, nl);
+        if (!sink.pushLine(text, buf, start)) sink.push(parseAuditLine(text, lineNo, b.path));
+        lineNo++;
+      }
+    }
+  }
+
+  /**
+   * The audit log in blocks of whole lines (each ends with a newline), read in large chunks: much faster
+   * than readline for a million lines, and byte-exact. A block is valid until the next one is requested.
+   */
+  private async *auditBlocks(): AsyncGenerator<{ buf: Buffer; firstLine: number; path: string }> {
     const dir = await this.dir("audit", false);
     if (dir === null) return;
     const path = join(dir, "events.jsonl");
@@ -355,34 +379,33 @@ class FileStore implements Store {
     if (fh === null) return;
     try {
       if (!(await fh.stat()).isFile()) throw integrityError(`the audit log ${path} is not a regular file`, "Inspect the store.");
-      // Manual chunked split: much faster than readline for a million lines, and byte-exact.
-      const buf = Buffer.allocUnsafe(1 << 20);
-      let carry: Buffer | null = null;
-      let lineNo = 0;
+      let buf = Buffer.allocUnsafe(AUDIT_CHUNK);
+      let filled = 0; // bytes in buf; those after the last newline are the start of a line still being read
+      let lineNo = 1;
       for (;;) {
-        const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+        if (filled === buf.length) {
+          // One line longer than the buffer: make room for the rest of it.
+          const bigger = Buffer.allocUnsafe(buf.length * 2);
+          buf.copy(bigger, 0, 0, filled);
+          buf = bigger;
+        }
+        const { bytesRead } = await fh.read(buf, filled, buf.length - filled, null).catch((e: unknown) => {
+          throw fsError("read the audit log", path, e);
+        });
         if (bytesRead === 0) break;
-        const chunk = buf.subarray(0, bytesRead);
-        let start = 0;
-        for (let nl = chunk.indexOf(10, 0); nl !== -1; nl = chunk.indexOf(10, start)) {
-          let text: string;
-          if (carry !== null) {
-            text = Buffer.concat([carry, chunk.subarray(start, nl)]).toString("utf8");
-            carry = null;
-          } else {
-            text = chunk.toString("utf8", start, nl);
-          }
-          yield parseAuditLine(text, ++lineNo, path);
-          start = nl + 1;
-        }
-        if (start < bytesRead) {
-          const rest = Buffer.from(chunk.subarray(start)); // copied: buf is reused
-          carry = carry === null ? rest : Buffer.concat([carry, rest]);
-        }
+        const scanFrom = filled;
+        filled += bytesRead;
+        const last = buf.lastIndexOf(10, filled - 1);
+        if (last < scanFrom) continue; // no line ends in what was just read
+        const block = buf.subarray(0, last + 1);
+        yield { buf: block, firstLine: lineNo, path };
+        for (let i = block.indexOf(10, 0); i !== -1; i = block.indexOf(10, i + 1)) lineNo++;
+        buf.copy(buf, 0, last + 1, filled);
+        filled -= last + 1;
       }
-      if (carry !== null && carry.length > 0) {
+      if (filled > 0) {
         throw integrityError(
-          `the audit log ${path} ends with an incomplete line ${lineNo + 1} (a torn write)`,
+          `the audit log ${path} ends with an incomplete line ${lineNo} (a torn write)`,
           "guard stopped while appending. Keep a copy of the file, remove the incomplete last line, then run guard audit verify.",
         );
       }

@@ -41,8 +41,27 @@ export interface Store {
   appendAudit(draft: AuditDraft): Promise<AuditEvent>;
   /** Read the audit log in sequence order. 65 if a line is unreadable. */
   readAudit(): AsyncIterable<AuditEvent>;
+  /**
+   * The same log, for `audit verify`: each stored line is offered to `sink.pushLine` first, and parsed and
+   * `push`ed only when the sink declines it. Same order and errors as readAudit. Optional: without it the
+   * verifier reads readAudit().
+   */
+  feedAudit?(sink: AuditLineSink): Promise<void>;
 
   close(): Promise<void>;
+}
+
+/** What feedAudit feeds: AuditVerifier (core/audit.ts). */
+export interface AuditLineSink {
+  /**
+   * One stored line (canonical JSON text; `bytes`, when given, hold its UTF-8 from `at` on). True when
+   * taken; false when the store must parse the line and push() the event instead.
+   */
+  pushLine(text: string, bytes?: Uint8Array, at?: number): boolean;
+  push(e: AuditEvent): void;
+  /** seq and hash of the last event that extended the chain: after pushLine() returned true, that line's. */
+  readonly headSeq: number;
+  readonly headHash: string;
 }
 
 /** Request ids: guard-generated, lowercase base32, so they are safe as file names and in URLs. */
