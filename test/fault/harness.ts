@@ -1,0 +1,192 @@
+/**
+ * Shared pieces for the fault-injection suites: the built CLI spawned with or without the fault hook
+ * (fault-hook.mjs), an approved request made by two real people, and read-outs of what a fault left
+ * behind (did the command run, is the approval consumed, what does `guard audit verify` say).
+ */
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { expect } from "vitest";
+import { BIN, requestIdIn, type GuardResult, type World } from "../e2e/world.js";
+
+export const HOOK = fileURLToPath(new URL("./fault-hook.mjs", import.meta.url));
+export const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
+
+/** The one script the fault suites run: it appends its arguments to `ran.log` beside the world. */
+export const PURGE = "./maintenance/purge-fault.sh";
+
+export async function addPurgeScript(w: World): Promise<void> {
+  await writeFile(join(w.dir, PURGE), `#!/bin/sh\necho "$*" >> "${join(w.dir, "ran.log")}"\n`, { mode: 0o755 });
+}
+
+/** How many times the purge script ran with this exact tag. */
+export async function runsOf(w: World, tag: string): Promise<number> {
+  const log = await readFile(join(w.dir, "ran.log"), "utf8").catch(() => "");
+  return log.split("\n").filter((l) => l === tag).length;
+}
+
+export interface FaultSpec {
+  at?: number;
+  action?: "kill" | "ENOSPC" | "EIO" | "EROFS" | "EAGAIN";
+  trace?: string;
+}
+
+export interface Invocation {
+  as?: string;
+  env?: Record<string, string | undefined>;
+  fault?: FaultSpec;
+  timeoutMs?: number;
+}
+
+/** The built CLI, as `as`, in the world's directory, no terminal, stdin /dev/null; optionally with the fault hook. */
+export function guardRun(w: World, args: string[], o: Invocation = {}): Promise<GuardResult> {
+  const env: Record<string, string> = { ...w.env };
+  if (o.as) env.GUARD_KEY = w.people[o.as]!.key;
+  for (const [k, v] of Object.entries(o.env ?? {})) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  const nodeArgs: string[] = [];
+  if (o.fault) {
+    env.GUARD_TEST_FAULT = JSON.stringify(o.fault);
+    nodeArgs.push("--import", HOOK);
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], { cwd: w.dir, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), o.timeoutMs ?? 25_000);
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, signal, stdout, stderr });
+    });
+  });
+}
+
+/** alice asks for the purge with a unique tag; bob approves. Returns the request id and the tag. */
+export async function approvedRequest(w: World, tag: string, env: Record<string, string> = {}): Promise<string> {
+  const asked = await guardRun(w, ["run", "--reason", `fault ${tag}`, "--", PURGE, tag], { as: "alice", env: { ...PROD, ...env } });
+  expect(asked.code, asked.stderr).toBe(75);
+  const id = requestIdIn(asked.stderr);
+  const approved = await guardRun(w, ["approve", id, "--yes"], { as: "bob", env });
+  expect(approved.code, approved.stderr).toBe(0);
+  return id;
+}
+
+/** `guard run --request ID --confirm production` as alice against production. */
+export function runRequest(w: World, id: string, o: Invocation = {}): Promise<GuardResult> {
+  return guardRun(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", ...o, env: { ...PROD, ...o.env } });
+}
+
+export interface VerifyReport {
+  code: number;
+  /** Null when verify could not produce a report at all. */
+  report: { ok: boolean; head: { seq: number; hash: string } | null; interrupted: Array<{ runId: string; seq: number }>; problems: string[] } | null;
+  stderr: string;
+}
+
+export async function auditVerify(w: World, env: Record<string, string> = {}): Promise<VerifyReport> {
+  const r = await guardRun(w, ["audit", "verify", "--json"], { env });
+  let report: VerifyReport["report"];
+  try {
+    report = JSON.parse(r.stdout);
+  } catch {
+    report = null; // verify could not produce a report at all
+  }
+  return { code: r.code, report, stderr: r.stderr };
+}
+
+/** The request's status as `guard show --json` reports it, or null when show itself fails. */
+export async function statusOf(w: World, id: string, env: Record<string, string> = {}): Promise<string | null> {
+  const r = await guardRun(w, ["show", id, "--json"], { as: "alice", env });
+  if (r.code !== 0) return null;
+  return (JSON.parse(r.stdout) as { status: string }).status;
+}
+
+/** Whether the file store holds a consumption record (of any content) for the request. */
+export function consumedOnDisk(store: string, id: string): boolean {
+  return existsSync(join(store, "consumed", `${id}.json`));
+}
+
+export interface Step {
+  n: number;
+  op: string;
+  path: string;
+}
+
+/** The numbered effectful steps of one invocation, as the hook traced them. */
+export async function readTrace(file: string): Promise<Step[]> {
+  const text = await readFile(file, "utf8");
+  return text
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => {
+      const [n, op, path] = line.split("\t");
+      return { n: Number(n), op: op!, path: path! };
+    });
+}
+
+/** The boundaries of an approved run, by what has and has not happened yet. */
+export type PointName =
+  | "before run.intent is written"
+  | "while the consumption record is created"
+  | "consumption record created, not yet written"
+  | "consumed, before request.consumed is written"
+  | "request.consumed written, before run.started"
+  | "right before exec (run.started written)"
+  | "after the command ran, before run.finished";
+
+/**
+ * The step number of each boundary in a trace of `guard run --request` (faulting step n means: the
+ * step does not happen). Found by what the steps touch, so the points follow the code if it moves.
+ */
+export function stepOf(steps: readonly Step[], name: PointName): number {
+  const log = steps.filter((s) => s.op === "write" && s.path.endsWith("/audit/events.jsonl"));
+  const consumed = (op: string) => steps.find((s) => s.op === op && /\/consumed\/r-[a-z2-7]{20}\.json$/.test(s.path));
+  const found = {
+    "before run.intent is written": log[0],
+    "while the consumption record is created": consumed("open"),
+    "consumption record created, not yet written": consumed("writeFile"),
+    "consumed, before request.consumed is written": log[1],
+    "request.consumed written, before run.started": log[2],
+    "right before exec (run.started written)": steps.find((s) => s.op === "spawn"),
+    "after the command ran, before run.finished": log[3],
+  }[name];
+  if (!found) throw new Error(`step "${name}" not found in the trace:\n${steps.map((s) => `${s.n} ${s.op} ${s.path}`).join("\n")}`);
+  return found.n;
+}
+
+export interface Outcome {
+  tag: string;
+  id: string;
+  store: string;
+  env: Record<string, string>;
+  code: number;
+  signal: string | null;
+  stderr: string;
+  ran: number;
+}
+
+/** A fresh store, an approved request in it, and `guard run --request` with the fault. */
+export async function faultedRun(w: World, tag: string, fault: FaultSpec): Promise<Outcome> {
+  const store = join(w.dir, `store-${tag.replace(/[^a-z0-9-]/gi, "_")}`);
+  const env = { GUARD_STORE: `file:${store}` };
+  const id = await approvedRequest(w, tag, env);
+  const r = await runRequest(w, id, { env, fault });
+  return { tag, id, store, env, code: r.code, signal: r.signal, stderr: r.stderr, ran: await runsOf(w, tag) };
+}
+
+/** A traced clean run of an approved request (in a store of its own): the steps to fault. */
+export async function traceApprovedRun(w: World): Promise<Step[]> {
+  const env = { GUARD_STORE: `file:${join(w.dir, "store-trace")}` };
+  const id = await approvedRequest(w, "--ticket=trace", env);
+  const trace = join(w.dir, "trace.tsv");
+  const r = await runRequest(w, id, { env, fault: { trace } });
+  expect(r.code, r.stderr).toBe(0);
+  return readTrace(trace);
+}

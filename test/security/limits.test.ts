@@ -1,0 +1,60 @@
+/**
+ * Cases whose full answer is a documented limit (SECURITY.md, "What guard cannot bind"), tested for the
+ * part guard does promise: C9 (Windows batch files: the Node floor that refuses them), S7/A8 (a store
+ * rolled back wholesale: only an anchor kept elsewhere can tell).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cp, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { ROOT, makeWorld, type World } from "../e2e/world.js";
+import { addPurgeScript, approvedRequest, auditVerify, guardRun, runRequest, runsOf } from "../fault/harness.js";
+
+const version = (v: string): number[] => v.replace(/^[^\d]*/, "").split(".").map(Number);
+const atLeast = (v: number[], min: number[]): boolean => {
+  for (let i = 0; i < min.length; i++) if ((v[i] ?? 0) !== min[i]) return (v[i] ?? 0) > min[i]!;
+  return true;
+};
+
+describe("C9: Windows .bat/.cmd argument injection (CVE-2024-27980, CVE-2024-36138)", () => {
+  it("C9: package.json requires a Node that refuses to spawn .bat/.cmd without a shell (≥ 20.15.1), and this one does", async () => {
+    const pkg = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { engines: { node: string } };
+    const floor = /^>=\s*(\d+\.\d+\.\d+)$/.exec(pkg.engines.node.trim());
+    expect(floor, `engines.node is ${pkg.engines.node}`).not.toBeNull();
+    expect(atLeast(version(floor![1]!), [20, 15, 1])).toBe(true);
+    expect(atLeast(version(process.versions.node), version(floor![1]!))).toBe(true);
+  });
+});
+
+describe("S7/A8: a store rolled back wholesale (documented limit: only an external anchor sees it)", () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await makeWorld();
+    await addPurgeScript(w);
+  });
+  afterAll(async () => w?.cleanup());
+
+  it("S7: restoring a copy of the store taken before the run either refuses the replay, or `audit verify --anchor` reports it", async () => {
+    const tag = "--ticket=rollback";
+    const id = await approvedRequest(w, tag);
+    const snapshot = `${w.store}.snapshot`;
+    await cp(w.store, snapshot, { recursive: true, preserveTimestamps: true });
+    expect((await runRequest(w, id)).code).toBe(0);
+    const head = (await auditVerify(w)).report?.head;
+    if (!head) throw new Error("no audit head after a run");
+
+    // The store writer puts back the whole store as it was before the run: records and log agree.
+    await rm(w.store, { recursive: true });
+    await cp(snapshot, w.store, { recursive: true, preserveTimestamps: true });
+    const replay = await runRequest(w, id);
+    const anchored = await guardRun(w, ["audit", "verify", "--json", "--anchor", `${head.seq}:${head.hash}`]);
+    if (replay.code === 0) {
+      // The documented limit: the replay ran a second time. The anchor must show the rollback.
+      expect(await runsOf(w, tag)).toBe(2);
+      expect(anchored.code).toBe(65);
+      expect(JSON.parse(anchored.stdout).problems.join("\n")).toMatch(/anchor/);
+    } else {
+      expect(await runsOf(w, tag)).toBe(1);
+    }
+    await rm(snapshot, { recursive: true, force: true });
+  });
+});
