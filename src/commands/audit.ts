@@ -6,7 +6,7 @@
  */
 import type { CommonOptions } from "../cli.js";
 import { ExitCode, GuardError, usageError } from "../core/errors.js";
-import { AuditVerifier, crossCheckConsumptions } from "../core/audit.js";
+import { AuditVerifier, consumedNeverStarted, crossCheckConsumptions } from "../core/audit.js";
 import { approvalMessage, requestMessage } from "../core/request.js";
 import { parseAuthorizedKey } from "../core/sshkey.js";
 import { parseSshSig, verifySshSig } from "../core/sshsig.js";
@@ -72,7 +72,8 @@ export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string
   await withContext(opts, async (ctx) => {
     const store = await ctx.store({ create: false });
     const verifier = new AuditVerifier({ anchor });
-    for await (const e of store.readAudit()) verifier.push(e);
+    if (store.feedAudit) await store.feedAudit(verifier);
+    else for await (const e of store.readAudit()) verifier.push(e);
     const report = verifier.finish();
 
     // Records: every request and approval must still carry a valid signature by the key it names.
@@ -95,6 +96,7 @@ export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string
       if (await store.getConsumption(req.id)) storeConsumed.add(req.id);
     }
     const consumption = crossCheckConsumptions(report.consumedRequests, storeConsumed, report.intendedRequests);
+    const neverStarted = consumedNeverStarted(storeConsumed, report);
     const ok = report.ok && recordProblems.length === 0 && consumption.length === 0;
 
     if (opts.json) {
@@ -105,6 +107,7 @@ export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string
         firstBad: report.firstBad ?? null,
         behindAnchor: report.behindAnchor ?? null,
         interrupted: report.interrupted,
+        consumedNeverStarted: neverStarted,
         problems: [...report.problems, ...recordProblems, ...consumption],
       });
     } else {
@@ -112,6 +115,7 @@ export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string
       printStdout(`${report.events} events in ${store.description}`);
       if (report.head) printStdout(`head: ${report.head.seq}:${report.head.hash}   (record it elsewhere; check later with --anchor ${report.head.seq}:${report.head.hash})`);
       for (const r of report.interrupted) printStdout(c.yellow(`interrupted: run ${r.runId} (event ${r.seq}) started but never finished — guard was killed while it ran`));
+      for (const n of neverStarted) printStdout(c.yellow(`interrupted: ${n}`));
       for (const p of [...report.problems, ...recordProblems, ...consumption]) printStdout(c.red(`✖ ${p}`));
       if (report.firstBad) printStdout(c.red.bold(`first bad event: ${report.firstBad.seq} — ${report.firstBad.problem}`));
       printStdout(ok ? c.green("✔ audit log verifies") : c.red.bold("✖ audit log does NOT verify"));

@@ -73,17 +73,28 @@ export async function executeApproved(
     await auditBestEffort(ctx, actor, "run.refused", { argv: req.argv, requestId: req.id, reasons: ["request already consumed (replay)"], exitCode: ExitCode.DENIED });
     throw deniedError(`request ${req.id} has already been used: an approval runs exactly once`, "ask for a new approval: guard request -- …");
   }
-  await auditOrFail(ctx, actor, "request.consumed", { requestId: req.id, runId });
-  await startedOrFail(ctx, actor, {
-    runId,
-    requestId: req.id,
-    argv: req.argv,
-    program: { path: req.program.path, sha256: req.program.sha256 },
-    environment: req.environment.name,
-    rules: req.rules,
-    cwd: req.cwd,
-    breakGlass: req.breakGlass,
-  });
+  try {
+    await auditOrFail(ctx, actor, "request.consumed", { requestId: req.id, runId });
+    await auditOrFail(ctx, actor, "run.started", {
+      runId,
+      requestId: req.id,
+      argv: req.argv,
+      program: { path: req.program.path, sha256: req.program.sha256 },
+      environment: req.environment.name,
+      rules: req.rules,
+      cwd: req.cwd,
+      breakGlass: req.breakGlass,
+    });
+  } catch (err) {
+    // Past the single-use gate: the approval is spent whatever happens now. Say so plainly.
+    if (err instanceof GuardError && err.exitCode === ExitCode.IO) {
+      throw ioError(
+        `${err.message}; nothing was run, but approval ${req.id} was already used up (it is single-use) — ask for a new approval`,
+        "`guard audit verify` reports this run as interrupted: consumed, never started",
+      );
+    }
+    throw err;
+  }
   // Last look, immediately before exec: the file that was hashed is the file that runs.
   await verifyUnchanged(plan.program.path, hashed);
   return spawnAndFinish(ctx, plan, actor, runId, req.id, await runNotifications(ctx, plan, actor, signed, runId));

@@ -1,6 +1,6 @@
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import { hash as oneShotHash } from "node:crypto";
-import { HASH_MEMBER_LENGTH, newCanonicalLine, scanCanonicalLine } from "./audit-line.js";
+import { checkCanonicalLine, newCanonicalLine, TRACKED_TYPES, type CanonicalLine } from "./audit-line.js";
 import { canonicalJson } from "./canonical.js";
 import type { AuditDraft, AuditEvent } from "./types.js";
 
@@ -144,6 +144,8 @@ export interface AuditReport {
   consumedRequests: Set<string>;
   /** requestIds of `run.intent` events (an intent with no `request.consumed` is a crash, not a forgery). */
   intendedRequests: Set<string>;
+  /** requestIds of `run.started` events (an approved run that reached exec). */
+  startedRequests: Set<string>;
   /** Every problem, in the order found ("event 7 was altered", "sequence gap: …", "behind anchor: …"). */
   problems: string[];
 }
@@ -157,12 +159,6 @@ interface Problem {
   seq: number;
   text: string;
 }
-
-/** Lines longer than this (a run with an enormous argv) take the full path rather than a bigger buffer. */
-const MAX_FAST_LINE = 1 << 16;
-
-/** Where a line's hashed text is assembled: 3 bytes per UTF-16 unit is UTF-8's worst case. */
-const HASH_SCRATCH = Buffer.allocUnsafe(3 * MAX_FAST_LINE);
 
 /** The line pushLine reads into (reused: the verifier is synchronous). */
 const LINE = newCanonicalLine();
@@ -181,11 +177,14 @@ export class AuditVerifier {
   private count = 0;
   /** The event with the highest seq seen so far, which the next one must extend. */
   private seq = 0;
-  private hash = GENESIS;
+  /** Its hash; made from headBytes only when asked for, after lines taken by pushChecked. */
+  private hashText: string | null = GENESIS;
   /**
-   * The head's hash is 64 lowercase hex characters (the genesis hash, or one computed here). pushLine()
-   * compares prev's characters with it instead of inspecting them, which proves them hex only then.
+   * The head's hash as 64 bytes, valid when it is 64 lowercase hex characters (the genesis hash, or one
+   * checked by pushChecked): prev's bytes are compared with them instead of being inspected, which
+   * proves them hex (and free of quotes) only then.
    */
+  private readonly headBytes = Uint8Array.from(GENESIS, (c) => c.charCodeAt(0));
   private hashIsHex = true;
   private anchorSeen = false;
   private problemList: Problem[] = [];
@@ -196,6 +195,7 @@ export class AuditVerifier {
   private readonly open = new Map<string, { seq: number; argv?: unknown; argvJson?: string }>();
   private readonly consumed = new Set<string>();
   private readonly intended = new Set<string>();
+  private readonly started = new Set<string>();
 
   constructor(opts?: { anchor?: { seq: number; hash: string } }) {
     this.anchor = opts?.anchor ?? null;
@@ -209,49 +209,63 @@ export class AuditVerifier {
     return this.hash;
   }
 
-  /**
-   * Take one stored line as text — `bytes`, when given, holds its UTF-8 encoding from `at` on, which
-   * saves encoding it again. True when the line was taken: it is canonical JSON, extends the chain
-   * (next seq, links to the head) and its hash matches, which is everything push() would check. False
-   * when it is anything else, with nothing recorded: the caller must parse it and push() the event.
-   */
-  pushLine(text: string, bytes?: Uint8Array, at = 0): boolean {
-    const l = LINE;
-    if (text.length > MAX_FAST_LINE || !scanCanonicalLine(text, l)) return false;
-    if (l.seq !== this.seq + 1 || !this.hashIsHex || !text.startsWith(this.hash, l.prevAt)) return false;
-    const cut = l.memberAt;
-    let n: number;
-    if (l.ascii && bytes !== undefined) {
-      // ASCII: byte i is character i, so the member sits at the same offsets in the bytes.
-      HASH_SCRATCH.set(bytes.subarray(at, at + cut), 0);
-      HASH_SCRATCH.set(bytes.subarray(at + cut + HASH_MEMBER_LENGTH, at + text.length), cut);
-      n = text.length - HASH_MEMBER_LENGTH;
-    } else {
-      n = HASH_SCRATCH.write(text.slice(0, cut), 0, "utf8");
-      n += HASH_SCRATCH.write(text.slice(cut + HASH_MEMBER_LENGTH), n, "utf8");
-    }
-    const hash = oneShotHash("sha256", HASH_SCRATCH.subarray(0, n), "hex");
-    if (!text.startsWith(hash, cut + 8)) return false;
+  private get hash(): string {
+    return (this.hashText ??= String.fromCharCode(...this.headBytes));
+  }
 
-    // Exactly what push() records for an intact event that extends the chain.
+  private set hash(h: string) {
+    this.hashText = h;
+    this.hashIsHex = HEX64.test(h);
+    if (this.hashIsHex) for (let i = 0; i < 64; i++) this.headBytes[i] = h.charCodeAt(i);
+  }
+
+  /**
+   * Take one stored line: buf[start, end) holds its UTF-8, without the newline. True when the line was
+   * taken: it is canonical JSON, extends the chain (next seq, links to the head) and its hash matches,
+   * which is everything push() would check. False when it is anything else, with nothing recorded: the
+   * caller must parse the line and push() the event.
+   */
+  pushLine(buf: Buffer, start: number, end: number): boolean {
+    return this.hashIsHex && checkCanonicalLine(buf, start, end, LINE) && this.pushChecked(buf, LINE);
+  }
+
+  /**
+   * pushLine's second half, for a line that checkCanonicalLine(buf, …, line) accepted (perhaps in
+   * another thread; buf must still hold the line): true when it extends the chain — next seq, prev is
+   * the head's hash — and is recorded; false, with nothing recorded, when the caller must parse the
+   * line and push() the event.
+   */
+  pushChecked(buf: Buffer, l: CanonicalLine): boolean {
+    if (l.seq !== this.seq + 1 || !this.hashIsHex) return false;
+    const head = this.headBytes;
+    const prev = l.prevAt;
+    for (let i = 0; i < 64; i++) if (buf[prev + i] !== head[i]) return false;
+    // Exactly what push() records for an intact event that extends the chain. (The hash is kept as
+    // bytes; its text is made when asked for: l.hash may be unset when the line was checked elsewhere.)
     this.count++;
     this.seq = l.seq;
-    this.hash = hash;
-    this.checkAnchor(l.seq, hash);
-    const type = l.typeEscaped ? (JSON.parse(text.slice(l.typeStart - 1, l.typeEnd + 1)) as string) : null;
-    const is = (name: string): boolean => (type !== null ? type === name : l.typeEnd - l.typeStart === name.length && text.startsWith(name, l.typeStart));
-    if (is("run.started")) {
-      if (l.runIdStart >= 0) {
-        const run: { seq: number; argvJson?: string } = { seq: l.seq };
-        if (l.argvStart >= 0) run.argvJson = text.slice(l.argvStart, l.argvEnd);
-        this.open.set(stringAt(text, l.runIdStart, l.runIdEnd, l.runIdEscaped), run);
-      }
-    } else if (is("run.finished")) {
-      if (l.runIdStart >= 0) this.open.delete(stringAt(text, l.runIdStart, l.runIdEnd, l.runIdEscaped));
-    } else if (is("request.consumed")) {
-      if (l.requestIdStart >= 0) this.consumed.add(ownStringAt(text, l.requestIdStart, l.requestIdEnd));
-    } else if (is("run.intent")) {
-      if (l.requestIdStart >= 0) this.intended.add(ownStringAt(text, l.requestIdStart, l.requestIdEnd));
+    const at = l.memberAt + 8;
+    for (let i = 0; i < 64; i++) head[i] = buf[at + i]!;
+    this.hashText = l.hash === "" ? null : l.hash;
+    this.checkAnchor(l.seq);
+    switch (TRACKED_TYPES[l.tracked - 1]) {
+      case "run.started":
+        if (l.runIdStart >= 0) {
+          const run: { seq: number; argvJson?: string } = { seq: l.seq };
+          if (l.argvStart >= 0) run.argvJson = buf.toString("utf8", l.argvStart, l.argvEnd);
+          this.open.set(stringAt(buf, l.runIdStart, l.runIdEnd, l.runIdEscaped), run);
+        }
+        if (l.requestIdStart >= 0) this.started.add(stringAt(buf, l.requestIdStart, l.requestIdEnd, l.requestIdEscaped));
+        break;
+      case "run.finished":
+        if (l.runIdStart >= 0) this.open.delete(stringAt(buf, l.runIdStart, l.runIdEnd, l.runIdEscaped));
+        break;
+      case "request.consumed":
+        if (l.requestIdStart >= 0) this.consumed.add(stringAt(buf, l.requestIdStart, l.requestIdEnd, l.requestIdEscaped));
+        break;
+      case "run.intent":
+        if (l.requestIdStart >= 0) this.intended.add(stringAt(buf, l.requestIdStart, l.requestIdEnd, l.requestIdEscaped));
+        break;
     }
     return true;
   }
@@ -299,10 +313,11 @@ export class AuditVerifier {
     this.track(e);
   }
 
-  private checkAnchor(seq: number, hash: string): void {
+  /** (Without `hash`: the head's, for an event that just became the head.) */
+  private checkAnchor(seq: number, hash?: string): void {
     if (this.anchor !== null && seq === this.anchor.seq) {
       this.anchorSeen = true;
-      if (hash !== this.anchor.hash) {
+      if ((hash ?? this.hash) !== this.anchor.hash) {
         this.problem(seq, `event ${seq} does not match the anchor: the log was rewritten up to there`);
       }
     }
@@ -343,6 +358,7 @@ export class AuditVerifier {
       interrupted,
       consumedRequests: this.consumed,
       intendedRequests: this.intended,
+      startedRequests: this.started,
       problems,
     };
   }
@@ -350,7 +366,6 @@ export class AuditVerifier {
   private advance(e: AuditEvent): void {
     this.seq = e.seq;
     this.hash = e.hash;
-    this.hashIsHex = HEX64.test(e.hash);
   }
 
   private problem(seq: number, text: string): Problem | null {
@@ -368,6 +383,7 @@ export class AuditVerifier {
       case "run.started": {
         const runId = e.data.runId;
         if (typeof runId === "string") this.open.set(runId, { seq: e.seq, argv: e.data.argv });
+        if (typeof e.data.requestId === "string") this.started.add(e.data.requestId);
         break;
       }
       case "run.finished": {
@@ -389,17 +405,9 @@ export class AuditVerifier {
   }
 }
 
-/** A string member's content: sliced as it is, or decoded when it holds escapes. */
-function stringAt(text: string, start: number, end: number, escaped: boolean): string {
-  return escaped ? (JSON.parse(text.slice(start - 1, end + 1)) as string) : text.slice(start, end);
-}
-
-/**
- * The same, as a string of its own: a slice would keep its whole line alive for as long as the set that
- * holds it (JSON.parse always makes a new string).
- */
-function ownStringAt(text: string, start: number, end: number): string {
-  return JSON.parse(text.slice(start - 1, end + 1)) as string;
+/** A string member's content (between its quotes), decoded; always a string of its own, not a view. */
+function stringAt(buf: Buffer, start: number, end: number, escaped: boolean): string {
+  return escaped ? (JSON.parse(buf.toString("utf8", start - 1, end + 1)) as string) : buf.toString("utf8", start, end);
 }
 
 function describeRange(from: number, to: number): string {
@@ -416,12 +424,10 @@ function describeRange(from: number, to: number): string {
 export function crossCheckConsumptions(auditConsumed: Set<string>, storeConsumed: Set<string>, auditIntended?: Set<string>): string[] {
   const problems: string[] = [];
   for (const id of [...storeConsumed].sort()) {
-    if (auditConsumed.has(id)) continue;
-    problems.push(
-      auditIntended?.has(id)
-        ? `request ${id} is consumed in the store, and the audit log has its run.intent but no request.consumed event (guard stopped between consuming and auditing, or the event was removed)`
-        : `request ${id} is consumed in the store but the audit log has no request.consumed event for it (the log lost events or the record was planted)`,
-    );
+    // A run.intent (written before consuming) explains the gap: guard stopped between consuming and
+    // auditing (X2). That is reported by consumedNeverStarted(), not as tampering.
+    if (auditConsumed.has(id) || auditIntended?.has(id)) continue;
+    problems.push(`request ${id} is consumed in the store but the audit log has no request.consumed event for it (the log lost events or the record was planted)`);
   }
   for (const id of [...auditConsumed].sort()) {
     if (!storeConsumed.has(id)) {
@@ -431,4 +437,20 @@ export function crossCheckConsumptions(auditConsumed: Set<string>, storeConsumed
     }
   }
   return problems;
+}
+
+/**
+ * X2: approvals that were used up by a run that never started — guard stopped (killed, disk full)
+ * between consuming the approval and recording `run.started`. Not tampering, but worth saying: the
+ * approval is gone and the command did not run.
+ */
+export function consumedNeverStarted(storeConsumed: Set<string>, report: Pick<AuditReport, "consumedRequests" | "intendedRequests" | "startedRequests">): string[] {
+  const notes: string[] = [];
+  for (const id of [...storeConsumed].sort()) {
+    if (report.startedRequests.has(id)) continue;
+    if (report.consumedRequests.has(id) || report.intendedRequests.has(id)) {
+      notes.push(`request ${id}: its approval was consumed but the run never started (guard stopped between consuming and starting the command); ask for a new approval`);
+    }
+  }
+  return notes;
 }

@@ -24,10 +24,20 @@ if (raw) {
   const fsp = fs.promises;
   let n = 0;
 
+  // The trace itself is written with fs calls that are hooked too: never count (or recurse into) those.
+  let tracing = false;
   const step = (op, target) => {
+    if (tracing) return;
     n += 1;
     const where = String(target);
-    if (spec.trace) fs.appendFileSync(spec.trace, `${n}\t${op}\t${where}\n`);
+    if (spec.trace) {
+      tracing = true;
+      try {
+        fs.appendFileSync(spec.trace, `${n}\t${op}\t${where}\n`);
+      } finally {
+        tracing = false;
+      }
+    }
     if (n !== spec.at) return;
     if (spec.action === "kill") process.kill(process.pid, "SIGKILL");
     const err = new Error(`${spec.action}: injected fault, ${op} '${where}'`);
@@ -63,6 +73,34 @@ if (raw) {
     const original = fsp[name];
     fsp[name] = async function (...args) {
       step(name, args[0]);
+      return original.apply(this, args);
+    };
+  }
+  // The synchronous calls guard uses inside its audit-log lock.
+  const fdPaths = new Map();
+  const openSync = fs.openSync;
+  fs.openSync = function (path, flags, mode) {
+    if (writes(flags)) step("open", path);
+    const fd = openSync.call(this, path, flags, mode);
+    fdPaths.set(fd, String(path));
+    return fd;
+  };
+  const closeSync = fs.closeSync;
+  fs.closeSync = function (fd) {
+    fdPaths.delete(fd);
+    return closeSync.call(this, fd);
+  };
+  for (const [name, op] of [["writeSync", "write"], ["fsyncSync", "sync"], ["fdatasyncSync", "sync"], ["ftruncateSync", "truncate"], ["fchmodSync", "chmod"]]) {
+    const original = fs[name];
+    fs[name] = function (fd, ...rest) {
+      step(op, fdPaths.get(fd) ?? "(unknown file)");
+      return original.call(this, fd, ...rest);
+    };
+  }
+  for (const [name, op] of [["linkSync", "link"], ["unlinkSync", "unlink"], ["renameSync", "rename"], ["mkdirSync", "mkdir"], ["writeFileSync", "writeFile"]]) {
+    const original = fs[name];
+    fs[name] = function (...args) {
+      step(op, args[0]);
       return original.apply(this, args);
     };
   }

@@ -86,7 +86,14 @@ export function runRequest(w: World, id: string, o: Invocation = {}): Promise<Gu
 export interface VerifyReport {
   code: number;
   /** Null when verify could not produce a report at all. */
-  report: { ok: boolean; head: { seq: number; hash: string } | null; interrupted: Array<{ runId: string; seq: number }>; problems: string[] } | null;
+  report: {
+    ok: boolean;
+    head: { seq: number; hash: string } | null;
+    interrupted: Array<{ runId: string; seq: number }>;
+    /** Approvals used up by runs that never started (guard stopped between consuming and exec). */
+    consumedNeverStarted: string[];
+    problems: string[];
+  } | null;
   stderr: string;
 }
 
@@ -135,7 +142,7 @@ export async function readTrace(file: string): Promise<Step[]> {
 export type PointName =
   | "before run.intent is written"
   | "while the consumption record is created"
-  | "consumption record created, not yet written"
+  | "consumption record written, not yet linked"
   | "consumed, before request.consumed is written"
   | "request.consumed written, before run.started"
   | "right before exec (run.started written)"
@@ -147,11 +154,12 @@ export type PointName =
  */
 export function stepOf(steps: readonly Step[], name: PointName): number {
   const log = steps.filter((s) => s.op === "write" && s.path.endsWith("/audit/events.jsonl"));
-  const consumed = (op: string) => steps.find((s) => s.op === op && /\/consumed\/r-[a-z2-7]{20}\.json$/.test(s.path));
+  // The consumption record is written to a temporary file in consumed/, then link()ed to its name.
+  const consumed = (op: string) => steps.find((s) => s.op === op && /\/consumed\/\.r-[a-z2-7]{20}\.json\.[0-9a-f]+\.tmp$/.test(s.path));
   const found = {
     "before run.intent is written": log[0],
     "while the consumption record is created": consumed("open"),
-    "consumption record created, not yet written": consumed("writeFile"),
+    "consumption record written, not yet linked": consumed("link"),
     "consumed, before request.consumed is written": log[1],
     "request.consumed written, before run.started": log[2],
     "right before exec (run.started written)": steps.find((s) => s.op === "spawn"),

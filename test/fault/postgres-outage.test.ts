@@ -77,7 +77,9 @@ describe("the PostgreSQL store becomes unreachable between request and run", () 
     expect(await runsOf(w, tag)).toBe(0);
     const v = await auditVerify(w, env);
     expect(v.report, v.stderr).not.toBeNull();
-    const explained = (v.report?.problems ?? []).some((p) => p.includes(id)) || (v.report?.interrupted.length ?? 0) > 0;
+    // Not tampering: a used-up approval whose run never started, named by its request id.
+    expect(v.code).toBe(0);
+    const explained = (v.report?.consumedNeverStarted ?? []).some((p) => p.includes(id));
     expect(explained, JSON.stringify(v.report)).toBe(true);
   });
 });

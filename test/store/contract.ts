@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { AuditVerifier } from "../../src/core/audit.js";
+import { AuditVerifier, type AuditReport } from "../../src/core/audit.js";
 import { GuardError } from "../../src/core/errors.js";
 import type { AuditEvent } from "../../src/core/types.js";
 import type { Store } from "../../src/adapters/store/types.js";
@@ -231,6 +231,26 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         expect(report.head).toEqual({ seq: 5, hash: appended[4]!.hash });
       });
 
+      it("feedAudit gives the verifier the log as stored, and it verifies as readAudit's events do", async () => {
+        expect(await verifyBothWays(store)).toMatchObject({ ok: true, events: 0, head: null });
+        const drafts = [
+          makeDraft(0),
+          { type: "run.started", actor: { principal: null, fingerprint: null, user: "dave" }, data: { runId: "run-1", argv: ["./purge.sh", "--all", 'a "quoted" é 😀\n'], requestId: null } },
+          { type: "request.consumed", actor: { principal: "alice", fingerprint: null }, data: { requestId: "r-aaaaaaaaaaaaaaaaaaaa", runId: "run-2" } },
+          { type: "run.intent", actor: { principal: "alice", fingerprint: null }, data: { requestId: "r-aaaaaaaaaaaaaaaaaaaa", runId: "run-2", argv: [] } },
+          { type: "run.started", actor: { principal: "alice", fingerprint: null }, data: { runId: "run-2", argv: ["x"], ratio: 0.5 } },
+          { type: "run.finished", actor: { principal: "alice", fingerprint: null }, data: { runId: "run-2", exitCode: 0, signal: null, durationMs: 12 } },
+        ];
+        const appended: AuditEvent[] = [];
+        for (const d of drafts) appended.push(await store.appendAudit(d));
+        const report = await verifyBothWays(store, { seq: 3, hash: appended[2]!.hash });
+        expect(report).toMatchObject({ ok: true, events: 6, head: { seq: 6, hash: appended[5]!.hash } });
+        expect(report.interrupted).toEqual([{ runId: "run-1", seq: 2, argv: ["./purge.sh", "--all", 'a "quoted" é 😀\n'] }]);
+        expect([...report.consumedRequests]).toEqual(["r-aaaaaaaaaaaaaaaaaaaa"]);
+        expect([...report.intendedRequests]).toEqual(["r-aaaaaaaaaaaaaaaaaaaa"]);
+        expect((await verifyBothWays(store, { seq: 3, hash: "a".repeat(64) })).ok).toBe(false);
+      });
+
       it("concurrent appends from several instances keep one valid chain", async () => {
         const stores = [store, ...(await Promise.all([another(), another(), another()]))];
         const appended = (await Promise.all(stores.map((s, k) => Promise.all(Array.from({ length: 10 }, (_, i) => s.appendAudit(makeDraft(k * 100 + i))))))).flat();
@@ -250,6 +270,34 @@ function verify(events: AuditEvent[]) {
   const v = new AuditVerifier();
   for (const e of events) v.push(e);
   return v.finish();
+}
+
+/**
+ * Verify a store's log as `guard audit verify` does (feedAudit: raw lines first), and also event by event
+ * through readAudit; the two must agree exactly, or fail with the same error.
+ */
+export async function verifyBothWays(store: Store, anchor?: { seq: number; hash: string }): Promise<AuditReport> {
+  const settle = async (run: () => Promise<AuditReport>) => {
+    try {
+      return { report: await run() };
+    } catch (e) {
+      return { error: e instanceof GuardError ? `${e.exitCode} ${e.message}` : String(e) };
+    }
+  };
+  const viaLines = await settle(async () => {
+    const v = new AuditVerifier(anchor ? { anchor } : undefined);
+    expect(store.feedAudit).toBeDefined();
+    await store.feedAudit!(v);
+    return v.finish();
+  });
+  const viaEvents = await settle(async () => {
+    const v = new AuditVerifier(anchor ? { anchor } : undefined);
+    for await (const e of store.readAudit()) v.push(e);
+    return v.finish();
+  });
+  expect(viaLines).toEqual(viaEvents);
+  if ("error" in viaLines) throw new Error(viaLines.error);
+  return viaLines.report;
 }
 
 export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {

@@ -8,7 +8,7 @@ import type { Store } from "../../src/adapters/store/types.js";
 import { AuditVerifier } from "../../src/core/audit.js";
 import { canonicalJson, sha256Hex } from "../../src/core/canonical.js";
 import type { AuditEvent } from "../../src/core/types.js";
-import { collect, expectGuardError } from "./contract.js";
+import { collect, expectGuardError, verifyBothWays } from "./contract.js";
 import { makeApproval, makeConsumption, makeDraft, makeRequest, newId } from "./fixtures.js";
 
 const isRoot = process.geteuid?.() === 0;
@@ -28,11 +28,8 @@ afterEach(async () => {
   await rm(parent, { recursive: true, force: true });
 });
 
-async function verifyLog(s: Store, anchor?: { seq: number; hash: string }) {
-  const v = new AuditVerifier(anchor ? { anchor } : undefined);
-  for await (const e of s.readAudit()) v.push(e);
-  return v.finish();
-}
+/** As `guard audit verify` reads the log (raw lines first), checked against readAudit's events. */
+const verifyLog = verifyBothWays;
 
 async function appendN(n: number): Promise<AuditEvent[]> {
   const out: AuditEvent[] = [];
@@ -364,6 +361,37 @@ describe("audit log on disk", () => {
     const e = await store.appendAudit(makeDraft(3));
     expect(e.seq).toBe(3);
     expect((await verifyLog(store)).ok).toBe(true);
+  });
+
+  it("feedAudit fails as readAudit does: a line that is not JSON, a torn tail, a planted symlink (65)", async () => {
+    const feed = () => store.feedAudit!(new AuditVerifier());
+    await appendN(5);
+    const good = await readFile(logPath(), "utf8");
+    const lines = good.split("\n");
+    lines[2] = "garbage";
+    await writeFile(logPath(), lines.join("\n"));
+    expect((await expectGuardError(feed(), 65)).message).toContain("line 3 is not valid JSON");
+    lines[2] = '{"seq":3}';
+    await writeFile(logPath(), lines.join("\n"));
+    expect((await expectGuardError(feed(), 65)).message).toMatch(/line 3 is not an audit event/);
+    await writeFile(logPath(), `${good}{"actor":{"finger`);
+    expect((await expectGuardError(feed(), 65)).message).toMatch(/line 6 \(a torn write\)/);
+    await rm(logPath());
+    await symlink(join(parent, "elsewhere"), logPath());
+    await expectGuardError(feed(), 65);
+  });
+
+  it("lines across read boundaries, and one longer than a read, verify the same both ways", async () => {
+    // Lines of odd lengths so that some straddle each 1 MiB read; one of 3 MiB spans several.
+    for (let i = 0; i < 300; i++) await store.appendAudit({ ...makeDraft(i), data: { blob: "y".repeat((i * 7919) % 20_011), n: i } });
+    await store.appendAudit({ ...makeDraft(300), data: { blob: "z".repeat(3 << 20) } });
+    await store.appendAudit(makeDraft(301));
+    const r = await verifyLog(store);
+    expect(r).toMatchObject({ ok: true, events: 302 });
+    const lines = (await readFile(logPath(), "utf8")).split("\n");
+    lines[150] = lines[150]!.replace('"n":150', '"n":151');
+    await writeFile(logPath(), lines.join("\n"));
+    expect((await verifyLog(store)).firstBad?.seq).toBe(151);
   });
 
   it("an audit log that is a directory is refused (65)", async () => {

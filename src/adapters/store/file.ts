@@ -1,10 +1,26 @@
 import { randomBytes } from "node:crypto";
-import { constants, promises as fsp, watch, type FSWatcher, type Stats } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fdatasyncSync,
+  fstatSync,
+  ftruncateSync,
+  lstatSync,
+  openSync,
+  promises as fsp,
+  readSync,
+  watch,
+  writeSync,
+  type FSWatcher,
+  type Stats,
+} from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { auditHash, auditShapeProblem, chainEvent } from "../../core/audit.js";
 import { canonicalJson, sha256Hex } from "../../core/canonical.js";
 import { configError, ExitCode, GuardError, integrityError, usageError } from "../../core/errors.js";
 import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
+import type { ParallelSink } from "./audit-parallel.js";
 import { withFileLock } from "./lock.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
 import { REQUEST_ID_RE, type AuditLineSink, type Store } from "./types.js";
@@ -56,6 +72,8 @@ const MAX_RECORD_BYTES = 1 << 20;
 const POLL_MS = 250;
 /** Read size for the audit log: large reads, few system calls. */
 const AUDIT_CHUNK = 1 << 20;
+/** From this size on (about 8,000 events) audit verify checks lines in worker threads. */
+const PARALLEL_AUDIT_BYTES = 4 << 20;
 
 const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK; // NONBLOCK: a planted FIFO must not hang us
 const CREATE_FLAGS = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW;
@@ -216,29 +234,13 @@ class FileStore implements Store {
     const id = checkId(record?.requestId);
     assertShape(consumptionProblem(record, id), `consumption of ${id}`);
     const dir = await this.dir("consumed", true);
-    const path = join(dir, `${id}.json`);
-    let fh: fsp.FileHandle;
-    try {
-      // The single-use gate: of any number of racing processes exactly one creates the file (A12).
-      // A planted file or symlink with this name also makes the approval unusable: fail closed.
-      fh = await fsp.open(path, CREATE_FLAGS, this.fileMode);
-    } catch (e) {
-      if (errCode(e) === "EEXIST") return false;
-      throw fsError("create the consumption record", path, e);
-    }
-    try {
-      await fh.chmod(this.fileMode);
-      await fh.writeFile(`${JSON.stringify(record, null, 2)}\n`);
-      await fh.sync();
-    } catch (e) {
-      // The request stays consumed (the file exists): nothing may run on a half-written record.
-      throw fsError("write the consumption record (the request is now unusable)", path, e);
-    } finally {
-      await fh.close().catch(() => undefined);
-    }
-    await fsyncDir(dir);
-    return true;
+    // The single-use gate (A12): the record is written completely to a temporary file, then link()ed to
+    // its final name — link() fails if the name exists, so of any number of racing processes exactly
+    // one wins, and a crash can never leave a torn record behind (X2). A planted file or symlink with
+    // this name also makes the approval unusable: fail closed.
+    return this.writeExclusive(dir, `${id}.json`, `${JSON.stringify(record, null, 2)}\n`, "write the consumption record (nothing was consumed)");
   }
+
 
   async getConsumption(requestId: string): Promise<Consumption | null> {
     checkId(requestId);
@@ -306,39 +308,54 @@ class FileStore implements Store {
 
   // --- audit ------------------------------------------------------------------------------------
 
+  /**
+   * Under the lock, in synchronous system calls (nothing runs alongside, and each asynchronous call
+   * would be a round trip through libuv's thread pool): open with O_NOFOLLOW, read the head from the
+   * end, append one line, fdatasync it (the data and the new size: the event is on disk before the
+   * caller goes on, say to run a command), and on any failure cut the file back to where it ended.
+   */
   async appendAudit(draft: AuditDraft): Promise<AuditEvent> {
     const dir = await this.dir("audit", true);
     const path = join(dir, "events.jsonl");
     return withFileLock(
       join(dir, "lock"),
       async () => {
-        let fh: fsp.FileHandle;
+        let fd: number;
         try {
-          fh = await fsp.open(path, constants.O_RDWR | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW, this.fileMode);
+          fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW, this.fileMode);
         } catch (e) {
           if (errCode(e) === "ELOOP") throw integrityError(`the audit log ${path} is a symlink`, "Someone planted it: inspect the store.");
           if (errCode(e) === "EISDIR") throw integrityError(`the audit log ${path} is not a regular file`, "Inspect the store.");
           throw fsError("open the audit log", path, e);
         }
         try {
-          const st = await fh.stat();
+          const st = fstatSync(fd);
           if (!st.isFile()) throw integrityError(`the audit log ${path} is not a regular file`, "Inspect the store.");
-          if (st.size === 0 && st.uid === process.geteuid?.()) await fh.chmod(this.fileMode);
-          const last = await readLastEvent(fh, st.size, path);
+          // A new log gets the store's mode whatever the umask: that matters for a shared store's group.
+          if (st.size === 0 && this.shared && st.uid === process.geteuid?.()) fchmodSync(fd, this.fileMode);
+          const last = readLastEvent(fd, st.size, path);
           const event = chainEvent(last, draft, new Date(this.clock()).toISOString());
           const line = Buffer.from(`${canonicalJson(event)}\n`);
           try {
-            await writeAll(fh, line);
-            await fh.sync();
+            for (let off = 0; off < line.length; ) off += writeSync(fd, line, off);
+            fdatasyncSync(fd);
           } catch (e) {
             // Leave no torn line behind: we hold the lock, so the file ended at st.size before us.
-            await fh.truncate(st.size).catch(() => undefined);
+            try {
+              ftruncateSync(fd, st.size);
+            } catch {
+              // the read path reports a torn line if this failed too
+            }
             throw fsError("append to the audit log (nothing was run)", path, e);
           }
           if (st.size === 0) await fsyncDir(dir);
           return event;
+        } catch (e) {
+          // A failing system call is the store's problem (74); anything else (a draft with no JSON form)
+          // is the caller's and goes up as it is.
+          throw errCode(e) !== undefined ? fsError("append to the audit log (nothing was run)", path, e) : e;
         } finally {
-          await fh.close().catch(() => undefined);
+          closeSync(fd);
         }
       },
       { mode: this.fileMode, what: `the audit log ${path}`, timeoutMs: this.lockTimeoutMs },
@@ -346,32 +363,53 @@ class FileStore implements Store {
   }
 
   async *readAudit(): AsyncIterable<AuditEvent> {
-    for await (const b of this.auditBlocks()) {
-      let lineNo = b.firstLine;
-      for (let start = 0, nl = b.buf.indexOf(10, 0); nl !== -1; start = nl + 1, nl = b.buf.indexOf(10, start)) {
-        yield parseAuditLine(b.buf.toString("utf8", start, nl), lineNo++, b.path);
+    const at = { line: 1 };
+    for await (const { buf, path } of this.auditBlocks(at)) {
+      for (let start = 0, nl = buf.indexOf(10, 0); nl !== -1; start = nl + 1, nl = buf.indexOf(10, start)) {
+        yield parseAuditLine(buf.toString("utf8", start, nl), at.line++, path);
       }
     }
   }
 
-  /** audit verify: each line goes to the sink's fast path first, parsed only when it declines. */
+  /**
+   * audit verify: each line goes to the sink's fast path first, and is parsed only when it declines. A
+   * long log is checked by worker threads (audit-parallel.ts) when the sink can take checked lines.
+   */
   async feedAudit(sink: AuditLineSink): Promise<void> {
-    for await (const b of this.auditBlocks()) {
-      const buf = b.buf;
-      let lineNo = b.firstLine;
+    if (sink.pushChecked && (await this.feedAuditInParallel(sink as ParallelSink))) return;
+    const at = { line: 1 };
+    for await (const { buf, path } of this.auditBlocks(at)) {
       for (let start = 0, nl = buf.indexOf(10, 0); nl !== -1; start = nl + 1, nl = buf.indexOf(10, start)) {
-        const text = buf.toString("utf8", start, nl);
-        if (!sink.pushLine(text, buf, start)) sink.push(parseAuditLine(text, lineNo, b.path));
-        lineNo++;
+        if (!sink.pushLine(buf, start, nl)) sink.push(parseAuditLine(buf.toString("utf8", start, nl), at.line, path));
+        at.line++;
       }
+    }
+  }
+
+  /** True when the log was long enough for worker threads, and they fed it all to the sink. */
+  private async feedAuditInParallel(sink: ParallelSink): Promise<boolean> {
+    const dir = await this.dir("audit", false);
+    if (dir === null) return false;
+    const path = join(dir, "events.jsonl");
+    const fh = await openForRead(path);
+    if (fh === null) return false;
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw integrityError(`the audit log ${path} is not a regular file`, "Inspect the store.");
+      if (st.size < PARALLEL_AUDIT_BYTES) return false;
+      const { feedAuditParallel } = await import("./audit-parallel.js");
+      return await feedAuditParallel(fh.fd, path, sink, (text, lineNo) => parseAuditLine(text, lineNo, path));
+    } finally {
+      await fh.close().catch(() => undefined);
     }
   }
 
   /**
    * The audit log in blocks of whole lines (each ends with a newline), read in large chunks: much faster
    * than readline for a million lines, and byte-exact. A block is valid until the next one is requested.
+   * The caller counts the lines it takes in `at.line`, which names a torn last line.
    */
-  private async *auditBlocks(): AsyncGenerator<{ buf: Buffer; firstLine: number; path: string }> {
+  private async *auditBlocks(at: { line: number }): AsyncGenerator<{ buf: Buffer; path: string }> {
     const dir = await this.dir("audit", false);
     if (dir === null) return;
     const path = join(dir, "events.jsonl");
@@ -381,7 +419,6 @@ class FileStore implements Store {
       if (!(await fh.stat()).isFile()) throw integrityError(`the audit log ${path} is not a regular file`, "Inspect the store.");
       let buf = Buffer.allocUnsafe(AUDIT_CHUNK);
       let filled = 0; // bytes in buf; those after the last newline are the start of a line still being read
-      let lineNo = 1;
       for (;;) {
         if (filled === buf.length) {
           // One line longer than the buffer: make room for the rest of it.
@@ -397,15 +434,13 @@ class FileStore implements Store {
         filled += bytesRead;
         const last = buf.lastIndexOf(10, filled - 1);
         if (last < scanFrom) continue; // no line ends in what was just read
-        const block = buf.subarray(0, last + 1);
-        yield { buf: block, firstLine: lineNo, path };
-        for (let i = block.indexOf(10, 0); i !== -1; i = block.indexOf(10, i + 1)) lineNo++;
+        yield { buf: buf.subarray(0, last + 1), path };
         buf.copy(buf, 0, last + 1, filled);
         filled -= last + 1;
       }
       if (filled > 0) {
         throw integrityError(
-          `the audit log ${path} ends with an incomplete line ${lineNo} (a torn write)`,
+          `the audit log ${path} ends with an incomplete line ${at.line} (a torn write)`,
           "guard stopped while appending. Keep a copy of the file, remove the incomplete last line, then run guard audit verify.",
         );
       }
@@ -430,7 +465,8 @@ class FileStore implements Store {
   private async dir(rel: string, forWrite: boolean): Promise<string | null> {
     if (this.closed) throw new GuardError(ExitCode.INTERNAL, `the store ${this.description} is closed`);
     const path = join(this.root, rel);
-    let st = await lstatOrNull(path);
+    // Synchronous: one lstat on every use, cheaper than a trip through libuv's thread pool.
+    let st = lstatOrNullSync(path);
     if (st === null) {
       if (!forWrite) return null;
       try {
@@ -464,7 +500,7 @@ class FileStore implements Store {
   }
 
   /** Write a new file atomically under `name`; false when the name already exists. */
-  private async writeExclusive(dir: string, name: string, content: string): Promise<boolean> {
+  private async writeExclusive(dir: string, name: string, content: string, what = "write"): Promise<boolean> {
     const final = join(dir, name);
     const tmp = join(dir, `.${name}.${randomBytes(8).toString("hex")}.tmp`);
     let fh: fsp.FileHandle | undefined;
@@ -482,7 +518,7 @@ class FileStore implements Store {
         throw e;
       }
     } catch (e) {
-      throw fsError("write", final, e);
+      throw fsError(what, final, e);
     } finally {
       await fh?.close().catch(() => undefined);
       await fsp.unlink(tmp).catch(() => undefined);
@@ -568,12 +604,12 @@ function parseAuditLine(text: string, lineNo: number | "last", path: string): Au
  * The head of the chain, read from the end of the file (never the whole log). A torn or altered last
  * line is refused: extending it would hide the damage behind a valid-looking link.
  */
-async function readLastEvent(fh: fsp.FileHandle, size: number, path: string): Promise<{ seq: number; hash: string } | null> {
+function readLastEvent(fd: number, size: number, path: string): { seq: number; hash: string } | null {
   if (size === 0) return null;
   for (let want = 4096; ; want *= 4) {
     const start = Math.max(0, size - want);
     const buf = Buffer.alloc(size - start);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, start);
+    const bytesRead = readSync(fd, buf, 0, buf.length, start);
     if (bytesRead !== buf.length) throw integrityError(`the audit log ${path} changed size while being read`, "Another writer bypassed the lock: investigate.");
     if (buf[buf.length - 1] !== 10) {
       throw integrityError(
@@ -588,14 +624,6 @@ async function readLastEvent(fh: fsp.FileHandle, size: number, path: string): Pr
       throw integrityError(`the last event (seq ${e.seq}) of the audit log ${path} was altered; refusing to extend it`, "Run guard audit verify and investigate.");
     }
     return { seq: e.seq, hash: e.hash };
-  }
-}
-
-async function writeAll(fh: fsp.FileHandle, data: Buffer): Promise<void> {
-  let off = 0;
-  while (off < data.length) {
-    const { bytesWritten } = await fh.write(data, off, data.length - off);
-    off += bytesWritten;
   }
 }
 
@@ -629,6 +657,15 @@ async function fsyncDir(dir: string): Promise<void> {
     if (errCode(e) !== "EINVAL") throw fsError("sync", dir, e);
   } finally {
     await fh?.close().catch(() => undefined);
+  }
+}
+
+function lstatOrNullSync(path: string): Stats | null {
+  try {
+    return lstatSync(path);
+  } catch (e) {
+    if (errCode(e) === "ENOENT") return null;
+    throw fsError("inspect", path, e);
   }
 }
 

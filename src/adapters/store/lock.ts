@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { constants, promises as fsp } from "node:fs";
+import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, promises as fsp, unlinkSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { ExitCode, GuardError, integrityError, ioError } from "../../core/errors.js";
 
@@ -41,22 +41,32 @@ const CREATE_FLAGS = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY |
 const held = new Set<string>();
 
 export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
-  const token = await acquire(lockPath, opts);
+  const lock = await acquire(lockPath, opts);
   try {
     return await fn();
   } finally {
-    held.delete(token);
-    await release(lockPath, token);
+    held.delete(lock.token);
+    release(lockPath, lock.fd);
   }
 }
 
-/** Remove the lock only if it is still ours: never someone else's that replaced a lock wrongly judged stale. */
-async function release(lockPath: string, token: string): Promise<void> {
-  const seen = await readHolder(lockPath).catch(() => "gone" as const);
-  if (seen !== "gone" && seen.holder?.token === token) await fsp.unlink(lockPath).catch(() => undefined);
+/**
+ * Remove the lock only if the file at its path is still the one this process created (same inode as the
+ * descriptor it kept open): never someone else's that replaced a lock wrongly judged stale.
+ */
+function release(lockPath: string, fd: number): void {
+  try {
+    const now = lstatSync(lockPath);
+    const mine = fstatSync(fd);
+    if (now.ino === mine.ino && now.dev === mine.dev) unlinkSync(lockPath);
+  } catch {
+    // gone already (broken by someone): nothing of ours to remove
+  } finally {
+    closeSync(fd);
+  }
 }
 
-async function acquire(lockPath: string, opts: LockOptions): Promise<string> {
+async function acquire(lockPath: string, opts: LockOptions): Promise<{ token: string; fd: number }> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const mode = opts.mode ?? 0o600;
   const what = opts.what ?? lockPath;
@@ -65,9 +75,10 @@ async function acquire(lockPath: string, opts: LockOptions): Promise<string> {
   let delay = 2;
   for (;;) {
     me.since = new Date().toISOString();
-    if (await tryCreate(lockPath, `${JSON.stringify(me)}\n`, mode)) {
+    const fd = tryCreate(lockPath, `${JSON.stringify(me)}\n`, mode);
+    if (fd !== null) {
       held.add(me.token);
-      return me.token;
+      return { token: me.token, fd };
     }
     const seen = await readHolder(lockPath);
     if (seen !== "gone" && (await isStale(lockPath, seen))) {
@@ -86,24 +97,35 @@ async function acquire(lockPath: string, opts: LockOptions): Promise<string> {
   }
 }
 
-async function tryCreate(path: string, content: string, mode: number): Promise<boolean> {
-  let fh: fsp.FileHandle;
+/**
+ * Create the file with O_EXCL and write its content; the open descriptor, or null when it exists.
+ * Synchronous: a few system calls with nothing to overlap them with, where each asynchronous one would
+ * cost a round trip through libuv's thread pool.
+ */
+function tryCreate(path: string, content: string, mode: number): number | null {
+  let fd: number;
   try {
-    fh = await fsp.open(path, CREATE_FLAGS, mode);
+    fd = openSync(path, CREATE_FLAGS, mode);
   } catch (e) {
-    if (errCode(e) === "EEXIST") return false;
+    if (errCode(e) === "EEXIST") return null;
     throw lockIoError(path, e);
   }
   try {
-    await fh.chmod(mode); // the umask must not make a shared store's lock unusable by the group
-    await fh.writeFile(content);
+    // The umask must not make a shared store's lock unusable by the group. A private mode (0600) has
+    // nothing for the umask to take that matters, so it is left alone.
+    if ((mode & 0o077) !== 0) fchmodSync(fd, mode);
+    const bytes = Buffer.from(content);
+    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
   } catch (e) {
-    await fh.close().catch(() => undefined);
-    await fsp.unlink(path).catch(() => undefined);
+    closeSync(fd);
+    try {
+      unlinkSync(path);
+    } catch {
+      // best effort: a lock file with no readable holder is judged stale after a while
+    }
     throw lockIoError(path, e);
   }
-  await fh.close();
-  return true;
+  return fd;
 }
 
 type Seen = { raw: string; holder: Holder | null };
@@ -155,13 +177,15 @@ function pidAlive(pid: number): boolean {
 
 async function breakStale(lockPath: string, staleRaw: string, mode: number): Promise<void> {
   const breaker = `${lockPath}.break`;
-  if (!(await tryCreate(breaker, `${process.pid}\n`, mode))) {
+  const fd = tryCreate(breaker, `${process.pid}\n`, mode);
+  if (fd === null) {
     // Someone else is breaking it. A breaker whose owner died mid-way is cleared after a while.
     const st = await fsp.lstat(breaker).catch(() => null);
     if (st !== null && Date.now() - st.mtimeMs > UNREADABLE_STALE_MS) await fsp.unlink(breaker).catch(() => undefined);
     await sleep(5);
     return;
   }
+  closeSync(fd);
   try {
     const now = await readHolder(lockPath);
     if (now !== "gone" && now.raw === staleRaw) await fsp.unlink(lockPath).catch(() => undefined);

@@ -1,3 +1,4 @@
+import { Buffer } from "node:buffer";
 import type { Client, Pool, PoolClient, PoolConfig, QueryResult, QueryResultRow } from "pg";
 import { auditShapeProblem, chainEvent } from "../../core/audit.js";
 import { canonicalJson, sha256Hex } from "../../core/canonical.js";
@@ -13,7 +14,7 @@ import {
   VERSION_TABLE_SQL,
 } from "./postgres-schema.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
-import { REQUEST_ID_RE, type Store } from "./types.js";
+import { REQUEST_ID_RE, type AuditLineSink, type Store } from "./types.js";
 
 /**
  * The PostgreSQL store: one approval system for a team on many machines. Same contract as the file
@@ -515,24 +516,75 @@ class PostgresStore implements Store {
 
   /** In sequence order, one page at a time (keyset on seq): a long log is never held in memory. */
   async *readAudit(): AsyncIterable<AuditEvent> {
-    let after = 0;
-    for (;;) {
-      const r = await this.query<{ seq_text: string; hash: string; body: string }>(
-        "reading the audit log",
-        "SELECT seq::text AS seq_text, hash, body FROM guard_audit WHERE seq > $1 ORDER BY seq LIMIT $2",
-        [after, this.conn.target.auditPage],
-      );
-      for (const row of r.rows) {
-        const what = `audit event ${row.seq_text}`;
-        const e = parseRow(this.conn.target, what, row.body);
-        const problem = auditShapeProblem(e);
-        if (problem) throw corrupt(this.conn.target, what, problem);
-        if (String(e.seq) !== row.seq_text || e.hash !== row.hash) throw corrupt(this.conn.target, what, "its row and its record disagree on seq or hash");
-        yield e as unknown as AuditEvent;
-      }
-      if (r.rows.length < this.conn.target.auditPage) return;
-      after = Number(r.rows[r.rows.length - 1]?.seq_text);
+    for await (const rows of this.auditPages()) {
+      for (const [seqText, hash, body] of rows) yield this.auditEventFrom(seqText, hash, body);
     }
+  }
+
+  /**
+   * audit verify: each body (the canonical text of its event) goes to the sink's fast path first, and
+   * is parsed only when the sink declines it. Either way the row's seq and hash columns must be the
+   * event's: appendAudit chains on the columns, the verifier on the bodies.
+   */
+  async feedAudit(sink: AuditLineSink): Promise<void> {
+    let bytes = Buffer.allocUnsafe(1 << 16);
+    for await (const rows of this.auditPages()) {
+      for (const [seqText, hash, body] of rows) {
+        // UTF-8 needs at most 3 bytes for each UTF-16 unit, so the body always fits whole.
+        if (body.length * 3 > bytes.length) bytes = Buffer.allocUnsafe(body.length * 3);
+        const n = bytes.write(body, 0, "utf8");
+        if (sink.pushLine(bytes, 0, n)) {
+          if (String(sink.headSeq) !== seqText || sink.headHash !== hash) throw this.rowDisagrees(seqText);
+        } else {
+          sink.push(this.auditEventFrom(seqText, hash, body));
+        }
+      }
+    }
+  }
+
+  /**
+   * The audit log page by page, as [seq::text, hash, body] rows: arrays, not objects, since pg's row
+   * decoding is much of the cost of reading a long log. Each next page is asked for before the current
+   * one is handed out, so the server reads it while the caller checks this one.
+   */
+  private async *auditPages(): AsyncGenerator<Array<[string, string, string]>> {
+    const size = this.conn.target.auditPage;
+    const page = (after: string): Promise<Array<[string, string, string]>> => {
+      this.assertOpen("reading the audit log");
+      const p = this.conn.pool
+        .query<[string, string, string]>({
+          text: "SELECT seq::text AS seq_text, hash, body FROM guard_audit WHERE seq > $1::bigint ORDER BY seq LIMIT $2",
+          values: [after, size],
+          rowMode: "array",
+        })
+        .then(
+          (r) => r.rows,
+          (err: unknown) => Promise.reject(storeError(this.conn.target, err, "reading the audit log")),
+        );
+      p.catch(() => undefined); // a page asked for ahead may fail after the reader stopped: no unhandled rejection
+      return p;
+    };
+    let next = page("0");
+    for (;;) {
+      const rows = await next;
+      const last = rows.length === size ? rows[rows.length - 1] : undefined;
+      if (last) next = page(last[0]);
+      yield rows;
+      if (!last) return;
+    }
+  }
+
+  private auditEventFrom(seqText: string, hash: string, body: string): AuditEvent {
+    const what = `audit event ${seqText}`;
+    const e = parseRow(this.conn.target, what, body);
+    const problem = auditShapeProblem(e);
+    if (problem) throw corrupt(this.conn.target, what, problem);
+    if (String(e.seq) !== seqText || e.hash !== hash) throw this.rowDisagrees(seqText);
+    return e as unknown as AuditEvent;
+  }
+
+  private rowDisagrees(seqText: string): GuardError {
+    return corrupt(this.conn.target, `audit event ${seqText}`, "its row and its record disagree on seq or hash");
   }
 
   async close(): Promise<void> {

@@ -1,3 +1,5 @@
+import type { Buffer } from "node:buffer";
+import type { CanonicalLine } from "../../core/audit-line.js";
 import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
 
 /**
@@ -54,11 +56,16 @@ export interface Store {
 /** What feedAudit feeds: AuditVerifier (core/audit.ts). */
 export interface AuditLineSink {
   /**
-   * One stored line (canonical JSON text; `bytes`, when given, hold its UTF-8 from `at` on). True when
+   * One stored line, as the store holds it: buf[start, end) is its UTF-8, without a newline. True when
    * taken; false when the store must parse the line and push() the event instead.
    */
-  pushLine(text: string, bytes?: Uint8Array, at?: number): boolean;
+  pushLine(buf: Buffer, start: number, end: number): boolean;
   push(e: AuditEvent): void;
+  /**
+   * pushLine's second half, for a line already accepted by checkCanonicalLine (core/audit-line.ts),
+   * perhaps in another thread: same answer. A store that checks lines in parallel uses it when present.
+   */
+  pushChecked?(buf: Buffer, line: CanonicalLine): boolean;
   /** seq and hash of the last event that extended the chain: after pushLine() returned true, that line's. */
   readonly headSeq: number;
   readonly headHash: string;

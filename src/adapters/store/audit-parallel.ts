@@ -1,0 +1,288 @@
+/**
+ * `guard audit verify` over a long log in the directory store, on several cores. Worker threads check
+ * lines on their own — canonical form and hash (checkCanonicalLine), where nearly all the time goes —
+ * while this thread reads the log and folds the checked lines into the chain in file order
+ * (AuditVerifier.pushChecked), parsing any line a worker could not vouch for. The fold is the
+ * sequential verifier itself, so the verdict is the one a line-by-line verification gives; only where
+ * the work happens changes.
+ *
+ * The log is read in blocks of whole lines into shared memory; each block goes to a worker, which
+ * sends back one record a line (offsets, seq, tracked type). At most a few blocks are in flight, so
+ * memory stays bounded whatever the length of the log.
+ *
+ * A worker runs this very module (new Worker(import.meta.url)): file.ts imports it dynamically, so the
+ * bundler gives it a file of its own, and the check below starts the worker's loop only in a thread
+ * started for it.
+ */
+import { Buffer } from "node:buffer";
+import { readSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { checkCanonicalLine, newCanonicalLine, type CanonicalLine } from "../../core/audit-line.js";
+import { ExitCode, GuardError, integrityError } from "../../core/errors.js";
+import type { AuditEvent } from "../../core/types.js";
+import type { AuditLineSink } from "./types.js";
+
+const TAG = "access-guard/audit-parallel";
+/** Bytes read a block: large enough that a block is worth a message, small enough to keep memory low. */
+const BLOCK = 4 << 20;
+const MAX_WORKERS = 4;
+/** Blocks read ahead of the fold, per worker. */
+const AHEAD = 2;
+
+// One record a line, as float64s (seq may pass 2^31): where the line is, whether the worker vouches for
+// it, and what pushChecked reads. Offsets are into the block.
+const F_START = 0;
+const F_END = 1;
+const F_OK = 2;
+const F_SEQ = 3;
+const F_PREV = 4;
+const F_MEMBER = 5;
+const F_TRACKED = 6;
+const F_RUN_ID = 7; // start, end, escaped
+const F_REQUEST_ID = 10; // start, end, escaped
+const F_ARGV = 13; // start, end
+const FIELDS = 15;
+
+interface Job {
+  id: number;
+  sab: SharedArrayBuffer;
+  length: number;
+}
+type Reply = { id: number; records: Float64Array } | { id: number; error: string };
+/** A worker's first message: this module did load in it and is serving. */
+const READY = "ready";
+
+if (!isMainThread && (workerData as { tag?: unknown } | null)?.tag === TAG) serveChecks();
+
+/** Worker side: check every line of each block it is given, in a record table sent back (transferred). */
+function serveChecks(): void {
+  const port = parentPort!;
+  const line = newCanonicalLine();
+  port.postMessage(READY);
+  port.on("message", (job: Job) => {
+    try {
+      const buf = Buffer.from(job.sab, 0, job.length);
+      let n = 0;
+      for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) n++;
+      const records = new Float64Array(n * FIELDS);
+      let start = 0;
+      for (let k = 0; k < n; k++) {
+        const end = buf.indexOf(10, start);
+        const r = k * FIELDS;
+        records[r + F_START] = start;
+        records[r + F_END] = end;
+        if (checkCanonicalLine(buf, start, end, line)) writeLine(records, r, line);
+        start = end + 1;
+      }
+      port.postMessage({ id: job.id, records } satisfies Reply, [records.buffer]);
+    } catch (e) {
+      port.postMessage({ id: job.id, error: e instanceof Error ? e.message : String(e) } satisfies Reply);
+    }
+  });
+}
+
+function writeLine(rec: Float64Array, r: number, l: CanonicalLine): void {
+  rec[r + F_OK] = 1;
+  rec[r + F_SEQ] = l.seq;
+  rec[r + F_PREV] = l.prevAt;
+  rec[r + F_MEMBER] = l.memberAt;
+  rec[r + F_TRACKED] = l.tracked;
+  rec[r + F_RUN_ID] = l.runIdStart;
+  rec[r + F_RUN_ID + 1] = l.runIdEnd;
+  rec[r + F_RUN_ID + 2] = l.runIdEscaped ? 1 : 0;
+  rec[r + F_REQUEST_ID] = l.requestIdStart;
+  rec[r + F_REQUEST_ID + 1] = l.requestIdEnd;
+  rec[r + F_REQUEST_ID + 2] = l.requestIdEscaped ? 1 : 0;
+  rec[r + F_ARGV] = l.argvStart;
+  rec[r + F_ARGV + 1] = l.argvEnd;
+}
+
+/** The record back into a CanonicalLine (pushChecked reads the hash from the line, where the worker found it right). */
+function readLine(rec: Float64Array, r: number, l: CanonicalLine): void {
+  l.seq = rec[r + F_SEQ]!;
+  l.prevAt = rec[r + F_PREV]!;
+  l.memberAt = rec[r + F_MEMBER]!;
+  l.tracked = rec[r + F_TRACKED]!;
+  l.runIdStart = rec[r + F_RUN_ID]!;
+  l.runIdEnd = rec[r + F_RUN_ID + 1]!;
+  l.runIdEscaped = rec[r + F_RUN_ID + 2] === 1;
+  l.requestIdStart = rec[r + F_REQUEST_ID]!;
+  l.requestIdEnd = rec[r + F_REQUEST_ID + 1]!;
+  l.requestIdEscaped = rec[r + F_REQUEST_ID + 2] === 1;
+  l.argvStart = rec[r + F_ARGV]!;
+  l.argvEnd = rec[r + F_ARGV + 1]!;
+  l.hash = "";
+}
+
+export type ParallelSink = AuditLineSink & Required<Pick<AuditLineSink, "pushChecked">>;
+
+/**
+ * Feed the whole log behind `fd` (a regular file, opened and checked by the caller) to the sink, lines
+ * checked by worker threads. False, having read and fed nothing, when there is no use in threads (one
+ * core) or they cannot be started (running from TypeScript sources, as the tests do); the caller then
+ * reads the log itself. Errors are the sequential reader's: `parse` throws for a line that is not an
+ * event, a torn last line is refused; a worker that fails is an internal error (70).
+ */
+export async function feedAuditParallel(fd: number, path: string, sink: ParallelSink, parse: (text: string, lineNo: number) => AuditEvent): Promise<boolean> {
+  const cores = availableParallelism();
+  if (cores < 2 || import.meta.url.endsWith(".ts")) return false;
+  const pool = await startWorkers(Math.min(cores, MAX_WORKERS));
+  if (pool === null) return false;
+  try {
+    await feed(fd, path, sink, parse, pool);
+    return true;
+  } finally {
+    await Promise.all(pool.workers.map((w) => w.terminate()));
+  }
+}
+
+interface Pool {
+  workers: Worker[];
+  /** Check a block on the next worker in turn; resolves with its records. */
+  check(sab: SharedArrayBuffer, length: number): Promise<Float64Array>;
+}
+
+async function startWorkers(n: number): Promise<Pool | null> {
+  const workers: Worker[] = [];
+  const waiting = new Map<number, { resolve: (r: Float64Array) => void; reject: (e: Error) => void }>();
+  let failure: Error | null = null;
+  const fail = (e: Error): void => {
+    failure ??= e;
+    for (const w of waiting.values()) w.reject(e);
+    waiting.clear();
+  };
+  const online: Array<Promise<boolean>> = [];
+  for (let i = 0; i < n; i++) {
+    let w: Worker;
+    try {
+      w = new Worker(new URL(import.meta.url), { workerData: { tag: TAG } });
+    } catch {
+      break;
+    }
+    workers.push(w);
+    let ready: (ok: boolean) => void = () => undefined;
+    online.push(new Promise<boolean>((resolve) => (ready = resolve)));
+    w.on("message", (reply: Reply | typeof READY) => {
+      if (reply === READY) return ready(true);
+      const p = waiting.get(reply.id);
+      if (!p) return;
+      waiting.delete(reply.id);
+      if ("error" in reply) p.reject(new Error(reply.error));
+      else p.resolve(reply.records);
+    });
+    // A worker that fails or ends before it is ready (its module did not start serving) means no pool.
+    w.once("error", (e) => {
+      ready(false);
+      fail(e instanceof Error ? e : new Error(String(e)));
+    });
+    w.once("exit", (code) => {
+      ready(false);
+      fail(new Error(`a worker thread stopped (exit code ${code})`));
+    });
+  }
+  if (workers.length === 0 || !(await Promise.all(online)).every(Boolean)) {
+    await Promise.all(workers.map((w) => w.terminate()));
+    return null;
+  }
+  let next = 0;
+  let turn = 0;
+  return {
+    workers,
+    check(sab, length) {
+      if (failure) return Promise.reject(failure);
+      const id = next++;
+      const w = workers[turn++ % workers.length]!;
+      return new Promise((resolve, reject) => {
+        waiting.set(id, { resolve, reject });
+        w.postMessage({ id, sab, length } satisfies Job);
+      });
+    },
+  };
+}
+
+interface Block {
+  sab: SharedArrayBuffer;
+  buf: Buffer;
+  records: Promise<Float64Array>;
+}
+
+async function feed(fd: number, path: string, sink: ParallelSink, parse: (text: string, lineNo: number) => AuditEvent, pool: Pool): Promise<void> {
+  const line = newCanonicalLine();
+  const ahead: Block[] = [];
+  let carry = Buffer.alloc(0); // the start of a line that the last read cut
+  let position = 0;
+  let eof = false;
+  let lineNo = 1;
+
+  // Blocks folded are reused: a new SharedArrayBuffer is zero-filled memory to fault in, every time.
+  const spare: SharedArrayBuffer[] = [];
+
+  /** The next block of whole lines, sent to a worker; null at the end of the log. */
+  const readBlock = (): Block | null => {
+    let size = Math.max(BLOCK, carry.length * 2);
+    for (;;) {
+      if (eof) return null;
+      const reused = size === BLOCK ? spare.pop() : undefined;
+      const sab = reused ?? new SharedArrayBuffer(size);
+      const buf = Buffer.from(sab);
+      carry.copy(buf, 0);
+      let filled = carry.length;
+      while (filled < size) {
+        const n = readSync(fd, buf, filled, size - filled, position);
+        if (n === 0) {
+          eof = true;
+          break;
+        }
+        position += n;
+        filled += n;
+      }
+      const last = buf.lastIndexOf(10, filled - 1);
+      carry = Buffer.from(buf.subarray(last + 1, filled)); // copied: the block is about to be shared
+      if (last === -1) {
+        if (eof) return null;
+        size *= 2; // one line longer than a block: read on into a larger one
+        continue;
+      }
+      const block = buf.subarray(0, last + 1);
+      const records = pool.check(sab, block.length);
+      records.catch(() => undefined); // (awaited in turn below; a failure read ahead must not go unhandled)
+      return { sab, buf: block, records };
+    }
+  };
+
+  const target = AHEAD * pool.workers.length;
+  for (;;) {
+    while (ahead.length < target) {
+      const b = readBlock();
+      if (b === null) break;
+      ahead.push(b);
+    }
+    const block = ahead.shift();
+    if (block === undefined) break;
+    let records: Float64Array;
+    try {
+      records = await block.records;
+    } catch (e) {
+      throw new GuardError(ExitCode.INTERNAL, `checking the audit log ${path} in worker threads failed: ${e instanceof Error ? e.message : String(e)}`, "This is a bug in guard; nothing was changed. Report it with the output of guard --version.");
+    }
+    const buf = block.buf;
+    for (let r = 0; r < records.length; r += FIELDS) {
+      if (records[r + F_OK] === 1) {
+        readLine(records, r, line);
+        if (sink.pushChecked(buf, line)) {
+          lineNo++;
+          continue;
+        }
+      }
+      sink.push(parse(buf.toString("utf8", records[r + F_START], records[r + F_END]), lineNo++));
+    }
+    if (block.sab.byteLength === BLOCK) spare.push(block.sab);
+  }
+  if (carry.length > 0) {
+    throw integrityError(
+      `the audit log ${path} ends with an incomplete line ${lineNo} (a torn write)`,
+      "guard stopped while appending. Keep a copy of the file, remove the incomplete last line, then run guard audit verify.",
+    );
+  }
+}
