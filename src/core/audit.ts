@@ -177,15 +177,19 @@ export class AuditVerifier {
   private count = 0;
   /** The event with the highest seq seen so far, which the next one must extend. */
   private seq = 0;
-  /** Its hash; made from headBytes only when asked for, after lines taken by pushChecked. */
+  /** Its hash; made from headWords only when asked for, after lines taken by pushChecked. */
   private hashText: string | null = GENESIS;
   /**
-   * The head's hash as 64 bytes, valid when it is 64 lowercase hex characters (the genesis hash, or one
-   * checked by pushChecked): prev's bytes are compared with them instead of being inspected, which
-   * proves them hex (and free of quotes) only then.
+   * The head's hash as 16 little-endian words of its 64 characters, valid when it is lowercase hex
+   * (the genesis hash, or one checked by pushChecked): prev's bytes are compared with them instead of
+   * being inspected, which proves them hex (and free of quotes) only then. Words, not bytes: a quarter
+   * of the operations, for a comparison and a copy on every line.
    */
-  private readonly headBytes = Uint8Array.from(GENESIS, (c) => c.charCodeAt(0));
+  private readonly headWords = new Int32Array(16).fill(0x30303030); // GENESIS: "0" is 0x30
   private hashIsHex = true;
+  /** A DataView of the buffer pushChecked last read (most lines come from the same one). */
+  private view: DataView | null = null;
+  private viewOf: Buffer | null = null;
   private anchorSeen = false;
   private problemList: Problem[] = [];
   private problemsDropped = 0;
@@ -210,13 +214,22 @@ export class AuditVerifier {
   }
 
   private get hash(): string {
-    return (this.hashText ??= String.fromCharCode(...this.headBytes));
+    if (this.hashText === null) {
+      let s = "";
+      for (const w of this.headWords) s += String.fromCharCode(w & 0xff, (w >>> 8) & 0xff, (w >>> 16) & 0xff, w >>> 24);
+      this.hashText = s;
+    }
+    return this.hashText;
   }
 
   private set hash(h: string) {
     this.hashText = h;
     this.hashIsHex = HEX64.test(h);
-    if (this.hashIsHex) for (let i = 0; i < 64; i++) this.headBytes[i] = h.charCodeAt(i);
+    if (!this.hashIsHex) return;
+    for (let j = 0; j < 16; j++) {
+      const i = 4 * j;
+      this.headWords[j] = h.charCodeAt(i) | (h.charCodeAt(i + 1) << 8) | (h.charCodeAt(i + 2) << 16) | (h.charCodeAt(i + 3) << 24);
+    }
   }
 
   /**
@@ -237,15 +250,20 @@ export class AuditVerifier {
    */
   pushChecked(buf: Buffer, l: CanonicalLine): boolean {
     if (l.seq !== this.seq + 1 || !this.hashIsHex) return false;
-    const head = this.headBytes;
+    if (buf !== this.viewOf) {
+      this.viewOf = buf;
+      this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    }
+    const v = this.view!;
+    const head = this.headWords;
     const prev = l.prevAt;
-    for (let i = 0; i < 64; i++) if (buf[prev + i] !== head[i]) return false;
+    for (let j = 0; j < 16; j++) if (v.getInt32(prev + 4 * j, true) !== head[j]) return false;
     // Exactly what push() records for an intact event that extends the chain. (The hash is kept as
-    // bytes; its text is made when asked for: l.hash may be unset when the line was checked elsewhere.)
+    // words; its text is made when asked for: l.hash is "" when the line was checked elsewhere.)
     this.count++;
     this.seq = l.seq;
     const at = l.memberAt + 8;
-    for (let i = 0; i < 64; i++) head[i] = buf[at + i]!;
+    for (let j = 0; j < 16; j++) head[j] = v.getInt32(at + 4 * j, true);
     this.hashText = l.hash === "" ? null : l.hash;
     this.checkAnchor(l.seq);
     switch (TRACKED_TYPES[l.tracked - 1]) {

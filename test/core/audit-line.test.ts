@@ -2,7 +2,7 @@ import { Buffer } from "node:buffer";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AuditVerifier, auditShapeProblem, chainEvent, GENESIS, type AuditReport } from "../../src/core/audit.js";
-import { newCanonicalLine, scanCanonicalLine } from "../../src/core/audit-line.js";
+import { checkCanonicalLine, newCanonicalLine, scanCanonicalLine } from "../../src/core/audit-line.js";
 import { canonicalJson, sha256Hex } from "../../src/core/canonical.js";
 import type { AuditDraft, AuditEvent } from "../../src/core/types.js";
 
@@ -341,6 +341,22 @@ describe("pushLine", () => {
     expect(f.taken).toBe(0);
     const { taken: _, ...got } = f;
     expect(got).toEqual(slow(lines));
+  });
+
+  it("pushChecked (a line checked elsewhere) never links to a head that is not hex, nor to a stale one", () => {
+    const events = chainOf(drafts.slice(0, 3));
+    const v = new AuditVerifier();
+    const l1 = Buffer.from(canonicalJson(events[0]!));
+    expect(v.pushLine(l1, 0, l1.length)).toBe(true);
+    // Event 2 arrives by the full path with a hash that is not hex: it becomes the head, unchecked.
+    v.push({ ...events[1]!, hash: "Z".repeat(64) });
+    // Event 3, forged to link to event 1's hash: checked on its own it is fine, but it must not chain.
+    const forged = chainEvent({ seq: 2, hash: events[0]!.hash }, drafts[2]!, T);
+    const b = Buffer.from(canonicalJson(forged));
+    const line = newCanonicalLine();
+    expect(checkCanonicalLine(b, 0, b.length, line)).toBe(true);
+    expect(v.pushChecked(b, line)).toBe(false);
+    expect(v.headHash).toBe("Z".repeat(64));
   });
 
   it("S7: checks the anchor on lines it takes", () => {

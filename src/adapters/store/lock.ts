@@ -14,6 +14,11 @@ import { ExitCode, GuardError, integrityError, ioError } from "../../core/errors
  * processes that both saw the same stale lock cannot remove a fresh lock that a third one just took.
  * A lock held on another host, or by a live process for longer than the wait, is never broken: the
  * caller gets a 74 that names the holder and the file.
+ *
+ * Taking and releasing a free lock is a handful of synchronous system calls (a guard run appends twice,
+ * and each asynchronous call would be a round trip through libuv's thread pool). The holder keeps the
+ * lock file open, and on release removes the file at the lock's path only if it is still that file
+ * (same inode).
  */
 
 export interface LockOptions {
