@@ -55,16 +55,7 @@ export async function runWithApproval(ctx: Context, plan: Plan, opts: RunOptions
   }
   if (trace) trace.request = loaded;
 
-  if (loaded.assessment.status !== "approved") {
-    const tty = interactive();
-    const remaining = Date.parse(loaded.signed.request.expiresAt) - loaded.now;
-    const waitMs = waitSeconds !== undefined ? Math.min(waitSeconds * 1000, remaining) : tty ? remaining : 0;
-    if (waitMs <= 0) throw pendingError(loaded);
-    loaded = await waitForApproval(ctx, plan, loaded, waitMs, tty, trace);
-  }
-  await confirmTarget(plan, opts, false);
-  trace?.beforeExec();
-  return executeApproved(ctx, plan, identity.actor, loaded.signed, hashed);
+  return awaitApprovalThenRun(ctx, plan, opts, identity, loaded, hashed, waitSeconds, trace);
 }
 
 /** `guard run --request ID`: exactly the approved argv, after re-deriving and comparing every bound field. */
@@ -116,15 +107,32 @@ export async function runApprovedRequest(
       diffs.flatMap((d) => [`${d.field}:`, `  approved: ${d.approved}`, `  now:      ${d.current}`]),
     );
   }
-  let loaded = first;
+  const loaded = first;
   const status = loaded.assessment.status;
   if (status === "consumed") throw deniedError(`request ${id} has already been used: an approval runs exactly once`, "ask for a new approval");
   if (status === "denied") throw deniedError(`request ${id} was denied${deniers(loaded)}`);
   if (status === "expired") throw new GuardError(ExitCode.APPROVAL_NEEDED, `request ${id} expired at ${loaded.signed.request.expiresAt}`, "create a new request: guard request -- …");
   if (!loaded.assessment.requestValid) throw requestInvalid(loaded);
-  if (status === "pending") {
+  return awaitApprovalThenRun(ctx, plan, opts, identity, loaded, hashed, waitSeconds, trace);
+}
+
+/**
+ * The common end of both approval paths: wait for a pending request (at a terminal until it expires; in
+ * CI only for --wait, else exit 75), take the typed confirmation, then consume once and run.
+ */
+async function awaitApprovalThenRun(
+  ctx: Context,
+  plan: Plan,
+  opts: RunOptions,
+  identity: Identity,
+  loaded: LoadedRequest,
+  hashed: Awaited<ReturnType<typeof hashProgram>>,
+  waitSeconds: number | undefined,
+  trace: Parameters<typeof waitForApproval>[5],
+): Promise<RunResult> {
+  if (loaded.assessment.status !== "approved") {
     const tty = interactive();
-    const remaining = Date.parse(req.expiresAt) - loaded.now;
+    const remaining = Date.parse(loaded.signed.request.expiresAt) - loaded.now;
     const waitMs = waitSeconds !== undefined ? Math.min(waitSeconds * 1000, remaining) : tty ? remaining : 0;
     if (waitMs <= 0) throw pendingError(loaded);
     loaded = await waitForApproval(ctx, plan, loaded, waitMs, tty, trace);
