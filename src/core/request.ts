@@ -22,25 +22,11 @@ import type {
 export const DEFAULT_TTL_SECONDS = 3600;
 export const MAX_TTL_SECONDS = 7 * 24 * 3600;
 
-export interface BuildRequestInput {
-  id: string;
-  nonce: string;
-  /** `key` is the signing key as `<type> <base64>` (an authorized_keys line without comment). */
-  requester: { principal: string | null; fingerprint: string; key: string };
-  argv: string[];
-  program: { path: string; sha256: string };
-  cwd: string;
-  environment: { name: string; protected: boolean; evidence: Evidence[] };
-  env: Record<string, BoundVariable>;
-  stdin: StdinBinding;
-  reason: string | null;
-  policyDigest: string;
-  rules: string[];
-  requirements: Requirement[];
-  breakGlass: boolean;
-  /** Epoch ms by the store's clock. */
-  now: number;
-}
+/**
+ * Everything a request holds except what buildRequest derives (version, creation and expiry times),
+ * plus the store clock's `now` (epoch ms). `requester.key` is `<type> <base64>` without a comment.
+ */
+export type BuildRequestInput = Omit<GuardRequest, "v" | "createdAt" | "expiresAt"> & { now: number };
 
 /** Lifetime of a request: the strictest requirement's ttl, 1 h without requirements, never above 7 d. */
 export function requestTtlSeconds(requirements: readonly Requirement[]): number {
