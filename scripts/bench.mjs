@@ -66,7 +66,7 @@ const mb = (x) => (x === null ? "n/a" : `${x.toFixed(1)} MB`);
 const times = (x) => `${x.toFixed(2)}×`;
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
-if (!existsSync(join(repo, "dist", "main.js"))) usage("dist/main.js is missing: run `npm run build` first (npm run bench does)");
+if (!existsSync(join(repo, "dist", "guard.cjs"))) usage("dist/guard.cjs is missing: run `npm run build` first (npm run bench does)");
 
 const root = await mkdtemp(join(tmpdir(), "guard-bench-"));
 let database = null;

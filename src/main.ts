@@ -35,7 +35,40 @@ function isCommanderExit(err: unknown): err is { exitCode: number; code: string 
   return typeof err === "object" && err !== null && "code" in err && typeof (err as { code: unknown }).code === "string" && (err as { code: string }).code.startsWith("commander.");
 }
 
-const code = await main(process.argv);
+/**
+ * process.stdout and process.stderr are made on first use (a stream to a file, a pipe or a terminal);
+ * note which ones were, so that exiting drains those and does not make the others only to drain them.
+ */
+function noteStreamsInUse(): Set<"stdout" | "stderr"> {
+  const used = new Set<"stdout" | "stderr">();
+  for (const name of ["stdout", "stderr"] as const) {
+    const d = Object.getOwnPropertyDescriptor(process, name);
+    const get = d?.get;
+    if (!get || !d.configurable) {
+      used.add(name);
+      continue;
+    }
+    Object.defineProperty(process, name, {
+      configurable: true,
+      enumerable: d.enumerable,
+      get() {
+        used.add(name);
+        return get.call(process);
+      },
+    });
+  }
+  return used;
+}
+
+function drained(stream: NodeJS.WriteStream | null): Promise<void> {
+  return stream === null ? Promise.resolve() : new Promise((resolve) => stream.write("", () => resolve()));
+}
+
+const inUse = noteStreamsInUse();
 // Exit explicitly (a watcher or pool left open must never keep guard alive), but only once stdout and
 // stderr have drained, so a piped `--json` consumer gets every byte.
-process.stdout.write("", () => process.stderr.write("", () => process.exit(code)));
+void main(process.argv).then(async (code) => {
+  await drained(inUse.has("stdout") ? process.stdout : null);
+  await drained(inUse.has("stderr") ? process.stderr : null);
+  process.exit(code);
+});

@@ -18,8 +18,7 @@
  * escaping first (no newline survives), then the workflow-command or Markdown escaping.
  */
 import { randomBytes } from "node:crypto";
-import { constants } from "node:fs";
-import { open } from "node:fs/promises";
+import { constants, promises as fsp } from "node:fs";
 import { escapeForTerminal, quoteArgv } from "../core/escape.js";
 import { formatDuration } from "../core/duration.js";
 import { isRequestId } from "../core/ids.js";
@@ -246,7 +245,7 @@ export function summaryMarkdown(r: CiReport): string {
  * write anywhere else.
  */
 export async function appendStepSummary(path: string, markdown: string): Promise<void> {
-  const handle = await open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW);
+  const handle = await fsp.open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW);
   try {
     if (!(await handle.stat()).isFile()) throw new Error("not a regular file");
     await handle.appendFile(markdown, "utf8");

@@ -8,8 +8,8 @@
  *
  * This runs on every command, so it reads at most a few small files and never loads the yaml package.
  */
-import { open, realpath, type FileHandle } from "node:fs/promises";
-import type { Stats } from "node:fs";
+// Synchronous reads: a handful of small files on the start-up path (see policy-files.ts).
+import { closeSync, fstatSync, openSync, readFileSync, realpathSync, type Stats } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { ExitCode, GuardError, PolicyError, usageError, type Diagnostic } from "../core/errors.js";
@@ -250,7 +250,7 @@ function redact(url: string): string {
 
 async function realpathOrNull(p: string): Promise<string | null> {
   try {
-    return await realpath(p);
+    return realpathSync(p);
   } catch {
     return null;
   }
@@ -274,9 +274,9 @@ async function findProjectConfig(cwd: string): Promise<ConfigFile | null> {
 
 /** Read and validate one configuration file; null when it does not exist. */
 async function readConfig(path: string, fields: Record<string, ConfigFieldType>, kind: "system" | "project"): Promise<ConfigFile | null> {
-  let fh: FileHandle;
+  let fd: number;
   try {
-    fh = await open(path, "r");
+    fd = openSync(path, "r");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return null;
@@ -284,13 +284,13 @@ async function readConfig(path: string, fields: Record<string, ConfigFieldType>,
   }
   let bytes: Buffer;
   try {
-    const st = await fh.stat();
+    const st = fstatSync(fd);
     if (!st.isFile()) throw new GuardError(ExitCode.CONFIG, `the ${kind} configuration ${path} is not a regular file`, "replace it with a file, or remove it");
     assertTrusted(st, path, `the ${kind} configuration`);
     if (st.size > MAX_CONFIG_BYTES) throw new PolicyError(`the ${kind} configuration ${path} is too large (${st.size} bytes)`, [], "a configuration is a few lines of `key: value`");
-    bytes = await fh.readFile();
+    bytes = readFileSync(fd);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
   const text = decode(bytes, path);
   const parsed = parseConfigText(text, path, fields);

@@ -28,7 +28,6 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import { constants as osConstants } from "node:os";
-import { performance } from "node:perf_hooks";
 import { ExitCode, GuardError, usageError } from "../core/errors.js";
 
 export const DEFAULT_KILL_GRACE_MS = 10_000;
@@ -95,7 +94,7 @@ export function runChild(opts: RunChildOptions): Promise<ChildOutcome> {
     // Handlers go in before spawn: a signal that arrives during the (synchronous) spawn is dispatched
     // afterwards, when `child` is set, instead of killing guard and orphaning the child.
     for (const signal of relayed) process.on(signal, relay);
-    const started = performance.now();
+    const started = process.hrtime.bigint();
     try {
       child = spawn(opts.file, args, { argv0, cwd: opts.cwd, env, stdio: "inherit", shell: false, detached: false });
     } catch (error) {
@@ -124,7 +123,7 @@ export function runChild(opts: RunChildOptions): Promise<ChildOutcome> {
     });
     spawnedChild.once("exit", (code, signal) => {
       if (!finish()) return;
-      const durationMs = performance.now() - started;
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       if (hookFailed) {
         reject(hookError);
         return;

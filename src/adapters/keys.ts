@@ -1,4 +1,4 @@
-import { readFile, stat } from "node:fs/promises";
+import { promises as fsp } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { ExitCode, GuardError } from "../core/errors.js";
 import { parseAuthorizedKey, SshReader } from "../core/sshkey.js";
@@ -160,10 +160,10 @@ export function publicKeyOfOpensshPrivate(text: string): string | null {
 async function readKeyFile(path: string): Promise<string> {
   const kind = await fileKind(path);
   if (kind !== "file") throw keyError(`the signing key ${path} ${kind === "missing" ? "does not exist" : "is not a regular file"}`, SETUP_HINT);
-  const st = await stat(path);
+  const st = await fsp.stat(path);
   if (st.size > MAX_KEY_FILE) throw keyError(`${path} is too large to be an SSH key (${st.size} bytes)`, SETUP_HINT);
   try {
-    return await readFile(path, "utf8");
+    return await fsp.readFile(path, "utf8");
   } catch (e) {
     throw keyError(`cannot read the signing key ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, "check the file's permissions");
   }
@@ -171,7 +171,7 @@ async function readKeyFile(path: string): Promise<string> {
 
 async function fileKind(path: string): Promise<"file" | "missing" | "other"> {
   try {
-    return (await stat(path)).isFile() ? "file" : "other";
+    return (await fsp.stat(path)).isFile() ? "file" : "other";
   } catch {
     return "missing";
   }

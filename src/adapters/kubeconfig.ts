@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { promises as fsp } from "node:fs";
 import type { KubeconfigFile } from "../core/types.js";
 
 /** kubeconfigs with many clusters are large, but not this large; a bigger file is a mistake or an attack. */
@@ -15,7 +15,7 @@ export async function readKubeconfigs(paths: readonly string[]): Promise<Kubecon
   for (const path of paths) {
     let bytes: Buffer;
     try {
-      bytes = await readFile(path);
+      bytes = await fsp.readFile(path);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "ENOENT") continue;

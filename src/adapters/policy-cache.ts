@@ -13,8 +13,7 @@
  * user and writable by nobody else. Any doubt (unreadable, malformed, wrong owner, digest mismatch)
  * means a miss: the policy is parsed again, never refused or trusted because of the cache.
  */
-import { constants } from "node:fs";
-import { mkdir, open, rename, stat, unlink } from "node:fs/promises";
+import { closeSync, constants, fstatSync, openSync, readFileSync, statSync, promises as fsp } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { isAbsolute, join } from "node:path";
 import { digestOf, sha256Hex } from "../core/canonical.js";
@@ -38,23 +37,27 @@ export function defaultPolicyCacheDir(env: Readonly<Record<string, string | unde
   return join(xdg && isAbsolute(xdg) ? xdg : join(home, ".cache"), "access-guard", "policies");
 }
 
-let buildId: Promise<string> | undefined;
+let buildId: string | undefined;
 
 /**
  * Identifies this build of guard: size and mtime of the module file itself (in the bundle, the chunk that
  * holds it, rewritten by every build), so a new guard never reuses a verdict made by an old validator.
  */
-function currentBuild(): Promise<string> {
-  buildId ??= stat(fileURLToPath(import.meta.url)).then(
-    (st) => `${st.size}:${st.mtimeMs}:${st.ino}`,
-    () => "unknown",
-  );
+function currentBuild(): string {
+  if (buildId === undefined) {
+    try {
+      const st = statSync(fileURLToPath(import.meta.url));
+      buildId = `${st.size}:${st.mtimeMs}:${st.ino}`;
+    } catch {
+      buildId = "unknown";
+    }
+  }
   return buildId;
 }
 
 export async function policyCacheKey(root: string, files: readonly PolicyFile[]): Promise<string> {
   const list = files.map((f) => [f.path, sha256Hex(f.bytes)]).sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0));
-  return digestOf({ format: CACHE_FORMAT, build: await currentBuild(), root, files: list });
+  return digestOf({ format: CACHE_FORMAT, build: currentBuild(), root, files: list });
 }
 
 /** The digest the loader computes: policy files' base names and bytes, tests excluded. */
@@ -68,15 +71,15 @@ function expectedDigest(files: readonly PolicyFile[]): string {
 
 export async function readCachedPolicy(cacheDir: string, key: string, files: readonly PolicyFile[]): Promise<CachedPolicy | null> {
   try {
-    if (!(await privateDir(cacheDir))) return null;
-    const fh = await open(join(cacheDir, `${key}.json`), constants.O_RDONLY | constants.O_NOFOLLOW);
+    if (!privateDir(cacheDir)) return null;
+    const fd = openSync(join(cacheDir, `${key}.json`), constants.O_RDONLY | constants.O_NOFOLLOW);
     let text: string;
     try {
-      const st = await fh.stat();
+      const st = fstatSync(fd);
       if (!st.isFile() || st.uid !== process.getuid?.() || st.mode & 0o022 || st.size > MAX_ENTRY_BYTES) return null;
-      text = await fh.readFile("utf8");
+      text = readFileSync(fd, "utf8");
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
     const entry = JSON.parse(text) as { format?: unknown; key?: unknown; value?: CachedPolicy };
     if (entry.format !== CACHE_FORMAT || entry.key !== key || !entry.value) return null;
@@ -95,18 +98,18 @@ export async function readCachedPolicy(cacheDir: string, key: string, files: rea
 /** Best effort: a cache that cannot be written only costs time. */
 export async function writeCachedPolicy(cacheDir: string, key: string, value: CachedPolicy): Promise<void> {
   try {
-    await mkdir(cacheDir, { recursive: true, mode: 0o700 });
-    if (!(await privateDir(cacheDir))) return;
+    await fsp.mkdir(cacheDir, { recursive: true, mode: 0o700 });
+    if (!privateDir(cacheDir)) return;
     const final = join(cacheDir, `${key}.json`);
     const temp = join(cacheDir, `.${key}.${process.pid}.${Date.now()}.tmp`);
-    const fh = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    const fh = await fsp.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
       await fh.writeFile(JSON.stringify({ format: CACHE_FORMAT, key, value }));
     } finally {
       await fh.close();
     }
-    await rename(temp, final).catch(async () => {
-      await unlink(temp).catch(() => undefined);
+    await fsp.rename(temp, final).catch(async () => {
+      await fsp.unlink(temp).catch(() => undefined);
     });
   } catch {
     // ignore: see above
@@ -114,7 +117,12 @@ export async function writeCachedPolicy(cacheDir: string, key: string, value: Ca
 }
 
 /** The cache directory must be the user's own and closed to everyone else. */
-async function privateDir(dir: string): Promise<boolean> {
-  const st = await stat(dir).catch(() => null);
-  return st !== null && st.isDirectory() && st.uid === process.getuid?.() && (st.mode & 0o077) === 0;
+function privateDir(dir: string): boolean {
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    return false;
+  }
+  return st.isDirectory() && st.uid === process.getuid?.() && (st.mode & 0o077) === 0;
 }

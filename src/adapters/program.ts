@@ -18,7 +18,8 @@
  * libraries. `describeProgram` reports the `#!` line so the approver at least sees which interpreter.
  */
 import { createHash } from "node:crypto";
-import { constants, promises as fsp } from "node:fs";
+// Synchronous metadata calls on the start-up path (resolving the program); reads of whole files stay asynchronous.
+import { accessSync, constants, promises as fsp, realpathSync, statSync } from "node:fs";
 import type { Stats } from "node:fs";
 import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { ResolvedProgram } from "../core/types.js";
@@ -97,7 +98,7 @@ async function searchPath(name: string, cwd: string, pathVar: string | undefined
     const candidate = join(entry === "" ? cwd : resolve(cwd, entry), name);
     let st: Stats;
     try {
-      st = await fsp.stat(candidate);
+      st = statSync(candidate);
     } catch {
       // ENOENT, ENOTDIR, EACCES on a directory, ELOOP: execvp moves on to the next entry for all of these.
       continue;
@@ -119,7 +120,7 @@ async function searchPath(name: string, cwd: string, pathVar: string | undefined
 
 async function realPathOf(candidate: string, given: string): Promise<string> {
   try {
-    return await fsp.realpath(candidate);
+    return realpathSync(candidate);
   } catch (error) {
     throw lookupFailure(error, given, candidate);
   }
@@ -127,7 +128,7 @@ async function realPathOf(candidate: string, given: string): Promise<string> {
 
 async function statOrThrow(real: string, given: string): Promise<Stats> {
   try {
-    return await fsp.stat(real);
+    return statSync(real);
   } catch (error) {
     throw lookupFailure(error, given, real);
   }
@@ -171,7 +172,7 @@ async function assertExecutable(real: string, st: Stats, given: string): Promise
 async function isExecutableByMe(file: string, st: Stats): Promise<boolean> {
   if ((st.mode & 0o111) === 0) return false;
   try {
-    await fsp.access(file, constants.X_OK);
+    accessSync(file, constants.X_OK);
     return true;
   } catch {
     return false;
@@ -180,7 +181,7 @@ async function isExecutableByMe(file: string, st: Stats): Promise<boolean> {
 
 async function realPolicyRoot(policyRoot: string): Promise<string> {
   try {
-    return await fsp.realpath(policyRoot);
+    return realpathSync(policyRoot);
   } catch (error) {
     throw configError(`the policy root ${policyRoot} cannot be resolved (${errnoCode(error) ?? "unknown error"})`, "check the policy directory setting (--policy, GUARD_POLICY or guard.config.yaml)");
   }

@@ -2,8 +2,7 @@
  * `guard init`: scaffold guard.config.yaml, a commented policy with the user's own key as its first
  * principal, and a policy test that passes. Idempotent: an existing file is never overwritten.
  */
-import { constants } from "node:fs";
-import { mkdir, open, readFile } from "node:fs/promises";
+import { constants, promises as fsp } from "node:fs";
 import { join } from "node:path";
 import { homedir, userInfo } from "node:os";
 import { configError } from "../core/errors.js";
@@ -20,7 +19,7 @@ export async function initCommand(opts: { key?: string }): Promise<void> {
     ["policies/guard.yaml", policyYaml(name, keyLine)],
     ["policies/guard.test.yaml", TESTS],
   ];
-  await mkdir(join(cwd, "policies"), { recursive: true, mode: 0o755 });
+  await fsp.mkdir(join(cwd, "policies"), { recursive: true, mode: 0o755 });
   const c = colours();
   for (const [rel, content] of files) {
     const created = await writeNew(join(cwd, rel), content);
@@ -33,7 +32,7 @@ export async function initCommand(opts: { key?: string }): Promise<void> {
 
 async function writeNew(path: string, content: string): Promise<boolean> {
   try {
-    const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    const fh = await fsp.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
     try {
       await fh.writeFile(content);
     } finally {
@@ -51,7 +50,7 @@ async function findPublicKey(setting: string | undefined, home: string): Promise
   for (const path of candidates) {
     let text: string;
     try {
-      text = (await readFile(path, "utf8")).trim();
+      text = (await fsp.readFile(path, "utf8")).trim();
     } catch {
       continue;
     }

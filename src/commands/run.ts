@@ -74,7 +74,6 @@ export interface RunResult {
 }
 
 async function runWithContext(ctx: Context, command: string[], opts: RunOptions, waitSeconds: number | undefined, trace: RunTrace): Promise<RunResult> {
-  const c = colours();
   if (opts.request !== undefined) {
     return runApprovedRequest(ctx, opts.request, command, opts, waitSeconds, trace);
   }
@@ -96,14 +95,14 @@ async function runWithContext(ctx: Context, command: string[], opts: RunOptions,
 
   if (d.decision === "deny") {
     await auditBestEffort(ctx, anonymousActor(ctx), "run.refused", refusalData(plan, ExitCode.DENIED));
-    for (const line of renderPlan(plan, c)) say(line);
+    for (const line of renderPlan(plan, colours())) say(line);
     const hint = d.breakGlassAvailable && d.freezes.length
       ? "in a real emergency a member of the break-glass groups can use --break-glass --reason \"…\" (audited, reviewed)"
       : "check the target with `guard check -- …`; nothing ran";
     throw deniedError(`refused: ${d.reasons[0] ?? "denied by policy"}`, hint);
   }
 
-  if (d.protected) for (const line of renderBanner(plan, c)) say(line);
+  if (d.protected) for (const line of renderBanner(plan, colours())) say(line);
 
   if (d.decision === "approval") {
     return runWithApproval(ctx, plan, opts, waitSeconds, trace);

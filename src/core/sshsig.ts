@@ -51,7 +51,8 @@ const ECDSA: Record<string, { hash: string; size: number }> = {
   "ecdsa-sha2-nistp521": { hash: "sha512", size: 66 },
 };
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+/** Made on first use: a TextDecoder costs start-up time that `guard run` without an approval never needs. */
+let utf8: InstanceType<typeof TextDecoder> | undefined;
 
 export function parseSshSig(armored: string): SshSigParse {
   if (typeof armored !== "string") return fail("the signature is not text");
@@ -233,7 +234,7 @@ function readType(keyBlob: Buffer): string | null {
 
 function decodeText(b: Buffer): string | null {
   try {
-    const s = utf8.decode(b);
+    const s = (utf8 ??= new TextDecoder("utf-8", { fatal: true })).decode(b);
     return s.includes("\0") ? null : s;
   } catch {
     return null;

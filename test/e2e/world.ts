@@ -102,7 +102,7 @@ ${extra}`;
 }
 
 export async function makeWorld(opts: { policy?: (people: Record<string, Person>) => string; names?: string[] } = {}): Promise<World> {
-  if (!existsSync(join(ROOT, "dist", "main.js"))) throw new Error("dist/main.js is missing: the build failed (see global-setup output)");
+  if (!existsSync(join(ROOT, "dist", "guard.cjs"))) throw new Error("dist/guard.cjs is missing: the build failed (see global-setup output)");
   const dir = await mkdtemp(join(tmpdir(), "guard-e2e-"));
   const home = join(dir, "home");
   await mkdir(join(home, ".ssh"), { recursive: true, mode: 0o700 });

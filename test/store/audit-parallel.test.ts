@@ -29,12 +29,13 @@ let mod: Bundle;
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "guard-par-"));
   const src = (p: string) => JSON.stringify(join(process.cwd(), "src", p));
-  // audit-parallel is imported statically, so that the worker, which loads this bundle, runs its top level.
+  // The store, and beside it the worker's own bundle, as scripts/build.mjs lays them out in dist/.
   await writeFile(
     join(work, "entry.ts"),
     `export { openFileStore } from ${src("adapters/store/file.ts")};\nexport { AuditVerifier } from ${src("core/audit.ts")};\nexport { feedAuditParallel } from ${src("adapters/store/audit-parallel.ts")};\n`,
   );
   await build({ entryPoints: [join(work, "entry.ts")], bundle: true, platform: "node", format: "esm", target: "node20", outfile: join(work, "store.mjs"), logLevel: "warning", external: ["pg", "pg-native"] });
+  await build({ entryPoints: [join(process.cwd(), "src", "adapters", "store", "audit-worker.ts")], bundle: true, platform: "node", format: "cjs", target: "node20", outfile: join(work, "audit-worker.cjs"), logLevel: "error" });
   mod = (await import(pathToFileURL(join(work, "store.mjs")).href)) as Bundle;
 }, 60_000);
 

@@ -10,20 +10,21 @@
  * sends back one record a line (offsets, seq, tracked type). At most a few blocks are in flight, so
  * memory stays bounded whatever the length of the log.
  *
- * A worker runs this very module (new Worker(import.meta.url)): file.ts imports it dynamically, so the
- * bundler gives it a file of its own, and the check below starts the worker's loop only in a thread
- * started for it.
+ * A worker runs dist/audit-worker.cjs (src/adapters/store/audit-worker.ts), a bundle of its own built
+ * beside guard.cjs, which serves checks only in a thread started for it (tagged in workerData).
  */
 import { Buffer } from "node:buffer";
 import { readSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { parentPort, Worker } from "node:worker_threads";
 import { checkCanonicalLine, newCanonicalLine, type CanonicalLine } from "../../core/audit-line.js";
 import { ExitCode, GuardError, integrityError } from "../../core/errors.js";
 import type { AuditEvent } from "../../core/types.js";
 import type { AuditLineSink } from "./types.js";
 
-const TAG = "access-guard/audit-parallel";
+/** The workerData tag a worker checks before serving: the worker file does nothing in any other thread. */
+export const AUDIT_WORKER_TAG = "access-guard/audit-parallel";
+const TAG = AUDIT_WORKER_TAG;
 /** Bytes read a block: large enough that a block is worth a message, small enough to keep memory low. */
 const BLOCK = 4 << 20;
 const MAX_WORKERS = 4;
@@ -53,10 +54,8 @@ type Reply = { id: number; records: Float64Array } | { id: number; error: string
 /** A worker's first message: this module did load in it and is serving. */
 const READY = "ready";
 
-if (!isMainThread && (workerData as { tag?: unknown } | null)?.tag === TAG) serveChecks();
-
 /** Worker side: check every line of each block it is given, in a record table sent back (transferred). */
-function serveChecks(): void {
+export function serveChecks(): void {
   const port = parentPort!;
   const line = newCanonicalLine();
   port.postMessage(READY);
@@ -156,7 +155,7 @@ async function startWorkers(n: number): Promise<Pool | null> {
   for (let i = 0; i < n; i++) {
     let w: Worker;
     try {
-      w = new Worker(new URL(import.meta.url), { workerData: { tag: TAG } });
+      w = new Worker(new URL("./audit-worker.cjs", import.meta.url), { workerData: { tag: TAG } });
     } catch {
       break;
     }

@@ -81,7 +81,9 @@ const CREATE_FLAGS = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY |
 export async function openFileStore(dir: string, opts: FileStoreOptions = {}): Promise<Store> {
   if (!isAbsolute(dir)) throw usageError(`the store directory must be an absolute path, got ${JSON.stringify(dir)}`, "Use file:/absolute/path.");
   const root = resolve(dir);
-  let st = await lstatOrNull(root);
+  // Synchronous, as in dir(): the store is opened on every run, and one lstat through the thread pool
+  // would also start the pool.
+  let st = lstatOrNullSync(root);
   if (st === null) {
     if (opts.create === false) {
       throw new GuardError(ExitCode.IO, `the store directory ${root} does not exist`, `Check --store / GUARD_STORE, or create it: install -d -m 0700 ${root}`, [], "io");

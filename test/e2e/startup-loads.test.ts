@@ -1,0 +1,78 @@
+import { spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BIN, makeWorld, type World } from "./world.js";
+import { createTestDatabase } from "../helpers/pg.js";
+
+/**
+ * What `guard run` loads is what it costs to start (PERFORMANCE.md): an allowed run on an unchanged
+ * policy must not load the YAML parser, zod (used only to print the JSON schema), the PostgreSQL
+ * driver, the prompts, or node:fs/promises. Checked on the built CLI by what Node reports having loaded, not by timing; the first
+ * run, which parses the policy, shows that the check can see a load.
+ */
+
+let world: World;
+const HOOK = join(import.meta.dirname, "load-report.cjs");
+
+interface Loaded {
+  builtins: string[];
+  files: string[];
+  scripts: string[];
+}
+
+async function loadsOf(args: string[], env: Record<string, string> = {}): Promise<Loaded> {
+  const report = join(world.dir, `load-${Math.random().toString(36).slice(2)}.json`);
+  const code = await new Promise<number>((resolve, reject) => {
+    const child = spawn(process.execPath, ["-r", HOOK, BIN, ...args], {
+      cwd: world.dir,
+      env: { ...world.env, ...env, GUARD_TEST_LOAD_REPORT: report },
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    child.on("error", reject);
+    child.on("close", (c) => resolve(c ?? -1));
+  });
+  expect(code).toBe(0);
+  return JSON.parse(await readFile(report, "utf8")) as Loaded;
+}
+
+const vendor = (l: Loaded): string[] => l.scripts.filter((f) => /[\\/]dist[\\/]vendor[\\/]/.test(f)).map((f) => f.replace(/^.*[\\/]/, "")).sort();
+
+beforeAll(async () => {
+  world = await makeWorld();
+});
+afterAll(async () => {
+  await world.cleanup();
+});
+
+describe("what an allowed guard run loads", () => {
+  const RUN = ["run", "--", "maintenance/report-lb-state.sh"];
+
+  it("parsing a policy it has not seen loads the YAML parser (and nothing else of the vendor bundles)", async () => {
+    const first = await loadsOf(RUN);
+    expect(vendor(first)).toEqual(["yaml.cjs"]);
+  });
+
+  it("an unchanged policy: none of yaml, zod, pg, prompts, nor node:fs/promises", async () => {
+    const again = await loadsOf(RUN);
+    expect(vendor(again)).toEqual([]);
+    expect(again.builtins).not.toContain("fs/promises");
+    expect(again.builtins).not.toContain("perf_hooks");
+    expect(again.builtins).not.toContain("worker_threads");
+    // guard.cjs is compiled by bin/guard.js itself: the only module Node loads is the entry point.
+    expect(again.files.filter((f) => f !== HOOK).map((f) => f.replace(/^.*[\\/]bin[\\/]/, "bin/"))).toEqual(["bin/guard.js"]);
+    expect(again.scripts.map((f) => f.replace(/^.*[\\/]dist[\\/]/, "dist/"))).toEqual(["dist/guard.cjs"]);
+  });
+
+  it("a PostgreSQL store loads the driver, and only it", async () => {
+    const db = await createTestDatabase();
+    try {
+      const withPg = await loadsOf(RUN, { GUARD_STORE: db.url });
+      expect(vendor(withPg)).toEqual(["pg.cjs"]);
+      // pg's check for Cloudflare Workers would load Node's fetch implementation (scripts/pg-navigator.js).
+      expect(withPg.builtins.filter((b) => /undici|fetch/.test(b))).toEqual([]);
+    } finally {
+      await db.drop();
+    }
+  });
+});
