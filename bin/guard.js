@@ -8,8 +8,9 @@
 //
 // The cache can only make guard start faster, never behave differently:
 //   - it is keyed by the identity of the bundle file (device, inode, size, modification and change
-//     times to the nanosecond; the change time cannot be set back by anyone), the Node version and the
-//     command, so a rebuilt or edited bundle never meets bytecode made from another text; V8 itself
+//     times to the nanosecond; the change time cannot be set back by anyone), the Node version and
+//     options, and the command, so a rebuilt or edited bundle never meets bytecode made from another
+//     text; V8 itself
 //     also refuses data made for a source of another length, or by another V8 version or flag set, and
 //     guard then compiles from source as if there were no cache;
 //   - it lives in $XDG_CACHE_HOME/access-guard/code (absolute XDG_CACHE_HOME only) or
@@ -99,7 +100,7 @@ function codeCache(st, what) {
     const uid = process.getuid();
     const dir = cacheDir();
     if (dir === null || st === null) return none;
-    const name = [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs, process.version, process.arch, what].join("-");
+    const name = [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs, process.version, process.arch, flagsTag(), what].join("-");
     const file = path.join(dir, `${name}.v8`);
     // O_NOFOLLOW: a link planted in the cache directory is never read through.
     const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
@@ -158,6 +159,18 @@ function codeCache(st, what) {
   } catch {
     return none;
   }
+}
+
+/**
+ * Node's own options (command line and NODE_OPTIONS) can change V8's flags, and V8 refuses a cache made
+ * under other flags: one cache per set of options, so that runs with and without them do not keep
+ * replacing each other's. A short FNV-1a digest: a name, not a safeguard (V8's check is that).
+ */
+function flagsTag() {
+  const text = `${process.execArgv.join("\0")}\u0001${process.env.NODE_OPTIONS ?? ""}`;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, "0");
 }
 
 function cacheDir() {
