@@ -10,9 +10,8 @@
 //   - it is keyed by the identity of the bundle file (device, inode, size, modification and change
 //     times to the nanosecond; the change time cannot be set back by anyone), the Node version and
 //     options, and the command, so a rebuilt or edited bundle never meets bytecode made from another
-//     text; V8 itself
-//     also refuses data made for a source of another length, or by another V8 version or flag set, and
-//     guard then compiles from source as if there were no cache;
+//     text; V8 itself also refuses data made for a source of another length, or by another V8 version
+//     or flag set, and guard then compiles from source as if there were no cache;
 //   - it lives in $XDG_CACHE_HOME/access-guard/code (absolute XDG_CACHE_HOME only) or
 //     ~/.cache/access-guard/code, and is used only when that directory and the file belong to this user
 //     and nobody else can write them; whoever can write there can already change what this user runs;
