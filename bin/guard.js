@@ -175,7 +175,7 @@ function flagsTag() {
 function cacheDir() {
   const xdg = process.env.XDG_CACHE_HOME;
   if (xdg && path.isAbsolute(xdg)) return path.join(xdg, "access-guard", "code");
-  const home = require("node:os").homedir();
+  const home = process.env.HOME || require("node:os").homedir();
   return home && path.isAbsolute(home) ? path.join(home, ".cache", "access-guard", "code") : null;
 }
 

@@ -1,14 +1,26 @@
 /**
  * Entry point: run the command table; the single catch turns every error into its exit code.
  * Commands print what they found and throw a GuardError; nothing else in the program calls process.exit.
+ *
+ * `guard run [options] -- CMD…` in its plain shape goes straight to the run command (run-args.ts, held
+ * to commander's own reading by test/cli-run-args.test.ts); everything else, and every error, goes
+ * through commander, which is then loaded (cli.ts).
  */
-import { buildProgram, COMMAND_NAMES } from "./cli.js";
+import { writeSync as writeSync } from "node:fs";
 import { ExitCode, GuardError } from "./core/errors.js";
 import { reportError } from "./adapters/output.js";
+import { runCommand } from "./commands/run.js";
+import { parseRunArgs } from "./run-args.js";
 
 async function main(argv: string[]): Promise<number> {
   try {
     const first = argv[2];
+    const plain = first === "run" ? parseRunArgs(argv.slice(3)) : null;
+    if (plain) {
+      await runCommand(plain.command, plain.opts);
+      return typeof process.exitCode === "number" ? process.exitCode : 0;
+    }
+    const { buildProgram, COMMAND_NAMES } = await import("./cli.js");
     const program = buildProgram(first !== undefined && COMMAND_NAMES.has(first) ? first : undefined);
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : 0;
@@ -35,12 +47,21 @@ function isCommanderExit(err: unknown): err is { exitCode: number; code: string 
   return typeof err === "object" && err !== null && "code" in err && typeof (err as { code: unknown }).code === "string" && (err as { code: string }).code.startsWith("commander.");
 }
 
+/** A write to stdout or stderr that failed for a reason other than a reader that went away. */
+let outputFailure: NodeJS.ErrnoException | null = null;
+
 /**
  * process.stdout and process.stderr are made on first use (a stream to a file, a pipe or a terminal);
- * note which ones were, so that exiting drains those and does not make the others only to drain them.
+ * note which ones were, so that exiting drains those and does not make the others only to drain them,
+ * and give each one an error handler as it is made. A reader that went away (`guard … | head`: EPIPE)
+ * ends nothing but the output; any other failure to write guard's own output (a full disk) makes guard
+ * exit 74 at the end, after the command has done what it was doing.
  */
 function noteStreamsInUse(): Set<"stdout" | "stderr"> {
   const used = new Set<"stdout" | "stderr">();
+  const onError = (err: NodeJS.ErrnoException): void => {
+    if (err.code !== "EPIPE") outputFailure ??= err;
+  };
   for (const name of ["stdout", "stderr"] as const) {
     const d = Object.getOwnPropertyDescriptor(process, name);
     const get = d?.get;
@@ -52,8 +73,12 @@ function noteStreamsInUse(): Set<"stdout" | "stderr"> {
       configurable: true,
       enumerable: d.enumerable,
       get() {
-        used.add(name);
-        return get.call(process);
+        const stream = get.call(process) as NodeJS.WriteStream;
+        if (!used.has(name)) {
+          used.add(name);
+          stream.on("error", onError);
+        }
+        return stream;
       },
     });
   }
@@ -61,7 +86,8 @@ function noteStreamsInUse(): Set<"stdout" | "stderr"> {
 }
 
 function drained(stream: NodeJS.WriteStream | null): Promise<void> {
-  return stream === null ? Promise.resolve() : new Promise((resolve) => stream.write("", () => resolve()));
+  if (stream === null || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => stream.write("", () => resolve()));
 }
 
 const inUse = noteStreamsInUse();
@@ -70,5 +96,14 @@ const inUse = noteStreamsInUse();
 void main(process.argv).then(async (code) => {
   await drained(inUse.has("stdout") ? process.stdout : null);
   await drained(inUse.has("stderr") ? process.stderr : null);
+  if (outputFailure !== null && code === 0) {
+    const failure: NodeJS.ErrnoException = outputFailure;
+    try {
+      writeSync(2, `guard: could not write its output: ${failure.code ?? failure.message}\n`);
+    } catch {
+      // stderr itself is what failed
+    }
+    code = ExitCode.IO;
+  }
   process.exit(code);
 });

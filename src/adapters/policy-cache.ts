@@ -40,13 +40,15 @@ export function defaultPolicyCacheDir(env: Readonly<Record<string, string | unde
 let buildId: string | undefined;
 
 /**
- * Identifies this build of guard: size and mtime of the module file itself (in the bundle, the chunk that
- * holds it, rewritten by every build), so a new guard never reuses a verdict made by an old validator.
+ * Identifies this build of guard: size, mtime and inode of the file this code is in (dist/guard.cjs,
+ * rewritten by every build), so a new guard never reuses a verdict made by an old validator. The bundle
+ * gives its module wrapper's `__filename`, which costs nothing; `import.meta.url` (a URL to parse) is for
+ * the TypeScript sources.
  */
 function currentBuild(): string {
   if (buildId === undefined) {
     try {
-      const st = statSync(fileURLToPath(import.meta.url));
+      const st = statSync(typeof __filename === "string" ? __filename : fileURLToPath(import.meta.url));
       buildId = `${st.size}:${st.mtimeMs}:${st.ino}`;
     } catch {
       buildId = "unknown";
@@ -55,8 +57,16 @@ function currentBuild(): string {
   return buildId;
 }
 
+/** SHA-256 of a file's bytes, once per loaded file: the key and the digest check both need it. */
+const fileDigests = new WeakMap<Uint8Array, string>();
+function fileDigest(f: PolicyFile): string {
+  let d = fileDigests.get(f.bytes);
+  if (d === undefined) fileDigests.set(f.bytes, (d = sha256Hex(f.bytes)));
+  return d;
+}
+
 export async function policyCacheKey(root: string, files: readonly PolicyFile[]): Promise<string> {
-  const list = files.map((f) => [f.path, sha256Hex(f.bytes)]).sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0));
+  const list = files.map((f) => [f.path, fileDigest(f)]).sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0));
   return digestOf({ format: CACHE_FORMAT, build: currentBuild(), root, files: list });
 }
 
@@ -64,7 +74,7 @@ export async function policyCacheKey(root: string, files: readonly PolicyFile[])
 function expectedDigest(files: readonly PolicyFile[]): string {
   const list = files
     .filter((f) => !/\.test\.ya?ml$/i.test(f.path))
-    .map((f) => [f.path.slice(f.path.lastIndexOf("/") + 1), sha256Hex(f.bytes)] as [string, string])
+    .map((f) => [f.path.slice(f.path.lastIndexOf("/") + 1), fileDigest(f)] as [string, string])
     .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   return digestOf(list);
 }

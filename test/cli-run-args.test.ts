@@ -1,0 +1,98 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { Command } from "commander";
+import { buildProgram } from "../src/cli.js";
+import { parseRunArgs } from "../src/run-args.js";
+
+/**
+ * main.ts reads `guard run … -- CMD` with parseRunArgs and gives everything else to commander. That is
+ * only sound if parseRunArgs, whenever it answers, answers exactly what commander would: the same command
+ * and the same options, and never accepts a command line that commander refuses.
+ */
+
+type Outcome = { command: string[]; opts: Record<string, unknown> } | "refused";
+
+/** What commander makes of `guard run ARGS…`, with run's action replaced by a recorder. */
+function commander(args: readonly string[]): Outcome {
+  const program = buildProgram("run");
+  const run = program.commands.find((c) => c.name() === "run") as Command;
+  let seen: Outcome = "refused";
+  run.action((command: string[], opts: Record<string, unknown>) => {
+    seen = { command, opts: { ...opts } };
+  });
+  for (const c of [program, run]) c.configureOutput({ writeOut: () => undefined, writeErr: () => undefined });
+  try {
+    program.parse(["node", "guard", "run", ...args]);
+  } catch {
+    return "refused";
+  }
+  return seen;
+}
+
+function agrees(args: readonly string[]): void {
+  const fast = parseRunArgs(args);
+  if (fast === null) return;
+  const ref = commander(args);
+  expect(ref, `commander refuses ${JSON.stringify(args)} but parseRunArgs accepts it`).not.toBe("refused");
+  expect({ command: fast.command, opts: { ...fast.opts } }, JSON.stringify(args)).toEqual(ref);
+}
+
+describe("parseRunArgs, the fast path of `guard run`", () => {
+  it.each([
+    [["--", "./maintenance/report-lb-state.sh"]],
+    [["--", "./purge.sh", "--region", "us-east-1", "--", "-x"]],
+    [["--env", "production", "--reason", "INC-4211 purge stale state", "--", "./purge.sh"]],
+    [["--env=production", "--reason=a=b", "--json", "--", "./purge.sh"]],
+    [["--wait", "15m", "--confirm", "production", "--", "./purge.sh"]],
+    [["--request", "r-abcdefghijklmnopqrst", "--"]],
+    [["--break-glass", "--reason", "db on fire", "--policy", "./policies", "--store", "file:/srv/s", "--key", "~/.ssh/k", "--", "x"]],
+    [["--reason", "", "--", "x"]],
+    [["--env=", "--", "x"]],
+    [["--"]],
+  ])("agrees with commander on %j", (args) => {
+    expect(parseRunArgs(args)).not.toBeNull();
+    agrees(args);
+  });
+
+  it.each([
+    [["./purge.sh"]], // no `--`: commander's pass-through rules apply
+    [["--request", "r-abcdefghijklmnopqrst"]],
+    [["--help", "--", "x"]],
+    [["-h"]],
+    [["--env", "--", "x"]], // a value that looks like an option
+    [["--reason", "-x", "--", "y"]],
+    [["--env", "a", "--env", "b", "--", "x"]], // repeated
+    [["--json", "--json", "--", "x"]],
+    [["--json=yes", "--", "x"]],
+    [["--envv", "prod", "--", "x"]], // a typo
+    [["--ENV", "prod", "--", "x"]],
+    [["-e", "prod", "--", "x"]],
+    [["--constructor", "x", "--", "y"]],
+    [["--env"]],
+  ])("leaves %j to commander", (args) => {
+    expect(parseRunArgs(args)).toBeNull();
+  });
+
+  it("agrees with commander on every generated command line it accepts", () => {
+    const valueOption = fc.constantFrom("--env", "--reason", "--confirm", "--wait", "--request", "--policy", "--store", "--key");
+    const other = fc.constantFrom("--break-glass", "--json", "--help", "-h", "-V", "--nope", "--env=prod", "--reason=", "--json=1", "--", "-");
+    const word = fc.oneof(fc.constantFrom("", "-", "-x", "--x", "--", "=", "a=b", "production", "r-abcdefghijklmnopqrst", "15m", "é ☃", " "), fc.string({ maxLength: 6 }));
+    // Mostly well-formed option lists (an option with a value), with noise mixed in, then usually `--`.
+    const item = fc.oneof({ weight: 4, arbitrary: fc.tuple(valueOption, word).map(([o, v]) => [o, v]) }, { weight: 2, arbitrary: other.map((o) => [o]) }, { weight: 1, arbitrary: word.map((w) => [w]) });
+    const argv = fc
+      .tuple(fc.array(item, { maxLength: 5 }), fc.boolean(), fc.array(word, { maxLength: 4 }))
+      .map(([items, sep, cmd]) => [...items.flat(), ...(sep ? ["--"] : []), ...cmd]);
+    let accepted = 0;
+    let runs = 0;
+    fc.assert(
+      fc.property(argv, (args) => {
+        runs++;
+        if (parseRunArgs(args) !== null) accepted++;
+        agrees(args);
+      }),
+      { numRuns: 3000 },
+    );
+    // The comparison must actually happen, often.
+    expect(accepted).toBeGreaterThan(runs / 10);
+  });
+});
