@@ -1,13 +1,14 @@
 // The build: what `bin/guard.js` loads, in dist/.
 //
-//   dist/guard.cjs           all of guard's own code (and commander, chalk) in one CommonJS file. One
+//   dist/guard.cjs           all of guard's own code (and chalk) in one CommonJS file. One
 //                            file is one read and one compilation; CommonJS starts faster than ES modules
 //                            on Node 20, and bin/guard.js can give V8 a code cache for a plain script,
 //                            which it cannot for a module (Node 20 has no module.enableCompileCache).
-//   dist/vendor/<name>.cjs   yaml, zod, pg and @inquirer/prompts, each bundled on its own. guard.cjs
-//                            requires them only where they are used (yaml: a policy that is not cached;
-//                            zod: `guard policy schema`; pg: a PostgreSQL store; prompts: a question at a
-//                            terminal), so an allowed `guard run` loads none of them.
+//   dist/vendor/<name>.cjs   yaml, zod, pg, @inquirer/prompts and commander, each bundled on its own.
+//                            guard.cjs requires them only where they are used (yaml: a policy that is not
+//                            cached; zod: `guard policy schema`; pg: a PostgreSQL store; prompts: a
+//                            question at a terminal; commander: any command line but the plain
+//                            `guard run … -- CMD`), so an allowed `guard run` loads none of them.
 //   dist/audit-worker.cjs    the worker thread of a parallel `guard audit verify`.
 //
 // Dynamic import() is compiled to require() (no ES module loader on the start-up path, and nothing for
@@ -29,7 +30,7 @@ const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 const minify = !process.argv.includes("--no-minify");
 
 /** Third-party packages guard loads lazily, each bundled into dist/vendor/<file>. */
-const VENDOR = { yaml: "yaml.cjs", zod: "zod.cjs", pg: "pg.cjs", "@inquirer/prompts": "prompts.cjs" };
+const VENDOR = { yaml: "yaml.cjs", zod: "zod.cjs", pg: "pg.cjs", "@inquirer/prompts": "prompts.cjs", commander: "commander.cjs" };
 
 const common = {
   absWorkingDir: root,

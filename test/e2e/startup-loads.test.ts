@@ -59,9 +59,15 @@ describe("what an allowed guard run loads", () => {
     expect(again.builtins).not.toContain("fs/promises");
     expect(again.builtins).not.toContain("perf_hooks");
     expect(again.builtins).not.toContain("worker_threads");
-    // guard.cjs is compiled by bin/guard.js itself: the only module Node loads is the entry point.
+    // guard.cjs is compiled by bin/guard.js itself: the only module Node loads is the entry point; and
+    // the plain `guard run … -- CMD` is read without commander (run-args.ts).
     expect(again.files.filter((f) => f !== HOOK).map((f) => f.replace(/^.*[\\/]bin[\\/]/, "bin/"))).toEqual(["bin/guard.js"]);
     expect(again.scripts.map((f) => f.replace(/^.*[\\/]dist[\\/]/, "dist/"))).toEqual(["dist/guard.cjs"]);
+  });
+
+  it("any other command line goes through commander", async () => {
+    const withFlagsAfter = await loadsOf(["run", "maintenance/report-lb-state.sh"]);
+    expect(vendor(withFlagsAfter)).toEqual(["commander.cjs"]);
   });
 
   it("a PostgreSQL store loads the driver, and only it", async () => {
