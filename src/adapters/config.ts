@@ -9,7 +9,7 @@
  * This runs on every command, so it reads at most a few small files and never loads the yaml package.
  */
 // Synchronous reads: a handful of small files on the start-up path (see policy-files.ts).
-import { closeSync, fstatSync, openSync, readFileSync, realpathSync, type Stats } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, realpathSync, statSync, type Stats } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { ExitCode, GuardError, PolicyError, usageError, type Diagnostic } from "../core/errors.js";
@@ -276,6 +276,10 @@ async function findProjectConfig(cwd: string): Promise<ConfigFile | null> {
 async function readConfig(path: string, fields: Record<string, ConfigFieldType>, kind: "system" | "project"): Promise<ConfigFile | null> {
   let fd: number;
   try {
+    // Most of the directories searched have no configuration: answer that without an exception (an
+    // ENOENT error costs far more than the lookup). A file that appears or goes meanwhile is handled
+    // by the open below as before.
+    if (statSync(path, { throwIfNoEntry: false }) === undefined) return null;
     fd = openSync(path, "r");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;

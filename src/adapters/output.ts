@@ -3,8 +3,7 @@
  * stdout must stay clean); reports requested with --json go to stdout. Colour follows the terminal,
  * NO_COLOR and FORCE_COLOR. Text that came from someone else is escaped by the caller (core/escape.ts).
  */
-import type { ChalkInstance } from "chalk";
-import chalk, { Chalk } from "chalk";
+import { colourWanted, styles, type Style } from "./style.js";
 import { GuardError, PolicyError, formatDiagnostic } from "../core/errors.js";
 import { escapeForTerminal } from "../core/escape.js";
 
@@ -15,11 +14,11 @@ export function setJsonErrors(on: boolean): void {
   jsonErrors = on;
 }
 
-export function colours(stream: NodeJS.WriteStream = process.stderr): ChalkInstance {
-  const noColor = process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== "";
-  if (noColor) return new Chalk({ level: 0 });
-  if (process.env.FORCE_COLOR) return chalk;
-  return stream.isTTY ? chalk : (new Chalk({ level: 0 }));
+export type { Style } from "./style.js";
+
+/** Styles for output to `stream` (stderr unless said): coloured only where colour is wanted (style.ts). */
+export function colours(stream: NodeJS.WriteStream = process.stderr): Style {
+  return styles(colourWanted(process.env, stream.isTTY === true));
 }
 
 export function say(line = ""): void {

@@ -2,7 +2,7 @@
  * Human renderings of plans, decisions and requests. Anything that came from someone else (argv, reasons,
  * names, evidence values, comments) goes through escapeForTerminal / quoteArgv before it is shown.
  */
-import type { ChalkInstance } from "chalk";
+import type { Style } from "../adapters/output.js";
 import { escapeForTerminal, quoteArgv, suspiciousChars } from "../core/escape.js";
 import { formatDuration } from "../core/duration.js";
 import type { Decision, Evidence, Requirement } from "../core/types.js";
@@ -25,7 +25,7 @@ export function decisionWord(d: Decision["decision"]): string {
   return d === "allow" ? "ALLOW" : d === "deny" ? "DENY" : "APPROVAL REQUIRED";
 }
 
-export function renderPlan(plan: Plan, c: ChalkInstance): string[] {
+export function renderPlan(plan: Plan, c: Style): string[] {
   const d = plan.decision;
   const colour = d.decision === "allow" ? c.green.bold : d.decision === "deny" ? c.red.bold : c.yellow.bold;
   const lines = [
@@ -44,7 +44,7 @@ export function renderPlan(plan: Plan, c: ChalkInstance): string[] {
 }
 
 /** The unmissable banner shown before anything runs against a protected target. */
-export function renderBanner(plan: Plan, c: ChalkInstance): string[] {
+export function renderBanner(plan: Plan, c: Style): string[] {
   const env = (plan.decision.environment ?? "UNDETERMINED").toUpperCase();
   const title = ` ⚠  PROTECTED TARGET: ${esc(env)} `;
   const width = Math.max(title.length + 4, 60);

@@ -1,11 +1,11 @@
 /** What an approver (or `guard show`) sees of a request: everything the approval binds, escaped. */
-import type { ChalkInstance } from "chalk";
+import type { Style } from "../adapters/output.js";
 import { asciiIdentifier, escapeForTerminal as esc, quoteArgv, suspiciousChars } from "../core/escape.js";
 import type { Policy } from "../core/types.js";
 import { renderEvidence, renderRequirement } from "./render.js";
 import type { LoadedRequest } from "./request-lib.js";
 
-export function renderRequest(loaded: LoadedRequest, policy: Policy, c: ChalkInstance): string[] {
+export function renderRequest(loaded: LoadedRequest, policy: Policy, c: Style): string[] {
   const req = loaded.signed.request;
   const a = loaded.assessment;
   const warn = (s: string): string => c.yellow.bold(s);
@@ -40,7 +40,7 @@ export function renderRequest(loaded: LoadedRequest, policy: Policy, c: ChalkIns
   return lines;
 }
 
-function statusColour(status: string, c: ChalkInstance): ChalkInstance {
+function statusColour(status: string, c: Style): Style {
   return status === "approved" ? c.green.bold : status === "pending" ? c.yellow.bold : status === "consumed" ? c.blue.bold : c.red.bold;
 }
 
