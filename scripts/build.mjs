@@ -61,6 +61,15 @@ const vendorExternal = {
   },
 };
 
+// node:crypto, as guard's own code imports it, is loaded on first use instead (scripts/lazy-crypto.js).
+const lazyCrypto = {
+  name: "lazy-crypto",
+  setup(b) {
+    const shim = join(root, "scripts", "lazy-crypto.js");
+    b.onResolve({ filter: /^(node:)?crypto$/ }, (args) => (args.importer === shim ? undefined : { path: shim }));
+  },
+};
+
 // guard.cjs and the vendor files are each one function expression, the wrapper Node gives a CommonJS
 // module: bin/guard.js compiles the text as it is (with a code cache; no concatenated copy for V8 to
 // flatten) and calls it. Node itself could not load them with require().
@@ -87,7 +96,7 @@ const builds = await Promise.all([
     sourcemap: "linked",
     define: { ...metaUrl.define, __GUARD_VERSION__: JSON.stringify(pkg.version) },
     ...wrapped,
-    plugins: [vendorExternal],
+    plugins: [vendorExternal, lazyCrypto],
   }),
 ]);
 

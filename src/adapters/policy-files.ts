@@ -21,6 +21,10 @@ import type { PolicyFile, PolicyTestCase } from "../core/policy/types.js";
 import type { Policy } from "../core/types.js";
 import { assertTrusted } from "./config.js";
 import { policyCacheKey, readCachedPolicy, writeCachedPolicy } from "./policy-cache.js";
+import { expectLargeHashing } from "../core/canonical.js";
+
+/** Policies larger than this are hashed by node:crypto, not WebAssembly (core/canonical.ts). */
+const LARGE_POLICY_BYTES = 16 * 1024;
 
 /** The loader refuses files over 1 MiB; reading one byte more is enough for it to say so. */
 const READ_LIMIT = 1024 * 1024 + 1;
@@ -54,6 +58,8 @@ export async function loadPolicyDir(dir: string, opts: LoadOptions = {}): Promis
   if (files.length === 0) {
     throw new PolicyError(`the policy directory ${abs} holds no policy files (*.yaml, *.yml)`, [], `add a policy file such as ${join(abs, "guard.yaml")}, or ${SETTING_HINT}`);
   }
+  // A policy this large is hashed by node:crypto anyway (core/canonical.ts): all of it, then.
+  if (files.reduce((n, f) => n + f.bytes.length, 0) > LARGE_POLICY_BYTES) expectLargeHashing();
   const root = dirname(abs);
   const shown = files.map((f) => f.path);
   const key = opts.cacheDir ? await policyCacheKey(root, files) : null;

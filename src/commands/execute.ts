@@ -2,7 +2,7 @@
  * The last step of every run: write-ahead audit, (for approved runs) atomic consumption, exec with the
  * terminal, signals and exit status passed through, and the finish event.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes } from "../adapters/random.js";
 import { hostname } from "node:os";
 import { ExitCode, GuardError, deniedError, integrityError, ioError } from "../core/errors.js";
 import { newNonce } from "../core/ids.js";

@@ -1,7 +1,7 @@
 import type { Buffer } from "node:buffer";
 import { hash as oneShotHash } from "node:crypto";
 import { checkCanonicalLine, newCanonicalLine, TRACKED_TYPES, type CanonicalLine } from "./audit-line.js";
-import { canonicalJson } from "./canonical.js";
+import { canonicalJson, sha256Hex } from "./canonical.js";
 import type { AuditDraft, AuditEvent } from "./types.js";
 
 /**
@@ -30,9 +30,13 @@ import type { AuditDraft, AuditEvent } from "./types.js";
 export const GENESIS = "0".repeat(64);
 
 
-/** SHA-256 hex over canonicalJson({seq, time, type, actor, data, prev}). */
+/**
+ * SHA-256 hex over canonicalJson({seq, time, type, actor, data, prev}). An append hashes through
+ * sha256Hex, which keeps node:crypto off the start-up path; the verifier below hashes with node:crypto,
+ * so every `guard audit verify` also checks the hashes appends made.
+ */
 export function auditHash(e: Omit<AuditEvent, "hash">): string {
-  return oneShotHash("sha256", hashInput(e), "hex");
+  return sha256Hex(hashInput(e));
 }
 
 /**

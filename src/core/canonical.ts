@@ -1,5 +1,5 @@
-import * as crypto from "node:crypto";
-import { createHash } from "node:crypto";
+import { hash as nodeHash } from "node:crypto";
+import { sha256HexWasm } from "./sha256.js";
 
 /**
  * Canonical JSON: object keys sorted by UTF-16 code unit order, no whitespace, arrays in order.
@@ -33,12 +33,33 @@ function serialize(value: unknown): string {
   }
 }
 
-// crypto.hash (Node ≥ 20.12) is a one-shot digest without a Hash object: several times faster for the
-// many small inputs of `audit verify`.
-const oneShot = (crypto as { hash?: (alg: string, data: string | Uint8Array, enc: "hex") => string }).hash;
+/**
+ * Small inputs, up to a few KB a process, are hashed in WebAssembly (sha256.ts): an allowed `guard run`
+ * hashes about 8 KB (its policy files, two audit events) and never loads node:crypto. A larger input,
+ * or more of them (a large policy, many records), goes to node:crypto, whose faster code repays loading
+ * it; WebAssembly's first code is slow until V8 optimises it.
+ */
+const WASM_MAX_INPUT = 8 * 1024;
+const WASM_BUDGET = 24 * 1024;
+let wasmBytes = 0;
+
+/**
+ * The caller is about to hash more than WebAssembly would take (a large policy): use node:crypto from
+ * the first input on, rather than also compiling the WebAssembly module for a few small ones.
+ */
+export function expectLargeHashing(): void {
+  wasmBytes = WASM_BUDGET + 1;
+}
 
 export function sha256Hex(data: string | Uint8Array): string {
-  return oneShot ? oneShot("sha256", data, "hex") : createHash("sha256").update(data).digest("hex");
+  if (data.length <= WASM_MAX_INPUT && wasmBytes + data.length <= WASM_BUDGET) {
+    wasmBytes += data.length;
+    const hex = sha256HexWasm(data);
+    if (hex !== null) return hex;
+    wasmBytes = WASM_BUDGET; // no WebAssembly here
+  }
+  // crypto.hash (Node ≥ 20.12; guard needs 20.17) is a one-shot digest without a Hash object.
+  return nodeHash("sha256", data, "hex");
 }
 
 /** SHA-256 of the canonical JSON of a value, hex. */

@@ -57,12 +57,35 @@ describe("what an allowed guard run loads", () => {
     const again = await loadsOf(RUN);
     expect(vendor(again)).toEqual([]);
     expect(again.builtins).not.toContain("fs/promises");
+    // Hashed in WebAssembly, random bytes from /dev/urandom (core/sha256.ts, adapters/random.ts).
+    expect(again.builtins).not.toContain("crypto");
     expect(again.builtins).not.toContain("perf_hooks");
     expect(again.builtins).not.toContain("worker_threads");
     // guard.cjs is compiled by bin/guard.js itself: the only module Node loads is the entry point; and
     // the plain `guard run … -- CMD` is read without commander (run-args.ts).
     expect(again.files.filter((f) => f !== HOOK).map((f) => f.replace(/^.*[\\/]bin[\\/]/, "bin/"))).toEqual(["bin/guard.js"]);
     expect(again.scripts.map((f) => f.replace(/^.*[\\/]dist[\\/]/, "dist/"))).toEqual(["dist/guard.cjs"]);
+  });
+
+  it("without WebAssembly (node --jitless), node:crypto hashes instead, and the log still verifies", async () => {
+    const report = join(world.dir, "jitless.json");
+    const code = await new Promise<number>((resolve, reject) => {
+      const child = spawn(process.execPath, ["--jitless", "-r", HOOK, BIN, ...RUN], {
+        cwd: world.dir,
+        env: { ...world.env, GUARD_TEST_LOAD_REPORT: report },
+        stdio: ["ignore", "ignore", "inherit"],
+      });
+      child.on("error", reject);
+      child.on("close", (c) => resolve(c ?? -1));
+    });
+    expect(code).toBe(0);
+    expect((JSON.parse(await readFile(report, "utf8")) as Loaded).builtins).toContain("crypto");
+    const verify = await new Promise<number>((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, "audit", "verify"], { cwd: world.dir, env: world.env, stdio: "ignore" });
+      child.on("error", reject);
+      child.on("close", (c) => resolve(c ?? -1));
+    });
+    expect(verify).toBe(0);
   });
 
   it("any other command line goes through commander", async () => {

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes } from "../random.js";
 import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, promises as fsp, unlinkSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { ExitCode, GuardError, integrityError, ioError } from "../../core/errors.js";
