@@ -69,16 +69,19 @@ describe("what an allowed guard run loads", () => {
 
   it("without WebAssembly (node --jitless), node:crypto hashes instead, and the log still verifies", async () => {
     const report = join(world.dir, "jitless.json");
+    let stderr = "";
     const code = await new Promise<number>((resolve, reject) => {
+      // Node itself warns on stderr that --jitless disables WebAssembly: kept for the message below.
       const child = spawn(process.execPath, ["--jitless", "-r", HOOK, BIN, ...RUN], {
         cwd: world.dir,
         env: { ...world.env, GUARD_TEST_LOAD_REPORT: report },
-        stdio: ["ignore", "ignore", "inherit"],
+        stdio: ["ignore", "ignore", "pipe"],
       });
+      child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
       child.on("error", reject);
       child.on("close", (c) => resolve(c ?? -1));
     });
-    expect(code).toBe(0);
+    expect(code, stderr).toBe(0);
     expect((JSON.parse(await readFile(report, "utf8")) as Loaded).builtins).toContain("crypto");
     const verify = await new Promise<number>((resolve, reject) => {
       const child = spawn(process.execPath, [BIN, "audit", "verify"], { cwd: world.dir, env: world.env, stdio: "ignore" });
