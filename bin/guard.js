@@ -185,11 +185,12 @@ function ownedPrivately(st, uid) {
 }
 
 /**
- * Caches of bundles that are gone (every build makes a new one) would pile up: keep the newest few, and
- * only those used within a month. Runs only after a new cache was written, which is rare.
+ * Caches of bundles that are gone (every build or upgrade makes new ones) would pile up: keep the 64
+ * most recently used (a few hundred KB each: one a command and vendor file, for each set of Node
+ * options), and only those used within a month. Runs only after a new cache was written, which is rare.
  */
 function prune(dir, keep) {
-  const MAX = 32;
+  const MAX = 64;
   const MONTH_MS = 30 * 24 * 3600 * 1000;
   const now = Date.now();
   const entries = [];
