@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { chmod, cp, lstat, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { chmod, cp, lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -138,6 +138,36 @@ describe("the code cache", () => {
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toBe("report y\n");
       expect(r.stderr).toBe("");
+    } finally {
+      await w.cleanup();
+    }
+  });
+});
+
+describe("the code cache directory", () => {
+  it("keeps the 64 most recently used files, none unused for a month, whenever it writes a new one", async () => {
+    const w = await makeWorld();
+    try {
+      const dir = cacheDir(w);
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await chmod(dir, 0o700);
+      const now = Date.now() / 1000;
+      // 70 caches of bundles long gone: one two months old, the rest used in the last hours.
+      for (let i = 0; i < 70; i++) {
+        const f = join(dir, `0-${i}-1-1-1-v0-x64-00000000-guard-run.v8`);
+        await writeFile(f, "old", { mode: 0o600 });
+        const t = i === 0 ? now - 60 * 86400 : now - 3600 - i * 60;
+        await utimes(f, t, t);
+      }
+      const r = await guard(w, REPORT);
+      expect(r.code, r.stderr).toBe(0);
+      const names = await cacheFiles(w);
+      expect(names.length).toBeLessThanOrEqual(64);
+      expect(names.some((n) => n.endsWith("-guard-check.v8") && !n.startsWith("0-"))).toBe(true);
+      expect(names).not.toContain("0-0-1-1-1-v0-x64-00000000-guard-run.v8");
+      // The most recently used of the old ones are the ones kept.
+      expect(names).toContain("0-1-1-1-1-v0-x64-00000000-guard-run.v8");
+      expect(names).not.toContain("0-69-1-1-1-v0-x64-00000000-guard-run.v8");
     } finally {
       await w.cleanup();
     }
