@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { chmod, cp, lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -178,17 +177,7 @@ describe("bin/guard.js with a bundle of its own (a copy of bin/ and dist/)", () 
   let install: string;
   const bin = (): string => join(install, "bin", "guard.js");
 
-  function spawnGuard(args: string[], env: Record<string, string> = world.env): Promise<GuardResult> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [bin(), ...args], { cwd: world.dir, env, stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-      child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-      child.on("error", reject);
-      child.on("close", (code, signal) => resolve({ code: code ?? -1, signal, stdout, stderr }));
-    });
-  }
+  const spawnGuard = (args: string[]): Promise<GuardResult> => guard(world, args, { bin: bin() });
 
   beforeAll(async () => {
     install = await mkdtemp(join(tmpdir(), "guard-install-"));

@@ -1,15 +1,15 @@
-import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN, makeWorld, type World } from "./world.js";
+import { guard, makeWorld, type World } from "./world.js";
 import { createTestDatabase } from "../helpers/pg.js";
 
 /**
  * What `guard run` loads is what it costs to start (PERFORMANCE.md): an allowed run on an unchanged
  * policy must not load the YAML parser, zod (used only to print the JSON schema), the PostgreSQL
- * driver, the prompts, or node:fs/promises. Checked on the built CLI by what Node reports having loaded, not by timing; the first
- * run, which parses the policy, shows that the check can see a load.
+ * driver, the prompts, commander, node:crypto or node:fs/promises. Checked on the built CLI by what Node
+ * reports having loaded, not by timing; the first run, which parses the policy, shows that the check can
+ * see a load.
  */
 
 let world: World;
@@ -21,18 +21,11 @@ interface Loaded {
   scripts: string[];
 }
 
-async function loadsOf(args: string[], env: Record<string, string> = {}): Promise<Loaded> {
+/** What `node [nodeArgs] bin/guard.js ARGS` loaded, by the hook's report; it must succeed. */
+async function loadsOf(args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Loaded> {
   const report = join(world.dir, `load-${Math.random().toString(36).slice(2)}.json`);
-  const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn(process.execPath, ["-r", HOOK, BIN, ...args], {
-      cwd: world.dir,
-      env: { ...world.env, ...env, GUARD_TEST_LOAD_REPORT: report },
-      stdio: ["ignore", "ignore", "inherit"],
-    });
-    child.on("error", reject);
-    child.on("close", (c) => resolve(c ?? -1));
-  });
-  expect(code).toBe(0);
+  const r = await guard(world, args, { node: [...nodeArgs, "-r", HOOK], env: { ...env, GUARD_TEST_LOAD_REPORT: report } });
+  expect(r.code, r.stderr).toBe(0);
   return JSON.parse(await readFile(report, "utf8")) as Loaded;
 }
 
@@ -68,27 +61,11 @@ describe("what an allowed guard run loads", () => {
   });
 
   it("without WebAssembly (node --jitless), node:crypto hashes instead, and the log still verifies", async () => {
-    const report = join(world.dir, "jitless.json");
-    let stderr = "";
-    const code = await new Promise<number>((resolve, reject) => {
-      // Node itself warns on stderr that --jitless disables WebAssembly: kept for the message below.
-      const child = spawn(process.execPath, ["--jitless", "-r", HOOK, BIN, ...RUN], {
-        cwd: world.dir,
-        env: { ...world.env, GUARD_TEST_LOAD_REPORT: report },
-        stdio: ["ignore", "ignore", "pipe"],
-      });
-      child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-      child.on("error", reject);
-      child.on("close", (c) => resolve(c ?? -1));
-    });
-    expect(code, stderr).toBe(0);
-    expect((JSON.parse(await readFile(report, "utf8")) as Loaded).builtins).toContain("crypto");
-    const verify = await new Promise<number>((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, "audit", "verify"], { cwd: world.dir, env: world.env, stdio: "ignore" });
-      child.on("error", reject);
-      child.on("close", (c) => resolve(c ?? -1));
-    });
-    expect(verify).toBe(0);
+    // (Node itself warns on stderr that --jitless disables WebAssembly.)
+    const jitless = await loadsOf(RUN, {}, ["--jitless"]);
+    expect(jitless.builtins).toContain("crypto");
+    const verify = await guard(world, ["audit", "verify"]);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
   });
 
   it("any other command line goes through commander", async () => {

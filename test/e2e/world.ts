@@ -127,11 +127,14 @@ export async function makeWorld(opts: { policy?: (people: Record<string, Person>
   return { dir, home, store, people, env, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
-/** Run the built CLI as `who` (their key), in the world's directory, with no terminal. */
+/**
+ * Run the built CLI as `who` (their key), in the world's directory, with no terminal. `bin` runs another
+ * copy of it; `node` puts options before it on node's command line (`-r hook`, `--jitless`).
+ */
 export function guard(
   world: World,
   args: string[],
-  opts: { as?: string; env?: Record<string, string | undefined>; cwd?: string; stdin?: "null" | "pipe"; input?: string } = {},
+  opts: { as?: string; env?: Record<string, string | undefined>; cwd?: string; stdin?: "null" | "pipe"; input?: string; bin?: string; node?: string[] } = {},
 ): Promise<GuardResult> {
   const env: Record<string, string> = { ...world.env };
   if (opts.as) env.GUARD_KEY = world.people[opts.as]!.key;
@@ -140,7 +143,7 @@ export function guard(
     else env[k] = v;
   }
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, [...(opts.node ?? []), opts.bin ?? BIN, ...args], {
       cwd: opts.cwd ?? world.dir,
       env,
       stdio: [opts.input !== undefined || opts.stdin === "pipe" ? "pipe" : "ignore", "pipe", "pipe"],
