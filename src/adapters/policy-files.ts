@@ -21,10 +21,7 @@ import type { PolicyFile, PolicyTestCase } from "../core/policy/types.js";
 import type { Policy } from "../core/types.js";
 import { assertTrusted } from "./config.js";
 import { policyCacheKey, readCachedPolicy, writeCachedPolicy } from "./policy-cache.js";
-import { expectLargeHashing } from "../core/canonical.js";
-
-/** Policies larger than this are hashed by node:crypto, not WebAssembly (core/canonical.ts). */
-const LARGE_POLICY_BYTES = 16 * 1024;
+import { expectHashing } from "../core/canonical.js";
 
 /** The loader refuses files over 1 MiB; reading one byte more is enough for it to say so. */
 const READ_LIMIT = 1024 * 1024 + 1;
@@ -58,8 +55,8 @@ export async function loadPolicyDir(dir: string, opts: LoadOptions = {}): Promis
   if (files.length === 0) {
     throw new PolicyError(`the policy directory ${abs} holds no policy files (*.yaml, *.yml)`, [], `add a policy file such as ${join(abs, "guard.yaml")}, or ${SETTING_HINT}`);
   }
-  // A policy this large is hashed by node:crypto anyway (core/canonical.ts): all of it, then.
-  if (files.reduce((n, f) => n + f.bytes.length, 0) > LARGE_POLICY_BYTES) expectLargeHashing();
+  // A large policy is hashed by node:crypto, all of it (core/canonical.ts decides).
+  expectHashing(files.reduce((n, f) => n + f.bytes.length, 0));
   const root = dirname(abs);
   const shown = files.map((f) => f.path);
   const key = opts.cacheDir ? await policyCacheKey(root, files) : null;

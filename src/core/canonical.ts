@@ -43,12 +43,16 @@ const WASM_MAX_INPUT = 8 * 1024;
 const WASM_BUDGET = 24 * 1024;
 let wasmBytes = 0;
 
+/** Work announced beyond this (leaving the rest of the budget for digests and audit events) goes native. */
+const WASM_ANNOUNCED_MAX = 16 * 1024;
+
 /**
- * The caller is about to hash more than WebAssembly would take (a large policy): use node:crypto from
- * the first input on, rather than also compiling the WebAssembly module for a few small ones.
+ * The caller is about to hash `bytes` bytes (a policy's files). Beyond what WebAssembly would take,
+ * node:crypto is used from the first input on, rather than also compiling the WebAssembly module for a
+ * few small ones first.
  */
-export function expectLargeHashing(): void {
-  wasmBytes = WASM_BUDGET + 1;
+export function expectHashing(bytes: number): void {
+  if (bytes > WASM_ANNOUNCED_MAX) wasmBytes = WASM_BUDGET + 1;
 }
 
 export function sha256Hex(data: string | Uint8Array): string {
