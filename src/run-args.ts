@@ -30,6 +30,9 @@ const FLAG_OPTIONS: ReadonlyMap<string, Key> = new Map<string, Key>([
   ["--json", "json"],
 ]);
 
+/** Every option parseRunArgs reads (test/cli-run-args.test.ts: exactly those cli.ts gives `run`). */
+export const RUN_OPTION_NAMES: readonly string[] = [...VALUE_OPTIONS.keys(), ...FLAG_OPTIONS.keys()];
+
 export interface RunArgs {
   command: string[];
   opts: RunOptions;

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Command } from "commander";
 import { buildProgram } from "../src/cli.js";
-import { parseRunArgs } from "../src/run-args.js";
+import { parseRunArgs, RUN_OPTION_NAMES } from "../src/run-args.js";
 
 /**
  * main.ts reads `guard run … -- CMD` with parseRunArgs and gives everything else to commander. That is
@@ -38,6 +38,12 @@ function agrees(args: readonly string[]): void {
 }
 
 describe("parseRunArgs, the fast path of `guard run`", () => {
+  it("knows exactly the options cli.ts gives `run` (besides --help), so that neither list drifts from the other", () => {
+    const run = buildProgram("run").commands.find((c) => c.name() === "run") as Command;
+    const declared = run.options.map((o) => o.long).filter((l): l is string => l !== undefined && l !== "--help");
+    expect([...RUN_OPTION_NAMES].sort()).toEqual(declared.sort());
+  });
+
   it.each([
     [["--", "./maintenance/report-lb-state.sh"]],
     [["--", "./purge.sh", "--region", "us-east-1", "--", "-x"]],
