@@ -9,41 +9,27 @@
  * Where `guard audit verify` already explains what happened, that is asserted here; the steps where it
  * does not are in test/security/FOUND-X2.test.ts.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
-import { BIN, makeWorld, requestIdIn, type World } from "../e2e/world.js";
+import { BIN, requestIdIn, type World } from "../e2e/world.js";
 import {
   PROD,
   PURGE,
-  addPurgeScript,
   auditVerify,
   consumedOnDisk,
-  faultedRun,
   guardRun,
   runRequest,
   runsOf,
   statusOf,
-  stepOf,
-  traceApprovedRun,
-  type FaultSpec,
+  tracedWorld,
   type Outcome,
-  type PointName,
-  type Step,
 } from "./harness.js";
 
+const { world, faulted } = tracedWorld("crash");
 let w: World;
-let steps: Step[];
-
-beforeAll(async () => {
-  w = await makeWorld();
-  await addPurgeScript(w);
-  steps = await traceApprovedRun(w);
+beforeAll(() => {
+  w = world();
 });
-afterAll(async () => w?.cleanup());
-
-let counter = 0;
-const faulted = (name: PointName, action: FaultSpec["action"]): Promise<Outcome> =>
-  faultedRun(w, `--ticket=crash-${++counter}`, { at: stepOf(steps, name), action });
 
 /** The invariants every fault must keep, then a second attempt. */
 async function checkInvariants(o: Outcome): Promise<void> {

@@ -8,8 +8,8 @@ import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { expect } from "vitest";
-import { BIN, requestIdIn, type GuardResult, type World } from "../e2e/world.js";
+import { afterAll, beforeAll, expect } from "vitest";
+import { BIN, makeWorld, requestIdIn, type GuardResult, type World } from "../e2e/world.js";
 
 export const HOOK = fileURLToPath(new URL("./fault-hook.mjs", import.meta.url));
 export const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
@@ -197,4 +197,23 @@ export async function traceApprovedRun(w: World): Promise<Step[]> {
   const r = await runRequest(w, id, { env, fault: { trace } });
   expect(r.code, r.stderr).toBe(0);
   return readTrace(trace);
+}
+
+/**
+ * A world for a suite of faulted runs (registered as the suite's beforeAll/afterAll): the purge script,
+ * and the numbered steps of one traced approved run. `faulted(point, action)` runs a fresh approved
+ * request with that fault at that point, each under its own ticket `<tag>-N`.
+ */
+export function tracedWorld(tag: string): { world(): World; faulted(name: PointName, action: FaultSpec["action"]): Promise<Outcome> } {
+  let w: World | undefined;
+  let steps: Step[] = [];
+  let counter = 0;
+  beforeAll(async () => {
+    w = await makeWorld();
+    await addPurgeScript(w);
+    steps = await traceApprovedRun(w);
+  });
+  afterAll(async () => w?.cleanup());
+  const world = (): World => w ?? expect.fail("the traced world is made in beforeAll");
+  return { world, faulted: (name, action) => faultedRun(world(), `--ticket=${tag}-${++counter}`, { at: stepOf(steps, name), action }) };
 }

@@ -13,21 +13,15 @@
  *   GUARD_TEST_FAULT='{"at":N,"action":"kill"}' node --import test/fault/fault-hook.mjs bin/guard.js run --request ID --confirm production
  *   guard audit verify; guard requests
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeWorld, type World } from "../e2e/world.js";
-import { addPurgeScript, auditVerify, faultedRun, guardRun, stepOf, traceApprovedRun, type PointName, type Step } from "../fault/harness.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { World } from "../e2e/world.js";
+import { auditVerify, guardRun, tracedWorld } from "../fault/harness.js";
 
+const { world, faulted } = tracedWorld("found-x2");
 let w: World;
-let steps: Step[];
-beforeAll(async () => {
-  w = await makeWorld();
-  await addPurgeScript(w);
-  steps = await traceApprovedRun(w);
+beforeAll(() => {
+  w = world();
 });
-afterAll(async () => w?.cleanup());
-
-let counter = 0;
-const faulted = (name: PointName, action: "kill" | "ENOSPC") => faultedRun(w, `--ticket=found-x2-${++counter}`, { at: stepOf(steps, name), action });
 
 describe("X2/S2: a crash while the consumption record is written", () => {
   // consume() creates consumed/<id>.json with O_EXCL and writes it afterwards; dying in between leaves an
