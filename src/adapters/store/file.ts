@@ -301,7 +301,7 @@ class FileStore implements Store {
   private async snapshot(approvalsDir: string, consumedDir: string, id: string): Promise<string> {
     try {
       const names = await fsp.readdir(approvalsDir).catch((e: unknown) => (errCode(e) === "ENOENT" ? [] : Promise.reject(e)));
-      const consumed = await lstatOrNull(join(consumedDir, `${id}.json`));
+      const consumed = lstatOrNullSync(join(consumedDir, `${id}.json`));
       return `${names.filter((n) => !TEMP_FILE_RE.test(n)).sort().join(",")}|${consumed !== null}`;
     } catch (e) {
       return `error:${errCode(e)}`;
@@ -665,15 +665,6 @@ async function fsyncDir(dir: string): Promise<void> {
 function lstatOrNullSync(path: string): Stats | null {
   try {
     return lstatSync(path);
-  } catch (e) {
-    if (errCode(e) === "ENOENT") return null;
-    throw fsError("inspect", path, e);
-  }
-}
-
-async function lstatOrNull(path: string): Promise<Stats | null> {
-  try {
-    return await fsp.lstat(path);
   } catch (e) {
     if (errCode(e) === "ENOENT") return null;
     throw fsError("inspect", path, e);
