@@ -107,13 +107,9 @@ export async function runApprovedRequest(
       diffs.flatMap((d) => [`${d.field}:`, `  approved: ${d.approved}`, `  now:      ${d.current}`]),
     );
   }
-  const loaded = first;
-  const status = loaded.assessment.status;
-  if (status === "consumed") throw deniedError(`request ${id} has already been used: an approval runs exactly once`, "ask for a new approval");
-  if (status === "denied") throw deniedError(`request ${id} was denied${deniers(loaded)}`);
-  if (status === "expired") throw new GuardError(ExitCode.APPROVAL_NEEDED, `request ${id} expired at ${loaded.signed.request.expiresAt}`, "create a new request: guard request -- …");
-  if (!loaded.assessment.requestValid) throw requestInvalid(loaded);
-  return awaitApprovalThenRun(ctx, plan, opts, identity, loaded, hashed, waitSeconds, trace);
+  // (Consumed, denied and expired were refused above, from this same assessment.)
+  if (!first.assessment.requestValid) throw requestInvalid(first);
+  return awaitApprovalThenRun(ctx, plan, opts, identity, first, hashed, waitSeconds, trace);
 }
 
 /**
