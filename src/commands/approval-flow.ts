@@ -4,7 +4,8 @@
  * and run. Also `guard run --request ID` and `--break-glass`.
  */
 import { ExitCode, GuardError, deniedError, usageError } from "../core/errors.js";
-import { compareBinding, findMatchingRequest } from "../core/request.js";
+import { compareBinding } from "../core/request.js";
+import { claimDifferences } from "../core/derive.js";
 import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
 import { formatDuration } from "../core/duration.js";
 import { normaliseEnvName } from "../core/names.js";
@@ -14,7 +15,7 @@ import { ask, interactive } from "../adapters/prompt.js";
 import type { Context } from "./context.js";
 import { planRun, type Plan } from "./plan.js";
 import { identify, type Identity } from "./identity.js";
-import { assess, createSignedRequest, currentBinding, loadRequest, stdinBinding, type LoadedRequest } from "./request-lib.js";
+import { assess, createSignedRequest, currentBinding, findUsableRequest, loadRequest, stdinBinding, type LoadedRequest } from "./request-lib.js";
 import { executeApproved } from "./execute.js";
 import { auditBestEffort, auditOrFail } from "./audit-events.js";
 import { refusalData, type RunOptions, type RunResult } from "./run.js";
@@ -26,12 +27,11 @@ export async function runWithApproval(ctx: Context, plan: Plan, opts: RunOptions
   const stdin = stdinBinding();
   const hashed = await hashProgram(plan.program.path);
   const binding = currentBinding(ctx, plan, identity, hashed, stdin);
-  const store = await ctx.store();
 
   let loaded: LoadedRequest | null = null;
-  const existing = findMatchingRequest((await store.listRequests()).filter((s) => !s.request.breakGlass), binding, identity.signer.publicKey.fingerprint, await store.now());
-  if (existing) {
-    const candidate = await assess(ctx, plan.policy, existing);
+  const candidate = await findUsableRequest(ctx, plan.policy, binding);
+  if (candidate) {
+    const existing = candidate.signed;
     const status = candidate.assessment.status;
     // A denied run is not re-asked with the same words: shopping for a more lenient approver needs a
     // new reason the approvers can weigh (or a changed run, which is a different request anyway).
@@ -40,7 +40,10 @@ export async function runWithApproval(ctx: Context, plan: Plan, opts: RunOptions
       await auditBestEffort(ctx, identity.actor, "run.refused", { ...refusalData(plan, ExitCode.DENIED), requestId: existing.request.id });
       throw deniedError(`request ${existing.request.id} for this exact run was denied${deniers(candidate)}`, "talk to the approver; to ask again, give a new --reason that answers the refusal");
     }
-    if (status === "approved" || status === "pending") loaded = candidate;
+    if (status === "approved" || status === "pending") {
+      assertClaimsDerived(plan, candidate);
+      loaded = candidate;
+    }
   }
   if (loaded) {
     say(`guard: found request ${loaded.signed.request.id} for this exact run (${loaded.assessment.status})`);
@@ -85,6 +88,10 @@ export async function runApprovedRequest(
   if (early === "consumed") throw deniedError(`request ${id} has already been used: an approval runs exactly once`, "ask for a new approval");
   if (early === "denied") throw deniedError(`request ${id} was denied${deniers(first)}`);
   if (early === "expired") throw new GuardError(ExitCode.APPROVAL_NEEDED, `request ${id} expired at ${req.expiresAt}`, "create a new request: guard request -- …");
+  if (early === "void") throw deniedError(`request ${id} was made under another policy than the one in force; its approvals no longer count`, "create a new request: guard request -- …");
+  if (req.breakGlass) {
+    throw deniedError(`request ${id} records a break-glass run: it ran when it was made and never runs again, and nothing approves it`, "for another emergency run use --break-glass again; otherwise ask for an approval");
+  }
   const plan = await planRun(ctx, req.argv, opts.env, first.now);
   if (trace) trace.plan = plan;
   if (plan.decision.decision === "deny") {
@@ -107,8 +114,9 @@ export async function runApprovedRequest(
       diffs.flatMap((d) => [`${d.field}:`, `  approved: ${d.approved}`, `  now:      ${d.current}`]),
     );
   }
-  // (Consumed, denied and expired were refused above, from this same assessment.)
+  // (Consumed, denied, expired and void were refused above, from this same assessment.)
   if (!first.assessment.requestValid) throw requestInvalid(first);
+  assertClaimsDerived(plan, first);
   return awaitApprovalThenRun(ctx, plan, opts, identity, first, hashed, waitSeconds, trace);
 }
 
@@ -281,6 +289,21 @@ function deniers(loaded: LoadedRequest): string {
   return d.length ? ` by ${d.map((x) => `${esc(x.principal)}${x.comment ? ` ("${esc(x.comment)}")` : ""}`).join(", ")}` : "";
 }
 
+/**
+ * Derive, never trust, at the last moment: the rules and requirements the request carries must be
+ * exactly what the policy in force gives for the real invocation (planned from the world, not from the
+ * record). The binding matched, so a genuine guard wrote exactly these; a difference is a forgery (65).
+ */
+function assertClaimsDerived(plan: Plan, loaded: LoadedRequest): void {
+  const diffs = claimDifferences(loaded.signed.request, plan.decision);
+  if (diffs.length === 0) return;
+  throw new GuardError(
+    ExitCode.INTEGRITY,
+    `request ${loaded.signed.request.id} claims ${diffs.join(", ")} that the policy in force does not give for this run: it was forged or edited after signing; nothing ran and nothing was consumed`,
+    "the store may have been tampered with; run `guard audit verify` and tell your SREs",
+  );
+}
+
 function requestInvalid(loaded: LoadedRequest): GuardError {
   return new GuardError(ExitCode.INTEGRITY, `request ${loaded.signed.request.id} does not verify: ${loaded.assessment.problems.join("; ")}`, "the store may have been tampered with; run `guard audit verify`");
 }
@@ -306,6 +329,7 @@ async function waitForApproval(ctx: Context, plan: Plan, loaded: LoadedRequest, 
       if (status === "denied") throw deniedError(`request ${id} was denied${deniers(loaded)}`);
       if (status === "consumed") throw deniedError(`request ${id} has already been used`);
       if (status === "expired") throw new GuardError(ExitCode.APPROVAL_NEEDED, `request ${id} expired before it was approved`, "create a new request");
+      if (status === "void") throw deniedError(`request ${id} was made under another policy than the one in force`, "create a new request");
       if (loaded.now >= deadline) throw pendingError(loaded);
       const text = `waiting for approval of ${id}: ${statusText(loaded)}  (Ctrl-C stops waiting; the request is kept)`;
       if (tty) process.stderr.write(`\r\x1b[2K${text}`);

@@ -7,8 +7,9 @@ import { randomBytes } from "node:crypto";
 import { ExitCode, GuardError, deniedError, usageError } from "../core/errors.js";
 import { newNonce } from "../core/ids.js";
 import { approvalMessage, requestDigest } from "../core/request.js";
-import { asciiIdentifier } from "../core/escape.js";
-import { SIG_NAMESPACE, type ApprovalStatement } from "../core/types.js";
+import { asciiIdentifier, escapeForTerminal } from "../core/escape.js";
+import { mayDecide, type DecideRefusal } from "../core/approvals.js";
+import { SIG_NAMESPACE, type ApprovalStatement, type Principal } from "../core/types.js";
 import type { CommonOptions } from "../cli.js";
 import { colours, printJson, say } from "../adapters/output.js";
 import { ask, interactive } from "../adapters/prompt.js";
@@ -40,41 +41,19 @@ async function decide(ctx: Context, id: string, verb: "approve" | "deny", commen
   for (const line of renderRequest(loaded, policy, c)) say(line);
   say();
 
-  if (!loaded.assessment.requestValid) {
-    throw new GuardError(ExitCode.INTEGRITY, `request ${id} does not verify: ${loaded.assessment.problems.join("; ")}`, "do not approve it; run `guard audit verify` and tell your SREs");
-  }
   const identity = await identify(ctx, policy);
-  const me = identity.principal;
-  if (!me) {
-    throw deniedError(`your key ${identity.signer.publicKey.fingerprint} is not a principal of the policy; only listed people can ${verb}`, "check `guard whoami`; pass --key with your listed key");
-  }
-  const decision: ApprovalStatement["decision"] = req.breakGlass && verb === "approve" ? "acknowledge" : verb;
-  // The requester is whoever signed the request — by principal and by key, never by $USER.
-  const isRequester = me.name === req.requester.principal || me.keys.some((k) => k.fingerprint === req.requester.fingerprint);
-  // The requester may withdraw their own request (a signed deny); approving or reviewing it is for others.
-  if (isRequester && decision !== "deny") throw deniedError(`you (${asciiIdentifier(me.name)}) made request ${id}; a second, distinct person must ${decision}`, "hand the approve line to a colleague");
-  if (req.policyDigest !== policy.digest) {
+  const me = identity.principal ?? undefined;
+  if (me !== undefined && req.policyDigest !== policy.digest) {
     throw deniedError(
       `request ${id} was made under a different policy (${req.policyDigest.slice(0, 12)}…) than yours (${policy.digest.slice(0, 12)}…)`,
-      "make sure you and the requester use the same policy revision (git pull), then look again",
+      "make sure you and the requester use the same policy revision (git pull), then look again; a request made under an older policy needs to be made again",
     );
   }
-  const status = loaded.assessment.status;
-  if (decision !== "acknowledge" && (status === "consumed" || status === "expired" || status === "denied")) {
-    throw deniedError(`request ${id} is ${status}; there is nothing to ${verb}`);
-  }
-  if (decision === "acknowledge") {
-    const groups = policy.breakGlass?.groups ?? [];
-    if (groups.length && !me.groups.some((g) => groups.includes(g))) {
-      throw deniedError(`reviewing a break-glass run needs a member of ${groups.join(", ")}; ${asciiIdentifier(me.name)} is not`);
-    }
-  } else if (!(isRequester && decision === "deny")) {
-    const eligible = loaded.assessment.requirements.some((r) => r.requirement.from === null || r.requirement.from.some((g) => me.groups.includes(g)));
-    if (!eligible) {
-      const needed = loaded.assessment.requirements.map((r) => r.requirement.from?.join(" or ") ?? "anyone").join("; ");
-      throw deniedError(`${asciiIdentifier(me.name)} (groups: ${me.groups.join(", ") || "none"}) is not eligible to ${verb} this request: it needs ${needed}`);
-    }
-  }
+  // One place decides who may decide what (src/core/approvals.ts): here it is only rendered.
+  const verdict = mayDecide(loaded.assessment, req, policy, me, identity.signer.publicKey.fingerprint, verb);
+  if (!verdict.ok) throw decideRefusal(verdict, id, verb, me, identity.signer.publicKey.fingerprint);
+  const decision: ApprovalStatement["decision"] = verdict.decision;
+  if (me === undefined) throw new GuardError(ExitCode.INTERNAL, "an eligible approver without a principal");
 
   if (verb === "approve") await confirm(ctx, loaded, opts);
 
@@ -101,6 +80,31 @@ async function decide(ctx: Context, id: string, verb: "approve" | "deny", commen
   if (decision !== "acknowledge") {
     const approver = { principal: me.name, fingerprint: statement.fingerprint, comment };
     await notify(ctx, policy, identity.actor, { event: decision === "approve" ? "request.approved" : "request.denied", request: req, status: after.assessment.status, approver });
+  }
+}
+
+/** The closed set of reasons from mayDecide(), in words, with the exit code each deserves. */
+function decideRefusal(r: DecideRefusal, id: string, verb: "approve" | "deny", me: Principal | undefined, fingerprint: string): GuardError {
+  const name = me === undefined ? fingerprint : asciiIdentifier(me.name);
+  switch (r.code) {
+    case "invalid":
+      return new GuardError(ExitCode.INTEGRITY, `request ${id} does not verify: ${r.problems.join("; ")}`, "do not approve it; run `guard audit verify` and tell your SREs");
+    case "not-principal":
+      return deniedError(`your key ${fingerprint} is not a principal of the policy; only listed people can ${verb}`, "check `guard whoami`; pass --key with your listed key");
+    case "requester":
+      return deniedError(`you (${name}) made request ${id}; a second, distinct person must ${verb === "approve" ? "approve or review" : verb} it`, "hand the approve line to a colleague");
+    case "void":
+      return deniedError(`request ${id} was made under another policy than the one in force; its approvals no longer count`, "ask the requester to make the request again under the current policy");
+    case "closed":
+      return deniedError(`request ${id} is ${r.status}; there is nothing to ${verb}`);
+    case "policy-denies":
+      return deniedError(`the policy in force refuses this run now: ${r.reasons.map(escapeForTerminal).join("; ")}; nothing was approved`, "approve it when the policy allows the run (a freeze ends, a rule changes)");
+    case "not-eligible": {
+      const needed = r.needed.map((g) => g?.map(escapeForTerminal).join(" or ") ?? "anyone").join("; ");
+      return deniedError(`${name} (groups: ${me?.groups.map(escapeForTerminal).join(", ") || "none"}) is not eligible to ${verb} this request: it needs ${needed}`);
+    }
+    case "not-break-glass-group":
+      return deniedError(`reviewing a break-glass run needs a member of ${r.groups.map(escapeForTerminal).join(", ") || "a break_glass group"}; ${name} is not`);
   }
 }
 

@@ -6,7 +6,8 @@ import { randomBytes } from "node:crypto";
 import { GuardError, ExitCode, deniedError, usageError } from "../core/errors.js";
 import { newNonce, newRequestId, isRequestId } from "../core/ids.js";
 import { boundEnvironment } from "../core/bind-env.js";
-import { buildRequest, requestDigest, requestMessage, validateRequestShape, type RunBinding } from "../core/request.js";
+import { buildRequest, matchingRequests, requestDigest, requestMessage, validateRequestShape, type RunBinding } from "../core/request.js";
+import { escapeForTerminal } from "../core/escape.js";
 import { assessRequest, type Assessment } from "../core/approvals.js";
 import { verifySshSig } from "../core/sshsig.js";
 import type { AuditActor, Policy, PublicKey, SignedApproval, SignedRequest, StdinBinding } from "../core/types.js";
@@ -50,7 +51,7 @@ export function stdinBinding(): StdinBinding {
 export function currentBinding(ctx: Context, plan: Plan, identity: Identity, hashed: Hashed, stdin: StdinBinding): RunBinding {
   return {
     argv: plan.argv,
-    program: { path: plan.program.path, sha256: hashed.sha256 },
+    program: { path: plan.program.path, sha256: hashed.sha256, relative: plan.program.relativeToRoot },
     cwd: ctx.cwd,
     environment: { name: plan.decision.environment ?? "", evidence: plan.decision.evidence },
     env: boundEnvironment(plan.policy, plan.childEnv, detectorVariables(plan.policy)),
@@ -174,4 +175,21 @@ export async function assess(ctx: Context, policy: Policy, signed: SignedRequest
   const consumed = consumption !== null;
   const assessment = assessRequest({ signed, approvals, consumed, policy, now, verify });
   return { signed, approvals, consumed, assessment, now };
+}
+
+/**
+ * The newest existing request for exactly this run that still verifies: what `guard run -- CMD` and
+ * `guard request` pick up. A record that does not verify — forged claims, a bad signature — is passed
+ * over with a warning, so nobody who can write the store can stop a requester's genuine request (or
+ * make guard use theirs). Null when none is left.
+ */
+export async function findUsableRequest(ctx: Context, policy: Policy, binding: RunBinding): Promise<LoadedRequest | null> {
+  const store = await ctx.store();
+  const candidates = matchingRequests(await store.listRequests(), binding, binding.requesterFingerprint, await store.now());
+  for (const signed of candidates) {
+    const loaded = await assess(ctx, policy, signed);
+    if (loaded.assessment.requestValid) return loaded;
+    say(`${colours().yellow("guard: warning:")} passing over request ${signed.request.id} for this run: it does not verify (${loaded.assessment.problems.map(escapeForTerminal).join("; ")}); run \`guard audit verify\``);
+  }
+  return null;
 }

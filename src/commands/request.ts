@@ -1,6 +1,5 @@
 /** `guard request -- CMD`: create (or find) the signed request for this exact run without waiting. */
 import { ExitCode, deniedError } from "../core/errors.js";
-import { findMatchingRequest } from "../core/request.js";
 import type { CommonOptions } from "../cli.js";
 import { colours, printJson, printStdout, say } from "../adapters/output.js";
 import { hashProgram } from "../adapters/program.js";
@@ -8,7 +7,7 @@ import { ask, interactive } from "../adapters/prompt.js";
 import { withContext } from "./context.js";
 import { planRun } from "./plan.js";
 import { identify } from "./identity.js";
-import { assess, createSignedRequest, currentBinding, stdinBinding } from "./request-lib.js";
+import { assess, createSignedRequest, currentBinding, findUsableRequest, stdinBinding } from "./request-lib.js";
 import { requestJson } from "./request-view.js";
 import { renderPlan } from "./render.js";
 import { usageError } from "../core/errors.js";
@@ -33,9 +32,7 @@ export async function requestCommand(command: string[], opts: CommonOptions & { 
     }
     const hashed = await hashProgram(plan.program.path);
     const binding = currentBinding(ctx, plan, identity, hashed, stdinBinding());
-    const store = await ctx.store();
-    const existing = findMatchingRequest((await store.listRequests()).filter((s) => !s.request.breakGlass), binding, identity.signer.publicKey.fingerprint, await store.now());
-    let loaded = existing ? await assess(ctx, plan.policy, existing) : null;
+    let loaded = await findUsableRequest(ctx, plan.policy, binding);
     if (!loaded || !["pending", "approved"].includes(loaded.assessment.status)) {
       let reason = opts.reason?.trim() || null;
       if (!reason && d.requirements.some((r) => r.reason)) {

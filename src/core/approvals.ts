@@ -10,14 +10,21 @@ import {
   validateApprovalShape,
   validateRequestShape,
 } from "./request.js";
+import { claimDifferences, deriveDecision, type ClaimField } from "./derive.js";
 import { SIG_NAMESPACE } from "./types.js";
-import type { GuardRequest, Policy, Principal, PublicKey, RequestStatus, Requirement, SignedApproval, SignedRequest } from "./types.js";
+import type { Decision, GuardRequest, Policy, Principal, PublicKey, RequestStatus, Requirement, SignedApproval, SignedRequest } from "./types.js";
 
 /**
- * Counting approvals against the CURRENT policy (A13): who signed, with which key, for which request,
- * whether they are the requester, whether they are in a required group, and whether time allows it.
- * Thresholds count distinct principals, never keys or signatures (A5, A6). Every approval that does not
- * count is reported with the reason, so `guard show` can explain what is missing.
+ * A request's fate, decided in one place for every command: its status, the requirements as enforced,
+ * who may still approve, and why each statement does or does not count.
+ *
+ * Everything that decides comes from the CURRENT policy (A13, R1–R4): the requirements are the current
+ * policy's evaluation of the invocation the request binds (src/core/derive.ts), never the request's own
+ * list, which is a claim; break-glass is never a way for a stored request to become approved. Counting:
+ * who signed, with which key, for which request, whether they are the requester, whether they are in a
+ * required group, and whether time allows it. Thresholds count distinct principals, never keys or
+ * signatures (A5, A6). Every statement that does not count is reported with a code and the reason, so
+ * `guard show` can explain what is missing.
  */
 
 /** How far an approver's or requester's clock may run ahead of the store's (A10, A11). */
@@ -32,7 +39,7 @@ export type VerifyFn = (
 ) => { ok: true; key: PublicKey } | { ok: false; reason: string };
 
 export interface RequirementProgress {
-  /** The requirement as enforced: the request's, tightened by the current policy's rule of that name. */
+  /** The requirement as enforced: the current policy's, for the invocation the request binds. */
   requirement: Requirement;
   /** Distinct principals whose approval counts for it, sorted. */
   approvedBy: string[];
@@ -42,11 +49,35 @@ export interface RequirementProgress {
   eligible: string[];
 }
 
+/** Why a statement does not count: a closed set, for programs (`--json`) and tests. */
+export type IgnoreCode =
+  | "malformed"
+  | "other-request"
+  | "other-version"
+  | "unknown-principal"
+  | "bad-signature"
+  | "wrong-key"
+  | "not-deciding-group"
+  | "requester"
+  | "future"
+  | "before-request"
+  | "not-break-glass"
+  | "no-break-glass"
+  | "not-break-glass-group"
+  | "request-invalid"
+  | "request-void"
+  | "expired"
+  | "not-needed"
+  | "not-eligible"
+  | "already-counted"
+  | "break-glass-run";
+
 export interface IgnoredStatement {
   /** As claimed in the statement: untrusted, escape it before display. */
   principal: string;
   fingerprint: string;
   decision: string;
+  code: IgnoreCode;
   /** Why it did not count; already escaped for a terminal. */
   why: string;
 }
@@ -65,6 +96,13 @@ export interface Assessment {
   deniedBy: Array<{ principal: string; comment: string | null }>;
   ignored: IgnoredStatement[];
   acknowledgedBy: string[];
+  /**
+   * The current policy's decision for the invocation the request binds (null when the record is too
+   * malformed to evaluate). Its `reasons` say why the policy in force would refuse the run now.
+   */
+  derived: Decision | null;
+  /** Claims of the request (rules, requirements, protection) that the derivation does not give. */
+  claims: ClaimField[];
 }
 
 export interface AssessInput {
@@ -93,13 +131,26 @@ export function assessRequest(p: AssessInput): Assessment {
       problems: [problem],
       requirements: [],
       deniedBy: [],
-      ignored: p.approvals.map((a) => ({ ...claimed(a), why: "the request itself is malformed" })),
+      ignored: p.approvals.map((a) => ({ ...claimed(a), code: "malformed" as const, why: "the request itself is malformed" })),
       acknowledgedBy: [],
+      derived: null,
+      claims: [],
     };
   }
 
-  const requirements = effectiveRequirements(req, policy);
-  const problems = requestProblems(req, p.signed.signature, requirements, policy, now, p.verify);
+  // Derive, never trust: what the current policy requires of the run the request binds.
+  const derived = deriveDecision(policy, req, now);
+  const requirements = derived.requirements;
+  const isVoid = req.policyDigest !== policy.digest;
+  // Under the policy it names, a genuine request carries exactly the derived claims; any difference was
+  // written by hand (a requester re-signing their own record, or a store writer).
+  const claims = claimDifferences(req, derived);
+  const problems = requestProblems(req, p.signed.signature, isVoid ? null : derived, policy, now, p.verify);
+  if (!isVoid && claims.length > 0) {
+    problems.push(
+      `the request claims ${claims.map((c) => (c === "environment.protected" ? "a protection" : c)).join(", ")} that the policy it names does not give for this run (forged or edited after signing)`,
+    );
+  }
   const requestValid = problems.length === 0;
   const expired = isExpired(req, now);
   const digest = requestDigest(req);
@@ -121,36 +172,36 @@ export function assessRequest(p: AssessInput): Assessment {
   const counted = new Set<string>();
 
   for (const a of p.approvals) {
-    const ignore = (why: string): void => {
-      ignored.push({ ...claimed(a), why });
+    const ignore = (code: IgnoreCode, why: string): void => {
+      ignored.push({ ...claimed(a), code, why });
     };
     try {
       validateApprovalShape(a);
     } catch (e) {
-      ignore(e instanceof Error ? e.message : "approval record is malformed");
+      ignore("malformed", e instanceof Error ? e.message : "approval record is malformed");
       continue;
     }
     const st = a.statement;
     if (st.requestId !== req.id) {
-      ignore(`it is for request ${st.requestId}, not ${req.id}`);
+      ignore("other-request", `it is for request ${st.requestId}, not ${req.id}`);
       continue;
     }
     if (st.requestDigest !== digest) {
-      ignore("it was signed over a different version of this request (command, arguments, script, environment, policy or expiry differ)");
+      ignore("other-version", "it was signed over a different version of this request (command, arguments, script, environment, policy or expiry differ)");
       continue;
     }
     const principal = principalOf(policy, st.principal);
     if (principal === undefined) {
-      ignore(`${who(st.principal)} is not a principal in the current policy`);
+      ignore("unknown-principal", `${who(st.principal)} is not a principal in the current policy`);
       continue;
     }
     const res = safeVerify(p.verify, a.signature, approvalMessage(st), SIG_NAMESPACE.approval, principal.keys);
     if (!res.ok) {
-      ignore(`the signature does not verify with any key the current policy lists for ${who(st.principal)}: ${esc(res.reason)}`);
+      ignore("bad-signature", `the signature does not verify with any key the current policy lists for ${who(st.principal)}: ${esc(res.reason)}`);
       continue;
     }
     if (res.key.fingerprint !== st.fingerprint) {
-      ignore(`it names key ${st.fingerprint} but was signed with ${esc(res.key.fingerprint)}`);
+      ignore("wrong-key", `it names key ${st.fingerprint} but was signed with ${esc(res.key.fingerprint)}`);
       continue;
     }
     const isRequester = requesterNames.has(principal.name) || requesterFps.has(res.key.fingerprint);
@@ -159,45 +210,55 @@ export function assessRequest(p: AssessInput): Assessment {
     if (st.decision === "deny") {
       // A refusal only ever restricts, so neither time nor expiry limits it; the requester may withdraw.
       if (!isRequester && requirements.length > 0 && !requirements.some((r) => inGroups(principal, r.from))) {
-        ignore(`${who(principal.name)} is not in a group that decides on this request (${groupList(requirements)})`);
+        ignore("not-deciding-group", `${who(principal.name)} is not in a group that decides on this request (${groupList(requirements)})`);
       } else if (!deniedBy.some((d) => d.principal === principal.name)) {
         deniedBy.push({ principal: principal.name, comment: st.comment });
       }
       continue;
     }
     if (isRequester) {
-      ignore(`${who(principal.name)} is the requester and cannot ${st.decision} their own request`);
+      ignore("requester", `${who(principal.name)} is the requester and cannot ${st.decision} their own request`);
       continue;
     }
     if (t > now + CLOCK_SKEW_MS) {
-      ignore(`it is dated ${st.createdAt}, in the future of the store clock (${new Date(now).toISOString()})`);
+      ignore("future", `it is dated ${st.createdAt}, in the future of the store clock (${new Date(now).toISOString()})`);
       continue;
     }
     if (t < created - CLOCK_SKEW_MS) {
-      ignore(`it is dated ${st.createdAt}, before the request was created (${req.createdAt})`);
+      ignore("before-request", `it is dated ${st.createdAt}, before the request was created (${req.createdAt})`);
       continue;
     }
 
     if (st.decision === "acknowledge") {
       const bg = policy.breakGlass;
-      if (!req.breakGlass) ignore("it acknowledges a break-glass run, but this request did not break glass");
-      else if (bg === undefined) ignore("the current policy has no break_glass section");
-      else if (!inGroups(principal, bg.groups)) ignore(`${who(principal.name)} is not in a break_glass group (${bg.groups.map(esc).join(", ")})`);
+      if (!req.breakGlass) ignore("not-break-glass", "it acknowledges a break-glass run, but this request did not break glass");
+      else if (bg === undefined) ignore("no-break-glass", "the current policy has no break_glass section");
+      else if (!inGroups(principal, bg.groups)) ignore("not-break-glass-group", `${who(principal.name)} is not in a break_glass group (${bg.groups.map(esc).join(", ")})`);
       else if (!acknowledgedBy.includes(principal.name)) acknowledgedBy.push(principal.name);
       continue;
     }
 
     if (!requestValid) {
-      ignore("the request itself is invalid");
+      ignore("request-invalid", "the request itself is invalid");
+      continue;
+    }
+    if (isVoid) {
+      ignore("request-void", "the request was made under another policy than the one in force");
+      continue;
+    }
+    if (req.breakGlass) {
+      // A break-glass run is reviewed (acknowledged), never approved: a stored flag is no way around approvals.
+      ignore("break-glass-run", "a break-glass run is acknowledged, not approved");
       continue;
     }
     if (expired || t >= expires) {
-      ignore(`the request expired at ${req.expiresAt}`);
+      ignore("expired", `the request expired at ${req.expiresAt}`);
       continue;
     }
     const matched = requirements.map((r, i) => (inGroups(principal, r.from) ? i : -1)).filter((i) => i >= 0);
     if (matched.length === 0) {
       ignore(
+        requirements.length === 0 ? "not-needed" : "not-eligible",
         requirements.length === 0
           ? "the request needs no approvals"
           : `${who(principal.name)} is not in any group the request needs approvals from (${groupList(requirements)})`,
@@ -205,7 +266,7 @@ export function assessRequest(p: AssessInput): Assessment {
       continue;
     }
     if (counted.has(principal.name)) {
-      ignore(`${who(principal.name)} is already counted: thresholds count distinct people, not keys or signatures`);
+      ignore("already-counted", `${who(principal.name)} is already counted: thresholds count distinct people, not keys or signatures`);
       continue;
     }
     counted.add(principal.name);
@@ -219,7 +280,7 @@ export function assessRequest(p: AssessInput): Assessment {
       requirement: r,
       approvedBy: by,
       needed: r.approvals,
-      met: requestValid && !expired && by.length >= r.approvals,
+      met: requestValid && !isVoid && !req.breakGlass && !expired && by.length >= r.approvals,
       eligible: Object.values(policy.principals)
         .filter((pr) => pr.keys.length > 0 && inGroups(pr, r.from) && !requesterNames.has(pr.name) && !by.includes(pr.name) && !denied.has(pr.name))
         .map((pr) => pr.name)
@@ -231,49 +292,19 @@ export function assessRequest(p: AssessInput): Assessment {
   if (p.consumed) status = "consumed";
   else if (deniedBy.length > 0) status = "denied";
   else if (expired) status = "expired";
-  else if (requestValid && progress.every((r) => r.met)) status = "approved";
+  else if (isVoid) status = "void";
+  // Never approved by an empty list (an empty every() is true), a break-glass flag, or an invalid record.
+  else if (requestValid && !req.breakGlass && progress.length > 0 && progress.every((r) => r.met)) status = "approved";
   else status = "pending";
 
-  return { status, requestValid, problems, requirements: progress, deniedBy, ignored, acknowledgedBy: acknowledgedBy.sort() };
-}
-
-/**
- * The requirements as enforced now. The requester signed the request's list, so it is never trusted to
- * be weaker than the current policy: for a rule that still requires approvals, the higher count, the
- * current groups (A13) and the shorter lifetime apply; a requiring rule named in `rules` but missing
- * from the list is added. (The run path still re-evaluates the decision; a policy change also shows up
- * as a `policy` binding difference.)
- */
-export function effectiveRequirements(req: GuardRequest, policy: Policy): Requirement[] {
-  const current = new Map<string, Requirement>();
-  for (const rule of policy.rules) {
-    if (rule.effect.type !== "require" || current.has(rule.name)) continue;
-    const { approvals, from, reason, confirm, ttlSeconds } = rule.effect;
-    current.set(rule.name, { rule: rule.name, approvals, from, reason, confirm, ttlSeconds });
-  }
-  const out: Requirement[] = req.requirements.map((r) => {
-    const c = current.get(r.rule);
-    if (c === undefined) return r;
-    return {
-      rule: r.rule,
-      approvals: Math.max(r.approvals, c.approvals),
-      from: c.from,
-      reason: r.reason || c.reason,
-      confirm: r.confirm || c.confirm,
-      ttlSeconds: Math.min(r.ttlSeconds, c.ttlSeconds),
-    };
-  });
-  for (const name of req.rules) {
-    const c = current.get(name);
-    if (c !== undefined && !out.some((r) => r.rule === name)) out.push(c);
-  }
-  return out;
+  return { status, requestValid, problems, requirements: progress, deniedBy, ignored, acknowledgedBy: acknowledgedBy.sort(), derived, claims };
 }
 
 function requestProblems(
   req: GuardRequest,
   signature: unknown,
-  requirements: readonly Requirement[],
+  /** Null for a void request: another policy's derivation says nothing about how it was made. */
+  derived: Decision | null,
   policy: Policy,
   now: number,
   verify: VerifyFn,
@@ -284,13 +315,9 @@ function requestProblems(
   const envName = req.environment.name;
   const known = Object.prototype.hasOwnProperty.call(policy.environments, envName) ? policy.environments[envName] : undefined;
   // Protected if the request says so, the current policy says so, or the current policy does not know it.
-  const isProtected = req.environment.protected || known === undefined || known.protected;
+  const isProtected = req.environment.protected || derived?.protected === true || known === undefined || known.protected;
 
   if (created > now + CLOCK_SKEW_MS) problems.push(`the request is dated ${req.createdAt}, in the future of the store clock (${new Date(now).toISOString()})`);
-
-  const maxTtl = requirements.length > 0 ? Math.min(MAX_TTL_SECONDS, ...requirements.map((r) => r.ttlSeconds)) : DEFAULT_TTL_SECONDS;
-  const lifetime = (expires - created) / 1000;
-  if (lifetime > maxTtl) problems.push(`the request lives ${lifetime} s, longer than the policy allows (${maxTtl} s)`);
 
   let keys: PublicKey[] | null = null;
   const principal = req.requester.principal;
@@ -315,6 +342,11 @@ function requestProblems(
     }
   }
 
+  if (derived === null) return problems;
+  const requirements = derived.requirements;
+  const maxTtl = requirements.length > 0 ? Math.min(MAX_TTL_SECONDS, ...requirements.map((r) => r.ttlSeconds)) : DEFAULT_TTL_SECONDS;
+  const lifetime = (expires - created) / 1000;
+  if (lifetime > maxTtl) problems.push(`the request lives ${lifetime} s, longer than the policy allows (${maxTtl} s)`);
   if (requirements.some((r) => r.reason) && (req.reason === null || req.reason.trim() === "")) {
     problems.push("a reason is required but the request has none");
   }
@@ -325,13 +357,61 @@ function requestProblems(
     const bg = policy.breakGlass;
     if (bg === undefined) problems.push("the request breaks glass but the current policy has no break_glass section");
     else {
-      if (!bg.environments.includes(envName)) problems.push(`break-glass is not allowed for ${esc(envName)}`);
+      if (!bg.environments.includes(envName) || !derived.breakGlassAvailable) problems.push(`break-glass is not allowed for ${esc(envName)}`);
       const pr = principal === null ? undefined : principalOf(policy, principal);
       if (pr === undefined || !inGroups(pr, bg.groups)) problems.push("the requester is not in a break_glass group");
     }
+    // Break-glass overrides approvals and freezes, never a deny rule: no genuine break-glass run has one.
+    const hardDeny = derived.rules.filter((name) => policy.rules.find((r) => r.name === name)?.effect.type === "deny");
+    if (hardDeny.length > 0) problems.push(`break-glass never overrides a deny rule, and this run matches ${hardDeny.map(esc).join(", ")}`);
     if (req.reason === null || req.reason.trim() === "") problems.push("break-glass requires a reason");
   }
   return problems;
+}
+
+/** Why a person may not record a decision on a request: a closed set, rendered by the commands. */
+export type DecideRefusal =
+  | { code: "not-principal" }
+  | { code: "invalid"; problems: string[] }
+  | { code: "void" }
+  | { code: "requester" }
+  | { code: "closed"; status: RequestStatus }
+  | { code: "policy-denies"; reasons: string[] }
+  | { code: "not-eligible"; needed: Array<string[] | null> }
+  | { code: "not-break-glass-group"; groups: string[] };
+
+/**
+ * Whether `me` (the principal the signing key belongs to in the current policy, if any) may record
+ * `verb` on the assessed request, and as which statement: `approve` on a break-glass run records the
+ * second person's review (`acknowledge`). The requester may withdraw their own request (a signed deny);
+ * approving or reviewing it is for others. Eligibility is the assessment's: the current policy's groups.
+ */
+export function mayDecide(
+  a: Assessment,
+  req: GuardRequest,
+  policy: Policy,
+  me: Principal | undefined,
+  fingerprint: string,
+  verb: "approve" | "deny",
+): { ok: true; decision: "approve" | "deny" | "acknowledge" } | ({ ok: false } & DecideRefusal) {
+  if (!a.requestValid) return { ok: false, code: "invalid", problems: a.problems };
+  if (me === undefined) return { ok: false, code: "not-principal" };
+  const decision = req.breakGlass && verb === "approve" ? "acknowledge" : verb;
+  const isRequester = me.name === req.requester.principal || me.keys.some((k) => k.fingerprint === req.requester.fingerprint) || fingerprint === req.requester.fingerprint;
+  if (isRequester && decision !== "deny") return { ok: false, code: "requester" };
+  if (a.status === "void") return { ok: false, code: "void" };
+  if (decision === "acknowledge") {
+    const groups = policy.breakGlass?.groups ?? [];
+    if (!inGroups(me, groups)) return { ok: false, code: "not-break-glass-group", groups };
+    return { ok: true, decision };
+  }
+  if (a.status === "consumed" || a.status === "expired" || a.status === "denied") return { ok: false, code: "closed", status: a.status };
+  if (isRequester) return { ok: true, decision };
+  if (decision === "approve" && a.derived !== null && a.derived.decision === "deny") return { ok: false, code: "policy-denies", reasons: a.derived.reasons };
+  if (!a.requirements.some((r) => inGroups(me, r.requirement.from))) {
+    return { ok: false, code: "not-eligible", needed: a.requirements.map((r) => r.requirement.from) };
+  }
+  return { ok: true, decision };
 }
 
 /** Own properties only: a claimed principal "constructor" must not find Object.prototype's. */

@@ -47,7 +47,9 @@ export function buildRequest(p: BuildRequestInput): GuardRequest {
     id: p.id,
     requester: { principal: p.requester.principal, fingerprint: p.requester.fingerprint, key: p.requester.key },
     argv: [...p.argv],
-    program: { path: p.program.path, sha256: p.program.sha256 },
+    program: p.program.relative === undefined
+      ? { path: p.program.path, sha256: p.program.sha256 }
+      : { path: p.program.path, sha256: p.program.sha256, relative: p.program.relative },
     cwd: p.cwd,
     environment: { name: p.environment.name, protected: p.environment.protected, evidence: p.environment.evidence.map((e) => ({ ...e })) },
     env: Object.fromEntries(Object.entries(p.env).map(([k, v]) => [k, { sha256: v.sha256, shown: v.shown }])),
@@ -93,7 +95,7 @@ export function isExpired(req: GuardRequest, now: number): boolean {
 /** The fields of a request that are re-derived when the run actually happens. */
 export interface RunBinding {
   argv: string[];
-  program: { path: string; sha256: string };
+  program: { path: string; sha256: string; relative?: string | null };
   cwd: string;
   environment: { name: string; evidence: Evidence[] };
   env: Record<string, BoundVariable>;
@@ -161,6 +163,11 @@ export function compareBinding(req: GuardRequest, now: RunBinding): BindingDiffe
     if (a !== b) push("argv", argvItem(i, a), argvItem(i, b));
   }
   if (req.program.path !== now.program.path) push("program.path", show(req.program.path), show(now.program.path));
+  // The program's place under the policy root is what path globs match: a request that claims another
+  // place than the real one would borrow another rule (only bound in requests that record it).
+  else if (req.program.relative !== undefined && req.program.relative !== (now.program.relative ?? null)) {
+    push("program.path", `${show(req.program.path)} (as ${show(req.program.relative ?? "outside the policy root")})`, `${show(now.program.path)} (as ${show(now.program.relative ?? "outside the policy root")})`);
+  }
   if (req.program.sha256 !== now.program.sha256) push("program.sha256", show(req.program.sha256), show(now.program.sha256));
   if (req.cwd !== now.cwd) push("cwd", show(req.cwd), show(now.cwd));
   if (req.environment.name !== now.environment.name) push("environment", show(req.environment.name), show(now.environment.name));
@@ -221,17 +228,18 @@ function renderEvidence(list: readonly Evidence[]): string {
 }
 
 /**
- * The newest unexpired request by this requester whose binding equals the run exactly (used by
- * `guard run -- CMD` to pick up an approved request). Malformed candidates are skipped: the caller
- * still assesses the one returned. Approval status is not looked at here.
+ * The unexpired requests by this requester whose binding equals the run exactly, newest first (used by
+ * `guard run -- CMD` and `guard request` to pick up an existing request). Malformed candidates and
+ * break-glass records are skipped; signatures and approval status are not looked at here: the caller
+ * assesses each one and skips those that do not verify.
  */
-export function findMatchingRequest(
+export function matchingRequests(
   candidates: readonly SignedRequest[],
   binding: RunBinding,
   requesterFingerprint: string,
   now: number,
-): SignedRequest | null {
-  let best: { signed: SignedRequest; created: number } | null = null;
+): SignedRequest[] {
+  const found: Array<{ signed: SignedRequest; created: number }> = [];
   for (const signed of candidates) {
     let req: GuardRequest;
     try {
@@ -239,21 +247,23 @@ export function findMatchingRequest(
     } catch {
       continue;
     }
-    if (req.requester.fingerprint !== requesterFingerprint || isExpired(req, now)) continue;
+    if (req.breakGlass || req.requester.fingerprint !== requesterFingerprint || isExpired(req, now)) continue;
     if (compareBinding(req, binding).length > 0) continue;
-    const created = Date.parse(req.createdAt);
-    if (best === null || created > best.created || (created === best.created && req.id > best.signed.request.id)) {
-      best = { signed, created };
-    }
+    found.push({ signed, created: Date.parse(req.createdAt) });
   }
-  return best?.signed ?? null;
+  found.sort((a, b) => b.created - a.created || (a.signed.request.id < b.signed.request.id ? 1 : -1));
+  return found.map((f) => f.signed);
 }
 
-
-// ---------------------------------------------------------------------------------------------
-// Shape validation: the store is untrusted (S1, S2), so every record read from it is checked field by
-// field, with no extra fields, before anything interprets it. Signatures are checked separately.
-// ---------------------------------------------------------------------------------------------
+/** The newest of matchingRequests(), or null. */
+export function findMatchingRequest(
+  candidates: readonly SignedRequest[],
+  binding: RunBinding,
+  requesterFingerprint: string,
+  now: number,
+): SignedRequest | null {
+  return matchingRequests(candidates, binding, requesterFingerprint, now)[0] ?? null;
+}
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const NONCE = /^(?:[0-9a-f]{2}){16,64}$/;
@@ -347,9 +357,14 @@ function checkRequest(s: Shape, x: unknown, at: string): GuardRequest {
   s.str(requester.key, f("requester.key"), KEY_LINE);
   const argv = s.arr(r.argv, f("argv"), (v, a) => s.str(v, a));
   if (argv.length === 0) s.fail(f("argv"));
-  const program = s.obj(r.program, f("program"), ["path", "sha256"]);
+  const hasRelative = typeof r.program === "object" && r.program !== null && Object.prototype.hasOwnProperty.call(r.program, "relative");
+  const program = s.obj(r.program, f("program"), hasRelative ? ["path", "sha256", "relative"] : ["path", "sha256"]);
   s.nonEmpty(program.path, f("program.path"));
   s.str(program.sha256, f("program.sha256"), HEX64);
+  if (hasRelative && program.relative !== null) {
+    const rel = s.nonEmpty(program.relative, f("program.relative"));
+    if (rel.startsWith("/") || rel.split("/").some((part) => part === "" || part === "." || part === "..")) s.fail(f("program.relative"));
+  }
   s.nonEmpty(r.cwd, f("cwd"));
   const env = s.obj(r.environment, f("environment"), ["name", "protected", "evidence"]);
   s.nonEmpty(env.name, f("environment.name"));

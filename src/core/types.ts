@@ -259,7 +259,12 @@ export interface GuardRequest {
   id: string;
   requester: { principal: string | null; fingerprint: string; key: string };
   argv: string[];
-  program: { path: string; sha256: string };
+  /**
+   * The program's real path and SHA-256, and its path relative to the policy root ('/' separators; null
+   * when outside it) — what path globs in rules are matched against. `relative` is absent in requests
+   * made before it was bound; the policy root then decides it.
+   */
+  program: { path: string; sha256: string; relative?: string | null };
   cwd: string;
   environment: { name: string; protected: boolean; evidence: Evidence[] };
   env: Record<string, BoundVariable>;
@@ -313,7 +318,11 @@ export interface Consumption {
   pid: number;
 }
 
-export type RequestStatus = "pending" | "approved" | "denied" | "consumed" | "expired";
+/**
+ * `void`: made under another policy than the one in force; its approvals no longer count and it can
+ * never run (make a new request).
+ */
+export type RequestStatus = "pending" | "approved" | "denied" | "consumed" | "expired" | "void";
 
 export const SIG_NAMESPACE = {
   request: "request@access-guard",

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type AssessInput, type VerifyFn, assessRequest, effectiveRequirements } from "../../src/core/approvals.js";
+import { type AssessInput, type VerifyFn, assessRequest, mayDecide } from "../../src/core/approvals.js";
 import { newRequestId } from "../../src/core/ids.js";
 import { approvalMessage, buildRequest, requestDigest, requestMessage } from "../../src/core/request.js";
 import { SIG_NAMESPACE } from "../../src/core/types.js";
@@ -41,9 +41,10 @@ const K = { alice: newKey(), bob: newKey(), bob2: newKey(), carol: newKey(), dav
 const T0 = Date.parse("2026-03-01T10:00:00.000Z");
 const MIN = 60_000;
 
+/** Each rule matches production runs given the flag `--<rule name>`, so a request's argv decides its rules. */
 const requireRule = (name: string, approvals: number, from: string[] | null, ttlSeconds = 1800) => ({
   name,
-  match: { environments: ["production"] },
+  match: { environments: ["production"], args: [`--${name}`] },
   effect: { type: "require" as const, approvals, from, reason: true, confirm: false, ttlSeconds },
 });
 
@@ -91,15 +92,19 @@ interface RequestOptions {
   edit?: (r: GuardRequest) => void;
 }
 
-/** A request signed by its requester (or, with `edit`, re-signed after editing: a malicious requester). */
+/**
+ * A request signed by its requester (or, with `edit`, re-signed after editing: a malicious requester).
+ * Its argv carries one flag per rule, so the policy derives exactly `rules` for it (in policy order).
+ */
 function makeRequest(o: RequestOptions = {}, policy = basePolicy()): SignedRequest {
   const key = o.key ?? K.alice;
   const rules = o.rules ?? ["purge-needs-an-sre"];
+  const argv = o.argv ?? ["scripts/purge-lb-state.sh", "--all", ...rules.map((r) => `--${r}`)];
   const request = buildRequest({
     id: freshId(),
     nonce: randomBytes(16).toString("hex"),
     requester: { principal: o.by === undefined ? "alice" : o.by, fingerprint: key.fingerprint, key: `${key.type} ${key.blob}` },
-    argv: o.argv ?? ["scripts/purge-lb-state.sh", "--all"],
+    argv,
     program: { path: "/repo/scripts/purge-lb-state.sh", sha256: "a".repeat(64) },
     cwd: "/repo",
     environment: { name: o.env ?? "production", protected: (o.env ?? "production") === "production", evidence: [] },
@@ -311,11 +316,19 @@ describe("assessRequest: the request itself", () => {
     expect(a.status).toBe("pending");
   });
 
-  it("A10: the policy's current, shorter ttl for the rule caps the lifetime", () => {
-    const policy = basePolicy();
+  it("A10: the policy's shorter ttl caps the lifetime (a request re-signed with a longer one is invalid)", () => {
+    const r = makeRequest({ edit: (req) => (req.expiresAt = new Date(Date.parse(req.createdAt) + 3600_000).toISOString()) });
+    expect(assess(r, [approve(r, "bob")]).problems.join("\n")).toMatch(/longer than the policy allows \(1800 s\)/);
+  });
+
+  it("a policy change voids the request: its approvals no longer count, whatever the new rules say", () => {
+    const policy = { ...basePolicy(), digest: "c".repeat(64) };
     policy.rules[0] = requireRule("purge-needs-an-sre", 1, ["sre"], 600);
     const r = makeRequest();
-    expect(assess(r, [approve(r, "bob")], { policy }).problems.join("\n")).toMatch(/longer than the policy allows \(600 s\)/);
+    const a = assess(r, [approve(r, "bob")], { policy });
+    expect(a.status).toBe("void");
+    expect(a.requirements[0]!.met).toBe(false);
+    expect(a.ignored[0]).toMatchObject({ code: "request-void" });
   });
 
   it("A10/A11: a request dated in the future of the store clock is invalid", () => {
@@ -325,7 +338,8 @@ describe("assessRequest: the request itself", () => {
 
   it("an unregistered requester key is accepted for an unprotected environment only", () => {
     const staging = makeRequest({ by: null, key: K.outsider, env: "staging", rules: [] });
-    expect(assess(staging, [])).toMatchObject({ requestValid: true, status: "approved" });
+    // Valid, but never "approved" by an empty list of requirements (such a run needs no request at all).
+    expect(assess(staging, [])).toMatchObject({ requestValid: true, status: "pending", requirements: [] });
     const prod = makeRequest({ by: null, key: K.outsider });
     expect(assess(prod, []).problems.join("\n")).toMatch(/only for unprotected environments/);
   });
@@ -342,34 +356,71 @@ describe("assessRequest: the request itself", () => {
 
   it("a protected request stripped of its requirements by the requester is invalid", () => {
     const r = makeRequest({ rules: [], edit: (req) => (req.rules = []) });
-    const a = assess(r, []);
+    const a = assess(r, [approve(r, "bob")]);
     expect(a.requestValid).toBe(false);
     expect(a.status).not.toBe("approved");
     expect(a.problems.join("\n")).toMatch(/carries no approval requirement/);
   });
 
-  it("requirements are never weaker than the current policy: a higher count and a missing rule are added", () => {
+  it("R1: requirements are derived from the policy, never taken from the request (forged claims are invalid)", () => {
+    // The requester re-signs their request claiming a weaker rule set: a made-up rule, one approval from anyone.
     const r = makeRequest({
+      rules: ["purge-needs-an-sre", "two-dbas"],
       edit: (req) => {
-        req.requirements[0]!.approvals = 1;
-        req.rules.push("two-dbas");
+        req.rules = ["fast-track"];
+        req.requirements = [{ rule: "fast-track", approvals: 1, from: null, reason: false, confirm: false, ttlSeconds: 7 * 24 * 3600 }];
+        req.expiresAt = new Date(Date.parse(req.createdAt) + 7 * 24 * 3600_000).toISOString();
       },
     });
-    const policy = basePolicy();
-    policy.rules[0] = requireRule("purge-needs-an-sre", 2, ["sre"]);
-    const eff = effectiveRequirements(r.request, policy);
-    expect(eff.map((x) => [x.rule, x.approvals])).toEqual([["purge-needs-an-sre", 2], ["two-dbas", 2]]);
-    const a = assess(r, [approve(r, "bob")], { policy });
-    expect(a.status).toBe("pending");
-    expect(a.requirements.map((x) => x.needed)).toEqual([2, 2]);
+    const a = assess(r, [approve(r, "dave")]);
+    expect(a.status).not.toBe("approved");
+    expect(a.requestValid).toBe(false);
+    expect(a.claims).toEqual(["rules", "requirements"]);
+    expect(a.problems.join("\n")).toMatch(/forged or edited after signing/);
+    // What is enforced is the derivation: SRE and two DBAs.
+    expect(a.requirements.map((x) => [x.requirement.rule, x.needed, x.requirement.from])).toEqual([
+      ["purge-needs-an-sre", 1, ["sre"]],
+      ["two-dbas", 2, ["dba"]],
+    ]);
+    expect(a.ignored[0]).toMatchObject({ code: "request-invalid" });
   });
 
-  it("A13: the current policy's groups decide who may approve", () => {
-    const policy = basePolicy();
-    policy.rules[0] = requireRule("purge-needs-an-sre", 1, ["dba"]);
+  it.each<[string, (req: GuardRequest) => void]>([
+    ["R1: one rule of two dropped", (req) => { req.rules.pop(); req.requirements.pop(); }],
+    ["R1: a lower count", (req) => { req.requirements[1]!.approvals = 1; }],
+    ["R1: wider groups", (req) => { req.requirements[1]!.from = null; }],
+    ["R1: no reason needed", (req) => { req.requirements[0]!.reason = false; }],
+    ["R1: a longer ttl", (req) => { req.requirements[0]!.ttlSeconds = 3600; }],
+    ["R1: an extra, stricter rule (a claim is still a claim)", (req) => { req.rules.push("two-anyone"); }],
+    ["R1: an unprotected claim for a protected environment", (req) => { req.environment.protected = false; }],
+  ])("%s is invalid", (_name, edit) => {
+    const r = makeRequest({ rules: ["purge-needs-an-sre", "two-dbas"], edit });
+    const a = assess(r, [approve(r, "bob"), approve(r, "carol")]);
+    expect(a.requestValid).toBe(false);
+    expect(a.status).toBe("pending");
+  });
+
+  it("R2: a break-glass flag never makes a request approved, even with empty rules and requirements", () => {
+    const r = makeRequest({ rules: [], breakGlass: true, edit: (req) => { req.rules = []; req.requirements = []; } });
+    const a = assess(r, [approve(r, "bob")]);
+    expect(a.status).toBe("pending");
+    expect(a.requirements).toEqual([]);
+  });
+
+  it("R2: a genuine break-glass record is never approved by approvals either", () => {
+    const r = makeRequest({ breakGlass: true });
+    const a = assess(r, [approve(r, "bob")]);
+    expect(a.requestValid).toBe(true);
+    expect(a.status).toBe("pending");
+    expect(a.ignored[0]).toMatchObject({ code: "break-glass-run" });
+  });
+
+  it("A13: the current policy's groups decide who may approve (a group change is a policy change)", () => {
     const r = makeRequest();
-    expect(assess(r, [approve(r, "erin")], { policy }).status).toBe("pending");
-    expect(assess(r, [approve(r, "carol")], { policy }).status).toBe("approved");
+    const a = assess(r, [approve(r, "carol")]);
+    expect(a.status).toBe("pending");
+    expect(a.ignored[0]).toMatchObject({ code: "not-eligible" });
+    expect(assess(r, [approve(r, "erin")]).status).toBe("approved");
   });
 
   it("a required reason that is missing makes the request invalid", () => {
@@ -465,11 +516,11 @@ describe("assessRequest: denials, acknowledgements and status", () => {
   });
 
   it.each<[string, RequestOptions, RegExp]>([
-    ["A14: without a reason", { breakGlass: true, reason: null }, /break-glass requires a reason/],
+    ["A14: without a reason", { breakGlass: true, reason: null, rules: [] }, /break-glass requires a reason/],
     ["A14: by someone outside the break_glass groups", { breakGlass: true, by: "carol", key: K.carol }, /not in a break_glass group/],
     ["A14: in an environment break-glass does not cover", { breakGlass: true, env: "staging" }, /break-glass is not allowed for staging/],
   ])("%s is invalid", (_name, o, problem) => {
-    const r = makeRequest({ ...o, rules: o.env === "staging" ? [] : ["purge-needs-an-sre"] });
+    const r = makeRequest({ ...o, rules: o.env === "staging" || o.reason === null ? [] : ["purge-needs-an-sre"] });
     expect(assess(r, []).problems.join("\n")).toMatch(problem);
   });
 
@@ -517,5 +568,29 @@ describe("assessRequest: properties", () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe("mayDecide: who may record what, from the one assessment", () => {
+  const policy = basePolicy();
+  const me = (n: string) => policy.principals[n];
+  type Row = [string, () => { r: SignedRequest; approvals?: SignedApproval[]; over?: Partial<AssessInput> }, string | undefined, "approve" | "deny", string];
+  it.each<Row>([
+    ["an SRE approves a pending purge", () => ({ r: makeRequest() }), "bob", "approve", "ok:approve"],
+    ["a DBA may not approve an SRE-only purge", () => ({ r: makeRequest() }), "carol", "approve", "not-eligible"],
+    ["the requester may not approve", () => ({ r: makeRequest() }), "alice", "approve", "requester"],
+    ["the requester may withdraw (deny)", () => ({ r: makeRequest() }), "alice", "deny", "ok:deny"],
+    ["someone outside the policy", () => ({ r: makeRequest() }), undefined, "approve", "not-principal"],
+    ["a forged request", () => ({ r: makeRequest({ edit: (q) => (q.requirements[0]!.from = null) }) }), "dave", "approve", "invalid"],
+    ["a consumed request", () => ({ r: makeRequest(), over: { consumed: true } }), "bob", "approve", "closed"],
+    ["a void request", () => ({ r: makeRequest(), over: { policy: { ...basePolicy(), digest: "c".repeat(64) } } }), "bob", "approve", "void"],
+    ["approve on a break-glass run is its review", () => ({ r: makeRequest({ breakGlass: true }) }), "erin", "approve", "ok:acknowledge"],
+    ["a review needs a break_glass group", () => ({ r: makeRequest({ breakGlass: true }) }), "carol", "approve", "not-break-glass-group"],
+    ["a frozen run is not approved", () => ({ r: makeRequest(), over: { policy: { ...basePolicy(), freezes: [{ name: "year-end", environments: ["production"], from: T0, until: T0 + 86400_000, reason: "freeze" }] } } }), "bob", "approve", "policy-denies"],
+  ])("%s", (_name, make, who, verb, expected) => {
+    const { r, approvals = [], over = {} } = make();
+    const a = assess(r, approvals, over);
+    const v = mayDecide(a, r.request, over.policy ?? policy, who === undefined ? undefined : me(who), who === undefined ? K.outsider.fingerprint : K[who as keyof typeof K].fingerprint, verb);
+    expect(v.ok ? `ok:${v.decision}` : v.code).toBe(expected);
   });
 });
