@@ -50,7 +50,7 @@ export function stdinBinding(): StdinBinding {
 export function currentBinding(ctx: Context, plan: Plan, identity: Identity, hashed: Hashed, stdin: StdinBinding): RunBinding {
   return {
     argv: plan.argv,
-    program: { path: plan.program.path, sha256: hashed.sha256 },
+    program: plan.program.via ? { path: plan.program.path, sha256: hashed.sha256, via: plan.program.via } : { path: plan.program.path, sha256: hashed.sha256 },
     cwd: ctx.cwd,
     environment: { name: plan.decision.environment ?? "", evidence: plan.decision.evidence },
     env: boundEnvironment(plan.policy, plan.childEnv, detectorVariables(plan.policy)),

@@ -170,6 +170,26 @@ export interface ResolvedProgram {
   base: string;
   /** Base name of argv[0] as typed (a symlink named `psql` to a wrapper still reads as `psql` here). */
   givenBase: string;
+  /**
+   * When the path found for argv[0] passes through symbolic links: that path, which is what guard hands
+   * to execve (a multi-call program such as pg_wrapper or busybox picks its tool by it), and every link
+   * on the way. Absent when the path found is the real path.
+   */
+  via?: ProgramVia;
+}
+
+/** One symbolic link met while the kernel would resolve the program's path. */
+export interface ProgramLink {
+  /** Where the link is (absolute, its directories already resolved). */
+  path: string;
+  /** The link's content, as readlink returns it. */
+  target: string;
+}
+
+/** The program's path as found on PATH (or as given) and the links from it to the real file. */
+export interface ProgramVia {
+  path: string;
+  links: ProgramLink[];
 }
 
 /** One kubeconfig file as read by the adapter, in KUBECONFIG order. */
@@ -259,7 +279,11 @@ export interface GuardRequest {
   id: string;
   requester: { principal: string | null; fingerprint: string; key: string };
   argv: string[];
-  program: { path: string; sha256: string };
+  /**
+   * The real file and its content; `via` only when it is reached through symbolic links (absent, not
+   * null, otherwise: requests for programs without links keep the shape and digest they always had).
+   */
+  program: { path: string; sha256: string; via?: ProgramVia };
   cwd: string;
   environment: { name: string; protected: boolean; evidence: Evidence[] };
   env: Record<string, BoundVariable>;
