@@ -5,9 +5,9 @@
  * can change. Real clients, a real PostgreSQL (a database of this test's own), real keys, the built CLI.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { copyFile, lchown, lstat, mkdir, readlink, rm, symlink } from "node:fs/promises";
+import { chmod, copyFile, cp, lchown, lstat, mkdir, readFile, readlink, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { guard, makeWorld, requestIdIn, standardPolicy, type World } from "./world.js";
+import { guard, makeWorld, requestIdIn, ROOT, standardPolicy, type World } from "./world.js";
 import { ADMIN_URL, randomName, sql, urlFor } from "../helpers/pg.js";
 
 const WRAPPER = "/usr/share/postgresql-common/pg_wrapper";
@@ -84,7 +84,6 @@ describe("the real PostgreSQL clients run through their pg_wrapper links", () =>
   it("a link whose exec fails in the kernel (its #! interpreter is missing) is 127, never 0", async () => {
     const dir = join(w.dir, "broken");
     await mkdir(dir, { recursive: true, mode: 0o755 });
-    const { writeFile } = await import("node:fs/promises");
     await writeFile(join(dir, "tool-real"), "#!/nonexistent/interpreter\necho never\n", { mode: 0o755 });
     await symlink("tool-real", join(dir, "tool"));
     const r = await guard(w, ["run", "--", join(dir, "tool")]);
@@ -140,7 +139,6 @@ describe("an approved psql in production, through its link", () => {
     if (target === "copy") {
       await mkdir(join(w.dir, "alt"), { recursive: true, mode: 0o755 });
       await copyFile(WRAPPER, join(w.dir, "alt", "pg_wrapper"));
-      const { chmod } = await import("node:fs/promises");
       await chmod(join(w.dir, "alt", "pg_wrapper"), 0o755);
       await pointPsqlAt(join(w.dir, "alt", "pg_wrapper"));
     } else {
@@ -163,7 +161,6 @@ describe("links that someone else can change are refused with the reason", () =>
   it("a link in a directory everyone can write", async () => {
     const open = join(w.dir, "open");
     await mkdir(open, { recursive: true });
-    const { chmod } = await import("node:fs/promises");
     await chmod(open, 0o777);
     await symlink("/usr/bin/psql", join(open, "psql"));
     const r = await guard(w, ["run", "--", "psql", "--version"], { env: { ...pgEnv, PATH: `${open}:${w.env.PATH}` } });
@@ -171,6 +168,11 @@ describe("links that someone else can change are refused with the reason", () =>
     expect(r.stdout).toBe("");
     expect(r.stderr).toContain(`directory ${open} is writable by its group and everyone (mode 0777)`);
     expect(r.stderr).toMatch(/owned by root or you and writable by nobody else/);
+    const events = (await readFile(join(w.store, "audit", "events.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as { type: string; data: { argv?: string[]; reasons?: string[] } });
+    const last = events.at(-1)!;
+    expect(last.type).toBe("run.refused");
+    expect(last.data.argv).toEqual(["psql", "--version"]);
+    expect(last.data.reasons?.[0]).toContain(`directory ${open} is writable`);
   });
 
   it.runIf(process.getuid?.() === 0)("a link owned by another user (nobody), even in a directory only root can write", async () => {
@@ -189,8 +191,6 @@ describe("links that someone else can change are refused with the reason", () =>
 // by real keys: a purge in "production" needs a DBA's approval, and then really deletes the old rows.
 describe("examples/psql end to end", () => {
   it("purge-state.sh: request → a DBA approves → runs once against the database; vacuum-state.sh runs without approval", async () => {
-    const { cp, writeFile } = await import("node:fs/promises");
-    const { ROOT } = await import("./world.js");
     const project = join(w.dir, "examples-psql");
     await cp(join(ROOT, "examples", "psql"), project, { recursive: true });
     const people = w.people;
