@@ -33,7 +33,10 @@ import { ExitCode, GuardError, usageError } from "../core/errors.js";
 export const DEFAULT_KILL_GRACE_MS = 10_000;
 
 export interface RunChildOptions {
-  /** The resolved real path to execute (from resolveProgram, checked by verifyUnchanged). */
+  /**
+   * The absolute path to execute: the real path, or, for a program reached through symbolic links, the
+   * path found (from resolveProgram; checked by verifyUnchanged and verifyChain).
+   */
   file: string;
   /** argv[0] as the user typed it (the child sees it as its argv[0]), then the arguments. */
   argv: string[];

@@ -19,10 +19,10 @@
  */
 import { createHash } from "node:crypto";
 // Synchronous metadata calls on the start-up path (resolving the program); reads of whole files stay asynchronous.
-import { accessSync, constants, promises as fsp, realpathSync, statSync } from "node:fs";
+import { accessSync, constants, lstatSync, promises as fsp, readlinkSync, realpathSync, statSync } from "node:fs";
 import type { Stats } from "node:fs";
-import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
-import type { ResolvedProgram } from "../core/types.js";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import type { ProgramLink, ProgramVia, ResolvedProgram } from "../core/types.js";
 import { configError, deniedError, ExitCode, GuardError, usageError } from "../core/errors.js";
 
 /** What identifies the file on disk, besides its content. */
@@ -86,9 +86,138 @@ export async function resolveProgram(
   const real = await realPathOf(candidate, argv0);
   const st = await statOrThrow(real, argv0);
   await assertExecutable(real, st, argv0);
+  const via = viaOf(candidate, real, argv0);
 
   const root = await realPolicyRoot(opts.policyRoot);
-  return { given: argv0, path: real, relativeToRoot: relativeInside(root, real), base: basename(real), givenBase: basename(argv0) };
+  const program: ResolvedProgram = { given: argv0, path: real, relativeToRoot: relativeInside(root, real), base: basename(real), givenBase: basename(argv0) };
+  if (via) program.via = via;
+  return program;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Programs reached through symbolic links (issue 19)
+//
+// On Debian and Ubuntu /usr/bin/psql is a link to pg_wrapper, which picks the client by the name it was
+// started by; busybox applets work the same way. A `#!` script sees the path the kernel executed, so
+// guard executes the path it found (on PATH, or as given), not the real path. What is hashed, checked
+// and recorded is still the real file. The path executed is safe to hand to execve only if nobody but
+// root and the user can change where it leads, so every directory the resolution looks into and every
+// link on the way must be owned by root or the user and writable by nobody else (a sticky directory
+// such as /tmp is accepted only for an entry owned by root or the user, which nobody else may then
+// rename or delete). Otherwise the run is refused (77). Immediately before exec the chain is walked
+// again and must lead through the same links to the very file that was hashed.
+// ---------------------------------------------------------------------------------------------
+
+/** Linux follows at most 40 links in one resolution (MAXSYMLINKS). */
+const MAX_LINKS = 40;
+
+interface Walk {
+  real: string;
+  links: ProgramLink[];
+  /** Why someone other than root or the user could change where the path leads (empty: nobody). */
+  problems: string[];
+}
+
+/**
+ * Resolve an absolute path component by component as the kernel does, recording every symbolic link
+ * and judging every directory looked into and every link met. Throws the lstat error of a missing part.
+ */
+function walkPath(path: string): Walk {
+  const me = process.getuid?.() ?? -1;
+  const trusted = (uid: number): boolean => uid === 0 || uid === me;
+  const links: ProgramLink[] = [];
+  const problems: string[] = [];
+  const judged = new Set<string>();
+  const note = (p: string): void => {
+    if (!problems.includes(p)) problems.push(p);
+  };
+  const pending = path.split("/");
+  let current = "/";
+  while (pending.length > 0) {
+    const part = pending.shift()!;
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      current = dirname(current);
+      continue;
+    }
+    const dir = statSync(current);
+    const next = current === "/" ? `/${part}` : `${current}/${part}`;
+    const st = lstatSync(next);
+    if (!judged.has(current)) {
+      judged.add(current);
+      if (!trusted(dir.uid)) note(`directory ${current} is owned by uid ${dir.uid}, not by root or you`);
+      if ((dir.mode & 0o022) !== 0 && (dir.mode & 0o1000) === 0) note(`directory ${current} is writable by ${writers(dir.mode)} (mode ${formatMode(dir.mode)})`);
+    }
+    if ((dir.mode & 0o022) !== 0 && (dir.mode & 0o1000) !== 0 && !trusted(st.uid)) {
+      note(`${next} is owned by uid ${st.uid} in the shared directory ${current} (mode ${formatMode(dir.mode)}), so its owner can replace it`);
+    }
+    if (st.isSymbolicLink()) {
+      if (links.length >= MAX_LINKS) throw Object.assign(new Error(`too many symbolic links in ${path}`), { code: "ELOOP" });
+      const target = readlinkSync(next);
+      links.push({ path: next, target });
+      if (!trusted(st.uid)) note(`symbolic link ${next} is owned by uid ${st.uid}, not by root or you`);
+      if (target.startsWith("/")) current = "/";
+      pending.unshift(...target.split("/"));
+      continue;
+    }
+    current = next;
+  }
+  return { real: current, links, problems };
+}
+
+function writers(mode: number): string {
+  return [mode & 0o020 ? "its group" : "", mode & 0o002 ? "everyone" : ""].filter(Boolean).join(" and ");
+}
+
+/** The path found and its links when it is not the real path; refused (77) when others could change them. */
+function viaOf(candidate: string, real: string, given: string): ProgramVia | undefined {
+  let walk: Walk;
+  try {
+    walk = walkPath(candidate);
+  } catch (error) {
+    throw lookupFailure(error, given, candidate);
+  }
+  if (walk.links.length === 0 && walk.real === real) return undefined;
+  if (walk.real !== real) throw changed(`${candidate} led to ${walk.real} and then to ${real} while guard resolved it`);
+  const via = { path: candidate, links: walk.links };
+  if (walk.problems.length > 0) throw unsafeLinks(given, via, walk.problems);
+  return via;
+}
+
+function unsafeLinks(given: string, via: ProgramVia, problems: string[]): GuardError {
+  return deniedError(
+    `refused to run ${given} through symbolic links that someone other than root or you can change: ${problems[0]}`,
+    `guard runs a program reached through a link by the link's path (multi-call programs such as pg_wrapper and busybox need their name), so every link and every directory on the way must be owned by root or you and writable by nobody else: fix the owner or mode (e.g. chmod go-w DIR) of what is named here, or give the real file's path if the program does not need its link's name`,
+    [...problems.slice(1), ...via.links.map((l) => `link: ${l.path} -> ${l.target}`)],
+  );
+}
+
+/**
+ * Immediately before exec, for a program reached through links: the path still leads, through the same
+ * links, to the real path that was resolved, and (when it was hashed) to the very file that was hashed;
+ * and nobody else can change the chain now either. Any difference is a refusal (77).
+ */
+export async function verifyChain(program: ResolvedProgram, hashedIdentity: FileIdentity | null): Promise<void> {
+  const via = program.via;
+  if (!via) return;
+  let walk: Walk;
+  try {
+    walk = walkPath(via.path);
+  } catch (error) {
+    throw changed(`${via.path} no longer resolves (${errnoCode(error) ?? "unknown error"})`);
+  }
+  const was = via.links.map((l) => `${l.path} -> ${l.target}`);
+  const now = walk.links.map((l) => `${l.path} -> ${l.target}`);
+  if (was.join("\n") !== now.join("\n") || walk.real !== program.path) {
+    throw changed(`the symbolic links from ${via.path} were changed`, [...was.map((l) => `resolved: ${l}`), ...now.map((l) => `now:      ${l}`), `now leads to ${walk.real}`]);
+  }
+  if (walk.problems.length > 0) throw unsafeLinks(program.given, via, walk.problems);
+  if (hashedIdentity) {
+    const st = statSync(via.path, { throwIfNoEntry: false });
+    if (!st || st.dev !== hashedIdentity.dev || st.ino !== hashedIdentity.ino) {
+      throw changed(`${via.path} no longer leads to the file that was hashed`, [`hashed: ${hashedIdentity.dev}:${hashedIdentity.ino}`, `now:    ${st ? `${st.dev}:${st.ino}` : "(gone)"}`]);
+    }
+  }
 }
 
 async function searchPath(name: string, cwd: string, pathVar: string | undefined): Promise<string> {

@@ -8,7 +8,7 @@ import { ExitCode, GuardError, deniedError, integrityError, ioError } from "../c
 import { newNonce } from "../core/ids.js";
 import { requestDigest } from "../core/request.js";
 import type { AuditActor, SignedRequest } from "../core/types.js";
-import { assertInterpreterRunnable, hashProgram, verifyUnchanged } from "../adapters/program.js";
+import { assertInterpreterRunnable, hashProgram, verifyChain, verifyUnchanged } from "../adapters/program.js";
 import { runChild, type ChildOutcome } from "../adapters/exec.js";
 import { colours, say } from "../adapters/output.js";
 import type { Context } from "./context.js";
@@ -32,13 +32,14 @@ export async function executeAllowed(ctx: Context, plan: Plan, actor: AuditActor
     runId,
     requestId: null,
     argv: plan.argv,
-    program: { path: plan.program.path, sha256: hashed?.sha256 ?? null },
+    program: { path: plan.program.path, sha256: hashed?.sha256 ?? null, via: plan.program.via?.path ?? null },
     environment: plan.decision.environment,
     rules: plan.decision.rules,
     cwd: ctx.cwd,
     breakGlass: false,
   });
   if (hashed) await verifyUnchanged(plan.program.path, hashed);
+  await verifyChain(plan.program, hashed?.identity ?? null);
   return spawnAndFinish(ctx, plan, actor, runId, null);
 }
 
@@ -56,6 +57,7 @@ export async function executeApproved(
   const store = await ctx.store();
   const req = signed.request;
   await verifyUnchanged(plan.program.path, hashed);
+  await verifyChain(plan.program, hashed.identity);
   // Everything execve could still refuse is found out before the approval is used (X5).
   await assertInterpreterRunnable(plan.program.path, plan.argv[0] ?? plan.program.path, { cwd: ctx.cwd, path: plan.childEnv.PATH });
   await assertNeverConsumed(ctx, req.id);
@@ -79,7 +81,7 @@ export async function executeApproved(
       runId,
       requestId: req.id,
       argv: req.argv,
-      program: { path: req.program.path, sha256: req.program.sha256 },
+      program: { path: req.program.path, sha256: req.program.sha256, via: req.program.via?.path ?? null },
       environment: req.environment.name,
       rules: req.rules,
       cwd: req.cwd,
@@ -95,8 +97,10 @@ export async function executeApproved(
     }
     throw err;
   }
-  // Last look, immediately before exec: the file that was hashed is the file that runs.
+  // Last look, immediately before exec: the file that was hashed is the file that runs, reached through
+  // the links that were bound.
   await verifyUnchanged(plan.program.path, hashed);
+  await verifyChain(plan.program, hashed.identity);
   return spawnAndFinish(ctx, plan, actor, runId, req.id, await runNotifications(ctx, plan, actor, signed, runId));
 }
 
@@ -160,7 +164,9 @@ async function spawnAndFinish(
   requestId: string | null,
   afterRun?: (r: ChildOutcome) => Promise<void>,
 ): Promise<RunResult> {
-  const result = await runChild({ file: plan.program.path, argv: plan.argv, cwd: ctx.cwd, env: plan.childEnv });
+  // Through the path found when it is a link (pg_wrapper and busybox choose by that name): verifyChain
+  // has just checked that it leads to the real file that was checked.
+  const result = await runChild({ file: plan.program.via?.path ?? plan.program.path, argv: plan.argv, cwd: ctx.cwd, env: plan.childEnv });
   try {
     await auditOrFail(ctx, actor, "run.finished", {
       runId,

@@ -14,7 +14,7 @@ export function planJson(plan: Plan): Record<string, unknown> {
     freezes: d.freezes,
     breakGlassAvailable: d.breakGlassAvailable,
     argv: plan.argv,
-    program: { given: plan.program.given, path: plan.program.path, relativeToRoot: plan.program.relativeToRoot },
+    program: { given: plan.program.given, path: plan.program.path, relativeToRoot: plan.program.relativeToRoot, via: plan.program.via ?? null },
     policyDigest: plan.policy.digest,
   };
 }

@@ -5,6 +5,7 @@
 import type { Style } from "../adapters/output.js";
 import { escapeForTerminal, quoteArgv, suspiciousChars } from "../core/escape.js";
 import { formatDuration } from "../core/duration.js";
+import { renderVia } from "../core/request.js";
 import type { Decision, Evidence, Requirement } from "../core/types.js";
 import type { Plan } from "./plan.js";
 
@@ -31,6 +32,7 @@ export function renderPlan(plan: Plan, c: Style): string[] {
   const lines = [
     `${colour(decisionWord(d.decision))}  ${quoteArgv(plan.argv)}`,
     `  program:     ${esc(plan.program.path)}`,
+    ...(plan.program.via ? [`  run as:      ${renderVia(plan.program.via)}`] : []),
     `  target:      ${d.environment ? esc(d.environment) : c.red("undetermined")}${d.protected ? c.red(" (protected)") : ""}`,
     `  evidence:    ${renderEvidence(d.evidence).join("\n               ")}`,
     `  rules:       ${d.rules.length ? d.rules.map(esc).join(", ") : "(none matched)"}`,

@@ -51,7 +51,12 @@ export function stdinBinding(): StdinBinding {
 export function currentBinding(ctx: Context, plan: Plan, identity: Identity, hashed: Hashed, stdin: StdinBinding): RunBinding {
   return {
     argv: plan.argv,
-    program: { path: plan.program.path, sha256: hashed.sha256, relative: plan.program.relativeToRoot },
+    program: {
+      path: plan.program.path,
+      sha256: hashed.sha256,
+      relative: plan.program.relativeToRoot,
+      ...(plan.program.via ? { via: plan.program.via } : {}),
+    },
     cwd: ctx.cwd,
     environment: { name: plan.decision.environment ?? "", evidence: plan.decision.evidence },
     env: boundEnvironment(plan.policy, plan.childEnv, detectorVariables(plan.policy)),

@@ -1,6 +1,7 @@
 /** What an approver (or `guard show`) sees of a request: everything the approval binds, escaped. */
 import type { Style } from "../adapters/output.js";
 import { asciiIdentifier, escapeForTerminal as esc, quoteArgv, suspiciousChars } from "../core/escape.js";
+import { renderVia } from "../core/request.js";
 import type { Policy } from "../core/types.js";
 import { renderEvidence, renderRequirement } from "./render.js";
 import type { LoadedRequest } from "./request-lib.js";
@@ -17,6 +18,8 @@ export function renderRequest(loaded: LoadedRequest, policy: Policy, c: Style): 
   lines.push(`  argv:         ${req.argv.map((x, i) => `[${i}] ${quoteArgv([x])}`).join("  ")}`);
   lines.push(`  program:      ${esc(req.program.path)}`);
   lines.push(`  sha256:       ${req.program.sha256}`);
+  // A multi-call program (pg_wrapper, busybox) runs as the tool its link is named after: show the link.
+  if (req.program.via) lines.push(`  run as:       ${renderVia(req.program.via)}`);
   lines.push(`  directory:    ${esc(req.cwd)}`);
   lines.push(`  stdin:        ${req.stdin.kind === "tty" ? "a terminal" : "empty (/dev/null)"}`);
   const bound = Object.entries(req.env).filter(([, v]) => v.shown !== null);
@@ -35,7 +38,8 @@ export function renderRequest(loaded: LoadedRequest, policy: Policy, c: Style): 
   for (const p of a.acknowledgedBy) lines.push(`  reviewed by:  ${asciiIdentifier(p)}`);
   for (const i of a.ignored) lines.push(`  ${c.dim(`not counted:  ${asciiIdentifier(i.principal)} (${i.fingerprint}): ${esc(i.why)}`)}`);
   for (const p of a.problems) lines.push(`  ${c.red.bold("problem:")}      ${esc(p)}`);
-  const suspicious = [...new Set([...req.argv, req.reason ?? "", req.cwd, req.program.path].flatMap((s) => suspiciousChars(s)))];
+  const viaText = req.program.via ? [req.program.via.path, ...req.program.via.links.flatMap((l) => [l.path, l.target])] : [];
+  const suspicious = [...new Set([...req.argv, req.reason ?? "", req.cwd, req.program.path, ...viaText].flatMap((s) => suspiciousChars(s)))];
   if (suspicious.length) lines.push(warn(`  WARNING: this request contains ${suspicious.join(", ")} — shown escaped above; read it carefully`));
   return lines;
 }

@@ -84,6 +84,10 @@ async function runWithContext(ctx: Context, command: string[], opts: RunOptions,
     if (err instanceof GuardError && err.exitCode === ExitCode.CONFIG) {
       await auditBestEffort(ctx, anonymousActor(ctx), "policy.error", { message: err.message, argv: command });
     }
+    // Refused while resolving the program (a symbolic link on its path that others can change).
+    if (err instanceof GuardError && err.exitCode === ExitCode.DENIED) {
+      await auditBestEffort(ctx, anonymousActor(ctx), "run.refused", { argv: command, reasons: [err.message], exitCode: ExitCode.DENIED });
+    }
     throw err;
   }
   const d = plan.decision;

@@ -8,6 +8,7 @@ import type {
   Consumption,
   Evidence,
   GuardRequest,
+  ProgramVia,
   Requirement,
   SignedApproval,
   SignedRequest,
@@ -47,9 +48,7 @@ export function buildRequest(p: BuildRequestInput): GuardRequest {
     id: p.id,
     requester: { principal: p.requester.principal, fingerprint: p.requester.fingerprint, key: p.requester.key },
     argv: [...p.argv],
-    program: p.program.relative === undefined
-      ? { path: p.program.path, sha256: p.program.sha256 }
-      : { path: p.program.path, sha256: p.program.sha256, relative: p.program.relative },
+    program: programRecord(p.program),
     cwd: p.cwd,
     environment: { name: p.environment.name, protected: p.environment.protected, evidence: p.environment.evidence.map((e) => ({ ...e })) },
     env: Object.fromEntries(Object.entries(p.env).map(([k, v]) => [k, { sha256: v.sha256, shown: v.shown }])),
@@ -65,6 +64,13 @@ export function buildRequest(p: BuildRequestInput): GuardRequest {
   };
   // Fail here, not at the approver's end, if anything we were given would not survive a round trip.
   return validateRequestShape(JSON.parse(canonicalJson(request)));
+}
+
+/** The request's program: `via` is present only when the program is reached through symbolic links. */
+function programRecord(p: GuardRequest["program"]): GuardRequest["program"] {
+  const base: GuardRequest["program"] = p.relative === undefined ? { path: p.path, sha256: p.sha256 } : { path: p.path, sha256: p.sha256, relative: p.relative };
+  if (p.via === undefined) return base;
+  return { ...base, via: { path: p.via.path, links: p.via.links.map((l) => ({ path: l.path, target: l.target })) } };
 }
 
 /** What the requester signs (namespace SIG_NAMESPACE.request). */
@@ -95,7 +101,7 @@ export function isExpired(req: GuardRequest, now: number): boolean {
 /** The fields of a request that are re-derived when the run actually happens. */
 export interface RunBinding {
   argv: string[];
-  program: { path: string; sha256: string; relative?: string | null };
+  program: { path: string; sha256: string; relative?: string | null; via?: ProgramVia };
   cwd: string;
   environment: { name: string; evidence: Evidence[] };
   env: Record<string, BoundVariable>;
@@ -108,6 +114,7 @@ export type BindingField =
   | "argv"
   | "program.path"
   | "program.sha256"
+  | "program.via"
   | "cwd"
   | "environment"
   | "evidence"
@@ -169,6 +176,11 @@ export function compareBinding(req: GuardRequest, now: RunBinding): BindingDiffe
     push("program.path", `${show(req.program.path)} (as ${show(req.program.relative ?? "outside the policy root")})`, `${show(now.program.path)} (as ${show(now.program.relative ?? "outside the policy root")})`);
   }
   if (req.program.sha256 !== now.program.sha256) push("program.sha256", show(req.program.sha256), show(now.program.sha256));
+  // The path executed and each link on the way: a link pointed elsewhere after approval (even at a file
+  // with the same content, even through a different chain to the same file) is not the approved run.
+  const viaApproved = renderVia(req.program.via);
+  const viaNow = renderVia(now.program.via);
+  if (viaApproved !== viaNow) push("program.via", viaApproved, viaNow);
   if (req.cwd !== now.cwd) push("cwd", show(req.cwd), show(now.cwd));
   if (req.environment.name !== now.environment.name) push("environment", show(req.environment.name), show(now.environment.name));
 
@@ -188,6 +200,12 @@ export function compareBinding(req: GuardRequest, now: RunBinding): BindingDiffe
   if (req.policyDigest !== now.policyDigest) push("policy", show(req.policyDigest), show(now.policyDigest));
   if (req.requester.fingerprint !== now.requesterFingerprint) push("requester", show(req.requester.fingerprint), show(now.requesterFingerprint));
   return diffs;
+}
+
+/** How the program is reached, for the approver and for comparison: `path (link → target, …)`, escaped. */
+export function renderVia(via: ProgramVia | undefined | null): string {
+  if (!via) return "(its real path, no symbolic link)";
+  return `${show(via.path)} (${via.links.map((l) => `${show(l.path)} → ${show(l.target)}`).join(", ")})`;
 }
 
 function argvItem(i: number, v: string | undefined): string {
@@ -358,12 +376,25 @@ function checkRequest(s: Shape, x: unknown, at: string): GuardRequest {
   const argv = s.arr(r.argv, f("argv"), (v, a) => s.str(v, a));
   if (argv.length === 0) s.fail(f("argv"));
   const hasRelative = typeof r.program === "object" && r.program !== null && Object.prototype.hasOwnProperty.call(r.program, "relative");
-  const program = s.obj(r.program, f("program"), hasRelative ? ["path", "sha256", "relative"] : ["path", "sha256"]);
+  const hasVia = typeof r.program === "object" && r.program !== null && Object.prototype.hasOwnProperty.call(r.program, "via");
+  const program = s.obj(r.program, f("program"), ["path", "sha256", ...(hasRelative ? ["relative"] : []), ...(hasVia ? ["via"] : [])]);
   s.nonEmpty(program.path, f("program.path"));
   s.str(program.sha256, f("program.sha256"), HEX64);
   if (hasRelative && program.relative !== null) {
     const rel = s.nonEmpty(program.relative, f("program.relative"));
     if (rel.startsWith("/") || rel.split("/").some((part) => part === "" || part === "." || part === "..")) s.fail(f("program.relative"));
+  }
+  if (hasVia) {
+    const via = s.obj(program.via, f("program.via"), ["path", "links"]);
+    s.nonEmpty(via.path, f("program.via.path"));
+    const links = s.arr(via.links, f("program.via.links"), (v, a) => {
+      const l = s.obj(v, a, ["path", "target"]);
+      s.nonEmpty(l.path, join(a, "path"));
+      s.nonEmpty(l.target, join(a, "target"));
+      return l;
+    });
+    // A via without a link is no via: it would make two records for one run.
+    if (links.length === 0) s.fail(f("program.via.links"));
   }
   s.nonEmpty(r.cwd, f("cwd"));
   const env = s.obj(r.environment, f("environment"), ["name", "protected", "evidence"]);

@@ -170,6 +170,26 @@ export interface ResolvedProgram {
   base: string;
   /** Base name of argv[0] as typed (a symlink named `psql` to a wrapper still reads as `psql` here). */
   givenBase: string;
+  /**
+   * When the path found for argv[0] passes through symbolic links: that path, which is what guard hands
+   * to execve (a multi-call program such as pg_wrapper or busybox picks its tool by it), and every link
+   * on the way. Absent when the path found is the real path.
+   */
+  via?: ProgramVia;
+}
+
+/** One symbolic link met while the kernel would resolve the program's path. */
+export interface ProgramLink {
+  /** Where the link is (absolute, its directories already resolved). */
+  path: string;
+  /** The link's content, as readlink returns it. */
+  target: string;
+}
+
+/** The program's path as found on PATH (or as given) and the links from it to the real file. */
+export interface ProgramVia {
+  path: string;
+  links: ProgramLink[];
 }
 
 /** One kubeconfig file as read by the adapter, in KUBECONFIG order. */
@@ -260,11 +280,12 @@ export interface GuardRequest {
   requester: { principal: string | null; fingerprint: string; key: string };
   argv: string[];
   /**
-   * The program's real path and SHA-256, and its path relative to the policy root ('/' separators; null
-   * when outside it) — what path globs in rules are matched against. `relative` is absent in requests
-   * made before it was bound; the policy root then decides it.
+   * The real file and its content; its path relative to the policy root ('/' separators; null when
+   * outside it), which path globs in rules are matched against (absent in requests made before it was
+   * bound: the policy root then decides it); and `via` only when it is reached through symbolic links
+   * (absent, not null, otherwise: requests for programs without links keep the shape they always had).
    */
-  program: { path: string; sha256: string; relative?: string | null };
+  program: { path: string; sha256: string; relative?: string | null; via?: ProgramVia };
   cwd: string;
   environment: { name: string; protected: boolean; evidence: Evidence[] };
   env: Record<string, BoundVariable>;

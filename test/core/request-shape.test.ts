@@ -55,6 +55,12 @@ describe("validateRequestShape", () => {
     expect(validateRequestShape(JSON.parse(JSON.stringify(r)))).toEqual(r);
   });
 
+  it("issue 19: accepts a program reached through links (program.via)", () => {
+    const r: Mutable = goodRequest();
+    r.program.via = { path: "/usr/bin/psql", links: [{ path: "/usr/bin/psql", target: "../share/postgresql-common/pg_wrapper" }] };
+    expect(validateRequestShape(r)).toBe(r);
+  });
+
   it("accepts an unregistered requester and a null reason and `from`", () => {
     const r: Mutable = goodRequest();
     r.requester.principal = null;
@@ -98,6 +104,11 @@ describe("validateRequestShape", () => {
     ["short nonce", (r) => (r.nonce = "00"), "nonce"],
     ["fingerprint of another form", (r) => (r.requester.fingerprint = "MD5:aa"), "requester.fingerprint"],
     ["T1: a hostile extra field name is escaped", (r) => (r["\x1b[2J"] = 1), "\\x1b[2J"],
+    ["issue 19: program.via null (absent is the form without links)", (r) => (r.program.via = null), "program.via"],
+    ["issue 19: program.via without links", (r) => (r.program.via = { path: "/usr/bin/psql", links: [] }), "program.via.links"],
+    ["issue 19: a link with an empty target", (r) => (r.program.via = { path: "/usr/bin/psql", links: [{ path: "/usr/bin/psql", target: "" }] }), "program.via.links[0].target"],
+    ["issue 19: a link with an extra field", (r) => (r.program.via = { path: "/usr/bin/psql", links: [{ path: "/usr/bin/psql", target: "x", uid: 0 }] }), "program.via.links[0].uid"],
+    ["issue 19: via with an extra field", (r) => (r.program.via = { path: "/usr/bin/psql", links: [{ path: "/usr/bin/psql", target: "x" }], real: "x" }), "program.via.real"],
   ])("%s", (_name, mutate, field) => {
     const r: Mutable = goodRequest();
     mutate(r);

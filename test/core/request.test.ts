@@ -49,6 +49,8 @@ function input(over: Partial<BuildRequestInput> = {}): BuildRequestInput {
 }
 
 const req = (over: Partial<BuildRequestInput> = {}): GuardRequest => buildRequest(input(over));
+const VIA = { path: "/usr/bin/psql", links: [{ path: "/usr/bin/psql", target: "../share/postgresql-common/pg_wrapper" }] };
+const VIA_TEXT = "/usr/bin/psql (/usr/bin/psql → ../share/postgresql-common/pg_wrapper)";
 
 describe("buildRequest", () => {
   const r = (ttls: number[]) => ttls.map((ttlSeconds, i) => ({ rule: `r${i}`, approvals: 1, from: null, reason: false, confirm: false, ttlSeconds }));
@@ -155,6 +157,27 @@ describe("compareBinding", () => {
     expect(compareBinding(base, binding())).toEqual([]);
   });
 
+  it("issue 19: an approved link chain pointed elsewhere, or the link bypassed, is a difference", () => {
+    const linked = req({ program: { path: "/usr/share/postgresql-common/pg_wrapper", sha256: HEX("a"), via: VIA } });
+    const same = structuredClone(bindingOf(linked));
+    expect(compareBinding(linked, same)).toEqual([]);
+    const repointed = structuredClone(same);
+    repointed.program.via = { path: "/usr/bin/psql", links: [{ path: "/usr/bin/psql", target: "/usr/share/postgresql-common/pg_wrapper" }] };
+    expect(compareBinding(linked, repointed).map((d) => [d.field, d.approved, d.current])).toEqual([
+      ["program.via", VIA_TEXT, "/usr/bin/psql (/usr/bin/psql → /usr/share/postgresql-common/pg_wrapper)"],
+    ]);
+    const bypassed = structuredClone(same);
+    delete bypassed.program.via;
+    expect(compareBinding(linked, bypassed).map((d) => d.field)).toEqual(["program.via"]);
+  });
+
+  it("issue 19: a request without links keeps its shape and digest (no via key at all)", () => {
+    expect(Object.keys(base.program).sort()).toEqual(["path", "sha256"]);
+    const linked = req({ program: { path: "/usr/share/postgresql-common/pg_wrapper", sha256: HEX("a"), via: VIA } });
+    expect(linked.program.via).toEqual(VIA);
+    expect(requestDigest(linked)).not.toBe(requestDigest(req({ program: { path: "/usr/share/postgresql-common/pg_wrapper", sha256: HEX("a") } })));
+  });
+
   it.each<[string, (b: RunBinding) => void, Array<[string, string, string]>]>([
     ["C6: reordered args", (b) => (b.argv = ["scripts/purge-lb-state.sh", "us-east-1", "--region"]), [
       ["argv", "argv[1] = --region", "argv[1] = us-east-1"],
@@ -183,6 +206,7 @@ describe("compareBinding", () => {
     ["the policy changed", (b) => (b.policyDigest = HEX("c")), [["policy", HEX("b"), HEX("c")]]],
     ["another requester", (b) => (b.requesterFingerprint = "SHA256:other"), [["requester", FP, "SHA256:other"]]],
     ["T1: hostile text is escaped on both sides", (b) => (b.cwd = "/repo\x1b[2J\u202e"), [["cwd", "/repo", "/repo\\x1b[2J\\u202e"]]],
+    ["issue 19: run through a link that was not approved", (b) => (b.program.via = VIA), [["program.via", "(its real path, no symbolic link)", VIA_TEXT]]],
   ])("%s", (_name, mut, expected) => {
     const diffs = compareBinding(base, binding(mut));
     expect(diffs.map((d) => [d.field, d.approved, d.current])).toEqual(expected);

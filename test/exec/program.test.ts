@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
-import { appendFile, chmod, mkdir, readFile, realpath, rename, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
+import { appendFile, chmod, lchown, mkdir, readFile, realpath, rename, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { describeProgram, hashProgram, resolveProgram, verifyUnchanged } from "../../src/adapters/program.js";
+import { describeProgram, hashProgram, resolveProgram, verifyChain, verifyUnchanged } from "../../src/adapters/program.js";
 import { GuardError } from "../../src/core/errors.js";
 import { makeTempDir, removeDir, writeScript } from "./helpers.js";
 
@@ -290,5 +290,132 @@ describe("describeProgram: what the approver is told about the program", () => {
 
   it("C2: a symlink is refused → 77", async () => {
     expect((await failure(describeProgram(real("links/m")))).exitCode).toBe(77);
+  });
+});
+
+describe("issue 19: a program reached through symbolic links runs by the path found, and only if nobody else can change it", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = join(root, "via");
+    await mkdir(join(dir, "bin"), { recursive: true, mode: 0o755 });
+    await mkdir(join(dir, "lib"), { recursive: true, mode: 0o755 });
+    await writeScript(join(dir, "lib"), "multi", "#!/bin/sh\necho \"$0\"\n");
+    await writeScript(join(dir, "lib"), "multi-copy", "#!/bin/sh\necho \"$0\"\n");
+    await symlink("../lib/multi", join(dir, "bin", "applet"));
+    await symlink("applet", join(dir, "bin", "applet2"));
+  });
+
+  it("records the path found on PATH and every link to the real file", async () => {
+    const p = await resolveIn("applet2", root, `${join(dir, "bin")}:/usr/bin`);
+    expect(p).toMatchObject({ path: join(dir, "lib", "multi"), base: "multi", givenBase: "applet2" });
+    expect(p.via).toEqual({
+      path: join(dir, "bin", "applet2"),
+      links: [
+        { path: join(dir, "bin", "applet2"), target: "applet" },
+        { path: join(dir, "bin", "applet"), target: "../lib/multi" },
+      ],
+    });
+  });
+
+  it("a program at its real path has no via: nothing changes for it", async () => {
+    expect((await resolveIn(join(dir, "lib", "multi"), root)).via).toBeUndefined();
+  });
+
+  it("a link in a directory its group can write → 77 naming the directory and its mode", async () => {
+    const open = join(dir, "group-writable");
+    await mkdir(open, { mode: 0o755 });
+    await chmod(open, 0o775);
+    await symlink("../lib/multi", join(open, "applet"));
+    const e = await failure(resolveIn(join(open, "applet"), root));
+    expect(e.exitCode).toBe(77);
+    expect(e.message).toContain(`directory ${open} is writable by its group (mode 0775)`);
+    expect(e.hint).toMatch(/chmod go-w/);
+  });
+
+  it("a sticky shared directory (like /tmp) is accepted for an entry owned by root or you", async () => {
+    const sticky = join(dir, "sticky");
+    await mkdir(sticky, { mode: 0o755 });
+    await chmod(sticky, 0o1777);
+    await symlink("../lib/multi", join(sticky, "applet"));
+    expect((await resolveIn(join(sticky, "applet"), root)).via?.path).toBe(join(sticky, "applet"));
+  });
+
+  it.runIf(process.getuid?.() === 0)("…but not for an entry another user owns, who could replace it", async () => {
+    const sticky = join(dir, "sticky2");
+    await mkdir(sticky, { mode: 0o755 });
+    await chmod(sticky, 0o1777);
+    await symlink("../lib/multi", join(sticky, "applet"));
+    await lchown(join(sticky, "applet"), 65534, 65534);
+    const e = await failure(resolveIn(join(sticky, "applet"), root));
+    expect(e.exitCode).toBe(77);
+    expect(e.message).toMatch(/owned by uid 65534 in the shared directory/);
+  });
+
+  it.runIf(process.getuid?.() === 0)("a directory on the way owned by another user → 77", async () => {
+    const theirs = join(dir, "theirs");
+    await mkdir(theirs, { mode: 0o755 });
+    await symlink("../lib/multi", join(theirs, "applet"));
+    await lchown(theirs, 65534, 65534);
+    const e = await failure(resolveIn(join(theirs, "applet"), root));
+    expect(e.exitCode).toBe(77);
+    expect(e.message).toContain(`directory ${theirs} is owned by uid 65534, not by root or you`);
+  });
+
+  describe("verifyChain, immediately before exec", () => {
+    const fresh = async (name: string): Promise<string> => {
+      const link = join(dir, "bin", name);
+      await symlink("../lib/multi", link);
+      return link;
+    };
+
+    it("passes when nothing changed", async () => {
+      const link = await fresh("same");
+      const p = await resolveIn(link, root);
+      await expect(verifyChain(p, (await hashProgram(p.path)).identity)).resolves.toBeUndefined();
+    });
+
+    it("the link pointed elsewhere (at a file with the same bytes) → 77 naming old and new links", async () => {
+      const link = await fresh("repointed");
+      const p = await resolveIn(link, root);
+      const hashed = await hashProgram(p.path);
+      await rm(link);
+      await symlink("../lib/multi-copy", link);
+      const e = await failure(verifyChain(p, hashed.identity));
+      expect(e.exitCode).toBe(77);
+      expect(e.message).toMatch(/symbolic links from .* were changed/);
+      expect(e.details.join("\n")).toContain(`now:      ${link} -> ../lib/multi-copy`);
+    });
+
+    it("the link replaced by a regular file → 77", async () => {
+      const link = await fresh("flattened");
+      const p = await resolveIn(link, root);
+      const hashed = await hashProgram(p.path);
+      await rm(link);
+      await writeScript(join(dir, "bin"), "flattened", "#!/bin/sh\necho evil\n");
+      expect((await failure(verifyChain(p, hashed.identity))).exitCode).toBe(77);
+    });
+
+    it("the real file swapped behind an unchanged link → 77 (not the file that was hashed)", async () => {
+      await writeScript(join(dir, "lib"), "swapped", "#!/bin/sh\necho one\n");
+      await symlink("../lib/swapped", join(dir, "bin", "swapper"));
+      const p = await resolveIn(join(dir, "bin", "swapper"), root);
+      const hashed = await hashProgram(p.path);
+      await writeScript(join(dir, "lib"), "swapped.new", "#!/bin/sh\necho one\n");
+      await rename(join(dir, "lib", "swapped.new"), join(dir, "lib", "swapped"));
+      const e = await failure(verifyChain(p, hashed.identity));
+      expect(e.exitCode).toBe(77);
+      expect(e.message).toMatch(/no longer leads to the file that was hashed/);
+    });
+
+    it("a directory on the way made writable by others after resolving → 77", async () => {
+      const sub = join(dir, "later");
+      await mkdir(sub, { mode: 0o755 });
+      await symlink("../lib/multi", join(sub, "applet"));
+      const p = await resolveIn(join(sub, "applet"), root);
+      await chmod(sub, 0o777);
+      const e = await failure(verifyChain(p, null));
+      expect(e.exitCode).toBe(77);
+      expect(e.message).toContain(`directory ${sub} is writable by its group and everyone`);
+    });
   });
 });

@@ -67,7 +67,11 @@ for (const kind of ["file", "postgres"] as const) {
 
     it("R1: a copy re-signed with a made-up 'fast-track' rule (one approval from anyone, 7 days) never runs", async () => {
       const { id, argv } = await genuine();
-      const forged = await forge(id, fastTrack);
+      // Dated a second later than the genuine one: the newest record for this exact run.
+      const forged = await forge(id, (r) => {
+        r.createdAt = new Date(Date.parse(r.createdAt) + 1000).toISOString();
+        fastTrack(r);
+      });
       // dave is a developer, not an SRE: guard refuses to record his approval of the forgery.
       const approve = await guard(w, ["approve", forged.request.id, "--yes"], { as: "dave" });
       expect(approve.code, approve.stderr).toBe(65);
