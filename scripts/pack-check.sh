@@ -12,9 +12,10 @@ git clone -q "$repo" "$work/clone"
 cd "$work/clone"
 npm ci --no-audit --no-fund >/dev/null
 tarball="$(npm pack --silent | tail -n 1)"
-echo "pack-check: $tarball: $(tar -tzf "$tarball" | wc -l) files"
-tar -tzf "$tarball" | grep -q '^package/dist/guard.cjs$' || { echo "pack-check: the tarball has no dist/guard.cjs" >&2; exit 1; }
-if tar -tzf "$tarball" | grep -q '\.map$'; then echo "pack-check: the tarball ships source maps" >&2; exit 1; fi
+listing="$(tar -tzf "$tarball")"
+echo "pack-check: $tarball: $(wc -l <<<"$listing") files"
+grep -qx 'package/dist/guard.cjs' <<<"$listing" || { echo "pack-check: the tarball has no dist/guard.cjs" >&2; exit 1; }
+if grep -q '\.map$' <<<"$listing"; then echo "pack-check: the tarball ships source maps" >&2; exit 1; fi
 
 npm install --global --prefix "$work/prefix" --no-audit --no-fund "$work/clone/$tarball" >/dev/null
 guard="$work/prefix/bin/guard"
