@@ -30,6 +30,18 @@ export default tseslint.config(
     },
   },
   {
+    // guard's stdout and stderr are made on first use and given their error handler then (output.ts).
+    files: ["src/**/*.ts"],
+    ignores: ["src/adapters/output.ts"],
+    rules: {
+      "no-restricted-properties": [
+        "error",
+        { object: "process", property: "stdout", message: "Use stdoutStream() from adapters/output.ts: it gives the stream its error handler." },
+        { object: "process", property: "stderr", message: "Use stderrStream() from adapters/output.ts: it gives the stream its error handler." },
+      ],
+    },
+  },
+  {
     files: ["src/adapters/**", "src/commands/**", "test/**", "scripts/**", "bin/**"],
     rules: { "no-restricted-syntax": "off" },
   },

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run bench`: guard's performance targets (docs/benchmarks.md, PERFORMANCE.md), measured side by side
 // in one run and judged. Start-up is a ratio to a floor (a bare Node spawn wrapper) over paired,
-// interleaved runs; audit verification, memory, wake-up latency and the approval race are absolute.
+// interleaved runs, on the Node that runs the bench (run it with another node binary to measure
+// another Node line); audit verification, memory, wake-up latency and the approval race are absolute.
 // Exits 1 when any target is missed or any scenario cannot be measured.
 //
 //   node scripts/bench.mjs [--rounds 30] [--events 1000000] [--trials 20] [--racers 50]
@@ -25,6 +26,7 @@ import { race, raceLog } from "./bench/race.mjs";
 import { failed, machine, renderMarkdown, renderText, row } from "./bench/report.mjs";
 import { measureWakeup } from "./bench/wakeup.mjs";
 
+const hasCompileCache = typeof (await import("node:module")).enableCompileCache === "function";
 const SCENARIOS = ["startup", "verify", "memory", "wakeup", "race"];
 const { values: o } = parseArgs({
   options: {
@@ -141,7 +143,10 @@ try {
     const rCheck = pairedRatio(t.check, t.floor);
     rows.push(row("`node -e 0` (reference)", line("node")));
     rows.push(row("floor: bare ESM spawn wrapper → `/bin/true`", line("floor")));
-    rows.push(row("`guard run -- /bin/true`, unprotected, 20 rules, file store", line("run"), "≤ 1.25×", "≤ 1.10×", rRun <= 1.25, rRun <= 1.1));
+    // Node ≥ 22 keeps guard's compiled code between runs (module.enableCompileCache, bin/guard.js);
+    // Node 20 compiles guard's bundle on every run, and is held to a looser target.
+    const runTarget = hasCompileCache ? 1.25 : 1.35;
+    rows.push(row(`\`guard run -- /bin/true\`, unprotected, 20 rules, file store (Node ${process.versions.node})`, line("run"), `≤ ${runTarget.toFixed(2)}×`, "≤ 1.10×", rRun <= runTarget, rRun <= 1.1));
     rows.push(row("`guard check --json -- /bin/true`, 1,000 rules", line("check"), "≤ 1.5×", "≤ 1.2×", rCheck <= 1.5, rCheck <= 1.2));
 
     if (!o["no-hyperfine"] && existsSync("/usr/bin/hyperfine")) {

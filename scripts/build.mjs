@@ -1,9 +1,6 @@
-// The build: what `bin/guard.js` loads, in dist/.
+// The build: what `bin/guard.js` requires, in dist/. Plain CommonJS files that Node loads with require().
 //
-//   dist/guard.cjs           all of guard's own code (and chalk) in one CommonJS file. One
-//                            file is one read and one compilation; CommonJS starts faster than ES modules
-//                            on Node 20, and bin/guard.js can give V8 a code cache for a plain script,
-//                            which it cannot for a module (Node 20 has no module.enableCompileCache).
+//   dist/guard.cjs           all of guard's own code (and chalk) in one file: one read, one compilation.
 //   dist/vendor/<name>.cjs   yaml, zod, pg, @inquirer/prompts and commander, each bundled on its own.
 //                            guard.cjs requires them only where they are used (yaml: a policy that is not
 //                            cached; zod: `guard policy schema`; pg: a PostgreSQL store; prompts: a
@@ -11,8 +8,12 @@
 //                            `guard run … -- CMD`), so an allowed `guard run` loads none of them.
 //   dist/audit-worker.cjs    the worker thread of a parallel `guard audit verify`.
 //
-// Dynamic import() is compiled to require() (no ES module loader on the start-up path, and nothing for
-// the code-cached script to resolve), and the build refuses an output that still contains import().
+// The dependencies are bundled, not installed: they are devDependencies, the published package has no
+// dependencies, and what `npm audit` checks in a checkout is exactly what the bundles were built from.
+// The bundles are built from the same sources the unit tests run, with no substitutes; dynamic import()
+// becomes require() (esbuild's CommonJS output), and the build refuses an output that still contains
+// import(). No source maps: they would point at sources the package does not ship (`--no-minify` gives
+// readable names for a CPU profile: node --cpu-prof bin/guard.js …).
 //
 // Outputs are written atomically (temporary file, then rename), vendor files before guard.cjs, and files
 // this build did not write are removed only when they are old: a guard process that is running while
@@ -26,7 +27,6 @@ import { readFileSync } from "node:fs";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const outdir = join(root, "dist");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-// --no-minify: readable names in a CPU profile (node --cpu-prof bin/guard.js …).
 const minify = !process.argv.includes("--no-minify");
 
 /** Third-party packages guard loads lazily, each bundled into dist/vendor/<file>. */
@@ -43,14 +43,14 @@ const common = {
   legalComments: "none",
   logLevel: "warning",
   write: false,
+  sourcemap: false,
   // import() becomes require(): everything guard loads is CommonJS it built itself.
   supported: { "dynamic-import": false },
+  // guard's sources read import.meta.url only where __filename is undefined (run from TypeScript).
+  logOverride: { "empty-import-meta": "silent" },
   // pg's optional native binding is never used.
   external: ["pg-native"],
 };
-
-// In the CommonJS output, import.meta.url is the URL of the file the code ended up in.
-const metaUrl = { define: { "import.meta.url": "__guardMeta.url" }, inject: [join(root, "scripts", "cjs-meta-url.js")] };
 
 // guard's own code refers to the vendor packages by name; in the bundle, by their file.
 const vendorExternal = {
@@ -61,42 +61,22 @@ const vendorExternal = {
   },
 };
 
-// node:crypto, as guard's own code imports it, is loaded on first use instead (scripts/lazy-crypto.js).
-const lazyCrypto = {
-  name: "lazy-crypto",
-  setup(b) {
-    const shim = join(root, "scripts", "lazy-crypto.js");
-    b.onResolve({ filter: /^(node:)?crypto$/ }, (args) => (args.importer === shim ? undefined : { path: shim }));
-  },
-};
-
-// guard.cjs and the vendor files are each one function expression, the wrapper Node gives a CommonJS
-// module: bin/guard.js compiles the text as it is (with a code cache; no concatenated copy for V8 to
-// flatten) and calls it. Node itself could not load them with require().
-const wrapped = { banner: { js: "(function (exports, require, module, __filename, __dirname) {" }, footer: { js: "})" } };
-
 const builds = await Promise.all([
   ...Object.entries(VENDOR).map(([name, file]) =>
     build({
       ...common,
       stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: root, loader: "js" },
       outfile: join(outdir, "vendor", file),
-      sourcemap: false,
-      ...wrapped,
-      ...(name === "pg" ? { inject: [join(root, "scripts", "pg-navigator.js")] } : {}),
     }),
   ),
-  build({ ...common, ...metaUrl, entryPoints: { "audit-worker": "src/adapters/store/audit-worker.ts" }, outdir, outExtension: { ".js": ".cjs" }, sourcemap: "linked" }),
+  build({ ...common, entryPoints: { "audit-worker": "src/adapters/store/audit-worker.ts" }, outdir, outExtension: { ".js": ".cjs" } }),
   build({
     ...common,
-    ...metaUrl,
     entryPoints: { guard: "src/main.ts" },
     outdir,
     outExtension: { ".js": ".cjs" },
-    sourcemap: "linked",
-    define: { ...metaUrl.define, __GUARD_VERSION__: JSON.stringify(pkg.version) },
-    ...wrapped,
-    plugins: [vendorExternal, lazyCrypto],
+    define: { __GUARD_VERSION__: JSON.stringify(pkg.version) },
+    plugins: [vendorExternal],
   }),
 ]);
 

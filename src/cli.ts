@@ -17,6 +17,7 @@ import { requestCommand } from "./commands/request.js";
 import { requestsCommand, showCommand } from "./commands/requests.js";
 import { migrateCommand } from "./commands/store.js";
 import { whoamiCommand } from "./commands/whoami.js";
+import { stdoutStream, stderrStream } from "./adapters/output.js";
 
 export const SYSTEM_CONFIG = "/etc/access-guard/config.yaml";
 
@@ -70,7 +71,7 @@ export function buildProgram(only?: string): Command {
     .version(typeof __GUARD_VERSION__ === "string" ? __GUARD_VERSION__ : "dev", "-V, --version")
     .enablePositionalOptions()
     .showHelpAfterError("(run with --help for usage)")
-    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
+    .configureOutput({ writeOut: (s) => stdoutStream().write(s), writeErr: (s) => stderrStream().write(s) })
     .exitOverride()
     .addHelpText("after", () => `${EXIT_CODES}\n\n${modeLine()}\n`);
 

@@ -6,9 +6,9 @@
  * to commander's own reading by test/cli-run-args.test.ts); everything else, and every error, goes
  * through commander, which is then loaded (cli.ts).
  */
-import { writeSync as writeSync } from "node:fs";
+import { writeSync } from "node:fs";
 import { ExitCode, GuardError } from "./core/errors.js";
-import { reportError } from "./adapters/output.js";
+import { finishOutput, reportError } from "./adapters/output.js";
 import { runCommand } from "./commands/run.js";
 import { parseRunArgs } from "./run-args.js";
 
@@ -47,57 +47,12 @@ function isCommanderExit(err: unknown): err is { exitCode: number; code: string 
   return typeof err === "object" && err !== null && "code" in err && typeof (err as { code: unknown }).code === "string" && (err as { code: string }).code.startsWith("commander.");
 }
 
-/** A write to stdout or stderr that failed for a reason other than a reader that went away. */
-let outputFailure: NodeJS.ErrnoException | null = null;
-
-/**
- * process.stdout and process.stderr are made on first use (a stream to a file, a pipe or a terminal);
- * note which ones were, so that exiting drains those and does not make the others only to drain them,
- * and give each one an error handler as it is made. A reader that went away (`guard … | head`: EPIPE)
- * ends nothing but the output; any other failure to write guard's own output (a full disk) makes guard
- * exit 74 at the end, after the command has done what it was doing.
- */
-function noteStreamsInUse(): Set<"stdout" | "stderr"> {
-  const used = new Set<"stdout" | "stderr">();
-  const onError = (err: NodeJS.ErrnoException): void => {
-    if (err.code !== "EPIPE") outputFailure ??= err;
-  };
-  for (const name of ["stdout", "stderr"] as const) {
-    const d = Object.getOwnPropertyDescriptor(process, name);
-    const get = d?.get;
-    if (!get || !d.configurable) {
-      used.add(name);
-      continue;
-    }
-    Object.defineProperty(process, name, {
-      configurable: true,
-      enumerable: d.enumerable,
-      get() {
-        const stream = get.call(process) as NodeJS.WriteStream;
-        if (!used.has(name)) {
-          used.add(name);
-          stream.on("error", onError);
-        }
-        return stream;
-      },
-    });
-  }
-  return used;
-}
-
-function drained(stream: NodeJS.WriteStream | null): Promise<void> {
-  if (stream === null || stream.destroyed) return Promise.resolve();
-  return new Promise((resolve) => stream.write("", () => resolve()));
-}
-
-const inUse = noteStreamsInUse();
 // Exit explicitly (a watcher or pool left open must never keep guard alive), but only once stdout and
-// stderr have drained, so a piped `--json` consumer gets every byte.
+// stderr have drained; a failure to write guard's own output (other than a reader that went away) makes
+// guard exit 74, after the command has done what it was doing.
 void main(process.argv).then(async (code) => {
-  await drained(inUse.has("stdout") ? process.stdout : null);
-  await drained(inUse.has("stderr") ? process.stderr : null);
-  if (outputFailure !== null && code === 0) {
-    const failure: NodeJS.ErrnoException = outputFailure;
+  const failure = await finishOutput();
+  if (failure !== null && code === 0) {
     try {
       writeSync(2, `guard: could not write its output: ${failure.code ?? failure.message}\n`);
     } catch {

@@ -24,6 +24,7 @@ import { formatDuration } from "../core/duration.js";
 import { isRequestId } from "../core/ids.js";
 import type { Assessment } from "../core/approvals.js";
 import type { Decision, Evidence, Requirement, SignedRequest } from "../core/types.js";
+import { stderrStream } from "./output.js";
 
 /** The cheap test every caller makes before importing this module. */
 export function underGitHubActions(env: NodeJS.ProcessEnv): boolean {
@@ -275,7 +276,7 @@ export async function reportCheck(plan: PlanLike, exitCode: number, env: NodeJS.
   await gitHubReporter(env).finish(checkReport(plan, exitCode));
 }
 
-export function gitHubReporter(env: NodeJS.ProcessEnv, write: (s: string) => void = (s) => void process.stderr.write(s)): GitHubReporter {
+export function gitHubReporter(env: NodeJS.ProcessEnv, write: (s: string) => void = (s) => void stderrStream().write(s)): GitHubReporter {
   let token: string | null = null;
   const resume = (): void => {
     if (token === null) return;

@@ -2,12 +2,51 @@
  * Everything guard itself prints. Guard's own messages go to stderr (during `run` the wrapped command's
  * stdout must stay clean); reports requested with --json go to stdout. Colour follows the terminal,
  * NO_COLOR and FORCE_COLOR. Text that came from someone else is escaped by the caller (core/escape.ts).
+ *
+ * guard reaches its stdout and stderr only through stdoutStream() and stderrStream() (lint holds the
+ * rest of src/ to that). Node makes each stream on first use, which costs milliseconds for a pipe or a
+ * terminal; an allowed `guard run` prints nothing and makes neither. Each stream gets its error handler
+ * as guard first uses it: a reader that went away (`guard … | head`: EPIPE) ends nothing but the output;
+ * any other failure to write (a full disk) is remembered for finishOutput().
  */
 import { colourWanted, styles, type Style } from "./style.js";
 import { GuardError, PolicyError, formatDiagnostic } from "../core/errors.js";
 import { escapeForTerminal } from "../core/escape.js";
 
 let jsonErrors = false;
+
+/** The streams guard has used, and the first failure to write one for a reason other than EPIPE. */
+const used = new Set<NodeJS.WriteStream>();
+let outputFailure: NodeJS.ErrnoException | null = null;
+
+function inUse(stream: NodeJS.WriteStream): NodeJS.WriteStream {
+  if (!used.has(stream)) {
+    used.add(stream);
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE") outputFailure ??= err;
+    });
+  }
+  return stream;
+}
+
+export function stdoutStream(): NodeJS.WriteStream {
+  return inUse(process.stdout);
+}
+
+export function stderrStream(): NodeJS.WriteStream {
+  return inUse(process.stderr);
+}
+
+/**
+ * Wait until what guard wrote to its streams has drained (a piped `--json` consumer gets every byte) and
+ * answer the first failure to write it, if any.
+ */
+export async function finishOutput(): Promise<NodeJS.ErrnoException | null> {
+  for (const stream of used) {
+    if (!stream.destroyed) await new Promise<void>((resolve) => stream.write("", () => resolve()));
+  }
+  return outputFailure;
+}
 
 /** Under --json, errors are also printed as one JSON object on stderr. */
 export function setJsonErrors(on: boolean): void {
@@ -17,12 +56,12 @@ export function setJsonErrors(on: boolean): void {
 export type { Style } from "./style.js";
 
 /** Styles for output to `stream` (stderr unless said): coloured only where colour is wanted (style.ts). */
-export function colours(stream: NodeJS.WriteStream = process.stderr): Style {
+export function colours(stream: NodeJS.WriteStream = stderrStream()): Style {
   return styles(colourWanted(process.env, stream.isTTY === true));
 }
 
 export function say(line = ""): void {
-  process.stderr.write(`${line}\n`);
+  stderrStream().write(`${line}\n`);
 }
 
 /**
@@ -35,11 +74,11 @@ export function jsonText(value: unknown, indent?: number): string {
 }
 
 export function printJson(value: unknown): void {
-  process.stdout.write(`${jsonText(value, 2)}\n`);
+  stdoutStream().write(`${jsonText(value, 2)}\n`);
 }
 
 export function printStdout(line = ""): void {
-  process.stdout.write(`${line}\n`);
+  stdoutStream().write(`${line}\n`);
 }
 
 export function reportError(err: GuardError): void {
@@ -51,7 +90,7 @@ export function reportError(err: GuardError): void {
   for (const line of err.details) say(`  ${line}`);
   if (err.hint) say(`${c.dim("  → ")}${err.hint}`);
   if (jsonErrors) {
-    process.stderr.write(
+    stderrStream().write(
       `${JSON.stringify({
         error: { code: err.code, exitCode: err.exitCode, message: err.message, hint: err.hint ?? null, details: err.details, diagnostics: err instanceof PolicyError ? err.diagnostics : undefined },
       })}\n`,

@@ -3,16 +3,17 @@
  * only when stdin and stderr are both terminals: without one guard never prompts and never hangs.
  */
 import { GuardError, ExitCode } from "../core/errors.js";
+import { stderrStream } from "./output.js";
 
 export function interactive(): boolean {
-  return Boolean(process.stdin.isTTY && process.stderr.isTTY);
+  return Boolean(process.stdin.isTTY && stderrStream().isTTY);
 }
 
 export async function ask(message: string, opts: { validate?: (value: string) => true | string; cancelled: string }): Promise<string> {
   if (!interactive()) throw new GuardError(ExitCode.USAGE, `cannot ask "${message}" without a terminal`);
   const { input } = await import("@inquirer/prompts");
   try {
-    return await input({ message, validate: opts.validate }, { output: process.stderr, clearPromptOnDone: false });
+    return await input({ message, validate: opts.validate }, { output: stderrStream(), clearPromptOnDone: false });
   } catch (err) {
     if (err instanceof Error && (err.name === "ExitPromptError" || err.name === "AbortPromptError")) {
       throw new GuardError(ExitCode.APPROVAL_NEEDED, opts.cancelled, undefined, [], "cancelled");

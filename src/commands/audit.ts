@@ -13,7 +13,7 @@ import { parseSshSig, verifySshSig } from "../core/sshsig.js";
 import { parseDuration } from "../core/duration.js";
 import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
 import { SIG_NAMESPACE, type AuditEvent } from "../core/types.js";
-import { colours, printJson, printStdout, say } from "../adapters/output.js";
+import { colours, printJson, printStdout, say, stdoutStream } from "../adapters/output.js";
 import { withContext } from "./context.js";
 
 export interface AuditLogOptions extends CommonOptions {
@@ -32,7 +32,7 @@ export async function auditLogCommand(opts: AuditLogOptions): Promise<void> {
   }
   await withContext(opts, async (ctx) => {
     const store = await ctx.store({ create: false });
-    const c = colours(process.stdout);
+    const c = colours(stdoutStream());
     let n = 0;
     for await (const e of store.readAudit()) {
       if (sinceMs !== null && Date.parse(e.time) < sinceMs) continue;
@@ -40,7 +40,7 @@ export async function auditLogCommand(opts: AuditLogOptions): Promise<void> {
       if (opts.request && e.data.requestId !== opts.request) continue;
       if (opts.actor && e.actor.principal !== opts.actor && e.actor.fingerprint !== opts.actor) continue;
       n++;
-      if (opts.json) process.stdout.write(`${JSON.stringify(e)}\n`);
+      if (opts.json) stdoutStream().write(`${JSON.stringify(e)}\n`);
       else printStdout(renderEvent(e, c));
     }
     if (!opts.json && n === 0) printStdout(c.dim("no matching events"));
@@ -111,7 +111,7 @@ export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string
         problems: [...report.problems, ...recordProblems, ...consumption],
       });
     } else {
-      const c = colours(process.stdout);
+      const c = colours(stdoutStream());
       printStdout(`${report.events} events in ${store.description}`);
       if (report.head) printStdout(`head: ${report.head.seq}:${report.head.hash}   (record it elsewhere; check later with --anchor ${report.head.seq}:${report.head.hash})`);
       for (const r of report.interrupted) printStdout(c.yellow(`interrupted: run ${r.runId} (event ${r.seq}) started but never finished — guard was killed while it ran`));

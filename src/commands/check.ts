@@ -1,6 +1,6 @@
 import { ExitCode } from "../core/errors.js";
 import type { CommonOptions } from "../cli.js";
-import { colours, printJson, printStdout } from "../adapters/output.js";
+import { colours, printJson, printStdout, stdoutStream } from "../adapters/output.js";
 import { withContext } from "./context.js";
 import { planRun } from "./plan.js";
 import { renderPlan } from "./render.js";
@@ -15,7 +15,7 @@ export async function checkCommand(command: string[], opts: CheckOptions): Promi
   await withContext(opts, async (ctx) => {
     const plan = await planRun(ctx, command, opts.env, Date.now());
     if (opts.json) printJson(planJson(plan));
-    else for (const line of renderPlan(plan, colours(process.stdout))) printStdout(line);
+    else for (const line of renderPlan(plan, colours(stdoutStream()))) printStdout(line);
     const d = plan.decision.decision;
     process.exitCode = d === "allow" ? ExitCode.OK : d === "approval" ? ExitCode.APPROVAL_NEEDED : ExitCode.DENIED;
     // Under GitHub Actions: an annotation and a step summary (format only; never a different decision).

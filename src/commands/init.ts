@@ -78,7 +78,7 @@ policies: policies
 `;
 
 function policyYaml(name: string, keyLine: string): string {
-  return `# yaml-language-server: $schema=https://unpkg.com/access-guard/schema/policy.schema.json
+  return `# yaml-language-server: $schema=https://unpkg.com/guard-approvals/schema/policy.schema.json
 # The policy guard enforces. Field reference: README "Policy reference"; check it with \`guard policy lint\`.
 version: 1
 

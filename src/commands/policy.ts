@@ -4,7 +4,7 @@ import { ExitCode, PolicyError, formatDiagnostic } from "../core/errors.js";
 import { simulate } from "../core/simulate.js";
 import { runPolicyTests } from "../core/policy/test-runner.js";
 import { escapeForTerminal as esc } from "../core/escape.js";
-import { colours, printJson, printStdout } from "../adapters/output.js";
+import { colours, printJson, printStdout, stdoutStream } from "../adapters/output.js";
 import { loadPolicyDir } from "../adapters/policy-files.js";
 import { Context } from "./context.js";
 import { resolve } from "node:path";
@@ -12,7 +12,7 @@ import { resolve } from "node:path";
 export async function lintCommand(opts: CommonOptions): Promise<void> {
   const ctx = await Context.create(opts);
   const dir = resolve(ctx.cwd, ctx.settings.policyDir);
-  const c = colours(process.stdout);
+  const c = colours(stdoutStream());
   try {
     const { policy, warnings } = await loadPolicyDir(dir);
     if (opts.json) {
@@ -50,7 +50,7 @@ export async function testCommand(opts: CommonOptions): Promise<void> {
   if (opts.json) {
     printJson({ passed: results.length - failed.length, failed: failed.length, results });
   } else {
-    const c = colours(process.stdout);
+    const c = colours(stdoutStream());
     for (const r of results) {
       printStdout(`${r.passed ? c.green("✔") : c.red("✖")} ${esc(r.name)}`);
       if (!r.passed) for (const line of r.failures) printStdout(`    ${line}`);

@@ -1,7 +1,7 @@
 /** `guard requests` and `guard show`: the state of requests, judged against the current policy. */
 import type { CommonOptions } from "../cli.js";
 import { asciiIdentifier, escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
-import { colours, printJson, printStdout } from "../adapters/output.js";
+import { colours, printJson, printStdout, stdoutStream } from "../adapters/output.js";
 import { withContext } from "./context.js";
 import { assess, loadRequest, type LoadedRequest } from "./request-lib.js";
 import { renderRequest, requestJson } from "./request-view.js";
@@ -21,7 +21,7 @@ export async function requestsCommand(opts: CommonOptions & { all?: boolean; rev
       printJson(shown.map(requestJson));
       return;
     }
-    const c = colours(process.stdout);
+    const c = colours(stdoutStream());
     if (shown.length === 0) {
       printStdout(c.dim(opts.review ? "no break-glass runs await review" : opts.all ? "no requests" : "no pending requests (--all shows every request)"));
       return;
@@ -40,6 +40,6 @@ export async function showCommand(id: string, opts: CommonOptions): Promise<void
     const { policy } = await ctx.policy();
     const loaded = await loadRequest(ctx, policy, id);
     if (opts.json) printJson(requestJson(loaded));
-    else for (const line of renderRequest(loaded, policy, colours(process.stdout))) printStdout(line);
+    else for (const line of renderRequest(loaded, policy, colours(stdoutStream()))) printStdout(line);
   });
 }

@@ -1,7 +1,7 @@
 /** `guard whoami`: the key you sign with, the principal and groups it maps to, and the mode in force. */
 import type { CommonOptions } from "../cli.js";
 import { asciiIdentifier } from "../core/escape.js";
-import { colours, printJson, printStdout } from "../adapters/output.js";
+import { colours, printJson, printStdout, stdoutStream } from "../adapters/output.js";
 import { withContext } from "./context.js";
 import { principalForKey } from "./context.js";
 
@@ -23,7 +23,7 @@ export async function whoamiCommand(opts: CommonOptions): Promise<void> {
       printJson(info);
       return;
     }
-    const c = colours(process.stdout);
+    const c = colours(stdoutStream());
     printStdout(`key:        ${info.key.path} (${info.key.type})`);
     printStdout(`            ${info.key.fingerprint}`);
     printStdout(

@@ -1,5 +1,4 @@
 import { hash as nodeHash } from "node:crypto";
-import { sha256HexWasm } from "./sha256.js";
 
 /**
  * Canonical JSON: object keys sorted by UTF-16 code unit order, no whitespace, arrays in order.
@@ -33,35 +32,8 @@ function serialize(value: unknown): string {
   }
 }
 
-/**
- * Small inputs, up to a few KB a process, are hashed in WebAssembly (sha256.ts): an allowed `guard run`
- * hashes about 8 KB (its policy files, two audit events) and never loads node:crypto. A larger input,
- * or more of them (a large policy, many records), goes to node:crypto, whose faster code repays loading
- * it; WebAssembly's first code is slow until V8 optimises it.
- */
-const WASM_MAX_INPUT = 8 * 1024;
-const WASM_BUDGET = 24 * 1024;
-let wasmBytes = 0;
-
-/** Work announced beyond this (leaving the rest of the budget for digests and audit events) goes native. */
-const WASM_ANNOUNCED_MAX = 16 * 1024;
-
-/**
- * The caller is about to hash `bytes` bytes (a policy's files). Beyond what WebAssembly would take,
- * node:crypto is used from the first input on, rather than also compiling the WebAssembly module for a
- * few small ones first.
- */
-export function expectHashing(bytes: number): void {
-  if (bytes > WASM_ANNOUNCED_MAX) wasmBytes = WASM_BUDGET + 1;
-}
-
+/** SHA-256 of `data` (a string as its UTF-8 bytes), 64 lowercase hex digits. */
 export function sha256Hex(data: string | Uint8Array): string {
-  if (data.length <= WASM_MAX_INPUT && wasmBytes + data.length <= WASM_BUDGET) {
-    wasmBytes += data.length;
-    const hex = sha256HexWasm(data);
-    if (hex !== null) return hex;
-    wasmBytes = WASM_BUDGET; // no WebAssembly here
-  }
   // crypto.hash (Node ≥ 20.12; guard needs 20.17) is a one-shot digest without a Hash object.
   return nodeHash("sha256", data, "hex");
 }

@@ -1,7 +1,7 @@
 import { open as openFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { createRequire } from "node:module";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParallelSink } from "../../src/adapters/store/audit-parallel.js";
@@ -14,7 +14,7 @@ import type { AuditDraft, AuditEvent } from "../../src/core/types.js";
 /**
  * audit verify over a long log with worker threads (audit-parallel.ts) must reach exactly the report,
  * or the error, of the line-by-line reader. Worker threads cannot load TypeScript, so the store is
- * bundled with esbuild first, as the CLI is.
+ * bundled with esbuild first, as the CLI is (CommonJS: the worker is found beside the bundle's __filename).
  */
 
 interface Bundle {
@@ -34,9 +34,9 @@ beforeAll(async () => {
     join(work, "entry.ts"),
     `export { openFileStore } from ${src("adapters/store/file.ts")};\nexport { AuditVerifier } from ${src("core/audit.ts")};\nexport { feedAuditParallel } from ${src("adapters/store/audit-parallel.ts")};\n`,
   );
-  await build({ entryPoints: [join(work, "entry.ts")], bundle: true, platform: "node", format: "esm", target: "node20", outfile: join(work, "store.mjs"), logLevel: "warning", external: ["pg", "pg-native"] });
+  await build({ entryPoints: [join(work, "entry.ts")], bundle: true, platform: "node", format: "cjs", target: "node20", outfile: join(work, "store.cjs"), logLevel: "warning", external: ["pg", "pg-native"] });
   await build({ entryPoints: [join(process.cwd(), "src", "adapters", "store", "audit-worker.ts")], bundle: true, platform: "node", format: "cjs", target: "node20", outfile: join(work, "audit-worker.cjs"), logLevel: "error" });
-  mod = (await import(pathToFileURL(join(work, "store.mjs")).href)) as Bundle;
+  mod = createRequire(import.meta.url)(join(work, "store.cjs")) as Bundle;
 }, 60_000);
 
 afterAll(async () => {

@@ -16,6 +16,7 @@
 import { Buffer } from "node:buffer";
 import { readSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { dirname, join } from "node:path";
 import { parentPort, Worker } from "node:worker_threads";
 import { checkCanonicalLine, newCanonicalLine, type CanonicalLine } from "../../core/audit-line.js";
 import { ExitCode, GuardError, integrityError } from "../../core/errors.js";
@@ -123,10 +124,16 @@ export type ParallelSink = AuditLineSink & Required<Pick<AuditLineSink, "pushChe
  * reads the log itself. Errors are the sequential reader's: `parse` throws for a line that is not an
  * event, a torn last line is refused; a worker that fails is an internal error (70).
  */
+/**
+ * The directory of the bundle this code runs from (dist/guard.cjs), where the worker's file lies; null
+ * when it runs from the TypeScript sources (the unit tests), which have no worker file.
+ */
+const bundleDir = typeof __filename === "string" && __filename.endsWith(".cjs") ? dirname(__filename) : null;
+
 export async function feedAuditParallel(fd: number, path: string, sink: ParallelSink, parse: (text: string, lineNo: number) => AuditEvent): Promise<boolean> {
   const cores = availableParallelism();
-  if (cores < 2 || import.meta.url.endsWith(".ts")) return false;
-  const pool = await startWorkers(Math.min(cores, MAX_WORKERS));
+  if (cores < 2 || bundleDir === null) return false;
+  const pool = await startWorkers(bundleDir, Math.min(cores, MAX_WORKERS));
   if (pool === null) return false;
   try {
     await feed(fd, path, sink, parse, pool);
@@ -142,7 +149,7 @@ interface Pool {
   check(sab: SharedArrayBuffer, length: number): Promise<Float64Array>;
 }
 
-async function startWorkers(n: number): Promise<Pool | null> {
+async function startWorkers(dir: string, n: number): Promise<Pool | null> {
   const workers: Worker[] = [];
   const waiting = new Map<number, { resolve: (r: Float64Array) => void; reject: (e: Error) => void }>();
   let failure: Error | null = null;
@@ -155,7 +162,7 @@ async function startWorkers(n: number): Promise<Pool | null> {
   for (let i = 0; i < n; i++) {
     let w: Worker;
     try {
-      w = new Worker(new URL("./audit-worker.cjs", import.meta.url), { workerData: { tag: TAG } });
+      w = new Worker(join(dir, "audit-worker.cjs"), { workerData: { tag: TAG } });
     } catch {
       break;
     }
