@@ -15,7 +15,8 @@ export async function requestsCommand(opts: CommonOptions & { all?: boolean; rev
     const shown = loaded.filter((l) => {
       if (opts.review) return l.signed.request.breakGlass && l.assessment.acknowledgedBy.length === 0;
       if (opts.all) return true;
-      return !l.signed.request.breakGlass && (l.assessment.status === "pending" || l.assessment.status === "approved");
+      // Open requests, and those a policy change voided (so nobody keeps waiting on them unawares).
+      return !l.signed.request.breakGlass && ["pending", "approved", "void"].includes(l.assessment.status);
     });
     if (opts.json) {
       printJson(shown.map(requestJson));
