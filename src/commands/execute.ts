@@ -7,6 +7,8 @@ import { hostname } from "node:os";
 import { ExitCode, GuardError, deniedError, integrityError, ioError } from "../core/errors.js";
 import { newNonce } from "../core/ids.js";
 import { requestDigest } from "../core/request.js";
+import { childEnvironment } from "../core/bind-env.js";
+import { escapeForTerminal as esc } from "../core/escape.js";
 import type { AuditActor, SignedRequest } from "../core/types.js";
 import { assertInterpreterRunnable, hashProgram, verifyUnchanged } from "../adapters/program.js";
 import { runChild, type ChildOutcome } from "../adapters/exec.js";
@@ -31,7 +33,7 @@ export async function executeAllowed(ctx: Context, plan: Plan, actor: AuditActor
   await startedOrFail(ctx, actor, {
     runId,
     requestId: null,
-    argv: plan.argv,
+    argv: plan.typed,
     program: { path: plan.program.path, sha256: hashed?.sha256 ?? null },
     environment: plan.decision.environment,
     rules: plan.decision.rules,
@@ -39,7 +41,7 @@ export async function executeAllowed(ctx: Context, plan: Plan, actor: AuditActor
     breakGlass: false,
   });
   if (hashed) await verifyUnchanged(plan.program.path, hashed);
-  return spawnAndFinish(ctx, plan, actor, runId, null);
+  return spawnAndFinish(ctx, plan, plan.childEnv, actor, runId, null);
 }
 
 /**
@@ -59,6 +61,9 @@ export async function executeApproved(
   // Everything execve could still refuse is found out before the approval is used (X5).
   await assertInterpreterRunnable(plan.program.path, plan.argv[0] ?? plan.program.path, { cwd: ctx.cwd, path: plan.childEnv.PATH });
   await assertNeverConsumed(ctx, req.id);
+  // Deny by default: the child gets what the request bound (equal to the approved values, compared
+  // before this point) and the variables allowed to vary; anything that appeared since is withheld.
+  const child = childEnvironment(req.env, plan.childEnv, req.cwd);
   const runId = newRunId();
   await auditOrFail(ctx, actor, "run.intent", { runId, requestId: req.id, argv: req.argv });
   const won = await store.consume({
@@ -84,6 +89,7 @@ export async function executeApproved(
       rules: req.rules,
       cwd: req.cwd,
       breakGlass: req.breakGlass,
+      envWithheld: child.withheld,
     });
   } catch (err) {
     // Past the single-use gate: the approval is spent whatever happens now. Say so plainly.
@@ -95,9 +101,12 @@ export async function executeApproved(
     }
     throw err;
   }
+  if (child.withheld.length > 0) {
+    say(colours().dim(`guard: not passed to the command (not in the approved request): ${child.withheld.map((n) => esc(n)).join(", ")}`));
+  }
   // Last look, immediately before exec: the file that was hashed is the file that runs.
   await verifyUnchanged(plan.program.path, hashed);
-  return spawnAndFinish(ctx, plan, actor, runId, req.id, await runNotifications(ctx, plan, actor, signed, runId));
+  return spawnAndFinish(ctx, plan, child.env, actor, runId, req.id, await runNotifications(ctx, plan, actor, signed, runId));
 }
 
 /**
@@ -155,12 +164,13 @@ async function startedOrFail(ctx: Context, actor: AuditActor, data: Record<strin
 async function spawnAndFinish(
   ctx: Context,
   plan: Plan,
+  env: Record<string, string | undefined>,
   actor: AuditActor,
   runId: string,
   requestId: string | null,
   afterRun?: (r: ChildOutcome) => Promise<void>,
 ): Promise<RunResult> {
-  const result = await runChild({ file: plan.program.path, argv: plan.argv, cwd: ctx.cwd, env: plan.childEnv });
+  const result = await runChild({ file: plan.program.path, argv: plan.argv, cwd: ctx.cwd, env });
   try {
     await auditOrFail(ctx, actor, "run.finished", {
       runId,
