@@ -5,7 +5,7 @@
  * so every name and value is escaped.
  */
 import type { Style } from "../adapters/output.js";
-import { MAY_VARY } from "../core/bind-env.js";
+import { CUT_MARK, MAY_VARY } from "../core/bind-env.js";
 import { escapeForTerminal as esc, suspiciousChars } from "../core/escape.js";
 import type { GuardRequest } from "../core/types.js";
 
@@ -58,6 +58,8 @@ export function renderRequestEnv(req: GuardRequest, c: Style): string[] {
   lines.push(`  ${c.dim(`${INDENT.slice(2)}(terminal, login session and CI attempt: passed as they are at run time; PWD is the directory`)}`);
   lines.push(`  ${c.dim(`${INDENT.slice(2)}above; any other variable that appears after approval is not passed)`)}`);
   const suspicious = [...new Set([...Object.keys(req.env), ...shown.map(([, v]) => v)].flatMap((x) => suspiciousChars(x)))];
+  const cut = shown.filter(([, v]) => CUT_MARK.test(v)).map(([k]) => esc(k));
+  if (cut.length) lines.push(c.yellow.bold(`  WARNING: ${cut.join(", ")} ${cut.length === 1 ? "is" : "are"} too long to show in full — ask the requester what ${cut.length === 1 ? "it holds" : "they hold"}, or deny`));
   if (suspicious.length) lines.push(c.yellow.bold(`  WARNING: the environment contains ${suspicious.join(", ")} — shown escaped above; read it carefully`));
   return lines;
 }

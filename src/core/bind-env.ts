@@ -99,8 +99,13 @@ export const NOT_PASSED: Readonly<Record<string, string>> = {
   _: "the shell's last argument; not passed",
 };
 
-/** The longest value shown to an approver; the digest binds the rest. */
-export const SHOWN_MAX = 240;
+/**
+ * The longest value shown to an approver (a long PATH fits); the digest binds the rest, and a value cut
+ * short ends in CUT_MARK, which the approver's view flags. Requests are signed and stored: values of
+ * consequential variables only are kept, and never more than this.
+ */
+export const SHOWN_MAX = 1024;
+export const CUT_MARK = / \(cut: \d+ characters in all\)$/;
 
 const SECRET_NAME = /SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|PRIVATE/i;
 const SECRET_NAMES = new Set(["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "MYSQL_PWD"]);
@@ -163,7 +168,7 @@ export function bindVariable(name: string, value: string | undefined): BoundVari
   const sha256 = sha256Hex(value);
   if (isSecretName(name)) return { sha256, shown: `(secret, sha256 ${sha256.slice(0, 8)}…)` };
   const shown = redactValue(value);
-  return { sha256, shown: shown.length > SHOWN_MAX ? `${shown.slice(0, SHOWN_MAX)}… (${value.length} characters in all)` : shown };
+  return { sha256, shown: shown.length > SHOWN_MAX ? `${shown.slice(0, SHOWN_MAX)}… (cut: ${value.length} characters in all)` : shown };
 }
 
 /** Any other variable: bound by digest, shown by name only. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MAY_VARY, SHOWN_MAX, bindVariable, boundEnvironment, childEnvironment, envGlobMatches, isNameOnly, redactValue } from "../../src/core/bind-env.js";
+import { CUT_MARK, MAY_VARY, SHOWN_MAX, bindVariable, boundEnvironment, childEnvironment, envGlobMatches, isNameOnly, redactValue } from "../../src/core/bind-env.js";
 import { sha256Hex } from "../../src/core/canonical.js";
 import { compareBinding, type RunBinding } from "../../src/core/request.js";
 import type { GuardRequest } from "../../src/core/types.js";
@@ -88,6 +88,7 @@ describe("boundEnvironment", () => {
     const b = bindVariable("BASH_FUNC_f%%", value);
     expect(b.sha256).toBe(sha256Hex(value));
     expect(b.shown!.length).toBeLessThan(SHOWN_MAX + 40);
+    expect(b.shown).toMatch(CUT_MARK);
     expect(b.shown).toContain("10000 characters in all");
   });
 

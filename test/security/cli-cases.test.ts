@@ -265,7 +265,7 @@ describe("E13–E17: the environment of an approved run, deny by default", () =>
 
   it("E17: the approver sees every variable passed by name, the consequential ones by value, secrets redacted, and what may vary", async () => {
     const tag = "--ticket=e17-show";
-    const id = await approved([ENV_SCRIPT, tag], { PGPASSWORD: "hunter2", PSQLRC: "/etc/psqlrc" });
+    const id = await approved([ENV_SCRIPT, tag], { PGPASSWORD: "hunter2", PSQLRC: "/etc/psqlrc", VAULT_NAMESPACE: `${"a".repeat(2000)}/evil` });
     const json = JSON.parse((await guardRun(w, ["show", id, "--json"], { as: "bob" })).stdout) as { env: { shown: Record<string, string>; nameOnly: string[]; unset: string[]; mayVary: string[] } };
     expect(json.env.shown).toMatchObject({ HOME: w.home, PSQLRC: "/etc/psqlrc", DATABASE_URL: PROD.DATABASE_URL });
     expect(json.env.shown.PGPASSWORD).toMatch(/^\(secret, sha256 [0-9a-f]{8}…\)$/);
@@ -277,6 +277,8 @@ describe("E13–E17: the environment of an approved run, deny by default", () =>
     expect(text).toContain(`HOME=${w.home}`);
     expect(text).toMatch(/also passed: .*GUARD_KEY.*LANG/s);
     expect(text).toMatch(/may vary: .*TERM/s);
+    expect(text).toContain("WARNING: VAULT_NAMESPACE is too long to show in full");
+    expect(text).not.toContain("/evil");
   });
 });
 
