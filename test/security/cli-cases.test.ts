@@ -11,7 +11,7 @@ import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { BIN, makeWorld, requestIdIn, type World } from "../e2e/world.js";
-import { PROD, PURGE, addPurgeScript, approvedRequest, guardRun, runRequest, runsOf, statusOf } from "../fault/harness.js";
+import { PROD, PURGE, addPurgeScript, approvedRequest, auditVerify, guardRun, runRequest, runsOf, statusOf } from "../fault/harness.js";
 
 let w: World;
 beforeAll(async () => {
@@ -160,14 +160,14 @@ describe("E13–E17: the environment of an approved run, deny by default", () =>
     const asked = await guardRun(w, ["run", "--reason", "env", "--", ...command], { as: "alice", env: { ...PROD, ...env } });
     expect(asked.code, asked.stderr).toBe(75);
     const id = requestIdIn(asked.stderr);
-    const ok = await guardRun(w, ["approve", id, "--yes"], { as: "bob" });
+    const ok = await guardRun(w, ["approve", id, "--yes"], { as: "bob", env: env.GUARD_STORE ? { GUARD_STORE: env.GUARD_STORE } : {} });
     expect(ok.code, ok.stderr).toBe(0);
     return id;
   }
   const childEnv = (stdout: string): Record<string, string> =>
     Object.fromEntries(stdout.split("\n").slice(1).filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
-  const runStarted = async (id: string): Promise<Record<string, unknown>> => {
-    const log = await guardRun(w, ["audit", "log", "--json", "--request", id], { as: "alice" });
+  const runStarted = async (id: string, env: Record<string, string> = {}): Promise<Record<string, unknown>> => {
+    const log = await guardRun(w, ["audit", "log", "--json", "--request", id], { as: "alice", env });
     const started = log.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> }).find((e) => e.type === "run.started");
     expect(started, log.stderr).toBeDefined();
     return started!.data;
@@ -225,8 +225,10 @@ describe("E13–E17: the environment of an approved run, deny by default", () =>
 
   it("E15: a variable that appeared after approval (in no bound set) does not reach the command; the run goes ahead and says so", async () => {
     const tag = "--ticket=e15";
-    const id = await approved([ENV_SCRIPT, tag]);
-    const r = await guardRun(w, ["run", "--confirm", "production", "--", ENV_SCRIPT, tag], { as: "alice", env: { ...PROD, FOO_NEW: "1" } });
+    // A store of its own, so that `audit verify` below judges only this run.
+    const store = { GUARD_STORE: `file:${join(w.dir, "store-e15")}` };
+    const id = await approved([ENV_SCRIPT, tag], store);
+    const r = await guardRun(w, ["run", "--confirm", "production", "--", ENV_SCRIPT, tag], { as: "alice", env: { ...PROD, ...store, FOO_NEW: "1" } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.split("\n")[0]).toBe(`ran ${tag}`);
     const env = childEnv(r.stdout);
@@ -234,7 +236,10 @@ describe("E13–E17: the environment of an approved run, deny by default", () =>
     expect(env.DATABASE_URL).toBe(PROD.DATABASE_URL);
     expect(env.HOME).toBe(w.home);
     expect(r.stderr).toMatch(/not passed to the command \(not in the approved request\): FOO_NEW/);
-    expect((await runStarted(id)).envWithheld).toEqual(["FOO_NEW"]);
+    expect((await runStarted(id, store)).envWithheld).toEqual(["FOO_NEW"]);
+    const verify = await auditVerify(w, store);
+    expect(verify.code, verify.stderr).toBe(0);
+    expect(verify.report?.ok).toBe(true);
   });
 
   it("E16: TERM, COLUMNS and SHLVL changed after approval: the run goes ahead with them as they are now; PWD is the bound directory", async () => {
@@ -265,7 +270,13 @@ describe("E13–E17: the environment of an approved run, deny by default", () =>
 
   it("E17: the approver sees every variable passed by name, the consequential ones by value, secrets redacted, and what may vary", async () => {
     const tag = "--ticket=e17-show";
-    const id = await approved([ENV_SCRIPT, tag], { PGPASSWORD: "hunter2", PSQLRC: "/etc/psqlrc", VAULT_NAMESPACE: `${"a".repeat(2000)}/evil` });
+    const id = await approved([ENV_SCRIPT, tag], {
+      PGPASSWORD: "hunter2",
+      PSQLRC: "/etc/psqlrc",
+      VAULT_NAMESPACE: `${"a".repeat(2000)}/evil`,
+      "T1_\x1b[2J": "x",
+      PGAPPNAME: "\x1b]52;c;aGVsbG8=\x07",
+    });
     const json = JSON.parse((await guardRun(w, ["show", id, "--json"], { as: "bob" })).stdout) as { env: { shown: Record<string, string>; nameOnly: string[]; unset: string[]; mayVary: string[] } };
     expect(json.env.shown).toMatchObject({ HOME: w.home, PSQLRC: "/etc/psqlrc", DATABASE_URL: PROD.DATABASE_URL });
     expect(json.env.shown.PGPASSWORD).toMatch(/^\(secret, sha256 [0-9a-f]{8}…\)$/);
@@ -279,6 +290,10 @@ describe("E13–E17: the environment of an approved run, deny by default", () =>
     expect(text).toMatch(/may vary: .*TERM/s);
     expect(text).toContain("WARNING: VAULT_NAMESPACE is too long to show in full");
     expect(text).not.toContain("/evil");
+    expect(text).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
+    expect(text).toContain("T1_\\x1b[2J");
+    expect(text).toContain("PGAPPNAME=\\x1b]52;c;aGVsbG8=\\x07");
+    expect(text).toMatch(/WARNING: the environment contains ESC control/);
   });
 });
 
