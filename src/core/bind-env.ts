@@ -112,18 +112,19 @@ const SECRET_NAMES = new Set(["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "MYS
 
 const isGlob = (pattern: string): boolean => /[*?]/.test(pattern);
 
+const globSource = (pattern: string): string => pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+
 /** `*` any run of characters, `?` one character, everything else literal; names are case-sensitive. */
 export function envGlobMatches(pattern: string, name: string): boolean {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
-  return new RegExp(`^${source}$`, "s").test(name);
+  return new RegExp(`^${globSource(pattern)}$`, "s").test(name);
 }
 
 /** Which variable names are consequential under a policy: shown by value, bound even when unset. */
 export interface Consequential {
   /** Bound even when unset. */
   names: ReadonlySet<string>;
-  /** Consequential when present. */
-  globs: readonly string[];
+  /** Consequential when present: every glob, as one regular expression. */
+  globs: RegExp;
 }
 
 export function consequential(policy: Pick<Policy, "bindEnv">, detectorVariables: readonly string[]): Consequential {
@@ -133,11 +134,11 @@ export function consequential(policy: Pick<Policy, "bindEnv">, detectorVariables
     if (isGlob(entry)) globs.push(entry);
     else names.add(entry);
   }
-  return { names, globs };
+  return { names, globs: new RegExp(`^(?:${globs.map(globSource).join("|")})$`, "s") };
 }
 
 function isConsequential(c: Consequential, name: string): boolean {
-  return c.names.has(name) || c.globs.some((g) => envGlobMatches(g, name));
+  return c.names.has(name) || c.globs.test(name);
 }
 
 /**
