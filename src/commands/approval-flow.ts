@@ -188,7 +188,7 @@ export async function runBreakGlass(ctx: Context, plan: Plan, opts: RunOptions, 
   const hashed = await hashProgram(plan.program.path);
   const binding = currentBinding(ctx, plan, identity, hashed, stdin);
   const signed = await createSignedRequest(ctx, plan, identity, binding, opts.reason!.trim(), true);
-  say(c.bgRed.white.bold(" BREAK-GLASS ") + c.red.bold(` ${quoteArgv(plan.argv)} against ${esc(d.environment ?? "?")} without approval`));
+  say(c.bgRed.white.bold(" BREAK-GLASS ") + c.red.bold(` ${quoteArgv(plan.typed)} against ${esc(d.environment ?? "?")} without approval`));
   say(c.red(`  recorded as ${signed.request.id}; it stays on \`guard requests --review\` until a colleague runs: guard approve ${signed.request.id}`));
   await confirmTarget(plan, opts, true);
   await auditOrFail(ctx, identity.actor, "breakglass.used", { requestId: signed.request.id, reason: signed.request.reason, environment: d.environment });

@@ -7,6 +7,8 @@ import { hostname } from "node:os";
 import { ExitCode, GuardError, deniedError, integrityError, ioError } from "../core/errors.js";
 import { newNonce } from "../core/ids.js";
 import { requestDigest } from "../core/request.js";
+import { childEnvironment } from "../core/bind-env.js";
+import { escapeForTerminal as esc } from "../core/escape.js";
 import type { AuditActor, SignedRequest } from "../core/types.js";
 import { assertInterpreterRunnable, hashProgram, verifyChain, verifyUnchanged } from "../adapters/program.js";
 import { runChild, type ChildOutcome } from "../adapters/exec.js";
@@ -31,7 +33,7 @@ export async function executeAllowed(ctx: Context, plan: Plan, actor: AuditActor
   await startedOrFail(ctx, actor, {
     runId,
     requestId: null,
-    argv: plan.argv,
+    argv: plan.typed,
     program: { path: plan.program.path, sha256: hashed?.sha256 ?? null, via: plan.program.via?.path ?? null },
     environment: plan.decision.environment,
     rules: plan.decision.rules,
@@ -40,7 +42,7 @@ export async function executeAllowed(ctx: Context, plan: Plan, actor: AuditActor
   });
   if (hashed) await verifyUnchanged(plan.program.path, hashed);
   await verifyChain(plan.program, hashed?.identity ?? null);
-  return spawnAndFinish(ctx, plan, actor, runId, null);
+  return spawnAndFinish(ctx, plan, plan.childEnv, actor, runId, null);
 }
 
 /**
@@ -61,6 +63,9 @@ export async function executeApproved(
   // Everything execve could still refuse is found out before the approval is used (X5).
   await assertInterpreterRunnable(plan.program.path, plan.argv[0] ?? plan.program.path, { cwd: ctx.cwd, path: plan.childEnv.PATH });
   await assertNeverConsumed(ctx, req.id);
+  // Deny by default: the child gets what the request bound (equal to the approved values, compared
+  // before this point) and the variables allowed to vary; anything that appeared since is withheld.
+  const child = childEnvironment(req.env, plan.childEnv, req.cwd);
   const runId = newRunId();
   await auditOrFail(ctx, actor, "run.intent", { runId, requestId: req.id, argv: req.argv });
   const won = await store.consume({
@@ -86,6 +91,7 @@ export async function executeApproved(
       rules: req.rules,
       cwd: req.cwd,
       breakGlass: req.breakGlass,
+      envWithheld: child.withheld,
     });
   } catch (err) {
     // Past the single-use gate: the approval is spent whatever happens now. Say so plainly.
@@ -97,11 +103,14 @@ export async function executeApproved(
     }
     throw err;
   }
+  if (child.withheld.length > 0) {
+    say(colours().dim(`guard: not passed to the command (not in the approved request): ${child.withheld.map((n) => esc(n)).join(", ")}`));
+  }
   // Last look, immediately before exec: the file that was hashed is the file that runs, reached through
   // the links that were bound.
   await verifyUnchanged(plan.program.path, hashed);
   await verifyChain(plan.program, hashed.identity);
-  return spawnAndFinish(ctx, plan, actor, runId, req.id, await runNotifications(ctx, plan, actor, signed, runId));
+  return spawnAndFinish(ctx, plan, child.env, actor, runId, req.id, await runNotifications(ctx, plan, actor, signed, runId));
 }
 
 /**
@@ -159,6 +168,7 @@ async function startedOrFail(ctx: Context, actor: AuditActor, data: Record<strin
 async function spawnAndFinish(
   ctx: Context,
   plan: Plan,
+  env: Record<string, string | undefined>,
   actor: AuditActor,
   runId: string,
   requestId: string | null,
@@ -166,7 +176,7 @@ async function spawnAndFinish(
 ): Promise<RunResult> {
   // Through the path found when it is a link (pg_wrapper and busybox choose by that name): verifyChain
   // has just checked that it leads to the real file that was checked.
-  const result = await runChild({ file: plan.program.via?.path ?? plan.program.path, argv: plan.argv, cwd: ctx.cwd, env: plan.childEnv });
+  const result = await runChild({ file: plan.program.via?.path ?? plan.program.path, argv: plan.argv, cwd: ctx.cwd, env });
   try {
     await auditOrFail(ctx, actor, "run.finished", {
       runId,

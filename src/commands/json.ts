@@ -13,7 +13,7 @@ export function planJson(plan: Plan): Record<string, unknown> {
     reasons: d.reasons,
     freezes: d.freezes,
     breakGlassAvailable: d.breakGlassAvailable,
-    argv: plan.argv,
+    argv: plan.typed,
     program: { given: plan.program.given, path: plan.program.path, relativeToRoot: plan.program.relativeToRoot, via: plan.program.via ?? null },
     policyDigest: plan.policy.digest,
   };

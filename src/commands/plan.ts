@@ -14,6 +14,12 @@ import type { Decision, Detection, KubeconfigFile, Policy, ResolvedProgram } fro
 import type { Context } from "./context.js";
 
 export interface Plan {
+  /**
+   * The command as typed, `env NAME=VALUE` prefixes included: what a request binds and signs, what the
+   * approver is shown and what the audit log records. `unwrapCommand(typed)` gives `argv`.
+   */
+  typed: string[];
+  /** The command guard executes: `typed` with `env` prefixes unwrapped (their assignments are in childEnv). */
   argv: string[];
   program: ResolvedProgram;
   policy: Policy;
@@ -27,7 +33,9 @@ export async function planRun(ctx: Context, argv: string[], declared: string | u
   if (argv.length === 0 || argv[0] === "") throw usageError("no command given", "usage: guard run [options] -- CMD [ARGS…]");
   // `env VAR=x cmd …` is unwrapped: guard applies the assignments itself and plans (and runs) `cmd …`,
   // so the assignments take part in detection and the program that is matched is the one that runs.
+  // The prefix stays in `typed`, which is what is bound, shown and audited.
   // Other wrappers (sh -c, sudo, xargs, …) hide their command and are refused by evaluate().
+  const typed = [...argv];
   const unwrapped = unwrapCommand(argv);
   if (unwrapped.wrapper) {
     if (unwrapped.argv.length === 0) throw usageError(`\`${argv[0]}\` with no command to run`);
@@ -47,7 +55,7 @@ export async function planRun(ctx: Context, argv: string[], declared: string | u
     : [];
   const detection = detectTarget(policy, { args, env: childEnv, host: ctx.host, kubeconfigs, declared });
   const decision = evaluate(policy, { program, args, detection, now, wrapperHidden: unwrapped.hidden });
-  return { argv, program, policy, detection, decision, childEnv };
+  return { typed, argv, program, policy, detection, decision, childEnv };
 }
 
 export function describeEnvironments(policy: Policy): string {

@@ -30,7 +30,7 @@ export function renderPlan(plan: Plan, c: Style): string[] {
   const d = plan.decision;
   const colour = d.decision === "allow" ? c.green.bold : d.decision === "deny" ? c.red.bold : c.yellow.bold;
   const lines = [
-    `${colour(decisionWord(d.decision))}  ${quoteArgv(plan.argv)}`,
+    `${colour(decisionWord(d.decision))}  ${quoteArgv(plan.typed)}`,
     `  program:     ${esc(plan.program.path)}`,
     ...(plan.program.via ? [`  run as:      ${renderVia(plan.program.via)}`] : []),
     `  target:      ${d.environment ? esc(d.environment) : c.red("undetermined")}${d.protected ? c.red(" (protected)") : ""}`,
@@ -40,7 +40,7 @@ export function renderPlan(plan: Plan, c: Style): string[] {
   if (d.requirements.length) lines.push(`  requires:    ${d.requirements.map(renderRequirement).join("\n               ")}`);
   if (d.freezes.length) lines.push(`  freezes:     ${d.freezes.map(esc).join(", ")}`);
   for (const r of d.reasons) lines.push(`  ${c.red("reason:")}      ${esc(r)}`);
-  const suspicious = plan.argv.flatMap((a) => suspiciousChars(a));
+  const suspicious = plan.typed.flatMap((a) => suspiciousChars(a));
   if (suspicious.length) lines.push(`  ${c.yellow("warning:")}     the arguments contain ${[...new Set(suspicious)].join(", ")}`);
   return lines;
 }
@@ -55,7 +55,7 @@ export function renderBanner(plan: Plan, c: Style): string[] {
     c.red.bold(bar),
     c.bgRed.white.bold(title.padEnd(width)),
     ...renderEvidence(plan.decision.evidence).map((l) => c.red(`   ${l}`)),
-    c.red(`   command: ${quoteArgv(plan.argv)}`),
+    c.red(`   command: ${quoteArgv(plan.typed)}`),
     c.red.bold(bar),
   ];
 }

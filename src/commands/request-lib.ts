@@ -50,7 +50,7 @@ export function stdinBinding(): StdinBinding {
 
 export function currentBinding(ctx: Context, plan: Plan, identity: Identity, hashed: Hashed, stdin: StdinBinding): RunBinding {
   return {
-    argv: plan.argv,
+    argv: plan.typed,
     program: {
       path: plan.program.path,
       sha256: hashed.sha256,

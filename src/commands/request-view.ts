@@ -5,6 +5,7 @@ import { renderVia } from "../core/request.js";
 import type { Policy } from "../core/types.js";
 import { renderEvidence, renderRequirement } from "./render.js";
 import type { LoadedRequest } from "./request-lib.js";
+import { renderRequestEnv, requestEnvJson } from "./env-view.js";
 
 export function renderRequest(loaded: LoadedRequest, policy: Policy, c: Style): string[] {
   const req = loaded.signed.request;
@@ -22,8 +23,7 @@ export function renderRequest(loaded: LoadedRequest, policy: Policy, c: Style): 
   if (req.program.via) lines.push(`  run as:       ${renderVia(req.program.via)}`);
   lines.push(`  directory:    ${esc(req.cwd)}`);
   lines.push(`  stdin:        ${req.stdin.kind === "tty" ? "a terminal" : "empty (/dev/null)"}`);
-  const bound = Object.entries(req.env).filter(([, v]) => v.shown !== null);
-  if (bound.length) lines.push(`  environment:  ${bound.map(([k, v]) => `${esc(k)}=${esc(v.shown ?? "")}`).join("\n                ")}`);
+  lines.push(...renderRequestEnv(req, c));
   lines.push(`  requester:    ${req.requester.principal ? asciiIdentifier(req.requester.principal) : c.red("(unregistered key)")}  key ${req.requester.fingerprint}`);
   lines.push(`  reason:       ${req.reason === null ? c.dim("(none given)") : `"${esc(req.reason)}"`}`);
   lines.push(`  rules:        ${req.rules.map(esc).join(", ") || "(none)"}`);
@@ -57,6 +57,7 @@ export function requestJson(loaded: LoadedRequest): Record<string, unknown> {
     status: a.status,
     environment: req.environment.name,
     argv: req.argv,
+    env: requestEnvJson(req),
     requester: req.requester,
     reason: req.reason,
     createdAt: req.createdAt,

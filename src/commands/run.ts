@@ -118,7 +118,7 @@ async function runWithContext(ctx: Context, command: string[], opts: RunOptions,
 
 export function refusalData(plan: Plan, exitCode: number): Record<string, unknown> {
   return {
-    argv: plan.argv,
+    argv: plan.typed,
     program: plan.program.path,
     environment: plan.decision.environment,
     reasons: plan.decision.reasons,

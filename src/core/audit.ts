@@ -14,7 +14,8 @@ import type { AuditDraft, AuditEvent } from "./types.js";
  *   run.refused        {argv, environment, reasons, evidence, exitCode}
  *   run.intent         {runId, requestId, argv}            written BEFORE an approval is consumed
  *   request.consumed   {requestId, runId}                  after the store's consume() returned true
- *   run.started        {runId, requestId|null, argv, program: {path, sha256, via}, environment, cwd, breakGlass}
+ *   run.started        {runId, requestId|null, argv, program: {path, sha256, via}, environment, cwd, breakGlass,
+ *                       envWithheld (approved runs: variables present but not passed, by name)}
  *                      (program.via: the link path executed, or null when the real path was executed)
  *                                                          written BEFORE the command executes
  *   run.finished       {runId, exitCode, signal, durationMs}

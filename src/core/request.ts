@@ -1,6 +1,7 @@
 import { canonicalJson, sha256Hex } from "./canonical.js";
 import { ExitCode, GuardError, configError, integrityError } from "./errors.js";
 import { escapeForTerminal, quoteArg } from "./escape.js";
+import { isNameOnly } from "./bind-env.js";
 import { isRequestId } from "./ids.js";
 import type {
   ApprovalStatement,
@@ -154,8 +155,9 @@ const show = (s: string): string => escapeForTerminal(s);
  * host, kube context or database behind the same environment name is a different target, so the value
  * counts. The `detail` wording is not compared, and `declared` evidence (the --env flag) is left out:
  * it only cross-checks detection, and the environment name itself is compared on its own line.
- * Variables missing from either side's `env` count as unset, so a variable that appears at run time
- * under a bound glob (LD_*, AWS_*) is a difference.
+ * Variables missing from either side's `env` count as unset, so a consequential variable that appears
+ * at run time (LD_*, AWS_*, BASH_FUNC_*, PSQLRC, …) is a difference; any other variable that appears
+ * (bound by name only) is not, because the child of an approved run never receives it (bind-env.ts).
  */
 export function compareBinding(req: GuardRequest, now: RunBinding): BindingDifference[] {
   const diffs: BindingDifference[] = [];
@@ -190,8 +192,12 @@ export function compareBinding(req: GuardRequest, now: RunBinding): BindingDiffe
 
   const names = [...new Set([...Object.keys(req.env), ...Object.keys(now.env)])].sort();
   for (const name of names) {
-    const a = req.env[name] ?? UNSET;
-    const b = now.env[name] ?? UNSET;
+    const approved = Object.hasOwn(req.env, name) ? req.env[name] : undefined;
+    const b = (Object.hasOwn(now.env, name) ? now.env[name] : undefined) ?? UNSET;
+    // A variable of no consequence that appeared after the approval is not a difference: it is
+    // withheld from the child (childEnvironment), which receives only what was bound.
+    if (approved === undefined && isNameOnly(b)) continue;
+    const a = approved ?? UNSET;
     if (a.sha256 === b.sha256) continue;
     const sameText = a.shown === b.shown;
     push(`env.${name}`, renderVariable(a, sameText), renderVariable(b, sameText));
@@ -214,7 +220,8 @@ function argvItem(i: number, v: string | undefined): string {
 
 function renderVariable(v: BoundVariable, withDigest: boolean): string {
   if (v.sha256 === null) return "(unset)";
-  const text = v.shown === null ? "(hidden)" : show(v.shown);
+  if (v.shown === null) return `(set, value not shown; sha256 ${v.sha256.slice(0, 12)}…)`;
+  const text = show(v.shown);
   // Two redacted values can read the same; the digest prefix then shows that they are not.
   return withDigest ? `${text} (sha256 ${v.sha256.slice(0, 12)}…)` : text;
 }
@@ -409,7 +416,8 @@ function checkRequest(s: Shape, x: unknown, at: string): GuardRequest {
       if (b.shown !== null) s.fail(f(`env.${name}.shown`));
     } else {
       s.str(b.sha256, f(`env.${name}.sha256`), HEX64);
-      s.str(b.shown, f(`env.${name}.shown`));
+      // null: bound by name and digest only (bind-env.ts shows values of consequential variables only)
+      s.strOrNull(b.shown, f(`env.${name}.shown`));
     }
   }
   const stdin = s.obj(r.stdin, f("stdin"), ["kind"]);

@@ -69,6 +69,12 @@ describe("validateRequestShape", () => {
     expect(() => validateRequestShape(r)).not.toThrow();
   });
 
+  it("E15: accepts a variable bound by name and digest only (its value not shown)", () => {
+    const r: Mutable = goodRequest();
+    r.env.USER = { sha256: HEX("c"), shown: null };
+    expect(() => validateRequestShape(r)).not.toThrow();
+  });
+
   it.each<[string, (r: Mutable) => void, string]>([
     ["S1: an extra top-level field", (r) => (r.approved = true), "approved"],
     ["S1: an extra nested field", (r) => (r.program.hash = "x"), "program.hash"],

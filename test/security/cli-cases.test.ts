@@ -2,7 +2,8 @@
  * SECURITY-CASES owed end to end that no other suite covered through the built CLI: I1 (never a prompt,
  * never a hang), I2 (--yes is not an approval), A8 (a consumed approval copied under another request),
  * A13 (the policy changed after approval), C11 (more run-time-only variables), E12 (a changed target
- * with `guard run -- CMD`), T1/T2 (hostile argv, path and reason on every screen and in the log).
+ * with `guard run -- CMD`), E13–E17 (the environment of an approved run, deny by default), T1/T2
+ * (hostile argv, path and reason on every screen and in the log).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
@@ -10,7 +11,7 @@ import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { BIN, makeWorld, requestIdIn, type World } from "../e2e/world.js";
-import { PROD, PURGE, addPurgeScript, approvedRequest, guardRun, runRequest, runsOf, statusOf } from "../fault/harness.js";
+import { PROD, PURGE, addPurgeScript, approvedRequest, auditVerify, guardRun, runRequest, runsOf, statusOf } from "../fault/harness.js";
 
 let w: World;
 beforeAll(async () => {
@@ -143,6 +144,156 @@ describe("C11 and E12: the environment at run time is part of the run", () => {
     expect(requestIdIn(r.stderr)).not.toBe(id);
     expect(await runsOf(w, tag)).toBe(0);
     expect(await statusOf(w, id)).toBe("approved");
+  });
+});
+
+describe("E13–E17: the environment of an approved run, deny by default", () => {
+  // A bash script (so an exported function named like a builtin would replace it) that prints its
+  // environment after its arguments, one variable a line, sorted.
+  const ENV_SCRIPT = "./maintenance/purge-env.sh";
+  const PWNED = "BASH_FUNC_echo%%";
+  beforeAll(async () => {
+    await writeFile(join(w.dir, ENV_SCRIPT), '#!/bin/bash\necho "ran $*"\nenv | LC_ALL=C sort\n', { mode: 0o755 });
+  });
+
+  async function approved(command: string[], env: Record<string, string> = {}): Promise<string> {
+    const asked = await guardRun(w, ["run", "--reason", "env", "--", ...command], { as: "alice", env: { ...PROD, ...env } });
+    expect(asked.code, asked.stderr).toBe(75);
+    const id = requestIdIn(asked.stderr);
+    const ok = await guardRun(w, ["approve", id, "--yes"], { as: "bob", env: env.GUARD_STORE ? { GUARD_STORE: env.GUARD_STORE } : {} });
+    expect(ok.code, ok.stderr).toBe(0);
+    return id;
+  }
+  const childEnv = (stdout: string): Record<string, string> =>
+    Object.fromEntries(stdout.split("\n").slice(1).filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+  const runStarted = async (id: string, env: Record<string, string> = {}): Promise<Record<string, unknown>> => {
+    const log = await guardRun(w, ["audit", "log", "--json", "--request", id], { as: "alice", env });
+    const started = log.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> }).find((e) => e.type === "run.started");
+    expect(started, log.stderr).toBeDefined();
+    return started!.data;
+  };
+
+  it("E13: `env 'BASH_FUNC_echo%%=…' CMD` given to --request after approval: refused (77), nothing runs, nothing consumed", async () => {
+    const tag = "--ticket=e13-prefix";
+    const id = await approved([ENV_SCRIPT, tag]);
+    const r = await guardRun(w, ["run", "--request", id, "--confirm", "production", "--", "env", `${PWNED}=() { echo pwned; }`, ENV_SCRIPT, tag], { as: "alice", env: PROD });
+    expect(r.code, r.stderr).toBe(77);
+    expect(r.stderr).toMatch(/differs from request/);
+    expect(r.stderr).toContain(PWNED);
+    expect(r.stdout).toBe("");
+    expect(await statusOf(w, id)).toBe("approved");
+  });
+
+  it("E13: an exported bash function in the environment after approval: refused (77) naming it, nothing runs, nothing consumed", async () => {
+    const tag = "--ticket=e13-exported";
+    const id = await approved([ENV_SCRIPT, tag]);
+    const r = await runRequest(w, id, { env: { [PWNED]: "() {  builtin echo pwned\n}" } });
+    expect(r.code, r.stderr).toBe(77);
+    expect(r.stderr).toContain(`env.${PWNED}`);
+    expect(r.stdout).toBe("");
+    expect(await statusOf(w, id)).toBe("approved");
+  });
+
+  it("E13: `guard run -- env 'BASH_FUNC_echo%%=…' CMD` does not find the approval of CMD: a new request (75) that shows the prefix", async () => {
+    const tag = "--ticket=e13-new";
+    const id = await approved([ENV_SCRIPT, tag]);
+    const r = await guardRun(w, ["run", "--reason", "e13", "--confirm", "production", "--", "env", `${PWNED}=() { echo pwned; }`, ENV_SCRIPT, tag], { as: "alice", env: PROD });
+    expect(r.code, r.stderr).toBe(75);
+    const other = requestIdIn(r.stderr);
+    expect(other).not.toBe(id);
+    expect(r.stdout).toBe("");
+    const shown = JSON.parse((await guardRun(w, ["show", other, "--json"], { as: "bob" })).stdout) as { argv: string[] };
+    expect(shown.argv).toEqual(["env", `${PWNED}=() { echo pwned; }`, ENV_SCRIPT, tag]);
+    expect((await guardRun(w, ["show", other], { as: "bob" })).stdout).toContain(`command:      env '${PWNED}=() { echo pwned; }' ${ENV_SCRIPT} ${tag}`);
+    expect(await statusOf(w, id)).toBe("approved");
+  });
+
+  it.each([
+    ["PSQLRC added", { PSQLRC: "/tmp/evil.psqlrc" }, "env.PSQLRC"],
+    ["HOME changed", { HOME: "/tmp/evil-home" }, "env.HOME"],
+    ["PYTHONSTARTUP added", { PYTHONSTARTUP: "/tmp/evil.py" }, "env.PYTHONSTARTUP"],
+    ["an ordinary variable of the request changed", { LANG: "C" }, "env.LANG"],
+  ])("E14: %s after approval: refused (77) naming it, nothing runs, nothing consumed", async (_what, change, field) => {
+    const tag = `--ticket=e14-${field}`;
+    const id = await approved([ENV_SCRIPT, tag]);
+    const r = await runRequest(w, id, { env: change });
+    expect(r.code, r.stderr).toBe(77);
+    expect(r.stderr).toContain(field);
+    expect(r.stdout).toBe("");
+    expect(await statusOf(w, id)).toBe("approved");
+  });
+
+  it("E15: a variable that appeared after approval (in no bound set) does not reach the command; the run goes ahead and says so", async () => {
+    const tag = "--ticket=e15";
+    // A store of its own, so that `audit verify` below judges only this run.
+    const store = { GUARD_STORE: `file:${join(w.dir, "store-e15")}` };
+    const id = await approved([ENV_SCRIPT, tag], store);
+    const r = await guardRun(w, ["run", "--confirm", "production", "--", ENV_SCRIPT, tag], { as: "alice", env: { ...PROD, ...store, FOO_NEW: "1" } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split("\n")[0]).toBe(`ran ${tag}`);
+    const env = childEnv(r.stdout);
+    expect(env.FOO_NEW).toBeUndefined();
+    expect(env.DATABASE_URL).toBe(PROD.DATABASE_URL);
+    expect(env.HOME).toBe(w.home);
+    expect(r.stderr).toMatch(/not passed to the command \(not in the approved request\): FOO_NEW/);
+    expect((await runStarted(id, store)).envWithheld).toEqual(["FOO_NEW"]);
+    const verify = await auditVerify(w, store);
+    expect(verify.code, verify.stderr).toBe(0);
+    expect(verify.report?.ok).toBe(true);
+  });
+
+  it("E16: TERM, COLUMNS and SHLVL changed after approval: the run goes ahead with them as they are now; PWD is the bound directory", async () => {
+    const tag = "--ticket=e16";
+    const id = await approved([ENV_SCRIPT, tag], { TERM: "xterm", COLUMNS: "80", SHLVL: "1" });
+    const r = await runRequest(w, id, { env: { TERM: "screen-256color", COLUMNS: "211", SHLVL: "4", PWD: "/elsewhere" } });
+    expect(r.code, r.stderr).toBe(0);
+    const env = childEnv(r.stdout);
+    // bash counts itself in SHLVL: 4 as passed, 5 inside the script
+    expect([env.TERM, env.COLUMNS, env.SHLVL]).toEqual(["screen-256color", "211", "5"]);
+    expect(env.PWD).toBe(w.dir);
+    expect((await runStarted(id)).envWithheld).toEqual([]);
+  });
+
+  it("E17: `env NAME=VALUE CMD` is bound, shown and audited as typed, and runs CMD with the assignment", async () => {
+    const tag = "--ticket=e17";
+    const command = ["env", "LB_MODE=dry-run", ENV_SCRIPT, tag];
+    const id = await approved(command);
+    const show = await guardRun(w, ["show", id], { as: "bob" });
+    expect(show.stdout).toContain(`command:      env LB_MODE=dry-run ${ENV_SCRIPT} ${tag}`);
+    expect(show.stdout).toMatch(/also passed: .*LB_MODE/s);
+    const r = await guardRun(w, ["run", "--confirm", "production", "--", ...command], { as: "alice", env: PROD });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split("\n")[0]).toBe(`ran ${tag}`);
+    expect(childEnv(r.stdout).LB_MODE).toBe("dry-run");
+    expect((await runStarted(id)).argv).toEqual(command);
+  });
+
+  it("E17: the approver sees every variable passed by name, the consequential ones by value, secrets redacted, and what may vary", async () => {
+    const tag = "--ticket=e17-show";
+    const id = await approved([ENV_SCRIPT, tag], {
+      PGPASSWORD: "hunter2",
+      PSQLRC: "/etc/psqlrc",
+      VAULT_NAMESPACE: `${"a".repeat(2000)}/evil`,
+      "T1_\x1b[2J": "x",
+      PGAPPNAME: "\x1b]52;c;aGVsbG8=\x07",
+    });
+    const json = JSON.parse((await guardRun(w, ["show", id, "--json"], { as: "bob" })).stdout) as { env: { shown: Record<string, string>; nameOnly: string[]; unset: string[]; mayVary: string[] } };
+    expect(json.env.shown).toMatchObject({ HOME: w.home, PSQLRC: "/etc/psqlrc", DATABASE_URL: PROD.DATABASE_URL });
+    expect(json.env.shown.PGPASSWORD).toMatch(/^\(secret, sha256 [0-9a-f]{8}…\)$/);
+    expect(json.env.nameOnly).toEqual(expect.arrayContaining(["LANG", "GUARD_KEY", "NO_COLOR"]));
+    expect(json.env.unset).toEqual(expect.arrayContaining(["NODE_OPTIONS", "BASH_ENV"]));
+    expect(json.env.mayVary).toEqual(expect.arrayContaining(["TERM", "COLUMNS", "SSH_AUTH_SOCK"]));
+    const text = (await guardRun(w, ["show", id], { as: "bob" })).stdout;
+    expect(text).not.toContain("hunter2");
+    expect(text).toContain(`HOME=${w.home}`);
+    expect(text).toMatch(/also passed: .*GUARD_KEY.*LANG/s);
+    expect(text).toMatch(/may vary: .*TERM/s);
+    expect(text).toContain("WARNING: VAULT_NAMESPACE is too long to show in full");
+    expect(text).not.toContain("/evil");
+    expect(text).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
+    expect(text).toContain("T1_\\x1b[2J");
+    expect(text).toContain("PGAPPNAME=\\x1b]52;c;aGVsbG8=\\x07");
+    expect(text).toMatch(/WARNING: the environment contains ESC control/);
   });
 });
 

@@ -18,10 +18,14 @@ const atLeast = (v: number[], min: number[]): boolean => {
 describe("C9: Windows .bat/.cmd argument injection (CVE-2024-27980, CVE-2024-36138)", () => {
   it("C9: package.json requires a Node that refuses to spawn .bat/.cmd without a shell (≥ 20.15.1), and this one does", async () => {
     const pkg = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { engines: { node: string } };
-    const floor = /^>=\s*(\d+\.\d+\.\d+)$/.exec(pkg.engines.node.trim());
-    expect(floor, `engines.node is ${pkg.engines.node}`).not.toBeNull();
-    expect(atLeast(version(floor![1]!), [20, 15, 1])).toBe(true);
-    expect(atLeast(version(process.versions.node), version(floor![1]!))).toBe(true);
+    // Each alternative of the range (">=X", "^X", joined by "||") has a floor of at least 20.15.1, and the
+    // Node running the tests satisfies one of them.
+    const alternatives = pkg.engines.node.split("||").map((a) => /^\s*(>=|\^)\s*(\d+\.\d+\.\d+)\s*$/.exec(a));
+    expect(alternatives.every((a) => a !== null), `engines.node is ${pkg.engines.node}`).toBe(true);
+    for (const a of alternatives) expect(atLeast(version(a![2]!), [20, 15, 1])).toBe(true);
+    const running = version(process.versions.node);
+    const satisfied = alternatives.some((a) => atLeast(running, version(a![2]!)) && (a![1] === ">=" || running[0] === version(a![2]!)[0]));
+    expect(satisfied, `Node ${process.versions.node} does not satisfy ${pkg.engines.node}`).toBe(true);
   });
 });
 
