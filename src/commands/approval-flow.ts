@@ -6,6 +6,7 @@
 import { ExitCode, GuardError, deniedError, usageError } from "../core/errors.js";
 import { compareBinding } from "../core/request.js";
 import { claimDifferences } from "../core/derive.js";
+import { unapprovable } from "../core/approvals.js";
 import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
 import { formatDuration } from "../core/duration.js";
 import { normaliseEnvName } from "../core/names.js";
@@ -212,20 +213,14 @@ async function requesterIdentity(ctx: Context, plan: Plan): Promise<Identity> {
  * A request nobody could ever approve (the only eligible approvers are the requester, or too few people
  * are in the groups) would wait until it expires: refuse it at once and say who is missing.
  */
-function refuseUnapprovable(plan: Plan, identity: Identity): void {
-  const mine = new Set(identity.principal?.keys.map((k) => k.fingerprint) ?? []);
-  mine.add(identity.signer.publicKey.fingerprint);
-  for (const r of plan.decision.requirements) {
-    const eligible = Object.values(plan.policy.principals).filter(
-      (p) => p.name !== identity.principal?.name && !p.keys.some((k) => mine.has(k.fingerprint)) && (r.from === null || p.groups.some((g) => r.from!.includes(g))),
-    );
-    if (eligible.length < r.approvals) {
-      throw deniedError(
-        `nobody else can approve this run: rule ${r.rule} needs ${r.approvals} approval${r.approvals === 1 ? "" : "s"}${r.from ? ` from ${r.from.join(" or ")}` : ""}, and the only eligible people other than you are: ${eligible.map((p) => p.name).join(", ") || "none"}`,
-        "ask an SRE to add approvers to the policy; no request was created",
-      );
-    }
-  }
+export function refuseUnapprovable(plan: Plan, identity: Identity): void {
+  const none = unapprovable(plan.policy, plan.decision.requirements, identity.principal?.name ?? null, identity.signer.publicKey.fingerprint);
+  if (none === null) return;
+  const r = none.requirement;
+  throw deniedError(
+    `nobody else can approve this run: rule ${esc(r.rule)} needs ${r.approvals} approval${r.approvals === 1 ? "" : "s"}${r.from ? ` from ${r.from.map(esc).join(" or ")}` : ""}, and the only eligible people other than you are: ${none.eligible.join(", ") || "none"}`,
+    "ask an SRE to add approvers to the policy; no request was created",
+  );
 }
 
 async function obtainReason(plan: Plan, opts: RunOptions): Promise<string | null> {

@@ -7,6 +7,7 @@ import { ask, interactive } from "../adapters/prompt.js";
 import { withContext } from "./context.js";
 import { planRun } from "./plan.js";
 import { identify } from "./identity.js";
+import { refuseUnapprovable } from "./approval-flow.js";
 import { assess, createSignedRequest, currentBinding, findUsableRequest, stdinBinding } from "./request-lib.js";
 import { requestJson } from "./request-view.js";
 import { renderPlan } from "./render.js";
@@ -30,6 +31,8 @@ export async function requestCommand(command: string[], opts: CommonOptions & { 
     if (d.protected && !identity.principal) {
       throw deniedError(`your key ${identity.signer.publicKey.fingerprint} is not listed in the policy; in a protected environment the requester must be a known principal`);
     }
+    // A request nobody else could approve is refused before it exists, as `guard run` does.
+    refuseUnapprovable(plan, identity);
     const hashed = await hashProgram(plan.program.path);
     const binding = currentBinding(ctx, plan, identity, hashed, stdinBinding());
     let loaded = await findUsableRequest(ctx, plan.policy, binding);

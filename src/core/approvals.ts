@@ -157,13 +157,7 @@ export function assessRequest(p: AssessInput): Assessment {
   const created = Date.parse(req.createdAt);
   const expires = Date.parse(req.expiresAt);
 
-  // The requester is whoever signed the request: by principal name and by key, so an alias key listed
-  // under another name is still the requester (A7).
-  const requesterFps = new Set([req.requester.fingerprint]);
-  const requesterNames = new Set(req.requester.principal === null ? [] : [req.requester.principal]);
-  for (const pr of Object.values(policy.principals)) {
-    if (pr.keys.some((k) => requesterFps.has(k.fingerprint))) requesterNames.add(pr.name);
-  }
+  const { names: requesterNames, fingerprints: requesterFps } = requesterOf(policy, req.requester.principal, req.requester.fingerprint);
 
   const ignored: IgnoredStatement[] = [];
   const deniedBy: Array<{ principal: string; comment: string | null }> = [];
@@ -281,8 +275,8 @@ export function assessRequest(p: AssessInput): Assessment {
       approvedBy: by,
       needed: r.approvals,
       met: requestValid && !isVoid && !req.breakGlass && !expired && by.length >= r.approvals,
-      eligible: Object.values(policy.principals)
-        .filter((pr) => pr.keys.length > 0 && inGroups(pr, r.from) && !requesterNames.has(pr.name) && !by.includes(pr.name) && !denied.has(pr.name))
+      eligible: eligibleApprovers(policy, r, { names: requesterNames, fingerprints: requesterFps })
+        .filter((pr) => !by.includes(pr.name) && !denied.has(pr.name))
         .map((pr) => pr.name)
         .sort(),
     };
@@ -412,6 +406,47 @@ export function mayDecide(
     return { ok: false, code: "not-eligible", needed: a.requirements.map((r) => r.requirement.from) };
   }
   return { ok: true, decision };
+}
+
+/**
+ * Who the requester is: whoever signed — by principal name and by key, so an alias key listed under
+ * another name is still the requester (A7), as is any principal holding a key the requester's principal
+ * holds.
+ */
+export function requesterOf(policy: Policy, principal: string | null, fingerprint: string): { names: Set<string>; fingerprints: Set<string> } {
+  const fingerprints = new Set([fingerprint]);
+  const own = principal === null ? undefined : principalOf(policy, principal);
+  for (const k of own?.keys ?? []) fingerprints.add(k.fingerprint);
+  const names = new Set(principal === null ? [] : [principal]);
+  for (const pr of Object.values(policy.principals)) {
+    if (pr.keys.some((k) => fingerprints.has(k.fingerprint))) names.add(pr.name);
+  }
+  return { names, fingerprints };
+}
+
+/** The principals who could ever approve `r` for this requester: in a required group, holding a key, not the requester. */
+export function eligibleApprovers(policy: Policy, r: Requirement, requester: { names: Set<string>; fingerprints: Set<string> }): Principal[] {
+  return Object.values(policy.principals).filter(
+    (pr) => pr.keys.length > 0 && inGroups(pr, r.from) && !requester.names.has(pr.name) && !pr.keys.some((k) => requester.fingerprints.has(k.fingerprint)),
+  );
+}
+
+/**
+ * The first requirement nobody but the requester could ever meet (too few other people in its groups),
+ * with who is eligible: a request for it would wait until it expires, so it is refused before it exists.
+ */
+export function unapprovable(
+  policy: Policy,
+  requirements: readonly Requirement[],
+  principal: string | null,
+  fingerprint: string,
+): { requirement: Requirement; eligible: string[] } | null {
+  const requester = requesterOf(policy, principal, fingerprint);
+  for (const r of requirements) {
+    const eligible = eligibleApprovers(policy, r, requester).map((p) => p.name).sort();
+    if (eligible.length < r.approvals) return { requirement: r, eligible };
+  }
+  return null;
 }
 
 /** Own properties only: a claimed principal "constructor" must not find Object.prototype's. */

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type AssessInput, type VerifyFn, assessRequest, mayDecide } from "../../src/core/approvals.js";
+import { type AssessInput, type VerifyFn, assessRequest, mayDecide, unapprovable } from "../../src/core/approvals.js";
 import { newRequestId } from "../../src/core/ids.js";
 import { approvalMessage, buildRequest, requestDigest, requestMessage } from "../../src/core/request.js";
 import { SIG_NAMESPACE } from "../../src/core/types.js";
@@ -592,5 +592,18 @@ describe("mayDecide: who may record what, from the one assessment", () => {
     const a = assess(r, approvals, over);
     const v = mayDecide(a, r.request, over.policy ?? policy, who === undefined ? undefined : me(who), who === undefined ? K.outsider.fingerprint : K[who as keyof typeof K].fingerprint, verb);
     expect(v.ok ? `ok:${v.decision}` : v.code).toBe(expected);
+  });
+});
+
+describe("unapprovable: a request nobody else could approve is refused before it exists", () => {
+  const req = (rule: string) => requirementOf(basePolicy(), rule);
+  it.each<[string, string, string | null, string, string | null]>([
+    ["an SRE purge by alice: bob and erin can approve", "purge-needs-an-sre", "alice", K.alice.fingerprint, null],
+    ["two DBAs for carol: only bob is left", "two-dbas", "carol", K.carol.fingerprint, "two-dbas:bob"],
+    ["two DBAs for alice: bob and carol", "two-dbas", "alice", K.alice.fingerprint, null],
+    ["an alias key: bob's second key held by an outsider principal still counts as bob", "two-dbas", null, K.bob2.fingerprint, "two-dbas:carol"],
+  ])("%s", (_name, rule, principal, fingerprint, expected) => {
+    const r = unapprovable(basePolicy(), [req(rule)], principal, fingerprint);
+    expect(r === null ? null : `${r.requirement.rule}:${r.eligible.join(",")}`).toBe(expected);
   });
 });
