@@ -52,13 +52,13 @@ describe("escapeForTerminal", () => {
 describe("suspiciousChars", () => {
   it.each([
     ["clean", "drop table users", []],
-    ["T1: ESC control", "\x1b[2J", ["ESC control"]],
-    ["T1: CR control", "a\rb", ["CR control"]],
+    ["T1: ESC control", "\x1b[2J", ["U+001B ESCAPE"]],
+    ["T1: CR control", "a\rb", ["U+000D CARRIAGE RETURN"]],
     ["T2: RIGHT-TO-LEFT OVERRIDE", "x\u202ey", ["U+202E RIGHT-TO-LEFT OVERRIDE"]],
     ["T2: zero width space named once", "a\u200bb\u200bc", ["U+200B ZERO WIDTH SPACE"]],
-    ["C1 control", "\u009b", ["U+009B CSI control"]],
-    ["DEL", "\x7f", ["DEL control"]],
-    ["order of first appearance", "\u2066\n\u2066\x1b", ["U+2066 LEFT-TO-RIGHT ISOLATE", "LF control", "ESC control"]],
+    ["C1 control", "\u009b", ["U+009B CONTROL SEQUENCE INTRODUCER"]],
+    ["DEL", "\x7f", ["U+007F DELETE"]],
+    ["order of first appearance", "\u2066\n\u2066\x1b", ["U+2066 LEFT-TO-RIGHT ISOLATE", "U+000A LINE FEED", "U+001B ESCAPE"]],
     ["lone surrogate", "\udc00", ["U+DC00 lone surrogate"]],
     ["a backslash is not suspicious", "a\\b", []],
   ])("%s", (_name, input, expected) => {
