@@ -2,10 +2,15 @@
  * Everything guard itself prints. Guard's own messages go to stderr (during `run` the wrapped command's
  * stdout must stay clean); reports requested with --json go to stdout. Colour follows the terminal,
  * NO_COLOR and FORCE_COLOR. Text that came from someone else is escaped by the caller (core/escape.ts).
+ *
+ * Every write goes through this module, which makes sure that nothing guard prints can start a CI
+ * workflow command (neutraliseWorkflowCommands: a line-leading `::`, a `##[` anywhere), whatever the
+ * caller forgot and whether or not GITHUB_ACTIONS is set. Guard's own workflow commands (adapters/ci.ts)
+ * are the only lines written around it.
  */
 import { colourWanted, styles, type Style } from "./style.js";
 import { GuardError, PolicyError, formatDiagnostic } from "../core/errors.js";
-import { escapeForTerminal } from "../core/escape.js";
+import { escapeForTerminal, escapeStrayControls, neutraliseWorkflowCommands, safeJson } from "../core/escape.js";
 
 let jsonErrors = false;
 
@@ -21,25 +26,36 @@ export function colours(stream: NodeJS.WriteStream = process.stderr): Style {
   return styles(colourWanted(process.env, stream.isTTY === true));
 }
 
-export function say(line = ""): void {
-  process.stderr.write(`${line}\n`);
+/** Raw text on stderr (a progress line, a JSON status), never able to start a workflow command. */
+export function writeStderr(text: string): void {
+  process.stderr.write(neutraliseWorkflowCommands(escapeStrayControls(text)));
 }
 
-/**
- * JSON for machines. `##[` is written as `#\u0023[` (the same JSON value): the GitHub Actions runner acts
- * on any output line containing `##[`, and argv or reasons from other people must never become a
- * workflow command.
- */
+/** Raw text on stdout (JSON lines, help), never able to start a workflow command. */
+export function writeStdout(text: string): void {
+  process.stdout.write(neutraliseWorkflowCommands(escapeStrayControls(text)));
+}
+
+export function say(line = ""): void {
+  writeStderr(`${line}\n`);
+}
+
+/** JSON for machines: the exact values, with no hidden character or `##[` written raw (core/escape.ts safeJson). */
 export function jsonText(value: unknown, indent?: number): string {
-  return JSON.stringify(value, null, indent).replaceAll("##[", "#\\u0023[");
+  return safeJson(value, indent);
 }
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${jsonText(value, 2)}\n`);
 }
 
+/** One JSON value on one line (for streams of events), with the same `##[` rule as printJson. */
+export function printJsonLine(value: unknown, stream: NodeJS.WritableStream = process.stdout): void {
+  stream.write(`${jsonText(value)}\n`);
+}
+
 export function printStdout(line = ""): void {
-  process.stdout.write(`${line}\n`);
+  writeStdout(`${line}\n`);
 }
 
 export function reportError(err: GuardError): void {
@@ -51,10 +67,9 @@ export function reportError(err: GuardError): void {
   for (const line of err.details) say(`  ${line}`);
   if (err.hint) say(`${c.dim("  → ")}${err.hint}`);
   if (jsonErrors) {
-    process.stderr.write(
-      `${JSON.stringify({
-        error: { code: err.code, exitCode: err.exitCode, message: err.message, hint: err.hint ?? null, details: err.details, diagnostics: err instanceof PolicyError ? err.diagnostics : undefined },
-      })}\n`,
+    printJsonLine(
+      { error: { code: err.code, exitCode: err.exitCode, message: err.message, hint: err.hint ?? null, details: err.details, diagnostics: err instanceof PolicyError ? err.diagnostics : undefined } },
+      process.stderr,
     );
   }
 }

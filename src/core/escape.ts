@@ -116,3 +116,56 @@ export function neutraliseWorkflowCommands(text: string): string {
   if (!text.includes("::") && !text.includes("##[")) return text;
   return text.replaceAll("##[", "#\\x23[").replace(LINE_LEADING_COMMAND, "$1$2\\x3a:");
 }
+
+/** Guard's own styling (adapters/style.ts: bold, dim, colours, their closes) and its progress-line erase. */
+const OWN_SEQUENCE = /\x1b\[(?:1|2|22|3[1-79]|41|49)m|\r?\x1b\[2K/y;
+
+/**
+ * The last line of defence where guard writes (adapters/output.ts): every hidden character that is not
+ * guard's own layout — LF, TAB, its colour codes, its `\r ESC[2K` progress erase — is shown as an
+ * escape. Text from others reaches this point already escaped (escapeForTerminal), so this changes
+ * nothing in correct output; a field a command forgot to escape still cannot clear the screen, move the
+ * cursor, reorder a line or hide a character. Backslashes are left alone (this is not injective: it is
+ * a net, not the escaping).
+ */
+export function escapeStrayControls(text: string): string {
+  if (!NOT_PLAIN.test(text)) return text;
+  let out = "";
+  for (let i = 0; i < text.length; ) {
+    const cp = text.codePointAt(i)!;
+    if (cp === 0x1b || cp === 0x0d) {
+      OWN_SEQUENCE.lastIndex = i;
+      const own = OWN_SEQUENCE.exec(text);
+      if (own) {
+        out += own[0];
+        i += own[0].length;
+        continue;
+      }
+    }
+    const len = cp > 0xffff ? 2 : 1;
+    out += cp === 0x0a || cp === 0x09 || !isHidden(cp) ? text.slice(i, i + len) : escapeCodePoint(cp);
+    i += len;
+  }
+  return out;
+}
+
+const NOT_PLAIN = /[^\t\n\x20-\x7e]/;
+
+/**
+ * JSON text that is safe wherever it is shown: the same JSON value as JSON.stringify, but every hidden
+ * character (core/chars.ts; JSON.stringify leaves DEL, C1, bidi and zero-width characters raw) is
+ * written as a `\uXXXX` escape, and `##[` as `#\u0023[` (a CI runner acts on `##[` anywhere in a line).
+ * For --json reports and webhook payloads: consumers get the exact values, terminals and logs get no
+ * control sequence.
+ */
+export function safeJson(value: unknown, indent?: number): string {
+  return JSON.stringify(value, null, indent)
+    .replaceAll("##[", "#\\u0023[")
+    .replace(/[^\x00-\x7e]/gu, (ch) => (isHidden(ch.codePointAt(0)!) ? jsonEscape(ch) : ch));
+}
+
+function jsonEscape(ch: string): string {
+  let out = "";
+  for (let i = 0; i < ch.length; i++) out += `\\u${ch.charCodeAt(i).toString(16).padStart(4, "0")}`;
+  return out;
+}
