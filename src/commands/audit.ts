@@ -120,7 +120,7 @@ export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string
       const c = colours(process.stdout);
       printStdout(`${report.events} events in ${store.description}`);
       if (report.head) printStdout(`head: ${report.head.seq}:${report.head.hash}   (record it elsewhere; check later with --anchor ${report.head.seq}:${report.head.hash})`);
-      for (const r of report.interrupted) printStdout(c.yellow(`interrupted: run ${r.runId} (event ${r.seq}) started but never finished — guard was killed while it ran`));
+      for (const r of report.interrupted) printStdout(c.yellow(`interrupted: run ${esc(r.runId)} (event ${r.seq}) started but never finished — guard was killed while it ran`));
       for (const n of neverStarted) printStdout(c.yellow(`interrupted: ${n}`));
       for (const p of [...report.problems, ...recordProblems, ...consumption]) printStdout(c.red(`✖ ${p}`));
       if (report.firstBad) printStdout(c.red.bold(`first bad event: ${report.firstBad.seq} — ${report.firstBad.problem}`));

@@ -89,6 +89,11 @@ export function isHidden(cp: number): boolean {
   if (cp === 0x20) return false;
   if (cp > 0x20 && cp < 0x7f) return false; // the fast path: printable ASCII
   if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) return true;
+  // Fast paths for what guard itself prints (→ ✔ ✖ ⚠ ━ … é): blocks with no hidden or unassigned code
+  // point, so the Unicode classes below are built only when text from someone else needs them.
+  // test/core/chars.test.ts checks these ranges against the classes.
+  if (cp >= 0xa1 && cp <= 0xff) return cp === 0xad;
+  if ((cp >= 0x2010 && cp <= 0x2027) || (cp >= 0x2030 && cp <= 0x205e) || (cp >= 0x2190 && cp <= 0x23ff) || (cp >= 0x2500 && cp <= 0x27bf)) return false;
   if (cp in HIDDEN_NAMES) return true;
   if (cp >= 0xd800 && cp <= 0xdfff) return true; // a lone surrogate (pairs arrive as one code point)
   return HIDDEN_CLASS().test(String.fromCodePoint(cp));

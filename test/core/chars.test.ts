@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { hiddenName, isHidden } from "../../src/core/chars.js";
+import { HIDDEN_NAMES, hiddenName, isHidden } from "../../src/core/chars.js";
 import { describeCodePoint, escapeForTerminal, neutraliseWorkflowCommands, suspiciousChars } from "../../src/core/escape.js";
 import { describeChar, skeleton } from "../../src/core/names.js";
 
@@ -93,6 +93,14 @@ describe("one table of hidden characters, shared by escape.ts and names.ts", () 
     expect(hiddenName(cp)).toBeNull();
     expect(suspiciousChars(ch)).toEqual([]);
     if (cp !== 0x5c) expect(escapeForTerminal(ch)).toBe(ch);
+  });
+
+  it("isHidden agrees with its definition (named, controls, and the Unicode classes) on every BMP code point, fast paths included", () => {
+    const classes = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Zs}\p{Cs}\p{Cn}\p{Co}\s\u{FE00}-\u{FE0F}]/u;
+    for (let cp = 0; cp <= 0xffff; cp++) {
+      const expected = cp !== 0x20 && (cp in HIDDEN_NAMES || classes.test(String.fromCodePoint(cp)));
+      if (isHidden(cp) !== expected) throw new Error(`U+${cp.toString(16)}: isHidden ${isHidden(cp)}, defined ${expected}`);
+    }
   });
 
   it("every code point: escaped on a terminal exactly when hidden (exhaustive over the BMP and the tag/selector planes)", () => {
