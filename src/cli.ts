@@ -7,6 +7,7 @@
  */
 import { Argument, Command, Option } from "commander";
 import { existsSync } from "node:fs";
+import { writeStderr, writeStdout } from "./adapters/output.js";
 import { runCommand } from "./commands/run.js";
 import { checkCommand } from "./commands/check.js";
 import { approveCommand, denyCommand } from "./commands/approve.js";
@@ -17,7 +18,6 @@ import { requestCommand } from "./commands/request.js";
 import { requestsCommand, showCommand } from "./commands/requests.js";
 import { migrateCommand } from "./commands/store.js";
 import { whoamiCommand } from "./commands/whoami.js";
-import { stdoutStream, stderrStream } from "./adapters/output.js";
 
 export const SYSTEM_CONFIG = "/etc/access-guard/config.yaml";
 
@@ -71,7 +71,7 @@ export function buildProgram(only?: string): Command {
     .version(typeof __GUARD_VERSION__ === "string" ? __GUARD_VERSION__ : "dev", "-V, --version")
     .enablePositionalOptions()
     .showHelpAfterError("(run with --help for usage)")
-    .configureOutput({ writeOut: (s) => stdoutStream().write(s), writeErr: (s) => stderrStream().write(s) })
+    .configureOutput({ writeOut: writeStdout, writeErr: writeStderr })
     .exitOverride()
     .addHelpText("after", () => `${EXIT_CODES}\n\n${modeLine()}\n`);
 

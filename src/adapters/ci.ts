@@ -19,7 +19,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { constants, promises as fsp } from "node:fs";
-import { escapeForTerminal, quoteArgv } from "../core/escape.js";
+import { escapeForTerminal, neutraliseWorkflowCommands, quoteArgv } from "../core/escape.js";
 import { formatDuration } from "../core/duration.js";
 import { isRequestId } from "../core/ids.js";
 import type { Assessment } from "../core/approvals.js";
@@ -109,11 +109,14 @@ export function escapeProperty(s: string): string {
 
 /**
  * One workflow command line. Each message line is terminal-escaped first, so no CR or LF from anyone
- * survives as such; guard's own line breaks become %0A (a multi-line annotation).
+ * survives as such; guard's own line breaks become %0A (a multi-line annotation). Then, as everywhere
+ * guard writes, no line of the message may start with `::` or hold `##[` (the runner shows an
+ * annotation as a `##[error]…` log line, and its message lines would read as commands).
  */
 export function workflowCommand(name: "error" | "warning" | "notice", props: Record<string, string>, lines: readonly string[]): string {
-  const p = Object.entries(props).map(([k, v]) => `${k}=${escapeProperty(escapeForTerminal(v))}`).join(",");
-  return `::${name}${p ? ` ${p}` : ""}::${escapeData(lines.map(escapeForTerminal).join("\n"))}\n`;
+  const safe = (s: string): string => neutraliseWorkflowCommands(escapeForTerminal(s));
+  const p = Object.entries(props).map(([k, v]) => `${k}=${escapeProperty(safe(v))}`).join(",");
+  return `::${name}${p ? ` ${p}` : ""}::${escapeData(lines.map(safe).join("\n"))}\n`;
 }
 
 const ERROR_TITLES: Record<number, string> = {

@@ -13,6 +13,7 @@
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { payloadFor, webhooksFor, type NotificationFacts } from "../core/notify.js";
+import { safeJson } from "../core/escape.js";
 import type { Notifications, NotifyEvent, Webhook } from "../core/types.js";
 
 declare const __GUARD_VERSION__: string | undefined;
@@ -40,7 +41,7 @@ export async function deliverNotifications(notifications: Notifications | undefi
   return Promise.all(
     hooks.map(async (hook): Promise<DeliveryResult> => {
       try {
-        const error = await deliver(hook, facts.event, JSON.stringify(payloadFor(hook, facts)));
+        const error = await deliver(hook, facts.event, safeJson(payloadFor(hook, facts)));
         return error === null ? { webhook: hook.name, event: facts.event, ok: true } : { webhook: hook.name, event: facts.event, ok: false, error };
       } catch (err) {
         // Unreachable by design; still, a notification must never turn into a failed command.

@@ -8,10 +8,15 @@
  * terminal; an allowed `guard run` prints nothing and makes neither. Each stream gets its error handler
  * as guard first uses it: a reader that went away (`guard … | head`: EPIPE) ends nothing but the output;
  * any other failure to write (a full disk) is remembered for finishOutput().
+ *
+ * Every write goes through this module, which makes sure that nothing guard prints can start a CI
+ * workflow command (neutraliseWorkflowCommands: a line-leading `::`, a `##[` anywhere), whatever the
+ * caller forgot and whether or not GITHUB_ACTIONS is set. Guard's own workflow commands (adapters/ci.ts)
+ * are the only lines written around it.
  */
 import { colourWanted, styles, type Style } from "./style.js";
 import { GuardError, PolicyError, formatDiagnostic } from "../core/errors.js";
-import { escapeForTerminal } from "../core/escape.js";
+import { escapeForTerminal, escapeStrayControls, neutraliseWorkflowCommands, safeJson } from "../core/escape.js";
 
 let jsonErrors = false;
 
@@ -60,25 +65,36 @@ export function colours(stream: NodeJS.WriteStream = stderrStream()): Style {
   return styles(colourWanted(process.env, stream.isTTY === true));
 }
 
-export function say(line = ""): void {
-  stderrStream().write(`${line}\n`);
+/** Raw text on stderr (a progress line, a JSON status), never able to start a workflow command. */
+export function writeStderr(text: string): void {
+  stderrStream().write(neutraliseWorkflowCommands(escapeStrayControls(text)));
 }
 
-/**
- * JSON for machines. `##[` is written as `#\u0023[` (the same JSON value): the GitHub Actions runner acts
- * on any output line containing `##[`, and argv or reasons from other people must never become a
- * workflow command.
- */
+/** Raw text on stdout (JSON lines, help), never able to start a workflow command. */
+export function writeStdout(text: string): void {
+  stdoutStream().write(neutraliseWorkflowCommands(escapeStrayControls(text)));
+}
+
+export function say(line = ""): void {
+  writeStderr(`${line}\n`);
+}
+
+/** JSON for machines: the exact values, with no hidden character or `##[` written raw (core/escape.ts safeJson). */
 export function jsonText(value: unknown, indent?: number): string {
-  return JSON.stringify(value, null, indent).replaceAll("##[", "#\\u0023[");
+  return safeJson(value, indent);
 }
 
 export function printJson(value: unknown): void {
   stdoutStream().write(`${jsonText(value, 2)}\n`);
 }
 
+/** One JSON value on one line (for streams of events), with the same `##[` rule as printJson. */
+export function printJsonLine(value: unknown, stream: NodeJS.WritableStream = stdoutStream()): void {
+  stream.write(`${jsonText(value)}\n`);
+}
+
 export function printStdout(line = ""): void {
-  stdoutStream().write(`${line}\n`);
+  writeStdout(`${line}\n`);
 }
 
 export function reportError(err: GuardError): void {
@@ -90,10 +106,9 @@ export function reportError(err: GuardError): void {
   for (const line of err.details) say(`  ${line}`);
   if (err.hint) say(`${c.dim("  → ")}${err.hint}`);
   if (jsonErrors) {
-    stderrStream().write(
-      `${JSON.stringify({
-        error: { code: err.code, exitCode: err.exitCode, message: err.message, hint: err.hint ?? null, details: err.details, diagnostics: err instanceof PolicyError ? err.diagnostics : undefined },
-      })}\n`,
+    printJsonLine(
+      { error: { code: err.code, exitCode: err.exitCode, message: err.message, hint: err.hint ?? null, details: err.details, diagnostics: err instanceof PolicyError ? err.diagnostics : undefined } },
+      stderrStream(),
     );
   }
 }

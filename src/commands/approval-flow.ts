@@ -11,7 +11,7 @@ import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
 import { formatDuration } from "../core/duration.js";
 import { normaliseEnvName } from "../core/names.js";
 import { assertInterpreterRunnable, hashProgram } from "../adapters/program.js";
-import { colours, say, stderrStream } from "../adapters/output.js";
+import { colours, say, writeStderr } from "../adapters/output.js";
 import { ask, interactive } from "../adapters/prompt.js";
 import type { Context } from "./context.js";
 import { planRun, type Plan } from "./plan.js";
@@ -255,7 +255,7 @@ function announceRequest(loaded: LoadedRequest): void {
   const req = loaded.signed.request;
   say(`${c.yellow.bold("guard: approval required")} — request ${c.bold(req.id)} created, expires ${req.expiresAt}`);
   for (const r of loaded.assessment.requirements) {
-    say(`  needs ${r.needed} approval${r.needed === 1 ? "" : "s"}${r.requirement.from ? ` from ${r.requirement.from.join(" or ")}` : ""}; eligible: ${r.eligible.map(esc).join(", ") || "(nobody!)"}`);
+    say(`  needs ${r.needed} approval${r.needed === 1 ? "" : "s"}${r.requirement.from ? ` from ${r.requirement.from.map(esc).join(" or ")}` : ""}; eligible: ${r.eligible.map(esc).join(", ") || "(nobody!)"}`);
   }
   say(`  hand this to a colleague:  ${c.bold(`guard approve ${req.id}`)}`);
 }
@@ -317,7 +317,7 @@ async function waitForApproval(ctx: Context, plan: Plan, loaded: LoadedRequest, 
       const status = loaded.assessment.status;
       if (!loaded.assessment.requestValid) throw requestInvalid(loaded);
       if (status === "approved") {
-        if (tty) stderrStream().write("\r\x1b[2K");
+        if (tty) writeStderr("\r\x1b[2K");
         say(`${colours().green("guard: approved")} — ${statusText(loaded)}`);
         return loaded;
       }
@@ -327,12 +327,12 @@ async function waitForApproval(ctx: Context, plan: Plan, loaded: LoadedRequest, 
       if (status === "void") throw deniedError(`request ${id} was made under another policy than the one in force`, "create a new request");
       if (loaded.now >= deadline) throw pendingError(loaded);
       const text = `waiting for approval of ${id}: ${statusText(loaded)}  (Ctrl-C stops waiting; the request is kept)`;
-      if (tty) stderrStream().write(`\r\x1b[2K${text}`);
+      if (tty) writeStderr(`\r\x1b[2K${text}`);
       else if (text.replace(/\d+[smhd]\S* left/, "") !== lastText.replace(/\d+[smhd]\S* left/, "")) say(text);
       lastText = text;
       await store.waitForChange(id, Math.max(50, Math.min(1000, deadline - loaded.now)), controller.signal);
       if (controller.signal.aborted) {
-        if (tty) stderrStream().write("\n");
+        if (tty) writeStderr("\n");
         throw new GuardError(ExitCode.APPROVAL_NEEDED, `stopped waiting; request ${id} is kept`, `run the same command again later, or: guard run --request ${id}`, [], "approval-needed");
       }
       loaded = await assess(ctx, plan.policy, loaded.signed);

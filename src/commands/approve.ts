@@ -112,7 +112,7 @@ async function confirm(ctx: Context, loaded: LoadedRequest, opts: ApproveOptions
   const env = loaded.signed.request.environment.name;
   if (opts.yes) return;
   if (!interactive()) throw usageError("approving without a terminal needs --yes (you have been shown the request above)");
-  const typed = await ask(`Type ${colours().bold(env)} to approve this run against it:`, { cancelled: "cancelled: nothing was approved" });
+  const typed = await ask(`Type ${colours().bold(escapeForTerminal(env))} to approve this run against it:`, { cancelled: "cancelled: nothing was approved" });
   if (typed.trim() !== env) throw deniedError(`confirmation ${JSON.stringify(typed)} does not match ${env}; nothing was approved`);
   void ctx;
 }

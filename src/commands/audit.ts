@@ -13,7 +13,7 @@ import { parseSshSig, verifySshSig } from "../core/sshsig.js";
 import { parseDuration } from "../core/duration.js";
 import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
 import { SIG_NAMESPACE, type AuditEvent } from "../core/types.js";
-import { colours, printJson, printStdout, say, stdoutStream } from "../adapters/output.js";
+import { colours, printJson, printJsonLine, printStdout, say, stdoutStream } from "../adapters/output.js";
 import { withContext } from "./context.js";
 
 export interface AuditLogOptions extends CommonOptions {
@@ -40,26 +40,32 @@ export async function auditLogCommand(opts: AuditLogOptions): Promise<void> {
       if (opts.request && e.data.requestId !== opts.request) continue;
       if (opts.actor && e.actor.principal !== opts.actor && e.actor.fingerprint !== opts.actor) continue;
       n++;
-      if (opts.json) stdoutStream().write(`${JSON.stringify(e)}\n`);
+      if (opts.json) printJsonLine(e);
       else printStdout(renderEvent(e, c));
     }
     if (!opts.json && n === 0) printStdout(c.dim("no matching events"));
   });
 }
 
+/**
+ * One event as a line. Every field came from the store, which anyone who can request can write: each is
+ * escaped, whatever its type is supposed to be (a forged event can put anything anywhere).
+ */
 function renderEvent(e: AuditEvent, c: ReturnType<typeof colours>): string {
   const who = e.actor.principal ?? e.actor.fingerprint ?? `(${e.actor.user ?? "unknown"})`;
   const d = e.data;
+  const text = (v: unknown): string => esc(typeof v === "string" ? v : JSON.stringify(v) ?? String(v));
   const parts: string[] = [];
-  if (typeof d.requestId === "string") parts.push(d.requestId);
-  if (typeof d.environment === "string") parts.push(`env=${esc(d.environment)}`);
+  if (typeof d.requestId === "string") parts.push(text(d.requestId));
+  if (typeof d.environment === "string") parts.push(`env=${text(d.environment)}`);
   if (Array.isArray(d.argv)) parts.push(quoteArgv(d.argv.map(String)));
-  if (typeof d.decision === "string") parts.push(d.decision);
+  if (typeof d.decision === "string") parts.push(text(d.decision));
   if (typeof d.exitCode === "number") parts.push(`exit=${d.exitCode}`);
-  if (typeof d.signal === "string") parts.push(`signal=${d.signal}`);
-  if (Array.isArray(d.reasons) && d.reasons.length) parts.push(`— ${esc(String(d.reasons[0]))}`);
-  const type = e.type.includes("refused") || e.type.includes("breakglass") ? c.red(e.type.padEnd(18)) : e.type.padEnd(18);
-  return `${String(e.seq).padStart(6)}  ${e.time}  ${type}  ${esc(who).padEnd(10)}  ${parts.join(" ")}`;
+  if (typeof d.signal === "string") parts.push(`signal=${text(d.signal)}`);
+  if (Array.isArray(d.reasons) && d.reasons.length) parts.push(`— ${text(String(d.reasons[0]))}`);
+  const type = text(e.type);
+  const shownType = type.includes("refused") || type.includes("breakglass") ? c.red(type.padEnd(18)) : type.padEnd(18);
+  return `${text(e.seq).padStart(6)}  ${text(e.time)}  ${shownType}  ${text(who).padEnd(10)}  ${parts.join(" ")}`;
 }
 
 export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string }): Promise<void> {
@@ -114,7 +120,7 @@ export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string
       const c = colours(stdoutStream());
       printStdout(`${report.events} events in ${store.description}`);
       if (report.head) printStdout(`head: ${report.head.seq}:${report.head.hash}   (record it elsewhere; check later with --anchor ${report.head.seq}:${report.head.hash})`);
-      for (const r of report.interrupted) printStdout(c.yellow(`interrupted: run ${r.runId} (event ${r.seq}) started but never finished — guard was killed while it ran`));
+      for (const r of report.interrupted) printStdout(c.yellow(`interrupted: run ${esc(r.runId)} (event ${r.seq}) started but never finished — guard was killed while it ran`));
       for (const n of neverStarted) printStdout(c.yellow(`interrupted: ${n}`));
       for (const p of [...report.problems, ...recordProblems, ...consumption]) printStdout(c.red(`✖ ${p}`));
       if (report.firstBad) printStdout(c.red.bold(`first bad event: ${report.firstBad.seq} — ${report.firstBad.problem}`));

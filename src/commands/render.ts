@@ -16,10 +16,11 @@ export function renderEvidence(evidence: readonly Evidence[]): string[] {
   return evidence.map((e) => `${e.environment ? esc(e.environment) : "?"} ← ${esc(e.detail)}`);
 }
 
+/** A requirement in words; its rule and group names may come from a stored request, so they are escaped. */
 export function renderRequirement(r: Requirement): string {
-  const from = r.from ? ` from ${r.from.join(" or ")}` : "";
+  const from = r.from ? ` from ${r.from.map(esc).join(" or ")}` : "";
   const extras = [r.reason ? "a reason" : "", r.confirm ? "typed confirmation" : ""].filter(Boolean);
-  return `${r.approvals} approval${r.approvals === 1 ? "" : "s"}${from}${extras.length ? `, ${extras.join(", ")}` : ""}, valid ${formatDuration(r.ttlSeconds)} (rule ${r.rule})`;
+  return `${r.approvals} approval${r.approvals === 1 ? "" : "s"}${from}${extras.length ? `, ${extras.join(", ")}` : ""}, valid ${formatDuration(r.ttlSeconds)} (rule ${esc(r.rule)})`;
 }
 
 export function decisionWord(d: Decision["decision"]): string {

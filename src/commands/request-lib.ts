@@ -14,6 +14,7 @@ import type { AuditActor, Policy, PublicKey, SignedApproval, SignedRequest, Stdi
 import type { NotificationFacts } from "../core/notify.js";
 import type { DeliveryResult } from "../adapters/notify.js";
 import { colours, say } from "../adapters/output.js";
+import { escapeForTerminal as esc } from "../core/escape.js";
 import { SIG_NAMESPACE } from "../core/types.js";
 import { classifyStdin } from "../adapters/stdin.js";
 import type { hashProgram } from "../adapters/program.js";
@@ -142,7 +143,7 @@ export async function finishNotify(ctx: Context, actor: AuditActor, pending: rea
   const results = (await Promise.all(started)).flat();
   for (const r of results) {
     if (r.ok) continue;
-    say(`${colours().yellow("guard: warning:")} webhook ${r.webhook} failed: ${r.error ?? "unknown error"}`);
+    say(`${colours().yellow("guard: warning:")} webhook ${esc(r.webhook)} failed: ${esc(r.error ?? "unknown error")}`);
     try {
       await auditOrFail(ctx, actor, "notify.failed", { webhook: r.webhook, event: r.event, error: r.error ?? "unknown error", requestId });
     } catch (err) {

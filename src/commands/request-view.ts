@@ -39,7 +39,17 @@ export function renderRequest(loaded: LoadedRequest, policy: Policy, c: Style): 
   for (const i of a.ignored) lines.push(`  ${c.dim(`not counted:  ${asciiIdentifier(i.principal)} (${i.fingerprint}): ${esc(i.why)}`)}`);
   for (const p of a.problems) lines.push(`  ${c.red.bold("problem:")}      ${esc(p)}`);
   const viaText = req.program.via ? [req.program.via.path, ...req.program.via.links.flatMap((l) => [l.path, l.target])] : [];
-  const suspicious = [...new Set([...req.argv, req.reason ?? "", req.cwd, req.program.path, ...viaText].flatMap((s) => suspiciousChars(s)))];
+  const fromOthers = [
+    ...req.argv,
+    req.reason ?? "",
+    req.cwd,
+    req.program.path,
+    ...viaText,
+    ...Object.entries(req.env).flatMap(([k, v]) => [k, v.shown ?? ""]),
+    ...req.environment.evidence.flatMap((e) => [e.subject, e.value, e.detail]),
+    ...a.deniedBy.map((d) => d.comment ?? ""),
+  ];
+  const suspicious = [...new Set(fromOthers.flatMap((s) => suspiciousChars(s)))];
   if (suspicious.length) lines.push(warn(`  WARNING: this request contains ${suspicious.join(", ")} — shown escaped above; read it carefully`));
   return lines;
 }

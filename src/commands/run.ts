@@ -7,7 +7,7 @@ import { ExitCode, GuardError, deniedError, usageError } from "../core/errors.js
 import { parseDuration } from "../core/duration.js";
 import { isRequestId } from "../core/ids.js";
 import type { CommonOptions } from "../cli.js";
-import { colours, reportError, say, stderrStream } from "../adapters/output.js";
+import { colours, printJsonLine, reportError, say, stderrStream } from "../adapters/output.js";
 import { withContext, type Context } from "./context.js";
 import { planRun, type Plan } from "./plan.js";
 import { renderBanner, renderPlan } from "./render.js";
@@ -134,7 +134,7 @@ export function refusalData(plan: Plan, exitCode: number): Record<string, unknow
  */
 function statusLine(status: string, exitCode: number, opts: RunOptions): void {
   if (opts.json) {
-    stderrStream().write(`${JSON.stringify({ guard: { status, exitCode } })}\n`);
+    printJsonLine({ guard: { status, exitCode } }, stderrStream());
     return;
   }
   if (status === "ran" && exitCode === 0) return;

@@ -2,6 +2,7 @@ import type { Buffer } from "node:buffer";
 import { hash as oneShotHash } from "node:crypto";
 import { checkCanonicalLine, newCanonicalLine, TRACKED_TYPES, type CanonicalLine } from "./audit-line.js";
 import { canonicalJson, sha256Hex } from "./canonical.js";
+import { escapeForTerminal } from "./escape.js";
 import type { AuditDraft, AuditEvent } from "./types.js";
 
 /**
@@ -456,7 +457,7 @@ export function crossCheckConsumptions(auditConsumed: Set<string>, storeConsumed
   for (const id of [...auditConsumed].sort()) {
     if (!storeConsumed.has(id)) {
       problems.push(
-        `the audit log records request ${id} as consumed but the store has no consumption record (deleted to replay the approval?)`,
+        `the audit log records request ${escapeForTerminal(id)} as consumed but the store has no consumption record (deleted to replay the approval?)`,
       );
     }
   }

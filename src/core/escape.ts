@@ -4,70 +4,12 @@
  * fake command, bidi overrides could reorder what is read, invisible characters could hide an extra
  * argument. Everything that is not plainly visible is shown as an escape, and a backslash itself is
  * doubled so that an escape in the output can never be confused with the same characters in the input.
+ *
+ * What counts as hidden is decided in one place, core/chars.ts, shared with names.ts.
  */
-
-const C0_NAMES = [
-  "NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS", "TAB", "LF", "VT", "FF", "CR", "SO", "SI",
-  "DLE", "DC1", "DC2", "DC3", "DC4", "NAK", "SYN", "ETB", "CAN", "EM", "SUB", "ESC", "FS", "GS", "RS", "US",
-];
-const C1_NAMES = [
-  "PAD", "HOP", "BPH", "NBH", "IND", "NEL", "SSA", "ESA", "HTS", "HTJ", "VTS", "PLD", "PLU", "RI", "SS2", "SS3",
-  "DCS", "PU1", "PU2", "STS", "CCH", "MW", "SPA", "EPA", "SOS", "SGCI", "SCI", "CSI", "ST", "OSC", "PM", "APC",
-];
-
-/** Names for the invisible and reordering characters an approver must be warned about. */
-const NAMED: Record<number, string> = {
-  0x00a0: "NO-BREAK SPACE",
-  0x00ad: "SOFT HYPHEN",
-  0x034f: "COMBINING GRAPHEME JOINER",
-  0x061c: "ARABIC LETTER MARK",
-  0x115f: "HANGUL CHOSEONG FILLER",
-  0x1160: "HANGUL JUNGSEONG FILLER",
-  0x180e: "MONGOLIAN VOWEL SEPARATOR",
-  0x200b: "ZERO WIDTH SPACE",
-  0x200c: "ZERO WIDTH NON-JOINER",
-  0x200d: "ZERO WIDTH JOINER",
-  0x200e: "LEFT-TO-RIGHT MARK",
-  0x200f: "RIGHT-TO-LEFT MARK",
-  0x2028: "LINE SEPARATOR",
-  0x2029: "PARAGRAPH SEPARATOR",
-  0x202a: "LEFT-TO-RIGHT EMBEDDING",
-  0x202b: "RIGHT-TO-LEFT EMBEDDING",
-  0x202c: "POP DIRECTIONAL FORMATTING",
-  0x202d: "LEFT-TO-RIGHT OVERRIDE",
-  0x202e: "RIGHT-TO-LEFT OVERRIDE",
-  0x2060: "WORD JOINER",
-  0x2066: "LEFT-TO-RIGHT ISOLATE",
-  0x2067: "RIGHT-TO-LEFT ISOLATE",
-  0x2068: "FIRST STRONG ISOLATE",
-  0x2069: "POP DIRECTIONAL ISOLATE",
-  0x2800: "BRAILLE PATTERN BLANK",
-  0x3164: "HANGUL FILLER",
-  0xfeff: "ZERO WIDTH NO-BREAK SPACE",
-  0xffa0: "HALFWIDTH HANGUL FILLER",
-};
-
-/**
- * Beyond the named list: every control (Cc), format (Cf: bidi, zero-width, tags), separator other than
- * the plain space, lone surrogate, unassigned or private-use code point, and variation selectors. A new
- * invisible character in a later Unicode version lands in Cf or Cn and is escaped without a code change.
- */
-let hiddenClass: RegExp | undefined;
-let nonPlainSpace: RegExp | undefined;
-// Made on first use: V8 builds these Unicode property classes when the expression is created (about
-// 0.2 ms), and `guard run` without anything to show never needs them.
-const HIDDEN_CLASS = (): RegExp => (hiddenClass ??= /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Cn}\p{Co}\u{FE00}-\u{FE0F}\u{E0100}-\u{E01EF}]/u);
-const NON_PLAIN_SPACE = (): RegExp => (nonPlainSpace ??= /[^\S ]|\p{Zs}/u);
+import { codePointLabel, hiddenName, isHidden } from "./chars.js";
 
 const SHORT_ESCAPES: Record<number, string> = { 0x0a: "\\n", 0x0d: "\\r", 0x09: "\\t" };
-
-function isHidden(cp: number, ch: string): boolean {
-  if (cp === 0x20) return false;
-  if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) return true;
-  if (cp in NAMED) return true;
-  if (cp >= 0xd800 && cp <= 0xdfff) return true; // a lone surrogate (pairs arrive as one code point)
-  return HIDDEN_CLASS().test(ch) || NON_PLAIN_SPACE().test(ch);
-}
 
 function hex(cp: number, width: number): string {
   return cp.toString(16).padStart(width, "0");
@@ -91,32 +33,23 @@ export function escapeForTerminal(s: string): string {
   let out = "";
   for (const [cp, ch] of codePoints(s)) {
     if (cp === 0x5c) out += "\\\\";
-    else if (isHidden(cp, ch)) out += escapeCodePoint(cp);
+    else if (isHidden(cp)) out += escapeCodePoint(cp);
     else out += ch;
   }
   return out;
 }
 
-/** A human name for a hidden character, e.g. "ESC control" or "U+202E RIGHT-TO-LEFT OVERRIDE". */
+/** A human name for a hidden character, e.g. "U+001B ESCAPE" or "U+202E RIGHT-TO-LEFT OVERRIDE". */
 export function describeCodePoint(cp: number): string {
-  const u = `U+${hex(cp, 4).toUpperCase()}`;
-  if (cp < 0x20) return `${C0_NAMES[cp]} control`;
-  if (cp === 0x7f) return "DEL control";
-  if (cp >= 0x80 && cp <= 0x9f) return `${u} ${C1_NAMES[cp - 0x80]} control`;
-  const named = NAMED[cp];
-  if (named) return `${u} ${named}`;
-  if (cp >= 0xd800 && cp <= 0xdfff) return `${u} lone surrogate`;
-  if (cp >= 0xe0000 && cp <= 0xe007f) return `${u} invisible tag character`;
-  if ((cp >= 0xfe00 && cp <= 0xfe0f) || (cp >= 0xe0100 && cp <= 0xe01ef)) return `${u} variation selector`;
-  return `${u} invisible or unusual character`;
+  return hiddenName(cp) ?? `${codePointLabel(cp)} invisible or unusual character`;
 }
 
 /** What hidden characters `s` contains, each named once in order of first appearance (for a warning). */
 export function suspiciousChars(s: string): string[] {
   const seen = new Set<number>();
   const out: string[] = [];
-  for (const [cp, ch] of codePoints(s)) {
-    if (cp === 0x5c || !isHidden(cp, ch) || seen.has(cp)) continue;
+  for (const [cp] of codePoints(s)) {
+    if (cp === 0x5c || !isHidden(cp) || seen.has(cp)) continue;
     seen.add(cp);
     out.push(describeCodePoint(cp));
   }
@@ -162,4 +95,77 @@ export function quoteArg(arg: string): string {
   const escaped = escapeForTerminal(arg);
   if (escaped !== arg) return `$'${escaped.replace(/'/g, "\\'")}'`;
   return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * A line start (text start, or after CR or LF), then white space that is not a line break or colour
+ * codes (guard's own styling, in case a runner strips them before it reads), then `::`.
+ */
+const LINE_LEADING_COMMAND = /(^|[\r\n])((?:(?![\r\n])[\s\x85]|\x1b\[[0-9;]*m)*)::/g;
+
+/**
+ * Output that no CI runner can read as a command. The GitHub Actions runner acts on a line that starts
+ * with `::` after leading white space, and on `##[` ANYWHERE in a line (the legacy format); it splits
+ * lines at CR, LF and CRLF. Guard's own text never does either, so every occurrence in what guard prints
+ * quotes someone else: the leading `:` becomes `\x3a` and the second `#` of `##[` becomes `\x23`, the
+ * same notation escapeForTerminal uses (whose doubled backslashes keep it unambiguous). Applied where
+ * guard writes its lines (adapters/output.ts), whatever the environment says, so a command that forgets
+ * to escape one field still cannot start a workflow command.
+ */
+export function neutraliseWorkflowCommands(text: string): string {
+  if (!text.includes("::") && !text.includes("##[")) return text;
+  return text.replaceAll("##[", "#\\x23[").replace(LINE_LEADING_COMMAND, "$1$2\\x3a:");
+}
+
+/** Guard's own styling (adapters/style.ts: bold, dim, colours, their closes) and its progress-line erase. */
+const OWN_SEQUENCE = /\x1b\[(?:1|2|22|3[1-79]|41|49)m|\r?\x1b\[2K/y;
+
+/**
+ * The last line of defence where guard writes (adapters/output.ts): every hidden character that is not
+ * guard's own layout — LF, TAB, its colour codes, its `\r ESC[2K` progress erase — is shown as an
+ * escape. Text from others reaches this point already escaped (escapeForTerminal), so this changes
+ * nothing in correct output; a field a command forgot to escape still cannot clear the screen, move the
+ * cursor, reorder a line or hide a character. Backslashes are left alone (this is not injective: it is
+ * a net, not the escaping).
+ */
+export function escapeStrayControls(text: string): string {
+  if (!NOT_PLAIN.test(text)) return text;
+  let out = "";
+  for (let i = 0; i < text.length; ) {
+    const cp = text.codePointAt(i)!;
+    if (cp === 0x1b || cp === 0x0d) {
+      OWN_SEQUENCE.lastIndex = i;
+      const own = OWN_SEQUENCE.exec(text);
+      if (own) {
+        out += own[0];
+        i += own[0].length;
+        continue;
+      }
+    }
+    const len = cp > 0xffff ? 2 : 1;
+    out += cp === 0x0a || cp === 0x09 || !isHidden(cp) ? text.slice(i, i + len) : escapeCodePoint(cp);
+    i += len;
+  }
+  return out;
+}
+
+const NOT_PLAIN = /[^\t\n\x20-\x7e]/;
+
+/**
+ * JSON text that is safe wherever it is shown: the same JSON value as JSON.stringify, but every hidden
+ * character (core/chars.ts; JSON.stringify leaves DEL, C1, bidi and zero-width characters raw) is
+ * written as a `\uXXXX` escape, and `##[` as `#\u0023[` (a CI runner acts on `##[` anywhere in a line).
+ * For --json reports and webhook payloads: consumers get the exact values, terminals and logs get no
+ * control sequence.
+ */
+export function safeJson(value: unknown, indent?: number): string {
+  return JSON.stringify(value, null, indent)
+    .replaceAll("##[", "#\\u0023[")
+    .replace(/[^\x00-\x7e]/gu, (ch) => (isHidden(ch.codePointAt(0)!) ? jsonEscape(ch) : ch));
+}
+
+function jsonEscape(ch: string): string {
+  let out = "";
+  for (let i = 0; i < ch.length; i++) out += `\\u${ch.charCodeAt(i).toString(16).padStart(4, "0")}`;
+  return out;
 }

@@ -1,3 +1,4 @@
+import { codePointLabel, hiddenName, isHidden } from "./chars.js";
 import type { Policy } from "./types.js";
 
 /**
@@ -86,30 +87,6 @@ export function editDistance(a: string, b: string): number {
 // Confusables (UTS #39 in spirit: a small table of the look-alikes that matter for ASCII names)
 // ---------------------------------------------------------------------------------------------
 
-/** Invisible characters that are dropped by the skeleton. */
-const INVISIBLE: Record<number, string> = {
-  0x00ad: "SOFT HYPHEN",
-  0x034f: "COMBINING GRAPHEME JOINER",
-  0x061c: "ARABIC LETTER MARK",
-  0x180e: "MONGOLIAN VOWEL SEPARATOR",
-  0x200b: "ZERO WIDTH SPACE",
-  0x200c: "ZERO WIDTH NON-JOINER",
-  0x200d: "ZERO WIDTH JOINER",
-  0x200e: "LEFT-TO-RIGHT MARK",
-  0x200f: "RIGHT-TO-LEFT MARK",
-  0x202a: "LEFT-TO-RIGHT EMBEDDING",
-  0x202b: "RIGHT-TO-LEFT EMBEDDING",
-  0x202c: "POP DIRECTIONAL FORMATTING",
-  0x202d: "LEFT-TO-RIGHT OVERRIDE",
-  0x202e: "RIGHT-TO-LEFT OVERRIDE",
-  0x2060: "WORD JOINER",
-  0x2066: "LEFT-TO-RIGHT ISOLATE",
-  0x2067: "RIGHT-TO-LEFT ISOLATE",
-  0x2068: "FIRST STRONG ISOLATE",
-  0x2069: "POP DIRECTIONAL ISOLATE",
-  0xfeff: "ZERO WIDTH NO-BREAK SPACE",
-};
-
 /** Look-alike letters: code point → [ASCII skeleton, Unicode name]. */
 const CONFUSABLE: Record<number, [string, string]> = {
   0x0430: ["a", "CYRILLIC SMALL LETTER A"],
@@ -170,13 +147,13 @@ const CONFUSABLE: Record<number, [string, string]> = {
 
 /**
  * The ASCII skeleton of a string: look-alikes mapped to ASCII, fullwidth forms to their ASCII twins,
- * invisible characters dropped. Used only to explain a refusal ("looks like `prod`"), never to accept.
+ * hidden characters (core/chars.ts: controls, invisible, bidi, unusual spaces) dropped. Used only to explain a refusal ("looks like `prod`"), never to accept.
  */
 export function skeleton(s: string): string {
   let out = "";
   for (const ch of s) {
     const cp = ch.codePointAt(0) as number;
-    if (INVISIBLE[cp] !== undefined) continue;
+    if (isHidden(cp)) continue;
     const conf = CONFUSABLE[cp];
     if (conf) out += conf[0];
     else if (cp >= 0xff01 && cp <= 0xff5e) out += String.fromCodePoint(cp - 0xfee0);
@@ -185,28 +162,14 @@ export function skeleton(s: string): string {
   return out;
 }
 
-const C0_NAMES: Record<number, string> = {
-  0x00: "NULL",
-  0x09: "CHARACTER TABULATION",
-  0x0a: "LINE FEED",
-  0x0b: "LINE TABULATION",
-  0x0c: "FORM FEED",
-  0x0d: "CARRIAGE RETURN",
-  0x1b: "ESCAPE",
-  0x20: "SPACE",
-  0x7f: "DELETE",
-  0xa0: "NO-BREAK SPACE",
-  0x3000: "IDEOGRAPHIC SPACE",
-};
-
-/** "U+043E CYRILLIC SMALL LETTER O", "U+FF50 FULLWIDTH LATIN SMALL LETTER P", "U+005F `_`". */
+/** "U+043E CYRILLIC SMALL LETTER O", "U+FF50 FULLWIDTH LATIN SMALL LETTER P", "U+001B ESCAPE", "U+005F `_`". */
 export function describeChar(ch: string): string {
   const cp = ch.codePointAt(0) as number;
-  const hex = `U+${cp.toString(16).toUpperCase().padStart(4, "0")}`;
-  const name = INVISIBLE[cp] ?? CONFUSABLE[cp]?.[1] ?? C0_NAMES[cp] ?? fullwidthName(cp);
-  if (name) return `${hex} ${name}`;
+  const hex = codePointLabel(cp);
+  if (cp === 0x20) return `${hex} SPACE`;
   if (cp > 0x20 && cp < 0x7f) return `${hex} \`${ch}\``;
-  return cp < 0x20 || (cp >= 0x80 && cp < 0xa0) ? `${hex} (control character)` : hex;
+  const name = CONFUSABLE[cp]?.[1] ?? fullwidthName(cp);
+  return name ? `${hex} ${name}` : hiddenName(cp) ?? hex;
 }
 
 function fullwidthName(cp: number): string | undefined {

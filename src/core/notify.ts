@@ -6,7 +6,9 @@
  * machines. The Slack payload is read by people in a channel, so every piece of text that did not come
  * from guard itself is escaped: controls, bidi and invisible characters as on a terminal, then Slack's
  * own `&`, `<`, `>` (which is what stops `<!channel>`, `<@U…>` and `<https://evil|innocent>`), and the
- * bare broadcast words `@channel`/`@here`/`@everyone` lose their `@` to a visible look-alike.
+ * bare broadcast words `@channel`/`@here`/`@everyone` lose their `@` to a visible look-alike. Free text
+ * (argv, reason, comment) is set in code blocks, where `*`, `_`, `~` and backticks format nothing; names
+ * (environment, principals) are policy names (`[a-z0-9_-]`, checked when a record is read).
  */
 import { escapeForTerminal, quoteArgv } from "./escape.js";
 import { formatDuration } from "./duration.js";
@@ -164,8 +166,10 @@ export function slackPayload(f: NotificationFacts): SlackPayload {
     section(`${EVENT_TITLES[f.event]}\n${headline}`),
     section(`*Command*\n\`\`\`${slackEscape(quoteArgv(req.argv), BUDGET.argv, { code: true, terminalSafe: true })}\`\`\``),
   ];
-  if (req.reason !== null) blocks.push(section(`*Reason*\n>${slackEscape(req.reason, BUDGET.reason)}`));
-  if (f.approver?.comment) blocks.push(section(`*Comment from ${approver}*\n>${slackEscape(f.approver.comment, BUDGET.reason)}`));
+  // Free text from people sits in code blocks, like the command: Slack has no escape for `*`, `_`, `~`
+  // and backticks, so outside a code block a reason could paint "*APPROVED*" in bold.
+  if (req.reason !== null) blocks.push(section(`*Reason*\n\`\`\`${slackEscape(req.reason, BUDGET.reason, { code: true })}\`\`\``));
+  if (f.approver?.comment) blocks.push(section(`*Comment from ${approver}*\n\`\`\`${slackEscape(f.approver.comment, BUDGET.reason, { code: true })}\`\`\``));
   if (wantsApproveLine(f.event)) blocks.push(section(`${f.event === "breakglass.used" ? "A second person reviews it with" : "To approve, run"}:\n${approve}`));
   const context = [
     `requester key ${slackEscape(req.requester.fingerprint, BUDGET.short)}`,

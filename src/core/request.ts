@@ -3,6 +3,7 @@ import { ExitCode, GuardError, configError, integrityError } from "./errors.js";
 import { escapeForTerminal, quoteArg } from "./escape.js";
 import { isNameOnly } from "./bind-env.js";
 import { isRequestId } from "./ids.js";
+import { MAX_NAME_LENGTH, NAME_RE } from "./policy/fields.js";
 import type {
   ApprovalStatement,
   BoundVariable,
@@ -333,6 +334,21 @@ class Shape {
     return x === null ? null : this.str(x, at);
   }
 
+  /**
+   * A name as a policy spells it (principal, group, rule, environment: lowercase ASCII `[a-z0-9_-]`).
+   * A record naming anything else was not written by guard from a policy, and no such name can be
+   * matched, so it is malformed rather than shown.
+   */
+  name(x: unknown, at: string): string {
+    const s = this.str(x, at, NAME_RE);
+    if (s.length > MAX_NAME_LENGTH) this.fail(at);
+    return s;
+  }
+
+  nameOrNull(x: unknown, at: string): string | null {
+    return x === null ? null : this.name(x, at);
+  }
+
   bool(x: unknown, at: string): boolean {
     if (typeof x !== "boolean") this.fail(at);
     return x;
@@ -377,7 +393,7 @@ function checkRequest(s: Shape, x: unknown, at: string): GuardRequest {
   s.str(r.id, f("id"));
   if (!isRequestId(r.id)) s.fail(f("id"));
   const requester = s.obj(r.requester, f("requester"), ["principal", "fingerprint", "key"]);
-  if (requester.principal !== null) s.nonEmpty(requester.principal, f("requester.principal"));
+  s.nameOrNull(requester.principal, f("requester.principal"));
   s.str(requester.fingerprint, f("requester.fingerprint"), FINGERPRINT);
   s.str(requester.key, f("requester.key"), KEY_LINE);
   const argv = s.arr(r.argv, f("argv"), (v, a) => s.str(v, a));
@@ -405,7 +421,7 @@ function checkRequest(s: Shape, x: unknown, at: string): GuardRequest {
   }
   s.nonEmpty(r.cwd, f("cwd"));
   const env = s.obj(r.environment, f("environment"), ["name", "protected", "evidence"]);
-  s.nonEmpty(env.name, f("environment.name"));
+  s.name(env.name, f("environment.name"));
   s.bool(env.protected, f("environment.protected"));
   s.arr(env.evidence, f("environment.evidence"), (v, a) => checkEvidence(s, v, a));
   const vars = s.obj(r.env, f("env"), null);
@@ -424,7 +440,7 @@ function checkRequest(s: Shape, x: unknown, at: string): GuardRequest {
   if (stdin.kind !== "tty" && stdin.kind !== "null") s.fail(f("stdin.kind"));
   s.strOrNull(r.reason, f("reason"));
   s.str(r.policyDigest, f("policyDigest"), HEX64);
-  s.arr(r.rules, f("rules"), (v, a) => s.nonEmpty(v, a));
+  s.arr(r.rules, f("rules"), (v, a) => s.name(v, a));
   s.arr(r.requirements, f("requirements"), (v, a) => checkRequirement(s, v, a));
   s.bool(r.breakGlass, f("breakGlass"));
   const created = Date.parse(s.iso(r.createdAt, f("createdAt")));
@@ -439,16 +455,16 @@ function checkEvidence(s: Shape, x: unknown, at: string): Evidence {
   if (typeof e.source !== "string" || !EVIDENCE_SOURCES.has(e.source)) s.fail(join(at, "source"));
   s.str(e.subject, join(at, "subject"));
   s.str(e.value, join(at, "value"));
-  s.strOrNull(e.environment, join(at, "environment"));
+  s.nameOrNull(e.environment, join(at, "environment"));
   s.str(e.detail, join(at, "detail"));
   return x as Evidence;
 }
 
 function checkRequirement(s: Shape, x: unknown, at: string): Requirement {
   const r = s.obj(x, at, ["rule", "approvals", "from", "reason", "confirm", "ttlSeconds"]);
-  s.nonEmpty(r.rule, join(at, "rule"));
+  s.name(r.rule, join(at, "rule"));
   s.int(r.approvals, join(at, "approvals"), 1);
-  if (r.from !== null) s.arr(r.from, join(at, "from"), (v, a) => s.nonEmpty(v, a));
+  if (r.from !== null) s.arr(r.from, join(at, "from"), (v, a) => s.name(v, a));
   s.bool(r.reason, join(at, "reason"));
   s.bool(r.confirm, join(at, "confirm"));
   s.int(r.ttlSeconds, join(at, "ttlSeconds"), 1);
@@ -474,7 +490,7 @@ export function validateApprovalShape(x: unknown): SignedApproval {
   if (!isRequestId(st.requestId)) s.fail("statement.requestId");
   s.str(st.requestDigest, "statement.requestDigest", HEX64);
   if (st.decision !== "approve" && st.decision !== "deny" && st.decision !== "acknowledge") s.fail("statement.decision");
-  s.nonEmpty(st.principal, "statement.principal");
+  s.name(st.principal, "statement.principal");
   s.str(st.fingerprint, "statement.fingerprint", FINGERPRINT);
   s.strOrNull(st.comment, "statement.comment");
   s.iso(st.createdAt, "statement.createdAt");
@@ -492,7 +508,7 @@ export function validateConsumptionShape(x: unknown): Consumption {
   s.str(r.requestDigest, "requestDigest", HEX64);
   s.iso(r.consumedAt, "consumedAt");
   const by = s.obj(r.by, "by", ["principal", "fingerprint"]);
-  if (by.principal !== null) s.nonEmpty(by.principal, "by.principal");
+  s.nameOrNull(by.principal, "by.principal");
   s.str(by.fingerprint, "by.fingerprint", FINGERPRINT);
   s.str(r.host, "host");
   s.int(r.pid, "pid", 0);

@@ -91,8 +91,9 @@ describe("workflow-command escaping (as @actions/core and the runner define it)"
     expect(rest).toEqual([]);
     expect(cmd!.name).toBe("error");
     expect(cmd!.props.title).toBe("guard: refused, really");
-    // The hostile text reads as written (escaped for a terminal), on one line; %0A stays literal text.
-    expect(cmd!.data.split("\n")).toEqual([HOSTILE.replace(/\n/g, "\\n").replace(/\r/g, "\\r"), "second line"]);
+    // The hostile text reads as written (escaped for a terminal), on one line; %0A stays literal text;
+    // its `##[` is shown as `#\x23[`, as everywhere guard writes (the runner logs an annotation as `##[error]…`).
+    expect(cmd!.data.split("\n")).toEqual([HOSTILE.replace(/\n/g, "\\n").replace(/\r/g, "\\r").replaceAll("##[", "#\\x23["), "second line"]);
   });
 
   it("the runner model itself sees an injection where there is one (so the tests can fail)", () => {

@@ -182,7 +182,7 @@ describe("assessRequest: counting approvals", () => {
     ["A10: dated before the request existed", (r) => [approve(r, "bob", { at: T0 - 60 * MIN })], /before the request was created/],
     ["a principal outside the required group", (r) => [approve(r, "dave")], /dave is not in any group the request needs approvals from \(sre\)/],
     ["an acknowledgement is not an approval", (r) => [approve(r, "bob", { decision: "acknowledge" })], /did not break glass/],
-    ["T1: a hostile principal name is escaped in the reason", (r) => [approve(r, "\x1b[2Jbob", { key: K.outsider })], /^\\x1b\[2Jbob is not a principal/],
+    ["T1: a principal name no policy could hold (a screen-clearing sequence) makes the approval malformed", (r) => [approve(r, "\x1b[2Jbob", { key: K.outsider })], /^approval record is malformed: statement\.principal/],
     ["the verifier throwing counts as not verifying", (r) => [approve(r, "bob")], /verification failed: boom/, { verify: () => { throw new Error("boom"); } }],
   ])("%s → ignored, and why", (_name, approvals, why, over) => {
     const r = makeRequest();

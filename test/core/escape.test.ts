@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { asciiIdentifier, describePrincipal, escapeForTerminal, quoteArgv, suspiciousChars } from "../../src/core/escape.js";
+import { asciiIdentifier, describePrincipal, escapeForTerminal, escapeStrayControls, quoteArgv, safeJson, suspiciousChars } from "../../src/core/escape.js";
 
 /** Nothing a terminal would interpret or hide may survive escaping. */
 const DANGEROUS = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]/u;
@@ -52,13 +52,13 @@ describe("escapeForTerminal", () => {
 describe("suspiciousChars", () => {
   it.each([
     ["clean", "drop table users", []],
-    ["T1: ESC control", "\x1b[2J", ["ESC control"]],
-    ["T1: CR control", "a\rb", ["CR control"]],
+    ["T1: ESC control", "\x1b[2J", ["U+001B ESCAPE"]],
+    ["T1: CR control", "a\rb", ["U+000D CARRIAGE RETURN"]],
     ["T2: RIGHT-TO-LEFT OVERRIDE", "x\u202ey", ["U+202E RIGHT-TO-LEFT OVERRIDE"]],
     ["T2: zero width space named once", "a\u200bb\u200bc", ["U+200B ZERO WIDTH SPACE"]],
-    ["C1 control", "\u009b", ["U+009B CSI control"]],
-    ["DEL", "\x7f", ["DEL control"]],
-    ["order of first appearance", "\u2066\n\u2066\x1b", ["U+2066 LEFT-TO-RIGHT ISOLATE", "LF control", "ESC control"]],
+    ["C1 control", "\u009b", ["U+009B CONTROL SEQUENCE INTRODUCER"]],
+    ["DEL", "\x7f", ["U+007F DELETE"]],
+    ["order of first appearance", "\u2066\n\u2066\x1b", ["U+2066 LEFT-TO-RIGHT ISOLATE", "U+000A LINE FEED", "U+001B ESCAPE"]],
     ["lone surrogate", "\udc00", ["U+DC00 lone surrogate"]],
     ["a backslash is not suspicious", "a\\b", []],
   ])("%s", (_name, input, expected) => {
@@ -118,6 +118,55 @@ describe("quoteArgv", () => {
     fc.assert(
       fc.property(fc.array(arg, { maxLength: 4 }), fc.array(arg, { maxLength: 4 }), (a, b) => {
         if (JSON.stringify(a) !== JSON.stringify(b)) expect(quoteArgv(a)).not.toBe(quoteArgv(b));
+      }),
+    );
+  });
+});
+
+describe("escapeStrayControls: the net where guard writes", () => {
+  it.each([
+    ["plain text is unchanged", "request r-1 ✔ → ok", "request r-1 ✔ → ok"],
+    ["guard's own colours and line layout stay", "\x1b[31m\x1b[1mDENY\x1b[22m\x1b[39m\n\tx", "\x1b[31m\x1b[1mDENY\x1b[22m\x1b[39m\n\tx"],
+    ["guard's progress erase stays", "\r\x1b[2Kwaiting", "\r\x1b[2Kwaiting"],
+    ["T1: a screen clear is escaped", "a\x1b[2J\x1b[Hb", "a\\x1b[2J\\x1b[Hb"],
+    ["T1: an OSC 8 hyperlink is escaped", "\x1b]8;;https://evil\x07x", "\\x1b]8;;https://evil\\x07x"],
+    ["T1: a lone CR (overwriting the line) is escaped", "ok\rfake", "ok\\rfake"],
+    ["T1: C1 CSI", "\u009b2J", "\\u009b2J"],
+    ["T2: bidi override and isolate", "a\u202eb\u2066c", "a\\u202eb\\u2066c"],
+    ["zero-width, BOM, line separator, tag", "a\u200b\ufeff\u2028\u{E0041}", "a\\u200b\\ufeff\\u2028\\u{e0041}"],
+    ["backslashes are left alone (already-escaped text passes unchanged)", "\\x1b \\\\", "\\x1b \\\\"],
+  ])("%s", (_name, input, expected) => {
+    expect(escapeStrayControls(input)).toBe(expected);
+  });
+
+  it("whatever the input, only LF, TAB and guard's own sequences survive raw (property)", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "binary" }), (s) => {
+        const out = escapeStrayControls(s).replace(/\x1b\[(?:1|2|22|3[1-79]|41|49)m|\r?\x1b\[2K/g, "");
+        expect(out).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/);
+      }),
+    );
+  });
+});
+
+describe("safeJson: JSON for machines that is inert on a terminal and in a CI log", () => {
+  it.each([
+    ["C1, bidi, zero-width, BOM, DEL and tags become \\u escapes", { s: "\u009b\u202e\u200b\ufeff\x7f\u{E0041}" }, '{"s":"\\u009b\\u202e\\u200b\\ufeff\\u007f\\udb40\\udc41"}'],
+    ["C0 as JSON.stringify writes it", { s: "\x1b[2J\n" }, '{"s":"\\u001b[2J\\n"}'],
+    ["##[ anywhere", { s: "x ##[error]y" }, '{"s":"x #\\u0023[error]y"}'],
+    ["visible non-ASCII stays", { s: "Zürich → 日本 👍" }, '{"s":"Zürich → 日本 👍"}'],
+  ])("%s", (_name, value, expected) => {
+    expect(safeJson(value)).toBe(expected);
+    expect(JSON.parse(safeJson(value))).toEqual(value);
+  });
+
+  it("is the same JSON value, with no raw hidden character (property)", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "binary" }), (s) => {
+        const text = safeJson({ s }, 2);
+        expect(JSON.parse(text)).toEqual({ s });
+        expect(text).not.toMatch(/[\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/);
+        expect(text).not.toContain("##[");
       }),
     );
   });

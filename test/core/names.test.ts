@@ -100,7 +100,7 @@ describe("skeleton, describeChar, quoteValue", () => {
     ["\u043E", "U+043E CYRILLIC SMALL LETTER O"],
     ["\uFF30", "U+FF30 FULLWIDTH LATIN CAPITAL LETTER P"],
     ["\u202E", "U+202E RIGHT-TO-LEFT OVERRIDE"],
-    ["\u0085", "U+0085 (control character)"],
+    ["\u0085", "U+0085 NEXT LINE"],
     ["\u00E9", "U+00E9"],
     ["\u{1F600}", "U+1F600"],
   ])("describeChar(%j) = %s", (c, d) => {

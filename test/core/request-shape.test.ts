@@ -135,6 +135,48 @@ describe("validateRequestShape", () => {
     expectMalformed(() => validateRequestShape(r), "request record is malformed: __proto__");
   });
 
+  // Names read from a record must be policy names (`[a-z0-9][a-z0-9_-]*`, at most 64): anything else
+  // could never have come from a policy, so the record is malformed (65) rather than shown.
+  const HOSTILE_NAMES: [string, string][] = [
+    ["a screen-clearing sequence", "\x1b[2J\x1b[Hreport"],
+    ["an OSC 8 hyperlink", "\x1b]8;;https://evil\x1b\\sre\x1b]8;;\x1b\\"],
+    ["a bidi override", "sre\u202eab"],
+    ["a zero-width space", "s\u200bre"],
+    ["a Cyrillic look-alike", "sr\u0435"],
+    ["a workflow command", "::error::x"],
+    ["a legacy workflow command", "##[error]x"],
+    ["a Slack broadcast", "<!channel>"],
+    ["upper case", "SRE"],
+    ["a space", "sre team"],
+    ["a leading dash", "-sre"],
+    ["empty", ""],
+    ["65 characters", "a".repeat(65)],
+  ];
+  const NAME_FIELDS: [string, (r: Mutable, v: string) => void][] = [
+    ["requester.principal", (r, v) => (r.requester.principal = v)],
+    ["environment.name", (r, v) => (r.environment.name = v)],
+    ["environment.evidence[0].environment", (r, v) => (r.environment.evidence[0].environment = v)],
+    ["rules[0]", (r, v) => (r.rules[0] = v)],
+    ["requirements[0].rule", (r, v) => (r.requirements[0].rule = v)],
+    ["requirements[0].from[0]", (r, v) => (r.requirements[0].from[0] = v)],
+  ];
+  it.each(NAME_FIELDS.flatMap(([field, set]) => HOSTILE_NAMES.map(([what, v]) => [field, what, set, v] as const)))(
+    "T1/E2: %s holding %s is malformed",
+    (field, _what, set, value) => {
+      const r: Mutable = goodRequest();
+      set(r, value);
+      expectMalformed(() => validateRequestShape(r), `request record is malformed: ${field}`);
+    },
+  );
+
+  it("policy names at the edges of the syntax are accepted", () => {
+    const r: Mutable = goodRequest();
+    r.requester.principal = "a";
+    r.rules = ["0-rule_x", "z".repeat(64)];
+    r.requirements[0].from = ["sre_oncall", "db-a"];
+    expect(() => validateRequestShape(r)).not.toThrow();
+  });
+
   it("a signed request needs a signature", () => {
     expect(() => validateSignedRequestShape({ request: goodRequest(), signature: "-----BEGIN SSH SIGNATURE-----" })).not.toThrow();
     expectMalformed(() => validateSignedRequestShape({ request: goodRequest(), signature: "" }), "request record is malformed: signature");
@@ -171,6 +213,10 @@ describe("validateApprovalShape", () => {
     ["S5: a path-like request id", (a) => (a.statement.requestId = "../x"), "statement.requestId"],
     ["a digest not hex", (a) => (a.statement.requestDigest = "x"), "statement.requestDigest"],
     ["an empty principal", (a) => (a.statement.principal = ""), "statement.principal"],
+    ["T1: a principal with a screen-clearing sequence", (a) => (a.statement.principal = "\x1b[2Jbob"), "statement.principal"],
+    ["T2: a principal with a bidi override", (a) => (a.statement.principal = "bo\u202eb"), "statement.principal"],
+    ["E2: a principal with a Cyrillic look-alike", (a) => (a.statement.principal = "b\u043eb"), "statement.principal"],
+    ["a principal that is a workflow command", (a) => (a.statement.principal = "::error::x"), "statement.principal"],
     ["a comment that is a number", (a) => (a.statement.comment = 1), "statement.comment"],
     ["A10: a createdAt that is not a time", (a) => (a.statement.createdAt = "9999"), "statement.createdAt"],
     ["an extra field", (a) => (a.statement.expiresAt = "2099-01-01T00:00:00.000Z"), "statement.expiresAt"],
@@ -203,6 +249,7 @@ describe("validateConsumptionShape", () => {
     ["a bad request id", (c) => (c.requestId = "r-/"), "requestId"],
     ["an extra field", (c) => (c.undone = true), "undone"],
     ["a bad fingerprint", (c) => (c.by.fingerprint = ""), "by.fingerprint"],
+    ["T1: a principal with a screen-clearing sequence", (c) => (c.by.principal = "\x1b[2Jalice"), "by.principal"],
   ])("%s", (_name, mutate, field) => {
     const c: Mutable = goodConsumption();
     mutate(c);

@@ -147,7 +147,7 @@ describe("the Slack payload", () => {
     const texts = renderedTexts(p);
     expect(texts).toContain(`To approve, run:\n\`guard approve ${ID}\``);
     expect(texts).toContain("*Command*\n```./maintenance/purge-lb-state.sh --region us-east-1```");
-    expect(texts).toContain("*Reason*\n>INC-42 stale state");
+    expect(texts).toContain("*Reason*\n```INC-42 stale state```");
     expect(texts.at(-1)).toBe("requester key SHA256:AAAAalicefingerprint · expires 2026-11-27T10:29:00.000Z · guard 0.1.0 on bastion-1 · 2026-11-27T10:00:00.000Z");
   });
 

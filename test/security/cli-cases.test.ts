@@ -293,7 +293,7 @@ describe("E13–E17: the environment of an approved run, deny by default", () =>
     expect(text).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
     expect(text).toContain("T1_\\x1b[2J");
     expect(text).toContain("PGAPPNAME=\\x1b]52;c;aGVsbG8=\\x07");
-    expect(text).toMatch(/WARNING: the environment contains ESC control/);
+    expect(text).toMatch(/WARNING: the environment contains U\+001B ESCAPE/);
   });
 });
 
