@@ -4,7 +4,8 @@
  * On a break-glass run, `approve` records the second person's review (an acknowledgement).
  */
 import { randomBytes } from "node:crypto";
-import { ExitCode, GuardError, deniedError, usageError } from "../core/errors.js";
+import { ExitCode, GuardError, because, deniedError, usageError } from "../core/errors.js";
+import { isRequestId } from "../core/ids.js";
 import { newNonce } from "../core/ids.js";
 import { approvalMessage, requestDigest } from "../core/request.js";
 import { asciiIdentifier } from "../core/escape.js";
@@ -16,7 +17,7 @@ import { withContext, type Context } from "./context.js";
 import { identify } from "./identity.js";
 import { assess, loadRequest, notify, type LoadedRequest } from "./request-lib.js";
 import { renderRequest, requestJson } from "./request-view.js";
-import { auditOrFail } from "./audit-events.js";
+import { auditOrFail, type RefusalScope } from "./audit-events.js";
 
 export interface ApproveOptions extends CommonOptions {
   comment?: string;
@@ -24,12 +25,17 @@ export interface ApproveOptions extends CommonOptions {
 }
 
 export async function approveCommand(id: string, opts: ApproveOptions): Promise<void> {
-  await withContext(opts, (ctx) => decide(ctx, id, "approve", opts.comment ?? null, opts));
+  await withContext(opts, (ctx) => decide(ctx, id, "approve", opts.comment ?? null, opts), refusalScope(id, "approve"));
 }
 
 export async function denyCommand(id: string, opts: CommonOptions & { reason: string }): Promise<void> {
   if (!opts.reason?.trim()) throw usageError("deny needs --reason: the requester should learn why");
-  await withContext(opts, (ctx) => decide(ctx, id, "deny", opts.reason.trim(), { ...opts, yes: true }));
+  await withContext(opts, (ctx) => decide(ctx, id, "deny", opts.reason.trim(), { ...opts, yes: true }), refusalScope(id, "deny"));
+}
+
+/** A refused approval or denial is recorded as `approval.refused` (audit-events.ts). */
+function refusalScope(id: string, verb: "approve" | "deny"): RefusalScope {
+  return { type: "approval.refused", ...(isRequestId(id) ? { requestId: id } : {}), data: { decision: verb } };
 }
 
 async function decide(ctx: Context, id: string, verb: "approve" | "deny", comment: string | null, opts: ApproveOptions): Promise<void> {
@@ -46,33 +52,33 @@ async function decide(ctx: Context, id: string, verb: "approve" | "deny", commen
   const identity = await identify(ctx, policy);
   const me = identity.principal;
   if (!me) {
-    throw deniedError(`your key ${identity.signer.publicKey.fingerprint} is not a principal of the policy; only listed people can ${verb}`, "check `guard whoami`; pass --key with your listed key");
+    throw because("not-principal", deniedError(`your key ${identity.signer.publicKey.fingerprint} is not a principal of the policy; only listed people can ${verb}`, "check `guard whoami`; pass --key with your listed key"));
   }
   const decision: ApprovalStatement["decision"] = req.breakGlass && verb === "approve" ? "acknowledge" : verb;
   // The requester is whoever signed the request — by principal and by key, never by $USER.
   const isRequester = me.name === req.requester.principal || me.keys.some((k) => k.fingerprint === req.requester.fingerprint);
   // The requester may withdraw their own request (a signed deny); approving or reviewing it is for others.
-  if (isRequester && decision !== "deny") throw deniedError(`you (${asciiIdentifier(me.name)}) made request ${id}; a second, distinct person must ${decision}`, "hand the approve line to a colleague");
+  if (isRequester && decision !== "deny") throw because("self-approval", deniedError(`you (${asciiIdentifier(me.name)}) made request ${id}; a second, distinct person must ${decision}`, "hand the approve line to a colleague"));
   if (req.policyDigest !== policy.digest) {
-    throw deniedError(
+    throw because("policy-changed", deniedError(
       `request ${id} was made under a different policy (${req.policyDigest.slice(0, 12)}…) than yours (${policy.digest.slice(0, 12)}…)`,
       "make sure you and the requester use the same policy revision (git pull), then look again",
-    );
+    ));
   }
   const status = loaded.assessment.status;
   if (decision !== "acknowledge" && (status === "consumed" || status === "expired" || status === "denied")) {
-    throw deniedError(`request ${id} is ${status}; there is nothing to ${verb}`);
+    throw because("not-pending", deniedError(`request ${id} is ${status}; there is nothing to ${verb}`));
   }
   if (decision === "acknowledge") {
     const groups = policy.breakGlass?.groups ?? [];
     if (groups.length && !me.groups.some((g) => groups.includes(g))) {
-      throw deniedError(`reviewing a break-glass run needs a member of ${groups.join(", ")}; ${asciiIdentifier(me.name)} is not`);
+      throw because("not-eligible", deniedError(`reviewing a break-glass run needs a member of ${groups.join(", ")}; ${asciiIdentifier(me.name)} is not`));
     }
   } else if (!(isRequester && decision === "deny")) {
     const eligible = loaded.assessment.requirements.some((r) => r.requirement.from === null || r.requirement.from.some((g) => me.groups.includes(g)));
     if (!eligible) {
       const needed = loaded.assessment.requirements.map((r) => r.requirement.from?.join(" or ") ?? "anyone").join("; ");
-      throw deniedError(`${asciiIdentifier(me.name)} (groups: ${me.groups.join(", ") || "none"}) is not eligible to ${verb} this request: it needs ${needed}`);
+      throw because("not-eligible", deniedError(`${asciiIdentifier(me.name)} (groups: ${me.groups.join(", ") || "none"}) is not eligible to ${verb} this request: it needs ${needed}`));
     }
   }
 
@@ -107,8 +113,8 @@ async function decide(ctx: Context, id: string, verb: "approve" | "deny", commen
 async function confirm(ctx: Context, loaded: LoadedRequest, opts: ApproveOptions): Promise<void> {
   const env = loaded.signed.request.environment.name;
   if (opts.yes) return;
-  if (!interactive()) throw usageError("approving without a terminal needs --yes (you have been shown the request above)");
+  if (!interactive()) throw because("confirm-missing", usageError("approving without a terminal needs --yes (you have been shown the request above)"));
   const typed = await ask(`Type ${colours().bold(env)} to approve this run against it:`, { cancelled: "cancelled: nothing was approved" });
-  if (typed.trim() !== env) throw deniedError(`confirmation ${JSON.stringify(typed)} does not match ${env}; nothing was approved`);
+  if (typed.trim() !== env) throw because("confirm-mismatch", deniedError(`confirmation ${JSON.stringify(typed)} does not match ${env}; nothing was approved`));
   void ctx;
 }
