@@ -46,10 +46,11 @@ async function decide(ctx: Context, id: string, verb: "approve" | "deny", commen
   for (const line of renderRequest(loaded, policy, c)) say(line);
   say();
 
+  // Who is deciding, first: a refusal below is recorded as theirs.
+  const identity = await identify(ctx, policy);
   if (!loaded.assessment.requestValid) {
     throw new GuardError(ExitCode.INTEGRITY, `request ${id} does not verify: ${loaded.assessment.problems.join("; ")}`, "do not approve it; run `guard audit verify` and tell your SREs");
   }
-  const identity = await identify(ctx, policy);
   const me = identity.principal;
   if (!me) {
     throw because("not-principal", deniedError(`your key ${identity.signer.publicKey.fingerprint} is not a principal of the policy; only listed people can ${verb}`, "check `guard whoami`; pass --key with your listed key"));

@@ -14,7 +14,7 @@ import { boundEventData, defaultRefusalCode } from "../core/refusal.js";
 import { sha256Hex } from "../core/canonical.js";
 import { say, colours } from "../adapters/output.js";
 import { admitLimited, limitsDir } from "../adapters/refusal-limits.js";
-import type { Context } from "./context.js";
+import { principalForKey, type Context } from "./context.js";
 
 export async function auditOrFail(ctx: Context, actor: AuditActor, type: string, data: Record<string, unknown>): Promise<AuditEvent> {
   const store = await ctx.store();
@@ -59,7 +59,7 @@ export async function recordRefusal(ctx: Context, err: GuardError | null): Promi
   const { scope, pending } = ctx.refusal;
   ctx.refusal.pending = undefined;
   if (!scope || (err === null && !pending)) return;
-  const actor = pending?.actor ?? ctx.refusal.actor ?? { principal: null, fingerprint: null, user: ctx.user };
+  const actor = pending?.actor ?? ctx.refusal.actor ?? (await keyHolder(ctx));
   const exitCode = err?.exitCode ?? (typeof pending?.data.exitCode === "number" ? pending.data.exitCode : ExitCode.DENIED);
   const code = err?.refusal ?? defaultRefusalCode(exitCode);
   const data: Record<string, unknown> = { ...scope.data, ...pending?.data, code, exitCode };
@@ -83,6 +83,21 @@ export async function recordRefusal(ctx: Context, err: GuardError | null): Promi
     await auditOrFail(ctx, actor, scope.type, boundEventData(data));
   } catch (e) {
     warnUnrecorded(e);
+  }
+}
+
+/**
+ * Who refused before guard looked at their key: the key they would sign with, when it can be read (its
+ * public half; never a prompt), with their principal under the policy; else only the user name.
+ */
+async function keyHolder(ctx: Context): Promise<AuditActor> {
+  try {
+    const signer = await ctx.signer();
+    const policy = await ctx.policy().then((p) => p.policy, () => null);
+    const principal = policy ? principalForKey(policy, signer.publicKey) : null;
+    return { principal: principal?.name ?? null, fingerprint: signer.publicKey.fingerprint, user: ctx.user };
+  } catch {
+    return { principal: null, fingerprint: null, user: ctx.user };
   }
 }
 
