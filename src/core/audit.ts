@@ -532,7 +532,7 @@ export function crossCheckRecords(report: Pick<AuditReport, "createdRequests" | 
     const key = approvalKey(a.requestId, a.principal, a.decision, a.fingerprint);
     approvalsInStore.add(key);
     if (!report.recordedApprovals.has(key)) {
-      problems.push(`request ${esc(a.requestId)}: the store holds a ${esc(a.decision)} by ${esc(a.principal)} (${esc(a.fingerprint)}) that the audit log never recorded (the record was planted, or the log lost events)`);
+      problems.push(`request ${esc(a.requestId)}: the store holds ${decisionNoun(a.decision)} by ${esc(a.principal)} (${esc(a.fingerprint)}) that the audit log never recorded (the record was planted, or the log lost events)`);
     }
   }
   for (const key of [...report.recordedApprovals].sort(cmp)) {
@@ -541,7 +541,7 @@ export function crossCheckRecords(report: Pick<AuditReport, "createdRequests" | 
     // Only for requests the store still holds: a request that is gone altogether is reported above.
     if (!inStore.has(requestId)) continue;
     problems.push(
-      `the audit log records a ${esc(decision)} of request ${esc(requestId)} by ${esc(principal)} (${esc(fingerprint)}) but the store has no such record (deleted — a removed denial lets a denied request run — or guard stopped between recording and storing it)`,
+      `the audit log records ${decisionNoun(decision)} of request ${esc(requestId)} by ${esc(principal)} (${esc(fingerprint)}) but the store has no such record (deleted — a removed denial lets a denied request run — or guard stopped between recording and storing it)`,
     );
   }
   for (const c of [...records.consumptions].sort((a, b) => cmp(a.requestId, b.requestId))) {
@@ -552,6 +552,8 @@ export function crossCheckRecords(report: Pick<AuditReport, "createdRequests" | 
   }
   return problems;
 }
+
+const decisionNoun = (d: string): string => (d === "approve" ? "an approval" : d === "deny" ? "a denial" : d === "acknowledge" ? "an acknowledgement" : "a decision");
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
