@@ -65,10 +65,12 @@ export interface DataLimits {
 /** A copy of `data` within the limits (see above); nesting deeper than 8 levels is replaced by a marker. */
 export function boundEventData(data: Record<string, unknown>, limits: DataLimits = REFUSAL_LIMITS): Record<string, unknown> {
   const out = boundValue(data, limits, 0) as Record<string, unknown>;
+  // The code, the exit code and the request id are guard's own short values: kept whole, always.
+  const keep = new Set(["code", "exitCode", "requestId"]);
+  for (const k of keep) if (typeof data[k] === "string" && (data[k] as string).length <= 64) out[k] = data[k];
   let size = JSON.stringify(out).length;
   if (size <= limits.maxBytes) return out;
-  // Still too large: replace the largest members (never the code, the exit code or the request id).
-  const keep = new Set(["code", "exitCode", "requestId"]);
+  // Still too large: replace the largest other members by a marker.
   const members = Object.keys(out)
     .filter((k) => !keep.has(k))
     .map((k) => ({ k, n: JSON.stringify(out[k]).length }))
