@@ -11,20 +11,23 @@ import type { AuditDraft, AuditEvent } from "./types.js";
  *
  * Event types the CLI appends (field names are part of the contract; data may gain fields):
  *
- *   run.refused        {argv, environment, reasons, evidence, exitCode}
+ *   run.refused        {code, message, exitCode, requestId?, argv, environment, reasons, evidence}
+ *   request.refused    {code, message, exitCode, argv, …}       (core/refusal.ts: codes, size and rate bounds)
+ *   approval.refused   {code, message, exitCode, requestId, decision}
  *   run.intent         {runId, requestId, argv}            written BEFORE an approval is consumed
  *   request.consumed   {requestId, runId}                  after the store's consume() returned true
  *   run.started        {runId, requestId|null, argv, program: {path, sha256}, environment, cwd, breakGlass}
  *                                                          written BEFORE the command executes
  *   run.finished       {runId, exitCode, signal, durationMs}
  *   request.created    {requestId, requestDigest, environment, argv, requester}
- *   approval.recorded  {requestId, decision, principal, fingerprint}
+ *   approval.recorded  {requestId, decision, principal, fingerprint, comment}
  *   breakglass.used    {requestId, runId, reason}
  *   policy.error       {message}
  *
  * A `run.started` with no later `run.finished` for the same runId is an interrupted run (guard was
- * killed, X2): reported, not a chain failure. The requestIds of `request.consumed` are collected so
- * the caller can cross-check them against the store's consumption records (S3).
+ * killed, X2): reported, not a chain failure. The requestIds of `request.consumed`, and what
+ * `request.created` and `approval.recorded` recorded, are collected so the caller can cross-check them
+ * against the store's records (S3, crossCheckConsumptions and crossCheckRecords).
  */
 
 export const GENESIS = "0".repeat(64);
