@@ -3,7 +3,7 @@
  * a second person (at a terminal, or for --wait in CI), take the typed confirmation, then consume once
  * and run. Also `guard run --request ID` and `--break-glass`.
  */
-import { ExitCode, GuardError, deniedError, usageError } from "../core/errors.js";
+import { ExitCode, GuardError, because, deniedError, usageError } from "../core/errors.js";
 import { compareBinding } from "../core/request.js";
 import { claimDifferences } from "../core/derive.js";
 import { unapprovable } from "../core/approvals.js";
@@ -39,7 +39,7 @@ export async function runWithApproval(ctx: Context, plan: Plan, opts: RunOptions
     const newReason = opts.reason?.trim();
     if (status === "denied" && (!newReason || newReason === existing.request.reason)) {
       await auditBestEffort(ctx, identity.actor, "run.refused", { ...refusalData(plan, ExitCode.DENIED), requestId: existing.request.id });
-      throw deniedError(`request ${existing.request.id} for this exact run was denied${deniers(candidate)}`, "talk to the approver; to ask again, give a new --reason that answers the refusal");
+      throw because("request-denied", deniedError(`request ${existing.request.id} for this exact run was denied${deniers(candidate)}`, "talk to the approver; to ask again, give a new --reason that answers the refusal"));
     }
     if (status === "approved" || status === "pending") {
       assertClaimsDerived(plan, candidate);
@@ -76,44 +76,44 @@ export async function runApprovedRequest(
   const req = first.signed.request;
   if (trace) trace.request = first;
   if (command.length > 0 && (command.length !== req.argv.length || command.some((a, i) => a !== req.argv[i]))) {
-    throw deniedError(`the command given differs from request ${id}'s argv`, "omit the command: --request runs exactly the approved argv", [
+    throw because("argv-mismatch", deniedError(`the command given differs from request ${id}'s argv`, "omit the command: --request runs exactly the approved argv", [
       `approved: ${quoteArgv(req.argv)}`,
       `given:    ${quoteArgv(command)}`,
-    ]);
+    ]));
   }
   if (req.cwd !== ctx.cwd) {
-    throw deniedError(`request ${id} was approved for working directory ${esc(req.cwd)}, not ${esc(ctx.cwd)}`, `cd ${esc(req.cwd)} and run again`);
+    throw because("cwd-mismatch", deniedError(`request ${id} was approved for working directory ${esc(req.cwd)}, not ${esc(ctx.cwd)}`, `cd ${esc(req.cwd)} and run again`));
   }
   // A request that can no longer run is refused before anything else is looked at.
   const early = first.assessment.status;
-  if (early === "consumed") throw deniedError(`request ${id} has already been used: an approval runs exactly once`, "ask for a new approval");
-  if (early === "denied") throw deniedError(`request ${id} was denied${deniers(first)}`);
+  if (early === "consumed") throw because("replay", deniedError(`request ${id} has already been used: an approval runs exactly once`, "ask for a new approval"));
+  if (early === "denied") throw because("request-denied", deniedError(`request ${id} was denied${deniers(first)}`));
   if (early === "expired") throw new GuardError(ExitCode.APPROVAL_NEEDED, `request ${id} expired at ${req.expiresAt}`, "create a new request: guard request -- …");
-  if (early === "void") throw deniedError(`request ${id} was made under another policy than the one in force; its approvals no longer count`, "create a new request: guard request -- …");
+  if (early === "void") throw because("policy-changed", deniedError(`request ${id} was made under another policy than the one in force; its approvals no longer count`, "create a new request: guard request -- …"));
   if (req.breakGlass) {
-    throw deniedError(`request ${id} records a break-glass run: it ran when it was made and never runs again, and nothing approves it`, "for another emergency run use --break-glass again; otherwise ask for an approval");
+    throw because("break-glass-refused", deniedError(`request ${id} records a break-glass run: it ran when it was made and never runs again, and nothing approves it`, "for another emergency run use --break-glass again; otherwise ask for an approval"));
   }
   const plan = await planRun(ctx, req.argv, opts.env, first.now);
   if (trace) trace.plan = plan;
   if (plan.decision.decision === "deny") {
     await auditBestEffort(ctx, { principal: null, fingerprint: null, user: ctx.user }, "run.refused", { ...refusalData(plan, ExitCode.DENIED), requestId: id });
-    throw deniedError(`refused: ${plan.decision.reasons[0] ?? "the policy now denies this run"}`, "the policy in force decides, not the one the request was made under");
+    throw because("policy-deny", deniedError(`refused: ${plan.decision.reasons[0] ?? "the policy now denies this run"}`, "the policy in force decides, not the one the request was made under"));
   }
   if (plan.decision.protected) for (const line of renderBanner(plan, colours())) say(line);
   const identity = await identify(ctx, policy);
   if (identity.signer.publicKey.fingerprint !== req.requester.fingerprint) {
-    throw deniedError(`request ${id} belongs to ${esc(req.requester.principal ?? req.requester.fingerprint)}; only its requester can run it`, "ask for your own approval: guard request -- …");
+    throw because("not-requester", deniedError(`request ${id} belongs to ${esc(req.requester.principal ?? req.requester.fingerprint)}; only its requester can run it`, "ask for your own approval: guard request -- …"));
   }
   const stdin = stdinBinding();
   const hashed = await hashProgram(plan.program.path);
   const diffs = compareBinding(req, currentBinding(ctx, plan, identity, hashed, stdin));
   if (diffs.length > 0) {
     await auditBestEffort(ctx, identity.actor, "run.refused", { ...refusalData(plan, ExitCode.DENIED), requestId: id, differences: diffs.map((d) => d.field) });
-    throw deniedError(
+    throw because("binding-mismatch", deniedError(
       `this run is not the run that was approved: ${diffs.map((d) => d.field).join(", ")} differ${diffs.length === 1 ? "s" : ""}`,
       "an approval covers exactly what the approver saw; request a new approval for this run",
       diffs.flatMap((d) => [`${d.field}:`, `  approved: ${d.approved}`, `  now:      ${d.current}`]),
-    );
+    ));
   }
   // (Consumed, denied, expired and void were refused above, from this same assessment.)
   if (!first.assessment.requestValid) throw requestInvalid(first);
@@ -158,7 +158,7 @@ export async function runBreakGlass(ctx: Context, plan: Plan, opts: RunOptions, 
   const d = plan.decision;
   const refuse = async (message: string, hint?: string): Promise<never> => {
     await auditBestEffort(ctx, { principal: null, fingerprint: null, user: ctx.user }, "run.refused", { ...refusalData(plan, ExitCode.DENIED), breakGlass: true, reasons: [message] });
-    throw deniedError(message, hint);
+    throw because("break-glass-refused", deniedError(message, hint));
   };
   if (!interactive() || ctx.env.CI || ctx.env.GITHUB_ACTIONS || ctx.env.GITLAB_CI) {
     await refuse("break-glass needs a person at a terminal; it is never available in CI or without a TTY", "CI runs wait for approvals: guard run --wait 30m -- …");
@@ -201,10 +201,10 @@ async function requesterIdentity(ctx: Context, plan: Plan): Promise<Identity> {
   const identity = await identify(ctx, plan.policy);
   if (plan.decision.protected && !identity.principal) {
     await auditBestEffort(ctx, identity.actor, "run.refused", { ...refusalData(plan, ExitCode.DENIED), reasons: ["requester key is not a principal of the policy"] });
-    throw deniedError(
+    throw because("not-principal", deniedError(
       `your key ${identity.signer.publicKey.fingerprint} is not listed in the policy: in a protected environment the requester must be a known principal`,
       "ask an SRE to add your public key under principals:, or pass --key with a key that is listed (guard whoami shows yours)",
-    );
+    ));
   }
   return identity;
 }
@@ -217,17 +217,17 @@ export function refuseUnapprovable(plan: Plan, identity: Identity): void {
   const none = unapprovable(plan.policy, plan.decision.requirements, identity.principal?.name ?? null, identity.signer.publicKey.fingerprint);
   if (none === null) return;
   const r = none.requirement;
-  throw deniedError(
+  throw because("unapprovable", deniedError(
     `nobody else can approve this run: rule ${esc(r.rule)} needs ${r.approvals} approval${r.approvals === 1 ? "" : "s"}${r.from ? ` from ${r.from.map(esc).join(" or ")}` : ""}, and the only eligible people other than you are: ${none.eligible.join(", ") || "none"}`,
     "ask an SRE to add approvers to the policy; no request was created",
-  );
+  ));
 }
 
 async function obtainReason(plan: Plan, opts: RunOptions): Promise<string | null> {
   const given = opts.reason?.trim();
   if (given) return given;
   if (!plan.decision.requirements.some((r) => r.reason)) return null;
-  if (!interactive()) throw usageError("this run needs a reason", `pass --reason "…" (rule ${plan.decision.requirements.find((r) => r.reason)?.rule})`);
+  if (!interactive()) throw because("reason-missing", usageError("this run needs a reason", `pass --reason "…" (rule ${plan.decision.requirements.find((r) => r.reason)?.rule})`));
   return (
     await ask("Reason for this run (shown to the approver):", {
       validate: (v) => (v.trim() ? true : "a reason is required"),
@@ -242,12 +242,12 @@ async function confirmTarget(plan: Plan, opts: RunOptions, always: boolean): Pro
   const env = plan.decision.environment ?? "";
   if (opts.confirm !== undefined) {
     const n = normaliseEnvName(plan.policy, opts.confirm);
-    if (!n.ok || n.name !== env) throw deniedError(`--confirm ${esc(opts.confirm)} does not name the target ${env}; nothing ran`, `pass --confirm ${env}`);
+    if (!n.ok || n.name !== env) throw because("confirm-mismatch", deniedError(`--confirm ${esc(opts.confirm)} does not name the target ${env}; nothing ran`, `pass --confirm ${env}`));
     return;
   }
-  if (!interactive()) throw usageError(`this run needs typed confirmation of the target`, `pass --confirm ${env}`);
+  if (!interactive()) throw because("confirm-missing", usageError(`this run needs typed confirmation of the target`, `pass --confirm ${env}`));
   const typed = await ask(`Type ${colours().bold(env)} to run against it:`, { cancelled: "cancelled at confirmation: nothing ran; the approval was not used" });
-  if (typed.trim() !== env) throw deniedError(`confirmation ${JSON.stringify(typed)} does not match ${env}; nothing ran and the approval was not used`);
+  if (typed.trim() !== env) throw because("confirm-mismatch", deniedError(`confirmation ${JSON.stringify(typed)} does not match ${env}; nothing ran and the approval was not used`));
 }
 
 function announceRequest(loaded: LoadedRequest): void {
@@ -321,8 +321,8 @@ async function waitForApproval(ctx: Context, plan: Plan, loaded: LoadedRequest, 
         say(`${colours().green("guard: approved")} — ${statusText(loaded)}`);
         return loaded;
       }
-      if (status === "denied") throw deniedError(`request ${id} was denied${deniers(loaded)}`);
-      if (status === "consumed") throw deniedError(`request ${id} has already been used`);
+      if (status === "denied") throw because("request-denied", deniedError(`request ${id} was denied${deniers(loaded)}`));
+      if (status === "consumed") throw because("replay", deniedError(`request ${id} has already been used`));
       if (status === "expired") throw new GuardError(ExitCode.APPROVAL_NEEDED, `request ${id} expired before it was approved`, "create a new request");
       if (status === "void") throw deniedError(`request ${id} was made under another policy than the one in force`, "create a new request");
       if (loaded.now >= deadline) throw pendingError(loaded);

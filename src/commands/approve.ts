@@ -4,7 +4,8 @@
  * On a break-glass run, `approve` records the second person's review (an acknowledgement).
  */
 import { randomBytes } from "node:crypto";
-import { ExitCode, GuardError, deniedError, usageError } from "../core/errors.js";
+import { ExitCode, GuardError, because, deniedError, usageError } from "../core/errors.js";
+import { isRequestId } from "../core/ids.js";
 import { newNonce } from "../core/ids.js";
 import { approvalMessage, requestDigest } from "../core/request.js";
 import { asciiIdentifier, escapeForTerminal } from "../core/escape.js";
@@ -17,7 +18,7 @@ import { withContext, type Context } from "./context.js";
 import { identify } from "./identity.js";
 import { assess, loadRequest, notify, type LoadedRequest } from "./request-lib.js";
 import { renderRequest, requestJson } from "./request-view.js";
-import { auditOrFail } from "./audit-events.js";
+import { auditOrFail, type RefusalScope } from "./audit-events.js";
 
 export interface ApproveOptions extends CommonOptions {
   comment?: string;
@@ -25,12 +26,17 @@ export interface ApproveOptions extends CommonOptions {
 }
 
 export async function approveCommand(id: string, opts: ApproveOptions): Promise<void> {
-  await withContext(opts, (ctx) => decide(ctx, id, "approve", opts.comment ?? null, opts));
+  await withContext(opts, (ctx) => decide(ctx, id, "approve", opts.comment ?? null, opts), refusalScope(id, "approve"));
 }
 
 export async function denyCommand(id: string, opts: CommonOptions & { reason: string }): Promise<void> {
   if (!opts.reason?.trim()) throw usageError("deny needs --reason: the requester should learn why");
-  await withContext(opts, (ctx) => decide(ctx, id, "deny", opts.reason.trim(), { ...opts, yes: true }));
+  await withContext(opts, (ctx) => decide(ctx, id, "deny", opts.reason.trim(), { ...opts, yes: true }), refusalScope(id, "deny"));
+}
+
+/** A refused approval or denial is recorded as `approval.refused` (audit-events.ts). */
+function refusalScope(id: string, verb: "approve" | "deny"): RefusalScope {
+  return { type: "approval.refused", ...(isRequestId(id) ? { requestId: id } : {}), data: { decision: verb } };
 }
 
 async function decide(ctx: Context, id: string, verb: "approve" | "deny", comment: string | null, opts: ApproveOptions): Promise<void> {
@@ -44,10 +50,10 @@ async function decide(ctx: Context, id: string, verb: "approve" | "deny", commen
   const identity = await identify(ctx, policy);
   const me = identity.principal ?? undefined;
   if (me !== undefined && req.policyDigest !== policy.digest) {
-    throw deniedError(
+    throw because("policy-changed", deniedError(
       `request ${id} was made under a different policy (${req.policyDigest.slice(0, 12)}…) than yours (${policy.digest.slice(0, 12)}…)`,
       "make sure you and the requester use the same policy revision (git pull), then look again; a request made under an older policy needs to be made again",
-    );
+    ));
   }
   // One place decides who may decide what (src/core/approvals.ts): here it is only rendered.
   const verdict = mayDecide(loaded.assessment, req, policy, me, identity.signer.publicKey.fingerprint, verb);
@@ -88,31 +94,31 @@ function decideRefusal(r: DecideRefusal, id: string, verb: "approve" | "deny", m
   const name = me === undefined ? fingerprint : asciiIdentifier(me.name);
   switch (r.code) {
     case "invalid":
-      return new GuardError(ExitCode.INTEGRITY, `request ${id} does not verify: ${r.problems.join("; ")}`, "do not approve it; run `guard audit verify` and tell your SREs");
+      return because("tampered", new GuardError(ExitCode.INTEGRITY, `request ${id} does not verify: ${r.problems.join("; ")}`, "do not approve it; run `guard audit verify` and tell your SREs"));
     case "not-principal":
-      return deniedError(`your key ${fingerprint} is not a principal of the policy; only listed people can ${verb}`, "check `guard whoami`; pass --key with your listed key");
+      return because("not-principal", deniedError(`your key ${fingerprint} is not a principal of the policy; only listed people can ${verb}`, "check `guard whoami`; pass --key with your listed key"));
     case "requester":
-      return deniedError(`you (${name}) made request ${id}; a second, distinct person must ${verb === "approve" ? "approve or review" : verb} it`, "hand the approve line to a colleague");
+      return because("self-approval", deniedError(`you (${name}) made request ${id}; a second, distinct person must ${verb === "approve" ? "approve or review" : verb} it`, "hand the approve line to a colleague"));
     case "void":
-      return deniedError(`request ${id} was made under another policy than the one in force; its approvals no longer count`, "ask the requester to make the request again under the current policy");
+      return because("policy-changed", deniedError(`request ${id} was made under another policy than the one in force; its approvals no longer count`, "ask the requester to make the request again under the current policy"));
     case "closed":
-      return deniedError(`request ${id} is ${r.status}; there is nothing to ${verb}`);
+      return because("not-pending", deniedError(`request ${id} is ${r.status}; there is nothing to ${verb}`));
     case "policy-denies":
-      return deniedError(`the policy in force refuses this run now: ${r.reasons.map(escapeForTerminal).join("; ")}; nothing was approved`, "approve it when the policy allows the run (a freeze ends, a rule changes)");
+      return because("policy-deny", deniedError(`the policy in force refuses this run now: ${r.reasons.map(escapeForTerminal).join("; ")}; nothing was approved`, "approve it when the policy allows the run (a freeze ends, a rule changes)"));
     case "not-eligible": {
       const needed = r.needed.map((g) => g?.map(escapeForTerminal).join(" or ") ?? "anyone").join("; ");
-      return deniedError(`${name} (groups: ${me?.groups.map(escapeForTerminal).join(", ") || "none"}) is not eligible to ${verb} this request: it needs ${needed}`);
+      return because("not-eligible", deniedError(`${name} (groups: ${me?.groups.map(escapeForTerminal).join(", ") || "none"}) is not eligible to ${verb} this request: it needs ${needed}`));
     }
     case "not-break-glass-group":
-      return deniedError(`reviewing a break-glass run needs a member of ${r.groups.map(escapeForTerminal).join(", ") || "a break_glass group"}; ${name} is not`);
+      return because("not-eligible", deniedError(`reviewing a break-glass run needs a member of ${r.groups.map(escapeForTerminal).join(", ") || "a break_glass group"}; ${name} is not`));
   }
 }
 
 async function confirm(ctx: Context, loaded: LoadedRequest, opts: ApproveOptions): Promise<void> {
   const env = loaded.signed.request.environment.name;
   if (opts.yes) return;
-  if (!interactive()) throw usageError("approving without a terminal needs --yes (you have been shown the request above)");
+  if (!interactive()) throw because("confirm-missing", usageError("approving without a terminal needs --yes (you have been shown the request above)"));
   const typed = await ask(`Type ${colours().bold(escapeForTerminal(env))} to approve this run against it:`, { cancelled: "cancelled: nothing was approved" });
-  if (typed.trim() !== env) throw deniedError(`confirmation ${JSON.stringify(typed)} does not match ${env}; nothing was approved`);
+  if (typed.trim() !== env) throw because("confirm-mismatch", deniedError(`confirmation ${JSON.stringify(typed)} does not match ${escapeForTerminal(env)}; nothing was approved`));
   void ctx;
 }

@@ -1,13 +1,14 @@
 /**
  * `guard audit log` and `guard audit verify`. Verify checks the hash chain (first bad event by sequence),
  * an optional external anchor (tail truncation), the signatures of every request and approval the store
- * holds, and that consumptions and `request.consumed` events tell the same story. Runs whose guard was
+ * holds, and that the store and the log tell the same story: every request, approval and consumption
+ * record has the event that recorded it, and every such event its record. Runs whose guard was
  * killed (a start with no finish) are reported as interrupted, not as corruption.
  */
 import type { CommonOptions } from "../cli.js";
 import { ExitCode, GuardError, usageError } from "../core/errors.js";
-import { AuditVerifier, consumedNeverStarted, crossCheckConsumptions } from "../core/audit.js";
-import { approvalMessage, requestMessage } from "../core/request.js";
+import { AuditVerifier, consumedNeverStarted, crossCheckConsumptions, crossCheckRecords, type StoreRecords } from "../core/audit.js";
+import { approvalMessage, requestDigest, requestMessage } from "../core/request.js";
 import { parseAuthorizedKey } from "../core/sshkey.js";
 import { parseSshSig, verifySshSig } from "../core/sshsig.js";
 import { parseDuration } from "../core/duration.js";
@@ -82,11 +83,16 @@ export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string
     else for await (const e of store.readAudit()) verifier.push(e);
     const report = verifier.finish();
 
-    // Records: every request and approval must still carry a valid signature by the key it names.
+    // Records: every request and approval must still carry a valid signature by the key it names, and
+    // every request, approval and consumption must have the event that recorded it (crossCheckRecords).
     const recordProblems: string[] = [];
-    const storeConsumed = new Set<string>();
+    const consumptions = await store.listConsumptions();
+    const storeConsumed = new Set(consumptions.map((c) => c.requestId));
+    const requests: StoreRecords["requests"][number][] = [];
+    const approvals: StoreRecords["approvals"][number][] = [];
     for (const signed of await store.listRequests()) {
       const req = signed.request;
+      requests.push({ id: req.id, digest: requestDigest(req) });
       const key = parseAuthorizedKey(req.requester.key);
       const ok = key.ok && key.key.fingerprint === req.requester.fingerprint && verifySshSig(signed.signature, requestMessage(req), SIG_NAMESPACE.request, [key.key]).ok;
       if (!ok) recordProblems.push(`request ${req.id}: its signature does not verify (the record was altered)`);
@@ -98,9 +104,10 @@ export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string
           embedded.key.fingerprint === a.statement.fingerprint &&
           verifySshSig(a.signature, approvalMessage(a.statement), SIG_NAMESPACE.approval, [embedded.key]).ok;
         if (!good) recordProblems.push(`request ${req.id}: approval by ${esc(a.statement.principal)} does not verify (the record was altered)`);
+        approvals.push({ requestId: req.id, principal: a.statement.principal, decision: a.statement.decision, fingerprint: a.statement.fingerprint });
       }
-      if (await store.getConsumption(req.id)) storeConsumed.add(req.id);
     }
+    recordProblems.push(...crossCheckRecords(report, { requests, approvals, consumptions }, esc));
     const consumption = crossCheckConsumptions(report.consumedRequests, storeConsumed, report.intendedRequests);
     const neverStarted = consumedNeverStarted(storeConsumed, report);
     const ok = report.ok && recordProblems.length === 0 && consumption.length === 0;

@@ -8,13 +8,14 @@ import { homedir, hostname, userInfo } from "node:os";
 import type { CommonOptions } from "../cli.js";
 import { resolveSettings, type Settings } from "../adapters/config.js";
 import { loadPolicyDir } from "../adapters/policy-files.js";
-import type { Policy, Principal, PublicKey } from "../core/types.js";
-import type { Diagnostic } from "../core/errors.js";
+import type { AuditActor, Policy, Principal, PublicKey } from "../core/types.js";
+import { GuardError, type Diagnostic } from "../core/errors.js";
 import type { Store } from "../adapters/store/types.js";
 // Static: every run appends to the audit log. open.ts loads the PostgreSQL driver only for postgres:// stores.
 import { openStore } from "../adapters/store/open.js";
 import { loadSigner, type Signer } from "../adapters/signer.js";
 import { setJsonErrors } from "../adapters/output.js";
+import { isRefusal, recordRefusal, type RefusalScope } from "./audit-events.js";
 
 export interface LoadedPolicy {
   policy: Policy;
@@ -26,6 +27,12 @@ export class Context {
   private policyPromise?: Promise<LoadedPolicy>;
   private storePromise?: Promise<Store>;
   private signerPromise?: Promise<Signer>;
+
+  /**
+   * What a refusal of this command is recorded with (audit-events.ts): the scope withContext was given,
+   * the actor once the signing key is known (identify), and data a refusing step handed over.
+   */
+  readonly refusal: { scope?: RefusalScope; actor?: AuditActor; pending?: { actor: AuditActor; data: Record<string, unknown> } } = {};
 
   private constructor(
     readonly settings: Settings,
@@ -105,11 +112,21 @@ export function principalForKey(policy: Policy, key: Pick<PublicKey, "blob">): P
   return null;
 }
 
-/** Run a command body with a context, always closing the store. */
-export async function withContext<T>(opts: CommonOptions, body: (ctx: Context) => Promise<T>): Promise<T> {
+/**
+ * Run a command body with a context, always closing the store. With a refusal scope (the commands that
+ * decide about a run or a request), a refusal it ends in — exit 64, 65 or 77 — is recorded as one audit
+ * event, best effort: the refusal stands whether or not it could be recorded.
+ */
+export async function withContext<T>(opts: CommonOptions, body: (ctx: Context) => Promise<T>, refusal?: RefusalScope): Promise<T> {
   const ctx = await Context.create(opts);
+  ctx.refusal.scope = refusal;
   try {
-    return await body(ctx);
+    const result = await body(ctx);
+    await recordRefusal(ctx, null);
+    return result;
+  } catch (err) {
+    if (err instanceof GuardError && isRefusal(err)) await recordRefusal(ctx, err);
+    throw err;
   } finally {
     await ctx.close();
   }

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from "../adapters/random.js";
 import { hostname } from "node:os";
-import { ExitCode, GuardError, deniedError, integrityError, ioError } from "../core/errors.js";
+import { ExitCode, GuardError, because, deniedError, integrityError, ioError } from "../core/errors.js";
 import { newNonce } from "../core/ids.js";
 import { requestDigest } from "../core/request.js";
 import { childEnvironment } from "../core/bind-env.js";
@@ -78,7 +78,7 @@ export async function executeApproved(
   });
   if (!won) {
     await auditBestEffort(ctx, actor, "run.refused", { argv: req.argv, requestId: req.id, reasons: ["request already consumed (replay)"], exitCode: ExitCode.DENIED });
-    throw deniedError(`request ${req.id} has already been used: an approval runs exactly once`, "ask for a new approval: guard request -- …");
+    throw because("replay", deniedError(`request ${req.id} has already been used: an approval runs exactly once`, "ask for a new approval: guard request -- …"));
   }
   try {
     await auditOrFail(ctx, actor, "request.consumed", { requestId: req.id, runId });
@@ -144,7 +144,7 @@ async function assertNeverConsumed(ctx: Context, requestId: string): Promise<voi
     if (e.type === "request.consumed" && e.data.requestId === requestId) {
       // A racing run may have consumed it since this one looked: then it is an ordinary replay.
       if (await store.getConsumption(requestId)) {
-        throw deniedError(`request ${requestId} has already been used: an approval runs exactly once`, "ask for a new approval: guard request -- …");
+        throw because("replay", deniedError(`request ${requestId} has already been used: an approval runs exactly once`, "ask for a new approval: guard request -- …"));
       }
       throw integrityError(
         `the audit log records request ${requestId} as already consumed (event ${e.seq}), but the store has no consumption record`,

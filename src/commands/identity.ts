@@ -12,7 +12,9 @@ export interface Identity {
 export async function identify(ctx: Context, policy: Policy): Promise<Identity> {
   const signer = await ctx.signer();
   const principal = principalForKey(policy, signer.publicKey);
-  return { signer, principal, actor: { principal: principal?.name ?? null, fingerprint: signer.publicKey.fingerprint, user: ctx.user } };
+  const actor: AuditActor = { principal: principal?.name ?? null, fingerprint: signer.publicKey.fingerprint, user: ctx.user };
+  ctx.refusal.actor = actor; // a refusal from here on is recorded as theirs
+  return { signer, principal, actor };
 }
 
 /** The actor for events that need no signature (allowed runs of unprotected targets). */

@@ -3,7 +3,7 @@
  * and loading a request with everything needed to judge it — always against the CURRENT policy.
  */
 import { randomBytes } from "node:crypto";
-import { GuardError, ExitCode, deniedError, usageError } from "../core/errors.js";
+import { GuardError, ExitCode, because, deniedError, usageError } from "../core/errors.js";
 import { newNonce, newRequestId, isRequestId } from "../core/ids.js";
 import { boundEnvironment } from "../core/bind-env.js";
 import { buildRequest, matchingRequests, requestDigest, requestMessage, validateRequestShape, type RunBinding } from "../core/request.js";
@@ -43,10 +43,10 @@ export function stdinBinding(): StdinBinding {
   const kind = classifyStdin();
   if (kind === "tty") return { kind: "tty" };
   if (kind === "null" || kind === "closed") return { kind: "null" };
-  throw deniedError(
+  throw because("stdin-not-allowed", deniedError(
     `standard input is a ${kind}: a run that needs approval cannot take piped or redirected input, because the approver cannot see it`,
     "run it at a terminal, or with </dev/null; put the input in a file the command reads by name, so the script's arguments show it",
-  );
+  ));
 }
 
 export function currentBinding(ctx: Context, plan: Plan, identity: Identity, hashed: Hashed, stdin: StdinBinding): RunBinding {
@@ -169,7 +169,7 @@ export async function loadRequest(ctx: Context, policy: Policy, id: string): Pro
   if (!isRequestId(id)) throw usageError(`${JSON.stringify(id)} is not a request id`, "request ids look like r-abcdefghijklmnopqrst (see `guard requests --all`)");
   const store = await ctx.store();
   const signed = await store.getRequest(id);
-  if (!signed) throw new GuardError(ExitCode.USAGE, `no request ${id} in the store ${store.description}`, "list requests with `guard requests --all`; check --store / GUARD_STORE", [], "not-found");
+  if (!signed) throw because("not-found", new GuardError(ExitCode.USAGE, `no request ${id} in the store ${store.description}`, "list requests with `guard requests --all`; check --store / GUARD_STORE", [], "not-found"));
   validateRequestShape(signed.request);
   if (signed.request.id !== id) throw new GuardError(ExitCode.INTEGRITY, `the record stored as ${id} describes request ${signed.request.id}`, "the store has been tampered with; run `guard audit verify`");
   return assess(ctx, policy, signed);

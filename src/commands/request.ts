@@ -1,5 +1,5 @@
 /** `guard request -- CMD`: create (or find) the signed request for this exact run without waiting. */
-import { ExitCode, deniedError } from "../core/errors.js";
+import { ExitCode, because, deniedError } from "../core/errors.js";
 import type { CommonOptions } from "../cli.js";
 import { colours, printJson, printStdout, say } from "../adapters/output.js";
 import { hashProgram } from "../adapters/program.js";
@@ -19,7 +19,7 @@ export async function requestCommand(command: string[], opts: CommonOptions & { 
     const d = plan.decision;
     if (d.decision === "deny") {
       for (const line of renderPlan(plan, colours())) say(line);
-      throw deniedError(`refused: ${d.reasons[0] ?? "denied by policy"}; no request was created`);
+      throw because("policy-deny", deniedError(`refused: ${d.reasons[0] ?? "denied by policy"}; no request was created`));
     }
     if (d.decision === "allow") {
       say("guard: this run needs no approval; run it with `guard run -- …`");
@@ -29,7 +29,7 @@ export async function requestCommand(command: string[], opts: CommonOptions & { 
     }
     const identity = await identify(ctx, plan.policy);
     if (d.protected && !identity.principal) {
-      throw deniedError(`your key ${identity.signer.publicKey.fingerprint} is not listed in the policy; in a protected environment the requester must be a known principal`);
+      throw because("not-principal", deniedError(`your key ${identity.signer.publicKey.fingerprint} is not listed in the policy; in a protected environment the requester must be a known principal`));
     }
     // A request nobody else could approve is refused before it exists, as `guard run` does.
     refuseUnapprovable(plan, identity);
@@ -47,5 +47,5 @@ export async function requestCommand(command: string[], opts: CommonOptions & { 
     if (opts.json) printJson(requestJson(loaded));
     else printStdout(loaded.signed.request.id);
     say(`guard: request ${loaded.signed.request.id} is ${loaded.assessment.status}; a colleague approves it with: guard approve ${loaded.signed.request.id}`);
-  });
+  }, { type: "request.refused", data: { argv: command } });
 }

@@ -3,7 +3,7 @@
  * create a signed request, wait or exit 75, confirm, consume once, run). Every branch is audited; anything
  * about to run or consume is audited first (write-ahead), so a run the log does not know about never starts.
  */
-import { ExitCode, GuardError, deniedError, usageError } from "../core/errors.js";
+import { ExitCode, GuardError, because, deniedError, usageError } from "../core/errors.js";
 import { parseDuration } from "../core/duration.js";
 import { isRequestId } from "../core/ids.js";
 import type { CommonOptions } from "../cli.js";
@@ -11,7 +11,7 @@ import { colours, printJsonLine, reportError, say, stderrStream } from "../adapt
 import { withContext, type Context } from "./context.js";
 import { planRun, type Plan } from "./plan.js";
 import { renderBanner, renderPlan } from "./render.js";
-import { auditBestEffort, auditOrFail } from "./audit-events.js";
+import { auditBestEffort, auditOrFail, type RefusalScope } from "./audit-events.js";
 import { anonymousActor } from "./identity.js";
 import { executeAllowed } from "./execute.js";
 import { runApprovedRequest, runBreakGlass, runWithApproval } from "./approval-flow.js";
@@ -41,11 +41,12 @@ export async function runCommand(command: string[], opts: RunOptions): Promise<v
   const trace: RunTrace = { beforeExec: () => gh?.resume() };
   gh?.pause();
   try {
+    const refusal: RefusalScope = { type: "run.refused", requestId: opts.request, data: command.length ? { argv: command } : {} };
     await withContext(opts, async (ctx) => {
       const result = await runWithContext(ctx, command, opts, waitSeconds, trace);
       exitCode = result.exitCode;
       status = result.status;
-    });
+    }, refusal);
   } catch (err) {
     if (err instanceof GuardError) {
       exitCode = err.exitCode;
@@ -103,7 +104,7 @@ async function runWithContext(ctx: Context, command: string[], opts: RunOptions,
     const hint = d.breakGlassAvailable && d.freezes.length
       ? "in a real emergency a member of the break-glass groups can use --break-glass --reason \"…\" (audited, reviewed)"
       : "check the target with `guard check -- …`; nothing ran";
-    throw deniedError(`refused: ${d.reasons[0] ?? "denied by policy"}`, hint);
+    throw because("policy-deny", deniedError(`refused: ${d.reasons[0] ?? "denied by policy"}`, hint));
   }
 
   if (d.protected) for (const line of renderBanner(plan, colours())) say(line);

@@ -43,6 +43,8 @@ export interface CanonicalLine {
   requestIdStart: number;
   requestIdEnd: number;
   requestIdEscaped: boolean;
+  /** Index of the data object's `{`: its JSON text is [dataStart, memberAt - 1). */
+  dataStart: number;
   /** The JSON text of data.argv, whatever its type (start -1 when absent). */
   argvStart: number;
   argvEnd: number;
@@ -66,6 +68,7 @@ export function newCanonicalLine(): CanonicalLine {
     requestIdStart: -1,
     requestIdEnd: -1,
     requestIdEscaped: false,
+    dataStart: 0,
     argvStart: -1,
     argvEnd: -1,
     tracked: 0,
@@ -79,8 +82,11 @@ const HASH_MEMBER_LENGTH = 74;
 /** Lines longer than this (a run with an enormous argv) take the full path rather than a bigger buffer. */
 const MAX_FAST_LINE = 1 << 16;
 
-/** The event types whose data the verifier reads. */
-export const TRACKED_TYPES = ["run.started", "run.finished", "request.consumed", "run.intent"] as const;
+/**
+ * The event types whose data the verifier reads. The last two are rare (one a request, one an approval)
+ * and the verifier parses their data object whole.
+ */
+export const TRACKED_TYPES = ["run.started", "run.finished", "request.consumed", "run.intent", "request.created", "approval.recorded"] as const;
 
 /**
  * checkCanonicalLine's workspace: the line is copied here, scanned, and its hash member cut out in
@@ -118,6 +124,7 @@ export function checkCanonicalLine(buf: Buffer, start: number, end: number, line
   line.prevAt += start;
   line.typeStart += start;
   line.typeEnd += start;
+  line.dataStart += start;
   if (line.runIdStart >= 0) {
     line.runIdStart += start;
     line.runIdEnd += start;
@@ -211,6 +218,7 @@ function scanLine(p: number): boolean {
   if (!at(p, ACTOR)) return false;
   p = scanObject(p + 10, 1, false);
   if (p < 0 || !at(p, DATA)) return false;
+  out.dataStart = p + 8;
   p = scanObject(p + 9, 1, true);
   if (p < 0 || !at(p, HASH)) return false;
   // The 64 bytes of hash and prev are compared with hex digests by the caller, so they are not

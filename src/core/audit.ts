@@ -12,7 +12,9 @@ import type { AuditDraft, AuditEvent } from "./types.js";
  *
  * Event types the CLI appends (field names are part of the contract; data may gain fields):
  *
- *   run.refused        {argv, environment, reasons, evidence, exitCode}
+ *   run.refused        {code, message, exitCode, requestId?, argv, environment, reasons, evidence}
+ *   request.refused    {code, message, exitCode, argv, …}       (core/refusal.ts: codes, size and rate bounds)
+ *   approval.refused   {code, message, exitCode, requestId, decision}
  *   run.intent         {runId, requestId, argv}            written BEFORE an approval is consumed
  *   request.consumed   {requestId, runId}                  after the store's consume() returned true
  *   run.started        {runId, requestId|null, argv, program: {path, sha256, via}, environment, cwd, breakGlass,
@@ -21,13 +23,14 @@ import type { AuditDraft, AuditEvent } from "./types.js";
  *                                                          written BEFORE the command executes
  *   run.finished       {runId, exitCode, signal, durationMs}
  *   request.created    {requestId, requestDigest, environment, argv, requester}
- *   approval.recorded  {requestId, decision, principal, fingerprint}
+ *   approval.recorded  {requestId, decision, principal, fingerprint, comment}
  *   breakglass.used    {requestId, runId, reason}
  *   policy.error       {message}
  *
  * A `run.started` with no later `run.finished` for the same runId is an interrupted run (guard was
- * killed, X2): reported, not a chain failure. The requestIds of `request.consumed` are collected so
- * the caller can cross-check them against the store's consumption records (S3).
+ * killed, X2): reported, not a chain failure. The requestIds of `request.consumed`, and what
+ * `request.created` and `approval.recorded` recorded, are collected so the caller can cross-check them
+ * against the store's records (S3, crossCheckConsumptions and crossCheckRecords).
  */
 
 export const GENESIS = "0".repeat(64);
@@ -153,6 +156,10 @@ export interface AuditReport {
   intendedRequests: Set<string>;
   /** requestIds of `run.started` events (an approved run that reached exec). */
   startedRequests: Set<string>;
+  /** `request.created` events: requestId → the requestDigest it recorded (null when it recorded none). */
+  createdRequests: Map<string, string | null>;
+  /** `approval.recorded` events, as approvalKey(requestId, principal, decision, fingerprint). */
+  recordedApprovals: Set<string>;
   /** Every problem, in the order found ("event 7 was altered", "sequence gap: …", "behind anchor: …"). */
   problems: string[];
 }
@@ -207,6 +214,8 @@ export class AuditVerifier {
   private readonly consumed = new Set<string>();
   private readonly intended = new Set<string>();
   private readonly started = new Set<string>();
+  private readonly created = new Map<string, string | null>();
+  private readonly approvals = new Set<string>();
 
   constructor(opts?: { anchor?: { seq: number; hash: string } }) {
     this.anchor = opts?.anchor ?? null;
@@ -290,6 +299,11 @@ export class AuditVerifier {
         break;
       case "run.intent":
         if (l.requestIdStart >= 0) this.intended.add(stringAt(buf, l.requestIdStart, l.requestIdEnd, l.requestIdEscaped));
+        break;
+      case "request.created":
+      case "approval.recorded":
+        // Rare (one a request, one an approval): their data is parsed whole.
+        this.trackRecord(TRACKED_TYPES[l.tracked - 1]!, JSON.parse(buf.toString("utf8", l.dataStart, l.memberAt - 1)) as Record<string, unknown>);
         break;
     }
     return true;
@@ -384,6 +398,8 @@ export class AuditVerifier {
       consumedRequests: this.consumed,
       intendedRequests: this.intended,
       startedRequests: this.started,
+      createdRequests: this.created,
+      recordedApprovals: this.approvals,
       problems,
     };
   }
@@ -426,8 +442,29 @@ export class AuditVerifier {
         if (typeof id === "string") this.intended.add(id);
         break;
       }
+      case "request.created":
+      case "approval.recorded":
+        this.trackRecord(e.type, e.data);
+        break;
     }
   }
+
+  /** The events that say a store record was made: what crossCheckRecords compares the store with. */
+  private trackRecord(type: string, data: Record<string, unknown>): void {
+    const id = data.requestId;
+    if (typeof id !== "string") return;
+    if (type === "request.created") {
+      this.created.set(id, typeof data.requestDigest === "string" ? data.requestDigest : null);
+    } else {
+      const { principal, decision, fingerprint } = data;
+      if (typeof principal === "string" && typeof decision === "string" && typeof fingerprint === "string") this.approvals.add(approvalKey(id, principal, decision, fingerprint));
+    }
+  }
+}
+
+/** How an approval is matched between the store and its `approval.recorded` event. */
+export function approvalKey(requestId: string, principal: string, decision: string, fingerprint: string): string {
+  return JSON.stringify([requestId, principal, decision, fingerprint]);
 }
 
 /** A string member's content (between its quotes), decoded; always a string of its own, not a view. */
@@ -463,6 +500,68 @@ export function crossCheckConsumptions(auditConsumed: Set<string>, storeConsumed
   }
   return problems;
 }
+
+/** The store's records, as `audit verify` lists them for crossCheckRecords. */
+export interface StoreRecords {
+  requests: ReadonlyArray<{ id: string; digest: string }>;
+  approvals: ReadonlyArray<{ requestId: string; principal: string; decision: string; fingerprint: string }>;
+  consumptions: ReadonlyArray<{ requestId: string; requestDigest: string }>;
+}
+
+/**
+ * Every record in the store must have the event that recorded it, with the same facts — a request its
+ * `request.created` (same id and digest), an approval or denial its `approval.recorded` (same request,
+ * principal, decision and key), a consumption the digest its request was created with — because guard
+ * writes the event first (write-ahead): a record without its event was planted by someone who can write
+ * the store, or the log lost events. The reverse is reported too: an event whose record is gone (a
+ * deleted denial lets a denied request run; a deleted request hides what was asked). A guard killed
+ * between writing an event and storing its record leaves the same trace, and the message says so.
+ * (Consumptions with no `request.consumed` event are crossCheckConsumptions' business.) Every name from
+ * a record is escaped; problems are sorted so the report is stable.
+ */
+export function crossCheckRecords(report: Pick<AuditReport, "createdRequests" | "recordedApprovals">, records: StoreRecords, esc: (s: string) => string): string[] {
+  const problems: string[] = [];
+  const inStore = new Set<string>();
+  for (const r of [...records.requests].sort((a, b) => cmp(a.id, b.id))) {
+    inStore.add(r.id);
+    if (!report.createdRequests.has(r.id)) {
+      problems.push(`request ${esc(r.id)} is in the store but the audit log has no request.created event for it (the record was planted, or the log lost events)`);
+    } else if (report.createdRequests.get(r.id) !== r.digest) {
+      problems.push(`request ${esc(r.id)} in the store is not the request the audit log recorded: its digest differs from its request.created event (the record was replaced)`);
+    }
+  }
+  for (const id of [...report.createdRequests.keys()].sort(cmp)) {
+    if (!inStore.has(id)) problems.push(`the audit log records request ${esc(id)} as created but the store has no record of it (deleted, or guard stopped between recording and storing it)`);
+  }
+  const approvalsInStore = new Set<string>();
+  for (const a of records.approvals) {
+    const key = approvalKey(a.requestId, a.principal, a.decision, a.fingerprint);
+    approvalsInStore.add(key);
+    if (!report.recordedApprovals.has(key)) {
+      problems.push(`request ${esc(a.requestId)}: the store holds ${decisionNoun(a.decision)} by ${esc(a.principal)} (${esc(a.fingerprint)}) that the audit log never recorded (the record was planted, or the log lost events)`);
+    }
+  }
+  for (const key of [...report.recordedApprovals].sort(cmp)) {
+    if (approvalsInStore.has(key)) continue;
+    const [requestId, principal, decision, fingerprint] = JSON.parse(key) as [string, string, string, string];
+    // Only for requests the store still holds: a request that is gone altogether is reported above.
+    if (!inStore.has(requestId)) continue;
+    problems.push(
+      `the audit log records ${decisionNoun(decision)} of request ${esc(requestId)} by ${esc(principal)} (${esc(fingerprint)}) but the store has no such record (deleted — a removed denial lets a denied request run — or guard stopped between recording and storing it)`,
+    );
+  }
+  for (const c of [...records.consumptions].sort((a, b) => cmp(a.requestId, b.requestId))) {
+    const created = report.createdRequests.get(c.requestId);
+    if (created !== undefined && created !== c.requestDigest) {
+      problems.push(`the consumption record of request ${esc(c.requestId)} names a different request digest than its request.created event (the record was planted or altered)`);
+    }
+  }
+  return problems;
+}
+
+const decisionNoun = (d: string): string => (d === "approve" ? "an approval" : d === "deny" ? "a denial" : d === "acknowledge" ? "an acknowledgement" : "a decision");
+
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * X2: approvals that were used up by a run that never started — guard stopped (killed, disk full)

@@ -2,6 +2,8 @@
  * Exit codes (sysexits) and the error type every layer throws. A command prints nothing itself on
  * failure: it throws a GuardError and the single catch in main.ts renders it and exits with its code.
  */
+import type { RefusalCode } from "./refusal.js";
+
 export const ExitCode = {
   OK: 0,
   USAGE: 64,
@@ -46,6 +48,15 @@ export class GuardError extends Error {
 
   /** Set once the error has been shown, so the top-level handler only maps it to its exit code. */
   reported = false;
+
+  /** Why a request or run was refused, for its audit event (core/refusal.ts); unset: by exit code. */
+  refusal?: RefusalCode;
+}
+
+/** Name the refusal code of an error (for its audit event) and return it: `throw because("replay", deniedError(…))`. */
+export function because<E extends GuardError>(code: RefusalCode, err: E): E {
+  err.refusal = code;
+  return err;
 }
 
 /** Policy or configuration invalid: exit 78, with every located problem. */

@@ -171,6 +171,18 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         expect(await store.getConsumption(b)).toBeNull();
         expect(await store.consume(makeConsumption(b))).toBe(true);
       });
+
+      it("listConsumptions lists every consumption record, including one whose request the store does not hold", async () => {
+        const held = newId();
+        const orphan = newId();
+        await store.putRequest(makeRequest(held));
+        expect(await store.consume(makeConsumption(held))).toBe(true);
+        expect(await store.consume(makeConsumption(orphan))).toBe(true);
+        const listed = (await (await another()).listConsumptions()).map((c) => c.requestId);
+        expect(listed).toEqual(expect.arrayContaining([held, orphan]));
+        expect(new Set(listed).size).toBe(listed.length);
+        for (const c of await store.listConsumptions()) expect(await store.getConsumption(c.requestId)).toEqual(c);
+      });
     });
 
     describe("waitForChange", () => {

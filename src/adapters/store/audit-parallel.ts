@@ -44,7 +44,8 @@ const F_TRACKED = 6;
 const F_RUN_ID = 7; // start, end, escaped
 const F_REQUEST_ID = 10; // start, end, escaped
 const F_ARGV = 13; // start, end
-const FIELDS = 15;
+const F_DATA = 15;
+const FIELDS = 16;
 
 interface Job {
   id: number;
@@ -96,6 +97,7 @@ function writeLine(rec: Float64Array, r: number, l: CanonicalLine): void {
   rec[r + F_REQUEST_ID + 2] = l.requestIdEscaped ? 1 : 0;
   rec[r + F_ARGV] = l.argvStart;
   rec[r + F_ARGV + 1] = l.argvEnd;
+  rec[r + F_DATA] = l.dataStart;
 }
 
 /** The record back into a CanonicalLine (pushChecked reads the hash from the line, where the worker found it right). */
@@ -112,6 +114,7 @@ function readLine(rec: Float64Array, r: number, l: CanonicalLine): void {
   l.requestIdEscaped = rec[r + F_REQUEST_ID + 2] === 1;
   l.argvStart = rec[r + F_ARGV]!;
   l.argvEnd = rec[r + F_ARGV + 1]!;
+  l.dataStart = rec[r + F_DATA]!;
   l.hash = "";
 }
 

@@ -255,6 +255,18 @@ class FileStore implements Store {
     return rec.value as Consumption;
   }
 
+  async listConsumptions(): Promise<Consumption[]> {
+    const dir = await this.dir("consumed", false);
+    if (dir === null) return [];
+    const out: Consumption[] = [];
+    for (const name of (await this.entries(dir)).sort()) {
+      if (!REQUEST_FILE_RE.test(name)) throw integrityError(`unexpected file ${join(dir, name)} in the store`, "Only guard writes here: inspect it and remove it.");
+      const c = await this.getConsumption(name.slice(0, -".json".length));
+      if (c !== null) out.push(c);
+    }
+    return out;
+  }
+
   // --- waiting ----------------------------------------------------------------------------------
 
   async waitForChange(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {

@@ -481,6 +481,17 @@ class PostgresStore implements Store {
     return v as unknown as Consumption;
   }
 
+  async listConsumptions(): Promise<Consumption[]> {
+    const r = await this.query<BodyRow & { request_id: string }>("listing consumptions", "SELECT request_id, body FROM guard_consumptions ORDER BY request_id");
+    return r.rows.map((row) => {
+      const what = `consumption of ${row.request_id}`;
+      const v = parseRow(this.conn.target, what, row.body);
+      const problem = consumptionProblem(v, row.request_id);
+      if (problem) throw corrupt(this.conn.target, what, problem);
+      return v as unknown as Consumption;
+    });
+  }
+
   async waitForChange(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     checkId(requestId, "request id");
     this.assertOpen("waiting for a change");

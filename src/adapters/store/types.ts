@@ -32,6 +32,8 @@ export interface Store {
    */
   consume(record: Consumption): Promise<boolean>;
   getConsumption(requestId: string): Promise<Consumption | null>;
+  /** Every consumption record, including any whose request the store no longer holds (for `audit verify`). */
+  listConsumptions(): Promise<Consumption[]>;
 
   /**
    * Resolve when something about the request may have changed (an approval stored), or after

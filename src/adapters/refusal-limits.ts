@@ -1,0 +1,57 @@
+/**
+ * The refusal rate limiter's state (core/refusal.ts admitRefusal): one small JSON file per user and
+ * host, under the lock the audit append uses (store/lock.ts), so concurrent guards count together.
+ *
+ * It bounds what a loop calling guard can do to the log. It is local and the user's own: someone who
+ * edits or removes it only loses their own limiting, and can write to the store directly anyway — the
+ * bound is against floods through guard, not a defence against a store writer.
+ */
+import { promises as fsp } from "node:fs";
+import { join } from "node:path";
+import { admitRefusal, pruneLimits, type Admission, type LimitEntry } from "../core/refusal.js";
+import { withFileLock } from "./store/lock.js";
+
+/** `$XDG_STATE_HOME/access-guard-limits` (else ~/.local/state/access-guard-limits). */
+export function limitsDir(env: NodeJS.ProcessEnv, home: string): string {
+  return join(env.XDG_STATE_HOME || join(home, ".local", "state"), "access-guard-limits");
+}
+
+export const LIMITS_FILE = "refusals.json";
+
+export async function admitLimited(dir: string, key: string, now: number): Promise<Admission> {
+  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, LIMITS_FILE);
+  return withFileLock(
+    join(dir, "refusals.lock"),
+    async () => {
+      const state = pruneLimits(await readState(file), now);
+      const admission = admitRefusal(state[key], now);
+      state[key] = admission.entry;
+      const tmp = `${file}.${process.pid}.tmp`;
+      await fsp.writeFile(tmp, `${JSON.stringify({ v: 1, entries: state })}\n`, { mode: 0o600 });
+      await fsp.rename(tmp, file);
+      return admission;
+    },
+    { timeoutMs: 2000, what: "the refusal rate limit" },
+  );
+}
+
+/** The entries of a readable state file; anything else (missing, damaged) starts afresh. */
+async function readState(file: string): Promise<Record<string, LimitEntry>> {
+  let v: unknown;
+  try {
+    v = JSON.parse(await fsp.readFile(file, "utf8"));
+  } catch {
+    return {};
+  }
+  const entries = (v as { entries?: unknown } | null)?.entries;
+  if (typeof entries !== "object" || entries === null || Array.isArray(entries)) return {};
+  const out: Record<string, LimitEntry> = {};
+  for (const [k, e] of Object.entries(entries as Record<string, unknown>)) {
+    const x = e as Partial<LimitEntry> | null;
+    if (x && Number.isFinite(x.windowStart) && Number.isSafeInteger(x.count) && Number.isSafeInteger(x.suppressed)) {
+      out[k] = { windowStart: x.windowStart!, count: x.count!, suppressed: x.suppressed! };
+    }
+  }
+  return out;
+}

@@ -1,0 +1,190 @@
+/**
+ * Issue 12 item 5, with the built CLI and real keys: every refusal of run, request, approve and deny
+ * appends exactly one audit event (run.refused, request.refused, approval.refused) carrying the actor,
+ * the request id and a closed reason code; a flood of identical refusals stays bounded, with the count
+ * of the ones left out carried by the next event; reads are not audited.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { guard, makeWorld, requestIdIn, type World } from "./world.js";
+import { REFUSAL_CODES, REFUSAL_LIMITS } from "../../src/core/refusal.js";
+
+const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
+const PURGE = "./maintenance/purge-lb-state.sh";
+interface Event {
+  seq: number;
+  type: string;
+  actor: { principal: string | null; fingerprint: string | null; user: string | null };
+  data: Record<string, unknown>;
+}
+
+let w: World;
+const events = async (): Promise<Event[]> =>
+  (await readFile(join(w.store, "audit", "events.jsonl"), "utf8"))
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Event);
+const headSeq = async (): Promise<number> => (await events()).at(-1)?.seq ?? 0;
+
+/** Run a guard command that must refuse with `code`; returns the events it appended. */
+async function refused(exit: number, args: string[], opts: Parameters<typeof guard>[2]): Promise<Event[]> {
+  const before = await headSeq();
+  const r = await guard(w, args, opts);
+  expect(r.code, r.stderr).toBe(exit);
+  return (await events()).filter((e) => e.seq > before);
+}
+
+/** A pending request of alice's for the purge, by `guard request`. */
+async function pendingRequest(tag: string): Promise<string> {
+  const r = await guard(w, ["request", "--reason", tag, "--", PURGE, `--ticket=${tag}`], { as: "alice", env: PROD });
+  expect(r.code, r.stderr).toBe(0);
+  return requestIdIn(r.stdout);
+}
+
+async function approvedRequest(tag: string): Promise<string> {
+  const id = await pendingRequest(tag);
+  const a = await guard(w, ["approve", id, "--yes"], { as: "bob" });
+  expect(a.code, a.stderr).toBe(0);
+  return id;
+}
+
+beforeAll(async () => {
+  w = await makeWorld();
+});
+afterAll(async () => w.cleanup());
+
+describe("issue 12.5: each refusal appends exactly one event with its code", () => {
+  it("replay of a consumed request: run.refused, code replay, alice's, naming the request", async () => {
+    const id = await approvedRequest("replay");
+    expect((await guard(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: PROD })).code).toBe(0);
+    const added = await refused(77, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: PROD });
+    expect(added).toHaveLength(1);
+    expect(added[0]).toMatchObject({ type: "run.refused", actor: { principal: "alice" }, data: { code: "replay", requestId: id, exitCode: 77 } });
+    expect(added[0]!.data.message).toMatch(/already been used/);
+  });
+
+  it("self-approval: approval.refused, code self-approval", async () => {
+    const id = await pendingRequest("self");
+    const added = await refused(77, ["approve", id, "--yes"], { as: "alice" });
+    expect(added).toHaveLength(1);
+    expect(added[0]).toMatchObject({ type: "approval.refused", actor: { principal: "alice" }, data: { code: "self-approval", requestId: id, decision: "approve" } });
+  });
+
+  it("an ineligible approver (and an ineligible denier): approval.refused, code not-eligible", async () => {
+    const id = await pendingRequest("ineligible");
+    const approve = await refused(77, ["approve", id, "--yes"], { as: "dave" });
+    expect(approve).toHaveLength(1);
+    expect(approve[0]).toMatchObject({ type: "approval.refused", actor: { principal: "dave" }, data: { code: "not-eligible", requestId: id, decision: "approve" } });
+    const deny = await refused(77, ["deny", id, "--reason", "no"], { as: "dave" });
+    expect(deny).toHaveLength(1);
+    expect(deny[0]).toMatchObject({ type: "approval.refused", data: { code: "not-eligible", decision: "deny" } });
+  });
+
+  it("another user's request: run.refused, code not-requester, recorded as the one who tried", async () => {
+    const id = await approvedRequest("other-user");
+    const added = await refused(77, ["run", "--request", id, "--confirm", "production"], { as: "bob", env: PROD });
+    expect(added).toHaveLength(1);
+    expect(added[0]).toMatchObject({ type: "run.refused", actor: { principal: "bob" }, data: { code: "not-requester", requestId: id } });
+  });
+
+  it("the wrong working directory: run.refused, code cwd-mismatch", async () => {
+    const id = await approvedRequest("cwd");
+    const added = await refused(77, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: PROD, cwd: join(w.dir, "maintenance") });
+    expect(added).toHaveLength(1);
+    expect(added[0]).toMatchObject({ type: "run.refused", data: { code: "cwd-mismatch", requestId: id } });
+  });
+
+  it("a wrong --confirm: run.refused, code confirm-mismatch; the approval stays usable", async () => {
+    const id = await approvedRequest("confirm");
+    const added = await refused(77, ["run", "--request", id, "--confirm", "staging"], { as: "alice", env: PROD });
+    expect(added).toHaveLength(1);
+    expect(added[0]).toMatchObject({ type: "run.refused", actor: { principal: "alice" }, data: { code: "confirm-mismatch", requestId: id } });
+    expect(added[0]!.data.message).toMatch(/does not name the target production/);
+  });
+
+  it("piped stdin: run.refused, code stdin-not-allowed", async () => {
+    const id = await approvedRequest("stdin");
+    const added = await refused(77, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: PROD, input: "DROP TABLE x;\n" });
+    expect(added).toHaveLength(1);
+    expect(added[0]).toMatchObject({ type: "run.refused", data: { code: "stdin-not-allowed", requestId: id } });
+  });
+
+  it("a tampered request record (65): approval.refused and run.refused, code tampered", async () => {
+    const id = await pendingRequest("tampered");
+    const file = join(w.store, "requests", `${id}.json`);
+    const signed = JSON.parse(await readFile(file, "utf8")) as { request: { reason: string } };
+    signed.request.reason = "something harmless";
+    await writeFile(file, JSON.stringify(signed, null, 2));
+    const approve = await refused(65, ["approve", id, "--yes"], { as: "bob" });
+    expect(approve).toHaveLength(1);
+    expect(approve[0]).toMatchObject({ type: "approval.refused", actor: { principal: "bob" }, data: { code: "tampered", requestId: id, exitCode: 65 } });
+  });
+
+  it("a policy deny keeps run.refused's shape (argv, reasons, evidence) and adds the code; guard request records request.refused", async () => {
+    const run = await refused(77, ["run", "--", "./maintenance/migrate-lb-schema.sh", "--drop-all"], { env: PROD });
+    expect(run).toHaveLength(1);
+    expect(run[0]).toMatchObject({ type: "run.refused", data: { code: "policy-deny", argv: ["./maintenance/migrate-lb-schema.sh", "--drop-all"], exitCode: 77 } });
+    expect(run[0]!.data.reasons).toEqual([expect.stringMatching(/release pipeline/)]);
+    expect(run[0]!.data.evidence).toBeDefined();
+    const req = await refused(77, ["request", "--", "./maintenance/migrate-lb-schema.sh", "--drop-all"], { as: "alice", env: PROD });
+    expect(req).toHaveLength(1);
+    expect(req[0]).toMatchObject({ type: "request.refused", actor: { principal: "alice" }, data: { code: "policy-deny" } });
+  });
+
+  it("reads are not audited; every code recorded is one of the closed set; the log still verifies", async () => {
+    const before = await headSeq();
+    await guard(w, ["show", "r-aaaaaaaaaaaaaaaaaaaa"], { as: "alice" });
+    await guard(w, ["check", "--", "./maintenance/migrate-lb-schema.sh", "--drop-all"], { env: PROD });
+    expect(await headSeq()).toBe(before);
+    for (const e of (await events()).filter((x) => x.type.endsWith(".refused"))) expect(REFUSAL_CODES).toContain(e.data.code);
+  });
+
+  it("an oversized argv is cut: the event's data stays within its 8 KiB bound", async () => {
+    const huge = Array.from({ length: 300 }, (_, i) => `--x${i}=${"y".repeat(2000)}`);
+    const added = await refused(77, ["run", "--", "./maintenance/migrate-lb-schema.sh", "--drop-all", ...huge], { env: PROD });
+    expect(added).toHaveLength(1);
+    expect(JSON.stringify(added[0]!.data).length).toBeLessThanOrEqual(REFUSAL_LIMITS.maxBytes);
+    expect(added[0]!.data.code).toBe("policy-deny");
+    expect(JSON.stringify(added[0]!.data)).toContain("…[cut");
+  });
+});
+
+describe("issue 12.5: a flood of identical refusals stays bounded", () => {
+  it("200 identical refusals append at most the limit a minute; the next event carries the count of the rest", { timeout: 240_000 }, async () => {
+    const isFlood = (e: Event): boolean => e.type === "run.refused" && e.data.code === "confirm-mismatch" && e.actor.principal === "carol";
+    // carol's own approved request (approved by alice), refused for a wrong --confirm 200 times, 4 at a time.
+    const r = await guard(w, ["request", "--reason", "flood", "--", PURGE, "--ticket=flood"], { as: "carol", env: PROD });
+    const id = requestIdIn(r.stdout);
+    expect((await guard(w, ["approve", id, "--yes"], { as: "alice" })).code).toBe(0);
+    const started = Date.now();
+    const N = 200;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < N) {
+        next++;
+        const x = await guard(w, ["run", "--request", id, "--confirm", "staging"], { as: "carol", env: PROD });
+        expect(x.code, x.stderr).toBe(77);
+      }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    const minutes = Math.ceil((Date.now() - started) / REFUSAL_LIMITS.windowMs);
+    const flood = (await events()).filter(isFlood);
+    expect(flood.length).toBeGreaterThanOrEqual(REFUSAL_LIMITS.perWindow);
+    expect(flood.length).toBeLessThanOrEqual(REFUSAL_LIMITS.perWindow * (minutes + 1));
+
+    // The window ends (moved back in carol's limiter state, as a minute passing would): the next refusal
+    // is logged and carries how many were left out, so every refusal is accounted for.
+    const stateFile = join(w.home, ".local", "state", "access-guard-limits", "refusals.json");
+    const state = JSON.parse(await readFile(stateFile, "utf8")) as { entries: Record<string, { windowStart: number; suppressed: number }> };
+    for (const e of Object.values(state.entries)) e.windowStart -= REFUSAL_LIMITS.windowMs;
+    await mkdir(join(w.home, ".local", "state", "access-guard-limits"), { recursive: true });
+    await writeFile(stateFile, JSON.stringify(state));
+    const last = await refused(77, ["run", "--request", id, "--confirm", "staging"], { as: "carol", env: PROD });
+    expect(last).toHaveLength(1);
+    expect(last[0]!.data.suppressed).toBeGreaterThan(0);
+    const all = (await events()).filter(isFlood);
+    const accounted = all.reduce((n, e) => n + 1 + (typeof e.data.suppressed === "number" ? e.data.suppressed : 0), 0);
+    expect(accounted).toBe(N + 1);
+  });
+});
