@@ -18,6 +18,7 @@ import {
 import { isAbsolute, join, resolve } from "node:path";
 import { auditHash, auditShapeProblem, chainEvent } from "../../core/audit.js";
 import { canonicalJson, sha256Hex } from "../../core/canonical.js";
+import { jsonTooDeep, TOO_DEEP } from "../../core/json-depth.js";
 import { configError, ExitCode, GuardError, integrityError, usageError } from "../../core/errors.js";
 import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
 import type { ParallelSink } from "./audit-parallel.js";
@@ -557,6 +558,7 @@ async function readRecord(path: string): Promise<{ value: unknown } | null> {
   } catch {
     throw damaged(path, "is not valid UTF-8");
   }
+  if (jsonTooDeep(text)) throw damaged(path, TOO_DEEP);
   try {
     return { value: JSON.parse(text) as unknown };
   } catch {
@@ -591,6 +593,7 @@ function assertShape(problem: string | null, what: string): void {
 
 function parseAuditLine(text: string, lineNo: number | "last", path: string): AuditEvent {
   const where = lineNo === "last" ? "last line" : `line ${lineNo}`;
+  if (jsonTooDeep(text)) throw integrityError(`the audit log ${path} ${where} ${TOO_DEEP}`, "The log was damaged or edited: run guard audit verify on a copy and investigate.");
   let e: unknown;
   try {
     e = JSON.parse(text);

@@ -13,6 +13,7 @@ import {
   SCHEMA_VERSION,
   VERSION_TABLE_SQL,
 } from "./postgres-schema.js";
+import { jsonTooDeep, TOO_DEEP } from "../../core/json-depth.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
 import { REQUEST_ID_RE, type AuditLineSink, type Store } from "./types.js";
 
@@ -305,6 +306,7 @@ async function migrate(conn: Connection): Promise<{ from: number; to: number }> 
 // ---------------------------------------------------------------------------------------------
 
 function parseRow(target: Target, what: string, text: string): Record<string, unknown> {
+  if (jsonTooDeep(text)) throw corrupt(target, what, TOO_DEEP);
   let value: unknown;
   try {
     value = JSON.parse(text);
