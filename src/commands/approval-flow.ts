@@ -29,7 +29,7 @@ export async function runWithApproval(ctx: Context, plan: Plan, opts: RunOptions
   const store = await ctx.store();
 
   let loaded: LoadedRequest | null = null;
-  const existing = findMatchingRequest((await store.listRequests()).filter((s) => !s.request.breakGlass), binding, identity.signer.publicKey.fingerprint, await store.now());
+  const existing = findMatchingRequest((await store.listRequests()).requests.filter((s) => !s.request.breakGlass), binding, identity.signer.publicKey.fingerprint, await store.now());
   if (existing) {
     const candidate = await assess(ctx, plan.policy, existing);
     const status = candidate.assessment.status;
@@ -169,7 +169,7 @@ export async function runBreakGlass(ctx: Context, plan: Plan, opts: RunOptions, 
     await refuse(`${esc(identity.principal?.name ?? identity.signer.publicKey.fingerprint)} is not in a break-glass group (${groups.join(", ")})`);
   }
   const store = await ctx.store();
-  for (const other of await store.listRequests()) {
+  for (const other of (await store.listRequests()).requests) {
     if (!other.request.breakGlass || other.request.requester.fingerprint !== identity.signer.publicKey.fingerprint) continue;
     const a = await assess(ctx, plan.policy, other);
     if (a.assessment.acknowledgedBy.length === 0) {

@@ -12,7 +12,7 @@ import { parseAuthorizedKey } from "../core/sshkey.js";
 import { parseSshSig, verifySshSig } from "../core/sshsig.js";
 import { parseDuration } from "../core/duration.js";
 import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
-import { SIG_NAMESPACE, type AuditEvent } from "../core/types.js";
+import { SIG_NAMESPACE, type AuditEvent, type SignedApproval } from "../core/types.js";
 import { colours, printJson, printStdout, say } from "../adapters/output.js";
 import { withContext } from "./context.js";
 
@@ -79,12 +79,24 @@ export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string
     // Records: every request and approval must still carry a valid signature by the key it names.
     const recordProblems: string[] = [];
     const storeConsumed = new Set<string>();
-    for (const signed of await store.listRequests()) {
+    const listed = await store.listRequests();
+    // A record that cannot be read is tampering (65), reported with the others; it does not stop the check.
+    for (const d of listed.damaged) recordProblems.push(`damaged record ${esc(d.where)}: ${esc(d.problem)}`);
+    for (const signed of listed.requests) {
       const req = signed.request;
       const key = parseAuthorizedKey(req.requester.key);
       const ok = key.ok && key.key.fingerprint === req.requester.fingerprint && verifySshSig(signed.signature, requestMessage(req), SIG_NAMESPACE.request, [key.key]).ok;
       if (!ok) recordProblems.push(`request ${req.id}: its signature does not verify (the record was altered)`);
-      for (const a of await store.listApprovals(req.id)) {
+      let approvals: SignedApproval[];
+      let consumed: boolean;
+      try {
+        [approvals, consumed] = await Promise.all([store.listApprovals(req.id), store.getConsumption(req.id).then((x) => x !== null)]);
+      } catch (e) {
+        if (!(e instanceof GuardError) || e.exitCode !== ExitCode.INTEGRITY) throw e;
+        recordProblems.push(`request ${req.id}: damaged record: ${esc(e.message)}`);
+        continue;
+      }
+      for (const a of approvals) {
         const parsed = parseSshSig(a.signature);
         const embedded = parsed.ok ? ({ ok: true, key: parsed.sig.publicKey } as const) : null;
         const good =
@@ -93,7 +105,7 @@ export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string
           verifySshSig(a.signature, approvalMessage(a.statement), SIG_NAMESPACE.approval, [embedded.key]).ok;
         if (!good) recordProblems.push(`request ${req.id}: approval by ${esc(a.statement.principal)} does not verify (the record was altered)`);
       }
-      if (await store.getConsumption(req.id)) storeConsumed.add(req.id);
+      if (consumed) storeConsumed.add(req.id);
     }
     const consumption = crossCheckConsumptions(report.consumedRequests, storeConsumed, report.intendedRequests);
     const neverStarted = consumedNeverStarted(storeConsumed, report);

@@ -34,7 +34,7 @@ export async function requestCommand(command: string[], opts: CommonOptions & { 
     const hashed = await hashProgram(plan.program.path);
     const binding = currentBinding(ctx, plan, identity, hashed, stdinBinding());
     const store = await ctx.store();
-    const existing = findMatchingRequest((await store.listRequests()).filter((s) => !s.request.breakGlass), binding, identity.signer.publicKey.fingerprint, await store.now());
+    const existing = findMatchingRequest((await store.listRequests()).requests.filter((s) => !s.request.breakGlass), binding, identity.signer.publicKey.fingerprint, await store.now());
     let loaded = existing ? await assess(ctx, plan.policy, existing) : null;
     if (!loaded || !["pending", "approved"].includes(loaded.assessment.status)) {
       let reason = opts.reason?.trim() || null;

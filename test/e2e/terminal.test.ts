@@ -145,7 +145,7 @@ describe("at a terminal", () => {
     expect(await exitCode("bg")).toBe(0);
     expect((await readFile(marker, "utf8")).trim()).toBe("broke glass");
 
-    const review = JSON.parse((await guard(w, ["requests", "--review", "--json"], { as: "bob" })).stdout) as Array<{ id: string; breakGlass: boolean; status: string }>;
+    const review = (JSON.parse((await guard(w, ["requests", "--review", "--json"], { as: "bob" })).stdout) as { requests: Array<{ id: string; breakGlass: boolean; status: string }> }).requests;
     expect(review).toHaveLength(1);
     const id = review[0]!.id;
     expect(review[0]).toMatchObject({ breakGlass: true, status: "consumed" });

@@ -128,7 +128,8 @@ describe("S4: planted symlinks and odd files", () => {
     await symlink(target, join(dir, "requests", `${id}.json`));
     const e = await expectGuardError(store.getRequest(id), 65);
     expect(e.message).toContain(join(dir, "requests", `${id}.json`));
-    await expectGuardError(store.listRequests(), 65);
+    // H4: listing skips it and names it as damaged.
+    expect((await store.listRequests()).damaged).toEqual([{ id, where: join(dir, "requests", `${id}.json`), problem: expect.stringContaining("symlink") }]);
   });
 
   it("S4: a consumed directory that is a symlink is refused (65)", async () => {
@@ -175,12 +176,19 @@ describe("S4: planted symlinks and odd files", () => {
     await expectGuardError(collect(store.readAudit()), 65);
   });
 
-  it("an unexpected file among the requests is refused (65); our own temporary files are ignored", async () => {
+  it("H4: an unexpected file among the requests is listed as damaged, the others still listed; our own temporary files are ignored", async () => {
     await store.putRequest(makeRequest());
     await writeFile(join(dir, "requests", ".r-x.json.0011223344556677.tmp"), "half a record");
-    expect(await store.listRequests()).toHaveLength(1);
+    expect((await store.listRequests()).requests).toHaveLength(1);
     await writeFile(join(dir, "requests", "notes.txt"), "hello");
-    expect((await expectGuardError(store.listRequests(), 65)).message).toContain("notes.txt");
+    await mkdir(join(dir, "requests", "r-x"));
+    const { requests, damaged } = await store.listRequests();
+    expect(requests).toHaveLength(1);
+    expect(damaged.map((d) => [d.id, d.where])).toEqual([
+      [null, join(dir, "requests", "notes.txt")],
+      [null, join(dir, "requests", "r-x")],
+    ]);
+    expect(damaged[0]!.problem).toContain("unexpected file");
   });
 });
 
@@ -202,7 +210,7 @@ describe("S2: damaged records are integrity errors, never 'not found'", () => {
       const bytes = what === "invalid UTF-8" ? Buffer.from([0x7b, 0xff, 0xfe, 0x7d]) : mutate(await readFile(file, "utf8"));
       await writeFile(file, bytes);
       expect((await expectGuardError(store.getRequest(r.request.id), 65)).message).toContain(file);
-      await expectGuardError(store.listRequests(), 65);
+      expect((await store.listRequests()).damaged.map((d) => d.where)).toEqual([file]);
     });
 
     it(`S2: a consumption record that is ${what} → 65, and the request is still consumed`, async () => {

@@ -1,0 +1,121 @@
+/**
+ * SECURITY H1–H5 (issue 12, item 7): hostile input from the store or the policy ends in a located error,
+ * never a crash (70, a stack trace) or a hang. Each case is the attack, through the built CLI.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { appendFile, readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { guard, makeWorld, requestIdIn, standardPolicy, type World } from "../e2e/world.js";
+
+const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
+const REPORT = ["run", "--", "./maintenance/report-lb-state.sh", "--all"];
+const deep = (n: number): string => `${"[".repeat(n)}${"]".repeat(n)}`;
+
+/** No stack trace, no internal error: what a person sees is guard's own message. */
+function noCrash(r: { code: number; stderr: string }): void {
+  expect(r.code).not.toBe(70);
+  expect(r.stderr).not.toMatch(/RangeError|Maximum call stack|\n\s+at .+:\d+:\d+\)?\n/);
+}
+
+describe("H1: deeply nested JSON in the store is a located integrity error (65), not a crash", () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await makeWorld();
+  });
+  afterAll(async () => w?.cleanup());
+
+  it("H1: an audit line nested 200,000 deep: every run and `audit verify` exit 65 naming the line", async () => {
+    const ok = await guard(w, REPORT, { as: "alice", env: PROD });
+    expect(ok.code, ok.stderr).toBe(0);
+    const log = join(w.store, "audit", "events.jsonl");
+    const lines = (await readFile(log, "utf8")).split("\n").filter(Boolean).length;
+    await appendFile(log, `{"actor":${deep(200_000)}}\n`);
+
+    const run = await guard(w, REPORT, { as: "alice", env: PROD });
+    noCrash(run);
+    expect(run.code).toBe(65);
+    expect(run.stderr).toMatch(/audit log .*events\.jsonl last line nests arrays or objects more than 64 levels deep/);
+
+    const verify = await guard(w, ["audit", "verify"]);
+    noCrash(verify);
+    expect(verify.code).toBe(65);
+    expect(verify.stderr + verify.stdout).toContain(`line ${lines + 1}`);
+  }, 30_000);
+
+  it("H1: a request record nested 200,000 deep: `guard show` of it exits 65 naming the file", async () => {
+    const v = await makeWorld();
+    try {
+      const asked = await guard(v, ["request", "--reason", "h1", "--", "./maintenance/purge-lb-state.sh", "--h1"], { as: "bob", env: PROD });
+      expect(asked.code, asked.stderr).toBe(0);
+      const id = requestIdIn(asked.stdout + asked.stderr);
+      await writeFile(join(v.store, "requests", `${id}.json`), `{"request":${deep(200_000)}}`);
+      const show = await guard(v, ["show", id], { as: "alice" });
+      noCrash(show);
+      expect(show.code).toBe(65);
+      expect(show.stderr).toContain(`requests/${id}.json`);
+      expect(show.stderr).toMatch(/more than 64 levels deep/);
+    } finally {
+      await v.cleanup();
+    }
+  }, 30_000);
+});
+
+describe("H2: a reversed glob range is a policy error (78) at file:line:col, at lint and on every run", () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await makeWorld({ policy: (people) => standardPolicy(people).replace('matches: "*staging-db.*"', 'matches: "tru[e-a]"') });
+  });
+  afterAll(async () => w?.cleanup());
+
+  it("H2: `policy lint` refuses `tru[e-a]` with its location and a hint", async () => {
+    const r = await guard(w, ["policy", "lint"]);
+    noCrash(r);
+    expect(r.code).toBe(78);
+    expect(r.stdout + r.stderr).toMatch(/guard\.yaml:\d+:\d+: error\[bad-glob\]: `matches` "tru\[e-a\]" is not a valid glob/);
+    expect(r.stdout + r.stderr).toMatch(/low to high/);
+  });
+
+  it("H2: a run refuses with 78 and the location, not 70", async () => {
+    const r = await guard(w, REPORT, { as: "alice", env: PROD });
+    noCrash(r);
+    expect(r.code).toBe(78);
+    expect(r.stderr).toMatch(/guard\.yaml:\d+:\d+: error\[bad-glob\]/);
+  });
+});
+
+describe("H3: policy regexes run in linear time (RE2); what RE2 cannot run is refused at lint", () => {
+  let w: World;
+  const withRegex = (re: string) => (people: World["people"]) =>
+    standardPolicy(people).replace('      - env: DATABASE_URL\n        matches: "*staging-db.*"', `      - env: STAGE\n        regex: ${JSON.stringify(re)}`);
+  afterAll(async () => w?.cleanup());
+
+  it("H3: `^(a|a)*$` passes lint and `guard check` against 100,000 a's and a b answers (no hang)", async () => {
+    w = await makeWorld({ policy: withRegex("^(a|a)*$") });
+    const lint = await guard(w, ["policy", "lint"]);
+    expect(lint.code, lint.stdout + lint.stderr).toBe(0);
+    const value = `${"a".repeat(100_000)}b`;
+    const r = await guard(w, ["check", "--", "./maintenance/report-lb-state.sh"], { as: "alice", env: { STAGE: value } });
+    noCrash(r);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("development");
+    const staging = await guard(w, ["check", "--", "./maintenance/report-lb-state.sh"], { as: "alice", env: { STAGE: "aaaa" } });
+    expect(staging.code, staging.stderr).toBe(0);
+    expect(staging.stdout).toContain("staging");
+  }, 20_000);
+
+  it.each([
+    ["a backreference", "^(a)\\1$"],
+    ["a lookahead", "^(?=prod)"],
+  ])("H3: %s is refused at lint (78, located), naming the RE2 dialect", async (_name, re) => {
+    const v = await makeWorld({ policy: withRegex(re) });
+    try {
+      const r = await guard(v, ["policy", "lint"]);
+      expect(r.code).toBe(78);
+      expect(r.stdout + r.stderr).toMatch(/guard\.yaml:\d+:\d+: error\[bad-regex\]: .*RE2/);
+    } finally {
+      await v.cleanup();
+    }
+  });
+});
+
+export { readdir, requestIdIn };
