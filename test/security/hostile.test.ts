@@ -3,7 +3,7 @@
  * never a crash (70, a stack trace) or a hang. Each case is the attack, through the built CLI.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { appendFile, readdir, readFile, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { guard, makeWorld, requestIdIn, standardPolicy, type World } from "../e2e/world.js";
 
@@ -118,4 +118,73 @@ describe("H3: policy regexes run in linear time (RE2); what RE2 cannot run is re
   });
 });
 
-export { readdir, requestIdIn };
+describe("H4: one junk or unreadable record in the file store affects only itself", () => {
+  let w: World;
+  let victim: string;
+  beforeAll(async () => {
+    w = await makeWorld();
+    const asked = await guard(w, ["request", "--reason", "h4", "--", "./maintenance/purge-lb-state.sh", "--victim"], { as: "dave", env: PROD });
+    expect(asked.code, asked.stderr).toBe(0);
+    victim = requestIdIn(asked.stdout + asked.stderr);
+    await writeFile(join(w.store, "requests", "junk \u001b[2J.json"), "not a request");
+    await writeFile(join(w.store, "requests", `${victim}.json`), "{ torn");
+  }, 30_000);
+  afterAll(async () => w?.cleanup());
+
+  it("H4: `guard requests` lists the others and warns, escaped, naming each damaged record; --json carries them apart", async () => {
+    const ok = await guard(w, ["request", "--reason", "h4 other", "--", "./maintenance/purge-lb-state.sh", "--other"], { as: "alice", env: PROD });
+    expect(ok.code, ok.stderr).toBe(0);
+    const other = requestIdIn(ok.stdout + ok.stderr);
+    const r = await guard(w, ["requests"], { as: "bob" });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(other);
+    expect(r.stderr).toMatch(new RegExp(`warning: damaged record skipped: .*${victim}\\.json: .*not valid JSON`));
+    expect(r.stderr).toMatch(/warning: damaged record skipped: .*junk \\x1b\[2J\.json/);
+    expect(r.stderr).not.toContain("\u001b");
+    const j = await guard(w, ["requests", "--json"], { as: "bob" });
+    const parsed = JSON.parse(j.stdout) as { requests: Array<{ id: string }>; damaged: Array<{ id: string | null; where: string; problem: string }> };
+    expect(parsed.requests.map((q) => q.id)).toContain(other);
+    expect(parsed.damaged.map((d) => d.id).sort()).toEqual([null, victim].sort());
+  }, 30_000);
+
+  it("H4: new requests, approvals and runs of other requests keep working", async () => {
+    const asked = await guard(w, ["run", "--reason", "h4 run", "--", "./maintenance/purge-lb-state.sh", "--h4"], { as: "alice", env: PROD });
+    expect(asked.code, asked.stderr).toBe(75);
+    const id = requestIdIn(asked.stderr);
+    const approved = await guard(w, ["approve", id, "--yes"], { as: "bob" });
+    expect(approved.code, approved.stderr).toBe(0);
+    const ran = await guard(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: PROD });
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(ran.stdout).toBe("purged --h4\n");
+  }, 30_000);
+
+  it("H4: show, approve and run --request of the damaged request itself still fail 65", async () => {
+    for (const args of [["show", victim], ["approve", victim, "--yes"], ["run", "--request", victim, "--confirm", "production"]]) {
+      const r = await guard(w, args, { as: "bob", env: PROD });
+      noCrash(r);
+      expect([args[0], r.code]).toEqual([args[0], 65]);
+      expect(r.stderr).toContain(`${victim}.json`);
+    }
+  }, 30_000);
+
+  it("H4: a junk approval file affects only its own request", async () => {
+    const ok = await guard(w, ["request", "--reason", "h4 approvals", "--", "./maintenance/purge-lb-state.sh", "--approvals"], { as: "alice", env: PROD });
+    const id = requestIdIn(ok.stdout + ok.stderr);
+    await mkdir(join(w.store, "approvals", id), { recursive: true });
+    await writeFile(join(w.store, "approvals", id, `${"0".repeat(64)}.json`), "junk");
+    const r = await guard(w, ["requests", "--json"], { as: "bob" });
+    expect(r.code, r.stderr).toBe(0);
+    const parsed = JSON.parse(r.stdout) as { requests: Array<{ id: string }>; damaged: Array<{ id: string | null }> };
+    expect(parsed.damaged.map((d) => d.id)).toContain(id);
+    expect(parsed.requests.length).toBeGreaterThan(0);
+    expect((await guard(w, ["show", id], { as: "bob" })).code).toBe(65);
+  }, 30_000);
+
+  it("H4: `guard audit verify` still reports the damaged records as tampering (65)", async () => {
+    const r = await guard(w, ["audit", "verify"]);
+    noCrash(r);
+    expect(r.code).toBe(65);
+    expect(r.stdout).toMatch(new RegExp(`damaged record .*${victim}\\.json`));
+    expect(r.stdout).toMatch(/damaged record .*junk \\x1b\[2J\.json/);
+  }, 30_000);
+});
