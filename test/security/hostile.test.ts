@@ -3,7 +3,9 @@
  * never a crash (70, a stack trace) or a hang. Each case is the attack, through the built CLI.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { appendFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import { existsSync, readFileSync } from "node:fs";
+import { appendFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { guard, makeWorld, requestIdIn, standardPolicy, type World } from "../e2e/world.js";
 
@@ -187,4 +189,64 @@ describe("H4: one junk or unreadable record in the file store affects only itsel
     expect(r.stdout).toMatch(new RegExp(`damaged record .*${victim}\\.json`));
     expect(r.stdout).toMatch(/damaged record .*junk \\x1b\[2J\.json/);
   }, 30_000);
+});
+
+describe("H5: planted audit locks: a recycled or unrelated pid is taken over; another host's lock is cleared by a person", () => {
+  let w: World;
+  const lock = (): string => join(w.store, "audit", "lock");
+  const startOf = (pid: number): string => {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]!;
+  };
+  const holder = (over: Record<string, unknown>): string => JSON.stringify({ pid: process.pid, host: hostname(), token: "planted", since: "2026-01-01T00:00:00Z", ...over });
+  beforeAll(async () => {
+    w = await makeWorld();
+    const first = await guard(w, REPORT, { as: "alice", env: PROD });
+    expect(first.code, first.stderr).toBe(0);
+  });
+  afterAll(async () => w?.cleanup());
+
+  it.runIf(existsSync("/proc/self/stat"))("H5: a lock naming a live, unrelated pid of this host (its start time differs) does not stop a run", async () => {
+    // This test process is alive for the whole run, and holds no lock of the store.
+    await writeFile(lock(), holder({ start: String(Number(startOf(process.pid)) + 7) }));
+    const r = await guard(w, REPORT, { as: "alice", env: PROD });
+    expect(r.code, r.stderr).toBe(0);
+  }, 30_000);
+
+  it.runIf(existsSync("/proc/self/stat"))("H5: `guard store unlock` refuses while the lock is held by a live process of this host", async () => {
+    await writeFile(lock(), holder({ start: startOf(process.pid) }));
+    const r = await guard(w, ["store", "unlock"]);
+    expect(r.code).toBe(74);
+    expect(r.stderr).toMatch(new RegExp(`held by pid ${process.pid} on host .*still running on this host; refusing to clear it`));
+    expect(await readFile(lock(), "utf8")).toBe(holder({ start: startOf(process.pid) }));
+    await rm(lock());
+  });
+
+  it("H5: a lock held on another host: every run waits its bounded time, then 74 naming host, pid, age and the command; a person clears it", async () => {
+    const planted = holder({ pid: 4242, host: "build-7.example" });
+    await writeFile(lock(), planted);
+    const r = await guard(w, REPORT, { as: "alice", env: PROD });
+    noCrash(r);
+    expect(r.code).toBe(74);
+    expect(r.stderr).toMatch(/locked by pid 4242 on host build-7\.example \(held for \d+s/);
+    expect(r.stderr).toContain("guard store unlock --host build-7.example");
+
+    const refused = await guard(w, ["store", "unlock"]);
+    expect(refused.code).toBe(64);
+    expect(refused.stderr).toContain("guard store unlock --host build-7.example");
+    expect(await readFile(lock(), "utf8")).toBe(planted);
+
+    const cleared = await guard(w, ["store", "unlock", "--host", "build-7.example"]);
+    expect(cleared.code, cleared.stderr).toBe(0);
+    expect(cleared.stderr).toMatch(/removed the lock .*audit\/lock held by pid 4242 on host build-7\.example/);
+    expect(existsSync(lock())).toBe(false);
+
+    const log = await guard(w, ["audit", "log", "--json"]);
+    expect(log.stdout).toContain("store.unlocked");
+    expect(log.stdout).toContain("build-7.example");
+    const again = await guard(w, REPORT, { as: "alice", env: PROD });
+    expect(again.code, again.stderr).toBe(0);
+    const verify = await guard(w, ["audit", "verify"]);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+  }, 40_000);
 });
