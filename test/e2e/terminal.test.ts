@@ -163,7 +163,7 @@ describe("at a terminal", () => {
     const ack = await guard(w, ["approve", id, "--yes", "--comment", "reviewed in the postmortem"], { as: "bob" });
     expect(ack.code, ack.stderr).toBe(0);
     expect(ack.stderr).toMatch(/acknowledged/);
-    expect(JSON.parse((await guard(w, ["requests", "--review", "--json"], { as: "bob" })).stdout)).toEqual([]);
+    expect(JSON.parse((await guard(w, ["requests", "--review", "--json"], { as: "bob" })).stdout)).toEqual({ requests: [], damaged: [] });
   });
 
   it("A14: break-glass by someone outside the break-glass groups is refused, and nothing runs", async () => {
