@@ -30,7 +30,7 @@ const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 const minify = !process.argv.includes("--no-minify");
 
 /** Third-party packages guard loads lazily, each bundled into dist/vendor/<file>. */
-const VENDOR = { yaml: "yaml.cjs", zod: "zod.cjs", pg: "pg.cjs", "@inquirer/prompts": "prompts.cjs", commander: "commander.cjs" };
+const VENDOR = { yaml: "yaml.cjs", zod: "zod.cjs", pg: "pg.cjs", "@inquirer/prompts": "prompts.cjs", commander: "commander.cjs", re2js: "re2js.cjs" };
 
 const common = {
   absWorkingDir: root,

@@ -16,7 +16,7 @@ import { initCommand } from "./commands/init.js";
 import { lintCommand, schemaCommand, testCommand } from "./commands/policy.js";
 import { requestCommand } from "./commands/request.js";
 import { requestsCommand, showCommand } from "./commands/requests.js";
-import { migrateCommand } from "./commands/store.js";
+import { migrateCommand, unlockStoreCommand } from "./commands/store.js";
 import { whoamiCommand } from "./commands/whoami.js";
 
 export const SYSTEM_CONFIG = "/etc/access-guard/config.yaml";
@@ -257,6 +257,12 @@ export function buildProgram(only?: string): Command {
     common(store.command("migrate").description("create or migrate the PostgreSQL schema explicitly")).action(async (opts) =>
       migrateCommand(opts),
     );
+    common(
+      store
+        .command("unlock")
+        .description("clear the file store's audit lock: a stale one, or one held on another host (--host) once you checked nothing runs there")
+        .option("--host <name>", "the host the lock names (required for a lock held on another host)"),
+    ).action(async (opts) => unlockStoreCommand(opts));
   }
 
   return program;

@@ -21,6 +21,7 @@ import type { PolicyFile, PolicyTestCase } from "../core/policy/types.js";
 import type { Policy } from "../core/types.js";
 import { assertTrusted } from "./config.js";
 import { policyCacheKey, readCachedPolicy, writeCachedPolicy } from "./policy-cache.js";
+import { loadRegexEngine, mayHoldRegex } from "./linear-regex.js";
 
 /** The loader refuses files over 1 MiB; reading one byte more is enough for it to say so. */
 const READ_LIMIT = 1024 * 1024 + 1;
@@ -63,7 +64,8 @@ export async function loadPolicyDir(dir: string, opts: LoadOptions = {}): Promis
   }
   // Imported here so that a cache hit never loads the YAML parser.
   const { parsePolicyFiles } = await import("../core/policy/parse.js");
-  const parsed = parsePolicyFiles(files, root);
+  const regex = files.some((f) => mayHoldRegex(f.bytes)) ? await loadRegexEngine() : undefined;
+  const parsed = parsePolicyFiles(files, root, { regex });
   const errors = parsed.diagnostics.filter((d) => d.severity === "error");
   if (!parsed.policy || errors.length > 0) throw refusal(abs, errors);
   const loaded = { policy: parsed.policy, warnings: parsed.diagnostics.filter((d) => d.severity === "warning"), tests: parsed.tests };

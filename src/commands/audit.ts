@@ -13,7 +13,7 @@ import { parseAuthorizedKey } from "../core/sshkey.js";
 import { parseSshSig, verifySshSig } from "../core/sshsig.js";
 import { parseDuration } from "../core/duration.js";
 import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
-import { SIG_NAMESPACE, type AuditEvent } from "../core/types.js";
+import { SIG_NAMESPACE, type AuditEvent, type SignedApproval } from "../core/types.js";
 import { colours, printJson, printJsonLine, printStdout, say, stdoutStream } from "../adapters/output.js";
 import { withContext } from "./context.js";
 
@@ -90,13 +90,24 @@ export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string
     const storeConsumed = new Set(consumptions.map((c) => c.requestId));
     const requests: StoreRecords["requests"][number][] = [];
     const approvals: StoreRecords["approvals"][number][] = [];
-    for (const signed of await store.listRequests()) {
+    const listed = await store.listRequests();
+    // A record that cannot be read is tampering (65), reported with the others; it does not stop the check.
+    for (const d of listed.damaged) recordProblems.push(`damaged record ${esc(d.where)}: ${esc(d.problem)}`);
+    for (const signed of listed.requests) {
       const req = signed.request;
       requests.push({ id: req.id, digest: requestDigest(req) });
       const key = parseAuthorizedKey(req.requester.key);
       const ok = key.ok && key.key.fingerprint === req.requester.fingerprint && verifySshSig(signed.signature, requestMessage(req), SIG_NAMESPACE.request, [key.key]).ok;
       if (!ok) recordProblems.push(`request ${req.id}: its signature does not verify (the record was altered)`);
-      for (const a of await store.listApprovals(req.id)) {
+      let stored: SignedApproval[];
+      try {
+        stored = await store.listApprovals(req.id);
+      } catch (e) {
+        if (!(e instanceof GuardError) || e.exitCode !== ExitCode.INTEGRITY) throw e;
+        recordProblems.push(`request ${req.id}: damaged record: ${esc(e.message)}`);
+        continue;
+      }
+      for (const a of stored) {
         const parsed = parseSshSig(a.signature);
         const embedded = parsed.ok ? ({ ok: true, key: parsed.sig.publicKey } as const) : null;
         const good =

@@ -5,6 +5,7 @@
  */
 import { resolveProgram } from "../adapters/program.js";
 import { readKubeconfigs } from "../adapters/kubeconfig.js";
+import { regexEngineFor } from "../adapters/linear-regex.js";
 import { kubeconfigPaths } from "../core/kube.js";
 import { declaredEnvProblem, detectTarget, hasKubeDetector } from "../core/detect.js";
 import { evaluate } from "../core/evaluate.js";
@@ -53,7 +54,7 @@ export async function planRun(ctx: Context, argv: string[], declared: string | u
   const kubeconfigs: KubeconfigFile[] = hasKubeDetector(policy)
     ? await readKubeconfigs(kubeconfigPaths(args, childEnv, ctx.home).paths)
     : [];
-  const detection = detectTarget(policy, { args, env: childEnv, host: ctx.host, kubeconfigs, declared });
+  const detection = detectTarget(policy, { args, env: childEnv, host: ctx.host, kubeconfigs, declared, regex: await regexEngineFor(policy) });
   const decision = evaluate(policy, { program, args, detection, now, wrapperHidden: unwrapped.hidden });
   return { typed, argv, program, policy, detection, decision, childEnv };
 }

@@ -6,6 +6,7 @@ import { runPolicyTests } from "../core/policy/test-runner.js";
 import { escapeForTerminal as esc } from "../core/escape.js";
 import { colours, printJson, printStdout, stdoutStream } from "../adapters/output.js";
 import { loadPolicyDir } from "../adapters/policy-files.js";
+import { regexEngineFor } from "../adapters/linear-regex.js";
 import { Context } from "./context.js";
 import { resolve } from "node:path";
 
@@ -43,8 +44,9 @@ export async function testCommand(opts: CommonOptions): Promise<void> {
   const dir = resolve(ctx.cwd, ctx.settings.policyDir);
   const { policy, tests } = await loadPolicyDir(dir);
   const now = Date.now();
+  const regex = await regexEngineFor(policy);
   const results = runPolicyTests(policy, tests, now, (p, tc, at) =>
-    simulate(p, { argv: tc.run, env: tc.env, host: tc.host, kubeContext: tc.kubeContext, declared: tc.declaredEnv, now: at }),
+    simulate(p, { argv: tc.run, env: tc.env, host: tc.host, kubeContext: tc.kubeContext, declared: tc.declaredEnv, now: at, regex }),
   );
   const failed = results.filter((r) => !r.passed);
   if (opts.json) {

@@ -191,7 +191,7 @@ export async function assess(ctx: Context, policy: Policy, signed: SignedRequest
  */
 export async function findUsableRequest(ctx: Context, policy: Policy, binding: RunBinding): Promise<LoadedRequest | null> {
   const store = await ctx.store();
-  const candidates = matchingRequests(await store.listRequests(), binding, binding.requesterFingerprint, await store.now());
+  const candidates = matchingRequests((await store.listRequests()).requests, binding, binding.requesterFingerprint, await store.now());
   for (const signed of candidates) {
     const loaded = await assess(ctx, policy, signed);
     if (loaded.assessment.requestValid) return loaded;

@@ -1,7 +1,8 @@
 /** `guard requests` and `guard show`: the state of requests, judged against the current policy. */
 import type { CommonOptions } from "../cli.js";
 import { asciiIdentifier, escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
-import { colours, printJson, printStdout, stdoutStream } from "../adapters/output.js";
+import { colours, printJson, printStdout, say, stdoutStream } from "../adapters/output.js";
+import { ExitCode, GuardError } from "../core/errors.js";
 import { withContext } from "./context.js";
 import { assess, loadRequest, type LoadedRequest } from "./request-lib.js";
 import { renderRequest, requestJson } from "./request-view.js";
@@ -11,7 +12,16 @@ export async function requestsCommand(opts: CommonOptions & { all?: boolean; rev
     const { policy } = await ctx.policy();
     const store = await ctx.store();
     const loaded: LoadedRequest[] = [];
-    for (const signed of await store.listRequests()) loaded.push(await assess(ctx, policy, signed));
+    const { requests, damaged } = await store.listRequests();
+    // One damaged record (a request, or an approval or consumption of it) affects only itself (H4).
+    for (const signed of requests) {
+      try {
+        loaded.push(await assess(ctx, policy, signed));
+      } catch (e) {
+        if (!(e instanceof GuardError) || e.exitCode !== ExitCode.INTEGRITY) throw e;
+        damaged.push({ id: signed.request.id, where: `the records of request ${signed.request.id}`, problem: e.message });
+      }
+    }
     const shown = loaded.filter((l) => {
       if (opts.review) return l.signed.request.breakGlass && l.assessment.acknowledgedBy.length === 0;
       if (opts.all) return true;
@@ -19,9 +29,13 @@ export async function requestsCommand(opts: CommonOptions & { all?: boolean; rev
       return !l.signed.request.breakGlass && ["pending", "approved", "void"].includes(l.assessment.status);
     });
     if (opts.json) {
-      printJson(shown.map(requestJson));
+      printJson({ requests: shown.map(requestJson), damaged: damaged.map((d) => ({ id: d.id, where: d.where, problem: d.problem })) });
       return;
     }
+    for (const d of damaged) {
+      say(`${colours().yellow("guard: warning:")} damaged record skipped: ${esc(d.where)}: ${esc(d.problem)}`);
+    }
+    if (damaged.length > 0) say(`  → the store was damaged or tampered with: run \`guard audit verify\` and investigate`);
     const c = colours(stdoutStream());
     if (shown.length === 0) {
       printStdout(c.dim(opts.review ? "no break-glass runs await review" : opts.all ? "no requests" : "no pending requests (--all shows every request)"));

@@ -6,10 +6,16 @@ import { hash as nodeHash } from "node:crypto";
  * they have no JSON form and would make two different values hash alike.
  */
 export function canonicalJson(value: unknown): string {
-  return serialize(value);
+  return serialize(value, 0);
 }
 
-function serialize(value: unknown): string {
+/**
+ * Deeper than this is refused rather than recursed into (a stack overflow is a crash). Stored JSON is
+ * bounded far below it before it is parsed (core/json-depth.ts); this only keeps a missed path from crashing.
+ */
+const MAX_DEPTH = 1000;
+
+function serialize(value: unknown, depth: number): string {
   if (value === null) return "null";
   switch (typeof value) {
     case "string":
@@ -20,12 +26,13 @@ function serialize(value: unknown): string {
       if (!Number.isFinite(value)) throw new TypeError("canonicalJson: non-finite number");
       return JSON.stringify(value);
     case "object": {
-      if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? "null" : serialize(v))).join(",")}]`;
+      if (depth >= MAX_DEPTH) throw new TypeError(`canonicalJson: nested more than ${MAX_DEPTH} levels`);
+      if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? "null" : serialize(v, depth + 1))).join(",")}]`;
       const obj = value as Record<string, unknown>;
       const keys = Object.keys(obj)
         .filter((k) => obj[k] !== undefined)
         .sort();
-      return `{${keys.map((k) => `${JSON.stringify(k)}:${serialize(obj[k])}`).join(",")}}`;
+      return `{${keys.map((k) => `${JSON.stringify(k)}:${serialize(obj[k], depth + 1)}`).join(",")}}`;
     }
     default:
       throw new TypeError(`canonicalJson: cannot encode ${typeof value}`);

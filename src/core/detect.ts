@@ -1,4 +1,5 @@
 import { compileGlob } from "./glob.js";
+import type { RegexCompiler } from "./linear-regex.js";
 import { effectiveKubeContext, type KubeContext } from "./kube.js";
 import { asciiLower, normaliseEnvName, quoteValue, skeleton } from "./names.js";
 import type { Detection, DetectionInput, Detector, Evidence, Policy, ValueMatcher } from "./types.js";
@@ -21,6 +22,11 @@ export function declaredEnvProblem(policy: Policy, raw: string): string | null {
 }
 
 /** Whether the adapters need to read kubeconfigs at all (they load `yaml` only then). */
+/** Whether any detector of the policy uses a regex (then detection needs the RE2 engine: core/linear-regex.ts). */
+export function policyUsesRegex(policy: Policy): boolean {
+  return Object.values(policy.environments).some((e) => e.detect.some((d) => (d.type === "env" || d.type === "arg") && d.matcher?.kind === "regex"));
+}
+
 export function hasKubeDetector(policy: Policy): boolean {
   return Object.values(policy.environments).some((e) => e.detect.some((d) => d.type === "kube_context"));
 }
@@ -84,7 +90,7 @@ export function detectTarget(policy: Policy, input: DetectionInput): Detection {
             }
             break;
           }
-          const m = matchValue(d.matcher, raw, d.variable, shown);
+          const m = matchValue(d.matcher, raw, d.variable, shown, input.regex);
           if (m.kind === "none") break;
           if (m.kind !== "match") {
             add({ source: "env", subject: d.variable, value: shown, environment: null, detail: m.detail }, m.detail);
@@ -128,7 +134,7 @@ export function detectTarget(policy: Policy, input: DetectionInput): Detection {
           }
           break;
         case "arg":
-          detectArg(policy, d, env.name, flagOf(d.flag), namedFlagsDone, add);
+          detectArg(policy, d, env.name, flagOf(d.flag), namedFlagsDone, add, input.regex);
           break;
         case "argument":
           input.args.forEach((a, i) => {
@@ -234,6 +240,7 @@ function detectArg(
   scan: FlagScan,
   namedFlagsDone: Set<string>,
   add: (e: Evidence, problem?: string) => void,
+  regex: RegexCompiler | undefined,
 ): void {
   if (d.matcher === undefined) {
     // The value names the environment itself, whichever environment declared the detector: read it once.
@@ -253,7 +260,7 @@ function detectArg(
   }
   for (const value of scan.values) {
     const shown = redactValue(null, value);
-    const m = matchValue(d.matcher, value, d.flag, shown);
+    const m = matchValue(d.matcher, value, d.flag, shown, regex);
     if (m.kind === "none") continue;
     add(
       { source: "arg", subject: d.flag, value: shown, environment: m.kind === "match" ? envName : null, detail: m.detail },
@@ -285,7 +292,7 @@ function fold(s: string): string {
  * ambiguous (SECURITY E1: `AWS_PROFILE=Prod`, `" prod"`, `prod\n`): the tool that reads it may or may not
  * normalise it, so guard neither accepts nor ignores it.
  */
-function matchValue(m: ValueMatcher, raw: string, subject: string, shown: string): ValueMatch {
+function matchValue(m: ValueMatcher, raw: string, subject: string, shown: string, regex: RegexCompiler | undefined): ValueMatch {
   const near = (how: string): ValueMatch => ({
     kind: "ambiguous",
     detail: `${subject}=${quoteValue(shown)} ${how}; the program may read it differently: set it exactly or unset it`,
@@ -300,28 +307,15 @@ function matchValue(m: ValueMatcher, raw: string, subject: string, shown: string
       return g(strip(raw)) ? near(`matches "${m.pattern}" only after removing whitespace or control characters`) : { kind: "none" };
     }
     case "regex": {
-      const re = cachedRegex(m.pattern);
+      // A policy with regexes is always given the engine; without one the detector cannot decide, so it fails closed.
+      const re = regex ? regex(m.pattern) : new Error("no regex engine was loaded for this policy");
       if (re instanceof Error) {
         return { kind: "invalid", detail: `the policy's regex /${m.pattern}/ for ${subject} is invalid (${re.message}); fix the policy` };
       }
-      if (re.test(raw)) return { kind: "match", detail: `${subject} matches /${m.pattern}/` };
-      return re.test(strip(raw)) ? near(`matches /${m.pattern}/ only after removing whitespace or control characters`) : { kind: "none" };
+      if (re(raw)) return { kind: "match", detail: `${subject} matches /${m.pattern}/` };
+      return re(strip(raw)) ? near(`matches /${m.pattern}/ only after removing whitespace or control characters`) : { kind: "none" };
     }
   }
-}
-
-const regexCache = new Map<string, RegExp | Error>();
-function cachedRegex(pattern: string): RegExp | Error {
-  let re = regexCache.get(pattern);
-  if (re === undefined) {
-    try {
-      re = new RegExp(pattern);
-    } catch (err) {
-      re = err as Error;
-    }
-    regexCache.set(pattern, re);
-  }
-  return re;
 }
 
 function nonEmpty(v: string | undefined): boolean {

@@ -54,6 +54,21 @@ export function compileGlob(pattern: string, opts: GlobOptions): (s: string) => 
   return matcher;
 }
 
+/**
+ * Why a policy glob cannot be compiled (a reversed range such as `[e-a]`), or null. Policy reading calls
+ * this for every glob so that a bad one is a located configuration error (78) at lint, never a crash
+ * of every later run.
+ */
+export function globProblem(pattern: string): string | null {
+  try {
+    pathRegExp(pattern, false);
+    direct(pattern, false);
+    return null;
+  } catch (e) {
+    return e instanceof Error ? e.message.replace(/ in ".*"$/s, "") : String(e);
+  }
+}
+
 /** Whether a glob has any wildcard at all (a literal glob names exactly one thing). */
 export function isLiteralGlob(pattern: string): boolean {
   return tokenize(pattern).every((t) => t.t === "lit");

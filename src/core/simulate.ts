@@ -6,6 +6,7 @@
 import { posix } from "node:path";
 import { detectTarget, declaredEnvProblem } from "./detect.js";
 import { evaluate } from "./evaluate.js";
+import type { RegexCompiler } from "./linear-regex.js";
 import { unwrapCommand } from "./wrappers.js";
 import type { Decision, Policy, ResolvedProgram } from "./types.js";
 
@@ -16,6 +17,8 @@ export interface SimulatedInvocation {
   kubeContext?: string;
   declared?: string;
   now: number;
+  /** The RE2 engine, for a policy with detector regexes. */
+  regex?: RegexCompiler;
 }
 
 export function simulatedProgram(policy: Policy, given: string): ResolvedProgram {
@@ -39,6 +42,7 @@ export function simulate(policy: Policy, inv: SimulatedInvocation): Decision {
     host: inv.host ?? "",
     kubeconfigs: inv.kubeContext !== undefined ? [{ path: "(test case kube_context)", currentContext: inv.kubeContext }] : [],
     declared: inv.declared,
+    regex: inv.regex,
   });
   const decision = evaluate(policy, { program: simulatedProgram(policy, argv[0] ?? ""), args, detection, now: inv.now, wrapperHidden: unwrapped.hidden });
   if (declaredProblem) return { ...decision, decision: "deny", reasons: [declaredProblem, ...decision.reasons] };

@@ -2,6 +2,7 @@
  * The shared vocabulary of the pure core. Nothing here touches files, processes, clocks or the
  * environment: adapters gather these values and pass them in.
  */
+import type { RegexCompiler } from "./linear-regex.js";
 
 // ---------------------------------------------------------------------------------------------
 // Policy (validated, normalised form; the YAML field names are in src/core/policy/schema.ts)
@@ -210,6 +211,8 @@ export interface DetectionInput {
   kubeconfigs: KubeconfigFile[];
   /** `--env` as the user declared it (raw, unvalidated). */
   declared?: string;
+  /** The linear-time (RE2) regex engine; needed only when the policy has detector regexes (policyUsesRegex). */
+  regex?: RegexCompiler;
 }
 
 /** One piece of evidence: a source that said something about the target. */

@@ -127,7 +127,7 @@ describe("GitHub Actions annotations and step summary (built CLI)", () => {
     for (let i = 0; i < 100 && !id; i++) {
       await new Promise((r) => setTimeout(r, 100));
       const listed = await guard(world, ["requests", "--json"], { as: "bob" });
-      id = (JSON.parse(listed.stdout) as Array<{ id: string; argv: string[] }>).find((q) => q.argv.includes("eu"))?.id;
+      id = (JSON.parse(listed.stdout) as { requests: Array<{ id: string; argv: string[] }> }).requests.find((q) => q.argv.includes("eu"))?.id;
     }
     expect(id).toBeDefined();
     expect((await guard(world, ["approve", id!, "--yes"], { as: "bob" })).code).toBe(0);

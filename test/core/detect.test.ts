@@ -340,6 +340,21 @@ describe("determinism and robustness", () => {
     expect(d.problems[0]).toMatch(/regex .* is invalid/);
   });
 
+  it("a backtracking-prone regex runs in linear time (RE2): ^(a|a)*$ against 100,000 a's and a b does not hang", () => {
+    const p = fixturePolicy();
+    p.environments.production?.detect.push({ type: "env", variable: "X", matcher: { kind: "regex", pattern: "^(a|a)*$" } });
+    expect(detectTarget(p, input({ env: { X: `${"a".repeat(100_000)}b` } })).environment).not.toBe("production");
+    expect(detectTarget(p, input({ env: { X: "aaaa" } })).environment).toBe("production");
+  }, 10_000);
+
+  it("a policy with a regex but no engine given fails closed (never falls back to a backtracking RegExp)", () => {
+    const p = fixturePolicy();
+    p.environments.production?.detect.push({ type: "env", variable: "X", matcher: { kind: "regex", pattern: "^a$" } });
+    const d = detectTarget(p, input({ env: { X: "a" }, regex: undefined }));
+    expect(d.environment).toBeNull();
+    expect(d.problems[0]).toMatch(/no regex engine/);
+  });
+
   it("a default_environment that the policy does not define is not used", () => {
     const d = detect({}, fixturePolicy({ defaultEnvironment: "nowhere" }));
     expect(d.environment).toBeNull();

@@ -1,3 +1,5 @@
+import { RE2JS } from "re2js";
+import { re2Compiler } from "../../src/core/linear-regex.js";
 import type { Detection, DetectionInput, Environment, Policy, Principal, ResolvedProgram, Rule, RuleEffect } from "../../src/core/types.js";
 
 /**
@@ -133,8 +135,11 @@ export function onPath(path: string, given?: string): ResolvedProgram {
   return { given: typed, path, relativeToRoot: null, base, givenBase: typed.split("/").at(-1) as string };
 }
 
+/** The RE2 engine, as the adapter gives it to a policy with detector regexes. */
+export const RE2 = re2Compiler(RE2JS);
+
 export function input(over: Partial<DetectionInput> = {}): DetectionInput {
-  return { args: [], env: {}, host: "laptop.local", kubeconfigs: [], ...over };
+  return { args: [], env: {}, host: "laptop.local", kubeconfigs: [], regex: RE2, ...over };
 }
 
 export function determined(environment: string): Detection {

@@ -196,7 +196,7 @@ describe("the approval flow without a terminal", () => {
 
   it("requests --json lists pending requests; show --json has id and status", async () => {
     const id = await requested();
-    const list = JSON.parse((await guard(w, ["requests", "--json"], { as: "bob" })).stdout) as Array<{ id: string; status: string }>;
+    const list = (JSON.parse((await guard(w, ["requests", "--json"], { as: "bob" })).stdout) as { requests: Array<{ id: string; status: string }> }).requests;
     expect(list.find((x) => x.id === id)?.status).toBe("pending");
     const files = await readdir(join(w.store, "requests"));
     expect(files).toContain(`${id}.json`);
@@ -245,7 +245,7 @@ describe("a request nobody else could approve", () => {
         const r = await guard(w3, ["run", "--", "./maintenance/migrate-lb-schema.sh"], { as: "carol", env: PROD });
         expect(r.code).toBe(77);
         expect(r.stderr).toMatch(/nobody else can approve this run/);
-        expect(JSON.parse((await guard(w3, ["requests", "--all", "--json"], { as: "bob" })).stdout)).toEqual([]);
+        expect(JSON.parse((await guard(w3, ["requests", "--all", "--json"], { as: "bob" })).stdout)).toEqual({ requests: [], damaged: [] });
       } finally {
         await w3.cleanup();
       }

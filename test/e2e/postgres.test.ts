@@ -38,7 +38,7 @@ describe("PostgreSQL store", () => {
     const r = await guard(w, ["run", "--reason", "pg-1", "--", ...args], { env: { ...PROD, ...as("alice") } });
     expect(r.code, r.stderr).toBe(75);
     const id = requestIdIn(r.stderr);
-    const list = JSON.parse((await guard(w, ["requests", "--json"], { env: as("bob") })).stdout) as Array<{ id: string }>;
+    const list = (JSON.parse((await guard(w, ["requests", "--json"], { env: as("bob") })).stdout) as { requests: Array<{ id: string }> }).requests;
     expect(list.map((x) => x.id)).toContain(id);
     expect((await guard(w, ["approve", id, "--yes"], { env: as("bob") })).code).toBe(0);
     const run = await guard(w, ["run", "--confirm", "production", "--", ...args], { env: { ...PROD, ...as("alice") } });

@@ -145,7 +145,7 @@ describe("at a terminal", () => {
     expect(await exitCode("bg")).toBe(0);
     expect((await readFile(marker, "utf8")).trim()).toBe("broke glass");
 
-    const review = JSON.parse((await guard(w, ["requests", "--review", "--json"], { as: "bob" })).stdout) as Array<{ id: string; breakGlass: boolean; status: string }>;
+    const review = (JSON.parse((await guard(w, ["requests", "--review", "--json"], { as: "bob" })).stdout) as { requests: Array<{ id: string; breakGlass: boolean; status: string }> }).requests;
     expect(review).toHaveLength(1);
     const id = review[0]!.id;
     expect(review[0]).toMatchObject({ breakGlass: true, status: "consumed" });
@@ -163,7 +163,7 @@ describe("at a terminal", () => {
     const ack = await guard(w, ["approve", id, "--yes", "--comment", "reviewed in the postmortem"], { as: "bob" });
     expect(ack.code, ack.stderr).toBe(0);
     expect(ack.stderr).toMatch(/acknowledged/);
-    expect(JSON.parse((await guard(w, ["requests", "--review", "--json"], { as: "bob" })).stdout)).toEqual([]);
+    expect(JSON.parse((await guard(w, ["requests", "--review", "--json"], { as: "bob" })).stdout)).toEqual({ requests: [], damaged: [] });
   });
 
   it("A14: break-glass by someone outside the break-glass groups is refused, and nothing runs", async () => {

@@ -4,6 +4,7 @@
  */
 import type { Diagnostic } from "../../src/core/errors.js";
 import { parsePolicyFiles } from "../../src/core/policy/parse.js";
+import { RE2 } from "../core/policy-fixture.js";
 import type { ParsedPolicy } from "../../src/core/policy/types.js";
 
 export const KEYS = {
@@ -69,6 +70,7 @@ export function parse(files: Record<string, string | Uint8Array>, root = ROOT): 
   return parsePolicyFiles(
     Object.entries(files).map(([path, content]) => ({ path, bytes: typeof content === "string" ? enc.encode(content) : content })),
     root,
+    { regex: RE2 },
   );
 }
 

@@ -196,8 +196,13 @@ describe("detectors", () => {
     ["an empty glob", '      - host: ""\n', "empty-value"],
     ["an empty equals", '      - env: A\n        equals: ""\n', "empty-value"],
     ["a regex that does not compile", '      - env: A\n        regex: "prod-(["\n', "bad-regex"],
-    ["a catastrophic regex (a+)+", '      - env: A\n        regex: "^(a+)+$"\n', "bad-regex"],
-    ["a catastrophic regex (.*)*", '      - env: A\n        regex: "(.*x)*"\n', "bad-regex"],
+    ["a backreference (not RE2)", '      - env: A\n        regex: "^(a)\\\\1$"\n', "bad-regex"],
+    ["a lookahead (not RE2)", '      - env: A\n        regex: "^(?=prod)"\n', "bad-regex"],
+    ["a lookbehind (not RE2)", '      - env: A\n        regex: "(?<!staging-)db"\n', "bad-regex"],
+    ["H2: a reversed range in `matches` (tru[e-a])", '      - env: A\n        matches: "tru[e-a]"\n', "bad-glob"],
+    ["H2: a reversed range in a `host` glob", '      - host: "db[9-1].*"\n', "bad-glob"],
+    ["H2: a reversed range in a `kube_context` glob", '      - kube_context: "prod-[z-a]*"\n', "bad-glob"],
+    ["H2: a reversed range in an `argument` glob", '      - argument: "*host=[b-a]*"\n', "bad-glob"],
     ["an unknown field", "      - env: A\n        equal: x\n", "unknown-field"],
     ["a list instead of a mapping", "      - [env, A]\n", "wrong-type"],
   ])("%s is refused", (_name, detector, code) => {
@@ -206,11 +211,18 @@ describe("detectors", () => {
     expect(r.policy).toBeUndefined();
   });
 
+  it("H2: a bad glob is located at its value, with a hint", () => {
+    const d = errors(withDetector('      - env: A\n        matches: "tru[e-a]"\n')).find((e) => e.code === "bad-glob");
+    expect(d?.message).toMatch(/"tru\[e-a\]" is not a valid glob: glob character range out of order/);
+    expect(d?.hint).toMatch(/low to high/);
+    expect(d?.line).toBeGreaterThan(0);
+  });
+
   it("an unknown detector field suggests the right one", () => {
     expect(errors(withDetector("      - env: A\n        matchs: x\n")).find((d) => d.code === "unknown-field")?.hint).toBe("did you mean `matches`?");
   });
 
-  it.each([["^prod-[0-9]+$"], ["^(eu|us)-prod$"], ["^db[0-9]{1,3}\\\\.example\\\\.com$"]])("a reasonable regex %s is accepted", (re) => {
+  it.each([["^prod-[0-9]+$"], ["^(eu|us)-prod$"], ["^(a|a)*$"], ["^(a+)+$"], ["^db[0-9]{1,3}\\\\.example\\\\.com$"]])("a reasonable regex %s is accepted", (re) => {
     expect(withDetector(`      - env: A\n        regex: "${re}"\n`).diagnostics).toEqual([]);
   });
 });
@@ -229,6 +241,9 @@ describe("rules", () => {
     ["a ./ command glob", '    match: { commands: ["./maintenance/x.sh"] }\n    allow: true\n', "bad-command-glob"],
     ["a .. command glob", '    match: { commands: ["maintenance/../x.sh"] }\n    allow: true\n', "bad-command-glob"],
     ["an empty argument glob", '    match: { args: [""] }\n    allow: true\n', "empty-value"],
+    ["H2: a reversed range in an argument glob", '    match: { args: ["--[z-a]*"] }\n    allow: true\n', "bad-glob"],
+    ["H2: a reversed range in a command glob", '    match: { commands: ["maintenance/purge-[z-a].sh"] }\n    allow: true\n', "bad-glob"],
+    ["H2: a reversed range in a bare command glob", '    match: { commands: ["ps[z-a]l"] }\n    allow: true\n', "bad-glob"],
     ["require without approvals", "    match: {}\n    require: { from: [sre] }\n", "missing-field"],
     ["an empty `from`", "    match: {}\n    require: { approvals: 1, from: [] }\n", "empty-list"],
     ["a ttl under a minute", "    match: {}\n    require: { approvals: 1, ttl: 30s }\n", "out-of-range"],

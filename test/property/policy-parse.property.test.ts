@@ -7,6 +7,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { performance } from "node:perf_hooks";
 import { parsePolicyFiles } from "../../src/core/policy/parse.js";
+import { RE2 } from "../core/policy-fixture.js";
 import type { ParsedPolicy, PolicyFile } from "../../src/core/policy/types.js";
 import { ENVS_AND_PRINCIPALS, KEYS, VALID } from "../policy/helpers.js";
 
@@ -20,7 +21,7 @@ function parseChecked(files: PolicyFile[]): ParsedPolicy {
   const started = performance.now();
   let result: ParsedPolicy;
   try {
-    result = parsePolicyFiles(files, ROOT);
+    result = parsePolicyFiles(files, ROOT, { regex: RE2 });
   } catch (e) {
     throw new Error(`parsePolicyFiles threw: ${e instanceof Error ? e.stack : String(e)}`, { cause: e });
   }

@@ -18,6 +18,11 @@ export interface StoreFixture {
   store: Store;
   reopen: () => Promise<Store>;
   cleanup: () => Promise<void>;
+  /**
+   * Plant, the way a store writer would (bypassing the Store), a request record under `id` whose body is
+   * `body` (junk, or JSON nested far too deep). H4: it must affect only itself.
+   */
+  plantRequest: (id: string, body: string) => Promise<void>;
 }
 
 export function describeStoreContract(name: string, make: () => Promise<StoreFixture>): void {
@@ -70,13 +75,14 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         const base = Date.now() - 60_000;
         const rs = [0, 2, 1, 3].map((k) => makeRequest(newId(), new Date(base + k * 1000)));
         for (const r of rs) await store.putRequest(r);
-        const listed = await store.listRequests();
+        const { requests: listed, damaged } = await store.listRequests();
+        expect(damaged).toEqual([]);
         expect(listed.map((r) => r.request.createdAt)).toEqual([3, 2, 1, 0].map((k) => new Date(base + k * 1000).toISOString()));
         expect(listed).toContainEqual(rs[0]);
       });
 
       it("list of an empty store is empty", async () => {
-        expect(await store.listRequests()).toEqual([]);
+        expect(await store.listRequests()).toEqual({ requests: [], damaged: [] });
       });
 
       it("putRequest refuses an existing id with an integrity error (65) and keeps the original", async () => {
@@ -94,6 +100,34 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         const results = await Promise.allSettled([store, ...others].map((s) => s.putRequest(makeRequest(id))));
         expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
         for (const r of results) if (r.status === "rejected") expect((r.reason as GuardError).exitCode).toBe(65);
+      });
+    });
+
+    describe("H4: one damaged request record affects only itself", () => {
+      const deep = (n: number): string => `{"request":${"[".repeat(n)}${"]".repeat(n)}}`;
+      it.each([
+        ["junk", "this is not JSON"],
+        ["JSON nested 200,000 deep", deep(200_000)],
+        ["a JSON object that is not a request", '{"request":{"v":1}}'],
+      ])("H4: %s: listed as damaged (with its id and where), the others still listed, getRequest of it is 65", async (_name, body) => {
+        const good = makeRequest();
+        await store.putRequest(good);
+        const bad = newId();
+        await fx.plantRequest(bad, body);
+        const { requests, damaged } = await store.listRequests();
+        expect(requests).toEqual([good]);
+        expect(damaged).toHaveLength(1);
+        expect(damaged[0]!.id).toBe(bad);
+        expect(damaged[0]!.where).toContain(bad);
+        expect(damaged[0]!.problem.length).toBeGreaterThan(0);
+        await expectGuardError(store.getRequest(bad), 65);
+        // New requests, approvals and consumptions of the others keep working.
+        const next = makeRequest();
+        await store.putRequest(next);
+        await store.putApproval(next.request.id, makeApproval(next.request.id));
+        expect(await store.listApprovals(next.request.id)).toHaveLength(1);
+        expect(await store.consume(makeConsumption(next.request.id))).toBe(true);
+        expect((await store.listRequests()).requests.map((r) => r.request.id).sort()).toEqual([good.request.id, next.request.id].sort());
       });
     });
 

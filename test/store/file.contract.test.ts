@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openFileStore } from "../../src/adapters/store/file.js";
@@ -11,6 +11,10 @@ describeStoreContract("file", async () => {
   return {
     store,
     reopen: () => openFileStore(dir, { create: false }),
+    plantRequest: async (id, body) => {
+      await mkdir(join(dir, "requests"), { recursive: true, mode: 0o700 });
+      await writeFile(join(dir, "requests", `${id}.json`), body, { mode: 0o600 });
+    },
     cleanup: async () => {
       await store.close();
       await rm(parent, { recursive: true, force: true });

@@ -1,9 +1,11 @@
 import { execFileSync } from "node:child_process";
-import { appendFile, chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, truncate, writeFile } from "node:fs/promises";
+import { appendFile, chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, truncate, utimes, writeFile } from "node:fs/promises";
+import { existsSync, readFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openFileStore } from "../../src/adapters/store/file.js";
+import { withFileLock } from "../../src/adapters/store/lock.js";
 import type { Store } from "../../src/adapters/store/types.js";
 import { AuditVerifier } from "../../src/core/audit.js";
 import { canonicalJson, sha256Hex } from "../../src/core/canonical.js";
@@ -128,7 +130,8 @@ describe("S4: planted symlinks and odd files", () => {
     await symlink(target, join(dir, "requests", `${id}.json`));
     const e = await expectGuardError(store.getRequest(id), 65);
     expect(e.message).toContain(join(dir, "requests", `${id}.json`));
-    await expectGuardError(store.listRequests(), 65);
+    // H4: listing skips it and names it as damaged.
+    expect((await store.listRequests()).damaged).toEqual([{ id, where: join(dir, "requests", `${id}.json`), problem: expect.stringContaining("symlink") }]);
   });
 
   it("S4: a consumed directory that is a symlink is refused (65)", async () => {
@@ -175,12 +178,19 @@ describe("S4: planted symlinks and odd files", () => {
     await expectGuardError(collect(store.readAudit()), 65);
   });
 
-  it("an unexpected file among the requests is refused (65); our own temporary files are ignored", async () => {
+  it("H4: an unexpected file among the requests is listed as damaged, the others still listed; our own temporary files are ignored", async () => {
     await store.putRequest(makeRequest());
     await writeFile(join(dir, "requests", ".r-x.json.0011223344556677.tmp"), "half a record");
-    expect(await store.listRequests()).toHaveLength(1);
+    expect((await store.listRequests()).requests).toHaveLength(1);
     await writeFile(join(dir, "requests", "notes.txt"), "hello");
-    expect((await expectGuardError(store.listRequests(), 65)).message).toContain("notes.txt");
+    await mkdir(join(dir, "requests", "r-x"));
+    const { requests, damaged } = await store.listRequests();
+    expect(requests).toHaveLength(1);
+    expect(damaged.map((d) => [d.id, d.where])).toEqual([
+      [null, join(dir, "requests", "notes.txt")],
+      [null, join(dir, "requests", "r-x")],
+    ]);
+    expect(damaged[0]!.problem).toContain("unexpected file");
   });
 });
 
@@ -202,7 +212,7 @@ describe("S2: damaged records are integrity errors, never 'not found'", () => {
       const bytes = what === "invalid UTF-8" ? Buffer.from([0x7b, 0xff, 0xfe, 0x7d]) : mutate(await readFile(file, "utf8"));
       await writeFile(file, bytes);
       expect((await expectGuardError(store.getRequest(r.request.id), 65)).message).toContain(file);
-      await expectGuardError(store.listRequests(), 65);
+      expect((await store.listRequests()).damaged.map((d) => d.where)).toEqual([file]);
     });
 
     it(`S2: a consumption record that is ${what} → 65, and the request is still consumed`, async () => {
@@ -428,14 +438,69 @@ describe("the audit lock", () => {
     await writeFile(lockPath(), holder(1));
     const e = await expectGuardError(s.appendAudit(makeDraft(2)), 74);
     expect(e.message).toContain("pid 1");
-    expect(e.hint).toContain(lockPath());
+    expect(e.message).toContain(lockPath());
   });
 
-  it("a lock held on another host is never broken", async () => {
+  it("H5: a lock held on another host is never broken: 74 naming host, pid and age, and the command that clears it", async () => {
     const s = await openFileStore(dir, { lockTimeoutMs: 300 });
     await appendN(1);
     await writeFile(lockPath(), holder(999_999, "some-other-host"));
-    expect((await expectGuardError(s.appendAudit(makeDraft(2)), 74)).message).toContain("some-other-host");
+    const e = await expectGuardError(s.appendAudit(makeDraft(2)), 74);
+    expect(e.message).toMatch(/locked by pid 999999 on host some-other-host \(held for \d+s, since 2026-01-01T00:00:00Z\), another host/);
+    expect(e.hint).toContain("guard store unlock --host some-other-host");
+    expect(await readFile(lockPath(), "utf8")).toBe(holder(999_999, "some-other-host"));
+  });
+
+  describe.runIf(existsSync("/proc/self/stat"))("H5: Linux: the holder's process start time and boot id", () => {
+    /** Field 22 of /proc/PID/stat: the process start time in clock ticks since boot. */
+    const startOf = (pid: number): string => {
+      const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+      return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]!;
+    };
+    const bootId = (): string => readFileSync("/proc/sys/kernel/random/boot_id", "latin1").trim();
+    const full = (pid: number, start: string, boot = bootId()) => JSON.stringify({ pid, host: hostname(), token: "t", since: "2026-01-01T00:00:00Z", start, boot });
+    // The test runner's parent: alive for the whole test, and not the holder of any lock.
+    const live = process.ppid;
+
+    it("H5: the lock this process takes records its host, pid, start time and the boot id", async () => {
+      await mkdir(join(dir, "audit"), { recursive: true });
+      const content = await withFileLock(lockPath(), () => readFile(lockPath(), "utf8"));
+      expect(JSON.parse(content)).toMatchObject({ pid: process.pid, host: hostname(), start: startOf(process.pid), boot: bootId() });
+    });
+
+    it("H5: a planted lock naming a live but unrelated pid (another start time) is stale and taken over", async () => {
+      await appendN(1);
+      const other = String(Number(startOf(live)) + 1);
+      await writeFile(lockPath(), full(live, other));
+      expect((await store.appendAudit(makeDraft(2))).seq).toBe(2);
+      await expect(lstat(lockPath())).rejects.toThrow();
+    });
+
+    it("H5: a lock taken before this host last booted (another boot id) is stale", async () => {
+      await appendN(1);
+      await writeFile(lockPath(), full(live, startOf(live), "00000000-0000-0000-0000-000000000000"));
+      expect((await store.appendAudit(makeDraft(2))).seq).toBe(2);
+    });
+
+    it("H5: a lock naming a live pid with no start time is stale once older than any append", async () => {
+      const s = await openFileStore(dir, { lockTimeoutMs: 300 });
+      await appendN(1);
+      await writeFile(lockPath(), holder(live));
+      await expectGuardError(s.appendAudit(makeDraft(2)), 74); // fresh: perhaps a writer mid-way
+      const old = new Date(Date.now() - 60_000);
+      await utimes(lockPath(), old, old);
+      expect((await store.appendAudit(makeDraft(2))).seq).toBe(2);
+    });
+
+    it("H5: a lock held by a live process with its own start time is waited for, then 74", async () => {
+      const s = await openFileStore(dir, { lockTimeoutMs: 300 });
+      await appendN(1);
+      await writeFile(lockPath(), full(live, startOf(live)));
+      const old = new Date(Date.now() - 60_000);
+      await utimes(lockPath(), old, old);
+      const e = await expectGuardError(s.appendAudit(makeDraft(2)), 74);
+      expect(e.message).toMatch(new RegExp(`locked by pid ${live} on host .* \\(held for 1m\\d*s?.*\\), which is still running on this host`));
+    });
   });
 
   it("a lock file that is a symlink is refused (65)", async () => {

@@ -22,6 +22,9 @@ describeStoreContract("postgres", async () => {
   return {
     store,
     reopen: () => openPostgresStore(url),
+    plantRequest: async (id, body) => {
+      await sql(db.url, `INSERT INTO ${schema}.guard_requests (id, body, created_at, expires_at) VALUES ($1, $2, now(), now() + interval '1 hour')`, [id, body]);
+    },
     cleanup: async () => {
       await store.close();
       await sql(db.url, `DROP SCHEMA ${schema} CASCADE`);

@@ -78,7 +78,7 @@ describe("least-privilege roles (docs/postgres.md)", () => {
       const id = r.request.id;
       await store.putRequest(r);
       expect(await store.getRequest(id)).toEqual(r);
-      expect((await store.listRequests()).map((x) => x.request.id)).toContain(id);
+      expect((await store.listRequests()).requests.map((x) => x.request.id)).toContain(id);
       await store.putApproval(id, makeApproval(id)); // identity column: no sequence grant needed
       expect(await store.listApprovals(id)).toHaveLength(1);
       await store.waitForChange(id, 200); // LISTEN needs no grant

@@ -237,7 +237,9 @@ describe("S2: corrupt rows are integrity errors (65), never 'not found'", () => 
       const e = await expectGuardError(store.getRequest(id), 65);
       expect(e.message).toContain(id);
     }
-    await expectGuardError(store.listRequests(), 65);
+    const listed = await store.listRequests();
+    expect(listed.requests).toEqual([]);
+    expect(listed.damaged).toHaveLength(5);
   });
 
   it("S2: an approval row that is not JSON, or for another request", async () => {
@@ -270,6 +272,16 @@ describe("S2: corrupt rows are integrity errors (65), never 'not found'", () => 
       await plant(schema, "guard_audit", "seq, hash, body, time", [2, bad.hash, make(bad), now]);
       await expectGuardError(collect(store.readAudit()), 65);
     }
+  });
+
+  it("H1: an audit row nested 200,000 deep is an integrity error (65) naming its seq, not a crash", async () => {
+    const { store, schema } = await fresh();
+    const good = await store.appendAudit(makeDraft(1));
+    const bad = chainEvent(good, makeDraft(2), now);
+    const deep = `{"actor":${"[".repeat(200_000)}${"]".repeat(200_000)}}`;
+    await plant(schema, "guard_audit", "seq, hash, body, time", [2, bad.hash, deep, now]);
+    const e = await expectGuardError(collect(store.readAudit()), 65);
+    expect(e.message).toMatch(/audit event 2 .* more than 64 levels deep/);
   });
 });
 

@@ -18,12 +18,13 @@ import {
 import { isAbsolute, join, resolve } from "node:path";
 import { auditHash, auditShapeProblem, chainEvent } from "../../core/audit.js";
 import { canonicalJson, sha256Hex } from "../../core/canonical.js";
+import { jsonTooDeep, TOO_DEEP } from "../../core/json-depth.js";
 import { configError, ExitCode, GuardError, integrityError, usageError } from "../../core/errors.js";
 import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
 import type { ParallelSink } from "./audit-parallel.js";
 import { withFileLock } from "./lock.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
-import { REQUEST_ID_RE, type AuditLineSink, type Store } from "./types.js";
+import { REQUEST_ID_RE, type AuditLineSink, type DamagedRecord, type RequestList, type Store } from "./types.js";
 
 /**
  * The embedded directory store.
@@ -170,20 +171,34 @@ class FileStore implements Store {
     return this.readRequest(join(dir, `${id}.json`), id);
   }
 
-  async listRequests(): Promise<SignedRequest[]> {
+  async listRequests(): Promise<RequestList> {
     const dir = await this.dir("requests", false);
-    if (dir === null) return [];
+    if (dir === null) return { requests: [], damaged: [] };
+    const damaged: DamagedRecord[] = [];
     const ids: string[] = [];
-    for (const name of await this.entries(dir)) {
-      if (!REQUEST_FILE_RE.test(name)) throw integrityError(`unexpected file ${join(dir, name)} in the store`, "Only guard writes here: inspect it and remove it.");
+    for (const name of await this.entries(dir, damaged)) {
+      if (!REQUEST_FILE_RE.test(name)) {
+        damaged.push({ id: null, where: join(dir, name), problem: `unexpected file ${join(dir, name)} in the store (only guard writes here: inspect it and remove it)` });
+        continue;
+      }
       ids.push(name.slice(0, -".json".length));
     }
     const out: SignedRequest[] = [];
+    // One unreadable record is listed as damaged; the others are still listed (SECURITY H4).
+    const readOne = (id: string): Promise<SignedRequest | null> =>
+      this.readRequest(join(dir, `${id}.json`), id).catch((e: unknown) => {
+        if (!(e instanceof GuardError)) throw e;
+        damaged.push({ id, where: join(dir, `${id}.json`), problem: e.message });
+        return null;
+      });
     for (let i = 0; i < ids.length; i += 32) {
-      const batch = await Promise.all(ids.slice(i, i + 32).map((id) => this.readRequest(join(dir, `${id}.json`), id)));
+      const batch = await Promise.all(ids.slice(i, i + 32).map(readOne));
       for (const r of batch) if (r !== null) out.push(r);
     }
-    return out.sort((a, b) => cmp(b.request.createdAt, a.request.createdAt) || cmp(a.request.id, b.request.id));
+    return {
+      requests: out.sort((a, b) => cmp(b.request.createdAt, a.request.createdAt) || cmp(a.request.id, b.request.id)),
+      damaged: damaged.sort((a, b) => cmp(a.where, b.where)),
+    };
   }
 
   private async readRequest(path: string, id: string): Promise<SignedRequest | null> {
@@ -500,14 +515,21 @@ class FileStore implements Store {
   }
 
   /** Names in a store directory, skipping our own temporary files; anything that is not a plain file is planted. */
-  private async entries(dir: string): Promise<string[]> {
+  /** The regular files of a directory; anything else is tampering, thrown, or collected in `damaged` when given. */
+  private async entries(dir: string, damaged?: DamagedRecord[]): Promise<string[]> {
     const list = await fsp.readdir(dir, { withFileTypes: true }).catch((e: unknown) => {
       throw fsError("list", dir, e);
     });
     const out: string[] = [];
     for (const d of list) {
       if (TEMP_FILE_RE.test(d.name)) continue;
-      if (!d.isFile()) throw integrityError(`${join(dir, d.name)} is ${d.isSymbolicLink() ? "a symlink" : "not a regular file"}; the store was tampered with`, "Only guard writes here: inspect it and remove it.");
+      if (!d.isFile()) {
+        const problem = `${join(dir, d.name)} is ${d.isSymbolicLink() ? "a symlink" : "not a regular file"}; the store was tampered with`;
+        if (!damaged) throw integrityError(problem, "Only guard writes here: inspect it and remove it.");
+        const m = REQUEST_FILE_RE.exec(d.name);
+        damaged.push({ id: m ? d.name.slice(0, -".json".length) : null, where: join(dir, d.name), problem });
+        continue;
+      }
       out.push(d.name);
     }
     return out;
@@ -569,6 +591,7 @@ async function readRecord(path: string): Promise<{ value: unknown } | null> {
   } catch {
     throw damaged(path, "is not valid UTF-8");
   }
+  if (jsonTooDeep(text)) throw damaged(path, TOO_DEEP);
   try {
     return { value: JSON.parse(text) as unknown };
   } catch {
@@ -603,6 +626,7 @@ function assertShape(problem: string | null, what: string): void {
 
 function parseAuditLine(text: string, lineNo: number | "last", path: string): AuditEvent {
   const where = lineNo === "last" ? "last line" : `line ${lineNo}`;
+  if (jsonTooDeep(text)) throw integrityError(`the audit log ${path} ${where} ${TOO_DEEP}`, "The log was damaged or edited: run guard audit verify on a copy and investigate.");
   let e: unknown;
   try {
     e = JSON.parse(text);

@@ -1,7 +1,9 @@
 import { randomBytes } from "../random.js";
-import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, promises as fsp, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, promises as fsp, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
+import { formatDuration } from "../../core/duration.js";
 import { ExitCode, GuardError, integrityError, ioError } from "../../core/errors.js";
+import { escapeForTerminal as esc, quoteArgv } from "../../core/escape.js";
 
 /**
  * A lock file that serialises one critical section across processes on one host (the audit append).
@@ -9,11 +11,17 @@ import { ExitCode, GuardError, integrityError, ioError } from "../../core/errors
  * created with O_CREAT|O_EXCL holding `{pid, host, token}`.
  *
  * A holder that died leaves its file behind. It is stale when it names this host and a pid that no
- * longer exists (or this very process, with a token it does not hold: pid reuse). Breaking a stale
+ * longer exists (or this very process, with a token it does not hold: pid reuse). On Linux the holder
+ * also records its process start time (field 22 of /proc/PID/stat, clock ticks since boot) and the boot
+ * id: a pid that is alive but started at another time (recycled, or an unrelated process named by a
+ * planted lock), or a lock from before a reboot, is stale too (SECURITY H5). A lock on this host that
+ * records no start time cannot be checked that way and is stale once older than any append takes.
+ * Breaking a stale
  * lock goes through a second O_EXCL file, `<lock>.break`, and re-reads the content under it, so two
  * processes that both saw the same stale lock cannot remove a fresh lock that a third one just took.
  * A lock held on another host, or by a live process for longer than the wait, is never broken: the
- * caller gets a 74 that names the holder and the file.
+ * caller gets a 74 that names the holder, its host and the lock's age, and for another host the command
+ * that clears it once a person has checked (`guard store unlock --host H`, commands/store.ts).
  *
  * Taking and releasing a free lock is a handful of synchronous system calls (a guard run appends twice,
  * and each asynchronous call would be a round trip through libuv's thread pool). The holder keeps the
@@ -30,11 +38,14 @@ export interface LockOptions {
   what?: string;
 }
 
-interface Holder {
+export interface Holder {
   pid: number;
   host: string;
   token: string;
   since: string;
+  /** Linux: the holder's start time (clock ticks since boot, /proc/PID/stat field 22) and the boot id. */
+  start?: string;
+  boot?: string;
 }
 
 /** A lock file whose content never became readable is a crash between create and write. */
@@ -76,7 +87,8 @@ async function acquire(lockPath: string, opts: LockOptions): Promise<{ token: st
   const mode = opts.mode ?? 0o600;
   const what = opts.what ?? lockPath;
   const deadline = Date.now() + timeoutMs;
-  const me: Holder = { pid: process.pid, host: hostname(), token: randomBytes(12).toString("hex"), since: "" };
+  const self = selfIdentity();
+  const me: Holder = { pid: process.pid, host: hostname(), token: randomBytes(12).toString("hex"), since: "", ...self };
   let delay = 2;
   for (;;) {
     me.since = new Date().toISOString();
@@ -85,18 +97,12 @@ async function acquire(lockPath: string, opts: LockOptions): Promise<{ token: st
       held.add(me.token);
       return { token: me.token, fd };
     }
-    const seen = await readHolder(lockPath);
-    if (seen !== "gone" && (await isStale(lockPath, seen))) {
-      await breakStale(lockPath, seen.raw, mode);
+    const state = await inspectLock(lockPath);
+    if (state.kind === "stale") {
+      await breakStale(lockPath, state.raw, mode);
       continue;
     }
-    if (Date.now() >= deadline) {
-      const who = seen === "gone" || seen.holder === null ? "another process" : `pid ${seen.holder.pid} on ${seen.holder.host} since ${seen.holder.since}`;
-      throw ioError(
-        `${what} is locked by ${who}; gave up after ${(timeoutMs / 1000).toFixed(1)} s (lock file ${lockPath})`,
-        `If that process is gone (for instance on another host), remove ${lockPath} and retry.`,
-      );
-    }
+    if (Date.now() >= deadline) throw lockedError(what, lockPath, state, timeoutMs);
     await sleep(delay + Math.random() * delay);
     delay = Math.min(delay * 1.5, 50);
   }
@@ -151,7 +157,14 @@ function parseHolder(raw: string): Holder | null {
   try {
     const h = JSON.parse(raw) as Partial<Holder>;
     if (typeof h.pid === "number" && Number.isSafeInteger(h.pid) && h.pid > 0 && typeof h.host === "string" && typeof h.token === "string") {
-      return { pid: h.pid, host: h.host, token: h.token, since: typeof h.since === "string" ? h.since : "?" };
+      return {
+        pid: h.pid,
+        host: h.host,
+        token: h.token,
+        since: typeof h.since === "string" ? h.since : "?",
+        ...(typeof h.start === "string" && TICKS_RE.test(h.start) ? { start: h.start } : {}),
+        ...(typeof h.boot === "string" && BOOT_ID_RE.test(h.boot) ? { boot: h.boot } : {}),
+      };
     }
   } catch {
     // fall through: unreadable content
@@ -159,16 +172,123 @@ function parseHolder(raw: string): Holder | null {
   return null;
 }
 
-async function isStale(path: string, seen: Seen): Promise<boolean> {
+/** What is at a lock's path, judged: free, stale (safe to break), held by a live local process, or held on another host. */
+export type LockState =
+  | { kind: "free" }
+  | { kind: "stale"; raw: string; holder: Holder | null; why: string; ageMs: number }
+  | { kind: "live"; raw: string; holder: Holder | null; ageMs: number }
+  | { kind: "other-host"; raw: string; holder: Holder; ageMs: number };
+
+export async function inspectLock(path: string): Promise<LockState> {
+  const seen = await readHolder(path);
+  if (seen === "gone") return { kind: "free" };
+  const st = await fsp.lstat(path).catch(() => null);
+  if (st === null) return { kind: "free" };
+  const ageMs = Math.max(0, Date.now() - st.mtimeMs);
+  const { raw } = seen;
   const h = seen.holder;
+  const stale = (why: string): LockState => ({ kind: "stale", raw, holder: h, why, ageMs });
   if (h === null) {
     // Crash between O_EXCL create and write, or junk: stale once old enough that no writer is mid-way.
-    const st = await fsp.lstat(path).catch(() => null);
-    return st !== null && Date.now() - st.mtimeMs > UNREADABLE_STALE_MS;
+    return ageMs > UNREADABLE_STALE_MS ? stale("its content is not a lock holder") : { kind: "live", raw, holder: null, ageMs };
   }
-  if (h.host !== hostname()) return false;
-  if (h.pid === process.pid) return !held.has(h.token);
-  return !pidAlive(h.pid);
+  if (h.host !== hostname()) return { kind: "other-host", raw, holder: h, ageMs };
+  if (h.pid === process.pid) return held.has(h.token) ? { kind: "live", raw, holder: h, ageMs } : stale("this process does not hold it");
+  const self = selfIdentity();
+  if (h.boot !== undefined && self.boot !== undefined && h.boot !== self.boot) return stale("it was taken before this host last booted");
+  if (!pidAlive(h.pid)) return stale(`process ${h.pid} is no longer running`);
+  if (self.start !== undefined) {
+    // Linux: the pid is alive, but is it the holder?
+    const start = processStart(h.pid);
+    if (h.start === undefined) {
+      if (ageMs > UNREADABLE_STALE_MS) return stale(`it records no process start time, so process ${h.pid} cannot be shown to be its holder`);
+    } else if (start !== undefined && start !== h.start) {
+      return stale(`process ${h.pid} is running but started at another time: the pid was reused by an unrelated process`);
+    }
+  }
+  return { kind: "live", raw, holder: h, ageMs };
+}
+
+/**
+ * Remove a lock judged stale (or cleared by a person: `guard store unlock`) only if its content is still
+ * `raw`, under the `<lock>.break` file: never a fresh lock that another process took meanwhile.
+ */
+export async function removeLock(lockPath: string, raw: string, mode = 0o600): Promise<boolean> {
+  const breaker = `${lockPath}.break`;
+  const fd = tryCreate(breaker, `${process.pid}\n`, mode);
+  if (fd === null) return false;
+  closeSync(fd);
+  try {
+    const now = await readHolder(lockPath);
+    if (now === "gone" || now.raw !== raw) return false;
+    return await fsp.unlink(lockPath).then(
+      () => true,
+      () => false,
+    );
+  } finally {
+    await fsp.unlink(breaker).catch(() => undefined);
+  }
+}
+
+/** The holder as a person reads it: pid, host and how long the lock has been held (store text escaped). */
+export function describeHolder(state: Exclude<LockState, { kind: "free" }>): string {
+  const age = formatDuration(Math.round(state.ageMs / 1000));
+  const h = state.holder;
+  if (h === null) return `an unreadable holder (lock file ${age} old)`;
+  return `pid ${h.pid} on host ${esc(h.host)} (held for ${age}, since ${esc(h.since)})`;
+}
+
+/** The command that clears a lock held on `host`, once a person has checked that nothing runs there. */
+export function unlockCommand(host: string): string {
+  return quoteArgv(["guard", "store", "unlock", "--host", esc(host)]);
+}
+
+function lockedError(what: string, lockPath: string, state: LockState, timeoutMs: number): GuardError {
+  const waited = `gave up after ${(timeoutMs / 1000).toFixed(1)} s (lock file ${lockPath})`;
+  if (state.kind === "free" || state.kind === "stale") return ioError(`${what} stayed locked; ${waited}`, "Retry.");
+  if (state.kind === "other-host") {
+    return ioError(
+      `${what} is locked by ${describeHolder(state)}, another host; guard never breaks a lock held on another host; ${waited}`,
+      `If no guard is running on ${esc(state.holder.host)} any more (check there), clear the lock with: ${unlockCommand(state.holder.host)}`,
+    );
+  }
+  return ioError(
+    `${what} is locked by ${describeHolder(state)}, which is still running on this host; ${waited}`,
+    "Wait for it to finish and retry; if it hangs, stop that process (guard then takes the lock over).",
+  );
+}
+
+/** This process's start time and boot id (Linux; undefined elsewhere), read once. */
+let selfId: { start?: string; boot?: string } | undefined;
+function selfIdentity(): { start?: string; boot?: string } {
+  if (selfId) return selfId;
+  const start = processStart(process.pid);
+  let boot: string | undefined;
+  try {
+    const b = readFileSync("/proc/sys/kernel/random/boot_id", "latin1").trim();
+    if (BOOT_ID_RE.test(b)) boot = b;
+  } catch {
+    // no /proc: not Linux
+  }
+  selfId = { ...(start !== undefined ? { start } : {}), ...(boot !== undefined ? { boot } : {}) };
+  return selfId;
+}
+
+const BOOT_ID_RE = /^[0-9a-f-]{36}$/;
+const TICKS_RE = /^\d{1,20}$/;
+
+/** Field 22 of /proc/PID/stat (start time in clock ticks since boot), or undefined when it cannot be read. */
+function processStart(pid: number): string | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+  } catch {
+    return undefined;
+  }
+  // "pid (comm) state ppid …": comm may hold spaces and parentheses, so count fields after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const start = fields[22 - 3];
+  return start !== undefined && TICKS_RE.test(start) ? start : undefined;
 }
 
 function pidAlive(pid: number): boolean {
@@ -181,22 +301,12 @@ function pidAlive(pid: number): boolean {
 }
 
 async function breakStale(lockPath: string, staleRaw: string, mode: number): Promise<void> {
+  if (await removeLock(lockPath, staleRaw, mode)) return;
+  // Someone else is breaking it. A breaker whose owner died mid-way is cleared after a while.
   const breaker = `${lockPath}.break`;
-  const fd = tryCreate(breaker, `${process.pid}\n`, mode);
-  if (fd === null) {
-    // Someone else is breaking it. A breaker whose owner died mid-way is cleared after a while.
-    const st = await fsp.lstat(breaker).catch(() => null);
-    if (st !== null && Date.now() - st.mtimeMs > UNREADABLE_STALE_MS) await fsp.unlink(breaker).catch(() => undefined);
-    await sleep(5);
-    return;
-  }
-  closeSync(fd);
-  try {
-    const now = await readHolder(lockPath);
-    if (now !== "gone" && now.raw === staleRaw) await fsp.unlink(lockPath).catch(() => undefined);
-  } finally {
-    await fsp.unlink(breaker).catch(() => undefined);
-  }
+  const st = await fsp.lstat(breaker).catch(() => null);
+  if (st !== null && Date.now() - st.mtimeMs > UNREADABLE_STALE_MS) await fsp.unlink(breaker).catch(() => undefined);
+  await sleep(5);
 }
 
 async function readNoFollow(path: string): Promise<string> {

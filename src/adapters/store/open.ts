@@ -21,6 +21,11 @@ export async function openStore(url: string, opts: { create?: boolean } = {}): P
   return openFileStore(filePath(url), { create: opts.create ?? true });
 }
 
+/** The directory of a file store, or null for a PostgreSQL store. */
+export function fileStoreDir(url: string): string | null {
+  return /^postgres(ql)?:\/\//i.test(url) ? null : filePath(url);
+}
+
 function filePath(url: string): string {
   if (url.includes("\0")) throw usageError("the store location contains a NUL byte", ACCEPTED);
   if (url.startsWith("file:")) {

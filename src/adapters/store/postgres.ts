@@ -13,8 +13,9 @@ import {
   SCHEMA_VERSION,
   VERSION_TABLE_SQL,
 } from "./postgres-schema.js";
+import { jsonTooDeep, TOO_DEEP } from "../../core/json-depth.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
-import { REQUEST_ID_RE, type AuditLineSink, type Store } from "./types.js";
+import { REQUEST_ID_RE, type AuditLineSink, type RequestList, type Store } from "./types.js";
 
 /**
  * The PostgreSQL store: one approval system for a team on many machines. Same contract as the file
@@ -305,6 +306,7 @@ async function migrate(conn: Connection): Promise<{ from: number; to: number }> 
 // ---------------------------------------------------------------------------------------------
 
 function parseRow(target: Target, what: string, text: string): Record<string, unknown> {
+  if (jsonTooDeep(text)) throw corrupt(target, what, TOO_DEEP);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -400,9 +402,19 @@ class PostgresStore implements Store {
     return row ? this.requestFrom(id, row.body) : null;
   }
 
-  async listRequests(): Promise<SignedRequest[]> {
+  async listRequests(): Promise<RequestList> {
     const r = await this.query<BodyRow & { id: string }>("listing requests", "SELECT id, body FROM guard_requests ORDER BY created_at DESC, id DESC");
-    return r.rows.map((row) => this.requestFrom(row.id, row.body));
+    // One corrupt row is listed as damaged; the others are still listed (SECURITY H4).
+    const out: RequestList = { requests: [], damaged: [] };
+    for (const row of r.rows) {
+      try {
+        out.requests.push(this.requestFrom(row.id, row.body));
+      } catch (e) {
+        if (!(e instanceof GuardError)) throw e;
+        out.damaged.push({ id: row.id, where: `request ${row.id} in the PostgreSQL store at ${this.conn.target.where}`, problem: e.message });
+      }
+    }
+    return out;
   }
 
   private requestFrom(id: string, body: string): SignedRequest {

@@ -19,8 +19,12 @@ export interface Store {
   putRequest(signed: SignedRequest): Promise<void>;
   /** null when there is no such request; 65 when the record is unreadable. */
   getRequest(id: string): Promise<SignedRequest | null>;
-  /** Every request (newest first). */
-  listRequests(): Promise<SignedRequest[]>;
+  /**
+   * Every readable request (newest first), and apart from them every record that could not be read
+   * (junk, unreadable, malformed, too deep): one damaged record affects only itself (SECURITY H4). Reading
+   * a damaged request by its id (getRequest) still fails, 65.
+   */
+  listRequests(): Promise<RequestList>;
 
   /** Add a signed approval or denial to a request. Identical re-submissions are idempotent. */
   putApproval(requestId: string, approval: SignedApproval): Promise<void>;
@@ -53,6 +57,21 @@ export interface Store {
   feedAudit?(sink: AuditLineSink): Promise<void>;
 
   close(): Promise<void>;
+}
+
+/** A record a listing skipped because it cannot be read: shown as damaged, reported by `audit verify`. */
+export interface DamagedRecord {
+  /** The request id the record is stored under, when its name is one (raw store text: escape it). */
+  id: string | null;
+  /** Where: a file path or a PostgreSQL row (raw store text: escape it). */
+  where: string;
+  /** What is wrong with it, as the error reading it said. */
+  problem: string;
+}
+
+export interface RequestList {
+  requests: SignedRequest[];
+  damaged: DamagedRecord[];
 }
 
 /** What feedAudit feeds: AuditVerifier (core/audit.ts). */

@@ -1,5 +1,6 @@
 import { digestOf, sha256Hex } from "../canonical.js";
 import type { Diagnostic } from "../errors.js";
+import type { RegexCompiler } from "../linear-regex.js";
 import { FileDiagnostics, LineTable, diagnosticAt, sortDiagnostics } from "./diagnostics.js";
 import { lintPolicy } from "./lint.js";
 import { mergeFragments } from "./merge.js";
@@ -20,10 +21,13 @@ export const isPolicyTestFile = (path: string): boolean => TEST_FILE_RE.test(bas
  * are in `diagnostics` too. Test files are held to the same YAML rules and their errors count: a
  * malformed file in the policy directory is a doubt, and doubts refuse.
  *
+ * Detector regexes are checked with `opts.regex` (the RE2 engine: adapters/linear-regex.ts loads it
+ * for policy text that may name a regex).
+ *
  * The digest binds the policy files' base names and bytes (not tests, not the directory's location), so
  * the same policy checked out anywhere has the same digest. The directory is flat, so base names are unique.
  */
-export function parsePolicyFiles(files: readonly PolicyFile[], root: string): ParsedPolicy {
+export function parsePolicyFiles(files: readonly PolicyFile[], root: string, opts: { regex?: RegexCompiler } = {}): ParsedPolicy {
   const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const diagnostics: Diagnostic[] = [];
   const fragments: FileFragment[] = [];
@@ -47,7 +51,7 @@ export function parsePolicyFiles(files: readonly PolicyFile[], root: string): Pa
     // A file with YAML-level errors may be misread; whole-policy checks ("no rules") would mislead then.
     if (!isTest && sink.hasErrors) allFilesRead = false;
     if (node) {
-      const reader = new Reader(sink, badKeys);
+      const reader = new Reader(sink, badKeys, opts.regex);
       if (isTest) testDefs.push(...readTestFile(node, reader));
       else fragments.push(readPolicyFile(node, reader, file.path));
     }

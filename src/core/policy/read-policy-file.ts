@@ -1,4 +1,5 @@
 import { isMap, type Node } from "yaml";
+import { globProblem } from "../glob.js";
 import { parseAuthorizedKey } from "../sshkey.js";
 import type { BreakGlass, Detector, Environment, Freeze, Principal, PublicKey, Rule, RuleEffect, RuleMatch, SourceLocation, ValueMatcher } from "../types.js";
 import { BIND_ENV_RE, DETECTOR_KINDS, EFFECTS, ENV_VAR_RE, FLAG_RE, SPECS, VALUE_MATCHERS } from "./fields.js";
@@ -215,7 +216,7 @@ function readDetector(r: Reader, node: YNode): Detector | null {
     case "kube_context":
     case "host":
     case "argument": {
-      const pattern = r.string(subject.value, `\`${kind}\``, { nonEmpty: true });
+      const pattern = checkGlob(r, subject.value, r.string(subject.value, `\`${kind}\``, { nonEmpty: true }), `\`${kind}\``);
       if (pattern === null) return null;
       return kind === "kube_context" ? { type: "kube_context", pattern, at } : kind === "host" ? { type: "host", pattern, at } : { type: "argument", pattern, at };
     }
@@ -226,8 +227,8 @@ function readMatcher(r: Reader, kind: (typeof VALUE_MATCHERS)[number], field: Fi
   const s = r.string(field.value, `\`${kind}\``, { nonEmpty: true });
   if (s === null) return null;
   if (kind === "equals") return { kind: "equals", value: s };
-  if (kind === "matches") return { kind: "glob", pattern: s };
-  const problem = regexProblem(s);
+  if (kind === "matches") return checkGlob(r, field.value, s, "`matches`") === null ? null : { kind: "glob", pattern: s };
+  const problem = regexProblem(s, r.regex);
   if (problem) {
     r.error(field.value, "bad-regex", problem, "fix the regex, or use `matches:` with a glob, which cannot backtrack");
     return null;
@@ -324,15 +325,24 @@ function readMatch(r: Reader, node: YNode, def: RuleDef): RuleMatch {
   }
   const args = f.get("args");
   if (args) {
-    const items = r.strings(args.value, "`args`", { nonEmpty: true });
+    const items = r.strings(args.value, "`args`", { nonEmpty: true, item: (n) => checkGlob(r, n, r.string(n, "an argument glob", { nonEmpty: true }), "an argument glob") });
     if (items) match.args = items.map((i) => i.value);
   }
   return match;
 }
 
+/** A glob that cannot be compiled (a reversed range `[e-a]`) is an error here, not a crash of every run. */
+function checkGlob(r: Reader, node: YNode, s: string | null, what: string): string | null {
+  if (s === null) return null;
+  const problem = globProblem(s);
+  if (problem === null) return s;
+  r.error(node, "bad-glob", `${what} ${JSON.stringify(s)} is not a valid glob: ${problem}`, "write a range low to high (`[a-e]`, not `[e-a]`), or escape the `[` (`\\[`) to match it literally");
+  return null;
+}
+
 /** Command globs with a '/' match the program's path relative to the policy root, so they must be relative and normal. */
 function commandGlob(r: Reader, node: YNode): string | null {
-  const s = r.string(node, "a command glob", { nonEmpty: true });
+  const s = checkGlob(r, node, r.string(node, "a command glob", { nonEmpty: true }), "a command glob");
   if (s === null || !s.includes("/")) return s;
   const problem = s.startsWith("/")
     ? "is absolute"

@@ -1,4 +1,5 @@
 import { isMap, isScalar, isSeq, type Node, type Scalar, type YAMLMap } from "yaml";
+import type { RegexCompiler } from "../linear-regex.js";
 import type { SourceLocation } from "../types.js";
 import type { FileDiagnostics } from "./diagnostics.js";
 import { MAX_NAME_LENGTH, NAME_RE, ownersOf, type ObjectSpec } from "./fields.js";
@@ -23,6 +24,8 @@ export class Reader {
   constructor(
     readonly sink: FileDiagnostics,
     private readonly badKeys: Set<Node>,
+    /** The RE2 engine that checks detector regexes (policy/regex-check.ts). */
+    readonly regex?: RegexCompiler,
   ) {}
 
   pos(node: YNode, fallback = 0): number {

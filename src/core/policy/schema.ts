@@ -21,7 +21,7 @@ const glob = nonEmpty("Glob, case-insensitive ('*' matches any run of characters
 const matchers = {
   equals: z.string().min(1).describe("The value must equal this exactly."),
   matches: z.string().min(1).describe("The value must match this glob (case-insensitive), e.g. \"*prod-db.*\"."),
-  regex: z.string().min(1).max(512).describe("The value must match this JavaScript regular expression (anchor it yourself with ^ and $)."),
+  regex: z.string().min(1).max(512).describe("The value must match this regular expression, in the RE2 dialect (linear-time: no backreferences or lookaround; anchor it yourself with ^ and $)."),
 };
 const envVar = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).describe("Name of an environment variable of the invocation, e.g. DATABASE_URL.");
 const flag = z.string().regex(/^--?[A-Za-z0-9][A-Za-z0-9_-]*$/).describe("A flag of the command's own arguments, e.g. \"--env\": its value (--env=x or --env x) is compared with environment names and aliases, or with the matcher when one is given.");
