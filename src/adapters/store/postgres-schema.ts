@@ -151,7 +151,9 @@ CREATE TRIGGER guard_audit_lock_append_only BEFORE UPDATE OR DELETE ON guard_aud
 CREATE FUNCTION guard_json_object(doc text) RETURNS boolean
   LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog AS $fn$
 BEGIN
-  RETURN jsonb_typeof(doc::jsonb) = 'object';
+  -- json, not jsonb: it takes every string JavaScript can write (\\u0000, lone surrogates) and, like
+  -- JSON.parse, lets the last of duplicate keys count.
+  RETURN json_typeof(doc::json) = 'object';
 EXCEPTION WHEN others THEN
   RETURN false; -- not JSON, or nested deeper than the server's stack allows
 END
@@ -160,7 +162,7 @@ $fn$;
 CREATE FUNCTION guard_audit_row_ok(row_seq bigint, row_hash text, row_body text) RETURNS boolean
   LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog AS $fn$
 DECLARE
-  doc jsonb;
+  doc json;
 BEGIN
   IF row_seq IS NULL OR row_hash IS NULL OR row_body IS NULL OR row_seq < 1 OR row_seq > ${MAX_AUDIT_SEQ} THEN
     RETURN false;
@@ -174,11 +176,11 @@ BEGIN
     RETURN false;
   END IF;
   BEGIN
-    doc := row_body::jsonb;
+    doc := row_body::json;
   EXCEPTION WHEN others THEN
     RETURN false;
   END;
-  RETURN jsonb_typeof(doc -> 'actor') = 'object' AND jsonb_typeof(doc -> 'data') = 'object'
+  RETURN json_typeof(doc -> 'actor') = 'object' AND json_typeof(doc -> 'data') = 'object'
     AND encode(sha256(convert_to(replace(row_body, ',"hash":"' || row_hash || '",', ','), 'UTF8')), 'hex') = row_hash;
 END
 $fn$;
