@@ -151,9 +151,12 @@ CREATE TRIGGER guard_audit_lock_append_only BEFORE UPDATE OR DELETE ON guard_aud
 CREATE FUNCTION guard_json_object(doc text) RETURNS boolean
   LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog AS $fn$
 BEGIN
-  -- json, not jsonb: it takes every string JavaScript can write (\\u0000, lone surrogates) and, like
-  -- JSON.parse, lets the last of duplicate keys count.
-  RETURN json_typeof(doc::json) = 'object';
+  -- Parsed with every escaped backslash and every \\uXXXX escape replaced by plain characters: valid
+  -- exactly when the text is, with the same structure. PostgreSQL refuses to decode \\u0000 and lone
+  -- surrogates, which JavaScript writes and reads (JSON.stringify escapes a lone surrogate as \\udXXX),
+  -- so guard's checks never decode a string. (Inline: these functions are self-contained, with
+  -- search_path pg_catalog, so that a CHECK never depends on the session's search_path.)
+  RETURN json_typeof(regexp_replace(replace(doc, chr(92) || chr(92), '__'), chr(92) || chr(92) || 'u[0-9a-fA-F]{4}', '_', 'g')::json) = 'object';
 EXCEPTION WHEN others THEN
   RETURN false; -- not JSON, or nested deeper than the server's stack allows
 END
@@ -176,12 +179,16 @@ BEGIN
     RETURN false;
   END IF;
   BEGIN
-    doc := row_body::json;
+    doc := regexp_replace(replace(row_body, chr(92) || chr(92), '__'), chr(92) || chr(92) || 'u[0-9a-fA-F]{4}', '_', 'g')::json; -- (as in guard_json_object)
+    -- Exactly the seven members, once each (an escaped or repeated key would read differently in
+    -- JSON.parse), actor and data objects: every guard can parse every row.
+    RETURN (SELECT count(*) = 7 AND count(DISTINCT k) = 7 AND bool_and(k IN ('actor', 'data', 'hash', 'prev', 'seq', 'time', 'type'))
+              FROM json_object_keys(doc) AS k)
+      AND json_typeof(doc -> 'actor') = 'object' AND json_typeof(doc -> 'data') = 'object'
+      AND encode(sha256(convert_to(replace(row_body, ',"hash":"' || row_hash || '",', ','), 'UTF8')), 'hex') = row_hash;
   EXCEPTION WHEN others THEN
     RETURN false;
   END;
-  RETURN json_typeof(doc -> 'actor') = 'object' AND json_typeof(doc -> 'data') = 'object'
-    AND encode(sha256(convert_to(replace(row_body, ',"hash":"' || row_hash || '",', ','), 'UTF8')), 'hex') = row_hash;
 END
 $fn$;
 
