@@ -156,7 +156,7 @@ describe("least-privilege roles (docs/postgres.md)", () => {
     expect(e.hint).toContain("guard store migrate");
   });
 
-  it("issue 12 #6: a guard user cannot INSERT audit rows, nor take the append lock; it appends only through guard_append_audit", async () => {
+  it("SW7: a guard user cannot INSERT audit rows, nor take the append lock; it appends only through guard_append_audit", async () => {
     const forged = chainEvent(null, makeDraft(1), new Date().toISOString());
     await refused(aliceUrl, `INSERT INTO guard_audit (seq, hash, body, time) VALUES (1000000, '${forged.hash}', '${canonicalJson(forged)}', now())`, "42501");
     await refused(aliceUrl, "INSERT INTO guard_audit (seq, hash, body, time) VALUES (9223372036854775807, 'junk', 'junk', now())", "42501");
@@ -191,7 +191,7 @@ describe("least-privilege roles (docs/postgres.md)", () => {
     }
   });
 
-  it("issue 12 #6: guard_append_audit decides seq, prev, time and hash itself, and refuses what is not an event", async () => {
+  it("SW7: guard_append_audit decides seq, prev, time and hash itself, and refuses what is not an event", async () => {
     const before = await sql(ownerUrl, "SELECT seq::int AS seq, hash FROM guard_audit ORDER BY seq DESC LIMIT 1");
     // Called directly, by hand: the caller names only the type, actor and data.
     const [made] = await sql(aliceUrl, `SELECT out_seq::int AS seq, out_prev AS prev FROM guard_append_audit('policy.error', '{"principal":"alice"}', '{"message":"by hand"}')`);
@@ -214,7 +214,7 @@ describe("least-privilege roles (docs/postgres.md)", () => {
     }
   });
 
-  it("issue 12 #6: the issue's row (a huge seq, a junk hash) is refused by the CHECK constraint, for the owner and a superuser too", async () => {
+  it("SW7: the issue's row (a huge seq, a junk hash) is refused by the CHECK constraint, for the owner and a superuser too", async () => {
     for (const url of [ownerUrl, urlFor(database)]) {
       await refused(url, "INSERT INTO guard_audit (seq, hash, body, time) VALUES (9223372036854775807, 'junk', 'junk', now())", "23514");
       await refused(url, "INSERT INTO guard_audit (seq, hash, body, time) VALUES (1000000, repeat('a', 64), '{}', now())", "23514");
@@ -228,7 +228,7 @@ describe("least-privilege roles (docs/postgres.md)", () => {
     return forged;
   }
 
-  it("issue 12 #6: the owner's recovery (docs/postgres.md) removes a damaged last row, and the log verifies again", async () => {
+  it("SW7: the owner's recovery (docs/postgres.md) removes a damaged last row, and the log verifies again", async () => {
     await ownerForges();
     const store = await openPostgresStore(aliceUrl);
     try {
@@ -244,7 +244,7 @@ describe("least-privilege roles (docs/postgres.md)", () => {
     expect(await refused(ownerUrl, "DELETE FROM guard_audit", "42501")).toContain("append-only");
   });
 
-  it("issue 12 #6: a row the owner forged blocks no user: guard request, approve and run as members of guard_user still work; `audit verify` reports it (65, its seq)", async () => {
+  it("SW7: a row the owner forged blocks no user: guard request, approve and run as members of guard_user still work; `audit verify` reports it (65, its seq)", async () => {
     const forged = await ownerForges();
     let w: World | undefined;
     try {
@@ -280,7 +280,7 @@ describe("least-privilege roles (docs/postgres.md)", () => {
     }
   }, 60_000);
 
-  it("issue 12 #6: a store set up with schema version 1 and its grants migrates: users lose INSERT on the audit log, gain the function, and the log keeps verifying", async () => {
+  it("SW7: a store set up with schema version 1 and its grants migrates: users lose INSERT on the audit log, gain the function, and the log keeps verifying", async () => {
     await sql(ADMIN_URL, `CREATE DATABASE ${legacy} OWNER ${owner}`);
     await sql(ADMIN_URL, `GRANT CONNECT ON DATABASE ${legacy} TO ${group}`);
     const legacyOwner = urlFor(legacy, owner);

@@ -205,7 +205,7 @@ describe("audit", () => {
   });
 });
 
-describe("issue 12 #6: audit appends through guard_append_audit (schema version 2)", () => {
+describe("SW7: audit appends through guard_append_audit (schema version 2)", () => {
   /** A schema as version 1 of guard created it (exactly what migrate() ran), for upgrade tests. */
   async function freshV1(): Promise<{ url: string; schema: string }> {
     const schema = randomName("v1");
