@@ -288,6 +288,9 @@ describe("least-privilege roles (docs/postgres.md)", () => {
     // Version 1 as migrate() applied it, and the grants the documentation gave then.
     await sql(legacyOwner, `${VERSION_TABLE_SQL}; ${MIGRATIONS[0]!.sql}; INSERT INTO guard_schema_version (version, description) VALUES (1, '${MIGRATIONS[0]!.description}')`);
     await sql(legacyOwner, `GRANT USAGE ON SCHEMA public TO ${group}; GRANT SELECT ON guard_schema_version TO ${group}; GRANT SELECT, INSERT ON guard_requests, guard_approvals, guard_consumptions, guard_audit TO ${group}`);
+    // Widened by mistake: a grant option, passed on by a member.
+    await sql(legacyOwner, `GRANT INSERT ON guard_audit TO ${group} WITH GRANT OPTION`);
+    await sql(legacyAlice, "GRANT INSERT ON guard_audit TO PUBLIC");
     // Events as version 1's appendAudit wrote them: by the client, as raw rows.
     let prev: AuditEvent | null = null;
     for (let i = 0; i < 3; i++) {
@@ -295,6 +298,8 @@ describe("least-privilege roles (docs/postgres.md)", () => {
       await sql(legacyAlice, "INSERT INTO guard_audit (seq, hash, body, time) VALUES ($1, $2, $3, $4)", [prev.seq, prev.hash, canonicalJson(prev), prev.time]);
     }
     expect(await migratePostgres(legacyOwner)).toEqual({ from: 1, to: SCHEMA_VERSION });
+    const inserters = await sql(legacyOwner, "SELECT acl.grantee::regrole::text AS who FROM pg_class c, aclexplode(c.relacl) acl WHERE c.oid = 'guard_audit'::regclass AND acl.privilege_type = 'INSERT' AND acl.grantee <> c.relowner");
+    expect(inserters).toEqual([]);
     await refused(legacyAlice, "INSERT INTO guard_audit (seq, hash, body, time) VALUES (9223372036854775807, 'junk', 'junk', now())", "42501");
     const store = await openPostgresStore(legacyAlice, { migrate: false });
     try {

@@ -221,6 +221,10 @@ BEGIN
   END IF;
   -- Held until commit: appends from every client queue here, so each extends the true head.
   PERFORM 1 FROM guard_audit_lock FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'access-guard: the append lock row of guard_audit_lock is missing' USING ERRCODE = 'object_not_in_prerequisite_state',
+      HINT = 'the owner restores it: INSERT INTO guard_audit_lock VALUES (true)';
+  END IF;
   -- The head is the last row, whatever it holds: a damaged row stops nobody (verify reports it). Rows
   -- beyond the largest safe seq can only predate version 2; they stay after the chain, never in it.
   SELECT a.seq, a.hash, a.body INTO head_seq, head_hash, head_body
@@ -268,10 +272,11 @@ BEGIN
      WHERE c.oid = 'guard_audit'::regclass AND acl.privilege_type = 'INSERT' AND acl.grantee <> c.relowner
   LOOP
     IF grantee = 0 THEN
-      REVOKE INSERT ON guard_audit FROM PUBLIC;
+      REVOKE INSERT ON guard_audit FROM PUBLIC CASCADE;
       GRANT EXECUTE ON FUNCTION guard_append_audit(text, text, text) TO PUBLIC;
     ELSE
-      EXECUTE format('REVOKE INSERT ON guard_audit FROM %s', grantee::regrole);
+      -- CASCADE: also what that role passed on WITH GRANT OPTION.
+      EXECUTE format('REVOKE INSERT ON guard_audit FROM %s CASCADE', grantee::regrole);
       EXECUTE format('GRANT EXECUTE ON FUNCTION guard_append_audit(text, text, text) TO %s', grantee::regrole);
     END IF;
   END LOOP;
