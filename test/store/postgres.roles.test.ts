@@ -275,6 +275,9 @@ describe("least-privilege roles (docs/postgres.md)", () => {
       const report = JSON.parse(verify.stdout) as { ok: boolean; problems: string[] };
       expect(report.ok).toBe(false);
       expect(report.problems.join("\n")).toContain("event 1000000");
+      // No longer the last row: the documented removal refuses and changes nothing.
+      await expect(sql(ownerUrl, await docBlock("remove-row"))).rejects.toThrow("event 1000000 is not the last row");
+      expect(await sql(ownerUrl, "SELECT seq::int AS seq FROM guard_audit WHERE seq = 1000000")).toEqual([{ seq: 1000000 }]);
     } finally {
       await w?.cleanup();
     }
