@@ -2,7 +2,7 @@ import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migratePostgres, openPostgresStore } from "../../src/adapters/store/postgres.js";
-import { MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE_SQL } from "../../src/adapters/store/postgres-schema.js";
+import { MAX_AUDIT_EVENT_BYTES, MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE_SQL } from "../../src/adapters/store/postgres-schema.js";
 import { chainEvent } from "../../src/core/audit.js";
 import { canonicalJson } from "../../src/core/canonical.js";
 import type { AuditEvent } from "../../src/core/types.js";
@@ -206,6 +206,8 @@ describe("least-privilege roles (docs/postgres.md)", () => {
     ]) {
       await refused(aliceUrl, `SELECT * FROM guard_append_audit(${args})`, "22023");
     }
+    // Bounded, since the row is checked under the append lock.
+    await expect(sql(aliceUrl, "SELECT * FROM guard_append_audit('policy.error', '{}', $1)", [`{"a":"${"x".repeat(MAX_AUDIT_EVENT_BYTES)}"}`])).rejects.toMatchObject({ code: "54000" });
     const store = await openPostgresStore(aliceUrl);
     try {
       expect((await verifyBothWays(store)).ok).toBe(true);

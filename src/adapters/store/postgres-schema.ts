@@ -112,6 +112,13 @@ CREATE TRIGGER guard_consumptions_announce AFTER INSERT ON guard_consumptions
 export const MAX_AUDIT_SEQ = "9007199254740991";
 
 /**
+ * The largest actor and data text (together, in UTF-8) an event may have: far above any argv an OS
+ * passes (Linux: 2 MiB), and small enough that checking it under the append lock takes well under a
+ * second.
+ */
+export const MAX_AUDIT_EVENT_BYTES = 4 * 1024 * 1024;
+
+/**
  * Audit event types: lowercase words joined by dots. Nothing in a type needs escaping in JSON, so the
  * append function can write it into the canonical text as it is.
  */
@@ -215,6 +222,11 @@ BEGIN
   END IF;
   IF event_type IS NULL OR length(event_type) > 100 OR event_type !~ '${AUDIT_TYPE_PATTERN}' THEN
     RAISE EXCEPTION 'access-guard: audit event type refused: lowercase words joined by dots' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- Checked while holding the append lock (the CHECK constraint reads the whole row), so bounded: a
+  -- caller cannot stall everyone's appends with one enormous event.
+  IF octet_length(actor) + octet_length(data) > ${MAX_AUDIT_EVENT_BYTES} THEN
+    RAISE EXCEPTION 'access-guard: audit event refused: actor and data exceed % bytes', ${MAX_AUDIT_EVENT_BYTES} USING ERRCODE = 'program_limit_exceeded';
   END IF;
   IF NOT guard_json_object(actor) OR NOT guard_json_object(data) THEN
     RAISE EXCEPTION 'access-guard: an audit event''s actor and data must be JSON objects' USING ERRCODE = 'invalid_parameter_value';
