@@ -1,5 +1,6 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migratePostgres, openPostgresStore } from "../../src/adapters/store/postgres.js";
 import { MAX_AUDIT_EVENT_BYTES, MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE_SQL } from "../../src/adapters/store/postgres-schema.js";
@@ -212,6 +213,31 @@ describe("least-privilege roles (docs/postgres.md)", () => {
     try {
       expect((await verifyBothWays(store)).ok).toBe(true);
     } finally {
+      await store.close();
+    }
+  });
+
+  it("SW7: a user who keeps an append's transaction open holds up appends; the documented query names the session, and ending it frees them", async () => {
+    const holder = new pg.Client({ connectionString: aliceUrl });
+    holder.on("error", () => undefined); // it is terminated below
+    await holder.connect();
+    const store = await openPostgresStore(aliceUrl);
+    try {
+      await holder.query("BEGIN");
+      await holder.query("SELECT * FROM guard_append_audit('policy.error', '{}', '{}')");
+      const [{ pid }] = (await holder.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows as [{ pid: number }];
+      const waiting = store.appendAudit(makeDraft(1));
+      let blockers: Record<string, unknown>[] = [];
+      for (let i = 0; i < 100 && blockers.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        blockers = await sql(urlFor(database), await docBlock("blockers"));
+      }
+      expect(blockers).toEqual([expect.objectContaining({ pid, usename: alice, state: "idle in transaction" })]);
+      await sql(ADMIN_URL, "SELECT pg_terminate_backend($1)", [pid]);
+      const e = await waiting;
+      expect((await verifyBothWays(store)).head).toEqual({ seq: e.seq, hash: e.hash });
+    } finally {
+      await holder.end().catch(() => undefined);
       await store.close();
     }
   });

@@ -28,7 +28,7 @@ export const NOTIFY_CHANNEL = "access_guard";
 export const LOCK_CLASS = 0x61677264;
 export const LOCK_MIGRATE = 1;
 // (Schema version 1 also serialised audit appends with (LOCK_CLASS, 2), which any role can take and hold;
-// version 2 locks a row of guard_audit_lock instead, which only the owner's append function can.)
+// version 2 locks a row of guard_audit_lock instead, which only the owner's append function can take.)
 
 export const VERSION_TABLE_SQL = `
 CREATE TABLE IF NOT EXISTS guard_schema_version (
@@ -136,7 +136,9 @@ export const AUDIT_TYPE_PATTERN = "^[a-z][a-z0-9_]*([.][a-z][a-z0-9_]*)*$";
  *   the text the JavaScript verifier hashes. (A caller passing text that is not canonical gets an
  *   event that `guard audit verify` reports as altered, at its seq; it blocks nobody.)
  * - The append lock is a row of guard_audit_lock, on which no other role holds any privilege: unlike
- *   the advisory lock version 1 used, a user cannot take it and hold it to stall everyone's appends.
+ *   the advisory lock version 1 used, a user cannot simply take it and hold it. (A user who calls the
+ *   function inside a transaction and leaves that open still holds it until the transaction ends, like
+ *   any append in progress: docs/postgres.md says how an administrator finds and ends such a session.)
  * - CHECK constraints make every new row, the owner's included, one that readers can always parse: seq
  *   a safe integer, hash 64 lowercase hex, body a JSON object whose actor and data are objects and whose
  *   last five members are hash (= the column), prev, seq (= the column), time and type, in that order,
