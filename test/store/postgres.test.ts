@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { migratePostgres, openPostgresStore } from "../../src/adapters/store/postgres.js";
-import { MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE_SQL } from "../../src/adapters/store/postgres-schema.js";
+import { CONSUMED_PREDICATE, CONSUMED_REQUEST_ID, MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE_SQL } from "../../src/adapters/store/postgres-schema.js";
 import type { Store } from "../../src/adapters/store/types.js";
 import { AuditVerifier, chainEvent } from "../../src/core/audit.js";
 import { canonicalJson, sha256Hex } from "../../src/core/canonical.js";
@@ -255,6 +255,36 @@ describe("SW7: audit appends through guard_append_audit (schema version 2)", () 
     expect(listed.map((r) => r.seq_text)).toEqual(["50", "4611686018427387904"]);
     // Since version 2 nobody, the superuser included, stores such a row without dropping the constraint.
     await expect(sql(db.url, insert, ["53"])).rejects.toMatchObject({ code: "23514" });
+  });
+
+  it("a run's S3 check reads only its request's request.consumed events, through an index, skipping rows that cannot be read", async () => {
+    const { url, schema } = await freshV1();
+    const [x, y] = [newId(), newId()];
+    const actor = { principal: "alice", fingerprint: null };
+    let prev: AuditEvent | null = null;
+    const events: AuditEvent[] = [];
+    for (const draft of [
+      { type: "run.intent", actor, data: { requestId: x, runId: "run-1", argv: [] } },
+      { type: "request.consumed", actor, data: { requestId: x, runId: "run-1" } },
+      { type: "request.consumed", actor, data: { requestId: y, runId: "run-2" } },
+    ]) {
+      prev = chainEvent(prev, draft, new Date().toISOString());
+      events.push(prev);
+      await sql(db.url, `INSERT INTO ${schema}.guard_audit (seq, hash, body, time) VALUES ($1, $2, $3, $4)`, [prev.seq, prev.hash, canonicalJson(prev), prev.time]);
+    }
+    // Left by version 1: junk that looks like a consumption of x, and junk that is nothing.
+    const junk = `INSERT INTO ${schema}.guard_audit (seq, hash, body, time) VALUES ($1, 'junk', $2, now())`;
+    await sql(db.url, junk, [10, `{"data":{"requestId":"${x}"} broken,"type":"request.consumed"}`]);
+    await sql(db.url, junk, [11, "junk"]);
+    const store = await reopen(url);
+    expect(store.consumedEvents).toBeDefined();
+    expect(await collect(store.consumedEvents!(x))).toEqual([events[1]]);
+    expect(await collect(store.consumedEvents!(y))).toEqual([events[2]]);
+    expect(await collect(store.consumedEvents!(newId()))).toEqual([]);
+    const appended = await store.appendAudit({ type: "request.consumed", actor, data: { requestId: x, runId: "run-3" } });
+    expect(await collect(store.consumedEvents!(x))).toEqual([events[1], appended]);
+    const plan = await sql(db.url, `SET search_path = ${schema}; SET enable_seqscan = off; EXPLAIN SELECT seq FROM guard_audit WHERE ${CONSUMED_PREDICATE} AND ${CONSUMED_REQUEST_ID} = '${x}'`);
+    expect(plan.map((r) => r["QUERY PLAN"]).join("\n")).toContain("guard_audit_consumed");
   });
 
   it("a head row whose text is an event but does not verify is chained after, and verify reports it at its seq", async () => {

@@ -125,6 +125,14 @@ export const MAX_AUDIT_EVENT_BYTES = 4 * 1024 * 1024;
 export const AUDIT_TYPE_PATTERN = "^[a-z][a-z0-9_]*([.][a-z][a-z0-9_]*)*$";
 
 /**
+ * The request.consumed rows, and the request each names, as an index of version 2 keeps them (a query
+ * must spell both exactly so for the planner to use it). In a canonical body the first
+ * `"requestId":"r-…"` is data.requestId: actor's strings cannot hold an unescaped quote.
+ */
+export const CONSUMED_PREDICATE = `body LIKE '%,"type":"request.consumed"}'`;
+export const CONSUMED_REQUEST_ID = `substring(body FROM '"requestId":"(r-[a-z2-7]{20})"')`;
+
+/**
  * Version 2: nobody but the owner writes raw audit rows (issue 12, item 6). A guard_user used to be able
  * to INSERT any row, and one row with a huge seq or a junk hash made every append of every user fail.
  * Now:
@@ -145,6 +153,8 @@ export const AUDIT_TYPE_PATTERN = "^[a-z][a-z0-9_]*([.][a-z][a-z0-9_]*)*$";
  *   with the hash matching the text. They are NOT VALID: rows stored before this version are not
  *   rejected by the upgrade (docs/postgres.md shows the owner how to check them), but stop nothing:
  *   the function chains after the last row whatever it holds, and `guard audit verify` reports it.
+ * - An index of the request.consumed events by request, so that a run checks that its request was
+ *   never consumed (S3) without reading the whole log, and without tripping over a damaged row.
  * - Every role that held INSERT on guard_audit loses it and is granted EXECUTE on the function
  *   instead, so an upgraded installation keeps working with its existing grants.
  */
@@ -203,6 +213,8 @@ $fn$;
 
 ALTER TABLE guard_audit ADD CONSTRAINT guard_audit_row_is_an_event
   CHECK (guard_audit_row_ok(seq, hash, body)) NOT VALID;
+
+CREATE INDEX guard_audit_consumed ON guard_audit ((${CONSUMED_REQUEST_ID})) WHERE ${CONSUMED_PREDICATE};
 
 CREATE FUNCTION guard_append_audit(event_type text, actor text, data text)
   RETURNS TABLE (out_seq bigint, out_prev text, out_time text, out_hash text, out_body text)

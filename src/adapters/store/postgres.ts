@@ -6,6 +6,8 @@ import { deniedError, ExitCode, GuardError, integrityError, usageError } from ".
 import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
 import {
   AUDIT_TYPE_PATTERN,
+  CONSUMED_PREDICATE,
+  CONSUMED_REQUEST_ID,
   LOCK_CLASS,
   LOCK_MIGRATE,
   MIGRATIONS,
@@ -518,6 +520,31 @@ class PostgresStore implements Store {
       );
     }
     return event;
+  }
+
+  /**
+   * A run's check that its request was never consumed before (S3), without reading the whole log: the
+   * index of migration 2 holds the requestId of every canonical request.consumed row. A candidate row
+   * that cannot be read (only possible from before migration 2) is skipped, as the Store contract says.
+   */
+  async *consumedEvents(requestId: string): AsyncIterable<AuditEvent> {
+    checkId(requestId, "request id");
+    const r = await this.query<{ seq_text: string; hash: string; body: string }>(
+      `reading the audit log for request ${requestId}`,
+      `SELECT seq::text AS seq_text, hash, body FROM guard_audit
+        WHERE ${CONSUMED_PREDICATE} AND ${CONSUMED_REQUEST_ID} = $1 ORDER BY seq`,
+      [requestId],
+    );
+    for (const row of r.rows) {
+      let event: AuditEvent;
+      try {
+        event = this.auditEventFrom(row.seq_text, row.hash, row.body);
+      } catch (err) {
+        if (err instanceof GuardError) continue;
+        throw err;
+      }
+      yield event;
+    }
   }
 
   /** In sequence order, one page at a time (keyset on seq): a long log is never held in memory. */
