@@ -197,6 +197,8 @@ describe("least-privilege roles (docs/postgres.md)", () => {
     // Called directly, by hand: the caller names only the type, actor and data.
     const [made] = await sql(aliceUrl, `SELECT out_seq::int AS seq, out_prev AS prev FROM guard_append_audit('policy.error', '{"principal":"alice"}', '{"message":"by hand"}')`);
     expect(made).toEqual({ seq: (before[0]!.seq as number) + 1, prev: before[0]!.hash });
+    const [typed] = await sql(aliceUrl, `SELECT out_body AS body FROM guard_append_audit('request.self-approval_2', '{}', '{}')`);
+    expect(JSON.parse(typed!.body as string)).toMatchObject({ type: "request.self-approval_2", actor: {}, data: {} });
     for (const args of [
       `'Not A Type', '{}', '{}'`,
       `'run.started","x', '{}', '{}'`,

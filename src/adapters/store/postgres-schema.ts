@@ -122,7 +122,8 @@ export const MAX_AUDIT_EVENT_BYTES = 4 * 1024 * 1024;
  * Audit event types: lowercase words joined by dots. Nothing in a type needs escaping in JSON, so the
  * append function can write it into the canonical text as it is.
  */
-export const AUDIT_TYPE_PATTERN = "^[a-z][a-z0-9_]*([.][a-z][a-z0-9_]*)*$";
+const AUDIT_TYPE = "[a-z][a-z0-9_-]*([.][a-z][a-z0-9_-]*)*";
+export const AUDIT_TYPE_PATTERN = `^${AUDIT_TYPE}$`;
 
 /**
  * The request.consumed rows, and the request each names, as an index of version 2 keeps them (a query
@@ -194,7 +195,7 @@ BEGIN
   END IF;
   IF left(row_body, 10) <> '{"actor":{'
      OR row_body !~ ('[}],"data":[{].*[}],"hash":"' || row_hash || '","prev":"[0-9a-f]{64}","seq":' || row_seq
-                     || ',"time":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{3}Z","type":"[a-z][a-z0-9_]*([.][a-z][a-z0-9_]*)*"[}]$') THEN
+                     || ',"time":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{3}Z","type":"${AUDIT_TYPE}"[}]$') THEN
     RETURN false;
   END IF;
   BEGIN
