@@ -251,7 +251,7 @@ describe("SW7: audit appends through guard_append_audit (schema version 2)", () 
     const e = await expectGuardError(collect(store.readAudit()), 65);
     expect(e.message).toContain("audit event 50 ");
     await expect(verifyBothWays(store)).rejects.toThrow(/^65 .*audit event 50 /);
-    const listed = await sql(db.url, `SELECT seq::text AS seq_text FROM ${schema}.guard_audit WHERE NOT guard_audit_row_ok(seq, hash, body) ORDER BY seq`);
+    const listed = await sql(db.url, `SELECT seq::text AS seq_text FROM ${schema}.guard_audit WHERE NOT ${schema}.guard_audit_row_ok(seq, hash, body) ORDER BY seq`);
     expect(listed.map((r) => r.seq_text)).toEqual(["50", "4611686018427387904"]);
     // Since version 2 nobody, the superuser included, stores such a row without dropping the constraint.
     await expect(sql(db.url, insert, ["53"])).rejects.toMatchObject({ code: "23514" });
@@ -285,6 +285,23 @@ describe("SW7: audit appends through guard_append_audit (schema version 2)", () 
     expect(await collect(store.consumedEvents!(x))).toEqual([events[1], appended]);
     const plan = await sql(db.url, `SET search_path = ${schema}; SET enable_seqscan = off; EXPLAIN SELECT seq FROM guard_audit WHERE ${CONSUMED_PREDICATE} AND ${CONSUMED_REQUEST_ID} = '${x}'`);
     expect(plan.map((r) => r["QUERY PLAN"]).join("\n")).toContain("guard_audit_consumed");
+  });
+
+  it("an append function changed by someone (here: it re-serialises actor) is caught by the client: 65, the event is not taken as guard's", async () => {
+    const { store, schema } = await fresh();
+    await store.appendAudit(makeDraft(1));
+    const v2 = MIGRATIONS[1]!.sql;
+    const start = v2.indexOf("CREATE FUNCTION guard_append_audit");
+    const fn = v2.slice(start, v2.indexOf("$fn$;", start) + "$fn$;".length);
+    const changed = fn
+      .replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION")
+      .replace("  IF current_setting('server_encoding')", "  actor := actor::jsonb::text;\n  IF current_setting('server_encoding')");
+    expect(changed).not.toBe(fn);
+    await sql(db.url, `SET search_path = ${schema}; ${changed}`);
+    const e = await expectGuardError(store.appendAudit({ type: "policy.error", actor: { principal: "alice", fingerprint: null }, data: {} }), 65);
+    expect(e.message).toContain("stored audit event 2 differently from how guard computes it");
+    // The row it stored passes the constraint (it is valid JSON with a matching hash), and verify reports it.
+    expect((await verifyBothWays(store)).firstBad).toEqual({ seq: 2, problem: "event 2 was altered: its hash does not match its content" });
   });
 
   it("a head row whose text is an event but does not verify is chained after, and verify reports it at its seq", async () => {
