@@ -173,7 +173,7 @@ describe("least-privilege roles (docs/postgres.md)", () => {
     );
     // The one routine that runs with the owner's rights, with its search_path pinned, executable by guard_user only.
     const definers = await sql(ownerUrl, "SELECT proname, proconfig FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND prosecdef ORDER BY proname");
-    expect(definers).toEqual([{ proname: "guard_append_audit", proconfig: ["search_path=public, pg_temp"] }]);
+    expect(definers).toEqual([{ proname: "guard_append_audit", proconfig: ["lock_timeout=10s", "search_path=public, pg_temp"] }]);
     const may = await sql(
       ownerUrl,
       "SELECT has_function_privilege($1, 'guard_append_audit(text, text, text)', 'EXECUTE') AS member, has_function_privilege('public', 'guard_append_audit(text, text, text)', 'EXECUTE') AS anyone",
@@ -219,7 +219,7 @@ describe("least-privilege roles (docs/postgres.md)", () => {
     }
   });
 
-  it("SW7: a user who keeps an append's transaction open holds up appends; the documented query names the session, and ending it frees them", async () => {
+  it("SW7: a user who keeps an append's transaction open holds up appends (74 after 10 s, with a hint); the documented query names the session, and ending it frees them", async () => {
     const holder = new pg.Client({ connectionString: aliceUrl });
     holder.on("error", () => undefined); // it is terminated below
     await holder.connect();
@@ -228,13 +228,21 @@ describe("least-privilege roles (docs/postgres.md)", () => {
       await holder.query("BEGIN");
       await holder.query("SELECT * FROM guard_append_audit('policy.error', '{}', '{}')");
       const [{ pid }] = (await holder.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows as [{ pid: number }];
-      const waiting = store.appendAudit(makeDraft(1));
+      const t0 = Date.now();
+      const stalled = expectGuardError(store.appendAudit(makeDraft(1)), 74);
       let blockers: Record<string, unknown>[] = [];
-      for (let i = 0; i < 100 && blockers.length === 0; i++) {
+      for (let i = 0; i < 50 && blockers.length === 0; i++) {
         await new Promise((r) => setTimeout(r, 100));
         blockers = await sql(urlFor(database), await docBlock("blockers"));
       }
       expect(blockers).toEqual([expect.objectContaining({ pid, usename: alice, state: "idle in transaction" })]);
+      // The waiting append gives up after the function's lock_timeout, saying what to look for.
+      const err = await stalled;
+      expect(Date.now() - t0).toBeLessThan(20_000);
+      expect(err.message).toContain("SQLSTATE 55P03");
+      expect(err.hint).toContain("open transaction");
+      const waiting = store.appendAudit(makeDraft(1));
+      await new Promise((r) => setTimeout(r, 300));
       await sql(ADMIN_URL, "SELECT pg_terminate_backend($1)", [pid]);
       const e = await waiting;
       expect((await verifyBothWays(store)).head).toEqual({ seq: e.seq, hash: e.hash });

@@ -219,7 +219,9 @@ CREATE INDEX guard_audit_consumed ON guard_audit ((${CONSUMED_REQUEST_ID})) WHER
 
 CREATE FUNCTION guard_append_audit(event_type text, actor text, data text)
   RETURNS TABLE (out_seq bigint, out_prev text, out_time text, out_hash text, out_body text)
-  LANGUAGE plpgsql SECURITY DEFINER AS $fn$
+  -- A lock held longer than this is not an append in progress (they take milliseconds) but a session
+  -- sitting on it: fail with lock_not_available, which guard explains, rather than at the statement timeout.
+  LANGUAGE plpgsql SECURITY DEFINER SET lock_timeout = '10s' AS $fn$
 DECLARE
   head_seq bigint;
   head_hash text;

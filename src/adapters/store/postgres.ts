@@ -227,7 +227,9 @@ function storeError(target: Target, err: unknown, doing: string): GuardError {
   const hint =
     sqlstate === "42501"
       ? "this role lacks a privilege guard needs: see docs/postgres.md for the roles (the owner runs `guard store migrate`)"
-      : STORE_HINT;
+      : sqlstate === "55P03"
+        ? "another session has held a lock guard needs for seconds — an audit append left in an open transaction? A database administrator can find and end it (docs/postgres.md, the audit log); nothing was run"
+        : STORE_HINT;
   return new GuardError(ExitCode.IO, `the PostgreSQL store at ${target.where} failed while ${doing}: ${reason}${sqlstate ? ` (SQLSTATE ${sqlstate})` : ""}`, hint, [], "io");
 }
 
