@@ -140,7 +140,7 @@ async function runNotifications(ctx: Context, plan: Plan, actor: AuditActor, sig
  */
 async function assertNeverConsumed(ctx: Context, requestId: string): Promise<void> {
   const store = await ctx.store();
-  for await (const e of store.readAudit()) {
+  for await (const e of store.consumedEvents ? store.consumedEvents(requestId) : store.readAudit()) {
     if (e.type === "request.consumed" && e.data.requestId === requestId) {
       // A racing run may have consumed it since this one looked: then it is an ordinary replay.
       if (await store.getConsumption(requestId)) {

@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BIN, guard, makeWorld, requestIdIn, type World } from "./world.js";
-import { createTestDatabase } from "../helpers/pg.js";
+import { createTestDatabase, sql } from "../helpers/pg.js";
 
 const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
 let w: World;
@@ -89,6 +89,29 @@ describe("PostgreSQL store", () => {
     expect(codes.filter((c) => c === 77)).toHaveLength(49);
     expect((await readFile(marker, "utf8")).trim().split("\n")).toEqual(["ran"]);
   }, 120_000);
+
+  it("SW7: a junk audit row left by schema version 1 stops no run; S3 still holds; verify names the row (65)", async () => {
+    // As version 1 let any guard_user write it (the constraint of version 2 is dropped to plant it).
+    await sql(db.url, "ALTER TABLE guard_audit DROP CONSTRAINT guard_audit_row_is_an_event");
+    await sql(db.url, "INSERT INTO guard_audit (seq, hash, body, time) VALUES (1000000, 'junk', 'junk', now())");
+    await sql(db.url, "ALTER TABLE guard_audit ADD CONSTRAINT guard_audit_row_is_an_event CHECK (guard_audit_row_ok(seq, hash, body)) NOT VALID");
+    const args = ["./maintenance/purge-lb-state.sh", "--ticket=pg-junk"];
+    const r = await guard(w, ["run", "--reason", "pg-junk", "--", ...args], { env: { ...PROD, ...as("alice") } });
+    expect(r.code, r.stderr).toBe(75);
+    const id = requestIdIn(r.stderr);
+    expect((await guard(w, ["approve", id, "--yes"], { env: as("bob") })).code).toBe(0);
+    const run = await guard(w, ["run", "--request", id, "--confirm", "production"], { env: { ...PROD, ...as("alice") } });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toBe("purged --ticket=pg-junk\n");
+    // S3: the consumption record deleted (by someone who can disable the trigger) to replay: the log still says consumed.
+    await sql(db.url, `ALTER TABLE guard_consumptions DISABLE TRIGGER guard_consumptions_append_only; DELETE FROM guard_consumptions WHERE request_id = '${id}'; ALTER TABLE guard_consumptions ENABLE TRIGGER guard_consumptions_append_only`);
+    const replay = await guard(w, ["run", "--request", id, "--confirm", "production"], { env: { ...PROD, ...as("alice") } });
+    expect(replay.code, replay.stderr).toBe(65);
+    expect(replay.stderr).toContain("already consumed");
+    const verify = await guard(w, ["audit", "verify"], { env: as("bob") });
+    expect(verify.code).toBe(65);
+    expect(`${verify.stdout}${verify.stderr}`).toContain("audit event 1000000 ");
+  });
 
   it("an unreachable database: 74 with the host in the message, and nothing runs", async () => {
     const marker = join(w.dir, "unreachable-ran");

@@ -1,13 +1,14 @@
 import { readFile } from "node:fs/promises";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { migratePostgres, openPostgresStore } from "../../src/adapters/store/postgres.js";
-import { MIGRATIONS, SCHEMA_VERSION } from "../../src/adapters/store/postgres-schema.js";
+import { CONSUMED_PREDICATE, CONSUMED_REQUEST_ID, MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE_SQL } from "../../src/adapters/store/postgres-schema.js";
 import type { Store } from "../../src/adapters/store/types.js";
 import { AuditVerifier, chainEvent } from "../../src/core/audit.js";
 import { canonicalJson, sha256Hex } from "../../src/core/canonical.js";
-import type { AuditEvent, Consumption, SignedRequest } from "../../src/core/types.js";
+import type { AuditActor, AuditEvent, Consumption, SignedRequest } from "../../src/core/types.js";
 import { ADMIN_URL, createTestDatabase, randomName, sql, urlFor } from "../helpers/pg.js";
-import { collect, expectGuardError } from "./contract.js";
+import { collect, expectGuardError, verifyBothWays } from "./contract.js";
 import { makeApproval, makeConsumption, makeDraft, makeRequest, newId } from "./fixtures.js";
 
 /** PostgreSQL-specific behaviour; the shared contract runs in postgres.contract.test.ts. */
@@ -204,6 +205,140 @@ describe("audit", () => {
   });
 });
 
+describe("SW7: audit appends through guard_append_audit (schema version 2)", () => {
+  /** A schema as version 1 of guard created it (exactly what migrate() ran), for upgrade tests. */
+  async function freshV1(): Promise<{ url: string; schema: string }> {
+    const schema = randomName("v1");
+    const v1 = MIGRATIONS[0]!;
+    await sql(db.url, `CREATE SCHEMA ${schema}; SET search_path = ${schema}; ${VERSION_TABLE_SQL}; ${v1.sql}; INSERT INTO guard_schema_version (version, description) VALUES (1, '${v1.description}')`);
+    return { url: `${db.url}?schema=${schema}`, schema };
+  }
+
+  /** An append as version 1's appendAudit made it: computed by the client, inserted as a raw row. */
+  async function appendV1(schema: string, prev: AuditEvent | null, n: number): Promise<AuditEvent> {
+    const e = chainEvent(prev, makeDraft(n), new Date().toISOString());
+    await sql(db.url, `INSERT INTO ${schema}.guard_audit (seq, hash, body, time) VALUES ($1, $2, $3, $4)`, [e.seq, e.hash, canonicalJson(e), e.time]);
+    return e;
+  }
+
+  it("a store created by schema version 1 migrates, keeps verifying, and appends continue its chain", async () => {
+    const { url, schema } = await freshV1();
+    let prev: AuditEvent | null = null;
+    for (let i = 0; i < 5; i++) prev = await appendV1(schema, prev, i);
+    const store = await reopen(url);
+    expect(await sql(db.url, `SELECT max(version)::int AS v FROM ${schema}.guard_schema_version`)).toEqual([{ v: SCHEMA_VERSION }]);
+    expect(await verifyBothWays(store)).toMatchObject({ ok: true, events: 5, head: { seq: 5, hash: prev!.hash } });
+    const next = await store.appendAudit(makeDraft(5));
+    expect(next).toMatchObject({ seq: 6, prev: prev!.hash });
+    expect(await verifyBothWays(store)).toMatchObject({ ok: true, events: 6, head: { seq: 6, hash: next.hash } });
+    // Every row, the old ones included, passes the new constraint.
+    await sql(db.url, `ALTER TABLE ${schema}.guard_audit VALIDATE CONSTRAINT guard_audit_row_is_an_event`);
+  });
+
+  it("the issue's rows left by version 1 (a huge seq, a junk hash) stop no append; verify names the first (65), and the owner's query lists them", async () => {
+    const { url, schema } = await freshV1();
+    let prev: AuditEvent | null = null;
+    for (let i = 0; i < 3; i++) prev = await appendV1(schema, prev, i);
+    const insert = `INSERT INTO ${schema}.guard_audit (seq, hash, body, time) VALUES ($1, 'junk', 'junk', now())`;
+    await sql(db.url, insert, ["50"]);
+    await sql(db.url, insert, ["4611686018427387904"]); // 2^62: beyond any seq guard can read
+    const store = await reopen(url);
+    const a = await store.appendAudit(makeDraft(3));
+    const b = await store.appendAudit(makeDraft(4));
+    // After the last row guard can chain to, linked by the digest of its text (its hash is not one).
+    expect(a).toMatchObject({ seq: 51, prev: sha256Hex("junk") });
+    expect(b).toMatchObject({ seq: 52, prev: a.hash });
+    const e = await expectGuardError(collect(store.readAudit()), 65);
+    expect(e.message).toContain("audit event 50 ");
+    await expect(verifyBothWays(store)).rejects.toThrow(/^65 .*audit event 50 /);
+    const listed = await sql(db.url, `SELECT seq::text AS seq_text FROM ${schema}.guard_audit WHERE NOT ${schema}.guard_audit_row_ok(seq, hash, body) ORDER BY seq`);
+    expect(listed.map((r) => r.seq_text)).toEqual(["50", "4611686018427387904"]);
+    // Since version 2 nobody, the superuser included, stores such a row without dropping the constraint.
+    await expect(sql(db.url, insert, ["53"])).rejects.toMatchObject({ code: "23514" });
+  });
+
+  it("a run's S3 check reads only its request's request.consumed events, through an index, skipping rows that cannot be read", async () => {
+    const { url, schema } = await freshV1();
+    const [x, y] = [newId(), newId()];
+    const actor = { principal: "alice", fingerprint: null };
+    let prev: AuditEvent | null = null;
+    const events: AuditEvent[] = [];
+    for (const draft of [
+      { type: "run.intent", actor, data: { requestId: x, runId: "run-1", argv: [] } },
+      { type: "request.consumed", actor, data: { requestId: x, runId: "run-1" } },
+      { type: "request.consumed", actor, data: { requestId: y, runId: "run-2" } },
+    ]) {
+      prev = chainEvent(prev, draft, new Date().toISOString());
+      events.push(prev);
+      await sql(db.url, `INSERT INTO ${schema}.guard_audit (seq, hash, body, time) VALUES ($1, $2, $3, $4)`, [prev.seq, prev.hash, canonicalJson(prev), prev.time]);
+    }
+    // Left by version 1: junk that looks like a consumption of x, and junk that is nothing.
+    const junk = `INSERT INTO ${schema}.guard_audit (seq, hash, body, time) VALUES ($1, 'junk', $2, now())`;
+    await sql(db.url, junk, [10, `{"data":{"requestId":"${x}"} broken,"type":"request.consumed"}`]);
+    await sql(db.url, junk, [11, "junk"]);
+    const store = await reopen(url);
+    expect(store.consumedEvents).toBeDefined();
+    expect(await collect(store.consumedEvents!(x))).toEqual([events[1]]);
+    expect(await collect(store.consumedEvents!(y))).toEqual([events[2]]);
+    expect(await collect(store.consumedEvents!(newId()))).toEqual([]);
+    const appended = await store.appendAudit({ type: "request.consumed", actor, data: { requestId: x, runId: "run-3" } });
+    expect(await collect(store.consumedEvents!(x))).toEqual([events[1], appended]);
+    const plan = await sql(db.url, `SET search_path = ${schema}; SET enable_seqscan = off; EXPLAIN SELECT seq FROM guard_audit WHERE ${CONSUMED_PREDICATE} AND ${CONSUMED_REQUEST_ID} = '${x}'`);
+    expect(plan.map((r) => r["QUERY PLAN"]).join("\n")).toContain("guard_audit_consumed");
+  });
+
+  it("an append function changed by someone (here: it re-serialises actor) is caught by the client: 65, the event is not taken as guard's", async () => {
+    const { store, schema } = await fresh();
+    await store.appendAudit(makeDraft(1));
+    const v2 = MIGRATIONS[1]!.sql;
+    const start = v2.indexOf("CREATE FUNCTION guard_append_audit");
+    const fn = v2.slice(start, v2.indexOf("$fn$;", start) + "$fn$;".length);
+    const changed = fn
+      .replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION")
+      .replace("  IF current_setting('server_encoding')", "  actor := actor::jsonb::text;\n  IF current_setting('server_encoding')");
+    expect(changed).not.toBe(fn);
+    await sql(db.url, `SET search_path = ${schema}; ${changed}`);
+    const e = await expectGuardError(store.appendAudit({ type: "policy.error", actor: { principal: "alice", fingerprint: null }, data: {} }), 65);
+    expect(e.message).toContain("stored audit event 2 differently from how guard computes it");
+    // The row it stored passes the constraint (it is valid JSON with a matching hash), and verify reports it.
+    expect((await verifyBothWays(store)).firstBad).toEqual({ seq: 2, problem: "event 2 was altered: its hash does not match its content" });
+  });
+
+  it("a head row whose text is an event but does not verify is chained after, and verify reports it at its seq", async () => {
+    const { store, schema } = await fresh();
+    await store.appendAudit(makeDraft(1));
+    // Valid JSON within the constraint, not canonical (so its hash is not the verifier's): written by hand.
+    const [forged] = await sql(db.url, `SELECT out_seq::int AS seq FROM ${schema}.guard_append_audit('policy.error', '{ "principal": "mallory" }', '{}')`);
+    expect(forged).toEqual({ seq: 2 });
+    const next = await store.appendAudit(makeDraft(3));
+    expect(next.seq).toBe(3);
+    const report = await verifyBothWays(store);
+    expect(report.ok).toBe(false);
+    expect(report.firstBad).toEqual({ seq: 2, problem: "event 2 was altered: its hash does not match its content" });
+    expect(report.events).toBe(3);
+  });
+
+  it("random Unicode actor and data (quotes, controls, lone surrogates, NUL, astral keys) appended through SQL hash exactly as the JavaScript verifier does", async () => {
+    const { store } = await fresh();
+    const odd = fc.constantFrom("\u0000", "\u001f", "\u007f", '"', "\\", "\u2028", "\ud800", "\udfff", "\ud83d\ude00", "\uffff", "\ufeff", "é", "/");
+    const text = fc.oneof(fc.string({ unit: "binary", maxLength: 12 }), fc.string({ unit: odd, maxLength: 6 }));
+    const value = fc.jsonValue({ maxDepth: 3 }).chain((v) => fc.oneof(fc.constant(v), text));
+    const object = fc.dictionary(text, fc.oneof(value, text), { maxKeys: 6 });
+    const appended: AuditEvent[] = [];
+    await fc.assert(
+      fc.asyncProperty(object, object, async (actor, data) => {
+        // (actor is a claim like any other: the store takes any JSON object, and so must the function.)
+        const e = await store.appendAudit({ type: "policy.error", actor: actor as unknown as AuditActor, data });
+        expect(e.hash).toBe(sha256Hex(canonicalJson({ seq: e.seq, time: e.time, type: e.type, actor: e.actor, data: e.data, prev: e.prev })));
+        appended.push(e);
+      }),
+      { numRuns: 150 },
+    );
+    expect(await collect(store.readAudit())).toEqual(appended);
+    expect(await verifyBothWays(store)).toMatchObject({ ok: true, events: appended.length });
+  }, 60_000);
+});
+
 describe("malformed records handed to the store are refused (70) and nothing is stored", () => {
   it("a request without a signature, an approval for another request, a consumption without a consumer", async () => {
     const { store } = await fresh();
@@ -269,7 +404,12 @@ describe("S2: corrupt rows are integrity errors (65), never 'not found'", () => 
       const { store, schema } = await fresh();
       const good = await store.appendAudit(makeDraft(1));
       const bad = chainEvent(good, makeDraft(2), now);
-      await plant(schema, "guard_audit", "seq, hash, body, time", [2, bad.hash, make(bad), now]);
+      const row = [2, bad.hash, make(bad), now];
+      // Since schema version 2 the CHECK constraint refuses such rows, even from a superuser…
+      await expect(plant(schema, "guard_audit", "seq, hash, body, time", row)).rejects.toMatchObject({ code: "23514" });
+      // …but a store may hold them from before (the constraint is NOT VALID), or from an owner who dropped it.
+      await sql(db.url, `ALTER TABLE ${schema}.guard_audit DROP CONSTRAINT guard_audit_row_is_an_event`);
+      await plant(schema, "guard_audit", "seq, hash, body, time", row);
       await expectGuardError(collect(store.readAudit()), 65);
     }
   });
@@ -279,6 +419,8 @@ describe("S2: corrupt rows are integrity errors (65), never 'not found'", () => 
     const good = await store.appendAudit(makeDraft(1));
     const bad = chainEvent(good, makeDraft(2), now);
     const deep = `{"actor":${"[".repeat(200_000)}${"]".repeat(200_000)}}`;
+    // Such a row predates the schema's CHECK constraint (NOT VALID), or an owner dropped it.
+    await sql(db.url, `ALTER TABLE ${schema}.guard_audit DROP CONSTRAINT guard_audit_row_is_an_event`);
     await plant(schema, "guard_audit", "seq, hash, body, time", [2, bad.hash, deep, now]);
     const e = await expectGuardError(collect(store.readAudit()), 65);
     expect(e.message).toMatch(/audit event 2 .* more than 64 levels deep/);

@@ -27,7 +27,8 @@ export const NOTIFY_CHANNEL = "access_guard";
  */
 export const LOCK_CLASS = 0x61677264;
 export const LOCK_MIGRATE = 1;
-export const LOCK_AUDIT = 2;
+// (Schema version 1 also serialised audit appends with (LOCK_CLASS, 2), which any role can take and hold;
+// version 2 locks a row of guard_audit_lock instead, which only the owner's append function can take.)
 
 export const VERSION_TABLE_SQL = `
 CREATE TABLE IF NOT EXISTS guard_schema_version (
@@ -107,9 +108,220 @@ CREATE TRIGGER guard_consumptions_announce AFTER INSERT ON guard_consumptions
   FOR EACH ROW EXECUTE FUNCTION guard_announce();
 `;
 
+/** The largest seq an event may have: JavaScript's largest safe integer (guard reads seq as a number). */
+export const MAX_AUDIT_SEQ = "9007199254740991";
+
+/**
+ * The largest actor and data text (together, in UTF-8) an event may have: far above any argv an OS
+ * passes (Linux: 2 MiB), and small enough that checking it under the append lock takes well under a
+ * second.
+ */
+export const MAX_AUDIT_EVENT_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Audit event types: lowercase words joined by dots. Nothing in a type needs escaping in JSON, so the
+ * append function can write it into the canonical text as it is.
+ */
+const AUDIT_TYPE = "[a-z][a-z0-9_-]*([.][a-z][a-z0-9_-]*)*";
+export const AUDIT_TYPE_PATTERN = `^${AUDIT_TYPE}$`;
+
+/**
+ * The request.consumed rows, and the request each names, as an index of version 2 keeps them (a query
+ * must spell both exactly so for the planner to use it). In a canonical body the first
+ * `"requestId":"r-…"` is data.requestId: actor's strings cannot hold an unescaped quote.
+ */
+export const CONSUMED_PREDICATE = `body LIKE '%,"type":"request.consumed"}'`;
+export const CONSUMED_REQUEST_ID = `substring(body FROM '"requestId":"(r-[a-z2-7]{20})"')`;
+
+/**
+ * Version 2: nobody but the owner writes raw audit rows (issue 12, item 6). A guard_user used to be able
+ * to INSERT any row, and one row with a huge seq or a junk hash made every append of every user fail.
+ * Now:
+ * - guard_append_audit(type, actor, data) is the only way in: SECURITY DEFINER (it runs as the owner),
+ *   search_path pinned to guard's schema, EXECUTE only for the roles that could INSERT before. It takes
+ *   the append lock, computes seq, prev, time and the hash itself and returns the stored event, which
+ *   the client checks against its own computation. actor and data arrive as the client's canonical JSON
+ *   text (checked to be JSON objects) and are spliced in as they are: the hash is SHA-256 over exactly
+ *   the text the JavaScript verifier hashes. (A caller passing text that is not canonical gets an
+ *   event that `guard audit verify` reports as altered, at its seq; it blocks nobody.)
+ * - The append lock is a row of guard_audit_lock, on which no other role holds any privilege: unlike
+ *   the advisory lock version 1 used, a user cannot simply take it and hold it. (A user who calls the
+ *   function inside a transaction and leaves that open still holds it until the transaction ends, like
+ *   any append in progress: docs/postgres.md says how an administrator finds and ends such a session.)
+ * - CHECK constraints make every new row, the owner's included, one that readers can always parse: seq
+ *   a safe integer, hash 64 lowercase hex, body a JSON object whose actor and data are objects and whose
+ *   last five members are hash (= the column), prev, seq (= the column), time and type, in that order,
+ *   with the hash matching the text. They are NOT VALID: rows stored before this version are not
+ *   rejected by the upgrade (docs/postgres.md shows the owner how to check them), but stop nothing:
+ *   the function chains after the last row whatever it holds, and `guard audit verify` reports it.
+ * - An index of the request.consumed events by request, so that a run checks that its request was
+ *   never consumed (S3) without reading the whole log, and without tripping over a damaged row.
+ * - Every role that held INSERT on guard_audit loses it and is granted EXECUTE on the function
+ *   instead, so an upgraded installation keeps working with its existing grants.
+ */
+const V2 = `
+CREATE TABLE guard_audit_lock (
+  one boolean PRIMARY KEY DEFAULT true CHECK (one)
+);
+INSERT INTO guard_audit_lock VALUES (true);
+REVOKE ALL ON guard_audit_lock FROM PUBLIC;
+CREATE TRIGGER guard_audit_lock_append_only BEFORE UPDATE OR DELETE ON guard_audit_lock
+  FOR EACH ROW EXECUTE FUNCTION guard_refuse_change();
+
+CREATE FUNCTION guard_json_object(doc text) RETURNS boolean
+  LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog AS $fn$
+BEGIN
+  -- Parsed with every escaped backslash and every \\uXXXX escape replaced by plain characters: valid
+  -- exactly when the text is, with the same structure. PostgreSQL refuses to decode \\u0000 and lone
+  -- surrogates, which JavaScript writes and reads (JSON.stringify escapes a lone surrogate as \\udXXX),
+  -- so guard's checks never decode a string. (Inline: these functions are self-contained, with
+  -- search_path pg_catalog, so that a CHECK never depends on the session's search_path.)
+  RETURN json_typeof(regexp_replace(replace(doc, chr(92) || chr(92), '__'), chr(92) || chr(92) || 'u[0-9a-fA-F]{4}', '_', 'g')::json) = 'object';
+EXCEPTION WHEN others THEN
+  RETURN false; -- not JSON, or nested deeper than the server's stack allows
+END
+$fn$;
+
+CREATE FUNCTION guard_audit_row_ok(row_seq bigint, row_hash text, row_body text) RETURNS boolean
+  LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog AS $fn$
+DECLARE
+  doc json;
+BEGIN
+  IF row_seq IS NULL OR row_hash IS NULL OR row_body IS NULL OR row_seq < 1 OR row_seq > ${MAX_AUDIT_SEQ} THEN
+    RETURN false;
+  END IF;
+  IF row_hash !~ '^[0-9a-f]{64}$' THEN
+    RETURN false;
+  END IF;
+  IF left(row_body, 10) <> '{"actor":{'
+     OR row_body !~ ('[}],"data":[{].*[}],"hash":"' || row_hash || '","prev":"[0-9a-f]{64}","seq":' || row_seq
+                     || ',"time":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{3}Z","type":"${AUDIT_TYPE}"[}]$') THEN
+    RETURN false;
+  END IF;
+  BEGIN
+    doc := regexp_replace(replace(row_body, chr(92) || chr(92), '__'), chr(92) || chr(92) || 'u[0-9a-fA-F]{4}', '_', 'g')::json; -- (as in guard_json_object)
+    -- Exactly the seven members, once each (an escaped or repeated key would read differently in
+    -- JSON.parse), actor and data objects: every guard can parse every row.
+    RETURN (SELECT count(*) = 7 AND count(DISTINCT k) = 7 AND bool_and(k IN ('actor', 'data', 'hash', 'prev', 'seq', 'time', 'type'))
+              FROM json_object_keys(doc) AS k)
+      AND json_typeof(doc -> 'actor') = 'object' AND json_typeof(doc -> 'data') = 'object'
+      AND encode(sha256(convert_to(replace(row_body, ',"hash":"' || row_hash || '",', ','), 'UTF8')), 'hex') = row_hash;
+  EXCEPTION WHEN others THEN
+    RETURN false;
+  END;
+END
+$fn$;
+
+ALTER TABLE guard_audit ADD CONSTRAINT guard_audit_row_is_an_event
+  CHECK (guard_audit_row_ok(seq, hash, body)) NOT VALID;
+
+CREATE INDEX guard_audit_consumed ON guard_audit ((${CONSUMED_REQUEST_ID})) WHERE ${CONSUMED_PREDICATE};
+
+CREATE FUNCTION guard_append_audit(event_type text, actor text, data text)
+  RETURNS TABLE (out_seq bigint, out_prev text, out_time text, out_hash text, out_body text)
+  -- A lock held longer than this is not an append in progress (they take milliseconds) but a session
+  -- sitting on it: fail with lock_not_available, which guard explains, rather than at the statement timeout.
+  LANGUAGE plpgsql SECURITY DEFINER SET lock_timeout = '10s' AS $fn$
+DECLARE
+  head_seq bigint;
+  head_hash text;
+  head_body text;
+  new_seq bigint;
+  new_prev text;
+  new_time timestamptz;
+  time_text text;
+  tail text;
+  new_hash text;
+BEGIN
+  IF current_setting('server_encoding') <> 'UTF8' THEN
+    RAISE EXCEPTION 'access-guard: the database encoding is %, guard''s audit log needs UTF8', current_setting('server_encoding')
+      USING ERRCODE = 'feature_not_supported';
+  END IF;
+  IF event_type IS NULL OR length(event_type) > 100 OR event_type !~ '${AUDIT_TYPE_PATTERN}' THEN
+    RAISE EXCEPTION 'access-guard: audit event type refused: lowercase words joined by dots' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- Checked while holding the append lock (the CHECK constraint reads the whole row), so bounded: a
+  -- caller cannot stall everyone's appends with one enormous event.
+  IF octet_length(actor) + octet_length(data) > ${MAX_AUDIT_EVENT_BYTES} THEN
+    RAISE EXCEPTION 'access-guard: audit event refused: actor and data exceed % bytes', ${MAX_AUDIT_EVENT_BYTES} USING ERRCODE = 'program_limit_exceeded';
+  END IF;
+  IF NOT guard_json_object(actor) OR NOT guard_json_object(data) THEN
+    RAISE EXCEPTION 'access-guard: an audit event''s actor and data must be JSON objects' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- Held until commit: appends from every client queue here, so each extends the true head.
+  PERFORM 1 FROM guard_audit_lock FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'access-guard: the append lock row of guard_audit_lock is missing' USING ERRCODE = 'object_not_in_prerequisite_state',
+      HINT = 'the owner restores it: INSERT INTO guard_audit_lock VALUES (true)';
+  END IF;
+  -- The head is the last row, whatever it holds: a damaged row stops nobody (verify reports it). Rows
+  -- beyond the largest safe seq can only predate version 2; they stay after the chain, never in it.
+  SELECT a.seq, a.hash, a.body INTO head_seq, head_hash, head_body
+    FROM guard_audit a WHERE a.seq < ${MAX_AUDIT_SEQ} ORDER BY a.seq DESC LIMIT 1;
+  IF head_seq IS NULL THEN
+    new_seq := 1;
+    new_prev := repeat('0', 64);
+  ELSE
+    new_seq := head_seq + 1;
+    -- A head whose hash is not a digest (stored before version 2) is linked by the digest of its text.
+    new_prev := CASE WHEN head_hash ~ '^[0-9a-f]{64}$' THEN head_hash
+                     ELSE encode(sha256(convert_to(coalesce(head_body, ''), 'UTF8')), 'hex') END;
+  END IF;
+  new_time := date_trunc('milliseconds', clock_timestamp());
+  time_text := to_char(new_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
+  -- canonicalJson({seq, time, type, actor, data, prev}): keys in sorted order, no whitespace.
+  tail := '"prev":"' || new_prev || '","seq":' || new_seq || ',"time":"' || time_text || '","type":"' || event_type || '"}';
+  new_hash := encode(sha256(convert_to('{"actor":' || actor || ',"data":' || data || ',' || tail, 'UTF8')), 'hex');
+  out_body := '{"actor":' || actor || ',"data":' || data || ',"hash":"' || new_hash || '",' || tail;
+  INSERT INTO guard_audit (seq, hash, body, time) VALUES (new_seq, new_hash, out_body, new_time);
+  out_seq := new_seq;
+  out_prev := new_prev;
+  out_time := time_text;
+  out_hash := new_hash;
+  RETURN NEXT;
+END
+$fn$;
+
+-- Pinned to guard's schema (wherever this migration runs), then pg_temp: nobody can slip a look-alike
+-- table or function in front of the owner's.
+DO $do$
+BEGIN
+  EXECUTE format('ALTER FUNCTION guard_append_audit(text, text, text) SET search_path = %I, pg_temp', current_schema());
+END
+$do$;
+REVOKE ALL ON FUNCTION guard_append_audit(text, text, text) FROM PUBLIC;
+
+-- Every role that could INSERT raw rows now appends through the function instead.
+DO $do$
+DECLARE
+  grantee oid;
+BEGIN
+  FOR grantee IN
+    SELECT DISTINCT acl.grantee FROM pg_class c, aclexplode(c.relacl) acl
+     WHERE c.oid = 'guard_audit'::regclass AND acl.privilege_type = 'INSERT' AND acl.grantee <> c.relowner
+  LOOP
+    IF grantee = 0 THEN
+      REVOKE INSERT ON guard_audit FROM PUBLIC CASCADE;
+      GRANT EXECUTE ON FUNCTION guard_append_audit(text, text, text) TO PUBLIC;
+    ELSE
+      -- CASCADE: also what that role passed on WITH GRANT OPTION.
+      EXECUTE format('REVOKE INSERT ON guard_audit FROM %s CASCADE', grantee::regrole);
+      EXECUTE format('GRANT EXECUTE ON FUNCTION guard_append_audit(text, text, text) TO %s', grantee::regrole);
+    END IF;
+  END LOOP;
+  IF EXISTS (SELECT 1 FROM pg_class c, aclexplode(c.relacl) acl
+              WHERE c.oid = 'guard_audit'::regclass AND acl.privilege_type = 'INSERT' AND acl.grantee <> c.relowner) THEN
+    RAISE EXCEPTION 'access-guard: a role other than the owner still holds INSERT on guard_audit (granted by another role)'
+      USING HINT = 'as the owner or a superuser, REVOKE INSERT ON guard_audit FROM that role (see docs/postgres.md), then migrate again';
+  END IF;
+END
+$do$;
+`;
+
 /** In order; versions are 1, 2, 3, … without gaps. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "requests, approvals, consumptions, audit; append-only triggers; notifications", sql: V1 },
+  { version: 2, description: "audit appends only through guard_append_audit(); CHECK constraints on audit rows; an append lock users cannot take", sql: V2 },
 ];
 
 /** The schema version this build of guard expects. */

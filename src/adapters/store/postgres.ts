@@ -5,7 +5,9 @@ import { canonicalJson, sha256Hex } from "../../core/canonical.js";
 import { deniedError, ExitCode, GuardError, integrityError, usageError } from "../../core/errors.js";
 import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
 import {
-  LOCK_AUDIT,
+  AUDIT_TYPE_PATTERN,
+  CONSUMED_PREDICATE,
+  CONSUMED_REQUEST_ID,
   LOCK_CLASS,
   LOCK_MIGRATE,
   MIGRATIONS,
@@ -22,7 +24,8 @@ import { REQUEST_ID_RE, type AuditLineSink, type RequestList, type Store } from 
  * store (types.ts); what PostgreSQL adds:
  * - the database's clock is the store's clock (now(), consumption and audit times, expiry at consume);
  * - single use is one atomic INSERT … ON CONFLICT DO NOTHING (A12);
- * - audit appends are serialised across every client by an advisory transaction lock;
+ * - audit appends go through guard_append_audit() (migration 2), which serialises them across every
+ *   client and computes seq, prev, time and hash in the database; guard checks what it returns;
  * - a waiting run is woken by LISTEN/NOTIFY (a trigger announces every approval and consumption), with
  *   a bounded wait as the fallback poll and a fresh LISTEN connection whenever the old one drops.
  *
@@ -56,7 +59,7 @@ const STATEMENT_TIMEOUT_MS = 30_000;
 /** readAudit fetches this many rows per query (keyset pagination), never the whole log. */
 const DEFAULT_AUDIT_PAGE = 10_000;
 const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
-const HEX64 = /^[0-9a-f]{64}$/;
+const AUDIT_TYPE_RE = new RegExp(AUDIT_TYPE_PATTERN);
 const STORE_HINT = "check the store URL (--store, GUARD_STORE or store: in guard.config.yaml), the PG* variables and that the server is up; nothing was run";
 
 let pgModule: Promise<Pg> | undefined;
@@ -225,7 +228,9 @@ function storeError(target: Target, err: unknown, doing: string): GuardError {
   const hint =
     sqlstate === "42501"
       ? "this role lacks a privilege guard needs: see docs/postgres.md for the roles (the owner runs `guard store migrate`)"
-      : STORE_HINT;
+      : sqlstate === "55P03"
+        ? "another session has held a lock guard needs for seconds — an audit append left in an open transaction? A database administrator can find and end it (docs/postgres.md, the audit log); nothing was run"
+        : STORE_HINT;
   return new GuardError(ExitCode.IO, `the PostgreSQL store at ${target.where} failed while ${doing}: ${reason}${sqlstate ? ` (SQLSTATE ${sqlstate})` : ""}`, hint, [], "io");
 }
 
@@ -510,31 +515,61 @@ class PostgresStore implements Store {
     await this.listener.wait(requestId, timeoutMs, signal);
   }
 
+  /**
+   * Through guard_append_audit() (migration 2), the only way a non-owner can add to the log: the
+   * database takes the append lock and decides seq, prev, time and the hash, so a row someone else left
+   * at the head (however damaged) is chained after, never a reason to fail; `guard audit verify`
+   * reports it. The event that comes back is checked here against guard's own computation: a function
+   * that hashes differently (replaced by someone, a database that is not UTF8) is an integrity error.
+   */
   async appendAudit(draft: AuditDraft): Promise<AuditEvent> {
     this.assertOpen("appending to the audit log");
-    return inTransaction(this.conn, "appending to the audit log", async (c) => {
-      // Held until commit: appends from every client queue here, so each extends the true head.
-      await c.query("SELECT pg_advisory_xact_lock($1, $2)", [LOCK_CLASS, LOCK_AUDIT]);
-      // (Aliases never reuse a column's name: ORDER BY would sort by the alias, as text.)
-      const head = await c.query<{ head_seq: string | null; head_hash: string | null; ms: number }>(
-        `SELECT (SELECT seq FROM guard_audit ORDER BY seq DESC LIMIT 1)::text AS head_seq,
-                (SELECT hash FROM guard_audit ORDER BY seq DESC LIMIT 1) AS head_hash,
-                floor(extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms`,
+    // As chainEvent normalises the draft: JSON's meaning for Dates and undefined, keys sorted.
+    const plain = JSON.parse(JSON.stringify({ type: draft.type, actor: draft.actor, data: draft.data })) as Partial<AuditDraft>;
+    if (typeof plain.type !== "string" || !AUDIT_TYPE_RE.test(plain.type) || plain.type.length > 100) {
+      throw new GuardError(ExitCode.INTERNAL, `audit event type ${JSON.stringify(plain.type)} is not lowercase words joined by dots`);
+    }
+    const r = await this.query<{ seq_text: string; prev: string; time: string; hash: string; body: string }>(
+      "appending to the audit log",
+      "SELECT out_seq::text AS seq_text, out_prev AS prev, out_time AS time, out_hash AS hash, out_body AS body FROM guard_append_audit($1, $2, $3)",
+      [plain.type, canonicalJson(plain.actor), canonicalJson(plain.data)],
+    );
+    const row = r.rows[0];
+    if (!row) throw storeError(this.conn.target, new Error("guard_append_audit returned no event"), "appending to the audit log");
+    const seq = Number(row.seq_text);
+    const event = Number.isSafeInteger(seq) && seq >= 1 ? chainEvent(seq > 1 ? { seq: seq - 1, hash: row.prev } : null, draft, row.time) : null;
+    if (!event || event.prev !== row.prev || event.hash !== row.hash || canonicalJson(event) !== row.body) {
+      throw integrityError(
+        `the PostgreSQL store at ${this.conn.target.where} stored audit event ${row.seq_text} differently from how guard computes it`,
+        "the function guard_append_audit was changed, or the database is not UTF8; run `guard audit verify` and have the owner compare the function with migration 2",
       );
-      const h = head.rows[0];
-      if (!h) throw new Error("the server returned no audit head");
-      let prev: { seq: number; hash: string } | null = null;
-      if (h.head_seq !== null) {
-        const seq = Number(h.head_seq);
-        if (!Number.isSafeInteger(seq) || h.head_hash === null || !HEX64.test(h.head_hash)) {
-          throw corrupt(this.conn.target, `audit event ${h.head_seq}`, "its hash is not a SHA-256 digest");
-        }
-        prev = { seq, hash: h.head_hash };
+    }
+    return event;
+  }
+
+  /**
+   * A run's check that its request was never consumed before (S3), without reading the whole log: the
+   * index of migration 2 holds the requestId of every canonical request.consumed row. A candidate row
+   * that cannot be read (only possible from before migration 2) is skipped, as the Store contract says.
+   */
+  async *consumedEvents(requestId: string): AsyncIterable<AuditEvent> {
+    checkId(requestId, "request id");
+    const r = await this.query<{ seq_text: string; hash: string; body: string }>(
+      `reading the audit log for request ${requestId}`,
+      `SELECT seq::text AS seq_text, hash, body FROM guard_audit
+        WHERE ${CONSUMED_PREDICATE} AND ${CONSUMED_REQUEST_ID} = $1 ORDER BY seq`,
+      [requestId],
+    );
+    for (const row of r.rows) {
+      let event: AuditEvent;
+      try {
+        event = this.auditEventFrom(row.seq_text, row.hash, row.body);
+      } catch (err) {
+        if (err instanceof GuardError) continue;
+        throw err;
       }
-      const event = chainEvent(prev, draft, new Date(h.ms).toISOString());
-      await c.query("INSERT INTO guard_audit (seq, hash, body, time) VALUES ($1, $2, $3, $4)", [event.seq, event.hash, canonicalJson(event), event.time]);
-      return event;
-    });
+      yield event;
+    }
   }
 
   /** In sequence order, one page at a time (keyset on seq): a long log is never held in memory. */

@@ -55,6 +55,13 @@ export interface Store {
    * verifier reads readAudit().
    */
   feedAudit?(sink: AuditLineSink): Promise<void>;
+  /**
+   * At least the `request.consumed` events that name this request, in sequence order (the caller
+   * filters; readAudit() would be a valid answer). Unlike readAudit, a row that cannot be read is
+   * skipped, not an error: it is not a genuine event (`audit verify` reports it), and no run may be
+   * stopped by someone else's damaged row. Optional: without it, callers scan readAudit().
+   */
+  consumedEvents?(requestId: string): AsyncIterable<AuditEvent>;
 
   close(): Promise<void>;
 }
