@@ -8,7 +8,7 @@ import { readKubeconfigs } from "../adapters/kubeconfig.js";
 import { kubeconfigPaths } from "../core/kube.js";
 import { declaredEnvProblem, detectTarget, hasKubeDetector } from "../core/detect.js";
 import { evaluate } from "../core/evaluate.js";
-import { unwrapCommand } from "../core/wrappers.js";
+import { hiddenByProgram, unwrapCommand } from "../core/wrappers.js";
 import { usageError } from "../core/errors.js";
 import type { Decision, Detection, KubeconfigFile, Policy, ResolvedProgram } from "../core/types.js";
 import type { Context } from "./context.js";
@@ -45,8 +45,11 @@ export async function planRun(ctx: Context, argv: string[], declared: string | u
   const kubeconfigs: KubeconfigFile[] = hasKubeDetector(policy)
     ? await readKubeconfigs(kubeconfigPaths(args, childEnv, ctx.home).paths)
     : [];
-  const detection = detectTarget(policy, { args, env: childEnv, host: ctx.host, kubeconfigs, declared });
-  const decision = evaluate(policy, { program, args, detection, now, wrapperHidden: unwrapped.hidden });
+  const names = [program.base, program.givenBase];
+  const detection = detectTarget(policy, { args, env: childEnv, host: ctx.host, kubeconfigs, declared, program: names });
+  // Wrappers are judged by what really runs too: a symlink to bash, busybox applets, the dynamic loader.
+  const wrapperHidden = unwrapped.hidden ?? hiddenByProgram(program, args);
+  const decision = evaluate(policy, { program, args, detection, now, wrapperHidden });
   return { argv, program, policy, detection, decision, childEnv };
 }
 

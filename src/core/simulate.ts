@@ -6,7 +6,7 @@
 import { posix } from "node:path";
 import { detectTarget, declaredEnvProblem } from "./detect.js";
 import { evaluate } from "./evaluate.js";
-import { unwrapCommand } from "./wrappers.js";
+import { hiddenByProgram, unwrapCommand } from "./wrappers.js";
 import type { Decision, Policy, ResolvedProgram } from "./types.js";
 
 export interface SimulatedInvocation {
@@ -33,14 +33,17 @@ export function simulate(policy: Policy, inv: SimulatedInvocation): Decision {
   const env = { ...inv.env, ...unwrapped.env };
   const args = argv.slice(1);
   const declaredProblem = inv.declared !== undefined ? declaredEnvProblem(policy, inv.declared) : null;
+  const program = simulatedProgram(policy, argv[0] ?? "");
   const detection = detectTarget(policy, {
     args,
     env,
     host: inv.host ?? "",
     kubeconfigs: inv.kubeContext !== undefined ? [{ path: "(test case kube_context)", currentContext: inv.kubeContext }] : [],
     declared: inv.declared,
+    program: [program.base, program.givenBase],
   });
-  const decision = evaluate(policy, { program: simulatedProgram(policy, argv[0] ?? ""), args, detection, now: inv.now, wrapperHidden: unwrapped.hidden });
+  const wrapperHidden = unwrapped.hidden ?? hiddenByProgram(program, args);
+  const decision = evaluate(policy, { program, args, detection, now: inv.now, wrapperHidden });
   if (declaredProblem) return { ...decision, decision: "deny", reasons: [declaredProblem, ...decision.reasons] };
   return decision;
 }

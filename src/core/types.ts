@@ -190,6 +190,11 @@ export interface DetectionInput {
   kubeconfigs: KubeconfigFile[];
   /** `--env` as the user declared it (raw, unvalidated). */
   declared?: string;
+  /**
+   * The names of the program that runs: the base name of its real path and the name as typed (a PostgreSQL
+   * client's or `aws`'s own arguments are read as that client reads them).
+   */
+  program?: string[];
 }
 
 /** One piece of evidence: a source that said something about the target. */
