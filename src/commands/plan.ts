@@ -6,7 +6,8 @@
 import { resolveProgram } from "../adapters/program.js";
 import { readKubeconfigs } from "../adapters/kubeconfig.js";
 import { kubeconfigPaths } from "../core/kube.js";
-import { declaredEnvProblem, detectTarget, hasKubeDetector } from "../core/detect.js";
+import { declaredEnvProblem, detectTarget, hasKubeDetector, needsPgServiceFiles } from "../core/detect.js";
+import { readPgServiceFiles } from "../adapters/pg-service.js";
 import { evaluate } from "../core/evaluate.js";
 import { hiddenByProgram, unwrapCommand } from "../core/wrappers.js";
 import { usageError } from "../core/errors.js";
@@ -46,7 +47,8 @@ export async function planRun(ctx: Context, argv: string[], declared: string | u
     ? await readKubeconfigs(kubeconfigPaths(args, childEnv, ctx.home).paths)
     : [];
   const names = [program.base, program.givenBase];
-  const detection = detectTarget(policy, { args, env: childEnv, host: ctx.host, kubeconfigs, declared, program: names });
+  const pgServiceFiles = needsPgServiceFiles(policy, args, childEnv) ? await readPgServiceFiles(childEnv, ctx.home) : undefined;
+  const detection = detectTarget(policy, { args, env: childEnv, host: ctx.host, kubeconfigs, declared, program: names, pgServiceFiles });
   // Wrappers are judged by what really runs too: a symlink to bash, busybox applets, the dynamic loader.
   const wrapperHidden = unwrapped.hidden ?? hiddenByProgram(program, args);
   const decision = evaluate(policy, { program, args, detection, now, wrapperHidden });

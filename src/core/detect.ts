@@ -1,7 +1,7 @@
 import { compileGlob } from "./glob.js";
 import { awsProfileReadings } from "./aws.js";
 import { effectiveKubeContext, type KubeContext } from "./kube.js";
-import { type ConnTarget, connTargets, isPgClient, parseConnString, pgClientArgs, renderTarget, uriPrefix } from "./libpq.js";
+import { type ConnTarget, connTargets, isPgClient, lookupPgService, parseConnString, pgClientArgs, renderTarget, uriPrefix } from "./libpq.js";
 import { asciiLower, normaliseEnvName, quoteValue, skeleton } from "./names.js";
 import type { Detection, DetectionInput, Detector, Evidence, Policy, ValueMatcher } from "./types.js";
 
@@ -273,11 +273,44 @@ const PG_TARGET_VARIABLES: Readonly<Record<string, keyof ReturnType<typeof targe
   DATABASE_URL: "url",
 };
 
+/** Whether detection needs the pg_service.conf files: a PG detector, and a service named somewhere. */
+export function needsPgServiceFiles(policy: Policy, args: readonly string[], env: Readonly<Record<string, string | undefined>>): boolean {
+  const watched = Object.values(policy.environments).some((e) => e.detect.some((d) => d.type === "env" && d.variable in PG_TARGET_VARIABLES));
+  const named = nonEmpty(env.PGSERVICE) || args.some((a) => a.includes("service=")) || Object.keys(PG_TARGET_VARIABLES).some((v) => env[v]?.includes("service="));
+  return watched && named;
+}
+
+/**
+ * Readings from a named service, as libpq fills in what the connection string left unset from it (before
+ * the PG* variables: a service file's host beats PGHOST). Held against the same detectors.
+ */
+function serviceReadings(name: string, part: keyof ReturnType<typeof targetParts>, via: string, input: DetectionInput): Reading[] {
+  if (part === "service") return [reading(name, via)];
+  const found = lookupPgService(input.pgServiceFiles ?? [], name);
+  const where = `${via} service "${name}"`;
+  if (found instanceof Error) return [{ ...reading(name, where), problem: `${where}: ${found.message}; libpq would refuse it too` }];
+  const targets = connTargets(found.params);
+  if (targets instanceof Error) return [{ ...reading(name, where), problem: `${where} (${found.path}): ${targets.message}` }];
+  return targets.flatMap((t) => {
+    const v = targetParts(t, undefined)[part];
+    return v === "" || (part === "url" && t.host === "" && t.hostaddr === "") ? [] : [reading(v, `${where} in ${found.path}`)];
+  });
+}
+
 function variableReadings(variable: string, input: DetectionInput, names: readonly string[]): Reading[] {
   const out: Reading[] = [];
   const raw = input.env[variable];
-  if (raw !== undefined && strip(raw) !== "") out.push(...connReadings(raw, variable));
   const part = PG_TARGET_VARIABLES[variable];
+  if (raw !== undefined && strip(raw) !== "") {
+    out.push(...connReadings(raw, variable));
+    const parsed = parseConnString(raw);
+    if (part !== undefined && (parsed.kind === "uri" || parsed.kind === "conninfo") && parsed.params.service !== undefined) {
+      out.push(...serviceReadings(parsed.params.service, part, variable, input));
+    }
+  }
+  if (part !== undefined && part !== "service" && nonEmpty(input.env.PGSERVICE)) {
+    out.push(...serviceReadings(input.env.PGSERVICE as string, part, "PGSERVICE", input));
+  }
   const client = names.find(isPgClient);
   if (part !== undefined && client !== undefined) {
     for (const a of pgClientArgs(client, input.args)) {
@@ -295,9 +328,8 @@ function variableReadings(variable: string, input: DetectionInput, names: readon
           continue;
         }
         if (part === "url") out.push(...connReadings(a.value, via));
-        else if (part === "service") {
-          if (parsed.params.service !== undefined) out.push(reading(parsed.params.service, `${via} service=`));
-        } else {
+        if (parsed.params.service !== undefined) out.push(...serviceReadings(parsed.params.service, part, via, input));
+        if (part !== "url" && part !== "service") {
           for (const t of targets) {
             const v = targetParts(t, uriPrefix(a.value))[part];
             if (v !== "") out.push(reading(v, `${via} (${part})`));
@@ -342,6 +374,8 @@ function connReadings(raw: string, via: string): Reading[] {
   const decoded = targets.map((t, i) =>
     reading(renderTarget(t, scheme), targets.length > 1 ? `${via} (server ${i + 1} of ${targets.length}, as libpq reads it)` : `${via} (as libpq reads it)`),
   );
+  // A service fills in what the string leaves unset: its readings (serviceReadings) are the ones required.
+  if (parsed.params.service !== undefined) for (const r of decoded) r.required = false;
   const same = decoded.length === 1 && decoded[0]?.value === raw;
   return same ? [reading(raw, via)] : [{ ...reading(raw, via), required: false }, ...decoded];
 }

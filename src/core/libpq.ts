@@ -395,3 +395,28 @@ export function pgClientArgs(program: string, args: readonly string[]): PgArg[] 
   }
   return out;
 }
+
+/**
+ * The service files libpq consults, in order: PGSERVICEFILE, else ~/.pg_service.conf; then
+ * PGSYSCONFDIR/pg_service.conf (Debian's libpq is built with /etc/postgresql-common). The first file
+ * that has the section wins.
+ */
+export function pgServiceFilePaths(env: Readonly<Record<string, string | undefined>>, home: string): string[] {
+  const user = env.PGSERVICEFILE !== undefined && env.PGSERVICEFILE !== "" ? env.PGSERVICEFILE : `${home.replace(/\/+$/, "")}/.pg_service.conf`;
+  const sysconf = env.PGSYSCONFDIR !== undefined && env.PGSYSCONFDIR !== "" ? env.PGSYSCONFDIR : "/etc/postgresql-common";
+  return [user, `${sysconf.replace(/\/+$/, "")}/pg_service.conf`];
+}
+
+/** The service's parameters from the first file that defines it, as libpq looks it up. */
+export function lookupPgService(
+  files: readonly { path: string; text?: string; error?: string }[],
+  name: string,
+): { params: ConnParams; path: string } | Error {
+  for (const f of files) {
+    if (f.error !== undefined) return new Error(`cannot read the service file ${f.path}: ${f.error}`);
+    const section = pgServiceSection(f.text ?? "", name);
+    if (section instanceof Error) return new Error(`${f.path}: ${section.message}`);
+    if (section !== undefined) return { params: section, path: f.path };
+  }
+  return new Error(`definition of service "${name}" not found in ${files.map((f) => f.path).join(" or ") || "any service file"}`);
+}

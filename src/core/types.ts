@@ -172,6 +172,14 @@ export interface ResolvedProgram {
   givenBase: string;
 }
 
+/** One pg_service.conf as read by the adapter, in libpq's lookup order (missing files left out). */
+export interface PgServiceFile {
+  path: string;
+  text?: string;
+  /** When the file exists but could not be read (detection then fails closed). */
+  error?: string;
+}
+
 /** One kubeconfig file as read by the adapter, in KUBECONFIG order. */
 export interface KubeconfigFile {
   path: string;
@@ -195,6 +203,8 @@ export interface DetectionInput {
    * client's or `aws`'s own arguments are read as that client reads them).
    */
   program?: string[];
+  /** The pg_service.conf files libpq would read, when a service is named (PGSERVICE or `service=`). */
+  pgServiceFiles?: PgServiceFile[];
 }
 
 /** One piece of evidence: a source that said something about the target. */
