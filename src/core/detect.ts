@@ -181,7 +181,7 @@ export function detectTarget(policy: Policy, input: DetectionInput): Detection {
   // A subject that is present but that no detector recognises makes the target undetermined: the
   // default_environment is for "nothing here says anything", never for "something here we do not know".
   const unrecognised = (e: Omit<Evidence, "environment" | "detail">, what: string): void => {
-    const p = `${what} is set, but no environment's detector recognises it: the target is undetermined (default_environment applies only when no detector's subject is present); add it to the detect list of the environment it belongs to, or unset it`;
+    const p = `target undetermined: ${what} is set, but no environment's detector recognises it (default_environment applies only when no detector's subject is present); add it to the detect list of the environment it belongs to, or unset it`;
     add({ ...e, environment: null, detail: p }, p);
   };
   const seen = new Set<string>();

@@ -96,7 +96,7 @@ describe("SECURITY E1: values that match only after normalising are ambiguous", 
   it("E1: a value that simply matches nothing is not called ambiguous, but it is unrecognised: undetermined, never the default", () => {
     const d = detect({ env: { AWS_PROFILE: "sandbox" } });
     expect(d.environment).toBeNull();
-    expect(d.problems).toEqual([expect.stringMatching(/^AWS_PROFILE="sandbox" is set, but no environment's detector recognises it/)]);
+    expect(d.problems).toEqual([expect.stringMatching(/^target undetermined: AWS_PROFILE="sandbox" is set, but no environment's detector recognises it/)]);
     expect(d.problems.join()).not.toContain("differently");
   });
 });
