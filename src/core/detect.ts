@@ -105,7 +105,8 @@ export function detectTarget(policy: Policy, input: DetectionInput): Detection {
             break;
           }
           for (const r of readingsOf(d.variable)) {
-            const subject = AWS_PROFILE_VARS.has(d.variable) ? r.via : d.variable;
+            // Where the value came from: the variable itself, or what stands in for it (psql -h, --profile, a service file).
+            const subject = r.via;
             const shown = redactValue(d.variable, r.value);
             const m = matchValue(d.matcher, r.value, r.via, shown);
             if (m.kind === "none") continue;
@@ -194,7 +195,7 @@ export function detectTarget(policy: Policy, input: DetectionInput): Detection {
       const shown = redactValue(r.via, r.value);
       if (!r.required || r.recognised || seen.has(`${r.via}\0${r.value}`)) continue;
       seen.add(`${r.via}\0${r.value}`);
-      unrecognised({ source: "env", subject: r.via, value: shown }, `${r.via}=${quoteValue(shown)}`);
+      unrecognised({ source: "env", subject: r.via, value: shown }, describeReading(r.via, shown));
     }
   }
   if (kube?.context !== undefined && !kubeRecognised) {
@@ -346,6 +347,13 @@ function variableReadings(variable: string, input: DetectionInput, names: readon
     }
   }
   return dedupe(out);
+}
+
+/** `DATABASE_URL="…" (server 2 of 2, as libpq reads it)`, `psql -h "db7"`: a reading as a person reads it. */
+function describeReading(via: string, shown: string): string {
+  const m = /^([A-Za-z_][A-Za-z0-9_]*)(?: \((.*)\))?$/.exec(via);
+  if (m) return `${m[1]}=${quoteValue(shown)}${m[2] === undefined ? "" : ` (${m[2]})`}`;
+  return `${via} ${quoteValue(shown)}`;
 }
 
 function reading(value: string, via: string): Reading {

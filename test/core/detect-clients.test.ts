@@ -35,7 +35,7 @@ describe("E13: a subject that is set but unrecognised is undetermined, never the
     const d = detect({ env: { DATABASE_URL: "postgres://app:hunter2@orders-prd-db.internal/orders" } });
     expect(d.environment).toBeNull();
     expect(JSON.stringify(d)).not.toContain("hunter2");
-    expect(d.problems.join()).toContain('DATABASE_URL (as libpq reads it)="postgres://app@orders-prd-db.internal/orders" is set');
+    expect(d.problems.join()).toContain('DATABASE_URL="postgres://app@orders-prd-db.internal/orders" (as libpq reads it) is set');
   });
 
   it("an unrecognised subject refuses even when another one is recognised", () => {
@@ -103,7 +103,7 @@ describe("E14: a PostgreSQL client's own arguments are read like the client", ()
   });
 
   it("an argument host nobody listed is unrecognised", () => {
-    expect(psql(["-h", "db7.internal"]).problems.join()).toContain('psql -h="db7.internal" is set');
+    expect(psql(["-h", "db7.internal"]).problems.join()).toContain('psql -h "db7.internal" is set');
   });
 
   it("a program that is not a PostgreSQL client keeps its arguments to itself", () => {
