@@ -304,23 +304,43 @@ export function pgServiceSection(text: string, name: string): ConnParams | undef
  */
 interface PgProgram {
   shortWithValue: string;
+  /** Long options that take a value (besides the connection ones), so `--table x` does not make `x` the database. */
+  longWithValue: readonly string[];
   positional: "dbname" | "other";
 }
+const DUMP_LONG = [
+  "file", "format", "jobs", "schema", "exclude-schema", "table", "exclude-table", "superuser", "compress", "encoding",
+  "extension", "exclude-extension", "exclude-table-data", "exclude-table-and-children", "exclude-table-data-and-children",
+  "table-and-children", "extra-float-digits", "lock-wait-timeout", "role", "section", "snapshot", "rows-per-insert",
+  "include-foreign-data", "filter", "sync-method",
+];
 const PG_PROGRAMS: Record<string, PgProgram> = {
-  psql: { shortWithValue: "cdfFhLopPRTUv", positional: "dbname" },
-  pg_dump: { shortWithValue: "dceEfFhjnNpStTUZ", positional: "dbname" },
-  pg_restore: { shortWithValue: "dfFhIjLnNpPStTU", positional: "other" },
-  pg_dumpall: { shortWithValue: "dEfhlpSU", positional: "other" },
-  createdb: { shortWithValue: "DEhlOpSTU", positional: "other" },
-  dropdb: { shortWithValue: "hpU", positional: "other" },
-  createuser: { shortWithValue: "cghpU", positional: "other" },
-  dropuser: { shortWithValue: "hpU", positional: "other" },
-  vacuumdb: { shortWithValue: "dhjnNpPtU", positional: "dbname" },
-  reindexdb: { shortWithValue: "dhijpSstU", positional: "dbname" },
-  clusterdb: { shortWithValue: "dhptU", positional: "dbname" },
-  pgbench: { shortWithValue: "bcDfhjlpRsStTUM", positional: "dbname" },
-  pg_isready: { shortWithValue: "dhpt", positional: "other" },
-  pg_basebackup: { shortWithValue: "dDFhprSTUXzZ", positional: "other" },
+  psql: {
+    shortWithValue: "cdfFhLopPRTUv",
+    longWithValue: ["command", "file", "field-separator", "log-file", "output", "pset", "record-separator", "table-attr", "set", "variable"],
+    positional: "dbname",
+  },
+  pg_dump: { shortWithValue: "deEfFhjnNpStTUZ", longWithValue: DUMP_LONG, positional: "dbname" },
+  pg_restore: {
+    shortWithValue: "dfFhIjLnNpPStTU",
+    longWithValue: ["file", "format", "index", "jobs", "use-list", "schema", "exclude-schema", "function", "trigger", "table", "superuser", "role", "section", "filter"],
+    positional: "other",
+  },
+  pg_dumpall: { shortWithValue: "dEfhlpSU", longWithValue: ["file", "database", "encoding", "superuser", "role", "exclude-database", "extra-float-digits", "lock-wait-timeout", "rows-per-insert", "filter"], positional: "other" },
+  createdb: { shortWithValue: "DEhlOpSTU", longWithValue: ["tablespace", "encoding", "locale", "lc-collate", "lc-ctype", "icu-locale", "icu-rules", "locale-provider", "owner", "strategy", "template"], positional: "other" },
+  dropdb: { shortWithValue: "hpU", longWithValue: [], positional: "other" },
+  createuser: { shortWithValue: "cghpU", longWithValue: ["connection-limit", "role", "member-of", "admin", "valid-until"], positional: "other" },
+  dropuser: { shortWithValue: "hpU", longWithValue: [], positional: "other" },
+  vacuumdb: { shortWithValue: "dhjnNpPtU", longWithValue: ["jobs", "schema", "exclude-schema", "parallel", "table", "min-xid-age", "min-mxid-age", "buffer-usage-limit"], positional: "dbname" },
+  reindexdb: { shortWithValue: "dhijpStU", longWithValue: ["index", "jobs", "schema", "table", "tablespace"], positional: "dbname" },
+  clusterdb: { shortWithValue: "dhptU", longWithValue: ["table"], positional: "dbname" },
+  pgbench: {
+    shortWithValue: "bcDfFhIjLMpPRstTU",
+    longWithValue: ["builtin", "client", "define", "file", "fillfactor", "init-steps", "jobs", "latency-limit", "protocol", "progress", "rate", "scale", "time", "transactions", "partitions", "partition-method", "tablespace", "index-tablespace", "log-prefix", "sampling-rate", "random-seed", "aggregate-interval", "max-tries", "show-script"],
+    positional: "dbname",
+  },
+  pg_isready: { shortWithValue: "dhpt", longWithValue: ["timeout"], positional: "other" },
+  pg_basebackup: { shortWithValue: "cdDFhilprsStTUXZ", longWithValue: ["checkpoint", "pgdata", "format", "label", "max-rate", "slot", "status-interval", "tablespace-mapping", "target", "wal-method", "compress", "waldir", "manifest-checksums", "incremental"], positional: "other" },
 };
 
 /** Long options (as typed after `--`) that carry a connection parameter; getopt_long accepts unique prefixes. */
@@ -371,9 +391,13 @@ export function pgClientArgs(program: string, args: readonly string[]): PgArg[] 
     if (!optionsEnded && a.startsWith("--")) {
       const eq = a.indexOf("=");
       const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
-      const candidates = Object.keys(LONG_CONN).filter((k) => k.startsWith(name) && name !== "");
-      const exact = Object.hasOwn(LONG_CONN, name) ? name : candidates.length === 1 ? candidates[0] : undefined;
-      if (exact === undefined) continue; // another option; long options without '=' that take a value are rare here
+      const known = [...Object.keys(LONG_CONN), ...spec.longWithValue];
+      const candidates = known.filter((k) => k.startsWith(name) && name !== "");
+      const exact = known.includes(name) ? name : candidates.length === 1 ? candidates[0] : undefined;
+      if (exact === undefined || !Object.hasOwn(LONG_CONN, exact)) {
+        if (exact !== undefined && eq < 0) i++; // `--table x`: x is the option's value, not the database
+        continue;
+      }
       let value: string | undefined = eq < 0 ? args[++i] : a.slice(eq + 1);
       value ??= "";
       put(LONG_CONN[exact] as string, value, `--${exact}`);

@@ -132,6 +132,24 @@ describe("the client programs' own arguments, held to the real psql and pg_dump"
     expect(argHosts(program, [...args])).toContain(host);
   });
 
+  it.each([
+    ["pg_dump", ["--exclude-table", "lb_state", "guard_no_such_db_1"], "guard_no_such_db_1"],
+    ["pg_dump", ["--lock-wait", "10s", "guard_no_such_db_2"], "guard_no_such_db_2"],
+    ["pg_dump", ["--exclude-tab", "lb_state", "guard_no_such_db_6"], "(ambiguous option)"],
+    ["pg_dump", ["-c", "guard_no_such_db_3"], "guard_no_such_db_3"],
+    ["psql", ["--set", "x=1", "guard_no_such_db_4"], "guard_no_such_db_4"],
+    ["psql", ["-v", "x=1", "guard_no_such_db_5", "someone"], "guard_no_such_db_5"],
+  ] as const)("%s %j connects to database %s, and guard reads that one", (program, args, db) => {
+    const real = psql(["-h", "127.0.0.1", "-U", "postgres", ...args, ...(program === "pg_dump" ? ["-f", "/dev/null"] : [])], {}, program);
+    if (db === "(ambiguous option)") {
+      // getopt_long refuses an ambiguous prefix, so the client connects nowhere; guard's reading does not matter
+      expect(real.error).toContain("is ambiguous");
+      return;
+    }
+    expect(real.error).toContain(`database "${db}" does not exist`);
+    expect(pgClientArgs(program, [...args]).filter((a) => a.key === "dbname").map((a) => a.value)).toEqual([db]);
+  });
+
   it("readings are all that the arguments name, overridden ones included (they must agree)", () => {
     expect(argHosts("psql", ["-h", "a.invalid", "host=b.invalid"])).toEqual(["a.invalid", "b.invalid"]);
   });
