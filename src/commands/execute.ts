@@ -10,6 +10,8 @@ import { requestDigest } from "../core/request.js";
 import type { AuditActor, SignedRequest } from "../core/types.js";
 import { assertInterpreterRunnable, hashProgram, verifyUnchanged } from "../adapters/program.js";
 import { runChild, type ChildOutcome } from "../adapters/exec.js";
+import { probeTarget } from "../adapters/identity-probe.js";
+import { identityChanges } from "../core/identity.js";
 import { colours, say } from "../adapters/output.js";
 import type { Context } from "./context.js";
 import type { Plan } from "./plan.js";
@@ -18,6 +20,15 @@ import { finishNotify, startNotify } from "./request-lib.js";
 import type { RunResult } from "./run.js";
 
 type Hashed = Awaited<ReturnType<typeof hashProgram>>;
+
+async function assertSameIdentity(ctx: Context, plan: Plan, actor: AuditActor, req: SignedRequest["request"]): Promise<void> {
+  if (!plan.detection.evidence.some((e) => e.source === "identity") && !req.environment.evidence.some((e) => e.source === "identity")) return;
+  const again = await probeTarget(plan.policy, { ...plan.detection, evidence: plan.detection.evidence.filter((e) => e.source !== "identity") }, plan.childEnv, ctx.cwd);
+  const reasons = [...again.problems.filter((p) => p.startsWith("identity")), ...identityChanges(req.environment.evidence, again.evidence)];
+  if (reasons.length === 0) return;
+  await auditBestEffort(ctx, actor, "run.refused", { argv: req.argv, requestId: req.id, reasons, exitCode: ExitCode.DENIED });
+  throw deniedError(`the target no longer answers as it did when request ${req.id} was approved: ${reasons.join("; ")}`, "nothing ran and the approval was not used; find out why the target changed, then ask for a new approval");
+}
 
 function newRunId(): string {
   return `run-${newNonce(randomBytes(16))}`;
@@ -59,6 +70,9 @@ export async function executeApproved(
   // Everything execve could still refuse is found out before the approval is used (X5).
   await assertInterpreterRunnable(plan.program.path, plan.argv[0] ?? plan.program.path, { cwd: ctx.cwd, path: plan.childEnv.PATH });
   await assertNeverConsumed(ctx, req.id);
+  // The target is asked again now, right before the approval is used: a database restored or swapped
+  // since the approval answers differently, and the approved run does not go to it.
+  await assertSameIdentity(ctx, plan, actor, req);
   const runId = newRunId();
   await auditOrFail(ctx, actor, "run.intent", { runId, requestId: req.id, argv: req.argv });
   const won = await store.consume({

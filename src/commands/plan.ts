@@ -8,6 +8,7 @@ import { readKubeconfigs } from "../adapters/kubeconfig.js";
 import { kubeconfigPaths } from "../core/kube.js";
 import { declaredEnvProblem, detectTarget, hasKubeDetector, needsPgServiceFiles } from "../core/detect.js";
 import { readPgServiceFiles } from "../adapters/pg-service.js";
+import { probeTarget } from "../adapters/identity-probe.js";
 import { evaluate } from "../core/evaluate.js";
 import { hiddenByProgram, unwrapCommand } from "../core/wrappers.js";
 import { usageError } from "../core/errors.js";
@@ -48,7 +49,9 @@ export async function planRun(ctx: Context, argv: string[], declared: string | u
     : [];
   const names = [program.base, program.givenBase];
   const pgServiceFiles = needsPgServiceFiles(policy, args, childEnv) ? await readPgServiceFiles(childEnv, ctx.home) : undefined;
-  const detection = detectTarget(policy, { args, env: childEnv, host: ctx.host, kubeconfigs, declared, program: names, pgServiceFiles });
+  const detected = detectTarget(policy, { args, env: childEnv, host: ctx.host, kubeconfigs, declared, program: names, pgServiceFiles });
+  // Ask the detected target who it is (the policy's identity probes), all at once, before deciding.
+  const detection = await probeTarget(policy, detected, childEnv, ctx.cwd);
   // Wrappers are judged by what really runs too: a symlink to bash, busybox applets, the dynamic loader.
   const wrapperHidden = unwrapped.hidden ?? hiddenByProgram(program, args);
   const decision = evaluate(policy, { program, args, detection, now, wrapperHidden });

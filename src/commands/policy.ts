@@ -44,7 +44,7 @@ export async function testCommand(opts: CommonOptions): Promise<void> {
   const { policy, tests } = await loadPolicyDir(dir);
   const now = Date.now();
   const results = runPolicyTests(policy, tests, now, (p, tc, at) =>
-    simulate(p, { argv: tc.run, env: tc.env, host: tc.host, kubeContext: tc.kubeContext, declared: tc.declaredEnv, now: at }),
+    simulate(p, { argv: tc.run, env: tc.env, host: tc.host, kubeContext: tc.kubeContext, identity: tc.identity, declared: tc.declaredEnv, now: at }),
   );
   const failed = results.filter((r) => !r.passed);
   if (opts.json) {

@@ -480,7 +480,7 @@ function detectArg(
 // Value matching
 // ---------------------------------------------------------------------------------------------
 
-type ValueMatch = { kind: "match" | "ambiguous" | "invalid"; detail: string } | { kind: "none" };
+export type ValueMatch = { kind: "match" | "ambiguous" | "invalid"; detail: string } | { kind: "none" };
 
 /** Leading/trailing whitespace, controls and invisible format characters. */
 const EDGE_JUNK = /^[\s\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2060\ufeff]+|[\s\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2060\ufeff]+$/g;
@@ -499,7 +499,7 @@ function fold(s: string): string {
  * ambiguous (SECURITY E1: `AWS_PROFILE=Prod`, `" prod"`, `prod\n`): the tool that reads it may or may not
  * normalise it, so guard neither accepts nor ignores it.
  */
-function matchValue(m: ValueMatcher, raw: string, subject: string, shown: string): ValueMatch {
+export function matchValue(m: ValueMatcher, raw: string, subject: string, shown: string): ValueMatch {
   const near = (how: string): ValueMatch => ({
     kind: "ambiguous",
     detail: `${subject}=${quoteValue(shown)} ${how}; the program may read it differently: set it exactly or unset it`,
@@ -562,6 +562,8 @@ function label(e: Evidence): string {
       return `${e.subject} ${quoteValue(e.value)}`;
     case "default":
       return "default_environment";
+    case "identity":
+      return `${e.subject} (the target's answer ${quoteValue(e.value)})`;
   }
 }
 

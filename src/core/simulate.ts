@@ -7,6 +7,7 @@ import { posix } from "node:path";
 import { detectTarget, declaredEnvProblem } from "./detect.js";
 import { evaluate } from "./evaluate.js";
 import { hiddenByProgram, unwrapCommand } from "./wrappers.js";
+import { judgeIdentity, probesFor, type ProbeAnswer } from "./identity.js";
 import type { Decision, Policy, ResolvedProgram } from "./types.js";
 
 export interface SimulatedInvocation {
@@ -14,6 +15,8 @@ export interface SimulatedInvocation {
   env: Record<string, string>;
   host?: string;
   kubeContext?: string;
+  /** The answers the identity probes give, per environment; an environment with probes and no answer here refuses. */
+  identity?: Record<string, string>;
   declared?: string;
   now: number;
 }
@@ -42,8 +45,15 @@ export function simulate(policy: Policy, inv: SimulatedInvocation): Decision {
     declared: inv.declared,
     program: [program.base, program.givenBase],
   });
+  const probes = probesFor(policy, detection);
+  const answer = detection.environment === null ? undefined : inv.identity?.[detection.environment];
+  const judged = judgeIdentity(
+    policy,
+    detection,
+    probes.map((): ProbeAnswer => (answer === undefined ? { ok: false, error: "has no answer in this test case (add `identity: { <environment>: <answer> }`)" } : { ok: true, output: answer })),
+  );
   const wrapperHidden = unwrapped.hidden ?? hiddenByProgram(program, args);
-  const decision = evaluate(policy, { program, args, detection, now: inv.now, wrapperHidden });
+  const decision = evaluate(policy, { program, args, detection: judged, now: inv.now, wrapperHidden });
   if (declaredProblem) return { ...decision, decision: "deny", reasons: [declaredProblem, ...decision.reasons] };
   return decision;
 }

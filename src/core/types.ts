@@ -43,6 +43,16 @@ export interface Environment {
   protected: boolean;
   aliases: string[];
   detect: Detector[];
+  /** The target's own answers to "who are you?", asked of the detected environment before anything runs. */
+  identity?: IdentityProbe[];
+  at?: SourceLocation;
+}
+
+/** One identity probe: a command whose trimmed output must match. */
+export interface IdentityProbe {
+  command: string[];
+  matcher: ValueMatcher;
+  timeoutSeconds: number;
   at?: SourceLocation;
 }
 
@@ -210,7 +220,7 @@ export interface DetectionInput {
 /** One piece of evidence: a source that said something about the target. */
 export interface Evidence {
   /** "declared" (--env), "env", "kube_context", "host", "arg", "argument", "default". */
-  source: "declared" | "env" | "kube_context" | "host" | "arg" | "argument" | "default";
+  source: "declared" | "env" | "kube_context" | "host" | "arg" | "argument" | "default" | "identity";
   /** What was looked at: variable name, flag, kubeconfig path, "hostname". */
   subject: string;
   /** The value seen (secrets redacted by the adapter/detector). */
