@@ -297,6 +297,27 @@ describe("diagnostics", () => {
   });
 });
 
+describe("identity probes (E17)", () => {
+  const withIdentity = (yaml: string) => parseOne(VALID.replace('        matches: "*prod-db.*"\n', `        matches: "*prod-db.*"\n    identity:\n${yaml}`));
+  it("are read with their defaults", () => {
+    const r = withIdentity('      - command: [sh, -c, "psql -XAtc \'show guard.environment\'"]\n        equals: elb-prod-7f3a\n');
+    expect(errors(r)).toEqual([]);
+    expect(r.policy!.environments.production!.identity).toEqual([
+      expect.objectContaining({ command: ["sh", "-c", "psql -XAtc 'show guard.environment'"], matcher: { kind: "equals", value: "elb-prod-7f3a" }, timeoutSeconds: 5 }),
+    ]);
+  });
+  it.each([
+    ['      - command: [x]\n', "probe-matcher"],
+    ['      - command: [x]\n        equals: a\n        matches: "b*"\n', "probe-matcher"],
+    ['      - command: []\n        equals: a\n', "bad-probe"],
+    ['      - equals: a\n', "missing-field"],
+    ['      - command: [x]\n        equals: a\n        timeout: 2m\n', "duration-range"],
+    ['      - command: [x]\n        equals: a\n        timout: 5s\n', "unknown-field"],
+  ])("%j is refused (%s)", (yaml, code) => {
+    expect(codes(errors(withIdentity(yaml)))).toContain(code);
+  });
+});
+
 describe("lint warnings (the policy is still valid)", () => {
   it("a rule fully shadowed by an earlier deny", () => {
     const r = parseOne(VALID.replace("rules:\n", 'rules:\n  - name: no-purge-in-prod\n    match: { environments: [production], commands: ["maintenance/purge-*.sh"] }\n    deny: "not now"\n'));
