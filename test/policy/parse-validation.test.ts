@@ -311,7 +311,7 @@ describe("identity probes (E17)", () => {
     ['      - command: [x]\n        equals: a\n        matches: "b*"\n', "probe-matcher"],
     ['      - command: []\n        equals: a\n', "bad-probe"],
     ['      - equals: a\n', "missing-field"],
-    ['      - command: [x]\n        equals: a\n        timeout: 2m\n', "duration-range"],
+    ['      - command: [x]\n        equals: a\n        timeout: 2m\n', "out-of-range"],
     ['      - command: [x]\n        equals: a\n        timout: 5s\n', "unknown-field"],
   ])("%j is refused (%s)", (yaml, code) => {
     expect(codes(errors(withIdentity(yaml)))).toContain(code);
