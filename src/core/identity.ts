@@ -17,7 +17,7 @@ export type ProbeAnswer = { ok: true; output: string } | { ok: false; error: str
 
 /** How a probe is named in evidence and messages: `identity 1: sh -c "psql …"`. */
 export function probeSubject(index: number, probe: IdentityProbe): string {
-  return `identity ${index + 1}: ${probe.command.map((a) => (/^[A-Za-z0-9_./=:-]+$/.test(a) ? a : quoteValue(a))).join(" ")}`;
+  return `identity ${index + 1}: ${probe.command.map((a) => (/^[A-Za-z0-9_./=:-]+$/.test(a) ? a : JSON.stringify(a))).join(" ")}`;
 }
 
 function describeMatcher(m: ValueMatcher): string {
