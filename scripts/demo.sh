@@ -96,4 +96,32 @@ expect 0 $? "audit log"
 g alice audit verify
 expect 0 $? "audit verify"
 
+say "A name is not a target: ask the database who it is (identity probes)."
+PGADMIN="${GUARD_DEMO_PG:-postgresql://postgres@127.0.0.1:5432/postgres}"
+if psql "$PGADMIN" -XAtqc 'select 1' >/dev/null 2>&1; then
+  SUFFIX="$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
+  PROD_NAME="guard_demo_prod_$SUFFIX"
+  psql "$PGADMIN" -XAtq -c "CREATE DATABASE $PROD_NAME" -c "ALTER DATABASE $PROD_NAME SET guard.environment = 'elb-prod-7f3a'"
+  trap 'psql "$PGADMIN" -XAtqc "DROP DATABASE IF EXISTS $PROD_NAME WITH (FORCE)" >/dev/null 2>&1; rm -rf "$DEMO"' EXIT
+  python3 - "$DEMO/project/policies/environments.yaml" <<'PY'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+probe = """    identity:
+      - command: ["sh", "-c", "psql \\"$DATABASE_URL\\" -XAtc 'show guard.environment'"]
+        {}
+"""
+s = s.replace("  staging:\n", probe.format("matches: \"elb-prod-*\"") + "  staging:\n", 1)
+s = s.replace("  development:\n", probe.format("equals: elb-stg-21c9") + "  development:\n", 1)
+open(p, "w").write(s)
+PY
+  ALIAS="postgresql://postgres@staging-db.internal/$PROD_NAME?hostaddr=127.0.0.1"
+  narrate "A DNS alias named staging-db.internal was left pointing at the production database after a failover."
+  DATABASE_URL="$ALIAS" g alice run -- ./maintenance/purge-lb-state.sh --region us-east-1
+  expect 77 $? "the alias run"
+  narrate "Refused before anything ran: the name said staging, the database answered elb-prod-7f3a, production's identity."
+else
+  narrate "(skipped: no PostgreSQL at $PGADMIN; set GUARD_DEMO_PG to a superuser URL to see it)"
+fi
+
 say "Done: the wrong target was refused, the right one needed a second person, ran once, and left a record."

@@ -12,6 +12,9 @@ import { escapeForTerminal as esc } from "../core/escape.js";
 import type { AuditActor, SignedRequest } from "../core/types.js";
 import { assertInterpreterRunnable, hashProgram, verifyChain, verifyUnchanged } from "../adapters/program.js";
 import { runChild, type ChildOutcome } from "../adapters/exec.js";
+import { regexEngineFor } from "../adapters/linear-regex.js";
+import { probeTarget } from "../adapters/identity-probe.js";
+import { identityChanges } from "../core/identity.js";
 import { colours, say } from "../adapters/output.js";
 import type { Context } from "./context.js";
 import type { Plan } from "./plan.js";
@@ -20,6 +23,15 @@ import { finishNotify, startNotify } from "./request-lib.js";
 import type { RunResult } from "./run.js";
 
 type Hashed = Awaited<ReturnType<typeof hashProgram>>;
+
+async function assertSameIdentity(ctx: Context, plan: Plan, actor: AuditActor, req: SignedRequest["request"]): Promise<void> {
+  if (!plan.detection.evidence.some((e) => e.source === "identity") && !req.environment.evidence.some((e) => e.source === "identity")) return;
+  const again = await probeTarget(plan.policy, { ...plan.detection, evidence: plan.detection.evidence.filter((e) => e.source !== "identity") }, plan.childEnv, ctx.cwd, await regexEngineFor(plan.policy));
+  const reasons = [...again.problems.filter((p) => p.startsWith("identity")), ...identityChanges(req.environment.evidence, again.evidence)];
+  if (reasons.length === 0) return;
+  await auditBestEffort(ctx, actor, "run.refused", { argv: req.argv, requestId: req.id, reasons, exitCode: ExitCode.DENIED });
+  throw deniedError(`the target no longer answers as it did when request ${req.id} was approved: ${reasons.join("; ")}`, "nothing ran and the approval was not used; find out why the target changed, then ask for a new approval");
+}
 
 function newRunId(): string {
   return `run-${newNonce(randomBytes(16))}`;
@@ -63,6 +75,9 @@ export async function executeApproved(
   // Everything execve could still refuse is found out before the approval is used (X5).
   await assertInterpreterRunnable(plan.program.path, plan.argv[0] ?? plan.program.path, { cwd: ctx.cwd, path: plan.childEnv.PATH });
   await assertNeverConsumed(ctx, req.id);
+  // The target is asked again now, right before the approval is used: a database restored or swapped
+  // since the approval answers differently, and the approved run does not go to it.
+  await assertSameIdentity(ctx, plan, actor, req);
   // Deny by default: the child gets what the request bound (equal to the approved values, compared
   // before this point) and the variables allowed to vary; anything that appeared since is withheld.
   const child = childEnvironment(req.env, plan.childEnv, req.cwd);

@@ -98,8 +98,17 @@ environments:
       - arg: "--env"
   development:
     aliases: [dev]
+    detect:
+      - env: DATABASE_URL
+        matches: "*localhost*"
+      - env: DATABASE_URL
+        matches: "*127.0.0.1*"
 
-default_environment: development    # used only when nothing is detected and no --env is given
+# Used only when no detector's subject is present at all (DATABASE_URL unset, no --env flag). A
+# DATABASE_URL that is set but that no detector above recognises (a typo, a new server) is refused as
+# undetermined, never treated as development: add its server to the environment it belongs to.
+# Values are read the way libpq reads them (percent-encoding, postgres:// or postgresql://, host=… conninfo).
+default_environment: development
 
 principals:
   ${name}:
@@ -128,6 +137,14 @@ tests:
     env: { DATABASE_URL: "postgres://prod-db.internal/app" }
     expect: { decision: approval, environment: production, rules: [scripts-in-production-need-a-second-person] }
   - name: the same script on a laptop database runs
+    run: ["scripts/cleanup.sh"]
+    env: { DATABASE_URL: "postgres://localhost/app" }
+    expect: { decision: allow, environment: development }
+  - name: a database nobody listed is refused, never taken for development
+    run: ["scripts/cleanup.sh"]
+    env: { DATABASE_URL: "postgres://orders-prd-db.internal/app" }
+    expect: { decision: deny, reasons_contain: ["target undetermined: DATABASE_URL"] }
+  - name: with no DATABASE_URL at all the default environment applies
     run: ["scripts/cleanup.sh"]
     expect: { decision: allow, environment: development }
 `;

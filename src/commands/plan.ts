@@ -7,9 +7,11 @@ import { resolveProgram } from "../adapters/program.js";
 import { readKubeconfigs } from "../adapters/kubeconfig.js";
 import { regexEngineFor } from "../adapters/linear-regex.js";
 import { kubeconfigPaths } from "../core/kube.js";
-import { declaredEnvProblem, detectTarget, hasKubeDetector } from "../core/detect.js";
+import { declaredEnvProblem, detectTarget, hasKubeDetector, needsPgServiceFiles } from "../core/detect.js";
+import { readPgServiceFiles } from "../adapters/pg-service.js";
+import { probeTarget } from "../adapters/identity-probe.js";
 import { evaluate } from "../core/evaluate.js";
-import { unwrapCommand } from "../core/wrappers.js";
+import { hiddenByProgram, unwrapCommand } from "../core/wrappers.js";
 import { usageError } from "../core/errors.js";
 import type { Decision, Detection, KubeconfigFile, Policy, ResolvedProgram } from "../core/types.js";
 import type { Context } from "./context.js";
@@ -54,8 +56,15 @@ export async function planRun(ctx: Context, argv: string[], declared: string | u
   const kubeconfigs: KubeconfigFile[] = hasKubeDetector(policy)
     ? await readKubeconfigs(kubeconfigPaths(args, childEnv, ctx.home).paths)
     : [];
-  const detection = detectTarget(policy, { args, env: childEnv, host: ctx.host, kubeconfigs, declared, regex: await regexEngineFor(policy) });
-  const decision = evaluate(policy, { program, args, detection, now, wrapperHidden: unwrapped.hidden });
+  const names = [program.base, program.givenBase];
+  const pgServiceFiles = needsPgServiceFiles(policy, args, childEnv) ? await readPgServiceFiles(childEnv, ctx.home) : undefined;
+  const regex = await regexEngineFor(policy);
+  const detected = detectTarget(policy, { args, env: childEnv, host: ctx.host, kubeconfigs, declared, program: names, pgServiceFiles, regex });
+  // Ask the detected target who it is (the policy's identity probes), all at once, before deciding.
+  const detection = await probeTarget(policy, detected, childEnv, ctx.cwd, regex);
+  // Wrappers are judged by what really runs too: a symlink to bash, busybox applets, the dynamic loader.
+  const wrapperHidden = unwrapped.hidden ?? hiddenByProgram(program, args);
+  const decision = evaluate(policy, { program, args, detection, now, wrapperHidden });
   return { typed, argv, program, policy, detection, decision, childEnv };
 }
 

@@ -46,7 +46,7 @@ export async function testCommand(opts: CommonOptions): Promise<void> {
   const now = Date.now();
   const regex = await regexEngineFor(policy);
   const results = runPolicyTests(policy, tests, now, (p, tc, at) =>
-    simulate(p, { argv: tc.run, env: tc.env, host: tc.host, kubeContext: tc.kubeContext, declared: tc.declaredEnv, now: at, regex }),
+    simulate(p, { argv: tc.run, env: tc.env, host: tc.host, kubeContext: tc.kubeContext, identity: tc.identity, declared: tc.declaredEnv, now: at, regex }),
   );
   const failed = results.filter((r) => !r.passed);
   if (opts.json) {

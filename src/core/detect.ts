@@ -1,6 +1,8 @@
 import { compileGlob } from "./glob.js";
 import type { RegexCompiler } from "./linear-regex.js";
+import { awsProfileReadings } from "./aws.js";
 import { effectiveKubeContext, type KubeContext } from "./kube.js";
+import { type ConnTarget, connTargets, isPgClient, lookupPgService, parseConnString, pgClientArgs, renderTarget, uriPrefix } from "./libpq.js";
 import { asciiLower, normaliseEnvName, quoteValue, skeleton } from "./names.js";
 import type { Detection, DetectionInput, Detector, Evidence, Policy, ValueMatcher } from "./types.js";
 
@@ -24,7 +26,9 @@ export function declaredEnvProblem(policy: Policy, raw: string): string | null {
 /** Whether the adapters need to read kubeconfigs at all (they load `yaml` only then). */
 /** Whether any detector of the policy uses a regex (then detection needs the RE2 engine: core/linear-regex.ts). */
 export function policyUsesRegex(policy: Policy): boolean {
-  return Object.values(policy.environments).some((e) => e.detect.some((d) => (d.type === "env" || d.type === "arg") && d.matcher?.kind === "regex"));
+  return Object.values(policy.environments).some(
+    (e) => e.detect.some((d) => (d.type === "env" || d.type === "arg") && d.matcher?.kind === "regex") || (e.identity ?? []).some((p) => p.matcher.kind === "regex"),
+  );
 }
 
 export function hasKubeDetector(policy: Policy): boolean {
@@ -41,7 +45,10 @@ export function detectTarget(policy: Policy, input: DetectionInput): Detection {
   /** Evidence shown for the record but not allowed to decide (an AWS profile overridden by credentials). */
   const overridden = new Set<Evidence>();
   const add = (e: Evidence, problem?: string): void => {
-    evidence.push(e);
+    // Two detectors reading the same value (AWS_PROFILE and AWS_DEFAULT_PROFILE share the profile readings) say it once.
+    const same = (x: Evidence): boolean =>
+      x.source === e.source && x.subject === e.subject && x.value === e.value && x.environment === e.environment && x.detail === e.detail;
+    if (!evidence.some(same)) evidence.push(e);
     if (problem !== undefined && !problems.includes(problem)) problems.push(problem);
   };
 
@@ -71,6 +78,22 @@ export function detectTarget(policy: Policy, input: DetectionInput): Detection {
     return scan;
   };
   const namedFlagsDone = new Set<string>();
+  /** Flags with a matcher, and the values some detector recognised. */
+  const matcherFlags = new Map<string, Set<string>>();
+  let kubeRecognised = false;
+  const readings = new Map<string, Reading[]>();
+  const names = input.program ?? [];
+  const readingsOf = (variable: string): Reading[] => {
+    const key = AWS_PROFILE_VARS.has(variable) ? "(aws profile)" : variable;
+    let list = readings.get(key);
+    if (list === undefined) {
+      list = AWS_PROFILE_VARS.has(variable)
+        ? awsProfileReadings(names, input.args, input.env).map((r) => ({ ...r, required: true, recognised: false }))
+        : variableReadings(variable, input, names);
+      readings.set(key, list);
+    }
+    return list;
+  };
   const emptyReported = new Set<string>();
   let watchesAwsProfile = false;
 
@@ -80,38 +103,44 @@ export function detectTarget(policy: Policy, input: DetectionInput): Detection {
         case "env": {
           if (AWS_PROFILE_VARS.has(d.variable)) watchesAwsProfile = true;
           const raw = input.env[d.variable];
-          if (raw === undefined) break;
-          const shown = redactValue(d.variable, raw);
-          if (strip(raw) === "") {
+          if (raw !== undefined && strip(raw) === "") {
             if (!emptyReported.has(d.variable)) {
               emptyReported.add(d.variable);
+              const shown = redactValue(d.variable, raw);
               const p = `${d.variable} is set but empty (${quoteValue(raw)}); tools read that differently (the AWS SDK falls back to its default profile): unset it or give it a value`;
               add({ source: "env", subject: d.variable, value: shown, environment: null, detail: p }, p);
             }
             break;
           }
-          const m = matchValue(d.matcher, raw, d.variable, shown, input.regex);
-          if (m.kind === "none") break;
-          if (m.kind !== "match") {
-            add({ source: "env", subject: d.variable, value: shown, environment: null, detail: m.detail }, m.detail);
-          } else if (AWS_PROFILE_VARS.has(d.variable) && awsCredentials.length > 0) {
-            const e: Evidence = {
-              source: "env",
-              subject: d.variable,
-              value: shown,
-              environment: null,
-              detail: `${m.detail} (${env.name}), but ${awsCredentials.join(" and ")} ${awsCredentials.length > 1 ? "are" : "is"} set and the AWS CLI and SDKs use credential variables first: not used`,
-            };
-            overridden.add(e);
-            add(e);
-          } else {
-            add({ source: "env", subject: d.variable, value: shown, environment: env.name, detail: m.detail });
+          for (const r of readingsOf(d.variable)) {
+            // Where the value came from: the variable itself, or what stands in for it (psql -h, --profile, a service file).
+            const subject = r.via;
+            const shown = redactValue(d.variable, r.value);
+            const m = matchValue(d.matcher, r.value, r.via, shown, input.regex);
+            if (m.kind === "none") continue;
+            r.recognised = true;
+            if (m.kind !== "match") {
+              add({ source: "env", subject, value: shown, environment: null, detail: m.detail }, m.detail);
+            } else if (AWS_PROFILE_VARS.has(d.variable) && awsCredentials.length > 0) {
+              const e: Evidence = {
+                source: "env",
+                subject,
+                value: shown,
+                environment: null,
+                detail: `${m.detail} (${env.name}), but ${awsCredentials.join(" and ")} ${awsCredentials.length > 1 ? "are" : "is"} set and the AWS CLI and SDKs use credential variables first: not used`,
+              };
+              overridden.add(e);
+              add(e);
+            } else {
+              add({ source: "env", subject, value: shown, environment: env.name, detail: m.detail });
+            }
           }
           break;
         }
         case "kube_context": {
-          kube ??= effectiveKubeContext(input.args, input.kubeconfigs);
+          kube ??= effectiveKubeContext(input.args, input.kubeconfigs, names);
           if (kube.context !== undefined && compileGlob(d.pattern, INSENSITIVE)(kube.context)) {
+            kubeRecognised = true;
             add({
               source: "kube_context",
               subject: kube.source,
@@ -134,7 +163,8 @@ export function detectTarget(policy: Policy, input: DetectionInput): Detection {
           }
           break;
         case "arg":
-          detectArg(policy, d, env.name, flagOf(d.flag), namedFlagsDone, add, input.regex);
+          if (d.matcher !== undefined && !matcherFlags.has(d.flag)) matcherFlags.set(d.flag, new Set());
+          detectArg(policy, d, env.name, flagOf(d.flag), namedFlagsDone, add, input.regex, matcherFlags.get(d.flag));
           break;
         case "argument":
           input.args.forEach((a, i) => {
@@ -154,6 +184,35 @@ export function detectTarget(policy: Policy, input: DetectionInput): Detection {
 
   if (kube?.problem !== undefined) {
     add({ source: "kube_context", subject: "kubeconfig", value: "", environment: null, detail: kube.problem }, kube.problem);
+  }
+  for (const p of kube?.evidenceProblems ?? []) add({ source: "kube_context", subject: "kubectl", value: "", environment: null, detail: p }, p);
+
+  // A subject that is present but that no detector recognises makes the target undetermined: the
+  // default_environment is for "nothing here says anything", never for "something here we do not know".
+  const unrecognised = (e: Omit<Evidence, "environment" | "detail">, what: string): void => {
+    const p = `target undetermined: ${what} is set, but no environment's detector recognises it (default_environment applies only when no detector's subject is present); add it to the detect list of the environment it belongs to, or unset it`;
+    add({ ...e, environment: null, detail: p }, p);
+  };
+  const seen = new Set<string>();
+  for (const [key, list] of readings) {
+    for (const r of list) {
+      if (r.problem !== undefined) {
+        add({ source: "env", subject: key, value: redactValue(key, r.value), environment: null, detail: r.problem }, r.problem);
+        continue;
+      }
+      const shown = redactValue(r.via, r.value);
+      if (!r.required || r.recognised || seen.has(`${r.via}\0${r.value}`)) continue;
+      seen.add(`${r.via}\0${r.value}`);
+      unrecognised({ source: "env", subject: r.via, value: shown }, describeReading(r.via, shown));
+    }
+  }
+  if (kube?.context !== undefined && !kubeRecognised) {
+    unrecognised({ source: "kube_context", subject: kube.source, value: kube.context }, `kube context ${quoteValue(kube.context)} (from ${kube.source})`);
+  }
+  for (const [flag, recognised] of matcherFlags) {
+    for (const v of flags.get(flag)?.values ?? []) {
+      if (!recognised.has(v)) unrecognised({ source: "arg", subject: flag, value: redactValue(null, v) }, `flag ${flag} ${quoteValue(redactValue(null, v))}`);
+    }
   }
 
   const deciding = evidence.filter((e) => !overridden.has(e));
@@ -191,6 +250,161 @@ export function detectTarget(policy: Policy, input: DetectionInput): Detection {
 }
 
 const INSENSITIVE = { caseInsensitive: true, slashSensitive: false } as const;
+
+// ---------------------------------------------------------------------------------------------
+// Readings: what a variable's detectors are held against
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * One value a client will use for a detector's variable. A variable can have several: a connection string
+ * reaches each of its servers; a PostgreSQL client's own arguments override PGHOST and friends; the AWS
+ * clients disagree on which profile variable wins. Every reading is evidence, and they must agree.
+ */
+interface Reading {
+  value: string;
+  /** Where it came from, for messages: "DATABASE_URL", "DATABASE_URL (server 2 of 2, as libpq reads it)", "psql -h". */
+  via: string;
+  /** False for the raw spelling of a connection string whose servers are read separately: evidence when it matches, never "unrecognised". */
+  required: boolean;
+  recognised: boolean;
+  /** Set when the value cannot be read the way its client reads it (fails closed). */
+  problem?: string;
+}
+
+/** Variables whose detectors also see a PostgreSQL client's own connection arguments. */
+const PG_TARGET_VARIABLES: Readonly<Record<string, keyof ReturnType<typeof targetParts>>> = {
+  PGHOST: "host",
+  PGHOSTADDR: "hostaddr",
+  PGPORT: "port",
+  PGDATABASE: "dbname",
+  PGUSER: "user",
+  PGSERVICE: "service",
+  DATABASE_URL: "url",
+};
+
+/** Whether detection needs the pg_service.conf files: a PG detector, and a service named somewhere. */
+export function needsPgServiceFiles(policy: Policy, args: readonly string[], env: Readonly<Record<string, string | undefined>>): boolean {
+  const watched = Object.values(policy.environments).some((e) => e.detect.some((d) => d.type === "env" && d.variable in PG_TARGET_VARIABLES));
+  const named = nonEmpty(env.PGSERVICE) || args.some((a) => a.includes("service=")) || Object.keys(PG_TARGET_VARIABLES).some((v) => env[v]?.includes("service="));
+  return watched && named;
+}
+
+/**
+ * Readings from a named service, as libpq fills in what the connection string left unset from it (before
+ * the PG* variables: a service file's host beats PGHOST). Held against the same detectors.
+ */
+function serviceReadings(name: string, part: keyof ReturnType<typeof targetParts>, via: string, input: DetectionInput): Reading[] {
+  if (part === "service") return [reading(name, via)];
+  const found = lookupPgService(input.pgServiceFiles ?? [], name);
+  const where = `${via} service "${name}"`;
+  if (found instanceof Error) return [{ ...reading(name, where), problem: `${where}: ${found.message}; libpq would refuse it too` }];
+  const targets = connTargets(found.params);
+  if (targets instanceof Error) return [{ ...reading(name, where), problem: `${where} (${found.path}): ${targets.message}` }];
+  return targets.flatMap((t) => {
+    const v = targetParts(t, undefined)[part];
+    return v === "" || (part === "url" && t.host === "" && t.hostaddr === "") ? [] : [reading(v, `${where} in ${found.path}`)];
+  });
+}
+
+function variableReadings(variable: string, input: DetectionInput, names: readonly string[]): Reading[] {
+  const out: Reading[] = [];
+  const raw = input.env[variable];
+  const part = PG_TARGET_VARIABLES[variable];
+  if (raw !== undefined && strip(raw) !== "") {
+    out.push(...connReadings(raw, variable));
+    const parsed = parseConnString(raw);
+    if (part !== undefined && (parsed.kind === "uri" || parsed.kind === "conninfo") && parsed.params.service !== undefined) {
+      out.push(...serviceReadings(parsed.params.service, part, variable, input));
+    }
+  }
+  if (part !== undefined && part !== "service" && nonEmpty(input.env.PGSERVICE)) {
+    out.push(...serviceReadings(input.env.PGSERVICE as string, part, "PGSERVICE", input));
+  }
+  const client = names.find(isPgClient);
+  if (part !== undefined && client !== undefined) {
+    for (const a of pgClientArgs(client, input.args)) {
+      const via = `${client} ${a.at}`;
+      if (a.key === "conn") {
+        const parsed = parseConnString(a.value);
+        if (parsed.kind === "error") {
+          out.push({ value: a.value, via, required: true, recognised: false, problem: `${via} is a connection string libpq rejects (${parsed.error}); fix it` });
+          continue;
+        }
+        if (parsed.kind === "dbname") continue;
+        const targets = connTargets(parsed.params);
+        if (targets instanceof Error) {
+          out.push({ value: a.value, via, required: true, recognised: false, problem: `${via}: ${targets.message}` });
+          continue;
+        }
+        if (part === "url") out.push(...connReadings(a.value, via));
+        if (parsed.params.service !== undefined) out.push(...serviceReadings(parsed.params.service, part, via, input));
+        if (part !== "url" && part !== "service") {
+          for (const t of targets) {
+            const v = targetParts(t, uriPrefix(a.value))[part];
+            if (v !== "") out.push(reading(v, `${via} (${part})`));
+          }
+        }
+        continue;
+      }
+      const values = a.key === "host" ? a.value.split(",") : [a.value];
+      for (const v of values) {
+        if (part === "url") {
+          if (a.key === "host" && v !== "") out.push(reading(renderTarget({ host: v, hostaddr: "", port: "", dbname: "", user: "" }), via));
+        } else if (a.key === part && v !== "") out.push(reading(v, via));
+      }
+    }
+  }
+  return dedupe(out);
+}
+
+/** `DATABASE_URL="…" (server 2 of 2, as libpq reads it)`, `psql -h "db7"`: a reading as a person reads it. */
+function describeReading(via: string, shown: string): string {
+  const m = /^([A-Za-z_][A-Za-z0-9_]*)(?: \((.*)\))?$/.exec(via);
+  if (m) return `${m[1]}=${quoteValue(shown)}${m[2] === undefined ? "" : ` (${m[2]})`}`;
+  return `${via} ${quoteValue(shown)}`;
+}
+
+function reading(value: string, via: string): Reading {
+  return { value, via, required: true, recognised: false };
+}
+
+function targetParts(t: ConnTarget, scheme: string | undefined): Record<"host" | "hostaddr" | "port" | "dbname" | "user" | "url" | "service", string> {
+  return { host: t.host, hostaddr: t.hostaddr, port: t.port, dbname: t.dbname, user: t.user, url: renderTarget(t, scheme), service: "" };
+}
+
+/**
+ * The readings of a value that may be a libpq connection string: a URI (postgres:// or postgresql://) or
+ * key=value conninfo is read as libpq reads it, one decoded reading per server (`prod%2Ddb` is `prod-db`),
+ * plus the spelling as given (evidence when it matches, not required to). Anything else is read as is.
+ */
+function connReadings(raw: string, via: string): Reading[] {
+  const parsed = parseConnString(raw);
+  const scheme = uriPrefix(raw);
+  if (parsed.kind === "dbname" || (parsed.kind === "error" && scheme === undefined)) return [reading(raw, via)];
+  if (parsed.kind === "error") {
+    // Not libpq's URI: some other client may read it (an ORM's own parser), so its spelling stays the reading.
+    return [reading(raw, via)];
+  }
+  const targets = connTargets(parsed.params);
+  if (targets instanceof Error) return [{ ...reading(raw, via), problem: `${via}: ${targets.message}` }];
+  const decoded = targets.map((t, i) =>
+    reading(renderTarget(t, scheme), targets.length > 1 ? `${via} (server ${i + 1} of ${targets.length}, as libpq reads it)` : `${via} (as libpq reads it)`),
+  );
+  // A service fills in what the string leaves unset: its readings (serviceReadings) are the ones required.
+  if (parsed.params.service !== undefined) for (const r of decoded) r.required = false;
+  const same = decoded.length === 1 && decoded[0]?.value === raw;
+  return same ? [reading(raw, via)] : [{ ...reading(raw, via), required: false }, ...decoded];
+}
+
+function dedupe(list: Reading[]): Reading[] {
+  const seen = new Set<string>();
+  return list.filter((r) => {
+    const k = `${r.via}\0${r.value}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
 
 // ---------------------------------------------------------------------------------------------
 // Flags in the command's arguments
@@ -241,6 +455,7 @@ function detectArg(
   namedFlagsDone: Set<string>,
   add: (e: Evidence, problem?: string) => void,
   regex: RegexCompiler | undefined,
+  recognised?: Set<string>,
 ): void {
   if (d.matcher === undefined) {
     // The value names the environment itself, whichever environment declared the detector: read it once.
@@ -262,6 +477,7 @@ function detectArg(
     const shown = redactValue(null, value);
     const m = matchValue(d.matcher, value, d.flag, shown, regex);
     if (m.kind === "none") continue;
+    recognised?.add(value);
     add(
       { source: "arg", subject: d.flag, value: shown, environment: m.kind === "match" ? envName : null, detail: m.detail },
       m.kind === "match" ? undefined : m.detail,
@@ -273,7 +489,7 @@ function detectArg(
 // Value matching
 // ---------------------------------------------------------------------------------------------
 
-type ValueMatch = { kind: "match" | "ambiguous" | "invalid"; detail: string } | { kind: "none" };
+export type ValueMatch = { kind: "match" | "ambiguous" | "invalid"; detail: string } | { kind: "none" };
 
 /** Leading/trailing whitespace, controls and invisible format characters. */
 const EDGE_JUNK = /^[\s\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2060\ufeff]+|[\s\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2060\ufeff]+$/g;
@@ -292,7 +508,7 @@ function fold(s: string): string {
  * ambiguous (SECURITY E1: `AWS_PROFILE=Prod`, `" prod"`, `prod\n`): the tool that reads it may or may not
  * normalise it, so guard neither accepts nor ignores it.
  */
-function matchValue(m: ValueMatcher, raw: string, subject: string, shown: string, regex: RegexCompiler | undefined): ValueMatch {
+export function matchValue(m: ValueMatcher, raw: string, subject: string, shown: string, regex: RegexCompiler | undefined): ValueMatch {
   const near = (how: string): ValueMatch => ({
     kind: "ambiguous",
     detail: `${subject}=${quoteValue(shown)} ${how}; the program may read it differently: set it exactly or unset it`,
@@ -342,6 +558,8 @@ function label(e: Evidence): string {
       return `${e.subject} ${quoteValue(e.value)}`;
     case "default":
       return "default_environment";
+    case "identity":
+      return `${e.subject} (the target's answer ${quoteValue(e.value)})`;
   }
 }
 

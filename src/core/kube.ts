@@ -6,11 +6,24 @@ import type { KubeconfigFile } from "./types.js";
  * will, or detection lies (SECURITY E7, E8).
  */
 
-/** Values of `--name=V` / `--name V` in args, in order. A trailing `--name` without a value is skipped. */
-function flagValues(args: readonly string[], name: string): string[] {
+/**
+ * Values of `--name=V` / `--name V` in args, in order. A trailing `--name` without a value is skipped.
+ * A `--` ends kubectl's flags (pflag): what follows belongs to the remote command
+ * (`kubectl exec pod -- sh -c '… --context=staging'`), so it is never read as kubectl's own.
+ */
+function flagValues(args: readonly string[], name: string, short?: string): string[] {
   const values: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i] as string;
+    if (a === "--") break;
+    if (short !== undefined && a.startsWith(short) && !a.startsWith("--")) {
+      if (a === short) {
+        const next = args[i + 1];
+        if (next !== undefined) values.push(next);
+        i++;
+      } else values.push(a.slice(short.length).replace(/^=/, ""));
+      continue;
+    }
     if (a === name) {
       const next = args[i + 1];
       if (next !== undefined) values.push(next);
@@ -63,6 +76,32 @@ export interface KubeContext {
   source: string;
   /** Set when detection must fail closed (an unreadable kubeconfig). */
   problem?: string;
+  /** kubectl flags that point it somewhere other than the context's cluster (each fails closed). */
+  evidenceProblems?: string[];
+}
+
+/**
+ * kubectl's flags that keep the context's name but change where it goes: `--server`/`-s` and `--cluster`
+ * replace the cluster, `--user` the credentials. Guard identifies clusters by context, so a run that
+ * overrides them is a target it cannot name: refused. `--namespace` stays within the cluster and is only
+ * shown. Only read before a `--`.
+ */
+export function kubectlOverrides(args: readonly string[]): string[] {
+  const out: string[] = [];
+  const flags: [string, string | undefined, string][] = [
+    ["--server", "-s", "the API server"],
+    ["--cluster", undefined, "the cluster"],
+    ["--user", undefined, "the user (credentials)"],
+  ];
+  for (const [long, short, what] of flags) {
+    for (const v of flagValues(args, long, short)) {
+      if (v === "") continue;
+      out.push(
+        `kubectl ${long} ${JSON.stringify(v)} replaces ${what} of the context, so the context's name no longer says which cluster is reached; drop ${long} and select a context (--context) that the policy's kube_context detectors recognise`,
+      );
+    }
+  }
+  return out;
 }
 
 /**
@@ -70,7 +109,13 @@ export interface KubeContext {
  * current-context (client-go merges maps first-wins; @kubernetes/client-node once took the last, #579).
  * A file that exists but cannot be parsed makes kubectl fail, and makes guard refuse rather than guess.
  */
-export function effectiveKubeContext(args: readonly string[], files: readonly KubeconfigFile[]): KubeContext {
+export function effectiveKubeContext(args: readonly string[], files: readonly KubeconfigFile[], programNames: readonly string[] = []): KubeContext {
+  const overrides = programNames.includes("kubectl") ? kubectlOverrides(args) : [];
+  const k = contextOf(args, files);
+  return overrides.length === 0 ? k : { ...k, evidenceProblems: overrides };
+}
+
+function contextOf(args: readonly string[], files: readonly KubeconfigFile[]): KubeContext {
   const broken = files.filter((f) => f.error !== undefined);
   const problem =
     broken.length === 0

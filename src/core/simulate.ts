@@ -7,7 +7,8 @@ import { posix } from "node:path";
 import { detectTarget, declaredEnvProblem } from "./detect.js";
 import { evaluate } from "./evaluate.js";
 import type { RegexCompiler } from "./linear-regex.js";
-import { unwrapCommand } from "./wrappers.js";
+import { hiddenByProgram, unwrapCommand } from "./wrappers.js";
+import { judgeIdentity, probesFor, type ProbeAnswer } from "./identity.js";
 import type { Decision, Policy, ResolvedProgram } from "./types.js";
 
 export interface SimulatedInvocation {
@@ -15,6 +16,8 @@ export interface SimulatedInvocation {
   env: Record<string, string>;
   host?: string;
   kubeContext?: string;
+  /** The answers the identity probes give, per environment; an environment with probes and no answer here refuses. */
+  identity?: Record<string, string>;
   declared?: string;
   now: number;
   /** The RE2 engine, for a policy with detector regexes. */
@@ -36,6 +39,7 @@ export function simulate(policy: Policy, inv: SimulatedInvocation): Decision {
   const env = { ...inv.env, ...unwrapped.env };
   const args = argv.slice(1);
   const declaredProblem = inv.declared !== undefined ? declaredEnvProblem(policy, inv.declared) : null;
+  const program = simulatedProgram(policy, argv[0] ?? "");
   const detection = detectTarget(policy, {
     args,
     env,
@@ -43,8 +47,18 @@ export function simulate(policy: Policy, inv: SimulatedInvocation): Decision {
     kubeconfigs: inv.kubeContext !== undefined ? [{ path: "(test case kube_context)", currentContext: inv.kubeContext }] : [],
     declared: inv.declared,
     regex: inv.regex,
+    program: [program.base, program.givenBase],
   });
-  const decision = evaluate(policy, { program: simulatedProgram(policy, argv[0] ?? ""), args, detection, now: inv.now, wrapperHidden: unwrapped.hidden });
+  const probes = probesFor(policy, detection);
+  const answer = detection.environment === null ? undefined : inv.identity?.[detection.environment];
+  const judged = judgeIdentity(
+    policy,
+    detection,
+    probes.map((): ProbeAnswer => (answer === undefined ? { ok: false, error: "has no answer in this test case (add `identity: { <environment>: <answer> }`)" } : { ok: true, output: answer })),
+    inv.regex,
+  );
+  const wrapperHidden = unwrapped.hidden ?? hiddenByProgram(program, args);
+  const decision = evaluate(policy, { program, args, detection: judged, now: inv.now, wrapperHidden });
   if (declaredProblem) return { ...decision, decision: "deny", reasons: [declaredProblem, ...decision.reasons] };
   return decision;
 }

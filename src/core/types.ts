@@ -44,6 +44,16 @@ export interface Environment {
   protected: boolean;
   aliases: string[];
   detect: Detector[];
+  /** The target's own answers to "who are you?", asked of the detected environment before anything runs. */
+  identity?: IdentityProbe[];
+  at?: SourceLocation;
+}
+
+/** One identity probe: a command whose trimmed output must match. */
+export interface IdentityProbe {
+  command: string[];
+  matcher: ValueMatcher;
+  timeoutSeconds: number;
   at?: SourceLocation;
 }
 
@@ -193,6 +203,14 @@ export interface ProgramVia {
   links: ProgramLink[];
 }
 
+/** One pg_service.conf as read by the adapter, in libpq's lookup order (missing files left out). */
+export interface PgServiceFile {
+  path: string;
+  text?: string;
+  /** When the file exists but could not be read (detection then fails closed). */
+  error?: string;
+}
+
 /** One kubeconfig file as read by the adapter, in KUBECONFIG order. */
 export interface KubeconfigFile {
   path: string;
@@ -213,12 +231,19 @@ export interface DetectionInput {
   declared?: string;
   /** The linear-time (RE2) regex engine; needed only when the policy has detector regexes (policyUsesRegex). */
   regex?: RegexCompiler;
+  /**
+   * The names of the program that runs: the base name of its real path and the name as typed (a PostgreSQL
+   * client's or `aws`'s own arguments are read as that client reads them).
+   */
+  program?: string[];
+  /** The pg_service.conf files libpq would read, when a service is named (PGSERVICE or `service=`). */
+  pgServiceFiles?: PgServiceFile[];
 }
 
 /** One piece of evidence: a source that said something about the target. */
 export interface Evidence {
   /** "declared" (--env), "env", "kube_context", "host", "arg", "argument", "default". */
-  source: "declared" | "env" | "kube_context" | "host" | "arg" | "argument" | "default";
+  source: "declared" | "env" | "kube_context" | "host" | "arg" | "argument" | "default" | "identity";
   /** What was looked at: variable name, flag, kubeconfig path, "hostname". */
   subject: string;
   /** The value seen (secrets redacted by the adapter/detector). */

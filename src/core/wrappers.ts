@@ -21,7 +21,8 @@ export interface Unwrapped {
 /** Always hide what they run. */
 const HIDING = new Set([
   // shells: `-c STRING`, a script file or stdin; in every case the program guard sees is the shell
-  "sh", "bash", "zsh", "dash", "ksh", "mksh", "fish", "csh", "tcsh", "ash", "busybox",
+  "sh", "bash", "zsh", "dash", "ksh", "mksh", "fish", "csh", "tcsh", "ash", "busybox", "rbash", "rksh",
+  "ksh93", "pdksh", "posh", "yash", "rc", "es", "elvish", "nu", "xonsh", "pwsh", "toybox",
   // privilege and identity
   "sudo", "doas", "su", "runuser", "pkexec", "setpriv", "sg", "newgrp", "chroot",
   // process wrappers
@@ -43,8 +44,9 @@ const SUBCOMMANDS: Record<string, Set<string>> = {
 
 /** Interpreters that hide what they run when handed inline code. */
 const INLINE_CODE: Record<string, RegExp> = {
-  node: /^(-e|-p|--eval|--print)(=|$)/,
-  python: /^-[A-Za-z]*c/,
+  node: /^(-e|-p|-r|--eval|--print|--require|--import|--loader|--experimental-loader)(=|$)/,
+  // -c CODE, and -m MODULE (a module chosen on the command line: `python3 -m http.server`, or one that runs others)
+  python: /^-[A-Za-z]*[cm]/,
   perl: /^-[A-Za-z]*[eE]/,
   ruby: /^-[A-Za-z]*e/,
   php: /^-r$/,
@@ -106,5 +108,22 @@ function hiddenBy(base: string, args: readonly string[]): string | undefined {
   const inline = family === undefined ? undefined : INLINE_CODE[family];
   const flag = inline === undefined ? undefined : args.find((a) => inline.test(a));
   if (flag !== undefined) return `${base} ${flag} runs inline code that hides the command`;
+  return undefined;
+}
+
+/** The dynamic loader run as a program (`/lib64/ld-linux-x86-64.so.2 /bin/sh -c …`) runs the program it is handed. */
+const DYNAMIC_LOADER = /^ld(-[a-z0-9_.-]+)?\.so(\.\d+)*$/;
+
+/**
+ * The wrapper check again on the program that really runs (the base name of its real path), so that a
+ * symlink to bash, busybox's applets, `env` under another name and the dynamic loader are judged as what
+ * they are, not as the name typed. `program` is the resolved program; `args` its arguments.
+ */
+export function hiddenByProgram(program: { base: string; givenBase: string }, args: readonly string[]): string | undefined {
+  const { base, givenBase } = program;
+  if (DYNAMIC_LOADER.test(base) || DYNAMIC_LOADER.test(givenBase)) return `${givenBase} is the dynamic loader, which runs the program it is handed`;
+  if (base === "env" && givenBase !== "env") return `${givenBase} is env (${base}), which runs the command it is handed`;
+  const real = hiddenBy(base, args);
+  if (real !== undefined) return base === givenBase ? real : `${givenBase} is ${base}: ${real}`;
   return undefined;
 }

@@ -23,7 +23,7 @@ describe("detectTarget: single sources", () => {
     ["--profile with matcher", { args: ["--profile", "staging"] }, "staging"],
     ["argument glob", { args: ["-c", "host=prod-db.internal dbname=elb"] }, "production"],
     ["declared alone", { declared: "PRD" }, "production"],
-    ["an unmatched variable is not evidence", { env: { DATABASE_URL: "postgres://elsewhere/x" } }, "development"],
+    ["a variable no detector reads is not evidence", { env: { UNWATCHED_URL: "postgres://prod-db.internal/x" } }, "development"],
   ] as const)("%s → %s", (_name, over, env) => {
     const d = detect(over as Partial<DetectionInput>);
     expect(d.problems).toEqual([]);
@@ -93,8 +93,11 @@ describe("SECURITY E1: values that match only after normalising are ambiguous", 
     expect(d.environment).toBeNull();
   });
 
-  it("E1: a value that simply matches nothing is not ambiguous", () => {
-    expect(detect({ env: { AWS_PROFILE: "sandbox" } }).environment).toBe("development");
+  it("E1: a value that simply matches nothing is not called ambiguous, but it is unrecognised: undetermined, never the default", () => {
+    const d = detect({ env: { AWS_PROFILE: "sandbox" } });
+    expect(d.environment).toBeNull();
+    expect(d.problems).toEqual([expect.stringMatching(/^target undetermined: AWS_PROFILE="sandbox" is set, but no environment's detector recognises it/)]);
+    expect(d.problems.join()).not.toContain("differently");
   });
 });
 
@@ -275,8 +278,10 @@ describe("SECURITY E8: kubeconfig order", () => {
     expect(d.problems[0]).toContain("/k/bad: invalid YAML: x");
   });
 
-  it("E8: a context that matches no detector is no evidence", () => {
-    expect(detect({ kubeconfigs: [{ path: "/k", currentContext: "someone-elses" }] }).environment).toBe("development");
+  it("E8: a context that matches no detector makes the target undetermined (E18), never the default", () => {
+    const d = detect({ kubeconfigs: [{ path: "/k", currentContext: "someone-elses" }] });
+    expect(d.environment).toBeNull();
+    expect(d.problems).toEqual([expect.stringContaining('kube context "someone-elses" (from /k) is set, but no environment\'s detector recognises it')]);
   });
 });
 

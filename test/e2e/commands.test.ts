@@ -29,7 +29,7 @@ describe("guard init", () => {
     expect((await guard(w, ["policy", "lint"], { cwd: project, env })).code).toBe(0);
     const test = await guard(w, ["policy", "test"], { cwd: project, env });
     expect(test.code, test.stdout).toBe(0);
-    expect(test.stdout).toMatch(/^2 passed, 0 failed$/m);
+    expect(test.stdout).toMatch(/^4 passed, 0 failed$/m);
     const who = JSON.parse((await guard(w, ["whoami", "--json"], { cwd: project, env })).stdout);
     expect(who.principal).toBeTruthy();
     expect(who.key.fingerprint).toMatch(/^SHA256:/);

@@ -7,6 +7,7 @@ import { ENVS_AND_PRINCIPALS, KEYS, ROOT, VALID, codes, errors, located, parse, 
 
 const withRule = (body: string) => parse({ "policies/a.yaml": ENVS_AND_PRINCIPALS, "policies/rules.yaml": rulesFile(body) });
 const ruleErrors = (body: string) => codes(errors(withRule(body)));
+const withAllow = (rule: string) => parseOne(VALID.replace("rules:\n", `rules:\n${rule}`));
 const withDetector = (detector: string) => parseOne(VALID.replace('      - env: DATABASE_URL\n        matches: "*prod-db.*"\n', detector));
 
 describe("the normalised policy", () => {
@@ -311,6 +312,27 @@ describe("diagnostics", () => {
   });
 });
 
+describe("identity probes (E22)", () => {
+  const withIdentity = (yaml: string) => parseOne(VALID.replace('        matches: "*prod-db.*"\n', `        matches: "*prod-db.*"\n    identity:\n${yaml}`));
+  it("are read with their defaults", () => {
+    const r = withIdentity('      - command: [sh, -c, "psql -XAtc \'show guard.environment\'"]\n        equals: elb-prod-7f3a\n');
+    expect(errors(r)).toEqual([]);
+    expect(r.policy!.environments.production!.identity).toEqual([
+      expect.objectContaining({ command: ["sh", "-c", "psql -XAtc 'show guard.environment'"], matcher: { kind: "equals", value: "elb-prod-7f3a" }, timeoutSeconds: 5 }),
+    ]);
+  });
+  it.each([
+    ['      - command: [x]\n', "probe-matcher"],
+    ['      - command: [x]\n        equals: a\n        matches: "b*"\n', "probe-matcher"],
+    ['      - command: []\n        equals: a\n', "bad-probe"],
+    ['      - equals: a\n', "missing-field"],
+    ['      - command: [x]\n        equals: a\n        timeout: 2m\n', "out-of-range"],
+    ['      - command: [x]\n        equals: a\n        timout: 5s\n', "unknown-field"],
+  ])("%j is refused (%s)", (yaml, code) => {
+    expect(codes(errors(withIdentity(yaml)))).toContain(code);
+  });
+});
+
 describe("lint warnings (the policy is still valid)", () => {
   it("a rule fully shadowed by an earlier deny", () => {
     const r = parseOne(VALID.replace("rules:\n", 'rules:\n  - name: no-purge-in-prod\n    match: { environments: [production], commands: ["maintenance/purge-*.sh"] }\n    deny: "not now"\n'));
@@ -328,6 +350,35 @@ describe("lint warnings (the policy is still valid)", () => {
     const r = parseOne(VALID.replace("approvals: 1", "approvals: 2"));
     expect(located(warnings(r))).toEqual(["approvals-whole-group@30:18"]);
     expect(warnings(r)[0]!.message).toContain("alice, bob");
+  });
+
+  it.each([
+    ['      - env: DATABASE_URL\n        matches: "postgres://prod-db*"\n', "requires the scheme postgres://"],
+    ['      - env: DATABASE_URL\n        matches: "postgresql://*prod-db*"\n', "requires the scheme postgresql://"],
+    ['      - env: DATABASE_URL\n        matches: "postgres*://*@prod-db*"\n', "requires a user part"],
+    ['      - env: DATABASE_URL\n        equals: "postgres://prod-db.internal/elb"\n', "equals the URL"],
+    ['      - argument: "postgres://prod-db*"\n', "requires the scheme postgres://"],
+  ])("a detector glob that misses other spellings of the same server: %j", (detector, message) => {
+    const r = withDetector(detector);
+    expect(codes(warnings(r))).toEqual(["detector-misses-spellings"]);
+    expect(warnings(r)[0]!.message).toContain(message);
+  });
+
+  it.each(['      - env: DATABASE_URL\n        matches: "*prod-db.*"\n', '      - env: AWS_PROFILE\n        equals: "prod@admin"\n', '      - env: VAULT_ADDR\n        matches: "https://vault.prod*"\n'])(
+    "a detector that names the server (or is no connection) is fine: %j",
+    (detector) => {
+      expect(warnings(withDetector(detector))).toEqual([]);
+    },
+  );
+
+  it("an allow whose args are bare words only tests for their presence", () => {
+    const r = withAllow('  - name: logs-are-read-only\n    match: { commands: ["kubectl"], args: ["logs"] }\n    allow: true\n');
+    expect(codes(warnings(r))).toEqual(["args-presence-only"]);
+    expect(warnings(r)[0]!.message).toContain("kubectl -n logs exec");
+    const flags = withAllow('  - name: dry-runs\n    match: { commands: ["kubectl"], args: ["--dry-run=client"] }\n    allow: true\n');
+    expect(warnings(flags)).toEqual([]);
+    const deny = withAllow('  - name: no-exec\n    match: { commands: ["kubectl"], args: ["exec"] }\n    deny: "no"\n');
+    expect(warnings(deny)).toEqual([]);
   });
 
   it("a protected environment with no detectors", () => {

@@ -98,8 +98,9 @@ describe("H3: policy regexes run in linear time (RE2); what RE2 cannot run is re
     const value = `${"a".repeat(100_000)}b`;
     const r = await guard(w, ["check", "--", "./maintenance/report-lb-state.sh"], { as: "alice", env: { STAGE: value } });
     noCrash(r);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain("development");
+    // STAGE is set but matches no environment: undetermined, refused (never the default) — and promptly.
+    expect(r.code, r.stderr).toBe(77);
+    expect(r.stdout + r.stderr).toMatch(/STAGE.*no environment's detector recognises it|target undetermined/);
     const staging = await guard(w, ["check", "--", "./maintenance/report-lb-state.sh"], { as: "alice", env: { STAGE: "aaaa" } });
     expect(staging.code, staging.stderr).toBe(0);
     expect(staging.stdout).toContain("staging");

@@ -15,7 +15,8 @@ export const SPECS = {
     fields: ["version", "environments", "default_environment", "principals", "rules", "freezes", "break_glass", "bind_env", "notifications"],
     required: ["version"],
   },
-  environment: { label: "an environment", fields: ["protected", "aliases", "detect", "description"], required: [] },
+  environment: { label: "an environment", fields: ["protected", "aliases", "detect", "identity", "description"], required: [] },
+  identity: { label: "an identity probe", fields: ["command", "equals", "matches", "regex", "timeout"], required: ["command"] },
   detector: { label: "a detector", fields: ["env", "kube_context", "host", "arg", "argument", "equals", "matches", "regex"], required: [] },
   principal: { label: "a principal", fields: ["keys", "groups"], required: ["keys"] },
   rule: { label: "a rule", fields: ["name", "description", "match", "allow", "deny", "require"], required: ["name", "match"] },
@@ -26,7 +27,7 @@ export const SPECS = {
   notifications: { label: "`notifications`", fields: ["webhooks"], required: ["webhooks"] },
   webhook: { label: "a webhook", fields: ["name", "url", "format", "events", "environments", "timeout"], required: ["name", "url"] },
   testFile: { label: "a policy test file", fields: ["version", "now", "tests"], required: ["tests"] },
-  testCase: { label: "a test case", fields: ["name", "run", "env", "host", "kube_context", "declared_env", "now", "expect"], required: ["name", "run", "expect"] },
+  testCase: { label: "a test case", fields: ["name", "run", "env", "host", "kube_context", "identity", "declared_env", "now", "expect"], required: ["name", "run", "expect"] },
   expect: { label: "a test's `expect`", fields: ["decision", "environment", "rules", "reasons_contain"], required: ["decision"] },
 } as const satisfies Record<string, ObjectSpec>;
 

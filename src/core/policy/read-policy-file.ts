@@ -1,7 +1,7 @@
 import { isMap, type Node } from "yaml";
 import { globProblem } from "../glob.js";
 import { parseAuthorizedKey } from "../sshkey.js";
-import type { BreakGlass, Detector, Environment, Freeze, Principal, PublicKey, Rule, RuleEffect, RuleMatch, SourceLocation, ValueMatcher } from "../types.js";
+import type { BreakGlass, Detector, Environment, Freeze, IdentityProbe, Principal, PublicKey, Rule, RuleEffect, RuleMatch, SourceLocation, ValueMatcher } from "../types.js";
 import { BIND_ENV_RE, DETECTOR_KINDS, EFFECTS, ENV_VAR_RE, FLAG_RE, SPECS, VALUE_MATCHERS } from "./fields.js";
 import type { Field, Reader, YNode } from "./reader.js";
 import { regexProblem } from "./regex-check.js";
@@ -158,7 +158,43 @@ function readEnvironment(r: Reader, key: YNode, value: YNode): EnvironmentDef | 
     const s = r.string(desc.value, "`description`");
     if (s !== null) env.description = s;
   }
+  const identity = f.get("identity");
+  if (identity) {
+    env.identity = [];
+    for (const item of r.seq(identity.value, "`identity`") ?? []) {
+      const p = readIdentityProbe(r, item);
+      if (p) env.identity.push(p);
+    }
+  }
   return def;
+}
+
+export const DEFAULT_PROBE_TIMEOUT_SECONDS = 5;
+export const MAX_PROBE_TIMEOUT_SECONDS = 60;
+
+function readIdentityProbe(r: Reader, node: YNode): IdentityProbe | null {
+  const map = r.map(node, "an identity probe");
+  if (!map) return null;
+  const f = r.fields(map, SPECS.identity);
+  const commandF = f.get("command");
+  if (!commandF) return null;
+  const command = r.strings(commandF.value, "`command`")?.map((s) => s.value) ?? null;
+  if (command === null) return null;
+  if (command.length === 0 || command[0] === "") {
+    r.error(commandF.value, "bad-probe", "an identity probe's `command` needs a program to run", 'e.g. `command: ["sh", "-c", "psql \\"$DATABASE_URL\\" -XAtc \'show guard.environment\'"]`');
+    return null;
+  }
+  const matchers = VALUE_MATCHERS.filter((k) => f.has(k));
+  if (matchers.length !== 1) {
+    r.error(matchers.length === 0 ? map : f.get(matchers[1]!)!.key, "probe-matcher", "an identity probe compares its answer one way: exactly one of `equals`, `matches` or `regex`", "e.g. `equals: elb-prod-7f3a`");
+    return null;
+  }
+  const matcher = readMatcher(r, matchers[0]!, f.get(matchers[0]!)!);
+  if (matcher === null) return null;
+  const timeoutF = f.get("timeout");
+  const timeoutSeconds = timeoutF ? readDuration(r, timeoutF.value, "`timeout`", 1, MAX_PROBE_TIMEOUT_SECONDS) : DEFAULT_PROBE_TIMEOUT_SECONDS;
+  if (timeoutSeconds === null) return null;
+  return { command, matcher, timeoutSeconds, at: r.loc(map) };
 }
 
 function readDetector(r: Reader, node: YNode): Detector | null {

@@ -76,6 +76,16 @@ function readCase(r: Reader, node: YNode, fileNow: number | null): TestCaseDef |
   const host = optString("host", "`host`");
   const kubeContext = optString("kube_context", "`kube_context`");
   const declaredEnv = optString("declared_env", "`declared_env`");
+  let identity: Record<string, string> | undefined;
+  const identityF = f.get("identity");
+  if (identityF) {
+    identity = Object.create(null) as Record<string, string>;
+    const m = r.map(identityF.value, "`identity`");
+    for (const e of m ? r.entries(m) : []) {
+      const v = r.string(e.value, `the identity answer of \`${e.name}\``);
+      if (v !== null) identity[e.name] = v;
+    }
+  }
   const nowF = f.get("now");
   const now = nowF ? readTimestamp(r, nowF.value, "`now`") : fileNow;
 
@@ -88,6 +98,7 @@ function readCase(r: Reader, node: YNode, fileNow: number | null): TestCaseDef |
     env,
     ...(host !== undefined ? { host } : {}),
     ...(kubeContext !== undefined ? { kubeContext } : {}),
+    ...(identity !== undefined ? { identity } : {}),
     ...(declaredEnv !== undefined ? { declaredEnv } : {}),
     ...(now !== null ? { now } : {}),
     expect: expect.value,

@@ -41,11 +41,22 @@ export const detectorSchema = z
   ])
   .describe("One way to recognise the environment; exactly one of env, kube_context, host, arg, argument.");
 
+const probeCommand = z.array(z.string()).min(1).describe("The probe's argv, run with the invocation's environment and working directory, no stdin, e.g. [\"sh\", \"-c\", \"psql \\\"$DATABASE_URL\\\" -XAtc 'show guard.environment'\"].");
+const probeTimeout = z.string().regex(DURATION).optional().describe("How long the probe may take (default 5s, at most 60s).");
+export const identitySchema = z
+  .union([
+    z.strictObject({ command: probeCommand, equals: matchers.equals, timeout: probeTimeout }),
+    z.strictObject({ command: probeCommand, matches: matchers.matches, timeout: probeTimeout }),
+    z.strictObject({ command: probeCommand, regex: matchers.regex, timeout: probeTimeout }),
+  ])
+  .describe("One identity probe: the trimmed output of `command` must match exactly one of equals, matches, regex.");
+
 export const environmentSchema = z
   .strictObject({
     protected: z.boolean().optional().describe("Protected state: a run that no rule allows is denied (default false)."),
     aliases: z.array(name("An alias")).optional().describe("Other names for this environment, accepted by --env and arg detectors (e.g. prod, prd)."),
     detect: z.array(detectorSchema).optional().describe("Detectors: any one that matches selects this environment."),
+    identity: z.array(identitySchema).optional().describe("Identity probes: commands whose answer must match before anything runs against this environment."),
     description: z.string().optional().describe("Free text shown by `guard check`."),
   })
   .describe("A named target such as production or staging.");
@@ -156,6 +167,7 @@ export const testCaseSchema = z
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional().describe("Environment variables of the invocation."),
     host: nonEmpty("Host name of the machine.").optional(),
     kube_context: nonEmpty("kubectl's current context.").optional(),
+    identity: z.record(z.string(), z.string()).optional().describe("What the identity probes answer, per environment name, e.g. { staging: elb-stg-21c9 }; an environment with probes and no answer here is refused."),
     declared_env: nonEmpty("The environment declared with `guard run --env`.").optional(),
     now: timestamp("When the run happens:").optional(),
     expect: expectSchema,

@@ -29,6 +29,8 @@ export interface PolicyTestCase {
   env: Record<string, string>;
   host?: string;
   kubeContext?: string;
+  /** What the identity probes of each environment answer in this case (environment name → answer). */
+  identity?: Record<string, string>;
   declaredEnv?: string;
   /** Epoch ms; the case's own `now`, else the file's top-level `now`, else the runner's. */
   now?: number;

@@ -1,0 +1,118 @@
+/**
+ * Live identity with a real PostgreSQL (SECURITY E22): two databases declare who they are
+ * (`ALTER DATABASE … SET guard.environment`), and guard asks before anything runs. The URLs carry
+ * `hostaddr=127.0.0.1`, so a name like stg-db.internal reaches the local server without DNS — exactly
+ * the "alias that looks like staging" the probe exists to catch.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { guard, makeWorld, requestIdIn, type Person, type World } from "./world.js";
+import { createTestDatabase, sql, ADMIN_URL } from "../helpers/pg.js";
+
+let w: World;
+let prod: Awaited<ReturnType<typeof createTestDatabase>>;
+let stg: Awaited<ReturnType<typeof createTestDatabase>>;
+
+const PROBE = `["sh", "-c", "psql \\"$DATABASE_URL\\" -XAtc 'show guard.environment'"]`;
+
+function policy(people: Record<string, Person>): string {
+  const p = (n: string): string => JSON.stringify(people[n]!.line);
+  return `version: 1
+environments:
+  production:
+    protected: true
+    detect: [{ env: DATABASE_URL, matches: "*prod-db.*" }]
+    identity:
+      - command: ${PROBE}
+        equals: elb-prod-7f3a
+        timeout: 10s
+  staging:
+    detect: [{ env: DATABASE_URL, matches: "*stg-db.*" }]
+    identity:
+      - command: ${PROBE}
+        equals: elb-stg-21c9
+        timeout: 10s
+  development:
+    detect: [{ env: DATABASE_URL, matches: "*localhost*" }]
+default_environment: development
+principals:
+  alice: { keys: [${p("alice")}], groups: [sre] }
+  bob: { keys: [${p("bob")}], groups: [sre] }
+rules:
+  - name: purge-needs-an-sre
+    match: { environments: [production], commands: ["maintenance/purge-*.sh"] }
+    require: { approvals: 1, from: [sre], reason: true, confirm: true, ttl: 30m }
+`;
+}
+
+const url = (name: string, host: string, port = 5432): string =>
+  `postgresql://${new URL(ADMIN_URL).username || "postgres"}@${host}:${port}/${name}?hostaddr=127.0.0.1&connect_timeout=3`;
+
+beforeAll(async () => {
+  w = await makeWorld({ policy, names: ["alice", "bob"] });
+  prod = await createTestDatabase();
+  stg = await createTestDatabase();
+  await sql(ADMIN_URL, `ALTER DATABASE ${prod.name} SET guard.environment = 'elb-prod-7f3a'`);
+  await sql(ADMIN_URL, `ALTER DATABASE ${stg.name} SET guard.environment = 'elb-stg-21c9'`);
+});
+afterAll(async () => {
+  await prod?.drop();
+  await stg?.drop();
+  await w?.cleanup();
+});
+
+const PURGE = ["./maintenance/purge-lb-state.sh", "--region", "us-east-1"];
+
+describe("the target is asked who it is", () => {
+  it("staging that answers as staging runs, and the answer is shown as evidence", async () => {
+    const env = { DATABASE_URL: url(stg.name, "stg-db.internal") };
+    const check = await guard(w, ["check", "--json", "--", ...PURGE], { env, as: "alice" });
+    const out = JSON.parse(check.stdout);
+    expect(out.environment, check.stdout).toBe("staging");
+    expect(out.evidence).toContainEqual(expect.objectContaining({ source: "identity", value: "elb-stg-21c9", environment: "staging" }));
+    const run = await guard(w, ["run", "--", ...PURGE], { env, as: "alice" });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain("purged");
+  });
+
+  it("a name that looks like staging but reaches the production database is refused before anything runs, naming production", async () => {
+    const env = { DATABASE_URL: url(prod.name, "stg-db.internal") };
+    const run = await guard(w, ["run", "--", ...PURGE], { env, as: "alice" });
+    expect(run.code, run.stderr).toBe(77);
+    expect(run.stdout).not.toContain("purged");
+    expect(run.stderr).toContain('identity mismatch: the target answered "elb-prod-7f3a"');
+    expect(run.stderr).toContain("that is the identity of production");
+  });
+
+  it("an unreachable target refuses (fail closed)", async () => {
+    const env = { DATABASE_URL: url(stg.name, "stg-db.internal", 1) };
+    const run = await guard(w, ["run", "--", ...PURGE], { env, as: "alice" });
+    expect(run.code, run.stderr).toBe(77);
+    expect(run.stderr).toContain("identity probe failed");
+    expect(run.stdout).not.toContain("purged");
+  });
+
+  it("an identity that changes after approval refuses the approved run before it runs", async () => {
+    const env = { DATABASE_URL: url(prod.name, "prod-db.internal") };
+    const purge = [...PURGE, "--ticket=INC-restore"];
+    const asked = await guard(w, ["run", "--reason", "stale state", "--", ...purge], { env, as: "alice" });
+    expect(asked.code, asked.stderr).toBe(75);
+    const id = requestIdIn(asked.stderr);
+    const show = await guard(w, ["show", id], { as: "bob" });
+    expect(show.stdout).toContain("elb-prod-7f3a");
+    expect((await guard(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
+    // The production database is replaced by a restored copy that answers differently.
+    await sql(ADMIN_URL, `ALTER DATABASE ${prod.name} SET guard.environment = 'elb-prod-restored'`);
+    try {
+      const run = await guard(w, ["run", "--request", id, "--confirm", "production"], { env, as: "alice" });
+      expect(run.code, run.stderr).toBe(77);
+      expect(run.stdout).not.toContain("purged");
+      expect(run.stderr).toContain("elb-prod-restored");
+    } finally {
+      await sql(ADMIN_URL, `ALTER DATABASE ${prod.name} SET guard.environment = 'elb-prod-7f3a'`);
+    }
+    // The approval was not used: with the original identity back, it still runs once.
+    const run = await guard(w, ["run", "--request", id, "--confirm", "production"], { env, as: "alice" });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain("purged");
+  });
+});
