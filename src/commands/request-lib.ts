@@ -168,7 +168,7 @@ export async function loadRequest(ctx: Context, policy: Policy, id: string): Pro
   if (!isRequestId(id)) throw usageError(`${JSON.stringify(id)} is not a request id`, "request ids look like r-abcdefghijklmnopqrst (see `guard requests --all`)");
   const store = await ctx.store();
   const signed = await store.getRequest(id);
-  if (!signed) throw new GuardError(ExitCode.USAGE, `no request ${id} in the store ${store.description}`, "list requests with `guard requests --all`; check --store / GUARD_STORE", [], "not-found");
+  if (!signed) throw new GuardError(ExitCode.USAGE, `no request ${id} in the store ${store.description}`, "list requests with `guard requests --all`; check --store / GUARD_STORE", [], "usage");
   validateRequestShape(signed.request);
   if (signed.request.id !== id) throw new GuardError(ExitCode.INTEGRITY, `the record stored as ${id} describes request ${signed.request.id}`, "the store has been tampered with; run `guard audit verify`");
   return assess(ctx, policy, signed);

@@ -1,0 +1,61 @@
+/**
+ * The rough edges a new user hits (issue 17, "Everyday use"), through the built CLI without a terminal.
+ * The terminal side (width, Ctrl-C, prompts) is in test/e2e/terminal-everyday.test.ts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { STATUSES } from "../../src/core/errors.js";
+import { guard, makeWorld, type World } from "./world.js";
+
+const PROD = "postgres://app@prod-db.internal/elb";
+
+let w: World;
+beforeAll(async () => {
+  w = await makeWorld();
+});
+afterAll(async () => {
+  await w.cleanup();
+});
+
+function lastJsonLine(stderr: string): { guard: { status: string; exitCode: number } } {
+  const lines = stderr.trim().split("\n");
+  return JSON.parse(lines[lines.length - 1]!);
+}
+
+describe("guard run --json: one status line, one documented set of statuses", () => {
+  it.each([
+    [["run", "--json", "--rason", "INC-1", "--", "./maintenance/report-lb-state.sh"]],
+    [["run", "--json", "--wait", "5", "--", "./maintenance/report-lb-state.sh"]],
+    [["run", "--rason", "INC-1", "--json", "--", "./maintenance/report-lb-state.sh"]],
+  ])("a usage error (%j) ends with the JSON status line and exit 64", async (args) => {
+    const r = await guard(w, args, { as: "alice" });
+    expect(r.code).toBe(64);
+    expect(lastJsonLine(r.stderr)).toEqual({ guard: { status: "usage", exitCode: 64 } });
+    expect(r.stderr).toMatch(/\{"error":\{"code":"usage","exitCode":64/);
+    expect(r.stdout).toBe("");
+  });
+
+  it("without --json a usage error ends with the plain status line", async () => {
+    const r = await guard(w, ["run", "--rason", "x", "--", "./maintenance/report-lb-state.sh"], { as: "alice" });
+    expect(r.code).toBe(64);
+    expect(r.stderr.trim().split("\n").pop()).toBe("guard: status=usage exit=64");
+  });
+
+  it("every status guard reports is in the documented set", async () => {
+    const cases: Array<[string[], Record<string, string>]> = [
+      [["run", "--json", "--", "./maintenance/purge-lb-state.sh"], { DATABASE_URL: PROD }],
+      [["run", "--json", "--", "./maintenance/migrate-lb-schema.sh", "--drop-all"], { DATABASE_URL: PROD }],
+      [["run", "--json", "--", "./maintenance/nope.sh"], {}],
+      [["run", "--json", "--", "./maintenance/report-lb-state.sh"], {}],
+      [["run", "--json", "--policy", "/nonexistent", "--", "./maintenance/report-lb-state.sh"], {}],
+    ];
+    const seen: string[] = [];
+    for (const [args, env] of cases) {
+      const r = await guard(w, args, { as: "alice", env });
+      const line = lastJsonLine(r.stderr);
+      expect(Object.keys(STATUSES)).toContain(line.guard.status);
+      expect(line.guard.exitCode).toBe(r.code);
+      seen.push(line.guard.status);
+    }
+    expect(seen).toEqual(["usage", "denied", "not-found", "ran", "policy-invalid"]);
+  });
+});
