@@ -54,6 +54,7 @@ Exit codes:
   75  approval needed or pending  77  denied (policy, freeze, target conflict, invalid or replayed approval)
   78  policy or configuration invalid
   126 command not executable      127 command not found
+  130 Ctrl-C at a question (while waiting for approval: 75, the request is kept)
 When guard refuses, nothing ran and no approval was consumed.`;
 
 /** Top-level command names: main.ts builds only the one being run. */
@@ -208,10 +209,10 @@ export function buildProgram(only?: string): Command {
         .command("log")
         .description("read the audit log (a table at a terminal, JSON Lines with --json)")
         .option("--since <time>", "ISO time or a duration ago (e.g. 24h)")
-        .option("--type <type>", "event type, e.g. run.started (prefix match: run.)")
+        .option("--type <type>", "event type (run.started) or family (run, approval, request…: every run.*)")
         .option("--request <id>", "events about one request")
         .option("--actor <principal>", "events by one principal or key fingerprint")
-      .addHelpText("after", "\nExamples:\n  guard audit log --since 24h --type run.\n  guard audit log --request r-3k5qzv7n2m4c6b8d0f1h --json"),
+      .addHelpText("after", "\nExamples:\n  guard audit log --since 24h --type run\n  guard audit log --request r-3k5qzv7n2m4c6b8d0f1h --json"),
     ).action(async (opts) => auditLogCommand(opts));
     common(
       audit

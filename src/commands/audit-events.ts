@@ -4,16 +4,17 @@
  */
 import type { AuditActor, AuditEvent } from "../core/types.js";
 import type { GuardError } from "../core/errors.js";
+import type { AuditEventType } from "../core/audit-types.js";
 import { say, colours } from "../adapters/output.js";
 import type { Context } from "./context.js";
 
-export async function auditOrFail(ctx: Context, actor: AuditActor, type: string, data: Record<string, unknown>): Promise<AuditEvent> {
+export async function auditOrFail(ctx: Context, actor: AuditActor, type: AuditEventType, data: Record<string, unknown>): Promise<AuditEvent> {
   const store = await ctx.store();
   return store.appendAudit({ type, actor, data });
 }
 
 /** For refusals: record if possible, warn if not, never turn a refusal into something else. */
-export async function auditBestEffort(ctx: Context, actor: AuditActor, type: string, data: Record<string, unknown>): Promise<void> {
+export async function auditBestEffort(ctx: Context, actor: AuditActor, type: AuditEventType, data: Record<string, unknown>): Promise<void> {
   try {
     await auditOrFail(ctx, actor, type, data);
   } catch (err) {

@@ -11,6 +11,7 @@ import { approvalMessage, requestMessage } from "../core/request.js";
 import { parseAuthorizedKey } from "../core/sshkey.js";
 import { parseSshSig, verifySshSig } from "../core/sshsig.js";
 import { parseDuration } from "../core/duration.js";
+import { auditTypeFilter } from "../core/audit-types.js";
 import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
 import { SIG_NAMESPACE, type AuditEvent } from "../core/types.js";
 import { colours, printJson, printStdout, say, stdoutStream } from "../adapters/output.js";
@@ -30,13 +31,19 @@ export async function auditLogCommand(opts: AuditLogOptions): Promise<void> {
     sinceMs = d !== null ? Date.now() - d * 1000 : Date.parse(opts.since);
     if (Number.isNaN(sinceMs)) throw usageError(`--since ${JSON.stringify(opts.since)} is neither an ISO time nor a duration`, "e.g. --since 24h or --since 2026-11-27T00:00:00Z");
   }
+  let typeFilter: ((type: string) => boolean) | null = null;
+  if (opts.type !== undefined) {
+    const f = auditTypeFilter(opts.type);
+    if (!f.ok) throw usageError(`--type ${JSON.stringify(opts.type)} is not an audit event type`, `use a type or a family (e.g. --type approval for approval.*): ${f.known}`);
+    typeFilter = f.matches;
+  }
   await withContext(opts, async (ctx) => {
     const store = await ctx.store({ create: false });
     const c = colours(stdoutStream());
     let n = 0;
     for await (const e of store.readAudit()) {
       if (sinceMs !== null && Date.parse(e.time) < sinceMs) continue;
-      if (opts.type && !(e.type === opts.type || (opts.type.endsWith(".") && e.type.startsWith(opts.type)))) continue;
+      if (typeFilter && !typeFilter(e.type)) continue;
       if (opts.request && e.data.requestId !== opts.request) continue;
       if (opts.actor && e.actor.principal !== opts.actor && e.actor.fingerprint !== opts.actor) continue;
       n++;

@@ -59,3 +59,24 @@ describe("guard run --json: one status line, one documented set of statuses", ()
     expect(seen).toEqual(["usage", "denied", "not-found", "ran", "policy-invalid"]);
   });
 });
+
+describe("audit log --type", () => {
+  it("a family finds its events; an unknown type is a usage error listing the known ones", async () => {
+    const r1 = await guard(w, ["run", "--reason", "INC-9", "--", "./maintenance/purge-lb-state.sh", "--region", "a9"], { as: "alice", env: { DATABASE_URL: PROD } });
+    expect(r1.code).toBe(75);
+    const id = /r-[a-z2-7]{20}/.exec(r1.stderr)![0];
+    expect((await guard(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
+    for (const arg of ["approval", "approval.", "approval.recorded"]) {
+      const r = await guard(w, ["audit", "log", "--json", "--type", arg]);
+      expect(r.code, r.stderr).toBe(0);
+      const types = r.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { type: string }).type);
+      expect(types.length).toBeGreaterThan(0);
+      expect(new Set(types)).toEqual(new Set(["approval.recorded"]));
+    }
+    const bogus = await guard(w, ["audit", "log", "--type", "bogus"]);
+    expect(bogus.code).toBe(64);
+    expect(bogus.stderr).toMatch(/--type "bogus" is not an audit event type/);
+    expect(bogus.stderr).toContain("approval.recorded");
+    expect(bogus.stdout).toBe("");
+  });
+});
