@@ -85,6 +85,14 @@ export class PolicyError extends GuardError {
   }
 }
 
+/** No policy directory is configured at all (not an invalid one): `guard whoami` still answers without one. */
+export class NoPolicyError extends PolicyError {
+  constructor(message: string, hint?: string) {
+    super(message, [], hint);
+    this.name = "NoPolicyError";
+  }
+}
+
 export const usageError = (message: string, hint?: string): GuardError =>
   new GuardError(ExitCode.USAGE, message, hint, [], "usage");
 export const deniedError = (message: string, hint?: string, details: readonly string[] = []): GuardError =>

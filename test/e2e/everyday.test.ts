@@ -80,3 +80,27 @@ describe("audit log --type", () => {
     expect(bogus.stdout).toBe("");
   });
 });
+
+describe("whoami", () => {
+  it("outside any project, without a policy, shows the key and the line to paste into a policy", async () => {
+    const r = await guard(w, ["whoami"], { as: "carol", cwd: w.home, env: { GUARD_POLICY: undefined } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`key line:   ${w.people.carol!.line}`);
+    expect(r.stdout).toMatch(/principal: {2}not in a policy/);
+    const j = await guard(w, ["whoami", "--json"], { as: "carol", cwd: w.home, env: { GUARD_POLICY: undefined } });
+    expect(j.code).toBe(0);
+    expect(JSON.parse(j.stdout)).toMatchObject({ key: { line: w.people.carol!.line }, principal: null, policy: null });
+  });
+
+  it("inside a project it also prints the key line, with the principal", async () => {
+    const r = await guard(w, ["whoami"], { as: "carol" });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`key line:   ${w.people.carol!.line}`);
+    expect(r.stdout).toMatch(/principal: {2}carol/);
+  });
+
+  it("an invalid policy is still an error (78), not 'not in a policy'", async () => {
+    const r = await guard(w, ["whoami"], { as: "carol", env: { GUARD_POLICY: "/nonexistent-policy-dir" } });
+    expect(r.code).toBe(78);
+  });
+});
