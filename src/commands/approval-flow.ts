@@ -8,6 +8,7 @@ import { compareBinding } from "../core/request.js";
 import { claimDifferences } from "../core/derive.js";
 import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
 import { formatDuration } from "../core/duration.js";
+import { fitToWidth, localTime } from "../core/time.js";
 import { normaliseEnvName } from "../core/names.js";
 import { assertInterpreterRunnable, hashProgram } from "../adapters/program.js";
 import { colours, say, stderrStream } from "../adapters/output.js";
@@ -258,18 +259,19 @@ async function confirmTarget(plan: Plan, opts: RunOptions, always: boolean): Pro
 function announceRequest(loaded: LoadedRequest): void {
   const c = colours();
   const req = loaded.signed.request;
-  say(`${c.yellow.bold("guard: approval required")} — request ${c.bold(req.id)} created, expires ${req.expiresAt}`);
+  say(`${c.yellow.bold("guard: approval required")} — request ${c.bold(req.id)} created, expires ${localTime(req.expiresAt)}`);
   for (const r of loaded.assessment.requirements) {
     say(`  needs ${r.needed} approval${r.needed === 1 ? "" : "s"}${r.requirement.from ? ` from ${r.requirement.from.join(" or ")}` : ""}; eligible: ${r.eligible.map(esc).join(", ") || "(nobody!)"}`);
   }
   say(`  hand this to a colleague:  ${c.bold(`guard approve ${req.id}`)}`);
 }
 
-function statusText(loaded: LoadedRequest): string {
+/** The approvals so far and the time left: the request's, or the wait's (`until`) when that ends first. */
+function statusText(loaded: LoadedRequest, until = Infinity): string {
   const parts = loaded.assessment.requirements.map(
     (r) => `${r.approvedBy.length}/${r.needed}${r.requirement.from ? ` ${r.requirement.from.join("|")}` : ""}${r.approvedBy.length ? ` (${r.approvedBy.map(esc).join(", ")})` : ""}`,
   );
-  const left = Math.max(0, Math.round((Date.parse(loaded.signed.request.expiresAt) - loaded.now) / 1000));
+  const left = Math.max(0, Math.round((Math.min(Date.parse(loaded.signed.request.expiresAt), until) - loaded.now) / 1000));
   return `approvals ${parts.join(", ")} — ${formatDuration(left)} left`;
 }
 
@@ -317,12 +319,16 @@ async function waitForApproval(ctx: Context, plan: Plan, loaded: LoadedRequest, 
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   let lastText = "";
+  // The live line at a terminal, fitted to its width (a wrapped line would leave a new line every second);
+  // anything said after it starts on a line of its own.
+  let drawn = false;
   try {
     for (;;) {
       const status = loaded.assessment.status;
       if (!loaded.assessment.requestValid) throw requestInvalid(loaded);
       if (status === "approved") {
         if (tty) stderrStream().write("\r\x1b[2K");
+        drawn = false;
         say(`${colours().green("guard: approved")} — ${statusText(loaded)}`);
         return loaded;
       }
@@ -331,13 +337,15 @@ async function waitForApproval(ctx: Context, plan: Plan, loaded: LoadedRequest, 
       if (status === "expired") throw new GuardError(ExitCode.APPROVAL_NEEDED, `request ${id} expired before it was approved`, "create a new request");
       if (status === "void") throw deniedError(`request ${id} was made under another policy than the one in force`, "create a new request");
       if (loaded.now >= deadline) throw pendingError(loaded);
-      const text = `waiting for approval of ${id}: ${statusText(loaded)}  (Ctrl-C stops waiting; the request is kept)`;
-      if (tty) stderrStream().write(`\r\x1b[2K${text}`);
+      const text = `waiting for approval of ${id}: ${statusText(loaded, deadline)}  (Ctrl-C stops waiting; the request is kept)`;
+      if (tty) {
+        stderrStream().write(`\r\x1b[2K${fitToWidth(text, (stderrStream().columns || 80) - 1)}`);
+        drawn = true;
+      }
       else if (text.replace(/\d+[smhd]\S* left/, "") !== lastText.replace(/\d+[smhd]\S* left/, "")) say(text);
       lastText = text;
       await store.waitForChange(id, Math.max(50, Math.min(1000, deadline - loaded.now)), controller.signal);
       if (controller.signal.aborted) {
-        if (tty) stderrStream().write("\n");
         throw new GuardError(ExitCode.APPROVAL_NEEDED, `stopped waiting; request ${id} is kept`, `run the same command again later, or: guard run --request ${id}`, [], "approval-needed");
       }
       loaded = await assess(ctx, plan.policy, loaded.signed);
@@ -345,6 +353,7 @@ async function waitForApproval(ctx: Context, plan: Plan, loaded: LoadedRequest, 
       if (trace) trace.request = loaded;
     }
   } finally {
+    if (drawn) stderrStream().write("\n");
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }

@@ -12,6 +12,7 @@ import { parseAuthorizedKey } from "../core/sshkey.js";
 import { parseSshSig, verifySshSig } from "../core/sshsig.js";
 import { parseDuration } from "../core/duration.js";
 import { auditTypeFilter } from "../core/audit-types.js";
+import { localTime } from "../core/time.js";
 import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
 import { SIG_NAMESPACE, type AuditEvent } from "../core/types.js";
 import { colours, printJson, printStdout, say, stdoutStream } from "../adapters/output.js";
@@ -66,7 +67,7 @@ function renderEvent(e: AuditEvent, c: ReturnType<typeof colours>): string {
   if (typeof d.signal === "string") parts.push(`signal=${d.signal}`);
   if (Array.isArray(d.reasons) && d.reasons.length) parts.push(`— ${esc(String(d.reasons[0]))}`);
   const type = e.type.includes("refused") || e.type.includes("breakglass") ? c.red(e.type.padEnd(18)) : e.type.padEnd(18);
-  return `${String(e.seq).padStart(6)}  ${e.time}  ${type}  ${esc(who).padEnd(10)}  ${parts.join(" ")}`;
+  return `${String(e.seq).padStart(6)}  ${localTime(e.time)}  ${type}  ${esc(who).padEnd(10)}  ${parts.join(" ")}`;
 }
 
 export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string }): Promise<void> {
