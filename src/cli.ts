@@ -74,7 +74,7 @@ export function buildProgram(only?: string): Command {
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({ writeOut: (s) => stdoutStream().write(s), writeErr: (s) => stderrStream().write(s) })
     .exitOverride()
-    .addHelpText("after", () => `${EXIT_CODES}\n\n${modeLine()}\n`);
+    .addHelpText("after", () => `${EXIT_CODES}\n\nColour: --color or --no-color (before --, any command) win over NO_COLOR and FORCE_COLOR.\n\n${modeLine()}\n`);
 
   if (want("run")) {
     common(
@@ -150,7 +150,8 @@ export function buildProgram(only?: string): Command {
         .command("deny")
         .description("sign a refusal: the request can no longer run")
         .argument("<id>")
-        .requiredOption("--reason <text>", "why")
+        .option("--reason <text>", "why (asked for at a terminal when left out; required without one)")
+        .option("--yes", "accepted as with approve: a refusal needs no typed confirmation")
         .addHelpText("after", "\nA signed refusal by an eligible approver ends the request; the requester may also withdraw their own.\n\nExample:\n  guard deny r-3k5qzv7n2m4c6b8d0f1h --reason \"not during the incident; wait for the rollback\""),
     ).action(async (id: string, opts) => denyCommand(id, opts));
   }

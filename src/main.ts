@@ -8,11 +8,26 @@
  */
 import { writeSync } from "node:fs";
 import { ExitCode, GuardError } from "./core/errors.js";
-import { finishOutput, reportError, stderrStream } from "./adapters/output.js";
+import { finishOutput, reportError, setColour, stderrStream } from "./adapters/output.js";
 import { runCommand, statusLine } from "./commands/run.js";
 import { parseRunArgs } from "./run-args.js";
 
-async function main(argv: string[]): Promise<number> {
+/**
+ * `--color` and `--no-color` are guard's own anywhere before `--` (the last one wins); they are taken out
+ * before the command line is read, so every command accepts them. After `--` everything is the command's.
+ */
+function takeColourFlags(argv: string[]): string[] {
+  const end = argv.includes("--") ? argv.indexOf("--") : argv.length;
+  const kept: string[] = [];
+  argv.forEach((arg, i) => {
+    if (i < end && i >= 2 && (arg === "--color" || arg === "--no-color")) setColour(arg === "--color");
+    else kept.push(arg);
+  });
+  return kept;
+}
+
+async function main(original: string[]): Promise<number> {
+  const argv = takeColourFlags(original);
   try {
     const first = argv[2];
     const plain = first === "run" ? parseRunArgs(argv.slice(3)) : null;

@@ -28,9 +28,13 @@ export async function approveCommand(id: string, opts: ApproveOptions): Promise<
   await withContext(opts, (ctx) => decide(ctx, id, "approve", opts.comment ?? null, opts));
 }
 
-export async function denyCommand(id: string, opts: CommonOptions & { reason: string }): Promise<void> {
-  if (!opts.reason?.trim()) throw usageError("deny needs --reason: the requester should learn why");
-  await withContext(opts, (ctx) => decide(ctx, id, "deny", opts.reason.trim(), { ...opts, yes: true }));
+export async function denyCommand(id: string, opts: CommonOptions & { reason?: string; yes?: boolean }): Promise<void> {
+  const given = opts.reason?.trim() || null;
+  if (given === null && !interactive()) {
+    throw usageError("deny needs a reason: the requester should learn why", `pass --reason, e.g. guard deny ${escapeForTerminal(id)} --reason "not during the incident"`);
+  }
+  // At a terminal without --reason, the reason is asked for once the request has been shown (decide).
+  await withContext(opts, (ctx) => decide(ctx, id, "deny", given, { ...opts, yes: true }));
 }
 
 async function decide(ctx: Context, id: string, verb: "approve" | "deny", comment: string | null, opts: ApproveOptions): Promise<void> {
@@ -56,6 +60,10 @@ async function decide(ctx: Context, id: string, verb: "approve" | "deny", commen
   if (me === undefined) throw new GuardError(ExitCode.INTERNAL, "an eligible approver without a principal");
 
   if (verb === "approve") await confirm(ctx, loaded, opts);
+  if (verb === "deny" && comment === null) {
+    const typed = await ask("Reason for the refusal (shown to the requester):", { validate: (v) => (v.trim() ? true : "a reason is required"), cancelled: "cancelled: nothing was denied" });
+    comment = typed.trim();
+  }
 
   const store = await ctx.store();
   const statement: ApprovalStatement = {

@@ -104,3 +104,35 @@ describe("whoami", () => {
     expect(r.code).toBe(78);
   });
 });
+
+describe("deny and colour", () => {
+  async function newRequest(region: string): Promise<string> {
+    const r = await guard(w, ["request", "--reason", `INC-${region}`, "--", "./maintenance/purge-lb-state.sh", "--region", region], { as: "alice", env: { DATABASE_URL: PROD } });
+    expect(r.code, r.stderr).toBe(0);
+    return r.stdout.trim();
+  }
+
+  it("deny without --reason and without a terminal is guard's own usage error with a hint; deny accepts --yes", async () => {
+    const id = await newRequest("d11");
+    const r = await guard(w, ["deny", id], { as: "bob" });
+    expect(r.code).toBe(64);
+    expect(r.stderr).toMatch(/^guard: deny needs a reason/m);
+    expect(r.stderr).toContain(`guard deny ${id} --reason`);
+    expect(r.stderr).not.toMatch(/required option/);
+    const ok = await guard(w, ["deny", id, "--yes", "--reason", "not now"], { as: "bob" });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse((await guard(w, ["show", id, "--json"], { as: "bob" })).stdout).status).toBe("denied");
+  });
+
+  it("--no-color wins over FORCE_COLOR and --color over NO_COLOR; after -- they are the command's", async () => {
+    const plain = await guard(w, ["--no-color", "audit", "log", "--type", "bogus"], { env: { FORCE_COLOR: "1", NO_COLOR: undefined } });
+    expect(plain.code).toBe(64);
+    expect(plain.stderr).not.toContain("\u001b[");
+    const forced = await guard(w, ["audit", "log", "--type", "bogus", "--color"], { env: { NO_COLOR: "1" } });
+    expect(forced.code).toBe(64);
+    expect(forced.stderr).toContain("\u001b[");
+    const passed = await guard(w, ["run", "--", "./maintenance/report-lb-state.sh", "--no-color"], { as: "alice" });
+    expect(passed.code, passed.stderr).toBe(0);
+    expect(passed.stdout).toBe("report --no-color\n");
+  });
+});

@@ -111,3 +111,18 @@ describe("in an 80-column terminal", () => {
     expect(all.some((r) => r.argv.includes("ctrl-c"))).toBe(false);
   });
 });
+
+describe("deny at a terminal", () => {
+  it("without --reason, asks for the reason after showing the request", async () => {
+    const r = await guard(w, ["request", "--reason", "INC-81", "--", "./maintenance/purge-lb-state.sh", "--region", "deny-tty"], { as: "alice", env: { DATABASE_URL: PROD } });
+    const id = r.stdout.trim();
+    await start("deny", "bob", ["deny", id]);
+    const shown = await waitFor("deny", /Reason for the refusal/);
+    expect(shown).toContain("INC-81");
+    await keys("deny", "wrong region", "Enter");
+    expect(await exitCode("deny")).toBe(0);
+    const show = JSON.parse((await guard(w, ["show", id, "--json"], { as: "bob" })).stdout) as { status: string; approvals: Array<{ comment: string }> };
+    expect(show.status).toBe("denied");
+    expect(show.approvals.map((a) => a.comment)).toContain("wrong region");
+  });
+});
