@@ -24,6 +24,7 @@ import { renderBanner } from "./render.js";
 import type { RunTrace } from "../adapters/ci.js";
 
 export async function runWithApproval(ctx: Context, plan: Plan, opts: RunOptions, waitSeconds: number | undefined, trace?: RunTrace): Promise<RunResult> {
+  assertConfirmable(plan, opts);
   const identity = await requesterIdentity(ctx, plan);
   const stdin = stdinBinding();
   const hashed = await hashProgram(plan.program.path);
@@ -115,6 +116,7 @@ export async function runApprovedRequest(
       diffs.flatMap((d) => [`${d.field}:`, `  approved: ${d.approved}`, `  now:      ${d.current}`]),
     );
   }
+  assertConfirmable(plan, opts);
   // (Consumed, denied, expired and void were refused above, from this same assessment.)
   if (!first.assessment.requestValid) throw requestInvalid(first);
   assertClaimsDerived(plan, first);
@@ -240,6 +242,13 @@ async function obtainReason(plan: Plan, opts: RunOptions): Promise<string | null
       cancelled: "cancelled: no request was created and nothing ran",
     })
   ).trim();
+}
+
+/** Without a terminal a missing --confirm is said at once (64), before a request is made or waited for. */
+function assertConfirmable(plan: Plan, opts: RunOptions): void {
+  if (opts.confirm !== undefined || !plan.decision.requirements.some((r) => r.confirm) || interactive()) return;
+  const env = plan.decision.environment ?? "";
+  throw usageError("this run needs typed confirmation of the target, and there is no terminal to type it at", `pass --confirm ${env}; no request was created and nothing ran`);
 }
 
 /** Typed confirmation of the environment's name (--confirm ENV without a terminal). */

@@ -62,7 +62,7 @@ describe("guard run --json: one status line, one documented set of statuses", ()
 
 describe("audit log --type", () => {
   it("a family finds its events; an unknown type is a usage error listing the known ones", async () => {
-    const r1 = await guard(w, ["run", "--reason", "INC-9", "--", "./maintenance/purge-lb-state.sh", "--region", "a9"], { as: "alice", env: { DATABASE_URL: PROD } });
+    const r1 = await guard(w, ["run", "--confirm", "production", "--reason", "INC-9", "--", "./maintenance/purge-lb-state.sh", "--region", "a9"], { as: "alice", env: { DATABASE_URL: PROD } });
     expect(r1.code).toBe(75);
     const id = /r-[a-z2-7]{20}/.exec(r1.stderr)![0];
     expect((await guard(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
@@ -134,5 +134,17 @@ describe("deny and colour", () => {
     const passed = await guard(w, ["run", "--", "./maintenance/report-lb-state.sh", "--no-color"], { as: "alice" });
     expect(passed.code, passed.stderr).toBe(0);
     expect(passed.stdout).toBe("report --no-color\n");
+  });
+});
+
+describe("CI: a missing --confirm is said before the request", () => {
+  it.each([[[] as string[]], [["--wait", "1m"]]])("without a terminal (%j), exit 64 at once and no request is created", async (extra) => {
+    const region = `c7-${extra.length}`;
+    const r = await guard(w, ["run", ...extra, "--reason", "INC-7", "--", "./maintenance/purge-lb-state.sh", "--region", region], { as: "alice", env: { DATABASE_URL: PROD } });
+    expect(r.code).toBe(64);
+    expect(r.stderr).toMatch(/needs typed confirmation/);
+    expect(r.stderr).toContain("pass --confirm production; no request was created");
+    const all = JSON.parse((await guard(w, ["requests", "--all", "--json"], { as: "alice" })).stdout) as Array<{ argv: string[] }>;
+    expect(all.some((q) => q.argv.includes(region))).toBe(false);
   });
 });
