@@ -66,14 +66,15 @@ export async function runWithApproval(ctx: Context, plan: Plan, opts: RunOptions
 /** `guard run --request ID`: exactly the approved argv, after re-deriving and comparing every bound field. */
 export async function runApprovedRequest(
   ctx: Context,
-  id: string,
+  given: string,
   command: string[],
   opts: RunOptions,
   waitSeconds: number | undefined,
   trace?: RunTrace,
 ): Promise<RunResult> {
   const { policy } = await ctx.policy();
-  const first = await loadRequest(ctx, policy, id);
+  const first = await loadRequest(ctx, policy, given);
+  const id = first.signed.request.id;
   const req = first.signed.request;
   if (trace) trace.request = first;
   if (command.length > 0 && (command.length !== req.argv.length || command.some((a, i) => a !== req.argv[i]))) {

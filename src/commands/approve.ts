@@ -37,10 +37,11 @@ export async function denyCommand(id: string, opts: CommonOptions & { reason?: s
   await withContext(opts, (ctx) => decide(ctx, id, "deny", given, { ...opts, yes: true }));
 }
 
-async function decide(ctx: Context, id: string, verb: "approve" | "deny", comment: string | null, opts: ApproveOptions): Promise<void> {
+async function decide(ctx: Context, given: string, verb: "approve" | "deny", comment: string | null, opts: ApproveOptions): Promise<void> {
   const c = colours();
   const { policy } = await ctx.policy();
-  const loaded = await loadRequest(ctx, policy, id);
+  const loaded = await loadRequest(ctx, policy, given);
+  const id = loaded.signed.request.id;
   const req = loaded.signed.request;
   for (const line of renderRequest(loaded, policy, c)) say(line);
   say();

@@ -5,7 +5,7 @@
  */
 import { ExitCode, GuardError, deniedError, usageError, type Status } from "../core/errors.js";
 import { parseDuration } from "../core/duration.js";
-import { isRequestId } from "../core/ids.js";
+import { isRequestIdOrPrefix } from "../core/ids.js";
 import type { CommonOptions } from "../cli.js";
 import { colours, reportError, say, setJsonErrors, stderrStream } from "../adapters/output.js";
 import { withContext, type Context } from "./context.js";
@@ -30,8 +30,8 @@ export interface RunOptions extends CommonOptions {
 function checkOptions(opts: RunOptions): number | undefined {
   const waitSeconds = opts.wait === undefined ? undefined : parseDuration(opts.wait);
   if (waitSeconds === null) throw usageError(`--wait ${JSON.stringify(opts.wait)} is not a duration`, "use e.g. --wait 90s, --wait 15m, --wait 1h");
-  if (opts.request !== undefined && !isRequestId(opts.request))
-    throw usageError(`--request ${JSON.stringify(opts.request)} is not a request id`, "request ids look like r-abcdefghijklmnopqrst (see `guard requests`)");
+  if (opts.request !== undefined && !isRequestIdOrPrefix(opts.request))
+    throw usageError(`--request ${JSON.stringify(opts.request)} is not a request id`, "request ids look like r-abcdefghijklmnopqrst, or a unique start of one (see `guard requests`)");
   if (opts.breakGlass && !opts.reason?.trim()) throw usageError("--break-glass needs --reason: say why this emergency cannot wait for an approval");
   return waitSeconds;
 }

@@ -148,3 +148,40 @@ describe("CI: a missing --confirm is said before the request", () => {
     expect(all.some((q) => q.argv.includes(region))).toBe(false);
   });
 });
+
+describe("request id prefixes", () => {
+  it("show, approve and run --request take a unique prefix; an ambiguous one is 64 with the candidates", async () => {
+    const r = await guard(w, ["request", "--reason", "INC-8", "--", "./maintenance/purge-lb-state.sh", "--region", "p8"], { as: "alice", env: { DATABASE_URL: PROD } });
+    const id = r.stdout.trim();
+    const ids = (): Promise<string[]> => guard(w, ["requests", "--all", "--json"], { as: "alice" }).then((x) => (JSON.parse(x.stdout) as Array<{ id: string }>).map((q) => q.id));
+    let all = await ids();
+    // The shortest prefix of `id` that no other id shares.
+    let n = 3;
+    while (all.some((o) => o !== id && o.startsWith(id.slice(0, n)))) n++;
+    const short = id.slice(0, n);
+    const show = await guard(w, ["show", short, "--json"], { as: "bob" });
+    expect(show.code, show.stderr).toBe(0);
+    expect(JSON.parse(show.stdout).id).toBe(id);
+    const ok = await guard(w, ["approve", id.slice(2, n + 1), "--yes"], { as: "bob" });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stderr).toContain(`approved ${id}`);
+    const ran = await guard(w, ["run", "--request", short, "--confirm", "production"], { as: "alice", env: { DATABASE_URL: PROD } });
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(ran.stdout).toBe("purged --region p8\n");
+
+    // Make requests until two ids share their first character, then name them by it.
+    for (let i = 0; i < 40; i++) {
+      const firsts = all.map((o) => o[2]!);
+      if (firsts.some((f, j) => firsts.indexOf(f) !== j)) break;
+      await guard(w, ["request", "--reason", "INC-8", "--", "./maintenance/purge-lb-state.sh", "--region", `amb${i}`], { as: "alice", env: { DATABASE_URL: PROD } });
+      all = await ids();
+    }
+    const firsts = all.map((o) => o[2]!);
+    const shared = firsts.find((f, j) => firsts.indexOf(f) !== j)!;
+    const amb = await guard(w, ["show", `r-${shared}`], { as: "bob" });
+    expect(amb.code).toBe(64);
+    expect(amb.stderr).toMatch(/is the start of \d+ request ids/);
+    for (const o of all.filter((x) => x[2] === shared)) expect(amb.stderr).toContain(`candidate: ${o}`);
+    expect((await guard(w, ["show", "r-11"], { as: "bob" })).code).toBe(64);
+  });
+});
