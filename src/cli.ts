@@ -163,7 +163,9 @@ export function buildProgram(only?: string): Command {
         .description("list pending requests (with --all, every request; with --review, break-glass runs awaiting review)")
         .option("--all", "every request, whatever its status")
         .option("--review", "break-glass runs that no second person has acknowledged yet")
-        .addHelpText("after", "\nExamples:\n  guard requests\n  guard requests --all --json | jq '.[] | {id, status}'\n  guard requests --review      # then: guard approve ID  (acknowledges a break-glass run)"),
+        .option("--mine", "only requests made with your key")
+        .option("--awaiting-me", "only pending requests your approval would count for")
+        .addHelpText("after", "\nExamples:\n  guard requests\n  guard requests --awaiting-me\n  guard requests --all --json | jq '.[] | {id, status}'\n  guard requests --review      # then: guard approve ID  (acknowledges a break-glass run)"),
     ).action(async (opts) => requestsCommand(opts));
   }
 

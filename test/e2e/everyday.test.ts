@@ -185,3 +185,25 @@ describe("request id prefixes", () => {
     expect((await guard(w, ["show", "r-11"], { as: "bob" })).code).toBe(64);
   });
 });
+
+describe("guard requests --mine / --awaiting-me", () => {
+  it("filters by requester and by whether my approval would count", async () => {
+    const mk = async (who: string, region: string): Promise<string> => {
+      const r = await guard(w, ["request", "--reason", "INC-88", "--", "./maintenance/purge-lb-state.sh", "--region", region], { as: who, env: { DATABASE_URL: PROD } });
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout.trim();
+    };
+    const byAlice = await mk("alice", "m1");
+    const byBob = await mk("bob", "m2");
+    const list = async (who: string, flag: string): Promise<string[]> =>
+      (JSON.parse((await guard(w, ["requests", flag, "--json"], { as: who })).stdout) as Array<{ id: string }>).map((q) => q.id);
+    expect(await list("alice", "--mine")).toContain(byAlice);
+    expect(await list("alice", "--mine")).not.toContain(byBob);
+    // bob (sre) can approve alice's, not his own; carol (dba only) can approve neither.
+    expect(await list("bob", "--awaiting-me")).toContain(byAlice);
+    expect(await list("bob", "--awaiting-me")).not.toContain(byBob);
+    expect(await list("carol", "--awaiting-me")).toEqual([]);
+    expect((await guard(w, ["approve", byAlice, "--yes"], { as: "bob" })).code).toBe(0);
+    expect(await list("bob", "--awaiting-me")).not.toContain(byAlice);
+  });
+});
