@@ -18,6 +18,7 @@ import { identify } from "./identity.js";
 import { assess, loadRequest, notify, type LoadedRequest } from "./request-lib.js";
 import { renderRequest, requestJson } from "./request-view.js";
 import { auditOrFail } from "./audit-events.js";
+import { PassphraseRejected } from "../adapters/signer.js";
 
 export interface ApproveOptions extends CommonOptions {
   comment?: string;
@@ -78,7 +79,7 @@ async function decide(ctx: Context, given: string, verb: "approve" | "deny", com
     createdAt: new Date(await store.now()).toISOString(),
     nonce: newNonce(randomBytes(16)),
   };
-  const signature = await identity.signer.sign(approvalMessage(statement), SIG_NAMESPACE.approval);
+  const signature = await signWithRetries(() => identity.signer.sign(approvalMessage(statement), SIG_NAMESPACE.approval));
   await auditOrFail(ctx, identity.actor, "approval.recorded", { requestId: req.id, decision, principal: me.name, fingerprint: statement.fingerprint, comment });
   await store.putApproval(req.id, { statement, signature });
   const after = await assess(ctx, policy, loaded.signed);
@@ -93,6 +94,18 @@ async function decide(ctx: Context, given: string, verb: "approve" | "deny", com
 }
 
 /** The closed set of reasons from mayDecide(), in words, with the exit code each deserves. */
+/** At a terminal a mistyped passphrase is asked again (3 tries in all), not the end of the approval. */
+async function signWithRetries(sign: () => Promise<string>): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await sign();
+    } catch (err) {
+      if (!(err instanceof PassphraseRejected) || attempt >= 3) throw err;
+      say(`${colours().yellow("guard:")} ${escapeForTerminal(err.message)}; try again (${attempt} of 3 tries used)`);
+    }
+  }
+}
+
 function decideRefusal(r: DecideRefusal, id: string, verb: "approve" | "deny", me: Principal | undefined, fingerprint: string): GuardError {
   const name = me === undefined ? fingerprint : asciiIdentifier(me.name);
   switch (r.code) {

@@ -138,3 +138,25 @@ describe("guard requests at a terminal", () => {
     expect(row).toContain("maintenance/purge-lb-state.sh --region table");
   });
 });
+
+describe("approve with a passphrase-protected key", () => {
+  it("a wrong passphrase is asked again at a terminal, and the approval goes through", async () => {
+    const { copyFile } = await import("node:fs/promises");
+    const key = join(w.home, "bob_passphrase");
+    await copyFile(w.people.bob!.key, key);
+    await copyFile(w.people.bob!.pub, `${key}.pub`);
+    await run("ssh-keygen", ["-q", "-p", "-f", key, "-P", "", "-N", "correct horse"]);
+    const r = await guard(w, ["request", "--reason", "INC-14", "--", "./maintenance/purge-lb-state.sh", "--region", "pp"], { as: "alice", env: { DATABASE_URL: PROD } });
+    const id = r.stdout.trim();
+    await start("pp", "bob", ["approve", id], { GUARD_KEY: key });
+    await waitFor("pp", /Type production to approve/);
+    await keys("pp", "production", "Enter");
+    await waitFor("pp", /passphrase/i);
+    await keys("pp", "wrong one", "Enter");
+    await waitFor("pp", /not accepted; try again \(1 of 3/);
+    await waitFor("pp", /passphrase[^\n]*:\s*$/i);
+    await keys("pp", "correct horse", "Enter");
+    expect(await exitCode("pp")).toBe(0);
+    expect(JSON.parse((await guard(w, ["show", id, "--json"], { as: "bob" })).stdout).status).toBe("approved");
+  });
+});
