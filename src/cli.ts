@@ -54,6 +54,7 @@ Exit codes:
   75  approval needed or pending  77  denied (policy, freeze, target conflict, invalid or replayed approval)
   78  policy or configuration invalid
   126 command not executable      127 command not found
+  130 Ctrl-C at a question (while waiting for approval: 75, the request is kept)
 When guard refuses, nothing ran and no approval was consumed.`;
 
 /** Top-level command names: main.ts builds only the one being run. */
@@ -73,7 +74,7 @@ export function buildProgram(only?: string): Command {
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({ writeOut: writeStdout, writeErr: writeStderr })
     .exitOverride()
-    .addHelpText("after", () => `${EXIT_CODES}\n\n${modeLine()}\n`);
+    .addHelpText("after", () => `${EXIT_CODES}\n\nColour: --color or --no-color (before --, any command) win over NO_COLOR and FORCE_COLOR.\n\n${modeLine()}\n`);
 
   if (want("run")) {
     common(
@@ -149,7 +150,8 @@ export function buildProgram(only?: string): Command {
         .command("deny")
         .description("sign a refusal: the request can no longer run")
         .argument("<id>")
-        .requiredOption("--reason <text>", "why")
+        .option("--reason <text>", "why (asked for at a terminal when left out; required without one)")
+        .option("--yes", "accepted as with approve: a refusal needs no typed confirmation")
         .addHelpText("after", "\nA signed refusal by an eligible approver ends the request; the requester may also withdraw their own.\n\nExample:\n  guard deny r-3k5qzv7n2m4c6b8d0f1h --reason \"not during the incident; wait for the rollback\""),
     ).action(async (id: string, opts) => denyCommand(id, opts));
   }
@@ -161,7 +163,9 @@ export function buildProgram(only?: string): Command {
         .description("list pending requests (with --all, every request; with --review, break-glass runs awaiting review)")
         .option("--all", "every request, whatever its status")
         .option("--review", "break-glass runs that no second person has acknowledged yet")
-        .addHelpText("after", "\nExamples:\n  guard requests\n  guard requests --all --json | jq '.[] | {id, status}'\n  guard requests --review      # then: guard approve ID  (acknowledges a break-glass run)"),
+        .option("--mine", "only requests made with your key")
+        .option("--awaiting-me", "only pending requests your approval would count for")
+        .addHelpText("after", "\nExamples:\n  guard requests\n  guard requests --awaiting-me\n  guard requests --all --json | jq '.[] | {id, status}'\n  guard requests --review      # then: guard approve ID  (acknowledges a break-glass run)"),
     ).action(async (opts) => requestsCommand(opts));
   }
 
@@ -208,10 +212,10 @@ export function buildProgram(only?: string): Command {
         .command("log")
         .description("read the audit log (a table at a terminal, JSON Lines with --json)")
         .option("--since <time>", "ISO time or a duration ago (e.g. 24h)")
-        .option("--type <type>", "event type, e.g. run.started (prefix match: run.)")
+        .option("--type <type>", "event type (run.started) or family (run, approval, request…: every run.*)")
         .option("--request <id>", "events about one request")
         .option("--actor <principal>", "events by one principal or key fingerprint")
-      .addHelpText("after", "\nExamples:\n  guard audit log --since 24h --type run.\n  guard audit log --request r-3k5qzv7n2m4c6b8d0f1h --json"),
+      .addHelpText("after", "\nExamples:\n  guard audit log --since 24h --type run\n  guard audit log --request r-3k5qzv7n2m4c6b8d0f1h --json"),
     ).action(async (opts) => auditLogCommand(opts));
     common(
       audit

@@ -8,11 +8,26 @@
  */
 import { writeSync } from "node:fs";
 import { ExitCode, GuardError } from "./core/errors.js";
-import { finishOutput, reportError } from "./adapters/output.js";
-import { runCommand } from "./commands/run.js";
+import { finishOutput, reportError, setColour, stderrStream } from "./adapters/output.js";
+import { runCommand, statusLine } from "./commands/run.js";
 import { parseRunArgs } from "./run-args.js";
 
-async function main(argv: string[]): Promise<number> {
+/**
+ * `--color` and `--no-color` are guard's own anywhere before `--` (the last one wins); they are taken out
+ * before the command line is read, so every command accepts them. After `--` everything is the command's.
+ */
+function takeColourFlags(argv: string[]): string[] {
+  const end = argv.includes("--") ? argv.indexOf("--") : argv.length;
+  const kept: string[] = [];
+  argv.forEach((arg, i) => {
+    if (i < end && i >= 2 && (arg === "--color" || arg === "--no-color")) setColour(arg === "--color");
+    else kept.push(arg);
+  });
+  return kept;
+}
+
+async function main(original: string[]): Promise<number> {
+  const argv = takeColourFlags(original);
   try {
     const first = argv[2];
     const plain = first === "run" ? parseRunArgs(argv.slice(3)) : null;
@@ -25,7 +40,17 @@ async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (err) {
-    if (isCommanderExit(err)) return err.exitCode === 0 ? 0 : ExitCode.USAGE;
+    if (isCommanderExit(err)) {
+      if (err.exitCode === 0) return 0;
+      // `guard run --json` ends with its status line whatever went wrong, a mistyped option included.
+      if (argv[2] === "run") {
+        const options = argv.slice(3, argv.includes("--") ? argv.indexOf("--") : undefined);
+        const json = options.includes("--json");
+        if (json) stderrStream().write(`${JSON.stringify({ error: { code: "usage", exitCode: ExitCode.USAGE, message: err.message, hint: "run guard run --help for usage", details: [] } })}\n`);
+        statusLine("usage", ExitCode.USAGE, { json });
+      }
+      return ExitCode.USAGE;
+    }
     if (err instanceof GuardError) {
       if (!err.reported) reportError(err);
       return err.exitCode;
@@ -43,7 +68,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-function isCommanderExit(err: unknown): err is { exitCode: number; code: string } {
+function isCommanderExit(err: unknown): err is { exitCode: number; code: string; message: string } {
   return typeof err === "object" && err !== null && "code" in err && typeof (err as { code: unknown }).code === "string" && (err as { code: string }).code.startsWith("commander.");
 }
 

@@ -12,7 +12,7 @@
 import { closeSync, fstatSync, openSync, readFileSync, realpathSync, statSync, type Stats } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { ExitCode, GuardError, PolicyError, usageError, type Diagnostic } from "../core/errors.js";
+import { ExitCode, GuardError, NoPolicyError, PolicyError, usageError, type Diagnostic } from "../core/errors.js";
 import { defaultPolicyCacheDir } from "./policy-cache.js";
 import { MAX_CONFIG_BYTES, parseConfigText, type ConfigFieldType } from "../core/policy/config-text.js";
 
@@ -101,7 +101,7 @@ export async function resolveSettings(opts: ResolveOptions): Promise<Settings> {
   else if (systemPolicy !== undefined) [policyDir, policySource] = [systemPolicy, "system"];
   else {
     const looked = project ? `${project.path} has no \`policies:\`` : `no ${PROJECT_CONFIG_NAME} in ${cwd} or any directory above it`;
-    throw new PolicyError(`no policy found (${looked})`, [], NO_POLICY_HINT);
+    throw new NoPolicyError(`no policy found (${looked})`, NO_POLICY_HINT);
   }
 
   // --- store ------------------------------------------------------------------------------------

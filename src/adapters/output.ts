@@ -60,9 +60,16 @@ export function setJsonErrors(on: boolean): void {
 
 export type { Style } from "./style.js";
 
+let colourChoice: boolean | null = null;
+
+/** `--color` / `--no-color` (main.ts): they win over NO_COLOR, FORCE_COLOR and the terminal. */
+export function setColour(on: boolean | null): void {
+  colourChoice = on;
+}
+
 /** Styles for output to `stream` (stderr unless said): coloured only where colour is wanted (style.ts). */
 export function colours(stream: NodeJS.WriteStream = stderrStream()): Style {
-  return styles(colourWanted(process.env, stream.isTTY === true));
+  return styles(colourChoice ?? colourWanted(process.env, stream.isTTY === true));
 }
 
 /** Raw text on stderr (a progress line, a JSON status), never able to start a workflow command. */

@@ -16,7 +16,7 @@ export async function ask(message: string, opts: { validate?: (value: string) =>
     return await input({ message, validate: opts.validate }, { output: stderrStream(), clearPromptOnDone: false });
   } catch (err) {
     if (err instanceof Error && (err.name === "ExitPromptError" || err.name === "AbortPromptError")) {
-      throw new GuardError(ExitCode.APPROVAL_NEEDED, opts.cancelled, undefined, [], "cancelled");
+      throw new GuardError(ExitCode.INTERRUPTED, opts.cancelled, undefined, [], "cancelled");
     }
     throw err;
   }

@@ -77,7 +77,7 @@ function explainFailure(keyPath: string, agentOnly: boolean, interactive: boolea
   const err = (message: string, hint: string) => new GuardError(ExitCode.CONFIG, message, hint, details, "config-invalid");
   if (/passphrase/i.test(stderr)) {
     return interactive
-      ? err(`the passphrase for ${keyPath} was not accepted`, "try again, or add the key to ssh-agent (ssh-add)")
+      ? new PassphraseRejected(`the passphrase for ${keyPath} was not accepted`, "try again, or add the key to ssh-agent (ssh-add)", details)
       : err(`the key ${keyPath} needs a passphrase; add it to ssh-agent (ssh-add) or use --key with an agent-held public key`, `ssh-add ${keyPath}`);
   }
   if (/too open|UNPROTECTED PRIVATE KEY/i.test(stderr)) return err(`ssh-keygen refuses ${keyPath}: its permissions are too open`, `chmod 600 ${keyPath}`);
@@ -85,6 +85,14 @@ function explainFailure(keyPath: string, agentOnly: boolean, interactive: boolea
     return err(`the private half of ${keyPath} is not in ssh-agent`, "`ssh-add` the private key (check SSH_AUTH_SOCK points at your agent), or use --key with the private key file");
   }
   return err(`ssh-keygen could not sign with ${keyPath}`, "run `ssh-keygen -Y sign -f <key> -n test` by hand to see why");
+}
+
+/** A person at a terminal typed a passphrase ssh-keygen did not accept: they may try again. */
+export class PassphraseRejected extends GuardError {
+  constructor(message: string, hint: string, details: readonly string[]) {
+    super(ExitCode.CONFIG, message, hint, details, "config-invalid");
+    this.name = "PassphraseRejected";
+  }
 }
 
 function signError(message: string, hint: string): GuardError {

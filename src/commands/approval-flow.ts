@@ -9,9 +9,10 @@ import { claimDifferences } from "../core/derive.js";
 import { unapprovable } from "../core/approvals.js";
 import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
 import { formatDuration } from "../core/duration.js";
+import { fitToWidth, localTime } from "../core/time.js";
 import { normaliseEnvName } from "../core/names.js";
 import { assertInterpreterRunnable, hashProgram } from "../adapters/program.js";
-import { colours, say, writeStderr } from "../adapters/output.js";
+import { colours, say, stderrStream, writeStderr } from "../adapters/output.js";
 import { ask, interactive } from "../adapters/prompt.js";
 import type { Context } from "./context.js";
 import { planRun, type Plan } from "./plan.js";
@@ -24,6 +25,7 @@ import { renderBanner } from "./render.js";
 import type { RunTrace } from "../adapters/ci.js";
 
 export async function runWithApproval(ctx: Context, plan: Plan, opts: RunOptions, waitSeconds: number | undefined, trace?: RunTrace): Promise<RunResult> {
+  assertConfirmable(plan, opts);
   const identity = await requesterIdentity(ctx, plan);
   const stdin = stdinBinding();
   const hashed = await hashProgram(plan.program.path);
@@ -65,14 +67,15 @@ export async function runWithApproval(ctx: Context, plan: Plan, opts: RunOptions
 /** `guard run --request ID`: exactly the approved argv, after re-deriving and comparing every bound field. */
 export async function runApprovedRequest(
   ctx: Context,
-  id: string,
+  given: string,
   command: string[],
   opts: RunOptions,
   waitSeconds: number | undefined,
   trace?: RunTrace,
 ): Promise<RunResult> {
   const { policy } = await ctx.policy();
-  const first = await loadRequest(ctx, policy, id);
+  const first = await loadRequest(ctx, policy, given);
+  const id = first.signed.request.id;
   const req = first.signed.request;
   if (trace) trace.request = first;
   if (command.length > 0 && (command.length !== req.argv.length || command.some((a, i) => a !== req.argv[i]))) {
@@ -115,6 +118,7 @@ export async function runApprovedRequest(
       diffs.flatMap((d) => [`${d.field}:`, `  approved: ${d.approved}`, `  now:      ${d.current}`]),
     ));
   }
+  assertConfirmable(plan, opts);
   // (Consumed, denied, expired and void were refused above, from this same assessment.)
   if (!first.assessment.requestValid) throw requestInvalid(first);
   assertClaimsDerived(plan, first);
@@ -236,6 +240,13 @@ async function obtainReason(plan: Plan, opts: RunOptions): Promise<string | null
   ).trim();
 }
 
+/** Without a terminal a missing --confirm is said at once (64), before a request is made or waited for. */
+function assertConfirmable(plan: Plan, opts: RunOptions): void {
+  if (opts.confirm !== undefined || !plan.decision.requirements.some((r) => r.confirm) || interactive()) return;
+  const env = plan.decision.environment ?? "";
+  throw usageError("this run needs typed confirmation of the target, and there is no terminal to type it at", `pass --confirm ${env}; no request was created and nothing ran`);
+}
+
 /** Typed confirmation of the environment's name (--confirm ENV without a terminal). */
 async function confirmTarget(plan: Plan, opts: RunOptions, always: boolean): Promise<void> {
   if (!always && !plan.decision.requirements.some((r) => r.confirm)) return;
@@ -253,18 +264,19 @@ async function confirmTarget(plan: Plan, opts: RunOptions, always: boolean): Pro
 function announceRequest(loaded: LoadedRequest): void {
   const c = colours();
   const req = loaded.signed.request;
-  say(`${c.yellow.bold("guard: approval required")} — request ${c.bold(req.id)} created, expires ${req.expiresAt}`);
+  say(`${c.yellow.bold("guard: approval required")} — request ${c.bold(req.id)} created, expires ${localTime(req.expiresAt)}`);
   for (const r of loaded.assessment.requirements) {
     say(`  needs ${r.needed} approval${r.needed === 1 ? "" : "s"}${r.requirement.from ? ` from ${r.requirement.from.map(esc).join(" or ")}` : ""}; eligible: ${r.eligible.map(esc).join(", ") || "(nobody!)"}`);
   }
   say(`  hand this to a colleague:  ${c.bold(`guard approve ${req.id}`)}`);
 }
 
-function statusText(loaded: LoadedRequest): string {
+/** The approvals so far and the time left: the request's, or the wait's (`until`) when that ends first. */
+function statusText(loaded: LoadedRequest, until = Infinity): string {
   const parts = loaded.assessment.requirements.map(
     (r) => `${r.approvedBy.length}/${r.needed}${r.requirement.from ? ` ${r.requirement.from.join("|")}` : ""}${r.approvedBy.length ? ` (${r.approvedBy.map(esc).join(", ")})` : ""}`,
   );
-  const left = Math.max(0, Math.round((Date.parse(loaded.signed.request.expiresAt) - loaded.now) / 1000));
+  const left = Math.max(0, Math.round((Math.min(Date.parse(loaded.signed.request.expiresAt), until) - loaded.now) / 1000));
   return `approvals ${parts.join(", ")} — ${formatDuration(left)} left`;
 }
 
@@ -312,12 +324,16 @@ async function waitForApproval(ctx: Context, plan: Plan, loaded: LoadedRequest, 
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   let lastText = "";
+  // The live line at a terminal, fitted to its width (a wrapped line would leave a new line every second);
+  // anything said after it starts on a line of its own.
+  let drawn = false;
   try {
     for (;;) {
       const status = loaded.assessment.status;
       if (!loaded.assessment.requestValid) throw requestInvalid(loaded);
       if (status === "approved") {
         if (tty) writeStderr("\r\x1b[2K");
+        drawn = false;
         say(`${colours().green("guard: approved")} — ${statusText(loaded)}`);
         return loaded;
       }
@@ -326,13 +342,15 @@ async function waitForApproval(ctx: Context, plan: Plan, loaded: LoadedRequest, 
       if (status === "expired") throw new GuardError(ExitCode.APPROVAL_NEEDED, `request ${id} expired before it was approved`, "create a new request");
       if (status === "void") throw deniedError(`request ${id} was made under another policy than the one in force`, "create a new request");
       if (loaded.now >= deadline) throw pendingError(loaded);
-      const text = `waiting for approval of ${id}: ${statusText(loaded)}  (Ctrl-C stops waiting; the request is kept)`;
-      if (tty) writeStderr(`\r\x1b[2K${text}`);
+      const text = `waiting for approval of ${id}: ${statusText(loaded, deadline)}  (Ctrl-C stops waiting; the request is kept)`;
+      if (tty) {
+        writeStderr(`\r\x1b[2K${fitToWidth(text, (stderrStream().columns || 80) - 1)}`);
+        drawn = true;
+      }
       else if (text.replace(/\d+[smhd]\S* left/, "") !== lastText.replace(/\d+[smhd]\S* left/, "")) say(text);
       lastText = text;
       await store.waitForChange(id, Math.max(50, Math.min(1000, deadline - loaded.now)), controller.signal);
       if (controller.signal.aborted) {
-        if (tty) writeStderr("\n");
         throw new GuardError(ExitCode.APPROVAL_NEEDED, `stopped waiting; request ${id} is kept`, `run the same command again later, or: guard run --request ${id}`, [], "approval-needed");
       }
       loaded = await assess(ctx, plan.policy, loaded.signed);
@@ -340,6 +358,7 @@ async function waitForApproval(ctx: Context, plan: Plan, loaded: LoadedRequest, 
       if (trace) trace.request = loaded;
     }
   } finally {
+    if (drawn) writeStderr("\n");
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }

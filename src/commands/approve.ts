@@ -19,6 +19,7 @@ import { identify } from "./identity.js";
 import { assess, loadRequest, notify, type LoadedRequest } from "./request-lib.js";
 import { renderRequest, requestJson } from "./request-view.js";
 import { auditOrFail, type RefusalScope } from "./audit-events.js";
+import { PassphraseRejected } from "../adapters/signer.js";
 
 export interface ApproveOptions extends CommonOptions {
   comment?: string;
@@ -29,9 +30,13 @@ export async function approveCommand(id: string, opts: ApproveOptions): Promise<
   await withContext(opts, (ctx) => decide(ctx, id, "approve", opts.comment ?? null, opts), refusalScope(id, "approve"));
 }
 
-export async function denyCommand(id: string, opts: CommonOptions & { reason: string }): Promise<void> {
-  if (!opts.reason?.trim()) throw usageError("deny needs --reason: the requester should learn why");
-  await withContext(opts, (ctx) => decide(ctx, id, "deny", opts.reason.trim(), { ...opts, yes: true }), refusalScope(id, "deny"));
+export async function denyCommand(id: string, opts: CommonOptions & { reason?: string; yes?: boolean }): Promise<void> {
+  const given = opts.reason?.trim() || null;
+  if (given === null && !interactive()) {
+    throw usageError("deny needs a reason: the requester should learn why", `pass --reason, e.g. guard deny ${escapeForTerminal(id)} --reason "not during the incident"`);
+  }
+  // At a terminal without --reason, the reason is asked for once the request has been shown (decide).
+  await withContext(opts, (ctx) => decide(ctx, id, "deny", given, { ...opts, yes: true }), refusalScope(id, "deny"));
 }
 
 /** A refused approval or denial is recorded as `approval.refused` (audit-events.ts). */
@@ -39,10 +44,11 @@ function refusalScope(id: string, verb: "approve" | "deny"): RefusalScope {
   return { type: "approval.refused", ...(isRequestId(id) ? { requestId: id } : {}), data: { decision: verb } };
 }
 
-async function decide(ctx: Context, id: string, verb: "approve" | "deny", comment: string | null, opts: ApproveOptions): Promise<void> {
+async function decide(ctx: Context, given: string, verb: "approve" | "deny", comment: string | null, opts: ApproveOptions): Promise<void> {
   const c = colours();
   const { policy } = await ctx.policy();
-  const loaded = await loadRequest(ctx, policy, id);
+  const loaded = await loadRequest(ctx, policy, given);
+  const id = loaded.signed.request.id;
   const req = loaded.signed.request;
   for (const line of renderRequest(loaded, policy, c)) say(line);
   say();
@@ -62,6 +68,10 @@ async function decide(ctx: Context, id: string, verb: "approve" | "deny", commen
   if (me === undefined) throw new GuardError(ExitCode.INTERNAL, "an eligible approver without a principal");
 
   if (verb === "approve") await confirm(ctx, loaded, opts);
+  if (verb === "deny" && comment === null) {
+    const typed = await ask("Reason for the refusal (shown to the requester):", { validate: (v) => (v.trim() ? true : "a reason is required"), cancelled: "cancelled: nothing was denied" });
+    comment = typed.trim();
+  }
 
   const store = await ctx.store();
   const statement: ApprovalStatement = {
@@ -75,7 +85,7 @@ async function decide(ctx: Context, id: string, verb: "approve" | "deny", commen
     createdAt: new Date(await store.now()).toISOString(),
     nonce: newNonce(randomBytes(16)),
   };
-  const signature = await identity.signer.sign(approvalMessage(statement), SIG_NAMESPACE.approval);
+  const signature = await signWithRetries(() => identity.signer.sign(approvalMessage(statement), SIG_NAMESPACE.approval));
   await auditOrFail(ctx, identity.actor, "approval.recorded", { requestId: req.id, decision, principal: me.name, fingerprint: statement.fingerprint, comment });
   await store.putApproval(req.id, { statement, signature });
   const after = await assess(ctx, policy, loaded.signed);
@@ -90,6 +100,18 @@ async function decide(ctx: Context, id: string, verb: "approve" | "deny", commen
 }
 
 /** The closed set of reasons from mayDecide(), in words, with the exit code each deserves. */
+/** At a terminal a mistyped passphrase is asked again (3 tries in all), not the end of the approval. */
+async function signWithRetries(sign: () => Promise<string>): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await sign();
+    } catch (err) {
+      if (!(err instanceof PassphraseRejected) || attempt >= 3) throw err;
+      say(`${colours().yellow("guard:")} ${escapeForTerminal(err.message)}; try again (${attempt} of 3 tries used)`);
+    }
+  }
+}
+
 function decideRefusal(r: DecideRefusal, id: string, verb: "approve" | "deny", me: Principal | undefined, fingerprint: string): GuardError {
   const name = me === undefined ? fingerprint : asciiIdentifier(me.name);
   switch (r.code) {

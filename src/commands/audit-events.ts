@@ -12,11 +12,12 @@ import type { AuditActor, AuditEvent } from "../core/types.js";
 import { ExitCode, type GuardError } from "../core/errors.js";
 import { boundEventData, defaultRefusalCode } from "../core/refusal.js";
 import { sha256Hex } from "../core/canonical.js";
+import type { AuditEventType } from "../core/audit-types.js";
 import { say, colours } from "../adapters/output.js";
 import { admitLimited, limitsDir } from "../adapters/refusal-limits.js";
 import { principalForKey, type Context } from "./context.js";
 
-export async function auditOrFail(ctx: Context, actor: AuditActor, type: string, data: Record<string, unknown>): Promise<AuditEvent> {
+export async function auditOrFail(ctx: Context, actor: AuditActor, type: AuditEventType, data: Record<string, unknown>): Promise<AuditEvent> {
   const store = await ctx.store();
   return store.appendAudit({ type, actor, data });
 }
@@ -25,7 +26,7 @@ export async function auditOrFail(ctx: Context, actor: AuditActor, type: string,
  * For refusals: record if possible, warn if not, never turn a refusal into something else. A `*.refused`
  * event inside a refusal scope is kept for recordRefusal, which writes it once, with the error's code.
  */
-export async function auditBestEffort(ctx: Context, actor: AuditActor, type: string, data: Record<string, unknown>): Promise<void> {
+export async function auditBestEffort(ctx: Context, actor: AuditActor, type: AuditEventType, data: Record<string, unknown>): Promise<void> {
   if (type.endsWith(".refused") && ctx.refusal.scope) {
     ctx.refusal.pending = { actor, data };
     return;

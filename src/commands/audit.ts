@@ -12,6 +12,8 @@ import { approvalMessage, requestDigest, requestMessage } from "../core/request.
 import { parseAuthorizedKey } from "../core/sshkey.js";
 import { parseSshSig, verifySshSig } from "../core/sshsig.js";
 import { parseDuration } from "../core/duration.js";
+import { auditTypeFilter } from "../core/audit-types.js";
+import { localTime } from "../core/time.js";
 import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
 import { SIG_NAMESPACE, type AuditEvent, type SignedApproval } from "../core/types.js";
 import { colours, printJson, printJsonLine, printStdout, say, stdoutStream } from "../adapters/output.js";
@@ -31,13 +33,19 @@ export async function auditLogCommand(opts: AuditLogOptions): Promise<void> {
     sinceMs = d !== null ? Date.now() - d * 1000 : Date.parse(opts.since);
     if (Number.isNaN(sinceMs)) throw usageError(`--since ${JSON.stringify(opts.since)} is neither an ISO time nor a duration`, "e.g. --since 24h or --since 2026-11-27T00:00:00Z");
   }
+  let typeFilter: ((type: string) => boolean) | null = null;
+  if (opts.type !== undefined) {
+    const f = auditTypeFilter(opts.type);
+    if (!f.ok) throw usageError(`--type ${JSON.stringify(opts.type)} is not an audit event type`, `use a type or a family (e.g. --type approval for approval.*): ${f.known}`);
+    typeFilter = f.matches;
+  }
   await withContext(opts, async (ctx) => {
     const store = await ctx.store({ create: false });
     const c = colours(stdoutStream());
     let n = 0;
     for await (const e of store.readAudit()) {
       if (sinceMs !== null && Date.parse(e.time) < sinceMs) continue;
-      if (opts.type && !(e.type === opts.type || (opts.type.endsWith(".") && e.type.startsWith(opts.type)))) continue;
+      if (typeFilter && !typeFilter(e.type)) continue;
       if (opts.request && e.data.requestId !== opts.request) continue;
       if (opts.actor && e.actor.principal !== opts.actor && e.actor.fingerprint !== opts.actor) continue;
       n++;
@@ -66,7 +74,7 @@ function renderEvent(e: AuditEvent, c: ReturnType<typeof colours>): string {
   if (Array.isArray(d.reasons) && d.reasons.length) parts.push(`— ${text(String(d.reasons[0]))}`);
   const type = text(e.type);
   const shownType = type.includes("refused") || type.includes("breakglass") ? c.red(type.padEnd(18)) : type.padEnd(18);
-  return `${text(e.seq).padStart(6)}  ${text(e.time)}  ${shownType}  ${text(who).padEnd(10)}  ${parts.join(" ")}`;
+  return `${text(e.seq).padStart(6)}  ${text(typeof e.time === "string" && Number.isFinite(Date.parse(e.time)) ? localTime(e.time) : e.time)}  ${shownType}  ${text(who).padEnd(10)}  ${parts.join(" ")}`;
 }
 
 export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string }): Promise<void> {

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { GuardError, ExitCode, because, deniedError, usageError } from "../core/errors.js";
-import { newNonce, newRequestId, isRequestId } from "../core/ids.js";
+import { newNonce, newRequestId, isRequestId, resolveRequestId } from "../core/ids.js";
 import { boundEnvironment } from "../core/bind-env.js";
 import { buildRequest, matchingRequests, requestDigest, requestMessage, validateRequestShape, type RunBinding } from "../core/request.js";
 import { escapeForTerminal } from "../core/escape.js";
@@ -19,6 +19,7 @@ import { SIG_NAMESPACE } from "../core/types.js";
 import { classifyStdin } from "../adapters/stdin.js";
 import type { hashProgram } from "../adapters/program.js";
 import type { Context } from "./context.js";
+import type { Store } from "../adapters/store/types.js";
 import type { Plan } from "./plan.js";
 import type { Identity } from "./identity.js";
 import { auditOrFail } from "./audit-events.js";
@@ -165,14 +166,25 @@ export interface LoadedRequest {
   now: number;
 }
 
-export async function loadRequest(ctx: Context, policy: Policy, id: string): Promise<LoadedRequest> {
-  if (!isRequestId(id)) throw usageError(`${JSON.stringify(id)} is not a request id`, "request ids look like r-abcdefghijklmnopqrst (see `guard requests --all`)");
+/** The request a person named by its id or a unique prefix of it (`guard show r-3k5q`). */
+export async function loadRequest(ctx: Context, policy: Policy, given: string): Promise<LoadedRequest> {
   const store = await ctx.store();
+  const id = await resolveId(store, given);
   const signed = await store.getRequest(id);
-  if (!signed) throw because("not-found", new GuardError(ExitCode.USAGE, `no request ${id} in the store ${store.description}`, "list requests with `guard requests --all`; check --store / GUARD_STORE", [], "not-found"));
+  if (!signed) throw because("not-found", new GuardError(ExitCode.USAGE, `no request ${id} in the store ${store.description}`, "list requests with `guard requests --all`; check --store / GUARD_STORE", [], "usage"));
   validateRequestShape(signed.request);
   if (signed.request.id !== id) throw new GuardError(ExitCode.INTEGRITY, `the record stored as ${id} describes request ${signed.request.id}`, "the store has been tampered with; run `guard audit verify`");
   return assess(ctx, policy, signed);
+}
+
+async function resolveId(store: Store, given: string): Promise<string> {
+  const known = isRequestId(given) ? [] : (await store.listRequests()).requests.map((r) => r.request.id);
+  const r = resolveRequestId(given, known);
+  if (r.ok) return r.id;
+  const shown = escapeForTerminal(JSON.stringify(given));
+  if (r.problem === "not-an-id") throw usageError(`${shown} is not a request id`, "request ids look like r-abcdefghijklmnopqrst, or a unique start of one (see `guard requests --all`)");
+  if (r.problem === "none") throw usageError(`no request id in the store ${store.description} starts with ${shown}`, "list requests with `guard requests --all`; check --store / GUARD_STORE");
+  throw new GuardError(ExitCode.USAGE, `${shown} is the start of ${r.candidates.length} request ids; give more of it`, "use one of the ids above (or more of its characters)", r.candidates.map((c) => `candidate: ${c}`), "usage");
 }
 
 export async function assess(ctx: Context, policy: Policy, signed: SignedRequest): Promise<LoadedRequest> {

@@ -4,10 +4,20 @@ import { asciiIdentifier, escapeForTerminal as esc, quoteArgv } from "../core/es
 import { colours, printJson, printStdout, say, stdoutStream } from "../adapters/output.js";
 import { ExitCode, GuardError } from "../core/errors.js";
 import { withContext } from "./context.js";
+import { identify } from "./identity.js";
+import { mayDecide } from "../core/approvals.js";
+import { fitToWidth, localTime } from "../core/time.js";
 import { assess, loadRequest, type LoadedRequest } from "./request-lib.js";
 import { renderRequest, requestJson } from "./request-view.js";
 
-export async function requestsCommand(opts: CommonOptions & { all?: boolean; review?: boolean }): Promise<void> {
+export interface RequestsOptions extends CommonOptions {
+  all?: boolean;
+  review?: boolean;
+  mine?: boolean;
+  awaitingMe?: boolean;
+}
+
+export async function requestsCommand(opts: RequestsOptions): Promise<void> {
   await withContext(opts, async (ctx) => {
     const { policy } = await ctx.policy();
     const store = await ctx.store();
@@ -22,11 +32,20 @@ export async function requestsCommand(opts: CommonOptions & { all?: boolean; rev
         damaged.push({ id: signed.request.id, where: `the records of request ${signed.request.id}`, problem: e.message });
       }
     }
+    const identity = opts.mine || opts.awaitingMe ? await identify(ctx, policy) : null;
     const shown = loaded.filter((l) => {
-      if (opts.review) return l.signed.request.breakGlass && l.assessment.acknowledgedBy.length === 0;
+      const r = l.signed.request;
+      if (identity && opts.mine && r.requester.fingerprint !== identity.signer.publicKey.fingerprint) return false;
+      if (identity && opts.awaitingMe) {
+        // Pending, and an approval from me would count (eligible, not mine, not given yet).
+        if (l.assessment.status !== "pending" || r.breakGlass || !identity.principal) return false;
+        if (!mayDecide(l.assessment, r, policy, identity.principal, identity.signer.publicKey.fingerprint, "approve").ok) return false;
+        return l.assessment.requirements.some((q) => !q.approvedBy.includes(identity.principal!.name) && q.eligible.includes(identity.principal!.name));
+      }
+      if (opts.review) return r.breakGlass && l.assessment.acknowledgedBy.length === 0;
       if (opts.all) return true;
       // Open requests, and those a policy change voided (so nobody keeps waiting on them unawares).
-      return !l.signed.request.breakGlass && ["pending", "approved", "void"].includes(l.assessment.status);
+      return !r.breakGlass && ["pending", "approved", "void"].includes(l.assessment.status);
     });
     if (opts.json) {
       printJson({ requests: shown.map(requestJson), damaged: damaged.map((d) => ({ id: d.id, where: d.where, problem: d.problem })) });
@@ -41,6 +60,10 @@ export async function requestsCommand(opts: CommonOptions & { all?: boolean; rev
       printStdout(c.dim(opts.review ? "no break-glass runs await review" : opts.all ? "no requests" : "no pending requests (--all shows every request)"));
       return;
     }
+    if (stdoutStream().isTTY) {
+      for (const line of requestsTable(shown)) printStdout(line);
+      return;
+    }
     for (const l of shown) {
       const r = l.signed.request;
       printStdout(
@@ -48,6 +71,29 @@ export async function requestsCommand(opts: CommonOptions & { all?: boolean; rev
       );
     }
   });
+}
+
+/** At a terminal: a table with headers; every cell that came from a store is escaped. */
+function requestsTable(shown: readonly LoadedRequest[]): string[] {
+  const head = ["ID", "STATUS", "ENVIRONMENT", "REQUESTER", "APPROVALS", "EXPIRES", "REASON", "COMMAND"];
+  const rows = shown.map((l) => {
+    const r = l.signed.request;
+    const got = l.assessment.requirements.reduce((n, q) => n + Math.min(q.approvedBy.length, q.needed), 0);
+    const need = l.assessment.requirements.reduce((n, q) => n + q.needed, 0);
+    return [
+      r.id,
+      l.assessment.status,
+      esc(r.environment.name),
+      r.requester.principal ? asciiIdentifier(r.requester.principal) : esc(r.requester.fingerprint),
+      r.breakGlass ? "break-glass" : `${got}/${need}`,
+      localTime(r.expiresAt),
+      fitToWidth(esc(r.reason ?? ""), 30),
+      quoteArgv(r.argv),
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => [...row[i]!].length)));
+  const line = (cells: string[]): string => cells.map((cell, i) => (i === cells.length - 1 ? cell : cell + " ".repeat(widths[i]! - [...cell].length))).join("  ");
+  return [line(head), ...rows.map(line)];
 }
 
 export async function showCommand(id: string, opts: CommonOptions): Promise<void> {

@@ -3,11 +3,11 @@
  * create a signed request, wait or exit 75, confirm, consume once, run). Every branch is audited; anything
  * about to run or consume is audited first (write-ahead), so a run the log does not know about never starts.
  */
-import { ExitCode, GuardError, because, deniedError, usageError } from "../core/errors.js";
+import { ExitCode, GuardError, because, deniedError, usageError, type Status } from "../core/errors.js";
 import { parseDuration } from "../core/duration.js";
-import { isRequestId } from "../core/ids.js";
+import { isRequestIdOrPrefix } from "../core/ids.js";
 import type { CommonOptions } from "../cli.js";
-import { colours, printJsonLine, reportError, say, stderrStream } from "../adapters/output.js";
+import { colours, printJsonLine, reportError, say, setJsonErrors, stderrStream } from "../adapters/output.js";
 import { withContext, type Context } from "./context.js";
 import { planRun, type Plan } from "./plan.js";
 import { renderBanner, renderPlan } from "./render.js";
@@ -26,21 +26,27 @@ export interface RunOptions extends CommonOptions {
   breakGlass?: boolean;
 }
 
-export async function runCommand(command: string[], opts: RunOptions): Promise<void> {
+/** The options checked before anything else; a usage error here still ends with the status line. */
+function checkOptions(opts: RunOptions): number | undefined {
   const waitSeconds = opts.wait === undefined ? undefined : parseDuration(opts.wait);
   if (waitSeconds === null) throw usageError(`--wait ${JSON.stringify(opts.wait)} is not a duration`, "use e.g. --wait 90s, --wait 15m, --wait 1h");
-  if (opts.request !== undefined && !isRequestId(opts.request))
-    throw usageError(`--request ${JSON.stringify(opts.request)} is not a request id`, "request ids look like r-abcdefghijklmnopqrst (see `guard requests`)");
+  if (opts.request !== undefined && !isRequestIdOrPrefix(opts.request))
+    throw usageError(`--request ${JSON.stringify(opts.request)} is not a request id`, "request ids look like r-abcdefghijklmnopqrst, or a unique start of one (see `guard requests`)");
   if (opts.breakGlass && !opts.reason?.trim()) throw usageError("--break-glass needs --reason: say why this emergency cannot wait for an approval");
+  return waitSeconds;
+}
 
+export async function runCommand(command: string[], opts: RunOptions): Promise<void> {
   let exitCode: number = ExitCode.INTERNAL;
-  let status = "error";
+  let status: Status = "internal";
   // GitHub Actions changes only the output format (annotations, step summary), never the decision (I3);
   // outside Actions the reporter is not even loaded.
   const gh = await gitHubReporterIfActions();
   const trace: RunTrace = { beforeExec: () => gh?.resume() };
   gh?.pause();
   try {
+    setJsonErrors(Boolean(opts.json));
+    const waitSeconds = checkOptions(opts);
     const refusal: RefusalScope = { type: "run.refused", requestId: opts.request, data: command.length ? { argv: command } : {} };
     await withContext(opts, async (ctx) => {
       const result = await runWithContext(ctx, command, opts, waitSeconds, trace);
@@ -71,7 +77,7 @@ async function gitHubReporterIfActions(): Promise<GitHubReporter | null> {
 
 export interface RunResult {
   exitCode: number;
-  status: string;
+  status: Status;
 }
 
 async function runWithContext(ctx: Context, command: string[], opts: RunOptions, waitSeconds: number | undefined, trace: RunTrace): Promise<RunResult> {
@@ -133,7 +139,7 @@ export function refusalData(plan: Plan, exitCode: number): Record<string, unknow
  * A final status line, because the wrapped command may itself exit 75 or 77: shown whenever guard did
  * not simply run a command that succeeded, and always with --json (as JSON, on stderr).
  */
-function statusLine(status: string, exitCode: number, opts: RunOptions): void {
+export function statusLine(status: Status, exitCode: number, opts: Pick<RunOptions, "json">): void {
   if (opts.json) {
     printJsonLine({ guard: { status, exitCode } }, stderrStream());
     return;

@@ -15,8 +15,33 @@ export const ExitCode = {
   CONFIG: 78,
   NOT_EXECUTABLE: 126,
   NOT_FOUND: 127,
+  /** A person pressed Ctrl-C at one of guard's questions (128 + SIGINT). */
+  INTERRUPTED: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/**
+ * Every status guard reports: the `status=` of `guard run`'s last line, `{"guard":{"status"}}` under
+ * --json, and `error.code` of the JSON error object. One list: docs/ci.md's table is held to it by
+ * test/core/statuses.test.ts. Fields may be added; none is renamed or removed.
+ */
+export const STATUSES = {
+  ran: "the command ran; `exitCode` is its own status (128+N when signal N ended it)",
+  "approval-needed": "75: approval needed or pending (the request is kept), or a request expired",
+  denied: "77: refused by the policy, a freeze, a conflicting or undetermined target, or a denied, invalid or replayed approval",
+  usage: "64: usage error (an unknown option, a missing `--reason` or `--confirm`, an unknown request id…)",
+  integrity: "65: the store or the audit log does not verify (tampering)",
+  io: "74: the store or the audit log is unavailable",
+  "policy-invalid": "78: the policy has errors (each with file:line:col in `diagnostics`)",
+  "config-invalid": "78: the configuration or the signing key is invalid or missing",
+  "config-pinned": "78: a flag or variable asks for another policy or store than the system configuration pins",
+  "untrusted-file": "78: a policy or configuration file others can change (owner or permissions) is refused",
+  "not-executable": "126: the command is not executable",
+  "not-found": "127: the command (or its interpreter) is not found",
+  cancelled: "130: a person pressed Ctrl-C at one of guard's questions; nothing ran",
+  internal: "70: a bug in guard; nothing ran",
+} as const;
+export type Status = keyof typeof STATUSES;
 
 /** A located problem in a policy or configuration file (1-based line and column). */
 export interface Diagnostic {
@@ -39,8 +64,8 @@ export class GuardError extends Error {
     readonly hint?: string,
     /** Extra lines (evidence, field differences) shown under the message. */
     readonly details: readonly string[] = [],
-    /** Stable code for --json output. */
-    readonly code: string = codeFor(exitCode),
+    /** Stable code for --json output (one of STATUSES). */
+    readonly code: Status = codeFor(exitCode),
   ) {
     super(message);
     this.name = "GuardError";
@@ -71,6 +96,14 @@ export class PolicyError extends GuardError {
   }
 }
 
+/** No policy directory is configured at all (not an invalid one): `guard whoami` still answers without one. */
+export class NoPolicyError extends PolicyError {
+  constructor(message: string, hint?: string) {
+    super(message, [], hint);
+    this.name = "NoPolicyError";
+  }
+}
+
 export const usageError = (message: string, hint?: string): GuardError =>
   new GuardError(ExitCode.USAGE, message, hint, [], "usage");
 export const deniedError = (message: string, hint?: string, details: readonly string[] = []): GuardError =>
@@ -81,7 +114,7 @@ export const ioError = (message: string, hint?: string): GuardError => new Guard
 export const configError = (message: string, hint?: string): GuardError =>
   new GuardError(ExitCode.CONFIG, message, hint, [], "config-invalid");
 
-function codeFor(exitCode: number): string {
+function codeFor(exitCode: number): Status {
   switch (exitCode) {
     case ExitCode.USAGE:
       return "usage";
@@ -99,6 +132,8 @@ function codeFor(exitCode: number): string {
       return "not-executable";
     case ExitCode.NOT_FOUND:
       return "not-found";
+    case ExitCode.INTERRUPTED:
+      return "cancelled";
     default:
       return "internal";
   }

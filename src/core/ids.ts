@@ -44,3 +44,26 @@ export function newNonce(random: Uint8Array): string {
 export function isRequestId(s: unknown): s is string {
   return typeof s === "string" && REQUEST_ID_PATTERN.test(s);
 }
+
+const ID_PREFIX = /^(?:r-)?([a-z2-7]{1,20})$/;
+
+/** Whether `s` could name a request: a full id, or a prefix of one (with or without `r-`). */
+export function isRequestIdOrPrefix(s: string): boolean {
+  return isRequestId(s) || ID_PREFIX.test(s);
+}
+
+export type IdResolution = { ok: true; id: string } | { ok: false; problem: "not-an-id" | "none" | "ambiguous"; candidates: string[] };
+
+/**
+ * A request id as a person typed it: a full id is taken as it is; a unique prefix (`r-3k5q` or `3k5q`)
+ * stands for the one known id it starts; none, or more than one, is an answer to report, never a guess.
+ */
+export function resolveRequestId(given: string, known: readonly string[]): IdResolution {
+  if (isRequestId(given)) return { ok: true, id: given };
+  const m = ID_PREFIX.exec(given);
+  if (!m) return { ok: false, problem: "not-an-id", candidates: [] };
+  const prefix = `r-${m[1]}`;
+  const candidates = [...new Set(known.filter((id) => isRequestId(id) && id.startsWith(prefix)))].sort();
+  if (candidates.length === 1) return { ok: true, id: candidates[0]! };
+  return { ok: false, problem: candidates.length === 0 ? "none" : "ambiguous", candidates };
+}

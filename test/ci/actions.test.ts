@@ -65,7 +65,7 @@ describe("GitHub Actions annotations and step summary (built CLI)", () => {
 
   it("a pending approval is a ::notice with the approve line; the summary names the request (T1, T4)", async () => {
     const summary = await summaryFile();
-    const r = await guard(world, ["run", "--reason", HOSTILE_REASON, "--", "maintenance/purge-lb-state.sh", HOSTILE_ARG], { as: "dave", env: actions(summary, PROD) });
+    const r = await guard(world, ["run", "--confirm", "production", "--reason", HOSTILE_REASON, "--", "maintenance/purge-lb-state.sh", HOSTILE_ARG], { as: "dave", env: actions(summary, PROD) });
     expect(r.code).toBe(75);
     expect(r.stdout).toBe("");
     const id = requestIdIn(r.stderr);
@@ -138,7 +138,7 @@ describe("GitHub Actions annotations and step summary (built CLI)", () => {
   });
 
   it("C10: a CI step's stdin is a pipe; an approval-gated run needs </dev/null (as docs/ci.md says), else it is refused", async () => {
-    const r = await guard(world, ["run", "--reason", "x", "--", "maintenance/purge-lb-state.sh", "--stdin-case"], { as: "dave", env: actions(await summaryFile(), PROD), stdin: "pipe" });
+    const r = await guard(world, ["run", "--confirm", "production", "--reason", "x", "--", "maintenance/purge-lb-state.sh", "--stdin-case"], { as: "dave", env: actions(await summaryFile(), PROD), stdin: "pipe" });
     expect(r.code).toBe(77);
     const [cmd] = acted(r.stderr);
     expect(cmd![0]).toBe("error");

@@ -42,7 +42,7 @@ beforeAll(async () => {
     scripts[shell] = join(world.dir, `guard.${shell}`);
     await writeFile(scripts[shell], r.stdout);
   }
-  const req = await guard(world, ["run", "--reason", "r", "--", "maintenance/purge-lb-state.sh"], { as: "dave", env: { DATABASE_URL: "postgres://prod-db.internal/x" } });
+  const req = await guard(world, ["run", "--confirm", "production", "--reason", "r", "--", "maintenance/purge-lb-state.sh"], { as: "dave", env: { DATABASE_URL: "postgres://prod-db.internal/x" } });
   expect(req.code).toBe(75);
   pendingId = requestIdIn(req.stderr);
 });

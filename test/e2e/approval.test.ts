@@ -26,7 +26,7 @@ beforeEach(() => {
 });
 
 async function requested(args = purge, env: Record<string, string> = PROD, as = "alice"): Promise<string> {
-  const r = await guard(w, ["run", "--reason", `INC-${incident} stale state`, "--", ...args], { env, as });
+  const r = await guard(w, ["run", "--confirm", "production", "--reason", `INC-${incident} stale state`, "--", ...args], { env, as });
   expect(r.code, r.stderr).toBe(75);
   return requestIdIn(r.stderr);
 }
@@ -93,9 +93,9 @@ describe("the approval flow without a terminal", () => {
     expect(r.code).toBe(77);
     expect(r.stderr).toMatch(/denied by bob/);
     // Asking again with the same words is refused; a new reason makes a new request.
-    const same = await guard(w, ["run", "--reason", `INC-${incident} stale state`, "--", ...purge], { env: PROD, as: "alice" });
+    const same = await guard(w, ["run", "--confirm", "production", "--reason", `INC-${incident} stale state`, "--", ...purge], { env: PROD, as: "alice" });
     expect(same.code).toBe(77);
-    const fresh = await guard(w, ["run", "--reason", "INC-9000 the incident is over now", "--", ...purge], { env: PROD, as: "alice" });
+    const fresh = await guard(w, ["run", "--confirm", "production", "--reason", "INC-9000 the incident is over now", "--", ...purge], { env: PROD, as: "alice" });
     expect(fresh.code).toBe(75);
     expect(requestIdIn(fresh.stderr)).not.toBe(id);
   });
@@ -145,7 +145,7 @@ describe("the approval flow without a terminal", () => {
   });
 
   it("C10: piped stdin is refused for a run that needs approval", async () => {
-    const r = await guard(w, ["run", "--reason", "x", "--", ...purge], { env: PROD, as: "alice", input: "DROP TABLE lb;\n" });
+    const r = await guard(w, ["run", "--confirm", "production", "--reason", "x", "--", ...purge], { env: PROD, as: "alice", input: "DROP TABLE lb;\n" });
     expect(r.code).toBe(77);
     expect(r.stderr).toMatch(/standard input is a (pipe|socket)/);
   });
@@ -169,7 +169,7 @@ describe("the approval flow without a terminal", () => {
   it("a requester whose key is not in the policy cannot request in a protected environment", async () => {
     const { makePerson } = await import("./world.js");
     const mallory = await makePerson(w.home, "mallory");
-    const r = await guard(w, ["run", "--reason", "x", "--", ...purge], { env: { ...PROD, GUARD_KEY: mallory.key } });
+    const r = await guard(w, ["run", "--confirm", "production", "--reason", "x", "--", ...purge], { env: { ...PROD, GUARD_KEY: mallory.key } });
     expect(r.code).toBe(77);
     expect(r.stderr).toMatch(/not listed in the policy/);
   });

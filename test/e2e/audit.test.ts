@@ -25,7 +25,7 @@ async function verify(extra: string[] = []): Promise<{ code: number; out: { ok: 
 
 async function approvedRun(tag: string): Promise<string> {
   const args = ["./maintenance/purge-lb-state.sh", `--ticket=${tag}`];
-  const r = await guard(w, ["run", "--reason", tag, "--", ...args], { as: "alice", env: PROD });
+  const r = await guard(w, ["run", "--confirm", "production", "--reason", tag, "--", ...args], { as: "alice", env: PROD });
   const id = requestIdIn(r.stderr);
   expect((await guard(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
   expect((await guard(w, ["run", "--confirm", "production", "--", ...args], { as: "alice", env: PROD })).code).toBe(0);
@@ -56,7 +56,7 @@ describe("every decision is recorded", () => {
   });
 
   it("T4: a reason carrying a JSON line is just data; the chain stays valid", async () => {
-    const r = await guard(w, ["run", "--reason", 'x\n{"decision":"allow"}', "--", "./maintenance/purge-lb-state.sh", "--ticket=t4"], { as: "alice", env: PROD });
+    const r = await guard(w, ["run", "--confirm", "production", "--reason", 'x\n{"decision":"allow"}', "--", "./maintenance/purge-lb-state.sh", "--ticket=t4"], { as: "alice", env: PROD });
     expect(r.code).toBe(75);
     expect((await lines()).every((l) => !l.startsWith('{"decision"'))).toBe(true);
     expect((await verify()).code).toBe(0);

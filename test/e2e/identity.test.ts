@@ -94,7 +94,7 @@ describe("the target is asked who it is", () => {
   it("an identity that changes after approval refuses the approved run before it runs", async () => {
     const env = { DATABASE_URL: url(prod.name, "prod-db.internal") };
     const purge = [...PURGE, "--ticket=INC-restore"];
-    const asked = await guard(w, ["run", "--reason", "stale state", "--", ...purge], { env, as: "alice" });
+    const asked = await guard(w, ["run", "--confirm", "production", "--reason", "stale state", "--", ...purge], { env, as: "alice" });
     expect(asked.code, asked.stderr).toBe(75);
     const id = requestIdIn(asked.stderr);
     const show = await guard(w, ["show", id], { as: "bob" });

@@ -206,7 +206,7 @@ describe("examples/psql end to end", () => {
     const env = { GUARD_POLICY: undefined, PGHOST: undefined, PGDATABASE: undefined };
     const purge = ["scripts/purge-state.sh", "--older-than", "90d", conninfo];
 
-    const asked = await guard(w, ["run", "--reason", "INC-19 old load-balancer state", "--", ...purge], { env, as: "alice", cwd: project });
+    const asked = await guard(w, ["run", "--confirm", "production", "--reason", "INC-19 old load-balancer state", "--", ...purge], { env, as: "alice", cwd: project });
     expect(asked.code, asked.stderr).toBe(75);
     expect(asked.stderr).toMatch(/needs 1 approval from dba; eligible: bob/);
     const id = requestIdIn(asked.stderr);

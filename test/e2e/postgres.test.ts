@@ -35,7 +35,7 @@ afterAll(async () => {
 describe("PostgreSQL store", () => {
   it("request → approval from another process and home → one run → replay refused", async () => {
     const args = ["./maintenance/purge-lb-state.sh", "--ticket=pg-1"];
-    const r = await guard(w, ["run", "--reason", "pg-1", "--", ...args], { env: { ...PROD, ...as("alice") } });
+    const r = await guard(w, ["run", "--confirm", "production", "--reason", "pg-1", "--", ...args], { env: { ...PROD, ...as("alice") } });
     expect(r.code, r.stderr).toBe(75);
     const id = requestIdIn(r.stderr);
     const list = (JSON.parse((await guard(w, ["requests", "--json"], { env: as("bob") })).stdout) as { requests: Array<{ id: string }> }).requests;
@@ -76,7 +76,7 @@ describe("PostgreSQL store", () => {
   it("A12: 50 processes race for one approval: exactly one executes", async () => {
     const marker = join(w.dir, "pg-race");
     await writeFile(join(w.dir, "maintenance", "purge-pg-race.sh"), `#!/bin/sh\necho ran >> ${marker}\n`, { mode: 0o755 });
-    const r = await guard(w, ["run", "--reason", "race", "--", "./maintenance/purge-pg-race.sh"], { env: { ...PROD, ...as("alice") } });
+    const r = await guard(w, ["run", "--confirm", "production", "--reason", "race", "--", "./maintenance/purge-pg-race.sh"], { env: { ...PROD, ...as("alice") } });
     const id = requestIdIn(r.stderr);
     expect((await guard(w, ["approve", id, "--yes"], { env: as("bob") })).code).toBe(0);
     const results = await Promise.all(
@@ -96,7 +96,7 @@ describe("PostgreSQL store", () => {
     await sql(db.url, "INSERT INTO guard_audit (seq, hash, body, time) VALUES (1000000, 'junk', 'junk', now())");
     await sql(db.url, "ALTER TABLE guard_audit ADD CONSTRAINT guard_audit_row_is_an_event CHECK (guard_audit_row_ok(seq, hash, body)) NOT VALID");
     const args = ["./maintenance/purge-lb-state.sh", "--ticket=pg-junk"];
-    const r = await guard(w, ["run", "--reason", "pg-junk", "--", ...args], { env: { ...PROD, ...as("alice") } });
+    const r = await guard(w, ["run", "--confirm", "production", "--reason", "pg-junk", "--", ...args], { env: { ...PROD, ...as("alice") } });
     expect(r.code, r.stderr).toBe(75);
     const id = requestIdIn(r.stderr);
     expect((await guard(w, ["approve", id, "--yes"], { env: as("bob") })).code).toBe(0);

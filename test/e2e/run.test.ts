@@ -98,7 +98,7 @@ describe("guard run: refusals", () => {
   });
 
   it("an approval-needing run without a terminal exits 75 and prints the approve line", async () => {
-    const r = await guard(w, ["run", "--reason", "INC-1", "--", "./maintenance/purge-lb-state.sh"], { env: PROD, as: "alice" });
+    const r = await guard(w, ["run", "--confirm", "production", "--reason", "INC-1", "--", "./maintenance/purge-lb-state.sh"], { env: PROD, as: "alice" });
     expect(r.code).toBe(75);
     expect(r.stdout).toBe("");
     expect(r.stderr).toMatch(/guard approve r-[a-z2-7]{20}/);

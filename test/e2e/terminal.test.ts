@@ -124,7 +124,7 @@ describe("at a terminal", () => {
 
   it("T1/T2: control sequences and bidi overrides in a reason reach the approver's screen escaped", async () => {
     const hostile = "fine\u001b[2J\u001b[H\nCommand: ./status.sh \u202Eevil";
-    const r = await guard(w, ["run", "--reason", hostile, "--", "./maintenance/purge-lb-state.sh", "--region", "t1"], { as: "alice", env: { DATABASE_URL: PROD } });
+    const r = await guard(w, ["run", "--confirm", "production", "--reason", hostile, "--", "./maintenance/purge-lb-state.sh", "--region", "t1"], { as: "alice", env: { DATABASE_URL: PROD } });
     expect(r.code).toBe(75);
     const id = requestIdIn(r.stderr);
     await startInTmux("t1", "bob", ["show", id]);

@@ -63,7 +63,7 @@ function suite(name: string, setup: () => Promise<{ w: World; env: Record<string
       plant = s.planter(w);
       cleanup = s.cleanup;
       // A genuine history: a request, an approval, a consumed run, a refusal.
-      const r = await guard(w, ["run", "--reason", "genuine", "--", PURGE, "--ticket=genuine"], { as: "alice", env: { ...PROD, ...env } });
+      const r = await guard(w, ["run", "--confirm", "production", "--reason", "genuine", "--", PURGE, "--ticket=genuine"], { as: "alice", env: { ...PROD, ...env } });
       genuine = requestIdIn(r.stderr);
       expect((await guard(w, ["approve", genuine, "--yes"], { as: "bob", env })).code).toBe(0);
       expect((await guard(w, ["run", "--request", genuine, "--confirm", "production"], { as: "alice", env: { ...PROD, ...env } })).code).toBe(0);

@@ -70,7 +70,7 @@ export function guardRun(w: World, args: string[], o: Invocation = {}): Promise<
 
 /** alice asks for the purge with a unique tag; bob approves. Returns the request id and the tag. */
 export async function approvedRequest(w: World, tag: string, env: Record<string, string> = {}): Promise<string> {
-  const asked = await guardRun(w, ["run", "--reason", `fault ${tag}`, "--", PURGE, tag], { as: "alice", env: { ...PROD, ...env } });
+  const asked = await guardRun(w, ["run", "--confirm", "production", "--reason", `fault ${tag}`, "--", PURGE, tag], { as: "alice", env: { ...PROD, ...env } });
   expect(asked.code, asked.stderr).toBe(75);
   const id = requestIdIn(asked.stderr);
   const approved = await guardRun(w, ["approve", id, "--yes"], { as: "bob", env });

@@ -33,7 +33,7 @@ let ticket = 0;
 const purge = (): string[] => ["./maintenance/purge-lb-state.sh", `--ticket=N-${++ticket}`];
 
 async function requestFor(argv: string[]): Promise<string> {
-  const r = await guard(w, ["run", "--reason", "stale <!channel> state", "--", ...argv], { as: "alice", env: PROD });
+  const r = await guard(w, ["run", "--confirm", "production", "--reason", "stale <!channel> state", "--", ...argv], { as: "alice", env: PROD });
   expect(r.code, r.stderr).toBe(75);
   return requestIdIn(r.stderr);
 }
@@ -142,7 +142,7 @@ describe("a failing webhook never blocks a run", () => {
 
   it("a request whose webhook is unreachable is still created (exit 75), with the failure reported", async () => {
     await useWebhooks(`    - { name: gone, url: "http://127.0.0.1:${await closedPort()}/hook" }\n`);
-    const r = await guard(w, ["run", "--reason", "x", "--", ...purge()], { as: "alice", env: PROD });
+    const r = await guard(w, ["run", "--confirm", "production", "--reason", "x", "--", ...purge()], { as: "alice", env: PROD });
     expect(r.code, r.stderr).toBe(75);
     expect(r.stderr).toMatch(/guard: warning: webhook gone failed: connection failed \(ECONNREFUSED\)/);
     const id = requestIdIn(r.stderr);

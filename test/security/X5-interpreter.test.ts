@@ -28,7 +28,7 @@ describe("X5: a #! interpreter that cannot run", () => {
     { what: "named through env but not on PATH", shebang: "#!/usr/bin/env no-such-interpreter-xyz", code: 127 },
   ])("is refused at request time when it is $what ($code): no request, nothing ran", async ({ shebang, code }) => {
     const rel = await script(`purge-${code}-${shebang.length}.sh`, shebang);
-    const r = await guardRun(w, ["run", "--reason", "x5", "--", rel, "--ticket=x5-early"], { as: "alice", env: PROD });
+    const r = await guardRun(w, ["run", "--confirm", "production", "--reason", "x5", "--", rel, "--ticket=x5-early"], { as: "alice", env: PROD });
     expect(r.code, r.stderr).toBe(code);
     expect(r.stderr).toMatch(/#! line/);
     expect(await runsOf(w, "--ticket=x5-early")).toBe(0);
@@ -42,7 +42,7 @@ describe("X5: a #! interpreter that cannot run", () => {
     await copyFile("/bin/sh", interp);
     await chmod(interp, 0o755);
     const rel = await script(`purge-late-${code}.sh`, `#!${interp}`);
-    const asked = await guardRun(w, ["run", "--reason", "x5", "--", rel, "--ticket=x5-late"], { as: "alice", env: PROD });
+    const asked = await guardRun(w, ["run", "--confirm", "production", "--reason", "x5", "--", rel, "--ticket=x5-late"], { as: "alice", env: PROD });
     expect(asked.code, asked.stderr).toBe(75);
     const id = requestIdIn(asked.stderr);
     expect((await guardRun(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);

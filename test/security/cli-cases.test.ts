@@ -25,7 +25,7 @@ const requestCount = async (): Promise<number> => (await readdir(join(w.store, "
 describe("I1: without a terminal guard never prompts and never hangs", () => {
   it("I1: approvals missing, stdin /dev/null: 75 at once with the request id and the approve line, stdout clean", async () => {
     const started = performance.now();
-    const r = await guardRun(w, ["run", "--reason", "i1", "--", PURGE, "--ticket=i1"], { as: "alice", env: PROD, timeoutMs: 10_000 });
+    const r = await guardRun(w, ["run", "--confirm", "production", "--reason", "i1", "--", PURGE, "--ticket=i1"], { as: "alice", env: PROD, timeoutMs: 10_000 });
     expect(r.signal, "guard had to be killed: it waited").toBeNull();
     expect(r.code).toBe(75);
     expect(r.stdout).toBe("");
@@ -34,7 +34,7 @@ describe("I1: without a terminal guard never prompts and never hangs", () => {
   });
 
   it("I1: stdin an open pipe that never ends: refused (C10), not waited on", async () => {
-    const child = spawn(process.execPath, [BIN, "run", "--reason", "i1", "--", PURGE, "--ticket=i1-pipe"], {
+    const child = spawn(process.execPath, [BIN, "run", "--confirm", "production", "--reason", "i1", "--", PURGE, "--ticket=i1-pipe"], {
       cwd: w.dir,
       env: { ...w.env, ...PROD, GUARD_KEY: w.people.alice!.key },
       stdio: ["pipe", "pipe", "pipe"],
@@ -54,7 +54,7 @@ describe("I1: without a terminal guard never prompts and never hangs", () => {
     const id = await approvedRequest(w, "--ticket=i1-confirm");
     const noConfirm = await guardRun(w, ["run", "--request", id], { as: "alice", env: PROD, timeoutMs: 10_000 });
     expect(noConfirm.code).toBe(64);
-    const noReason = await guardRun(w, ["run", "--", PURGE, "--ticket=i1-reason"], { as: "alice", env: PROD, timeoutMs: 10_000 });
+    const noReason = await guardRun(w, ["run", "--confirm", "production", "--", PURGE, "--ticket=i1-reason"], { as: "alice", env: PROD, timeoutMs: 10_000 });
     expect(noReason.code).toBe(64);
     expect(noReason.stderr).toMatch(/--reason/);
   });
@@ -70,7 +70,7 @@ describe("I2: --yes and --non-interactive only ever suppress prompts", () => {
   });
 
   it("I2: `guard approve --yes` by the requester is still a self-approval (77)", async () => {
-    const asked = await guardRun(w, ["run", "--reason", "i2", "--", PURGE, "--ticket=i2-self"], { as: "alice", env: PROD });
+    const asked = await guardRun(w, ["run", "--confirm", "production", "--reason", "i2", "--", PURGE, "--ticket=i2-self"], { as: "alice", env: PROD });
     const id = requestIdIn(asked.stderr);
     const r = await guardRun(w, ["approve", id, "--yes"], { as: "alice" });
     expect(r.code).toBe(77);
@@ -85,7 +85,7 @@ describe("A8: replaying a consumed approval", () => {
     const env = { GUARD_STORE: `file:${store}` };
     const first = await approvedRequest(w, "--ticket=a8-first", env);
     expect((await runRequest(w, first, { env })).code).toBe(0);
-    const asked = await guardRun(w, ["run", "--reason", "a8", "--", PURGE, "--ticket=a8-second"], { as: "alice", env: { ...PROD, ...env } });
+    const asked = await guardRun(w, ["run", "--confirm", "production", "--reason", "a8", "--", PURGE, "--ticket=a8-second"], { as: "alice", env: { ...PROD, ...env } });
     const second = requestIdIn(asked.stderr);
     const from = join(store, "approvals", first);
     const to = join(store, "approvals", second);
@@ -157,7 +157,7 @@ describe("E13–E17: the environment of an approved run, deny by default", () =>
   });
 
   async function approved(command: string[], env: Record<string, string> = {}): Promise<string> {
-    const asked = await guardRun(w, ["run", "--reason", "env", "--", ...command], { as: "alice", env: { ...PROD, ...env } });
+    const asked = await guardRun(w, ["run", "--confirm", "production", "--reason", "env", "--", ...command], { as: "alice", env: { ...PROD, ...env } });
     expect(asked.code, asked.stderr).toBe(75);
     const id = requestIdIn(asked.stderr);
     const ok = await guardRun(w, ["approve", id, "--yes"], { as: "bob", env: env.GUARD_STORE ? { GUARD_STORE: env.GUARD_STORE } : {} });
@@ -306,7 +306,7 @@ describe("T1/T2: hostile text never reaches a terminal raw", () => {
     await writeFile(join(w.dir, script), `#!/bin/sh\necho "$*" >> "${join(w.dir, "ran.log")}"\n`, { mode: 0o755 });
     const args = ["\x1b[2J\x1b[HCommand: ./status.sh", "\u009b31m", "a\rb", "\u202egnp.exe", "x\u200by", "\u2066iso\u2069"];
     const reason = "INC-1\x1b]52;c;aGVsbG8=\x07\x1b]8;;https://evil.example\x1b\\click\x1b]8;;\x1b\\";
-    const asked = await guardRun(w, ["run", "--reason", reason, "--", script, ...args], { as: "alice", env: PROD });
+    const asked = await guardRun(w, ["run", "--confirm", "production", "--reason", reason, "--", script, ...args], { as: "alice", env: PROD });
     expect(asked.code, asked.stderr).toBe(75);
     const id = requestIdIn(asked.stderr);
     const outputs = [

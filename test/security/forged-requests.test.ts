@@ -58,7 +58,7 @@ for (const kind of ["file", "postgres"] as const) {
     /** alice's genuine request for a purge (with `extra` arguments), pending. */
     async function genuine(extra: string[] = []): Promise<{ id: string; argv: string[] }> {
       const argv = ["./maintenance/purge-lb-state.sh", `--ticket=forge-${kind}-${++n}`, ...extra];
-      const r = await guard(w, ["run", "--reason", "stale state", "--", ...argv], { env: PROD, as: "alice" });
+      const r = await guard(w, ["run", "--confirm", "production", "--reason", "stale state", "--", ...argv], { env: PROD, as: "alice" });
       expect(r.code, r.stderr).toBe(75);
       return { id: requestIdIn(r.stderr), argv };
     }

@@ -151,7 +151,7 @@ describe("H4: one junk or unreadable record in the file store affects only itsel
   }, 30_000);
 
   it("H4: new requests, approvals and runs of other requests keep working", async () => {
-    const asked = await guard(w, ["run", "--reason", "h4 run", "--", "./maintenance/purge-lb-state.sh", "--h4"], { as: "alice", env: PROD });
+    const asked = await guard(w, ["run", "--confirm", "production", "--reason", "h4 run", "--", "./maintenance/purge-lb-state.sh", "--h4"], { as: "alice", env: PROD });
     expect(asked.code, asked.stderr).toBe(75);
     const id = requestIdIn(asked.stderr);
     const approved = await guard(w, ["approve", id, "--yes"], { as: "bob" });

@@ -101,7 +101,7 @@ async function bothModes(what: string, args: string[], as: string, env: Record<s
 /** alice's hostile request: reason, arguments and the detected database URL all carry H. */
 async function hostileRequest(tag: string): Promise<{ id: string; env: Record<string, string> }> {
   const env = { DATABASE_URL: `${PROD_URL}?application_name=${H}` };
-  const asked = await guardRun(w, ["run", "--reason", H, "--", PURGE, tag, H, "::error::arg", "##[warning]arg"], { as: "alice", env });
+  const asked = await guardRun(w, ["run", "--confirm", "production", "--reason", H, "--", PURGE, tag, H, "::error::arg", "##[warning]arg"], { as: "alice", env });
   expectAllInert("run (asking)", asked);
   expect(asked.code, asked.stderr).toBe(75);
   return { id: requestIdIn(asked.stderr), env };
@@ -266,13 +266,15 @@ describe("forged records: stored names no policy could hold are malformed (65), 
       hash: "f".repeat(64),
     };
     await appendFile(join(w.store, "audit", "events.jsonl"), `${JSON.stringify(forged)}\n`);
-    const [log] = await bothModes("audit log (forged event)", ["audit", "log", "--type", forged.type], "bob");
+    // The forged event is the last of the log (--type takes only known types, so no filter is used).
+    const [log] = await bothModes("audit log (forged event)", ["audit", "log"], "bob");
     expect(log!.code, log!.stderr).toBe(0);
     expect(log!.stdout).toContain("#\\x23[error]type\\x1b[31m");
     expect(log!.stdout).toContain("\\x1b[2J::error::time");
     expect(log!.stdout).toContain("signal=\\r#\\x23[error]sig");
-    const [jsonLog] = await bothModes("audit log --json (forged event)", ["audit", "log", "--json", "--type", forged.type], "bob");
-    expect((JSON.parse(jsonLog!.stdout.trim()) as { type: string }).type, "--json keeps the exact value").toBe(forged.type);
+    const [jsonLog] = await bothModes("audit log --json (forged event)", ["audit", "log", "--json"], "bob");
+    const lines = jsonLog!.stdout.trim().split("\n");
+    expect((JSON.parse(lines[lines.length - 1]!) as { type: string }).type, "--json keeps the exact value").toBe(forged.type);
   });
 });
 

@@ -295,7 +295,7 @@ describe("least-privilege roles (docs/postgres.md)", () => {
       const plain = await guard(w, ["run", "--", "./maintenance/report-lb-state.sh", "--plain"], { env: as("alice") });
       expect(plain.code, plain.stderr).toBe(0);
       const args = ["./maintenance/purge-lb-state.sh", "--ticket=roles-1"];
-      const r = await guard(w, ["run", "--reason", "roles-1", "--", ...args], { env: prod });
+      const r = await guard(w, ["run", "--confirm", "production", "--reason", "roles-1", "--", ...args], { env: prod });
       expect(r.code, r.stderr).toBe(75);
       const id = requestIdIn(r.stderr);
       const approve = await guard(w, ["approve", id, "--yes"], { env: as("bob") });
