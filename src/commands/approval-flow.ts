@@ -10,6 +10,8 @@ import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
 import { formatDuration } from "../core/duration.js";
 import { normaliseEnvName } from "../core/names.js";
 import { assertInterpreterRunnable, hashProgram } from "../adapters/program.js";
+import { bindFileArguments } from "../adapters/file-args.js";
+import type { BoundFile } from "../core/types.js";
 import { colours, say, stderrStream } from "../adapters/output.js";
 import { ask, interactive } from "../adapters/prompt.js";
 import type { Context } from "./context.js";
@@ -26,7 +28,7 @@ export async function runWithApproval(ctx: Context, plan: Plan, opts: RunOptions
   const identity = await requesterIdentity(ctx, plan);
   const stdin = stdinBinding();
   const hashed = await hashProgram(plan.program.path);
-  const binding = currentBinding(ctx, plan, identity, hashed, stdin);
+  const binding = currentBinding(ctx, plan, identity, hashed, stdin, await filesOrRefuse(ctx, plan, identity));
 
   let loaded: LoadedRequest | null = null;
   const candidate = await findUsableRequest(ctx, plan.policy, binding);
@@ -105,7 +107,7 @@ export async function runApprovedRequest(
   }
   const stdin = stdinBinding();
   const hashed = await hashProgram(plan.program.path);
-  const diffs = compareBinding(req, currentBinding(ctx, plan, identity, hashed, stdin));
+  const diffs = compareBinding(req, currentBinding(ctx, plan, identity, hashed, stdin, await filesOrRefuse(ctx, plan, identity, id)));
   if (diffs.length > 0) {
     await auditBestEffort(ctx, identity.actor, "run.refused", { ...refusalData(plan, ExitCode.DENIED), requestId: id, differences: diffs.map((d) => d.field) });
     throw deniedError(
@@ -186,7 +188,7 @@ export async function runBreakGlass(ctx: Context, plan: Plan, opts: RunOptions, 
   }
   const stdin = stdinBinding();
   const hashed = await hashProgram(plan.program.path);
-  const binding = currentBinding(ctx, plan, identity, hashed, stdin);
+  const binding = currentBinding(ctx, plan, identity, hashed, stdin, await filesOrRefuse(ctx, plan, identity));
   const signed = await createSignedRequest(ctx, plan, identity, binding, opts.reason!.trim(), true);
   say(c.bgRed.white.bold(" BREAK-GLASS ") + c.red.bold(` ${quoteArgv(plan.argv)} against ${esc(d.environment ?? "?")} without approval`));
   say(c.red(`  recorded as ${signed.request.id}; it stays on \`guard requests --review\` until a colleague runs: guard approve ${signed.request.id}`));
@@ -194,6 +196,18 @@ export async function runBreakGlass(ctx: Context, plan: Plan, opts: RunOptions, 
   await auditOrFail(ctx, identity.actor, "breakglass.used", { requestId: signed.request.id, reason: signed.request.reason, environment: d.environment });
   trace?.beforeExec();
   return executeApproved(ctx, plan, identity.actor, signed, hashed);
+}
+
+/** The files the run's arguments name, hashed; a limit guard cannot bind refuses the run (77, audited). */
+async function filesOrRefuse(ctx: Context, plan: Plan, identity: Identity, requestId?: string): Promise<BoundFile[]> {
+  try {
+    return await bindFileArguments(plan.argv, ctx.cwd);
+  } catch (err) {
+    if (err instanceof GuardError) {
+      await auditBestEffort(ctx, identity.actor, "run.refused", { ...refusalData(plan, err.exitCode), ...(requestId ? { requestId } : {}), reasons: [err.message] });
+    }
+    throw err;
+  }
 }
 
 async function requesterIdentity(ctx: Context, plan: Plan): Promise<Identity> {

@@ -10,6 +10,8 @@ import { requestDigest } from "../core/request.js";
 import type { AuditActor, SignedRequest } from "../core/types.js";
 import { assertInterpreterRunnable, hashProgram, verifyChain, verifyUnchanged } from "../adapters/program.js";
 import { runChild, type ChildOutcome } from "../adapters/exec.js";
+import { bindFileArguments } from "../adapters/file-args.js";
+import { compareFiles } from "../core/file-args.js";
 import { colours, say } from "../adapters/output.js";
 import type { Context } from "./context.js";
 import type { Plan } from "./plan.js";
@@ -60,6 +62,8 @@ export async function executeApproved(
   await verifyChain(plan.program, hashed.identity);
   // Everything execve could still refuse is found out before the approval is used (X5).
   await assertInterpreterRunnable(plan.program.path, plan.argv[0] ?? plan.program.path, { cwd: ctx.cwd, path: plan.childEnv.PATH });
+  // The files the arguments name, read again now (the approval may have taken hours): before consuming.
+  await assertFilesUnchanged(ctx, plan, actor, signed, false);
   await assertNeverConsumed(ctx, req.id);
   const runId = newRunId();
   await auditOrFail(ctx, actor, "run.intent", { runId, requestId: req.id, argv: req.argv });
@@ -101,7 +105,31 @@ export async function executeApproved(
   // the links that were bound.
   await verifyUnchanged(plan.program.path, hashed);
   await verifyChain(plan.program, hashed.identity);
+  await assertFilesUnchanged(ctx, plan, actor, signed, true);
   return spawnAndFinish(ctx, plan, actor, runId, req.id, await runNotifications(ctx, plan, actor, signed, runId));
+}
+
+/**
+ * Every argument that names a file still names the very content that was bound (and none names a file
+ * that was not there): else 77, naming each argument, audited. `consumed`: the last look after the
+ * approval was used (it is spent then, and the message says so).
+ */
+async function assertFilesUnchanged(ctx: Context, plan: Plan, actor: AuditActor, signed: SignedRequest, consumed: boolean): Promise<void> {
+  const req = signed.request;
+  const diffs = compareFiles(req.files, await bindFileArguments(plan.argv, ctx.cwd));
+  if (diffs.length === 0) return;
+  await auditBestEffort(ctx, actor, "run.refused", {
+    argv: req.argv,
+    requestId: req.id,
+    reasons: ["a file named in the arguments changed since the request was made"],
+    differences: diffs.map((d) => `file argv[${d.arg}]`),
+    exitCode: ExitCode.DENIED,
+  });
+  throw deniedError(
+    `a file named in the arguments is not the one that was approved: ${diffs.map((d) => d.label).join(", ")}; nothing ran${consumed ? `, but approval ${req.id} was already used up (it is single-use)` : ` and approval ${req.id} was not used`}`,
+    "do not edit files named in an approved run; if the change is intended, request a new approval so that an approver sees the new content",
+    diffs.flatMap((d) => [`file ${d.label}:`, `  approved: ${d.approved}`, `  now:      ${d.current}`]),
+  );
 }
 
 /**

@@ -10,7 +10,7 @@ import { buildRequest, matchingRequests, requestDigest, requestMessage, validate
 import { escapeForTerminal } from "../core/escape.js";
 import { assessRequest, type Assessment } from "../core/approvals.js";
 import { verifySshSig } from "../core/sshsig.js";
-import type { AuditActor, Policy, PublicKey, SignedApproval, SignedRequest, StdinBinding } from "../core/types.js";
+import type { AuditActor, BoundFile, Policy, PublicKey, SignedApproval, SignedRequest, StdinBinding } from "../core/types.js";
 import type { NotificationFacts } from "../core/notify.js";
 import type { DeliveryResult } from "../adapters/notify.js";
 import { colours, say } from "../adapters/output.js";
@@ -48,7 +48,7 @@ export function stdinBinding(): StdinBinding {
   );
 }
 
-export function currentBinding(ctx: Context, plan: Plan, identity: Identity, hashed: Hashed, stdin: StdinBinding): RunBinding {
+export function currentBinding(ctx: Context, plan: Plan, identity: Identity, hashed: Hashed, stdin: StdinBinding, files: BoundFile[]): RunBinding {
   return {
     argv: plan.argv,
     program: {
@@ -57,6 +57,7 @@ export function currentBinding(ctx: Context, plan: Plan, identity: Identity, has
       relative: plan.program.relativeToRoot,
       ...(plan.program.via ? { via: plan.program.via } : {}),
     },
+    files,
     cwd: ctx.cwd,
     environment: { name: plan.decision.environment ?? "", evidence: plan.decision.evidence },
     env: boundEnvironment(plan.policy, plan.childEnv, detectorVariables(plan.policy)),
@@ -86,6 +87,7 @@ export async function createSignedRequest(
     },
     argv: binding.argv,
     program: binding.program,
+    files: binding.files,
     cwd: binding.cwd,
     environment: { name: binding.environment.name, protected: plan.decision.protected, evidence: binding.environment.evidence },
     env: binding.env,

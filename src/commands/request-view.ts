@@ -1,8 +1,9 @@
 /** What an approver (or `guard show`) sees of a request: everything the approval binds, escaped. */
 import type { Style } from "../adapters/output.js";
-import { asciiIdentifier, escapeForTerminal as esc, quoteArgv, suspiciousChars } from "../core/escape.js";
+import { asciiIdentifier, escapeForTerminal as esc, quoteArg, quoteArgv, suspiciousChars } from "../core/escape.js";
+import { MAX_TEXT_BYTES } from "../core/file-args.js";
 import { renderVia } from "../core/request.js";
-import type { Policy } from "../core/types.js";
+import type { BoundFile, Policy } from "../core/types.js";
 import { renderEvidence, renderRequirement } from "./render.js";
 import type { LoadedRequest } from "./request-lib.js";
 
@@ -20,6 +21,7 @@ export function renderRequest(loaded: LoadedRequest, policy: Policy, c: Style): 
   lines.push(`  sha256:       ${req.program.sha256}`);
   // A multi-call program (pg_wrapper, busybox) runs as the tool its link is named after: show the link.
   if (req.program.via) lines.push(`  run as:       ${renderVia(req.program.via)}`);
+  lines.push(...renderFiles(req.files ?? [], c));
   lines.push(`  directory:    ${esc(req.cwd)}`);
   lines.push(`  stdin:        ${req.stdin.kind === "tty" ? "a terminal" : "empty (/dev/null)"}`);
   const bound = Object.entries(req.env).filter(([, v]) => v.shown !== null);
@@ -39,8 +41,32 @@ export function renderRequest(loaded: LoadedRequest, policy: Policy, c: Style): 
   for (const i of a.ignored) lines.push(`  ${c.dim(`not counted:  ${asciiIdentifier(i.principal)} (${i.fingerprint}): ${esc(i.why)}`)}`);
   for (const p of a.problems) lines.push(`  ${c.red.bold("problem:")}      ${esc(p)}`);
   const viaText = req.program.via ? [req.program.via.path, ...req.program.via.links.flatMap((l) => [l.path, l.target])] : [];
-  const suspicious = [...new Set([...req.argv, req.reason ?? "", req.cwd, req.program.path, ...viaText].flatMap((s) => suspiciousChars(s)))];
+  const fileText = (req.files ?? []).flatMap((f) => [f.path, ...(f.type === "file" && f.text !== undefined ? [f.text.replace(/[\n\t]/g, " ")] : [])]);
+  const suspicious = [...new Set([...req.argv, req.reason ?? "", req.cwd, req.program.path, ...viaText, ...fileText].flatMap((s) => suspiciousChars(s)))];
   if (suspicious.length) lines.push(warn(`  WARNING: this request contains ${suspicious.join(", ")} — shown escaped above; read it carefully`));
+  return lines;
+}
+
+/**
+ * The files the arguments name, as bound: path, size and SHA-256, and a small text file's content line by
+ * line, each line escaped (a file can carry escape sequences meant for the approver's terminal).
+ */
+export function renderFiles(files: readonly BoundFile[], c: Style): string[] {
+  const lines: string[] = [];
+  for (const f of files) {
+    lines.push(`  file:         argv[${f.arg}] ${quoteArg(f.name)} → ${esc(f.path)}`);
+    if (f.type === "directory") lines.push(`                ${c.yellow("a directory: bound by its name only — what is inside it is NOT bound")}`);
+    else if (f.type === "null") lines.push("                the null device (nothing to bind)");
+    else {
+      lines.push(`                ${f.size} bytes, sha256 ${f.sha256}`);
+      if (f.text === undefined) lines.push(`                ${c.dim(`content not shown (${f.size > MAX_TEXT_BYTES ? `over ${MAX_TEXT_BYTES} bytes` : "not UTF-8 text"}): bound by its SHA-256 above`)}`);
+      else {
+        const body = f.text.endsWith("\n") ? f.text.slice(0, -1) : f.text;
+        lines.push(`                content${f.text.endsWith("\n") || f.text === "" ? "" : " (no newline at the end)"}:`);
+        for (const line of body === "" && f.text === "" ? [] : body.split("\n")) lines.push(`                ${c.dim("|")} ${esc(line)}`);
+      }
+    }
+  }
   return lines;
 }
 

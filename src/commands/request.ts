@@ -3,6 +3,7 @@ import { ExitCode, deniedError } from "../core/errors.js";
 import type { CommonOptions } from "../cli.js";
 import { colours, printJson, printStdout, say } from "../adapters/output.js";
 import { hashProgram } from "../adapters/program.js";
+import { bindFileArguments } from "../adapters/file-args.js";
 import { ask, interactive } from "../adapters/prompt.js";
 import { withContext } from "./context.js";
 import { planRun } from "./plan.js";
@@ -31,7 +32,7 @@ export async function requestCommand(command: string[], opts: CommonOptions & { 
       throw deniedError(`your key ${identity.signer.publicKey.fingerprint} is not listed in the policy; in a protected environment the requester must be a known principal`);
     }
     const hashed = await hashProgram(plan.program.path);
-    const binding = currentBinding(ctx, plan, identity, hashed, stdinBinding());
+    const binding = currentBinding(ctx, plan, identity, hashed, stdinBinding(), await bindFileArguments(plan.argv, ctx.cwd));
     let loaded = await findUsableRequest(ctx, plan.policy, binding);
     if (!loaded || !["pending", "approved"].includes(loaded.assessment.status)) {
       let reason = opts.reason?.trim() || null;

@@ -2,6 +2,7 @@ import { canonicalJson, sha256Hex } from "./canonical.js";
 import { ExitCode, GuardError, configError, integrityError } from "./errors.js";
 import { escapeForTerminal, quoteArg } from "./escape.js";
 import { isRequestId } from "./ids.js";
+import { MAX_FILES, compareFiles, textMatches, type BoundFile } from "./file-args.js";
 import type {
   ApprovalStatement,
   BoundVariable,
@@ -49,6 +50,8 @@ export function buildRequest(p: BuildRequestInput): GuardRequest {
     requester: { principal: p.requester.principal, fingerprint: p.requester.fingerprint, key: p.requester.key },
     argv: [...p.argv],
     program: programRecord(p.program),
+    // Present only when an argument names a file: requests without one keep the shape they always had.
+    ...(p.files && p.files.length > 0 ? { files: p.files.map((f) => ({ ...f })) } : {}),
     cwd: p.cwd,
     environment: { name: p.environment.name, protected: p.environment.protected, evidence: p.environment.evidence.map((e) => ({ ...e })) },
     env: Object.fromEntries(Object.entries(p.env).map(([k, v]) => [k, { sha256: v.sha256, shown: v.shown }])),
@@ -102,6 +105,8 @@ export function isExpired(req: GuardRequest, now: number): boolean {
 export interface RunBinding {
   argv: string[];
   program: { path: string; sha256: string; relative?: string | null; via?: ProgramVia };
+  /** What the arguments name on disk now (empty when nothing). */
+  files: BoundFile[];
   cwd: string;
   environment: { name: string; evidence: Evidence[] };
   env: Record<string, BoundVariable>;
@@ -115,6 +120,7 @@ export type BindingField =
   | "program.path"
   | "program.sha256"
   | "program.via"
+  | `file ${string}`
   | "cwd"
   | "environment"
   | "evidence"
@@ -134,6 +140,7 @@ export function bindingOf(req: GuardRequest): RunBinding {
   return {
     argv: req.argv,
     program: req.program,
+    files: req.files ?? [],
     cwd: req.cwd,
     environment: { name: req.environment.name, evidence: req.environment.evidence },
     env: req.env,
@@ -181,6 +188,8 @@ export function compareBinding(req: GuardRequest, now: RunBinding): BindingDiffe
   const viaApproved = renderVia(req.program.via);
   const viaNow = renderVia(now.program.via);
   if (viaApproved !== viaNow) push("program.via", viaApproved, viaNow);
+  // Each argument that names a file is bound by its content: changed, removed or newly there differs.
+  for (const d of compareFiles(req.files, now.files)) push(`file ${d.label}`, d.approved, d.current);
   if (req.cwd !== now.cwd) push("cwd", show(req.cwd), show(now.cwd));
   if (req.environment.name !== now.environment.name) push("environment", show(req.environment.name), show(now.environment.name));
 
@@ -358,13 +367,15 @@ const REQUEST_KEYS = [
   "policyDigest", "rules", "requirements", "breakGlass", "createdAt", "expiresAt", "nonce",
 ] as const;
 
+
 /** A parsed request record, checked strictly; throws 65 "request record is malformed: <field>". */
 export function validateRequestShape(x: unknown): GuardRequest {
   return checkRequest(new Shape("request"), x, "");
 }
 
 function checkRequest(s: Shape, x: unknown, at: string): GuardRequest {
-  const r = s.obj(x, at, REQUEST_KEYS);
+  const hasFiles = typeof x === "object" && x !== null && Object.prototype.hasOwnProperty.call(x, "files");
+  const r = s.obj(x, at, hasFiles ? [...REQUEST_KEYS, "files"] : REQUEST_KEYS);
   const f = (k: string): string => join(at, k);
   if (r.v !== 1) s.fail(f("v"));
   s.str(r.id, f("id"));
@@ -396,6 +407,7 @@ function checkRequest(s: Shape, x: unknown, at: string): GuardRequest {
     // A via without a link is no via: it would make two records for one run.
     if (links.length === 0) s.fail(f("program.via.links"));
   }
+  if (hasFiles) checkFiles(s, r.files, f("files"), argv);
   s.nonEmpty(r.cwd, f("cwd"));
   const env = s.obj(r.environment, f("environment"), ["name", "protected", "evidence"]);
   s.nonEmpty(env.name, f("environment.name"));
@@ -424,6 +436,34 @@ function checkRequest(s: Shape, x: unknown, at: string): GuardRequest {
   if (expires <= created) s.fail(f("expiresAt"));
   s.str(r.nonce, f("nonce"), NONCE);
   return x as GuardRequest;
+}
+
+/**
+ * `files`: at least one entry (none is written as no field), at most MAX_FILES, each naming an argument
+ * that exists and a name that argument gives (itself, or what follows its first `=`), without duplicates;
+ * a stored text must be exactly the bound content, so an approver never reads other bytes than are bound.
+ */
+function checkFiles(s: Shape, x: unknown, at: string, argv: readonly string[]): void {
+  const files = s.arr(x, at, (v, a) => {
+    const type = typeof v === "object" && v !== null ? (v as Record<string, unknown>).type : undefined;
+    const hasText = typeof v === "object" && v !== null && Object.prototype.hasOwnProperty.call(v, "text");
+    const keys = type === "file" ? ["arg", "name", "path", "type", "size", "sha256", ...(hasText ? ["text"] : [])] : ["arg", "name", "path", "type"];
+    const e = s.obj(v, a, keys);
+    if (e.type !== "file" && e.type !== "directory" && e.type !== "null") s.fail(join(a, "type"));
+    const arg = s.int(e.arg, join(a, "arg"), 1);
+    const name = s.nonEmpty(e.name, join(a, "name"));
+    const given = argv[arg];
+    if (given === undefined || (given !== name && !(given.includes("=") && given.slice(given.indexOf("=") + 1) === name))) s.fail(join(a, "name"));
+    const path = s.nonEmpty(e.path, join(a, "path"));
+    if (!path.startsWith("/")) s.fail(join(a, "path"));
+    if (e.type === "file") {
+      const size = s.int(e.size, join(a, "size"), 0);
+      const sha = s.str(e.sha256, join(a, "sha256"), HEX64);
+      if (hasText && !textMatches(s.str(e.text, join(a, "text")), size, sha)) s.fail(join(a, "text"));
+    }
+    return `${arg}\u0000${name}`;
+  });
+  if (files.length === 0 || files.length > MAX_FILES || new Set(files).size !== files.length) s.fail(at);
 }
 
 function checkEvidence(s: Shape, x: unknown, at: string): Evidence {

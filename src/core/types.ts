@@ -2,6 +2,8 @@
  * The shared vocabulary of the pure core. Nothing here touches files, processes, clocks or the
  * environment: adapters gather these values and pass them in.
  */
+import type { BoundFile } from "./file-args.js";
+export type { BoundFile };
 
 // ---------------------------------------------------------------------------------------------
 // Policy (validated, normalised form; the YAML field names are in src/core/policy/schema.ts)
@@ -286,6 +288,11 @@ export interface GuardRequest {
    * (absent, not null, otherwise: requests for programs without links keep the shape they always had).
    */
   program: { path: string; sha256: string; relative?: string | null; via?: ProgramVia };
+  /**
+   * The arguments that named a file, directory or /dev/null when the request was made (src/core/file-args.ts).
+   * Absent when none did (and in requests made before file arguments were bound): the shape stays the same.
+   */
+  files?: BoundFile[];
   cwd: string;
   environment: { name: string; protected: boolean; evidence: Evidence[] };
   env: Record<string, BoundVariable>;
