@@ -4,12 +4,12 @@
  * refused with a message.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, open, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { guard, makeWorld, requestIdIn, type World } from "./world.js";
+import { BIN, guard, makeWorld, requestIdIn, type World } from "./world.js";
 
 let w: World;
 beforeAll(async () => {
@@ -70,6 +70,35 @@ describe("a file argument edited after approval refuses the run (77) before anyt
     expect(ran.stdout).toBe(`purged ${ticket} ${form(name).join(" ")}\n`);
     expect(await status(id)).toBe("consumed");
     expect((await runRequest(id)).code).toBe(77);
+  });
+
+  it("a file edited while the run waits for its approval: refused just before consuming, the approval not used", async () => {
+    const name = `wait-${n}.sql`;
+    await writeFile(join(w.dir, name), "SELECT 1;\n");
+    const id = await requested([name]);
+    const child = spawn(process.execPath, [BIN, "run", "--wait", "60s", "--confirm", "production", "--", PURGE, ticket, name], {
+      cwd: w.dir,
+      env: { ...w.env, ...PROD, GUARD_KEY: w.people.alice!.key },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    let stdout = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    const exited = new Promise<number>((done) => child.on("close", (code) => done(code ?? -1)));
+    await new Promise<void>((ready, fail) => {
+      child.stderr.setEncoding("utf8").on("data", (d: string) => {
+        stderr += d;
+        if (stderr.includes(`waiting for approval of ${id}`)) ready();
+      });
+      child.on("close", () => fail(new Error(`guard exited before waiting:\n${stderr}`)));
+    });
+    await writeFile(join(w.dir, name), "DROP TABLE lb_state;\n");
+    await approve(id);
+    expect(await exited, stderr).toBe(77);
+    expect(stderr).toContain(`file argv[2] ${name}`);
+    expect(stderr).toMatch(/nothing ran and approval r-[a-z2-7]{20} was not used/);
+    expect(stdout).toBe("");
+    expect(await status(id)).toBe("approved");
   });
 
   it("the same command with an edited file is a new run: a new request, the approved one not consumed", async () => {
