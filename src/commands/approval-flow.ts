@@ -11,13 +11,13 @@ import { formatDuration } from "../core/duration.js";
 import { normaliseEnvName } from "../core/names.js";
 import { assertInterpreterRunnable, hashProgram } from "../adapters/program.js";
 import { bindFileArguments } from "../adapters/file-args.js";
-import type { BoundFile } from "../core/types.js";
+import type { BoundFile, PreviewResult } from "../core/types.js";
 import { colours, say, stderrStream } from "../adapters/output.js";
 import { ask, interactive } from "../adapters/prompt.js";
 import type { Context } from "./context.js";
 import { planRun, type Plan } from "./plan.js";
 import { identify, type Identity } from "./identity.js";
-import { assess, createSignedRequest, currentBinding, findUsableRequest, loadRequest, stdinBinding, type LoadedRequest } from "./request-lib.js";
+import { assess, createSignedRequest, currentBinding, findUsableRequest, loadRequest, runPreviews, stdinBinding, type LoadedRequest } from "./request-lib.js";
 import { executeApproved } from "./execute.js";
 import { auditBestEffort, auditOrFail } from "./audit-events.js";
 import { refusalData, type RunOptions, type RunResult } from "./run.js";
@@ -53,8 +53,9 @@ export async function runWithApproval(ctx: Context, plan: Plan, opts: RunOptions
     refuseUnapprovable(plan, identity);
     // A script whose #! interpreter cannot run would waste the approver's time: say so before asking.
     await assertInterpreterRunnable(plan.program.path, plan.argv[0] ?? plan.program.path, { cwd: ctx.cwd, path: plan.childEnv.PATH });
+    const previews = await previewsOrRefuse(ctx, plan, identity);
     const reason = await obtainReason(plan, opts);
-    const signed = await createSignedRequest(ctx, plan, identity, binding, reason, false);
+    const signed = await createSignedRequest(ctx, plan, identity, binding, reason, false, previews);
     loaded = await assess(ctx, plan.policy, signed);
     announceRequest(loaded);
   }
@@ -206,6 +207,16 @@ async function filesOrRefuse(ctx: Context, plan: Plan, identity: Identity, reque
     if (err instanceof GuardError) {
       await auditBestEffort(ctx, identity.actor, "run.refused", { ...refusalData(plan, err.exitCode), ...(requestId ? { requestId } : {}), reasons: [err.message] });
     }
+    throw err;
+  }
+}
+
+/** The previews the requirements ask for; a failing or hanging one refuses the request (77, audited). */
+async function previewsOrRefuse(ctx: Context, plan: Plan, identity: Identity): Promise<PreviewResult[]> {
+  try {
+    return await runPreviews(ctx, plan, "no request was made");
+  } catch (err) {
+    if (err instanceof GuardError) await auditBestEffort(ctx, identity.actor, "run.refused", { ...refusalData(plan, err.exitCode), reasons: [err.message] });
     throw err;
   }
 }

@@ -12,6 +12,7 @@ import { assertInterpreterRunnable, hashProgram, verifyChain, verifyUnchanged } 
 import { runChild, type ChildOutcome } from "../adapters/exec.js";
 import { bindFileArguments } from "../adapters/file-args.js";
 import { compareFiles } from "../core/file-args.js";
+import { previewDifference, samePreview } from "../core/preview.js";
 import { colours, say } from "../adapters/output.js";
 import type { Context } from "./context.js";
 import type { Plan } from "./plan.js";
@@ -64,6 +65,7 @@ export async function executeApproved(
   await assertInterpreterRunnable(plan.program.path, plan.argv[0] ?? plan.program.path, { cwd: ctx.cwd, path: plan.childEnv.PATH });
   // The files the arguments name, read again now (the approval may have taken hours): before consuming.
   await assertFilesUnchanged(ctx, plan, actor, signed, false);
+  await assertPreviewsUnchanged(ctx, plan, actor, signed);
   await assertNeverConsumed(ctx, req.id);
   const runId = newRunId();
   await auditOrFail(ctx, actor, "run.intent", { runId, requestId: req.id, argv: req.argv });
@@ -130,6 +132,38 @@ async function assertFilesUnchanged(ctx: Context, plan: Plan, actor: AuditActor,
     "do not edit files named in an approved run; if the change is intended, request a new approval so that an approver sees the new content",
     diffs.flatMap((d) => [`file ${d.label}:`, `  approved: ${d.approved}`, `  now:      ${d.current}`]),
   );
+}
+
+/**
+ * `recheck: true`: run the preview again now, before the approval is consumed, and refuse (77, showing
+ * what changed) when it reads differently from the one the approvers saw. Which previews are rechecked is
+ * the policy in force's word (the request's requirements were checked to be exactly its derivation).
+ */
+async function assertPreviewsUnchanged(ctx: Context, plan: Plan, actor: AuditActor, signed: SignedRequest): Promise<void> {
+  const req = signed.request;
+  const recheck = plan.decision.requirements.filter((r) => r.preview?.recheck === true);
+  if (recheck.length === 0 || req.breakGlass) return;
+  const { runPreview } = await import("../adapters/preview.js");
+  for (const r of recheck) {
+    const approved = req.previews?.find((p) => p.rule === r.rule);
+    const refuse = async (message: string, details: string[]): Promise<never> => {
+      await auditBestEffort(ctx, actor, "run.refused", { argv: req.argv, requestId: req.id, reasons: [message], exitCode: ExitCode.DENIED });
+      throw deniedError(message, "an approval covers the preview its approvers saw; if the change is expected, request a new approval so that they see the new preview", details);
+    };
+    if (!approved) await refuse(`request ${req.id} carries no preview for rule ${r.rule}, which asks for one: nothing ran and the approval was not used`, []);
+    const now = await runPreview({
+      rule: r.rule,
+      spec: r.preview!,
+      program: plan.program.via?.path ?? plan.program.path,
+      args: plan.argv.slice(1),
+      cwd: ctx.cwd,
+      env: plan.childEnv,
+      consequence: `nothing ran and approval ${req.id} was not used`,
+    });
+    if (!samePreview(approved!, now)) {
+      await refuse(`the preview of rule ${r.rule} now reads differently from the one that was approved: nothing ran and approval ${req.id} was not used`, previewDifference(approved!, now));
+    }
+  }
 }
 
 /**

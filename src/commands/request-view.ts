@@ -3,7 +3,8 @@ import type { Style } from "../adapters/output.js";
 import { asciiIdentifier, escapeForTerminal as esc, quoteArg, quoteArgv, suspiciousChars } from "../core/escape.js";
 import { MAX_TEXT_BYTES } from "../core/file-args.js";
 import { renderVia } from "../core/request.js";
-import type { BoundFile, Policy } from "../core/types.js";
+import type { BoundFile, Policy, PreviewResult, Requirement } from "../core/types.js";
+import { PREVIEW_MAX_BYTES } from "../core/preview.js";
 import { renderEvidence, renderRequirement } from "./render.js";
 import type { LoadedRequest } from "./request-lib.js";
 
@@ -22,6 +23,7 @@ export function renderRequest(loaded: LoadedRequest, policy: Policy, c: Style): 
   // A multi-call program (pg_wrapper, busybox) runs as the tool its link is named after: show the link.
   if (req.program.via) lines.push(`  run as:       ${renderVia(req.program.via)}`);
   lines.push(...renderFiles(req.files ?? [], c));
+  lines.push(...renderPreviews(req.previews ?? [], req.requirements, c));
   lines.push(`  directory:    ${esc(req.cwd)}`);
   lines.push(`  stdin:        ${req.stdin.kind === "tty" ? "a terminal" : "empty (/dev/null)"}`);
   const bound = Object.entries(req.env).filter(([, v]) => v.shown !== null);
@@ -42,7 +44,8 @@ export function renderRequest(loaded: LoadedRequest, policy: Policy, c: Style): 
   for (const p of a.problems) lines.push(`  ${c.red.bold("problem:")}      ${esc(p)}`);
   const viaText = req.program.via ? [req.program.via.path, ...req.program.via.links.flatMap((l) => [l.path, l.target])] : [];
   const fileText = (req.files ?? []).flatMap((f) => [f.path, ...(f.type === "file" && f.text !== undefined ? [f.text.replace(/[\n\t]/g, " ")] : [])]);
-  const suspicious = [...new Set([...req.argv, req.reason ?? "", req.cwd, req.program.path, ...viaText, ...fileText].flatMap((s) => suspiciousChars(s)))];
+  const previewText = (req.previews ?? []).map((p) => p.output.replace(/[\n\t]/g, " "));
+  const suspicious = [...new Set([...req.argv, req.reason ?? "", req.cwd, req.program.path, ...viaText, ...fileText, ...previewText].flatMap((s) => suspiciousChars(s)))];
   if (suspicious.length) lines.push(warn(`  WARNING: this request contains ${suspicious.join(", ")} — shown escaped above; read it carefully`));
   return lines;
 }
@@ -66,6 +69,20 @@ export function renderFiles(files: readonly BoundFile[], c: Style): string[] {
         for (const line of body === "" && f.text === "" ? [] : body.split("\n")) lines.push(`                ${c.dim("|")} ${esc(line)}`);
       }
     }
+  }
+  return lines;
+}
+
+/** Each preview as it ran when the request was made: its command, status and every output line, escaped. */
+export function renderPreviews(previews: readonly PreviewResult[], requirements: readonly Requirement[], c: Style): string[] {
+  const lines: string[] = [];
+  for (const p of previews) {
+    const recheck = requirements.find((r) => r.rule === p.rule)?.preview?.recheck === true;
+    lines.push(`  preview:      ${quoteArgv(p.argv)}  (rule ${esc(p.rule)}, exit ${p.exitCode}${recheck ? ", run again before the command and compared" : ""})`);
+    const body = p.output.endsWith("\n") ? p.output.slice(0, -1) : p.output;
+    for (const line of p.output === "" ? [] : body.split("\n")) lines.push(`                ${c.dim("|")} ${esc(line)}`);
+    if (p.output === "") lines.push(`                ${c.dim("(no output)")}`);
+    if (p.truncated) lines.push(`                ${c.yellow(`… output cut at ${PREVIEW_MAX_BYTES} bytes (64 KiB); the rest is not shown`)}`);
   }
   return lines;
 }

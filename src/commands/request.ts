@@ -8,7 +8,7 @@ import { ask, interactive } from "../adapters/prompt.js";
 import { withContext } from "./context.js";
 import { planRun } from "./plan.js";
 import { identify } from "./identity.js";
-import { assess, createSignedRequest, currentBinding, findUsableRequest, stdinBinding } from "./request-lib.js";
+import { assess, createSignedRequest, currentBinding, findUsableRequest, runPreviews, stdinBinding } from "./request-lib.js";
 import { requestJson } from "./request-view.js";
 import { renderPlan } from "./render.js";
 import { usageError } from "../core/errors.js";
@@ -40,7 +40,8 @@ export async function requestCommand(command: string[], opts: CommonOptions & { 
         if (!interactive()) throw usageError("this run needs a reason", 'pass --reason "…"');
         reason = (await ask("Reason for this run (shown to the approver):", { validate: (v) => (v.trim() ? true : "a reason is required"), cancelled: "cancelled: no request was created" })).trim();
       }
-      loaded = await assess(ctx, plan.policy, await createSignedRequest(ctx, plan, identity, binding, reason, false));
+      const previews = await runPreviews(ctx, plan, "no request was made");
+      loaded = await assess(ctx, plan.policy, await createSignedRequest(ctx, plan, identity, binding, reason, false, previews));
     }
     if (opts.json) printJson(requestJson(loaded));
     else printStdout(loaded.signed.request.id);

@@ -3,6 +3,7 @@ import { ExitCode, GuardError, configError, integrityError } from "./errors.js";
 import { escapeForTerminal, quoteArg } from "./escape.js";
 import { isRequestId } from "./ids.js";
 import { MAX_FILES, compareFiles, textMatches, type BoundFile } from "./file-args.js";
+import { PREVIEW_MAX_BYTES } from "./preview.js";
 import type {
   ApprovalStatement,
   BoundVariable,
@@ -52,6 +53,7 @@ export function buildRequest(p: BuildRequestInput): GuardRequest {
     program: programRecord(p.program),
     // Present only when an argument names a file: requests without one keep the shape they always had.
     ...(p.files && p.files.length > 0 ? { files: p.files.map((f) => ({ ...f })) } : {}),
+    ...(p.previews && p.previews.length > 0 ? { previews: p.previews.map((x) => ({ ...x, argv: [...x.argv] })) } : {}),
     cwd: p.cwd,
     environment: { name: p.environment.name, protected: p.environment.protected, evidence: p.environment.evidence.map((e) => ({ ...e })) },
     env: Object.fromEntries(Object.entries(p.env).map(([k, v]) => [k, { sha256: v.sha256, shown: v.shown }])),
@@ -59,7 +61,7 @@ export function buildRequest(p: BuildRequestInput): GuardRequest {
     reason: p.reason,
     policyDigest: p.policyDigest,
     rules: [...p.rules],
-    requirements: p.requirements.map((r) => ({ ...r, from: r.from === null ? null : [...r.from] })),
+    requirements: p.requirements.map((r) => ({ ...r, from: r.from === null ? null : [...r.from], ...(r.preview ? { preview: { ...r.preview, command: [...r.preview.command] } } : {}) })),
     breakGlass: p.breakGlass,
     createdAt: new Date(p.now).toISOString(),
     expiresAt: new Date(p.now + requestTtlSeconds(p.requirements) * 1000).toISOString(),
@@ -374,8 +376,10 @@ export function validateRequestShape(x: unknown): GuardRequest {
 }
 
 function checkRequest(s: Shape, x: unknown, at: string): GuardRequest {
-  const hasFiles = typeof x === "object" && x !== null && Object.prototype.hasOwnProperty.call(x, "files");
-  const r = s.obj(x, at, hasFiles ? [...REQUEST_KEYS, "files"] : REQUEST_KEYS);
+  const has = (k: string): boolean => typeof x === "object" && x !== null && Object.prototype.hasOwnProperty.call(x, k);
+  const hasFiles = has("files");
+  const hasPreviews = has("previews");
+  const r = s.obj(x, at, [...REQUEST_KEYS, ...(hasFiles ? ["files"] : []), ...(hasPreviews ? ["previews"] : [])]);
   const f = (k: string): string => join(at, k);
   if (r.v !== 1) s.fail(f("v"));
   s.str(r.id, f("id"));
@@ -429,8 +433,29 @@ function checkRequest(s: Shape, x: unknown, at: string): GuardRequest {
   s.strOrNull(r.reason, f("reason"));
   s.str(r.policyDigest, f("policyDigest"), HEX64);
   s.arr(r.rules, f("rules"), (v, a) => s.nonEmpty(v, a));
-  s.arr(r.requirements, f("requirements"), (v, a) => checkRequirement(s, v, a));
+  const requirements = s.arr(r.requirements, f("requirements"), (v, a) => checkRequirement(s, v, a));
+  let previewed: string[] = [];
+  if (hasPreviews) {
+    const previews = s.arr(r.previews, f("previews"), (v, a) => {
+      const p = s.obj(v, a, ["rule", "argv", "exitCode", "output", "truncated"]);
+      const rule = s.nonEmpty(p.rule, join(a, "rule"));
+      // One preview per requirement that asks for one, and only for those.
+      if (!requirements.some((q) => q.rule === rule && q.preview !== undefined)) s.fail(join(a, "rule"));
+      if (s.arr(p.argv, join(a, "argv"), (e, ea) => s.str(e, ea)).length === 0) s.fail(join(a, "argv"));
+      s.int(p.exitCode, join(a, "exitCode"), 0);
+      const output = s.str(p.output, join(a, "output"));
+      // Invalid bytes decode to U+FFFD (3 bytes each): the stored text is at most three times the cap.
+      if (new TextEncoder().encode(output).length > 3 * PREVIEW_MAX_BYTES) s.fail(join(a, "output"));
+      s.bool(p.truncated, join(a, "truncated"));
+      return rule;
+    });
+    if (previews.length === 0 || new Set(previews).size !== previews.length) s.fail(f("previews"));
+    previewed = previews;
+  }
   s.bool(r.breakGlass, f("breakGlass"));
+  // Every requirement that asks for a preview has its preview (a break-glass run asks nobody: none).
+  const wanted = r.breakGlass === true ? [] : requirements.filter((q) => q.preview !== undefined).map((q) => q.rule);
+  if (wanted.length !== previewed.length || wanted.some((w) => !previewed.includes(w))) s.fail(f("previews"));
   const created = Date.parse(s.iso(r.createdAt, f("createdAt")));
   const expires = Date.parse(s.iso(r.expiresAt, f("expiresAt")));
   if (expires <= created) s.fail(f("expiresAt"));
@@ -477,7 +502,14 @@ function checkEvidence(s: Shape, x: unknown, at: string): Evidence {
 }
 
 function checkRequirement(s: Shape, x: unknown, at: string): Requirement {
-  const r = s.obj(x, at, ["rule", "approvals", "from", "reason", "confirm", "ttlSeconds"]);
+  const hasPreview = typeof x === "object" && x !== null && Object.prototype.hasOwnProperty.call(x, "preview");
+  const r = s.obj(x, at, ["rule", "approvals", "from", "reason", "confirm", "ttlSeconds", ...(hasPreview ? ["preview"] : [])]);
+  if (hasPreview) {
+    const p = s.obj(r.preview, join(at, "preview"), ["command", "recheck", "timeoutSeconds"]);
+    if (s.arr(p.command, join(at, "preview.command"), (v, a) => s.nonEmpty(v, a)).length === 0) s.fail(join(at, "preview.command"));
+    s.bool(p.recheck, join(at, "preview.recheck"));
+    s.int(p.timeoutSeconds, join(at, "preview.timeoutSeconds"), 1);
+  }
   s.nonEmpty(r.rule, join(at, "rule"));
   s.int(r.approvals, join(at, "approvals"), 1);
   if (r.from !== null) s.arr(r.from, join(at, "from"), (v, a) => s.nonEmpty(v, a));

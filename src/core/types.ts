@@ -75,6 +75,28 @@ export interface RuleMatch {
   args?: string[];
 }
 
+/** `require.preview`: a dry run attached to the request and shown to approvers (issue 14). */
+export interface PreviewSpec {
+  /** argv; an element exactly "{program}" is the resolved program, "{args}" the run's arguments, each its own element. */
+  command: string[];
+  /** Run it again just before exec, before consuming the approval; refuse (77) when its output changed. */
+  recheck: boolean;
+  timeoutSeconds: number;
+}
+
+/** A preview as it ran when the request was made: stored in the signed request. */
+export interface PreviewResult {
+  /** The rule whose `require.preview` it is. */
+  rule: string;
+  /** The command as run (placeholders expanded). */
+  argv: string[];
+  exitCode: number;
+  /** stdout then stderr, as UTF-8 (invalid bytes replaced), at most PREVIEW_MAX_BYTES of the output. */
+  output: string;
+  /** Whether the output was cut at PREVIEW_MAX_BYTES. */
+  truncated: boolean;
+}
+
 export interface Requirement {
   /** The rule that asked for it. */
   rule: string;
@@ -86,12 +108,14 @@ export interface Requirement {
   confirm: boolean;
   /** Lifetime of the request and its approvals, seconds. */
   ttlSeconds: number;
+  /** Absent when the rule asks for no preview (requirements keep the shape they always had). */
+  preview?: PreviewSpec;
 }
 
 export type RuleEffect =
   | { type: "allow" }
   | { type: "deny"; message: string }
-  | { type: "require"; approvals: number; from: string[] | null; reason: boolean; confirm: boolean; ttlSeconds: number };
+  | { type: "require"; approvals: number; from: string[] | null; reason: boolean; confirm: boolean; ttlSeconds: number; preview?: PreviewSpec };
 
 export interface Rule {
   name: string;
@@ -293,6 +317,8 @@ export interface GuardRequest {
    * Absent when none did (and in requests made before file arguments were bound): the shape stays the same.
    */
   files?: BoundFile[];
+  /** The previews the requirements asked for, as they ran when the request was made; absent when none. */
+  previews?: PreviewResult[];
   cwd: string;
   environment: { name: string; protected: boolean; evidence: Evidence[] };
   env: Record<string, BoundVariable>;
