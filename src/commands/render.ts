@@ -18,7 +18,7 @@ export function renderEvidence(evidence: readonly Evidence[]): string[] {
 
 export function renderRequirement(r: Requirement): string {
   const from = r.from ? ` from ${r.from.join(" or ")}` : "";
-  const extras = [r.reason ? "a reason" : "", r.confirm ? "typed confirmation" : ""].filter(Boolean);
+  const extras = [r.reason ? "a reason" : "", r.confirm ? "typed confirmation" : "", r.preview ? `a preview${r.preview.recheck ? " (re-checked before the run)" : ""}` : ""].filter(Boolean);
   return `${r.approvals} approval${r.approvals === 1 ? "" : "s"}${from}${extras.length ? `, ${extras.join(", ")}` : ""}, valid ${formatDuration(r.ttlSeconds)} (rule ${r.rule})`;
 }
 
