@@ -233,6 +233,17 @@ export function summaryMarkdown(r: CiReport): string {
   } else if (d?.requirements.length) {
     out.push("", "**Requirements**", "", ...d.requirements.map((q) => `- ${md(requirementText(q))}`));
   }
+  const q = req?.signed.request;
+  if (q?.files?.length) {
+    out.push("", "**Files bound by content**", "");
+    for (const f of q.files) out.push(`- argv\\[${f.arg}\\] ${md(f.name)} → ${md(f.path)}${f.type === "file" ? ` (${f.size} bytes, sha256 ${f.sha256})` : f.type === "directory" ? " (a directory: bound by name only)" : ""}`);
+  }
+  for (const p of q?.previews ?? []) {
+    // The preview the approvers see (the first 40 lines here; `guard show` has all of it), line by line.
+    const lines = p.output.replace(/\n$/, "").split("\n");
+    out.push("", `**Preview** (rule ${md(p.rule)}, exit ${p.exitCode})`, "", ...lines.slice(0, 40).map((l) => `> ${md(l, 200)}  `));
+    if (lines.length > 40 || p.truncated) out.push(`> … (cut; guard show ${md(q!.id)} shows the whole preview)`);
+  }
   if (d && d.decision === "deny" && d.reasons.length) out.push("", "**Reasons**", "", ...d.reasons.map((x) => `- ${md(x)}`));
   if (req && r.exitCode === 75 && isRequestId(req.signed.request.id)) {
     const id = req.signed.request.id;

@@ -12,12 +12,14 @@ import { formatDuration } from "../core/duration.js";
 import { fitToWidth, localTime } from "../core/time.js";
 import { normaliseEnvName } from "../core/names.js";
 import { assertInterpreterRunnable, hashProgram } from "../adapters/program.js";
+import { bindFileArguments } from "../adapters/file-args.js";
+import type { BoundFile, PreviewResult } from "../core/types.js";
 import { colours, say, stderrStream, writeStderr } from "../adapters/output.js";
 import { ask, interactive } from "../adapters/prompt.js";
 import type { Context } from "./context.js";
 import { planRun, type Plan } from "./plan.js";
 import { identify, type Identity } from "./identity.js";
-import { assess, createSignedRequest, currentBinding, findUsableRequest, loadRequest, stdinBinding, type LoadedRequest } from "./request-lib.js";
+import { assess, createSignedRequest, currentBinding, findUsableRequest, loadRequest, runPreviews, stdinBinding, type LoadedRequest } from "./request-lib.js";
 import { executeApproved } from "./execute.js";
 import { auditBestEffort, auditOrFail } from "./audit-events.js";
 import { refusalData, type RunOptions, type RunResult } from "./run.js";
@@ -29,7 +31,7 @@ export async function runWithApproval(ctx: Context, plan: Plan, opts: RunOptions
   const identity = await requesterIdentity(ctx, plan);
   const stdin = stdinBinding();
   const hashed = await hashProgram(plan.program.path);
-  const binding = currentBinding(ctx, plan, identity, hashed, stdin);
+  const binding = currentBinding(ctx, plan, identity, hashed, stdin, await filesOrRefuse(ctx, plan, identity));
 
   let loaded: LoadedRequest | null = null;
   const candidate = await findUsableRequest(ctx, plan.policy, binding);
@@ -54,8 +56,9 @@ export async function runWithApproval(ctx: Context, plan: Plan, opts: RunOptions
     refuseUnapprovable(plan, identity);
     // A script whose #! interpreter cannot run would waste the approver's time: say so before asking.
     await assertInterpreterRunnable(plan.program.path, plan.argv[0] ?? plan.program.path, { cwd: ctx.cwd, path: plan.childEnv.PATH });
+    const previews = await previewsOrRefuse(ctx, plan, identity);
     const reason = await obtainReason(plan, opts);
-    const signed = await createSignedRequest(ctx, plan, identity, binding, reason, false);
+    const signed = await createSignedRequest(ctx, plan, identity, binding, reason, false, previews);
     loaded = await assess(ctx, plan.policy, signed);
     announceRequest(loaded);
   }
@@ -109,7 +112,7 @@ export async function runApprovedRequest(
   }
   const stdin = stdinBinding();
   const hashed = await hashProgram(plan.program.path);
-  const diffs = compareBinding(req, currentBinding(ctx, plan, identity, hashed, stdin));
+  const diffs = compareBinding(req, currentBinding(ctx, plan, identity, hashed, stdin, await filesOrRefuse(ctx, plan, identity, id)));
   if (diffs.length > 0) {
     await auditBestEffort(ctx, identity.actor, "run.refused", { ...refusalData(plan, ExitCode.DENIED), requestId: id, differences: diffs.map((d) => d.field) });
     throw because("binding-mismatch", deniedError(
@@ -191,7 +194,7 @@ export async function runBreakGlass(ctx: Context, plan: Plan, opts: RunOptions, 
   }
   const stdin = stdinBinding();
   const hashed = await hashProgram(plan.program.path);
-  const binding = currentBinding(ctx, plan, identity, hashed, stdin);
+  const binding = currentBinding(ctx, plan, identity, hashed, stdin, await filesOrRefuse(ctx, plan, identity));
   const signed = await createSignedRequest(ctx, plan, identity, binding, opts.reason!.trim(), true);
   say(c.bgRed.white.bold(" BREAK-GLASS ") + c.red.bold(` ${quoteArgv(plan.typed)} against ${esc(d.environment ?? "?")} without approval`));
   say(c.red(`  recorded as ${signed.request.id}; it stays on \`guard requests --review\` until a colleague runs: guard approve ${signed.request.id}`));
@@ -199,6 +202,28 @@ export async function runBreakGlass(ctx: Context, plan: Plan, opts: RunOptions, 
   await auditOrFail(ctx, identity.actor, "breakglass.used", { requestId: signed.request.id, reason: signed.request.reason, environment: d.environment });
   trace?.beforeExec();
   return executeApproved(ctx, plan, identity.actor, signed, hashed);
+}
+
+/** The files the run's arguments name, hashed; a limit guard cannot bind refuses the run (77, audited). */
+async function filesOrRefuse(ctx: Context, plan: Plan, identity: Identity, requestId?: string): Promise<BoundFile[]> {
+  try {
+    return await bindFileArguments(plan.typed, ctx.cwd, plan.typed.length - plan.argv.length + 1);
+  } catch (err) {
+    if (err instanceof GuardError) {
+      await auditBestEffort(ctx, identity.actor, "run.refused", { ...refusalData(plan, err.exitCode), ...(requestId ? { requestId } : {}), reasons: [err.message] });
+    }
+    throw err;
+  }
+}
+
+/** The previews the requirements ask for; a failing or hanging one refuses the request (77, audited). */
+async function previewsOrRefuse(ctx: Context, plan: Plan, identity: Identity): Promise<PreviewResult[]> {
+  try {
+    return await runPreviews(ctx, plan, "no request was made");
+  } catch (err) {
+    if (err instanceof GuardError) await auditBestEffort(ctx, identity.actor, "run.refused", { ...refusalData(plan, err.exitCode), reasons: [err.message] });
+    throw err;
+  }
 }
 
 async function requesterIdentity(ctx: Context, plan: Plan): Promise<Identity> {

@@ -15,6 +15,9 @@ import { runChild, type ChildOutcome } from "../adapters/exec.js";
 import { regexEngineFor } from "../adapters/linear-regex.js";
 import { probeTarget } from "../adapters/identity-probe.js";
 import { identityChanges } from "../core/identity.js";
+import { bindFileArguments } from "../adapters/file-args.js";
+import { compareFiles } from "../core/file-args.js";
+import { previewDifference, samePreview } from "../core/preview.js";
 import { colours, say } from "../adapters/output.js";
 import type { Context } from "./context.js";
 import type { Plan } from "./plan.js";
@@ -74,6 +77,9 @@ export async function executeApproved(
   await verifyChain(plan.program, hashed.identity);
   // Everything execve could still refuse is found out before the approval is used (X5).
   await assertInterpreterRunnable(plan.program.path, plan.argv[0] ?? plan.program.path, { cwd: ctx.cwd, path: plan.childEnv.PATH });
+  // The files the arguments name, read again now (the approval may have taken hours): before consuming.
+  await assertFilesUnchanged(ctx, plan, actor, signed, false);
+  await assertPreviewsUnchanged(ctx, plan, actor, signed);
   await assertNeverConsumed(ctx, req.id);
   // The target is asked again now, right before the approval is used: a database restored or swapped
   // since the approval answers differently, and the approved run does not go to it.
@@ -125,7 +131,63 @@ export async function executeApproved(
   // the links that were bound.
   await verifyUnchanged(plan.program.path, hashed);
   await verifyChain(plan.program, hashed.identity);
+  await assertFilesUnchanged(ctx, plan, actor, signed, true);
   return spawnAndFinish(ctx, plan, child.env, actor, runId, req.id, await runNotifications(ctx, plan, actor, signed, runId));
+}
+
+/**
+ * Every argument that names a file still names the very content that was bound (and none names a file
+ * that was not there): else 77, naming each argument, audited. `consumed`: the last look after the
+ * approval was used (it is spent then, and the message says so).
+ */
+async function assertFilesUnchanged(ctx: Context, plan: Plan, actor: AuditActor, signed: SignedRequest, consumed: boolean): Promise<void> {
+  const req = signed.request;
+  const diffs = compareFiles(req.files, await bindFileArguments(plan.typed, ctx.cwd, plan.typed.length - plan.argv.length + 1));
+  if (diffs.length === 0) return;
+  await auditBestEffort(ctx, actor, "run.refused", {
+    argv: req.argv,
+    requestId: req.id,
+    reasons: ["a file named in the arguments changed since the request was made"],
+    differences: diffs.map((d) => `file argv[${d.arg}]`),
+    exitCode: ExitCode.DENIED,
+  });
+  throw deniedError(
+    `a file named in the arguments is not the one that was approved: ${diffs.map((d) => d.label).join(", ")}; nothing ran${consumed ? `, but approval ${req.id} was already used up (it is single-use)` : ` and approval ${req.id} was not used`}`,
+    "do not edit files named in an approved run; if the change is intended, request a new approval so that an approver sees the new content",
+    diffs.flatMap((d) => [`file ${d.label}:`, `  approved: ${d.approved}`, `  now:      ${d.current}`]),
+  );
+}
+
+/**
+ * `recheck: true`: run the preview again now, before the approval is consumed, and refuse (77, showing
+ * what changed) when it reads differently from the one the approvers saw. Which previews are rechecked is
+ * the policy in force's word (the request's requirements were checked to be exactly its derivation).
+ */
+async function assertPreviewsUnchanged(ctx: Context, plan: Plan, actor: AuditActor, signed: SignedRequest): Promise<void> {
+  const req = signed.request;
+  const recheck = plan.decision.requirements.filter((r) => r.preview?.recheck === true);
+  if (recheck.length === 0 || req.breakGlass) return;
+  const { runPreview } = await import("../adapters/preview.js");
+  for (const r of recheck) {
+    const approved = req.previews?.find((p) => p.rule === r.rule);
+    const refuse = async (message: string, details: string[]): Promise<never> => {
+      await auditBestEffort(ctx, actor, "run.refused", { argv: req.argv, requestId: req.id, reasons: [message], exitCode: ExitCode.DENIED });
+      throw deniedError(message, "an approval covers the preview its approvers saw; if the change is expected, request a new approval so that they see the new preview", details);
+    };
+    if (!approved) await refuse(`request ${req.id} carries no preview for rule ${r.rule}, which asks for one: nothing ran and the approval was not used`, []);
+    const now = await runPreview({
+      rule: r.rule,
+      spec: r.preview!,
+      program: plan.program.via?.path ?? plan.program.path,
+      args: plan.argv.slice(1),
+      cwd: ctx.cwd,
+      env: plan.childEnv,
+      consequence: `nothing ran and approval ${req.id} was not used`,
+    });
+    if (!samePreview(approved!, now)) {
+      await refuse(`the preview of rule ${r.rule} now reads differently from the one that was approved: nothing ran and approval ${req.id} was not used`, previewDifference(approved!, now));
+    }
+  }
 }
 
 /**

@@ -19,7 +19,7 @@ export function renderEvidence(evidence: readonly Evidence[]): string[] {
 /** A requirement in words; its rule and group names may come from a stored request, so they are escaped. */
 export function renderRequirement(r: Requirement): string {
   const from = r.from ? ` from ${r.from.map(esc).join(" or ")}` : "";
-  const extras = [r.reason ? "a reason" : "", r.confirm ? "typed confirmation" : ""].filter(Boolean);
+  const extras = [r.reason ? "a reason" : "", r.confirm ? "typed confirmation" : "", r.preview ? `a preview${r.preview.recheck ? " (re-checked before the run)" : ""}` : ""].filter(Boolean);
   return `${r.approvals} approval${r.approvals === 1 ? "" : "s"}${from}${extras.length ? `, ${extras.join(", ")}` : ""}, valid ${formatDuration(r.ttlSeconds)} (rule ${esc(r.rule)})`;
 }
 

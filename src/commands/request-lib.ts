@@ -10,7 +10,7 @@ import { buildRequest, matchingRequests, requestDigest, requestMessage, validate
 import { escapeForTerminal } from "../core/escape.js";
 import { assessRequest, type Assessment } from "../core/approvals.js";
 import { verifySshSig } from "../core/sshsig.js";
-import type { AuditActor, Policy, PublicKey, SignedApproval, SignedRequest, StdinBinding } from "../core/types.js";
+import type { AuditActor, BoundFile, Policy, PreviewResult, PublicKey, SignedApproval, SignedRequest, StdinBinding } from "../core/types.js";
 import type { NotificationFacts } from "../core/notify.js";
 import type { DeliveryResult } from "../adapters/notify.js";
 import { colours, say } from "../adapters/output.js";
@@ -50,7 +50,7 @@ export function stdinBinding(): StdinBinding {
   ));
 }
 
-export function currentBinding(ctx: Context, plan: Plan, identity: Identity, hashed: Hashed, stdin: StdinBinding): RunBinding {
+export function currentBinding(ctx: Context, plan: Plan, identity: Identity, hashed: Hashed, stdin: StdinBinding, files: BoundFile[]): RunBinding {
   return {
     argv: plan.typed,
     program: {
@@ -59,6 +59,7 @@ export function currentBinding(ctx: Context, plan: Plan, identity: Identity, has
       relative: plan.program.relativeToRoot,
       ...(plan.program.via ? { via: plan.program.via } : {}),
     },
+    files,
     cwd: ctx.cwd,
     environment: { name: plan.decision.environment ?? "", evidence: plan.decision.evidence },
     env: boundEnvironment(plan.policy, plan.childEnv, detectorVariables(plan.policy)),
@@ -68,6 +69,21 @@ export function currentBinding(ctx: Context, plan: Plan, identity: Identity, has
   };
 }
 
+/**
+ * The previews the run's requirements ask for, run now as the requester (in order; the first failure
+ * refuses). Loaded only when a requirement asks for one.
+ */
+export async function runPreviews(ctx: Context, plan: Plan, consequence: string): Promise<PreviewResult[]> {
+  const wanted = plan.decision.requirements.filter((r) => r.preview !== undefined);
+  if (wanted.length === 0) return [];
+  const { runPreview } = await import("../adapters/preview.js");
+  const out: PreviewResult[] = [];
+  for (const r of wanted) {
+    out.push(await runPreview({ rule: r.rule, spec: r.preview!, program: plan.program.via?.path ?? plan.program.path, args: plan.argv.slice(1), cwd: ctx.cwd, env: plan.childEnv, consequence }));
+  }
+  return out;
+}
+
 export async function createSignedRequest(
   ctx: Context,
   plan: Plan,
@@ -75,6 +91,7 @@ export async function createSignedRequest(
   binding: RunBinding,
   reason: string | null,
   breakGlass: boolean,
+  previews: PreviewResult[] = [],
 ): Promise<SignedRequest> {
   const store = await ctx.store();
   const now = await store.now();
@@ -88,6 +105,8 @@ export async function createSignedRequest(
     },
     argv: binding.argv,
     program: binding.program,
+    files: binding.files,
+    previews,
     cwd: binding.cwd,
     environment: { name: binding.environment.name, protected: plan.decision.protected, evidence: binding.environment.evidence },
     env: binding.env,

@@ -1,8 +1,10 @@
 /** What an approver (or `guard show`) sees of a request: everything the approval binds, escaped. */
 import type { Style } from "../adapters/output.js";
-import { asciiIdentifier, escapeForTerminal as esc, quoteArgv, suspiciousChars } from "../core/escape.js";
+import { asciiIdentifier, escapeForTerminal as esc, quoteArg, quoteArgv, suspiciousChars } from "../core/escape.js";
+import { MAX_TEXT_BYTES } from "../core/file-args.js";
 import { renderVia } from "../core/request.js";
-import type { Policy } from "../core/types.js";
+import type { BoundFile, Policy, PreviewResult, Requirement } from "../core/types.js";
+import { PREVIEW_MAX_BYTES } from "../core/preview.js";
 import { renderEvidence, renderRequirement } from "./render.js";
 import type { LoadedRequest } from "./request-lib.js";
 import { renderRequestEnv, requestEnvJson } from "./env-view.js";
@@ -21,6 +23,8 @@ export function renderRequest(loaded: LoadedRequest, policy: Policy, c: Style): 
   lines.push(`  sha256:       ${req.program.sha256}`);
   // A multi-call program (pg_wrapper, busybox) runs as the tool its link is named after: show the link.
   if (req.program.via) lines.push(`  run as:       ${renderVia(req.program.via)}`);
+  lines.push(...renderFiles(req.files ?? [], c));
+  lines.push(...renderPreviews(req.previews ?? [], req.requirements, c));
   lines.push(`  directory:    ${esc(req.cwd)}`);
   lines.push(`  stdin:        ${req.stdin.kind === "tty" ? "a terminal" : "empty (/dev/null)"}`);
   lines.push(...renderRequestEnv(req, c));
@@ -39,18 +43,59 @@ export function renderRequest(loaded: LoadedRequest, policy: Policy, c: Style): 
   for (const i of a.ignored) lines.push(`  ${c.dim(`not counted:  ${asciiIdentifier(i.principal)} (${i.fingerprint}): ${esc(i.why)}`)}`);
   for (const p of a.problems) lines.push(`  ${c.red.bold("problem:")}      ${esc(p)}`);
   const viaText = req.program.via ? [req.program.via.path, ...req.program.via.links.flatMap((l) => [l.path, l.target])] : [];
+  const fileText = (req.files ?? []).flatMap((f) => [f.path, ...(f.type === "file" && f.text !== undefined ? [f.text.replace(/[\n\t]/g, " ")] : [])]);
+  const previewText = (req.previews ?? []).map((p) => p.output.replace(/[\n\t]/g, " "));
   const fromOthers = [
     ...req.argv,
     req.reason ?? "",
     req.cwd,
     req.program.path,
     ...viaText,
+    ...fileText,
+    ...previewText,
     ...Object.entries(req.env).flatMap(([k, v]) => [k, v.shown ?? ""]),
     ...req.environment.evidence.flatMap((e) => [e.subject, e.value, e.detail]),
     ...a.deniedBy.map((d) => d.comment ?? ""),
   ];
   const suspicious = [...new Set(fromOthers.flatMap((s) => suspiciousChars(s)))];
   if (suspicious.length) lines.push(warn(`  WARNING: this request contains ${suspicious.join(", ")} — shown escaped above; read it carefully`));
+  return lines;
+}
+
+/**
+ * The files the arguments name, as bound: path, size and SHA-256, and a small text file's content line by
+ * line, each line escaped (a file can carry escape sequences meant for the approver's terminal).
+ */
+export function renderFiles(files: readonly BoundFile[], c: Style): string[] {
+  const lines: string[] = [];
+  for (const f of files) {
+    lines.push(`  file:         argv[${f.arg}] ${quoteArg(f.name)} → ${esc(f.path)}`);
+    if (f.type === "directory") lines.push(`                ${c.yellow("a directory: bound by its name only — what is inside it is NOT bound")}`);
+    else if (f.type === "null") lines.push("                the null device (nothing to bind)");
+    else {
+      lines.push(`                ${f.size} bytes, sha256 ${f.sha256}`);
+      if (f.text === undefined) lines.push(`                ${c.dim(`content not shown (${f.size > MAX_TEXT_BYTES ? `over ${MAX_TEXT_BYTES} bytes` : "not UTF-8 text"}): bound by its SHA-256 above`)}`);
+      else {
+        const body = f.text.endsWith("\n") ? f.text.slice(0, -1) : f.text;
+        lines.push(`                content${f.text.endsWith("\n") || f.text === "" ? "" : " (no newline at the end)"}:`);
+        for (const line of body === "" && f.text === "" ? [] : body.split("\n")) lines.push(`                ${c.dim("|")} ${esc(line)}`);
+      }
+    }
+  }
+  return lines;
+}
+
+/** Each preview as it ran when the request was made: its command, status and every output line, escaped. */
+export function renderPreviews(previews: readonly PreviewResult[], requirements: readonly Requirement[], c: Style): string[] {
+  const lines: string[] = [];
+  for (const p of previews) {
+    const recheck = requirements.find((r) => r.rule === p.rule)?.preview?.recheck === true;
+    lines.push(`  preview:      ${quoteArgv(p.argv)}  (rule ${esc(p.rule)}, exit ${p.exitCode}${recheck ? ", run again before the command and compared" : ""})`);
+    const body = p.output.endsWith("\n") ? p.output.slice(0, -1) : p.output;
+    for (const line of p.output === "" ? [] : body.split("\n")) lines.push(`                ${c.dim("|")} ${esc(line)}`);
+    if (p.output === "") lines.push(`                ${c.dim("(no output)")}`);
+    if (p.truncated) lines.push(`                ${c.yellow(`… output cut at ${PREVIEW_MAX_BYTES} bytes (64 KiB); the rest is not shown`)}`);
+  }
   return lines;
 }
 

@@ -3,12 +3,13 @@ import { ExitCode, because, deniedError } from "../core/errors.js";
 import type { CommonOptions } from "../cli.js";
 import { colours, printJson, printStdout, say } from "../adapters/output.js";
 import { hashProgram } from "../adapters/program.js";
+import { bindFileArguments } from "../adapters/file-args.js";
 import { ask, interactive } from "../adapters/prompt.js";
 import { withContext } from "./context.js";
 import { planRun } from "./plan.js";
 import { identify } from "./identity.js";
 import { refuseUnapprovable } from "./approval-flow.js";
-import { assess, createSignedRequest, currentBinding, findUsableRequest, stdinBinding } from "./request-lib.js";
+import { assess, createSignedRequest, currentBinding, findUsableRequest, runPreviews, stdinBinding } from "./request-lib.js";
 import { requestJson } from "./request-view.js";
 import { renderPlan } from "./render.js";
 import { usageError } from "../core/errors.js";
@@ -34,7 +35,7 @@ export async function requestCommand(command: string[], opts: CommonOptions & { 
     // A request nobody else could approve is refused before it exists, as `guard run` does.
     refuseUnapprovable(plan, identity);
     const hashed = await hashProgram(plan.program.path);
-    const binding = currentBinding(ctx, plan, identity, hashed, stdinBinding());
+    const binding = currentBinding(ctx, plan, identity, hashed, stdinBinding(), await bindFileArguments(plan.typed, ctx.cwd, plan.typed.length - plan.argv.length + 1));
     let loaded = await findUsableRequest(ctx, plan.policy, binding);
     if (!loaded || !["pending", "approved"].includes(loaded.assessment.status)) {
       let reason = opts.reason?.trim() || null;
@@ -42,7 +43,8 @@ export async function requestCommand(command: string[], opts: CommonOptions & { 
         if (!interactive()) throw usageError("this run needs a reason", 'pass --reason "…"');
         reason = (await ask("Reason for this run (shown to the approver):", { validate: (v) => (v.trim() ? true : "a reason is required"), cancelled: "cancelled: no request was created" })).trim();
       }
-      loaded = await assess(ctx, plan.policy, await createSignedRequest(ctx, plan, identity, binding, reason, false));
+      const previews = await runPreviews(ctx, plan, "no request was made");
+      loaded = await assess(ctx, plan.policy, await createSignedRequest(ctx, plan, identity, binding, reason, false, previews));
     }
     if (opts.json) printJson(requestJson(loaded));
     else printStdout(loaded.signed.request.id);

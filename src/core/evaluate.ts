@@ -73,7 +73,7 @@ export function evaluate(policy: Policy, input: EvaluateInput): Decision {
 
   const requirements: Requirement[] = matching.flatMap((r) =>
     r.effect.type === "require"
-      ? [{ rule: r.name, approvals: r.effect.approvals, from: r.effect.from, reason: r.effect.reason, confirm: r.effect.confirm, ttlSeconds: r.effect.ttlSeconds }]
+      ? [{ rule: r.name, approvals: r.effect.approvals, from: r.effect.from, reason: r.effect.reason, confirm: r.effect.confirm, ttlSeconds: r.effect.ttlSeconds, ...(r.effect.preview ? { preview: { ...r.effect.preview, command: [...r.effect.preview.command] } } : {}) }]
       : [],
   );
 

@@ -57,6 +57,8 @@ export function jsonPayload(f: NotificationFacts): Record<string, unknown> {
       status: f.status,
       expiresAt: req.expiresAt,
       breakGlass: req.breakGlass,
+      // The preview the approvers will see, cut for a chat message (the full one is in `guard show`).
+      ...(req.previews ? { previews: req.previews.map((p) => ({ rule: p.rule, exitCode: p.exitCode, output: cut(p.output, PREVIEW_PAYLOAD_CHARS), truncated: p.truncated || p.output.length > PREVIEW_PAYLOAD_CHARS })) } : {}),
     },
     ...(f.approver ? { approver: { principal: f.approver.principal, fingerprint: f.approver.fingerprint, comment: f.approver.comment } } : {}),
     ...(f.run ? { run: runJson(f.run) } : {}),
@@ -64,6 +66,13 @@ export function jsonPayload(f: NotificationFacts): Record<string, unknown> {
     guard: { host: f.host, version: f.version },
     time: new Date(f.time).toISOString(),
   };
+}
+
+/** How much of a preview's output a webhook carries. */
+export const PREVIEW_PAYLOAD_CHARS = 2000;
+
+function cut(s: string, max: number): string {
+  return s.length <= max ? s : s.slice(0, max);
 }
 
 function runJson(run: NonNullable<NotificationFacts["run"]>): Record<string, unknown> {
@@ -169,6 +178,13 @@ export function slackPayload(f: NotificationFacts): SlackPayload {
   // Free text from people sits in code blocks, like the command: Slack has no escape for `*`, `_`, `~`
   // and backticks, so outside a code block a reason could paint "*APPROVED*" in bold.
   if (req.reason !== null) blocks.push(section(`*Reason*\n\`\`\`${slackEscape(req.reason, BUDGET.reason, { code: true })}\`\`\``));
+  for (const p of req.previews ?? []) {
+    // At most 20 lines of 120 characters, each escaped on its own: within Slack's 3000 per section.
+    const lines = p.output.replace(/\n$/, "").split("\n");
+    const shown = lines.slice(0, 20).map((l) => slackEscape(l, 120, { code: true }));
+    if (lines.length > 20 || p.truncated) shown.push("…");
+    blocks.push(section(`*Preview* (rule ${slackEscape(p.rule, BUDGET.short)}, exit ${p.exitCode})\n\`\`\`${shown.join("\n")}\`\`\``));
+  }
   if (f.approver?.comment) blocks.push(section(`*Comment from ${approver}*\n\`\`\`${slackEscape(f.approver.comment, BUDGET.reason, { code: true })}\`\`\``));
   if (wantsApproveLine(f.event)) blocks.push(section(`${f.event === "breakglass.used" ? "A second person reviews it with" : "To approve, run"}:\n${approve}`));
   const context = [

@@ -4,6 +4,8 @@ import { escapeForTerminal, quoteArg } from "./escape.js";
 import { isNameOnly } from "./bind-env.js";
 import { isRequestId } from "./ids.js";
 import { MAX_NAME_LENGTH, NAME_RE } from "./policy/fields.js";
+import { MAX_FILES, compareFiles, textMatches, type BoundFile } from "./file-args.js";
+import { PREVIEW_MAX_BYTES } from "./preview.js";
 import type {
   ApprovalStatement,
   BoundVariable,
@@ -51,6 +53,9 @@ export function buildRequest(p: BuildRequestInput): GuardRequest {
     requester: { principal: p.requester.principal, fingerprint: p.requester.fingerprint, key: p.requester.key },
     argv: [...p.argv],
     program: programRecord(p.program),
+    // Present only when an argument names a file: requests without one keep the shape they always had.
+    ...(p.files && p.files.length > 0 ? { files: p.files.map((f) => ({ ...f })) } : {}),
+    ...(p.previews && p.previews.length > 0 ? { previews: p.previews.map((x) => ({ ...x, argv: [...x.argv] })) } : {}),
     cwd: p.cwd,
     environment: { name: p.environment.name, protected: p.environment.protected, evidence: p.environment.evidence.map((e) => ({ ...e })) },
     env: Object.fromEntries(Object.entries(p.env).map(([k, v]) => [k, { sha256: v.sha256, shown: v.shown }])),
@@ -58,7 +63,7 @@ export function buildRequest(p: BuildRequestInput): GuardRequest {
     reason: p.reason,
     policyDigest: p.policyDigest,
     rules: [...p.rules],
-    requirements: p.requirements.map((r) => ({ ...r, from: r.from === null ? null : [...r.from] })),
+    requirements: p.requirements.map((r) => ({ ...r, from: r.from === null ? null : [...r.from], ...(r.preview ? { preview: { ...r.preview, command: [...r.preview.command] } } : {}) })),
     breakGlass: p.breakGlass,
     createdAt: new Date(p.now).toISOString(),
     expiresAt: new Date(p.now + requestTtlSeconds(p.requirements) * 1000).toISOString(),
@@ -104,6 +109,8 @@ export function isExpired(req: GuardRequest, now: number): boolean {
 export interface RunBinding {
   argv: string[];
   program: { path: string; sha256: string; relative?: string | null; via?: ProgramVia };
+  /** What the arguments name on disk now (empty when nothing). */
+  files: BoundFile[];
   cwd: string;
   environment: { name: string; evidence: Evidence[] };
   env: Record<string, BoundVariable>;
@@ -117,6 +124,7 @@ export type BindingField =
   | "program.path"
   | "program.sha256"
   | "program.via"
+  | `file ${string}`
   | "cwd"
   | "environment"
   | "evidence"
@@ -136,6 +144,7 @@ export function bindingOf(req: GuardRequest): RunBinding {
   return {
     argv: req.argv,
     program: req.program,
+    files: req.files ?? [],
     cwd: req.cwd,
     environment: { name: req.environment.name, evidence: req.environment.evidence },
     env: req.env,
@@ -184,6 +193,8 @@ export function compareBinding(req: GuardRequest, now: RunBinding): BindingDiffe
   const viaApproved = renderVia(req.program.via);
   const viaNow = renderVia(now.program.via);
   if (viaApproved !== viaNow) push("program.via", viaApproved, viaNow);
+  // Each argument that names a file is bound by its content: changed, removed or newly there differs.
+  for (const d of compareFiles(req.files, now.files)) push(`file ${d.label}`, d.approved, d.current);
   if (req.cwd !== now.cwd) push("cwd", show(req.cwd), show(now.cwd));
   if (req.environment.name !== now.environment.name) push("environment", show(req.environment.name), show(now.environment.name));
 
@@ -381,13 +392,17 @@ const REQUEST_KEYS = [
   "policyDigest", "rules", "requirements", "breakGlass", "createdAt", "expiresAt", "nonce",
 ] as const;
 
+
 /** A parsed request record, checked strictly; throws 65 "request record is malformed: <field>". */
 export function validateRequestShape(x: unknown): GuardRequest {
   return checkRequest(new Shape("request"), x, "");
 }
 
 function checkRequest(s: Shape, x: unknown, at: string): GuardRequest {
-  const r = s.obj(x, at, REQUEST_KEYS);
+  const has = (k: string): boolean => typeof x === "object" && x !== null && Object.prototype.hasOwnProperty.call(x, k);
+  const hasFiles = has("files");
+  const hasPreviews = has("previews");
+  const r = s.obj(x, at, [...REQUEST_KEYS, ...(hasFiles ? ["files"] : []), ...(hasPreviews ? ["previews"] : [])]);
   const f = (k: string): string => join(at, k);
   if (r.v !== 1) s.fail(f("v"));
   s.str(r.id, f("id"));
@@ -419,6 +434,7 @@ function checkRequest(s: Shape, x: unknown, at: string): GuardRequest {
     // A via without a link is no via: it would make two records for one run.
     if (links.length === 0) s.fail(f("program.via.links"));
   }
+  if (hasFiles) checkFiles(s, r.files, f("files"), argv);
   s.nonEmpty(r.cwd, f("cwd"));
   const env = s.obj(r.environment, f("environment"), ["name", "protected", "evidence"]);
   s.name(env.name, f("environment.name"));
@@ -441,13 +457,62 @@ function checkRequest(s: Shape, x: unknown, at: string): GuardRequest {
   s.strOrNull(r.reason, f("reason"));
   s.str(r.policyDigest, f("policyDigest"), HEX64);
   s.arr(r.rules, f("rules"), (v, a) => s.name(v, a));
-  s.arr(r.requirements, f("requirements"), (v, a) => checkRequirement(s, v, a));
+  const requirements = s.arr(r.requirements, f("requirements"), (v, a) => checkRequirement(s, v, a));
+  let previewed: string[] = [];
+  if (hasPreviews) {
+    const previews = s.arr(r.previews, f("previews"), (v, a) => {
+      const p = s.obj(v, a, ["rule", "argv", "exitCode", "output", "truncated"]);
+      const rule = s.name(p.rule, join(a, "rule"));
+      // One preview per requirement that asks for one, and only for those.
+      if (!requirements.some((q) => q.rule === rule && q.preview !== undefined)) s.fail(join(a, "rule"));
+      if (s.arr(p.argv, join(a, "argv"), (e, ea) => s.str(e, ea)).length === 0) s.fail(join(a, "argv"));
+      s.int(p.exitCode, join(a, "exitCode"), 0);
+      const output = s.str(p.output, join(a, "output"));
+      // Invalid bytes decode to U+FFFD (3 bytes each): the stored text is at most three times the cap.
+      if (new TextEncoder().encode(output).length > 3 * PREVIEW_MAX_BYTES) s.fail(join(a, "output"));
+      s.bool(p.truncated, join(a, "truncated"));
+      return rule;
+    });
+    if (previews.length === 0 || new Set(previews).size !== previews.length) s.fail(f("previews"));
+    previewed = previews;
+  }
   s.bool(r.breakGlass, f("breakGlass"));
+  // Every requirement that asks for a preview has its preview (a break-glass run asks nobody: none).
+  const wanted = r.breakGlass === true ? [] : requirements.filter((q) => q.preview !== undefined).map((q) => q.rule);
+  if (wanted.length !== previewed.length || wanted.some((w) => !previewed.includes(w))) s.fail(f("previews"));
   const created = Date.parse(s.iso(r.createdAt, f("createdAt")));
   const expires = Date.parse(s.iso(r.expiresAt, f("expiresAt")));
   if (expires <= created) s.fail(f("expiresAt"));
   s.str(r.nonce, f("nonce"), NONCE);
   return x as GuardRequest;
+}
+
+/**
+ * `files`: at least one entry (none is written as no field), at most MAX_FILES, each naming an argument
+ * that exists and a name that argument gives (itself, or what follows its first `=`), without duplicates;
+ * a stored text must be exactly the bound content, so an approver never reads other bytes than are bound.
+ */
+function checkFiles(s: Shape, x: unknown, at: string, argv: readonly string[]): void {
+  const files = s.arr(x, at, (v, a) => {
+    const type = typeof v === "object" && v !== null ? (v as Record<string, unknown>).type : undefined;
+    const hasText = typeof v === "object" && v !== null && Object.prototype.hasOwnProperty.call(v, "text");
+    const keys = type === "file" ? ["arg", "name", "path", "type", "size", "sha256", ...(hasText ? ["text"] : [])] : ["arg", "name", "path", "type"];
+    const e = s.obj(v, a, keys);
+    if (e.type !== "file" && e.type !== "directory" && e.type !== "null") s.fail(join(a, "type"));
+    const arg = s.int(e.arg, join(a, "arg"), 1);
+    const name = s.nonEmpty(e.name, join(a, "name"));
+    const given = argv[arg];
+    if (given === undefined || (given !== name && !(given.includes("=") && given.slice(given.indexOf("=") + 1) === name))) s.fail(join(a, "name"));
+    const path = s.nonEmpty(e.path, join(a, "path"));
+    if (!path.startsWith("/")) s.fail(join(a, "path"));
+    if (e.type === "file") {
+      const size = s.int(e.size, join(a, "size"), 0);
+      const sha = s.str(e.sha256, join(a, "sha256"), HEX64);
+      if (hasText && !textMatches(s.str(e.text, join(a, "text")), size, sha)) s.fail(join(a, "text"));
+    }
+    return `${arg}\u0000${name}`;
+  });
+  if (files.length === 0 || files.length > MAX_FILES || new Set(files).size !== files.length) s.fail(at);
 }
 
 function checkEvidence(s: Shape, x: unknown, at: string): Evidence {
@@ -461,7 +526,14 @@ function checkEvidence(s: Shape, x: unknown, at: string): Evidence {
 }
 
 function checkRequirement(s: Shape, x: unknown, at: string): Requirement {
-  const r = s.obj(x, at, ["rule", "approvals", "from", "reason", "confirm", "ttlSeconds"]);
+  const hasPreview = typeof x === "object" && x !== null && Object.prototype.hasOwnProperty.call(x, "preview");
+  const r = s.obj(x, at, ["rule", "approvals", "from", "reason", "confirm", "ttlSeconds", ...(hasPreview ? ["preview"] : [])]);
+  if (hasPreview) {
+    const p = s.obj(r.preview, join(at, "preview"), ["command", "recheck", "timeoutSeconds"]);
+    if (s.arr(p.command, join(at, "preview.command"), (v, a) => s.nonEmpty(v, a)).length === 0) s.fail(join(at, "preview.command"));
+    s.bool(p.recheck, join(at, "preview.recheck"));
+    s.int(p.timeoutSeconds, join(at, "preview.timeoutSeconds"), 1);
+  }
   s.name(r.rule, join(at, "rule"));
   s.int(r.approvals, join(at, "approvals"), 1);
   if (r.from !== null) s.arr(r.from, join(at, "from"), (v, a) => s.name(v, a));

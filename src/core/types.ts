@@ -3,6 +3,8 @@
  * environment: adapters gather these values and pass them in.
  */
 import type { RegexCompiler } from "./linear-regex.js";
+import type { BoundFile } from "./file-args.js";
+export type { BoundFile };
 
 // ---------------------------------------------------------------------------------------------
 // Policy (validated, normalised form; the YAML field names are in src/core/policy/schema.ts)
@@ -84,6 +86,28 @@ export interface RuleMatch {
   args?: string[];
 }
 
+/** `require.preview`: a dry run attached to the request and shown to approvers (issue 14). */
+export interface PreviewSpec {
+  /** argv; an element exactly "{program}" is the resolved program, "{args}" the run's arguments, each its own element. */
+  command: string[];
+  /** Run it again just before exec, before consuming the approval; refuse (77) when its output changed. */
+  recheck: boolean;
+  timeoutSeconds: number;
+}
+
+/** A preview as it ran when the request was made: stored in the signed request. */
+export interface PreviewResult {
+  /** The rule whose `require.preview` it is. */
+  rule: string;
+  /** The command as run (placeholders expanded). */
+  argv: string[];
+  exitCode: number;
+  /** stdout then stderr, as UTF-8 (invalid bytes replaced), at most PREVIEW_MAX_BYTES of the output. */
+  output: string;
+  /** Whether the output was cut at PREVIEW_MAX_BYTES. */
+  truncated: boolean;
+}
+
 export interface Requirement {
   /** The rule that asked for it. */
   rule: string;
@@ -95,12 +119,14 @@ export interface Requirement {
   confirm: boolean;
   /** Lifetime of the request and its approvals, seconds. */
   ttlSeconds: number;
+  /** Absent when the rule asks for no preview (requirements keep the shape they always had). */
+  preview?: PreviewSpec;
 }
 
 export type RuleEffect =
   | { type: "allow" }
   | { type: "deny"; message: string }
-  | { type: "require"; approvals: number; from: string[] | null; reason: boolean; confirm: boolean; ttlSeconds: number };
+  | { type: "require"; approvals: number; from: string[] | null; reason: boolean; confirm: boolean; ttlSeconds: number; preview?: PreviewSpec };
 
 export interface Rule {
   name: string;
@@ -314,6 +340,13 @@ export interface GuardRequest {
    * (absent, not null, otherwise: requests for programs without links keep the shape they always had).
    */
   program: { path: string; sha256: string; relative?: string | null; via?: ProgramVia };
+  /**
+   * The arguments that named a file, directory or /dev/null when the request was made (src/core/file-args.ts).
+   * Absent when none did (and in requests made before file arguments were bound): the shape stays the same.
+   */
+  files?: BoundFile[];
+  /** The previews the requirements asked for, as they ran when the request was made; absent when none. */
+  previews?: PreviewResult[];
   cwd: string;
   environment: { name: string; protected: boolean; evidence: Evidence[] };
   env: Record<string, BoundVariable>;

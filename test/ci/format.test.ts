@@ -174,6 +174,18 @@ describe("step summary", () => {
     expect(md.split("\n").some((l) => l.trimStart().startsWith("::"))).toBe(false);
   });
 
+  it("issue 14: the preview and the bound files, escaped line by line, never leaving their quote", () => {
+    const r = request(null);
+    r.signed.request.previews = [{ rule: "purge", argv: ["x"], exitCode: 0, output: "would delete 12 rows\n<script>| ::error::x\n", truncated: false }];
+    r.signed.request.files = [{ arg: 1, name: "--all", path: "/p/<b>all", type: "file", size: 3, sha256: "a".repeat(64) }];
+    const md = summaryMarkdown(runReport({ request: r }, ["x"], "approval-needed", 75, null));
+    expect(md).toContain("**Preview** (rule purge, exit 0)");
+    expect(md).toContain("> would delete 12 rows  ");
+    expect(md).toContain(`(3 bytes, sha256 ${"a".repeat(64)})`);
+    expect(md).not.toMatch(unescaped("<"));
+    expect(md.split("\n").some((l) => l.trimStart().startsWith("::"))).toBe(false);
+  });
+
   it("a request id that is not an id never reaches the code block", () => {
     const r = request(null);
     r.signed.request.id = "r-x\n```\n<script>";

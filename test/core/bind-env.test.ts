@@ -144,7 +144,7 @@ describe("compareBinding with the whole environment bound", () => {
     requester: { principal: "alice", fingerprint: "SHA256:x", key: "" },
   } as unknown as GuardRequest;
   const envDiffs = (env: Record<string, string>): string[] => {
-    const now: RunBinding = { ...rest, env: boundEnvironment(policy(), env, []), environment: { name: "production", evidence: [] }, requesterFingerprint: "SHA256:x" };
+    const now: RunBinding = { ...rest, files: [], env: boundEnvironment(policy(), env, []), environment: { name: "production", evidence: [] }, requesterFingerprint: "SHA256:x" };
     return compareBinding(req, now).map((d) => d.field);
   };
 

@@ -179,3 +179,29 @@ describe("the Slack payload", () => {
     expect(payloadFor(webhook({ format: "json" }), facts())).toHaveProperty("event", "request.created");
   });
 });
+
+describe("issue 14: the preview in notifications", () => {
+  const preview = { rule: "purge-needs-an-sre", argv: ["/p", "--dry-run"], exitCode: 0, output: "would delete 12 rows\n\x1b[2Jfake line\n", truncated: false };
+
+  it("the JSON payload carries the preview, cut at 2000 characters and marked", () => {
+    const short = jsonPayload(facts({ request: request({ previews: [preview] }) })) as { request: { previews: unknown[] } };
+    expect(short.request.previews).toEqual([{ rule: preview.rule, exitCode: 0, output: preview.output, truncated: false }]);
+    const long = jsonPayload(facts({ request: request({ previews: [{ ...preview, output: "x".repeat(5000) }] }) })) as { request: { previews: Array<{ output: string; truncated: boolean }> } };
+    expect(long.request.previews[0]!.output).toHaveLength(2000);
+    expect(long.request.previews[0]!.truncated).toBe(true);
+  });
+
+  it("Slack shows it line by line, escaped, within the section budget", () => {
+    const many = { ...preview, output: Array.from({ length: 50 }, (_, i) => `line ${i} ${"y".repeat(300)}`).join("\n") };
+    for (const p of [preview, many]) {
+      const body = slackPayload(facts({ request: request({ previews: [p] }) }));
+      const block = body.blocks.find((b) => b.type === "section" && b.text.text.startsWith("*Preview*"));
+      expect(block).toBeDefined();
+      const text = block!.type === "section" ? block!.text.text : "";
+      expect(text).not.toContain("\x1b");
+      expect(text.length).toBeLessThan(3000);
+    }
+    const first = slackPayload(facts({ request: request({ previews: [preview] }) })).blocks.find((b) => b.type === "section" && b.text.text.startsWith("*Preview*"));
+    expect(first!.type === "section" && first!.text.text).toContain("would delete 12 rows\n\\x1b[2Jfake line");
+  });
+});

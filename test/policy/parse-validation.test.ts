@@ -253,8 +253,24 @@ describe("rules", () => {
     ["a ttl without a unit", "    match: {}\n    require: { approvals: 1, ttl: 60 }\n", "wrong-type"],
     ["a ttl with units out of order", "    match: {}\n    require: { approvals: 1, ttl: 30m1h }\n", "bad-duration"],
     ["a rule with nothing but a name", "", "rule-effect"],
+    ["a preview without a command", "    match: {}\n    require: { approvals: 1, preview: { recheck: true } }\n", "missing-field"],
+    ["a misspelled preview field", '    match: {}\n    require: { approvals: 1, preview: { command: ["{program}"], recheck: true, timout: 5s } }\n', "unknown-field"],
+    ["an empty preview command", "    match: {}\n    require: { approvals: 1, preview: { command: [] } }\n", "empty-list"],
+    ["a preview timeout over ten minutes", '    match: {}\n    require: { approvals: 1, preview: { command: ["x"], timeout: 11m } }\n', "out-of-range"],
+    ["a preview recheck that is not a bool", '    match: {}\n    require: { approvals: 1, preview: { command: ["x"], recheck: "yes" } }\n', "wrong-type"],
   ])("%s is refused", (_name, body, code) => {
     expect(ruleErrors(body)).toContain(code);
+  });
+
+  it("a preview: defaults (recheck false, timeout 30s), carried into the requirement", () => {
+    const r = withRule('    match: {}\n    require: { approvals: 1, preview: { command: ["{program}", "--dry-run", "{args}"] } }\n');
+    expect(errors(r)).toEqual([]);
+    expect(r.policy?.rules[0]?.effect).toMatchObject({ preview: { command: ["{program}", "--dry-run", "{args}"], recheck: false, timeoutSeconds: 30 } });
+  });
+
+  it("a misspelled preview field is an error with file:line:col", () => {
+    const r = withRule('    match: {}\n    require:\n      approvals: 1\n      preview:\n        command: ["x"]\n        rechek: true\n');
+    expect(located(errors(r))).toEqual(["unknown-field@9:9"]);
   });
 
   it("ttl bounds are inclusive: 1m and 7d are accepted", () => {

@@ -1,7 +1,8 @@
 import { isMap, type Node } from "yaml";
 import { globProblem } from "../glob.js";
 import { parseAuthorizedKey } from "../sshkey.js";
-import type { BreakGlass, Detector, Environment, Freeze, IdentityProbe, Principal, PublicKey, Rule, RuleEffect, RuleMatch, SourceLocation, ValueMatcher } from "../types.js";
+import type { BreakGlass, Detector, Environment, Freeze, IdentityProbe, PreviewSpec, Principal, PublicKey, Rule, RuleEffect, RuleMatch, SourceLocation, ValueMatcher } from "../types.js";
+import { PREVIEW_DEFAULT_TIMEOUT_SECONDS, PREVIEW_MAX_TIMEOUT_SECONDS, PREVIEW_MIN_TIMEOUT_SECONDS } from "../preview.js";
 import { BIND_ENV_RE, DETECTOR_KINDS, EFFECTS, ENV_VAR_RE, FLAG_RE, SPECS, VALUE_MATCHERS } from "./fields.js";
 import type { Field, Reader, YNode } from "./reader.js";
 import { regexProblem } from "./regex-check.js";
@@ -429,8 +430,26 @@ function readEffect(r: Reader, kind: (typeof EFFECTS)[number], field: Field, def
   const confirm = confirmF ? r.bool(confirmF.value, "`confirm`") : false;
   const ttlF = f.get("ttl");
   const ttl = ttlF ? readDuration(r, ttlF.value, "`ttl`", MIN_TTL_SECONDS, MAX_TTL_SECONDS) : DEFAULT_TTL_SECONDS;
-  if (ok.approvals === undefined || reason === null || confirm === null || ttl === null) return null;
-  return { type: "require", approvals: ok.approvals, from: from ? def.from.map((g) => g.name) : null, reason, confirm, ttlSeconds: ttl };
+  const previewF = f.get("preview");
+  const preview = previewF ? readPreview(r, previewF.value) : undefined;
+  if (ok.approvals === undefined || reason === null || confirm === null || ttl === null || preview === null) return null;
+  return { type: "require", approvals: ok.approvals, from: from ? def.from.map((g) => g.name) : null, reason, confirm, ttlSeconds: ttl, ...(preview ? { preview } : {}) };
+}
+
+/** `require.preview`: the dry run shown to approvers (issue 14). */
+function readPreview(r: Reader, node: YNode): PreviewSpec | null {
+  const map = r.map(node, "`preview`");
+  if (!map) return null;
+  const f = r.fields(map, SPECS.preview);
+  const commandF = f.get("command");
+  if (!commandF) return null;
+  const items = r.strings(commandF.value, "`command`", { nonEmpty: true });
+  const recheckF = f.get("recheck");
+  const recheck = recheckF ? r.bool(recheckF.value, "`recheck`") : false;
+  const timeoutF = f.get("timeout");
+  const timeout = timeoutF ? readDuration(r, timeoutF.value, "`timeout`", PREVIEW_MIN_TIMEOUT_SECONDS, PREVIEW_MAX_TIMEOUT_SECONDS) : PREVIEW_DEFAULT_TIMEOUT_SECONDS;
+  if (!items || items.length === 0 || recheck === null || timeout === null) return null;
+  return { command: items.map((i) => i.value), recheck, timeoutSeconds: timeout };
 }
 
 function readFreeze(r: Reader, node: YNode): FreezeDef | null {

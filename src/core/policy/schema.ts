@@ -76,6 +76,17 @@ export const matchSchema = z
   })
   .describe("Which runs the rule applies to; every given field must match.");
 
+export const previewSchema = z
+  .strictObject({
+    command: z
+      .array(nonEmpty("An argument of the preview command; an element exactly \"{program}\" is the resolved program, \"{args}\" the run's arguments, each its own element."))
+      .min(1)
+      .describe("The dry run to execute, e.g. [\"{program}\", \"--dry-run\", \"{args}\"]."),
+    recheck: z.boolean().optional().describe("Run it again just before exec, before the approval is consumed; refuse (77) when its output or exit status changed (default false)."),
+    timeout: z.string().regex(DURATION).optional().describe("How long the preview may take, e.g. 30s (default 30s, between 1s and 10m); longer refuses the request."),
+  })
+  .describe("A dry run guard executes as the requester when the request is made; its output (at most 64 KiB) is stored in the signed request and shown to approvers. A failing or hanging preview refuses the request.");
+
 export const requireSchema = z
   .strictObject({
     approvals: z.number().int().min(1).describe("How many distinct principals other than the requester must approve (at least 1, at most the eligible principals)."),
@@ -83,6 +94,7 @@ export const requireSchema = z
     reason: z.boolean().optional().describe("A reason must be given with the request (default false)."),
     confirm: z.boolean().optional().describe("The requester must type the environment's name, or pass --confirm ENV (default false)."),
     ttl: z.string().regex(DURATION).optional().describe("How long the request and its approvals live, e.g. 30m, 1h30m (default 1h, between 1m and 7d)."),
+    preview: previewSchema.optional(),
   })
   .describe("Approvals needed before the run.");
 
