@@ -9,6 +9,7 @@ import { kubeconfigPaths } from "../core/kube.js";
 import { declaredEnvProblem, detectTarget, hasKubeDetector } from "../core/detect.js";
 import { evaluate } from "../core/evaluate.js";
 import { unwrapCommand } from "../core/wrappers.js";
+import { adminVariables } from "../core/credentials.js";
 import { usageError } from "../core/errors.js";
 import type { Decision, Detection, KubeconfigFile, Policy, ResolvedProgram } from "../core/types.js";
 import type { Context } from "./context.js";
@@ -25,7 +26,10 @@ export interface Plan {
   policy: Policy;
   detection: Detection;
   decision: Decision;
-  /** The command's environment: the invocation's, plus `env VAR=x` assignments unwrapped. */
+  /**
+   * The command's environment: the invocation's, plus `env VAR=x` assignments unwrapped, minus the
+   * variables that hold guard's own credential sources.
+   */
   childEnv: Record<string, string | undefined>;
 }
 
@@ -55,6 +59,9 @@ export async function planRun(ctx: Context, argv: string[], declared: string | u
     : [];
   const detection = detectTarget(policy, { args, env: childEnv, host: ctx.host, kubeconfigs, declared });
   const decision = evaluate(policy, { program, args, detection, now, wrapperHidden: unwrapped.hidden });
+  // guard's own credential sources (credentials.postgres.admin: env:NAME) are neither bound into a
+  // request, not even by digest, nor passed to any child.
+  for (const name of adminVariables(policy)) delete childEnv[name];
   return { typed, argv, program, policy, detection, decision, childEnv };
 }
 
