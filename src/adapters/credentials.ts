@@ -325,20 +325,28 @@ interface HelperResult {
 
 function runHelper(argv: string[], env: NodeJS.ProcessEnv, timeoutSeconds: number, input: string | null): Promise<HelperResult> {
   return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { env, cwd: "/", stdio: [input === null ? "ignore" : "pipe", "pipe", "pipe"], shell: false });
+    // Its own process group, so that a timeout ends whatever it started too (a `sleep` holding stdout).
+    const child = spawn(argv[0]!, argv.slice(1), { env, cwd: "/", stdio: [input === null ? "ignore" : "pipe", "pipe", "pipe"], shell: false, detached: true });
+    const kill = (): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        child.kill("SIGKILL");
+      }
+    };
     const out: Buffer[] = [];
     let outLen = 0;
     let err = "";
     let failure: string | null = null;
     const timer = setTimeout(() => {
       failure ??= `timed out after ${timeoutSeconds}s`;
-      child.kill("SIGKILL");
+      kill();
     }, timeoutSeconds * 1000);
     child.stdout!.on("data", (d: Buffer) => {
       outLen += d.length;
       if (outLen > MAX_MINT_OUTPUT) {
         failure ??= `printed more than ${MAX_MINT_OUTPUT} bytes`;
-        child.kill("SIGKILL");
+        kill();
         return;
       }
       out.push(d);
