@@ -71,6 +71,14 @@ async function mintPostgres(creds: PgCredentials, mc: MintContext): Promise<Mint
   const target = parseAdminUrl(adminUrl, creds.admin);
   const role = pgRoleName(mc.runId);
   const password = randomBytes(32).toString("base64url");
+  // The child's URL: the admin URL's host, port, database and parameters, with the run's role instead.
+  const url = new URL(adminUrl);
+  url.username = role;
+  url.password = password;
+  for (const k of ["user", "password", "passfile"]) url.searchParams.delete(k);
+  if (url.username !== role || url.password !== password) {
+    throw configError(`the admin URL in ${describeSource(creds.admin)} names no host, so no per-run URL can carry a role and password; nothing was run`, "write the host in the URL: postgres://user:password@host:port/database");
+  }
   const pg = await loadPg();
   const client = await connect(pg, adminUrl, target);
   let validUntil: string;
@@ -111,10 +119,6 @@ async function mintPostgres(creds: PgCredentials, mc: MintContext): Promise<Mint
     await client.end().catch(() => undefined);
   }
 
-  const url = new URL(adminUrl);
-  url.username = role;
-  url.password = password;
-  for (const k of ["user", "password", "passfile"]) url.searchParams.delete(k);
   let revoked = false;
   return {
     env: { [creds.export]: url.toString() },

@@ -117,6 +117,8 @@ describe("per-run PostgreSQL credentials", () => {
     }
     // The admin URL's variable is not bound into the request either (not even by digest).
     expect(shown.stdout).not.toContain("GUARD_PG_ADMIN_URL");
+    const verify = await guard(w, ["audit", "verify", "--json"], { as: "bob" });
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
   });
 
   it("an allowed run gets its own role too, dropped after", async () => {
@@ -154,6 +156,10 @@ describe("per-run PostgreSQL credentials", () => {
     const unset = await guard(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: { ...PROD, GUARD_PG_ADMIN_URL: undefined } });
     expect(unset.code, unset.stderr).toBe(78);
     expect(unset.stderr).toContain("GUARD_PG_ADMIN_URL");
+    // A URL with no host (a Unix socket in the query) cannot carry the run's role: refused before anything is created.
+    const socket = await guard(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: { ...PROD, GUARD_PG_ADMIN_URL: "postgres:///postgres?host=/var/run/postgresql" } });
+    expect(socket.code, socket.stderr).toBe(78);
+    expect(socket.stderr).toContain("names no host");
     const later = await guard(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: { ...PROD, ...admin } });
     expect(later.code, later.stderr).toBe(0);
     expect((await report("down")).widgets).toBe("3");
