@@ -58,7 +58,7 @@ Exit codes:
 When guard refuses, nothing ran and no approval was consumed.`;
 
 /** Top-level command names: main.ts builds only the one being run. */
-export const COMMAND_NAMES: ReadonlySet<string> = new Set(["run", "check", "request", "approve", "deny", "requests", "show", "policy", "audit", "whoami", "init", "completion", "store"]);
+export const COMMAND_NAMES: ReadonlySet<string> = new Set(["run", "check", "request", "approve", "deny", "requests", "show", "policy", "audit", "whoami", "init", "completion", "store", "credentials"]);
 
 /**
  * The program. With `only` (the command name from argv), just that command is built: `guard run` in
@@ -267,6 +267,16 @@ export function buildProgram(only?: string): Command {
         .description("clear the file store's audit lock: a stale one, or one held on another host (--host) once you checked nothing runs there")
         .option("--host <name>", "the host the lock names (required for a lock held on another host)"),
     ).action(async (opts) => unlockStoreCommand(opts));
+  }
+
+  if (want("credentials")) {
+    const creds = program.command("credentials").description("per-run credentials (environments' `credentials:`)");
+    common(
+      creds
+        .command("sweep")
+        .description("drop per-run PostgreSQL roles left by a guard that was killed (VALID UNTIL passed); roles still valid are left alone")
+        .option("--env <name>", "only this environment"),
+    ).action(async (opts) => (await import("./commands/credentials.js")).sweepCommand(opts));
   }
 
   return program;

@@ -18,6 +18,7 @@ import { identityChanges } from "../core/identity.js";
 import { bindFileArguments } from "../adapters/file-args.js";
 import { compareFiles } from "../core/file-args.js";
 import { previewDifference, samePreview } from "../core/preview.js";
+import { mintCredentials, type Minted } from "../adapters/credentials.js";
 import { colours, say } from "../adapters/output.js";
 import type { Context } from "./context.js";
 import type { Plan } from "./plan.js";
@@ -45,19 +46,25 @@ export async function executeAllowed(ctx: Context, plan: Plan, actor: AuditActor
   // Hashing a large binary costs time on every run; it is recorded for protected targets only.
   const hashed = plan.decision.protected ? await hashProgram(plan.program.path) : null;
   const runId = newRunId();
-  await startedOrFail(ctx, actor, {
-    runId,
-    requestId: null,
-    argv: plan.typed,
-    program: { path: plan.program.path, sha256: hashed?.sha256 ?? null, via: plan.program.via?.path ?? null },
-    environment: plan.decision.environment,
-    rules: plan.decision.rules,
-    cwd: ctx.cwd,
-    breakGlass: false,
-  });
-  if (hashed) await verifyUnchanged(plan.program.path, hashed);
-  await verifyChain(plan.program, hashed?.identity ?? null);
-  return spawnAndFinish(ctx, plan, plan.childEnv, actor, runId, null);
+  const minted = await mintFor(ctx, plan, actor, runId, null);
+  try {
+    await startedOrFail(ctx, actor, {
+      runId,
+      requestId: null,
+      argv: plan.typed,
+      program: { path: plan.program.path, sha256: hashed?.sha256 ?? null, via: plan.program.via?.path ?? null },
+      environment: plan.decision.environment,
+      rules: plan.decision.rules,
+      cwd: ctx.cwd,
+      breakGlass: false,
+    });
+    if (hashed) await verifyUnchanged(plan.program.path, hashed);
+    await verifyChain(plan.program, hashed?.identity ?? null);
+  } catch (err) {
+    await revokeMinted(ctx, actor, runId, null, minted);
+    throw err;
+  }
+  return spawnAndFinish(ctx, plan, plan.childEnv, actor, runId, null, undefined, minted);
 }
 
 /**
@@ -71,7 +78,6 @@ export async function executeApproved(
   signed: SignedRequest,
   hashed: Hashed,
 ): Promise<RunResult> {
-  const store = await ctx.store();
   const req = signed.request;
   await verifyUnchanged(plan.program.path, hashed);
   await verifyChain(plan.program, hashed.identity);
@@ -88,6 +94,29 @@ export async function executeApproved(
   // before this point) and the variables allowed to vary; anything that appeared since is withheld.
   const child = childEnvironment(req.env, plan.childEnv, req.cwd);
   const runId = newRunId();
+  // Credentials are minted after every check and before the approval is used: if minting fails,
+  // nothing runs and the same approval runs later.
+  const minted = await mintFor(ctx, plan, actor, runId, req.id);
+  try {
+    return await consumeAndRun(ctx, plan, actor, signed, hashed, child, runId, minted);
+  } catch (err) {
+    await revokeMinted(ctx, actor, runId, req.id, minted);
+    throw err;
+  }
+}
+
+async function consumeAndRun(
+  ctx: Context,
+  plan: Plan,
+  actor: AuditActor,
+  signed: SignedRequest,
+  hashed: Hashed,
+  child: ReturnType<typeof childEnvironment>,
+  runId: string,
+  minted: Minted | null,
+): Promise<RunResult> {
+  const store = await ctx.store();
+  const req = signed.request;
   await auditOrFail(ctx, actor, "run.intent", { runId, requestId: req.id, argv: req.argv });
   const won = await store.consume({
     requestId: req.id,
@@ -132,7 +161,50 @@ export async function executeApproved(
   await verifyUnchanged(plan.program.path, hashed);
   await verifyChain(plan.program, hashed.identity);
   await assertFilesUnchanged(ctx, plan, actor, signed, true);
-  return spawnAndFinish(ctx, plan, child.env, actor, runId, req.id, await runNotifications(ctx, plan, actor, signed, runId));
+  return spawnAndFinish(ctx, plan, child.env, actor, runId, req.id, await runNotifications(ctx, plan, actor, signed, runId), minted);
+}
+
+/**
+ * Fresh credentials for this run when its environment has `credentials:`; null otherwise. A failure is
+ * a refusal (audited): nothing runs, and no approval has been used yet.
+ */
+async function mintFor(ctx: Context, plan: Plan, actor: AuditActor, runId: string, requestId: string | null): Promise<Minted | null> {
+  const environment = plan.decision.environment;
+  const creds = environment ? plan.policy.environments[environment]?.credentials : undefined;
+  if (!environment || !creds) return null;
+  let minted: Minted;
+  try {
+    minted = await mintCredentials(creds, { env: ctx.env, runId, requestId, environment });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    await auditBestEffort(ctx, actor, "run.refused", { argv: plan.typed, requestId, environment, reasons: [`credentials could not be minted: ${message}`], exitCode: err instanceof GuardError ? err.exitCode : ExitCode.INTERNAL });
+    throw err;
+  }
+  try {
+    await auditOrFail(ctx, actor, "credentials.issued", { runId, requestId, environment, ...minted.issued });
+  } catch (err) {
+    await revokeMinted(ctx, actor, runId, requestId, minted);
+    throw err;
+  }
+  const what = minted.issued.provider === "postgres"
+    ? `role ${String(minted.issued.role)} (member of ${(minted.issued.grant as string[]).join(", ")}) in ${String(minted.issued.exported)}, valid until ${String(minted.issued.validUntil)}`
+    : `${(minted.issued.variables as string[]).join(", ")}, valid until ${esc(String(minted.issued.expires))}`;
+  say(colours().dim(`guard: per-run credentials for this command only: ${what}`));
+  return minted;
+}
+
+/** Revoke what was minted (once), and record it; a failure is a warning and an audit event, never silent. */
+const revokedOnce = new WeakSet<Minted>();
+async function revokeMinted(ctx: Context, actor: AuditActor, runId: string, requestId: string | null, minted: Minted | null): Promise<void> {
+  if (!minted || revokedOnce.has(minted)) return;
+  revokedOnce.add(minted);
+  const r = await minted.revoke();
+  if (!r.ok) say(`${colours().yellow("guard: warning:")} ${r.message ?? "the per-run credentials could not be revoked"}`);
+  try {
+    await auditOrFail(ctx, actor, r.ok ? "credentials.revoked" : "credentials.revoke_failed", { runId, requestId, ...r.data });
+  } catch (err) {
+    say(`${colours().yellow("guard: warning:")} could not record the revocation of this run's credentials: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 /**
@@ -250,10 +322,19 @@ async function spawnAndFinish(
   runId: string,
   requestId: string | null,
   afterRun?: (r: ChildOutcome) => Promise<void>,
+  minted: Minted | null = null,
 ): Promise<RunResult> {
   // Through the path found when it is a link (pg_wrapper and busybox choose by that name): verifyChain
   // has just checked that it leads to the real file that was checked.
-  const result = await runChild({ file: plan.program.via?.path ?? plan.program.path, argv: plan.argv, cwd: ctx.cwd, env });
+  let result: ChildOutcome;
+  try {
+    // The minted variables replace what the invocation had (DATABASE_URL as bound decided the target;
+    // the child connects with its own per-run credentials, which are never bound or stored).
+    result = await runChild({ file: plan.program.via?.path ?? plan.program.path, argv: plan.argv, cwd: ctx.cwd, env: minted ? { ...env, ...minted.env } : env });
+  } finally {
+    // Exit, signal or a failed start: the credentials end with the child.
+    await revokeMinted(ctx, actor, runId, requestId, minted);
+  }
   try {
     await auditOrFail(ctx, actor, "run.finished", {
       runId,

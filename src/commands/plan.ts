@@ -12,6 +12,7 @@ import { readPgServiceFiles } from "../adapters/pg-service.js";
 import { probeTarget } from "../adapters/identity-probe.js";
 import { evaluate } from "../core/evaluate.js";
 import { hiddenByProgram, unwrapCommand } from "../core/wrappers.js";
+import { adminVariables } from "../core/credentials.js";
 import { usageError } from "../core/errors.js";
 import type { Decision, Detection, KubeconfigFile, Policy, ResolvedProgram } from "../core/types.js";
 import type { Context } from "./context.js";
@@ -28,7 +29,10 @@ export interface Plan {
   policy: Policy;
   detection: Detection;
   decision: Decision;
-  /** The command's environment: the invocation's, plus `env VAR=x` assignments unwrapped. */
+  /**
+   * The command's environment: the invocation's, plus `env VAR=x` assignments unwrapped, minus the
+   * variables that hold guard's own credential sources.
+   */
   childEnv: Record<string, string | undefined>;
 }
 
@@ -65,6 +69,9 @@ export async function planRun(ctx: Context, argv: string[], declared: string | u
   // Wrappers are judged by what really runs too: a symlink to bash, busybox applets, the dynamic loader.
   const wrapperHidden = unwrapped.hidden ?? hiddenByProgram(program, args);
   const decision = evaluate(policy, { program, args, detection, now, wrapperHidden });
+  // guard's own credential sources (credentials.postgres.admin: env:NAME) are neither bound into a
+  // request, not even by digest, nor passed to any child.
+  for (const name of adminVariables(policy)) delete childEnv[name];
   return { typed, argv, program, policy, detection, decision, childEnv };
 }
 

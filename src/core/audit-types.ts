@@ -17,6 +17,10 @@ export const AUDIT_EVENT_TYPES = [
   "policy.error",
   "notify.failed",
   "store.unlocked",
+  "credentials.issued",
+  "credentials.revoked",
+  "credentials.revoke_failed",
+  "credentials.swept",
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 

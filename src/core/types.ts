@@ -48,6 +48,8 @@ export interface Environment {
   detect: Detector[];
   /** The target's own answers to "who are you?", asked of the detected environment before anything runs. */
   identity?: IdentityProbe[];
+  /** Credentials minted for each permitted run in this environment, given to that child alone. */
+  credentials?: Credentials;
   at?: SourceLocation;
 }
 
@@ -58,6 +60,18 @@ export interface IdentityProbe {
   timeoutSeconds: number;
   at?: SourceLocation;
 }
+
+/** Where guard reads a secret of its own (never passed to a child): a variable of guard's environment, or a file. */
+export type SecretSource = { kind: "env"; name: string } | { kind: "file"; path: string };
+
+/**
+ * `credentials:` of an environment. postgres: a login role per run, member of `grant`, exported as a URL
+ * in `export`, VALID UNTIL now()+ttl. command: `run` prints {"env": {...}, "expires": ISO}; `revoke`
+ * receives the same JSON on stdin after the run.
+ */
+export type Credentials =
+  | { type: "postgres"; admin: SecretSource; grant: string[]; export: string; ttlSeconds: number }
+  | { type: "command"; run: string[]; revoke: string[] | null; timeoutSeconds: number };
 
 export interface PublicKey {
   /** e.g. "ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa". */

@@ -56,6 +56,9 @@ describe("the zod schema and the loader agree", () => {
   const pairs: [SpecName, z.ZodType][] = [
     ["policyFile", schema.policyFileSchema],
     ["environment", schema.environmentSchema],
+    ["credentials", schema.credentialsSchema],
+    ["credentialsPostgres", schema.credentialsPostgresSchema],
+    ["credentialsCommand", schema.credentialsCommandSchema],
     ["detector", schema.detectorSchema],
     ["principal", schema.principalSchema],
     ["rule", schema.ruleSchema],

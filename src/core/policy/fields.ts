@@ -15,8 +15,11 @@ export const SPECS = {
     fields: ["version", "environments", "default_environment", "principals", "rules", "freezes", "break_glass", "bind_env", "notifications"],
     required: ["version"],
   },
-  environment: { label: "an environment", fields: ["protected", "aliases", "detect", "identity", "description"], required: [] },
+  environment: { label: "an environment", fields: ["protected", "aliases", "detect", "identity", "description", "credentials"], required: [] },
   identity: { label: "an identity probe", fields: ["command", "equals", "matches", "regex", "timeout"], required: ["command"] },
+  credentials: { label: "an environment's `credentials`", fields: ["postgres", "command"], required: [] },
+  credentialsPostgres: { label: "`credentials.postgres`", fields: ["admin", "grant", "export", "ttl"], required: ["admin", "grant", "export"] },
+  credentialsCommand: { label: "`credentials.command`", fields: ["run", "revoke", "timeout"], required: ["run"] },
   detector: { label: "a detector", fields: ["env", "kube_context", "host", "arg", "argument", "equals", "matches", "regex"], required: [] },
   principal: { label: "a principal", fields: ["keys", "groups"], required: ["keys"] },
   rule: { label: "a rule", fields: ["name", "description", "match", "allow", "deny", "require"], required: ["name", "match"] },
@@ -37,6 +40,9 @@ export type SpecName = keyof typeof SPECS;
 export const DETECTOR_KINDS = ["env", "kube_context", "host", "arg", "argument"] as const;
 export const VALUE_MATCHERS = ["equals", "matches", "regex"] as const;
 export const EFFECTS = ["allow", "deny", "require"] as const;
+export const CREDENTIAL_PROVIDERS = ["postgres", "command"] as const;
+/** A PostgreSQL role name guard will quote: letters, digits, `_`, `$`, `-`, `.`; at most 63 bytes. */
+export const PG_ROLE_RE = /^[A-Za-z_][A-Za-z0-9_$.-]{0,62}$/;
 
 /** Names of environments, aliases, principals, groups, rules and freezes: lowercase ASCII (E2). */
 export const NAME_RE = /^[a-z0-9][a-z0-9_-]*$/;

@@ -8,6 +8,7 @@ import type { Field, Reader, YNode } from "./reader.js";
 import { regexProblem } from "./regex-check.js";
 import { readDuration, readTimestamp } from "./read-values.js";
 import { readNotifications, type WebhookDef } from "./read-notifications.js";
+import { readCredentials } from "./read-credentials.js";
 import { describeNode } from "./yaml-read.js";
 
 /** A name used somewhere, with where, so cross-file checks can point at it. */
@@ -166,6 +167,11 @@ function readEnvironment(r: Reader, key: YNode, value: YNode): EnvironmentDef | 
       const p = readIdentityProbe(r, item);
       if (p) env.identity.push(p);
     }
+  }
+  const creds = f.get("credentials");
+  if (creds) {
+    const c = readCredentials(r, creds);
+    if (c) env.credentials = c;
   }
   return def;
 }

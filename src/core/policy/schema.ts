@@ -51,6 +51,33 @@ export const identitySchema = z
   ])
   .describe("One identity probe: the trimmed output of `command` must match exactly one of equals, matches, regex.");
 
+const absoluteArgv = (what: string) =>
+  z.array(z.string()).min(1).describe(`${what}: the program (an absolute path, run without a shell) and its arguments.`);
+
+export const credentialsPostgresSchema = z
+  .strictObject({
+    admin: z
+      .string()
+      .regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/.+)$/)
+      .describe("Where guard reads the admin URL it creates roles with: \"env:NAME\" (a variable of guard's environment) or \"file:/absolute/path\". Never reaches the child."),
+    grant: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_$.-]{0,62}$/).describe("A role the per-run role is made a member of (not superuser, CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS).")).min(1).describe("Roles the per-run login role is made a member of; it has their privileges and nothing else."),
+    export: envVar.describe("The child's variable that receives the per-run URL, e.g. DATABASE_URL (it replaces whatever value that variable had)."),
+    ttl: z.string().regex(DURATION).optional().describe("VALID UNTIL of the per-run role, bounding a run whose guard died, e.g. 15m (default 15m, between 1m and 1d)."),
+  })
+  .describe("A PostgreSQL login role per run, on the admin URL's host, port and database, dropped after the run.");
+
+export const credentialsCommandSchema = z
+  .strictObject({
+    run: absoluteArgv("The mint command; it prints {\"env\": {NAME: VALUE, …}, \"expires\": \"ISO time\"} on stdout"),
+    revoke: absoluteArgv("The revoke command; it receives the mint command's JSON on stdin after the run").optional(),
+    timeout: z.string().regex(DURATION).optional().describe("How long each command may take, e.g. 30s (default 30s, between 1s and 5m); past it the run is refused."),
+  })
+  .describe("Credentials from your own commands (a vault, a vendor API).");
+
+export const credentialsSchema = z
+  .union([z.strictObject({ postgres: credentialsPostgresSchema }), z.strictObject({ command: credentialsCommandSchema })])
+  .describe("Credentials minted for each permitted run in this environment, given to that child alone and revoked after it; exactly one of postgres, command.");
+
 export const environmentSchema = z
   .strictObject({
     protected: z.boolean().optional().describe("Protected state: a run that no rule allows is denied (default false)."),
@@ -58,6 +85,7 @@ export const environmentSchema = z
     detect: z.array(detectorSchema).optional().describe("Detectors: any one that matches selects this environment."),
     identity: z.array(identitySchema).optional().describe("Identity probes: commands whose answer must match before anything runs against this environment."),
     description: z.string().optional().describe("Free text shown by `guard check`."),
+    credentials: credentialsSchema.optional(),
   })
   .describe("A named target such as production or staging.");
 
