@@ -1,6 +1,6 @@
 /**
  * `guard run [options] -- CMD [ARGS…]` read without commander, for main.ts: building commander's command
- * table costs about 2 ms, a fifth of what guard may add in front of every command (PERFORMANCE.md).
+ * table costs about 2 ms, a fifth of what guard may add in front of every command (docs/benchmarks.md).
  *
  * Commander (cli.ts) stays the definition of the command line. This reads only the plain shape — known
  * options, each at most once, with a value that does not start with `-`, then `--` and the command — and

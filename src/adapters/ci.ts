@@ -26,10 +26,6 @@ import type { Assessment } from "../core/approvals.js";
 import type { Decision, Evidence, Requirement, SignedRequest } from "../core/types.js";
 import { stderrStream } from "./output.js";
 
-/** The cheap test every caller makes before importing this module. */
-export function underGitHubActions(env: NodeJS.ProcessEnv): boolean {
-  return env.GITHUB_ACTIONS === "true";
-}
 
 // ---------------------------------------------------------------------------------------------
 // What a command reports

@@ -3,7 +3,7 @@
  *
  * - stdio is inherited: guard never touches the child's bytes, so a flood of output costs guard no
  *   memory (X4) and the child keeps the real terminal.
- * - node:child_process, not execa: execa costs ~85 ms at start-up (PERFORMANCE.md) and buys nothing here.
+ * - node:child_process, not execa: execa costs ~85 ms at start-up (docs/benchmarks.md) and buys nothing here.
  * - Exit status: the child's code, or 128+N when signal N ended it (X3), as a shell reports it. The signal
  *   name is returned too, so the caller can print it or re-raise.
  *

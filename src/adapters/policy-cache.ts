@@ -1,6 +1,6 @@
 /**
  * A cache of validated policies, so that `guard run` does not load the YAML parser and re-validate an
- * unchanged policy on every invocation (PERFORMANCE.md: about 1.7x the floor without it, 1.14x with).
+ * unchanged policy on every invocation (docs/benchmarks.md: about 1.7x the floor without it, 1.14x with).
  *
  * What is cached is the loader's *output* for exact input bytes: the key is a SHA-256 over the cache
  * format, this build of guard, the policy root, and every policy and test file's display path and

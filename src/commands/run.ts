@@ -11,7 +11,7 @@ import { colours, printJsonLine, reportError, say, setJsonErrors, stderrStream }
 import { withContext, type Context } from "./context.js";
 import { planRun, type Plan } from "./plan.js";
 import { renderBanner, renderPlan } from "./render.js";
-import { auditBestEffort, auditOrFail, type RefusalScope } from "./audit-events.js";
+import { auditBestEffort, type RefusalScope } from "./audit-events.js";
 import { anonymousActor } from "./identity.js";
 import { executeAllowed } from "./execute.js";
 import { runApprovedRequest, runBreakGlass, runWithApproval } from "./approval-flow.js";
@@ -148,4 +148,3 @@ export function statusLine(status: Status, exitCode: number, opts: Pick<RunOptio
   say(colours().dim(`guard: status=${status} exit=${exitCode}`));
 }
 
-export { auditOrFail };
