@@ -46,6 +46,28 @@ export default tseslint.config(
     rules: { "no-restricted-syntax": "off" },
   },
   {
+    // The pure core: no file system, processes, host or network, no process globals and no clock. Its
+    // inputs (time included) are parameters, so it is tested as tables.
+    files: ["src/core/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          paths: ["node:fs", "node:fs/promises", "node:child_process", "node:os", "node:net", "node:http", "node:https", "node:dgram", "node:worker_threads", "node:process", "node:readline", "node:tty"].map((name) => ({
+            name,
+            message: "src/core is pure: do the I/O in src/adapters and pass the result in.",
+          })),
+        },
+      ],
+      "no-restricted-globals": ["error", { name: "process", message: "src/core reads no process state: take it as a parameter." }],
+      "no-restricted-syntax": [
+        "error",
+        { selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']", message: "src/core takes the time as a parameter." },
+        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: "src/core takes the time as a parameter." },
+      ],
+    },
+  },
+  {
     // CommonJS: bin/guard.js (bin/package.json says so), the entry point that loads dist/guard.cjs, and
     // the test hooks preloaded into it with node -r.
     files: ["bin/**/*.js", "**/*.cjs"],

@@ -24,12 +24,8 @@ export const SYSTEM_CONFIG = "/etc/access-guard/config.yaml";
 /** Replaced with package.json's version by the build (scripts/build.mjs). */
 declare const __GUARD_VERSION__: string | undefined;
 
-export interface CommonOptions {
-  policy?: string;
-  store?: string;
-  key?: string;
-  json?: boolean;
-}
+import type { CommonOptions } from "./commands/options.js";
+export type { CommonOptions };
 
 function common(cmd: Command, json = true): Command {
   cmd
@@ -253,7 +249,7 @@ export function buildProgram(only?: string): Command {
     zsh   guard completion zsh > "\${fpath[1]}/_guard"     (then restart zsh)
     fish  guard completion fish > ~/.config/fish/completions/guard.fish`,
       )
-      .action(async (shell: string) => (await import("./commands/completion.js")).completionCommand(shell));
+      .action(async (shell: string) => (await import("./commands/completion.js")).completionCommand(shell, buildProgram()));
   }
 
   if (want("store")) {

@@ -8,7 +8,7 @@
  * commander, errors and all. test/cli-run-args.test.ts holds it to commander's own result on every input
  * it accepts, over tables and generated command lines.
  */
-import type { RunOptions } from "./commands/run.js";
+import type { RunOptions } from "./commands/options.js";
 
 type Key = keyof RunOptions;
 

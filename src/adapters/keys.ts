@@ -107,7 +107,7 @@ export async function loadPublicKeyFor(path: string, opts: LoadKeyOptions = {}):
 
 /** `ssh-keygen -y` for legacy PEM keys. Never prompts: no stdin, no terminal, no askpass; bounded in time. */
 async function publicKeyViaSshKeygen(path: string, opts: LoadKeyOptions): Promise<PublicKey> {
-  const { runSshKeygen } = await import("./signer.js");
+  const { runSshKeygen } = await import("./ssh-keygen.js");
   const res = await runSshKeygen(["-y", "-f", path], { env: opts.env ?? {}, interactive: false, timeoutMs: opts.timeoutMs ?? 10_000 });
   if (res.code !== 0) {
     const needsPass = /passphrase/i.test(res.stderr);

@@ -17,12 +17,13 @@ import type { BoundFile, PreviewResult } from "../core/types.js";
 import { colours, say, stderrStream, writeStderr } from "../adapters/output.js";
 import { ask, interactive } from "../adapters/prompt.js";
 import type { Context } from "./context.js";
-import { planRun, type Plan } from "./plan.js";
+import { planRun, refusalData, type Plan } from "./plan.js";
 import { identify, type Identity } from "./identity.js";
 import { assess, createSignedRequest, currentBinding, findUsableRequest, loadRequest, runPreviews, stdinBinding, type LoadedRequest } from "./request-lib.js";
 import { executeApproved } from "./execute.js";
 import { auditBestEffort, auditOrFail } from "./audit-events.js";
-import { refusalData, type RunOptions, type RunResult } from "./run.js";
+import type { RunOptions } from "./options.js";
+import type { RunResult } from "./execute.js";
 import { renderBanner } from "./render.js";
 import type { RunTrace } from "../adapters/ci.js";
 

@@ -11,14 +11,17 @@ import { approvalMessage, requestDigest } from "../core/request.js";
 import { asciiIdentifier, escapeForTerminal } from "../core/escape.js";
 import { mayDecide, type DecideRefusal } from "../core/approvals.js";
 import { SIG_NAMESPACE, type ApprovalStatement, type Principal } from "../core/types.js";
-import type { CommonOptions } from "../cli.js";
+import type { CommonOptions } from "./options.js";
 import { colours, printJson, say } from "../adapters/output.js";
 import { ask, interactive } from "../adapters/prompt.js";
-import { withContext, type Context } from "./context.js";
+import type { Context } from "./context.js";
+import { withContext } from "./command.js";
 import { identify } from "./identity.js";
-import { assess, loadRequest, notify, type LoadedRequest } from "./request-lib.js";
+import { assess, loadRequest, type LoadedRequest } from "./request-lib.js";
+import { notify } from "./notifications.js";
 import { renderRequest, requestJson } from "./request-view.js";
-import { auditOrFail, type RefusalScope } from "./audit-events.js";
+import { auditOrFail } from "./audit-events.js";
+import type { RefusalScope } from "./context.js";
 import { PassphraseRejected } from "../adapters/signer.js";
 
 export interface ApproveOptions extends CommonOptions {

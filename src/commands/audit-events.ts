@@ -15,7 +15,8 @@ import { sha256Hex } from "../core/canonical.js";
 import type { AuditEventType } from "../core/audit-types.js";
 import { say, colours } from "../adapters/output.js";
 import { admitLimited, limitsDir } from "../adapters/refusal-limits.js";
-import { principalForKey, type Context } from "./context.js";
+import { principalForKey, type Context, type RefusalScope } from "./context.js";
+export type { RefusalScope };
 
 export async function auditOrFail(ctx: Context, actor: AuditActor, type: AuditEventType, data: Record<string, unknown>): Promise<AuditEvent> {
   const store = await ctx.store();
@@ -39,14 +40,6 @@ export async function auditBestEffort(ctx: Context, actor: AuditActor, type: Aud
 }
 
 /** What a deciding command's refusals are recorded as. */
-export interface RefusalScope {
-  type: "run.refused" | "request.refused" | "approval.refused";
-  /** The request the command is about, when it names one. */
-  requestId?: string;
-  /** Facts known before anything ran (the argv given, approve or deny). */
-  data?: Record<string, unknown>;
-}
-
 /** The exit codes of refusals: usage (about a request), integrity, denied. */
 export function isRefusal(err: GuardError): boolean {
   return err.exitCode === ExitCode.USAGE || err.exitCode === ExitCode.INTEGRITY || err.exitCode === ExitCode.DENIED;

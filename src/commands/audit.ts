@@ -5,7 +5,7 @@
  * record has the event that recorded it, and every such event its record. Runs whose guard was
  * killed (a start with no finish) are reported as interrupted, not as corruption.
  */
-import type { CommonOptions } from "../cli.js";
+import type { CommonOptions } from "./options.js";
 import { ExitCode, GuardError, usageError } from "../core/errors.js";
 import { AuditVerifier, consumedNeverStarted, crossCheckConsumptions, crossCheckRecords, type StoreRecords } from "../core/audit.js";
 import { approvalMessage, requestDigest, requestMessage } from "../core/request.js";
@@ -17,7 +17,7 @@ import { localTime } from "../core/time.js";
 import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
 import { SIG_NAMESPACE, type AuditEvent, type SignedApproval } from "../core/types.js";
 import { colours, printJson, printJsonLine, printStdout, say, stdoutStream } from "../adapters/output.js";
-import { withContext } from "./context.js";
+import { withContext } from "./command.js";
 
 export interface AuditLogOptions extends CommonOptions {
   since?: string;

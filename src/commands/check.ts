@@ -1,7 +1,7 @@
 import { ExitCode } from "../core/errors.js";
-import type { CommonOptions } from "../cli.js";
+import type { CommonOptions } from "./options.js";
 import { colours, printJson, printStdout, stdoutStream } from "../adapters/output.js";
-import { withContext } from "./context.js";
+import { withContext } from "./command.js";
 import { planRun } from "./plan.js";
 import { renderPlan } from "./render.js";
 import { planJson } from "./json.js";

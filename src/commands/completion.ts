@@ -89,10 +89,10 @@ export function flatten(spec: CommandSpec): CommandSpec[] {
   return [spec, ...spec.subcommands.flatMap(flatten)];
 }
 
-export async function completionCommand(shell: string): Promise<void> {
+/** `program`: the whole command tree (src/cli.ts buildProgram()), which the scripts are made from. */
+export async function completionCommand(shell: string, program: Parameters<typeof completionModel>[0]): Promise<void> {
   if (!(SHELLS as readonly string[]).includes(shell)) throw usageError(`no completion for shell ${JSON.stringify(shell)}`, `choose one of: ${SHELLS.join(", ")}`);
-  const { buildProgram } = await import("../cli.js");
-  printStdout(completionScript(shell as Shell, completionModel(buildProgram())));
+  printStdout(completionScript(shell as Shell, completionModel(program)));
 }
 
 export function completionScript(shell: Shell, model: CommandSpec): string {

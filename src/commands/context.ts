@@ -5,17 +5,25 @@
  */
 import { dirname, resolve } from "node:path";
 import { homedir, hostname, userInfo } from "node:os";
-import type { CommonOptions } from "../cli.js";
+import type { CommonOptions } from "./options.js";
 import { resolveSettings, type Settings } from "../adapters/config.js";
 import { loadPolicyDir } from "../adapters/policy-files.js";
 import type { AuditActor, Policy, Principal, PublicKey } from "../core/types.js";
-import { GuardError, type Diagnostic } from "../core/errors.js";
+import type { Diagnostic } from "../core/errors.js";
 import type { Store } from "../adapters/store/types.js";
 // Static: every run appends to the audit log. open.ts loads the PostgreSQL driver only for postgres:// stores.
 import { openStore } from "../adapters/store/open.js";
 import { loadSigner, type Signer } from "../adapters/signer.js";
 import { setJsonErrors } from "../adapters/output.js";
-import { isRefusal, recordRefusal, type RefusalScope } from "./audit-events.js";
+
+/** What a refusal of a command is recorded as (audit-events.ts): the event type, and what is known before anything ran. */
+export interface RefusalScope {
+  type: "run.refused" | "request.refused" | "approval.refused";
+  /** The request the command is about, when it names one. */
+  requestId?: string;
+  /** Facts known before anything ran (the argv given, approve or deny). */
+  data?: Record<string, unknown>;
+}
 
 export interface LoadedPolicy {
   policy: Policy;
@@ -112,22 +120,3 @@ export function principalForKey(policy: Policy, key: Pick<PublicKey, "blob">): P
   return null;
 }
 
-/**
- * Run a command body with a context, always closing the store. With a refusal scope (the commands that
- * decide about a run or a request), a refusal it ends in — exit 64, 65 or 77 — is recorded as one audit
- * event, best effort: the refusal stands whether or not it could be recorded.
- */
-export async function withContext<T>(opts: CommonOptions, body: (ctx: Context) => Promise<T>, refusal?: RefusalScope): Promise<T> {
-  const ctx = await Context.create(opts);
-  ctx.refusal.scope = refusal;
-  try {
-    const result = await body(ctx);
-    await recordRefusal(ctx, null);
-    return result;
-  } catch (err) {
-    if (err instanceof GuardError && isRefusal(err)) await recordRefusal(ctx, err);
-    throw err;
-  } finally {
-    await ctx.close();
-  }
-}

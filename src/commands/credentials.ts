@@ -4,11 +4,11 @@
  * the sweep reassigns that to the first grant role and drops the role. Roles still valid may belong to
  * a run in progress and are left alone.
  */
-import type { CommonOptions } from "../cli.js";
+import type { CommonOptions } from "./options.js";
 import { ExitCode, GuardError, usageError } from "../core/errors.js";
 import { normaliseEnvName } from "../core/names.js";
 import { printJson, say } from "../adapters/output.js";
-import { withContext } from "./context.js";
+import { withContext } from "./command.js";
 import { auditBestEffort } from "./audit-events.js";
 import { anonymousActor } from "./identity.js";
 

@@ -23,10 +23,16 @@ import { colours, say } from "../adapters/output.js";
 import type { Context } from "./context.js";
 import type { Plan } from "./plan.js";
 import { auditBestEffort, auditOrFail } from "./audit-events.js";
-import { finishNotify, startNotify } from "./request-lib.js";
-import type { RunResult } from "./run.js";
+import { finishNotify, startNotify } from "./notifications.js";
+import type { Status } from "../core/errors.js";
 
 type Hashed = Awaited<ReturnType<typeof hashProgram>>;
+
+/** How a run ended: the command's own exit status, or guard's, with the status line's word. */
+export interface RunResult {
+  exitCode: number;
+  status: Status;
+}
 
 async function assertSameIdentity(ctx: Context, plan: Plan, actor: AuditActor, req: SignedRequest["request"]): Promise<void> {
   if (!plan.detection.evidence.some((e) => e.source === "identity") && !req.environment.evidence.some((e) => e.source === "identity")) return;

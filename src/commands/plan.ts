@@ -80,3 +80,16 @@ export function describeEnvironments(policy: Policy): string {
     .map((e) => (e.aliases.length ? `${e.name} (${e.aliases.join(", ")})` : e.name))
     .join(", ");
 }
+
+/** What a refusal of this plan records in the audit log (run.refused). */
+export function refusalData(plan: Plan, exitCode: number): Record<string, unknown> {
+  return {
+    argv: plan.typed,
+    program: plan.program.path,
+    environment: plan.decision.environment,
+    reasons: plan.decision.reasons,
+    evidence: plan.decision.evidence,
+    rules: plan.decision.rules,
+    exitCode,
+  };
+}

@@ -1,5 +1,5 @@
 /** `guard policy lint | test | schema`. */
-import type { CommonOptions } from "../cli.js";
+import type { CommonOptions } from "./options.js";
 import { ExitCode, PolicyError, formatDiagnostic } from "../core/errors.js";
 import { simulate } from "../core/simulate.js";
 import { runPolicyTests } from "../core/policy/test-runner.js";

@@ -10,11 +10,8 @@ import { buildRequest, matchingRequests, requestDigest, requestMessage, validate
 import { escapeForTerminal } from "../core/escape.js";
 import { assessRequest, type Assessment } from "../core/approvals.js";
 import { verifySshSig } from "../core/sshsig.js";
-import type { AuditActor, BoundFile, Policy, PreviewResult, PublicKey, SignedApproval, SignedRequest, StdinBinding } from "../core/types.js";
-import type { NotificationFacts } from "../core/notify.js";
-import type { DeliveryResult } from "../adapters/notify.js";
+import type { BoundFile, Policy, PreviewResult, PublicKey, SignedApproval, SignedRequest, StdinBinding } from "../core/types.js";
 import { colours, say } from "../adapters/output.js";
-import { escapeForTerminal as esc } from "../core/escape.js";
 import { SIG_NAMESPACE } from "../core/types.js";
 import { classifyStdin } from "../adapters/stdin.js";
 import type { hashProgram } from "../adapters/program.js";
@@ -23,6 +20,7 @@ import type { Store } from "../adapters/store/types.js";
 import type { Plan } from "./plan.js";
 import type { Identity } from "./identity.js";
 import { auditOrFail } from "./audit-events.js";
+import { notify } from "./notifications.js";
 
 type Hashed = Awaited<ReturnType<typeof hashProgram>>;
 
@@ -133,48 +131,6 @@ export async function createSignedRequest(
   // A break-glass run asks nobody first; it is announced as breakglass.used when it runs.
   if (!breakGlass) await notify(ctx, plan.policy, identity.actor, { event: "request.created", request, status: "pending" });
   return signed;
-}
-
-export type NotifyFacts = Omit<NotificationFacts, "host" | "version" | "time">;
-export type PendingNotifications = Promise<DeliveryResult[]> | null;
-
-/**
- * Start telling the policy's webhooks about an event. Null, and nothing loaded, when the policy has no
- * webhooks: notifications cost nothing on the hot path. The promise never rejects.
- */
-export function startNotify(ctx: Context, policy: Policy, facts: NotifyFacts): PendingNotifications {
-  const notifications = policy.notifications;
-  if (!notifications) return null;
-  const time = Date.now();
-  return import("../adapters/notify.js").then(
-    (m) => m.deliverNotifications(notifications, { ...facts, host: ctx.host, version: m.GUARD_VERSION, time }),
-    (err: unknown) => [{ webhook: "(all)", event: facts.event, ok: false, error: `the notifier could not be loaded (${err instanceof Error ? err.message : String(err)})` }],
-  );
-}
-
-/**
- * Wait for deliveries started by startNotify, then warn about and audit each failure (`notify.failed`).
- * Successes are not audited: the log records decisions, and a courtesy message is not one. Never
- * throws: a failing webhook never changes what guard does or how it exits.
- */
-export async function finishNotify(ctx: Context, actor: AuditActor, pending: readonly PendingNotifications[], requestId: string): Promise<void> {
-  const started = pending.filter((p): p is Promise<DeliveryResult[]> => p !== null);
-  if (started.length === 0) return;
-  const results = (await Promise.all(started)).flat();
-  for (const r of results) {
-    if (r.ok) continue;
-    say(`${colours().yellow("guard: warning:")} webhook ${esc(r.webhook)} failed: ${esc(r.error ?? "unknown error")}`);
-    try {
-      await auditOrFail(ctx, actor, "notify.failed", { webhook: r.webhook, event: r.event, error: r.error ?? "unknown error", requestId });
-    } catch (err) {
-      say(`${colours().yellow("guard: warning:")} could not record the failed notification in the audit log: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  }
-}
-
-/** Notify and wait (bounded by each webhook's timeout): for events nobody is waiting on a command for. */
-export async function notify(ctx: Context, policy: Policy, actor: AuditActor, facts: NotifyFacts): Promise<void> {
-  await finishNotify(ctx, actor, [startNotify(ctx, policy, facts)], facts.request.id);
 }
 
 export interface LoadedRequest {

@@ -1,11 +1,11 @@
 /** `guard request -- CMD`: create (or find) the signed request for this exact run without waiting. */
 import { ExitCode, because, deniedError } from "../core/errors.js";
-import type { CommonOptions } from "../cli.js";
+import type { CommonOptions } from "./options.js";
 import { colours, printJson, printStdout, say } from "../adapters/output.js";
 import { hashProgram } from "../adapters/program.js";
 import { bindFileArguments } from "../adapters/file-args.js";
 import { ask, interactive } from "../adapters/prompt.js";
-import { withContext } from "./context.js";
+import { withContext } from "./command.js";
 import { planRun } from "./plan.js";
 import { identify } from "./identity.js";
 import { refuseUnapprovable } from "./approval-flow.js";

@@ -1,9 +1,9 @@
 /** `guard requests` and `guard show`: the state of requests, judged against the current policy. */
-import type { CommonOptions } from "../cli.js";
+import type { CommonOptions } from "./options.js";
 import { asciiIdentifier, escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
 import { colours, printJson, printStdout, say, stdoutStream } from "../adapters/output.js";
 import { ExitCode, GuardError } from "../core/errors.js";
-import { withContext } from "./context.js";
+import { withContext } from "./command.js";
 import { identify } from "./identity.js";
 import { mayDecide } from "../core/approvals.js";
 import { fitToWidth, localTime } from "../core/time.js";

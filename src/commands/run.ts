@@ -6,25 +6,17 @@
 import { ExitCode, GuardError, because, deniedError, usageError, type Status } from "../core/errors.js";
 import { parseDuration } from "../core/duration.js";
 import { isRequestIdOrPrefix } from "../core/ids.js";
-import type { CommonOptions } from "../cli.js";
+import type { RunOptions } from "./options.js";
 import { colours, printJsonLine, reportError, say, setJsonErrors, stderrStream } from "../adapters/output.js";
-import { withContext, type Context } from "./context.js";
-import { planRun, type Plan } from "./plan.js";
+import type { Context, RefusalScope } from "./context.js";
+import { withContext } from "./command.js";
+import { planRun, refusalData, type Plan } from "./plan.js";
 import { renderBanner, renderPlan } from "./render.js";
-import { auditBestEffort, type RefusalScope } from "./audit-events.js";
+import { auditBestEffort } from "./audit-events.js";
 import { anonymousActor } from "./identity.js";
-import { executeAllowed } from "./execute.js";
+import { executeAllowed, type RunResult } from "./execute.js";
 import { runApprovedRequest, runBreakGlass, runWithApproval } from "./approval-flow.js";
 import type { GitHubReporter, RunTrace } from "../adapters/ci.js";
-
-export interface RunOptions extends CommonOptions {
-  env?: string;
-  reason?: string;
-  confirm?: string;
-  wait?: string;
-  request?: string;
-  breakGlass?: boolean;
-}
 
 /** The options checked before anything else; a usage error here still ends with the status line. */
 function checkOptions(opts: RunOptions): number | undefined {
@@ -75,11 +67,6 @@ async function gitHubReporterIfActions(): Promise<GitHubReporter | null> {
   return (await import("../adapters/ci.js")).gitHubReporter(process.env);
 }
 
-export interface RunResult {
-  exitCode: number;
-  status: Status;
-}
-
 async function runWithContext(ctx: Context, command: string[], opts: RunOptions, waitSeconds: number | undefined, trace: RunTrace): Promise<RunResult> {
   if (opts.request !== undefined) {
     return runApprovedRequest(ctx, opts.request, command, opts, waitSeconds, trace);
@@ -121,18 +108,6 @@ async function runWithContext(ctx: Context, command: string[], opts: RunOptions,
 
   trace.beforeExec();
   return executeAllowed(ctx, plan, anonymousActor(ctx));
-}
-
-export function refusalData(plan: Plan, exitCode: number): Record<string, unknown> {
-  return {
-    argv: plan.typed,
-    program: plan.program.path,
-    environment: plan.decision.environment,
-    reasons: plan.decision.reasons,
-    evidence: plan.decision.evidence,
-    rules: plan.decision.rules,
-    exitCode,
-  };
 }
 
 /**

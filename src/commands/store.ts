@@ -3,13 +3,14 @@
  * `guard store unlock`: clear the file store's audit lock left by a holder guard cannot take over itself.
  */
 import { join } from "node:path";
-import type { CommonOptions } from "../cli.js";
+import type { CommonOptions } from "./options.js";
 import { ExitCode, GuardError, ioError, usageError } from "../core/errors.js";
 import { printJson, say } from "../adapters/output.js";
 import { fileStoreDir } from "../adapters/store/open.js";
 import { describeHolder, inspectLock, removeLock, unlockCommand } from "../adapters/store/lock.js";
 import { auditOrFail } from "./audit-events.js";
-import { Context, withContext } from "./context.js";
+import { Context } from "./context.js";
+import { withContext } from "./command.js";
 import { anonymousActor } from "./identity.js";
 
 export async function migrateCommand(opts: CommonOptions): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import { homedir } from "node:os";
 import { isAbsolute } from "node:path";
-import type { CommonOptions } from "../cli.js";
+import type { CommonOptions } from "./options.js";
 import { NoPolicyError } from "../core/errors.js";
 import { asciiIdentifier, escapeForTerminal } from "../core/escape.js";
 import { formatPublicKey } from "../core/sshkey.js";

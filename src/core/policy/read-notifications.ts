@@ -5,7 +5,7 @@
  */
 import { NOTIFY_EVENTS, type NotifyEvent, type SourceLocation, type Webhook } from "../types.js";
 import { SPECS } from "./fields.js";
-import type { Ref } from "./read-policy-file.js";
+import type { Ref } from "./ref.js";
 import type { Field, Reader, YNode } from "./reader.js";
 import { readDuration } from "./read-values.js";
 import { closest } from "./suggest.js";

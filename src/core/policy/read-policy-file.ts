@@ -11,11 +11,8 @@ import { readNotifications, type WebhookDef } from "./read-notifications.js";
 import { readCredentials } from "./read-credentials.js";
 import { describeNode } from "./yaml-read.js";
 
-/** A name used somewhere, with where, so cross-file checks can point at it. */
-export interface Ref {
-  name: string;
-  at: SourceLocation;
-}
+import type { Ref } from "./ref.js";
+export type { Ref };
 
 export interface EnvironmentDef {
   env: Environment;
