@@ -210,6 +210,7 @@ describe("bastion: the requester reaches production only through an approved gua
     const copied = await sudoGuard(APP, ["run", "--request", id, "--key", pubCopy, "--confirm", "production"], { DATABASE_URL: PROD });
     expect(copied.code, copied.stderr).not.toBe(0);
     expect(copied.stdout).not.toContain("uid=");
+    expect(copied.stderr).toMatch(/ssh-agent|SSH_AUTH_SOCK/);
 
     const ran = await sudoGuard(DEV, ["run", "--request", id, "--key", ids[DEV]!.key, "--confirm", "production"], { DATABASE_URL: PROD });
     expect(ran.code, ran.stderr).toBe(0);
