@@ -198,6 +198,11 @@ describe("bastion: the requester reaches production only through an approved gua
     // The requester cannot approve their own request, and the approver cannot run it with the requester's key.
     const self = await sudoGuard(DEV, ["approve", id, "--yes", "--key", ids[DEV]!.key]);
     expect(self.code, self.stderr).not.toBe(0);
+    // The approver sees that the run gets a per-run role (never the admin source).
+    const shown = await sudoGuard(APP, ["show", id]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain("credentials:  per-run PostgreSQL login role, member of elb_maintainer, in DATABASE_URL, valid 15m; dropped after the run");
+    expect(shown.stdout + shown.stderr).not.toContain("pg-admin.url");
     const approved = await sudoGuard(APP, ["approve", id, "--yes", "--key", ids[APP]!.key]);
     expect(approved.code, approved.stderr).toBe(0);
     const stolen = await sudoGuard(APP, ["run", "--request", id, "--key", ids[DEV]!.key, "--confirm", "production"], { DATABASE_URL: PROD });
