@@ -39,6 +39,12 @@ export interface Settings {
   systemConfig: string | null;
   /** Which settings the system configuration fixes. */
   pinned: { policy: boolean; store: boolean };
+  /**
+   * `run_as:` of the system configuration (never from a flag, a variable or guard.config.yaml): with
+   * "invoking-user", guard started by root through sudo runs the command as the person who invoked sudo
+   * (src/adapters/run-as.ts). Null when unset.
+   */
+  runAs: "invoking-user" | null;
   /** "pinned" when the system configuration fixes the policy or the store; else "guardrail". */
   mode: "guardrail" | "pinned";
   /**
@@ -57,7 +63,7 @@ export interface ResolveOptions {
 }
 
 const PROJECT_FIELDS: Record<string, ConfigFieldType> = { policies: "string", store: "string", key: "string" };
-const SYSTEM_FIELDS: Record<string, ConfigFieldType> = { policies: "string", store: "string", pin: "boolean" };
+const SYSTEM_FIELDS: Record<string, ConfigFieldType> = { policies: "string", store: "string", pin: "boolean", run_as: "string" };
 
 const NO_POLICY_HINT = "pass --policy, set GUARD_POLICY or add `policies:` to guard.config.yaml (guard init creates one)";
 
@@ -80,6 +86,14 @@ export async function resolveSettings(opts: ResolveOptions): Promise<Settings> {
     );
   }
   const pin = system ? system.values.get("pin")?.value !== false : false;
+  const runAsField = system?.values.get("run_as");
+  if (runAsField !== undefined && runAsField.value !== "invoking-user") {
+    throw new PolicyError(
+      `the system configuration ${systemPath} sets \`run_as:\` to ${JSON.stringify(runAsField.value)}`,
+      [{ severity: "error", code: "invalid-value", message: "`run_as:` must be `invoking-user`", file: systemPath, line: runAsField.line, col: runAsField.col, hint: "write `run_as: invoking-user`, or remove the line" }],
+      "the only value is invoking-user (docs/bastion.md)",
+    );
+  }
 
   // --- policy -----------------------------------------------------------------------------------
   const flagPolicy = flagValue(flags.policy, "--policy", cwd, home);
@@ -147,6 +161,7 @@ export async function resolveSettings(opts: ResolveOptions): Promise<Settings> {
     configFile: project?.path ?? null,
     systemConfig: system?.path ?? null,
     pinned: { policy: pinnedPolicy, store: pinnedStore },
+    runAs: runAsField ? "invoking-user" : null,
     mode: pinnedPolicy || pinnedStore ? "pinned" : "guardrail",
     policyCache: pinnedPolicy ? null : defaultPolicyCacheDir(env, home),
   };

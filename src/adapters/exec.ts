@@ -43,6 +43,9 @@ export interface RunChildOptions {
   cwd: string;
   /** The child's whole environment; undefined values are left out. */
   env: Record<string, string | undefined>;
+  /** Run the child as this uid/gid (guard must be root; spawn then clears the supplementary groups). */
+  uid?: number;
+  gid?: number;
   /** How long a child may take to exit after a relayed SIGTERM/SIGHUP before it is SIGKILLed. */
   killGraceMs?: number;
   /** Called once the child exists. If it throws, the child is killed and runChild rejects with that error. */
@@ -99,7 +102,7 @@ export function runChild(opts: RunChildOptions): Promise<ChildOutcome> {
     for (const signal of relayed) process.on(signal, relay);
     const started = process.hrtime.bigint();
     try {
-      child = spawn(opts.file, args, { argv0, cwd: opts.cwd, env, stdio: "inherit", shell: false, detached: false });
+      child = spawn(opts.file, args, { argv0, cwd: opts.cwd, env, stdio: "inherit", shell: false, detached: false, uid: opts.uid, gid: opts.gid });
     } catch (error) {
       finish();
       reject(spawnFailure(error, opts.file, opts.cwd));

@@ -21,6 +21,9 @@ export interface PreviewRun {
   args: readonly string[];
   cwd: string;
   env: Record<string, string | undefined>;
+  /** Run the preview as this uid/gid (the bastion's invoking user; see run-as.ts). */
+  uid?: number;
+  gid?: number;
   /** What a failure means for the person, e.g. "no request was made". */
   consequence: string;
 }
@@ -37,7 +40,7 @@ export async function runPreview(p: PreviewRun): Promise<PreviewResult> {
     let timedOut = false;
     let child;
     try {
-      child = spawn(argv[0]!, argv.slice(1), { cwd: p.cwd, env: p.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+      child = spawn(argv[0]!, argv.slice(1), { cwd: p.cwd, env: p.env, stdio: ["ignore", "pipe", "pipe"], detached: true, uid: p.uid, gid: p.gid });
     } catch (e) {
       resolve({ code: null, signal: null, timedOut: false, out: Buffer.alloc(0), err: Buffer.alloc(0), error: e instanceof Error ? e.message : String(e) });
       return;

@@ -111,6 +111,10 @@ export async function runApprovedRequest(
   if (identity.signer.publicKey.fingerprint !== req.requester.fingerprint) {
     throw because("not-requester", deniedError(`request ${id} belongs to ${esc(req.requester.principal ?? req.requester.fingerprint)}; only its requester can run it`, "ask for your own approval: guard request -- …"));
   }
+  // On a bastion (run_as), naming the requester's public key is not enough: the invoker proves they hold
+  // its private half (their own key file or agent, checked in Context.signer), so nobody else on the
+  // machine runs this person's approval as themselves.
+  if (ctx.invoker()) await identity.signer.sign(`guard run --request ${id}`, "access-guard-run");
   const stdin = stdinBinding();
   const hashed = await hashProgram(plan.program.path);
   const diffs = compareBinding(req, currentBinding(ctx, plan, identity, hashed, stdin, await filesOrRefuse(ctx, plan, identity, id)));

@@ -15,6 +15,7 @@ import type { Store } from "../adapters/store/types.js";
 import { openStore } from "../adapters/store/open.js";
 import { loadSigner, type Signer } from "../adapters/signer.js";
 import { setJsonErrors } from "../adapters/output.js";
+import { assertOwnedByInvoker, resolveInvoker, type Invoker } from "../adapters/run-as.js";
 
 /** What a refusal of a command is recorded as (audit-events.ts): the event type, and what is known before anything ran. */
 export interface RefusalScope {
@@ -35,6 +36,7 @@ export class Context {
   private policyPromise?: Promise<LoadedPolicy>;
   private storePromise?: Promise<Store>;
   private signerPromise?: Promise<Signer>;
+  private invokerResolved?: { value: Invoker | null };
 
   /**
    * What a refusal of this command is recorded with (audit-events.ts): the scope withContext was given,
@@ -99,10 +101,32 @@ export class Context {
     return this.storePromise;
   }
 
+  /**
+   * Under `run_as: invoking-user` (system configuration only), the person who invoked sudo: the command
+   * and its previews run as them, and they sign with their own key. Null without the setting. Resolved
+   * once; a doubt is a refusal (78).
+   */
+  invoker(): Invoker | null {
+    if (!this.invokerResolved) {
+      const value = this.settings.runAs === "invoking-user"
+        ? resolveInvoker({ env: this.env, uid: process.getuid?.() ?? -1, euid: process.geteuid?.() ?? -1, systemConfig: this.settings.systemConfig ?? "" })
+        : null;
+      this.invokerResolved = { value };
+    }
+    return this.invokerResolved.value;
+  }
+
   signer(): Promise<Signer> {
-    this.signerPromise ??= Promise.resolve().then(() =>
-      loadSigner({ setting: this.settings.key, source: this.settings.keySource, env: this.env, home: this.home }),
-    );
+    this.signerPromise ??= Promise.resolve().then(async () => {
+      const signer = await loadSigner({ setting: this.settings.key, source: this.settings.keySource, env: this.env, home: this.home });
+      const inv = this.invoker();
+      if (inv) {
+        // Root can read every key and reach every agent: the key must be the invoker's own.
+        assertOwnedByInvoker(inv, signer.keyPath, "the signing key");
+        if (signer.agentOnly && this.env.SSH_AUTH_SOCK) assertOwnedByInvoker(inv, this.env.SSH_AUTH_SOCK, "the ssh-agent socket");
+      }
+      return signer;
+    });
     return this.signerPromise;
   }
 

@@ -19,6 +19,7 @@ import { bindFileArguments } from "../adapters/file-args.js";
 import { compareFiles } from "../core/file-args.js";
 import { previewDifference, samePreview } from "../core/preview.js";
 import { mintCredentials, type Minted } from "../adapters/credentials.js";
+import { childAs } from "../adapters/run-as.js";
 import { colours, say } from "../adapters/output.js";
 import type { Context } from "./context.js";
 import type { Plan } from "./plan.js";
@@ -49,6 +50,7 @@ function newRunId(): string {
 
 /** An allowed run: audit (write-ahead), run, audit the finish. */
 export async function executeAllowed(ctx: Context, plan: Plan, actor: AuditActor): Promise<RunResult> {
+  ctx.invoker(); // under run_as, who the child runs as is settled (or refused) before anything is minted
   // Hashing a large binary costs time on every run; it is recorded for protected targets only.
   const hashed = plan.decision.protected ? await hashProgram(plan.program.path) : null;
   const runId = newRunId();
@@ -85,6 +87,7 @@ export async function executeApproved(
   hashed: Hashed,
 ): Promise<RunResult> {
   const req = signed.request;
+  ctx.invoker(); // under run_as, who the child runs as is settled (or refused) before anything is used
   await verifyUnchanged(plan.program.path, hashed);
   await verifyChain(plan.program, hashed.identity);
   // Everything execve could still refuse is found out before the approval is used (X5).
@@ -259,7 +262,7 @@ async function assertPreviewsUnchanged(ctx: Context, plan: Plan, actor: AuditAct
       program: plan.program.via?.path ?? plan.program.path,
       args: plan.argv.slice(1),
       cwd: ctx.cwd,
-      env: plan.childEnv,
+      ...childAs(ctx.invoker(), plan.childEnv),
       consequence: `nothing ran and approval ${req.id} was not used`,
     });
     if (!samePreview(approved!, now)) {
@@ -336,7 +339,10 @@ async function spawnAndFinish(
   try {
     // The minted variables replace what the invocation had (DATABASE_URL as bound decided the target;
     // the child connects with its own per-run credentials, which are never bound or stored).
-    result = await runChild({ file: plan.program.via?.path ?? plan.program.path, argv: plan.argv, cwd: ctx.cwd, env: minted ? { ...env, ...minted.env } : env });
+    // Under run_as (the bastion), the child runs as the person who invoked sudo, with their HOME, USER
+    // and LOGNAME: never as guard, which can read the admin source (SECURITY.md L-K1).
+    const as = childAs(ctx.invoker(), minted ? { ...env, ...minted.env } : env);
+    result = await runChild({ file: plan.program.via?.path ?? plan.program.path, argv: plan.argv, cwd: ctx.cwd, ...as });
   } finally {
     // Exit, signal or a failed start: the credentials end with the child.
     await revokeMinted(ctx, actor, runId, requestId, minted);

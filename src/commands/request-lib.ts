@@ -2,6 +2,7 @@
  * Shared steps of the approval commands: the run binding as it is now, creating and signing a request,
  * and loading a request with everything needed to judge it — always against the CURRENT policy.
  */
+import { childAs } from "../adapters/run-as.js";
 import { randomBytes } from "node:crypto";
 import { GuardError, ExitCode, because, deniedError, usageError } from "../core/errors.js";
 import { newNonce, newRequestId, isRequestId, resolveRequestId } from "../core/ids.js";
@@ -77,7 +78,7 @@ export async function runPreviews(ctx: Context, plan: Plan, consequence: string)
   const { runPreview } = await import("../adapters/preview.js");
   const out: PreviewResult[] = [];
   for (const r of wanted) {
-    out.push(await runPreview({ rule: r.rule, spec: r.preview!, program: plan.program.via?.path ?? plan.program.path, args: plan.argv.slice(1), cwd: ctx.cwd, env: plan.childEnv, consequence }));
+    out.push(await runPreview({ rule: r.rule, spec: r.preview!, program: plan.program.via?.path ?? plan.program.path, args: plan.argv.slice(1), cwd: ctx.cwd, ...childAs(ctx.invoker(), plan.childEnv), consequence }));
   }
   return out;
 }

@@ -3,7 +3,8 @@ import type { Style } from "../adapters/output.js";
 import { asciiIdentifier, escapeForTerminal as esc, quoteArg, quoteArgv, suspiciousChars } from "../core/escape.js";
 import { MAX_TEXT_BYTES } from "../core/file-args.js";
 import { renderVia } from "../core/request.js";
-import type { BoundFile, Policy, PreviewResult, Requirement } from "../core/types.js";
+import type { BoundFile, Credentials, Policy, PreviewResult, Requirement } from "../core/types.js";
+import { formatDuration } from "../core/duration.js";
 import { PREVIEW_MAX_BYTES } from "../core/preview.js";
 import { renderEvidence, renderRequirement } from "./render.js";
 import type { LoadedRequest } from "./request-lib.js";
@@ -17,6 +18,8 @@ export function renderRequest(loaded: LoadedRequest, policy: Policy, c: Style): 
   lines.push(`${c.bold(`Request ${req.id}`)}  ${statusColour(a.status, c)(a.status.toUpperCase())}${req.breakGlass ? c.bgRed.white.bold(" BREAK-GLASS ") : ""}`);
   lines.push(`  target:       ${req.environment.protected ? c.red.bold(esc(req.environment.name)) : esc(req.environment.name)}${req.environment.protected ? c.red(" (protected)") : ""}`);
   lines.push(`  evidence:     ${renderEvidence(req.environment.evidence).join("\n                ")}`);
+  const creds = policy.environments[req.environment.name]?.credentials;
+  if (creds) lines.push(`  credentials:  ${renderCredentials(creds)}`);
   lines.push(`  command:      ${quoteArgv(req.argv)}`);
   lines.push(`  argv:         ${req.argv.map((x, i) => `[${i}] ${quoteArgv([x])}`).join("  ")}`);
   lines.push(`  program:      ${esc(req.program.path)}`);
@@ -66,6 +69,17 @@ export function renderRequest(loaded: LoadedRequest, policy: Policy, c: Style): 
  * The files the arguments name, as bound: path, size and SHA-256, and a small text file's content line by
  * line, each line escaped (a file can carry escape sequences meant for the approver's terminal).
  */
+/**
+ * What the run will be given under the policy in force (never a secret: the admin source is not named):
+ * the approver learns the command connects with a per-run role of these grants, not with standing access.
+ */
+export function renderCredentials(creds: Credentials): string {
+  if (creds.type === "postgres") {
+    return `per-run PostgreSQL login role, member of ${creds.grant.map(esc).join(", ")}, in ${esc(creds.export)}, valid ${formatDuration(creds.ttlSeconds)}; dropped after the run`;
+  }
+  return `per-run credentials minted by ${quoteArgv(creds.run)}${creds.revoke ? `, revoked by ${quoteArgv(creds.revoke)} after the run` : " (no revoke command: they live until they expire)"}`;
+}
+
 export function renderFiles(files: readonly BoundFile[], c: Style): string[] {
   const lines: string[] = [];
   for (const f of files) {

@@ -97,6 +97,7 @@ export const NOT_PASSED: Readonly<Record<string, string>> = {
   PWD: "set by guard to the bound working directory",
   OLDPWD: "the shell's previous directory; not passed",
   _: "the shell's last argument; not passed",
+  SUDO_COMMAND: "sudo's record of the guard command line it started (on a bastion it differs between request and run); not passed",
 };
 
 /**

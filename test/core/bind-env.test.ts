@@ -43,8 +43,8 @@ describe("boundEnvironment", () => {
     expect(isNameOnly(boundEnvironment(policy(), { HOME: "/home/a" }, []).HOME!)).toBe(false);
   });
 
-  it("E16: the variables allowed to vary, and PWD/OLDPWD/_, are not bound; each variable that may vary says why", () => {
-    const env = { TERM: "xterm", COLUMNS: "80", LINES: "24", SSH_AUTH_SOCK: "/tmp/ssh-x/agent.1", TMUX: "/tmp/tmux-1000/default,1,0", SHLVL: "2", GITHUB_RUN_ATTEMPT: "2", PWD: "/elsewhere", OLDPWD: "/tmp", _: "/usr/bin/guard" };
+  it("E16: the variables allowed to vary, and PWD/OLDPWD/_/SUDO_COMMAND, are not bound; each variable that may vary says why", () => {
+    const env = { TERM: "xterm", COLUMNS: "80", LINES: "24", SSH_AUTH_SOCK: "/tmp/ssh-x/agent.1", TMUX: "/tmp/tmux-1000/default,1,0", SHLVL: "2", GITHUB_RUN_ATTEMPT: "2", PWD: "/elsewhere", OLDPWD: "/tmp", _: "/usr/bin/guard", SUDO_COMMAND: "/usr/local/bin/guard run --request r-x" };
     const bound = boundEnvironment(policy(), env, []);
     for (const name of Object.keys(env)) expect(bound[name], name).toBeUndefined();
     for (const [name, why] of Object.entries(MAY_VARY)) expect(why.length, name).toBeGreaterThan(10);

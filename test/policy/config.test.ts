@@ -157,6 +157,20 @@ describe("resolveSettings: system configuration pins (P10)", () => {
     expect(e2.message).toMatch(/world-writable/);
   });
 
+  it("run_as comes from the system configuration only; any value but invoking-user is refused (78)", async () => {
+    const sys = await write(join(tmp, "etc", "config.yaml"), "policies: /srv/p\nrun_as: invoking-user\n");
+    expect((await resolveSettings(opts({ cwd: tmp, systemConfigPath: sys }))).runAs).toBe("invoking-user");
+    await write(join(tmp, "etc", "config.yaml"), "policies: /srv/p\nrun_as: root\n");
+    const e = await rejection(resolveSettings(opts({ cwd: tmp, systemConfigPath: sys })));
+    expect(e.exitCode).toBe(78);
+    expect(e.message).toContain("run_as");
+    // A project configuration cannot set it (unknown field there), and without a system configuration it is off.
+    await write(join(tmp, "proj", "guard.config.yaml"), "policies: p\nrun_as: invoking-user\n");
+    expect((await rejection(resolveSettings(opts({ cwd: join(tmp, "proj") })))).exitCode).toBe(78);
+    await write(join(tmp, "proj2", "guard.config.yaml"), "policies: p\n");
+    expect((await resolveSettings(opts({ cwd: join(tmp, "proj2") }))).runAs).toBeNull();
+  });
+
   it("a system configuration that pins nothing is refused", async () => {
     const sys = await write(join(tmp, "etc", "config.yaml"), "pin: true\n");
     expect((await rejection(resolveSettings(opts({ cwd: tmp, systemConfigPath: sys })))).exitCode).toBe(78);
