@@ -15,7 +15,7 @@ export async function lintCommand(opts: CommonOptions): Promise<void> {
   const dir = resolve(ctx.cwd, ctx.settings.policyDir);
   const c = colours(stdoutStream());
   try {
-    const { policy, warnings } = await loadPolicyDir(dir);
+    const { policy, warnings } = await loadPolicyDir(dir, { tests: true });
     if (opts.json) {
       printJson({ ok: true, dir, digest: policy.digest, errors: [], warnings });
     } else {
@@ -42,7 +42,7 @@ export async function lintCommand(opts: CommonOptions): Promise<void> {
 export async function testCommand(opts: CommonOptions): Promise<void> {
   const ctx = await Context.create(opts);
   const dir = resolve(ctx.cwd, ctx.settings.policyDir);
-  const { policy, tests } = await loadPolicyDir(dir);
+  const { policy, tests } = await loadPolicyDir(dir, { tests: true });
   const now = Date.now();
   const regex = await regexEngineFor(policy);
   const results = runPolicyTests(policy, tests, now, (p, tc, at) =>
