@@ -20,9 +20,13 @@ export async function lintCommand(opts: CommonOptions): Promise<void> {
       printJson({ ok: true, dir, digest: policy.digest, errors: [], warnings });
     } else {
       for (const w of warnings) printStdout(`${c.yellow("⚠")} ${formatDiagnostic(w)}`);
+      const people = Object.keys(policy.principals).length;
       printStdout(
-        `${c.green("✔")} ${dir}: ${Object.keys(policy.environments).length} environments, ${Object.keys(policy.principals).length} principals, ${policy.rules.length} rules, ${warnings.length} warning${warnings.length === 1 ? "" : "s"}; digest ${policy.digest.slice(0, 16)}…`,
+        `${c.green("✔")} ${dir}: ${Object.keys(policy.environments).length} environments, ${people} principal${people === 1 ? "" : "s"}, ${policy.rules.length} rules, ${warnings.length} warning${warnings.length === 1 ? "" : "s"}; digest ${policy.digest.slice(0, 16)}…`,
       );
+      if (people === 1 && policy.rules.some((r) => r.effect.type === "require")) {
+        printStdout(`  note: the policy names one person; no one else can approve a run yet: add a colleague's key under \`principals:\` (\`guard whoami\` prints theirs)`);
+      }
     }
   } catch (err) {
     if (err instanceof PolicyError && opts.json) {

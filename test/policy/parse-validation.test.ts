@@ -369,6 +369,13 @@ describe("lint warnings (the policy is still valid)", () => {
     expect(warnings(r)[0]!.message).toContain("alice, bob");
   });
 
+  it("a policy of one person (as `guard init` writes it) is not warned about rule by rule", () => {
+    const solo = VALID.replace(/ {2}bob:\n.*\n.*\n {2}carol:\n.*\n.*\n/, "");
+    const r = parseOne(solo);
+    expect(Object.keys(r.policy!.principals)).toEqual(["alice"]);
+    expect(warnings(r)).toEqual([]);
+  });
+
   it.each([
     ['      - env: DATABASE_URL\n        matches: "postgres://prod-db*"\n', "requires the scheme postgres://"],
     ['      - env: DATABASE_URL\n        matches: "postgresql://*prod-db*"\n', "requires the scheme postgresql://"],
