@@ -233,6 +233,7 @@ export function buildProgram(only?: string): Command {
       .command("init")
       .description("scaffold guard.config.yaml and a policy directory with your key as its first principal")
       .option("--key <path>", "the key to put in the policy")
+      .option("--name <principal>", "your principal name (default: from the key's comment, else your login name)")
       .action(async (opts) => initCommand(opts));
   }
 

@@ -10,19 +10,20 @@
  * The cache is a convenience for guardrail mode only. Whoever can write the cache can choose the policy,
  * so it is never used when the system configuration pins the policy (resolveSettings then reports no
  * cache directory), and it is used only when the cache directory and entry are owned by the current
- * user and writable by nobody else. Any doubt (unreadable, malformed, wrong owner, digest mismatch)
- * means a miss: the policy is parsed again, never refused or trusted because of the cache.
+ * user and writable by nobody else. Any doubt (unreadable, malformed, wrong owner, a digest that is not
+ * its model's) means a miss: the policy is parsed again, never refused or trusted because of the cache.
  */
 import { closeSync, constants, fstatSync, openSync, readFileSync, statSync, promises as fsp } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { isAbsolute, join } from "node:path";
 import { digestOf, sha256Hex } from "../core/canonical.js";
+import { policyDigest } from "../core/policy/digest.js";
 import type { Diagnostic } from "../core/errors.js";
 import type { PolicyFile, PolicyTestCase } from "../core/policy/types.js";
 import type { Policy } from "../core/types.js";
 
 /** Bump when the cached shape changes. */
-const CACHE_FORMAT = "access-guard-policy-cache/1";
+const CACHE_FORMAT = "access-guard-policy-cache/2";
 const MAX_ENTRY_BYTES = 16 * 1024 * 1024;
 
 export interface CachedPolicy {
@@ -70,16 +71,7 @@ export async function policyCacheKey(root: string, files: readonly PolicyFile[])
   return digestOf({ format: CACHE_FORMAT, build: currentBuild(), root, files: list });
 }
 
-/** The digest the loader computes: policy files' base names and bytes, tests excluded. */
-function expectedDigest(files: readonly PolicyFile[]): string {
-  const list = files
-    .filter((f) => !/\.test\.ya?ml$/i.test(f.path))
-    .map((f) => [f.path.slice(f.path.lastIndexOf("/") + 1), fileDigest(f)] as [string, string])
-    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  return digestOf(list);
-}
-
-export async function readCachedPolicy(cacheDir: string, key: string, files: readonly PolicyFile[]): Promise<CachedPolicy | null> {
+export async function readCachedPolicy(cacheDir: string, key: string): Promise<CachedPolicy | null> {
   try {
     if (!privateDir(cacheDir)) return null;
     const fd = openSync(join(cacheDir, `${key}.json`), constants.O_RDONLY | constants.O_NOFOLLOW);
@@ -94,11 +86,14 @@ export async function readCachedPolicy(cacheDir: string, key: string, files: rea
     const entry = JSON.parse(text) as { format?: unknown; key?: unknown; value?: CachedPolicy };
     if (entry.format !== CACHE_FORMAT || entry.key !== key || !entry.value) return null;
     const { policy, warnings, tests } = entry.value;
-    if (policy?.version !== 1 || policy.digest !== expectedDigest(files) || !Array.isArray(warnings) || !Array.isArray(tests)) return null;
+    if (policy?.version !== 1 || !Array.isArray(warnings) || !Array.isArray(tests)) return null;
     // The loader builds these maps without a prototype, so that a name such as `constructor` typed by a
     // user never finds Object.prototype members; JSON.parse does not, so rebuild them.
     policy.environments = Object.assign(Object.create(null), policy.environments);
     policy.principals = Object.assign(Object.create(null), policy.principals);
+    // The digest is the model's (core/policy/digest.ts): recomputed, so a cached policy binds exactly what
+    // a parsed one would, and an entry whose digest does not match its model is a miss.
+    if (policy.digest !== policyDigest(policy)) return null;
     return { policy, warnings, tests };
   } catch {
     return null;

@@ -18,6 +18,7 @@ import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, read
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { ExitCode, GuardError, PolicyError, type Diagnostic } from "../core/errors.js";
 import type { PolicyFile, PolicyTestCase } from "../core/policy/types.js";
+import { isPolicyTestFile } from "../core/policy/test-files.js";
 import type { Policy } from "../core/types.js";
 import { assertTrusted } from "./config.js";
 import { policyCacheKey, readCachedPolicy, writeCachedPolicy } from "./policy-cache.js";
@@ -44,13 +45,19 @@ export interface LoadOptions {
    * read and trust-checked either way; only parsing and validation of unchanged bytes are skipped.
    */
   cacheDir?: string | null;
+  /**
+   * Read the policy tests (`*.test.yaml`) too: `guard policy test` and `guard policy lint` do, and fail on
+   * them. Everything else (run, check, request, approve…) leaves them unread: tests are not policy, and a
+   * typo in one must not block every run (issue 17 item 4).
+   */
+  tests?: boolean;
 }
 
 export async function loadPolicyDir(dir: string, opts: LoadOptions = {}): Promise<LoadedPolicyDir> {
   const abs = resolve(dir);
   const realDir = openDirectory(abs);
   const problems: Diagnostic[] = [];
-  const files = readPolicyFiles(abs, realDir, problems);
+  const files = readPolicyFiles(abs, realDir, problems, opts.tests === true);
   if (problems.length > 0) throw refusal(abs, problems);
   if (files.length === 0) {
     throw new PolicyError(`the policy directory ${abs} holds no policy files (*.yaml, *.yml)`, [], `add a policy file such as ${join(abs, "guard.yaml")}, or ${SETTING_HINT}`);
@@ -59,7 +66,7 @@ export async function loadPolicyDir(dir: string, opts: LoadOptions = {}): Promis
   const shown = files.map((f) => f.path);
   const key = opts.cacheDir ? await policyCacheKey(root, files) : null;
   if (opts.cacheDir && key) {
-    const hit = await readCachedPolicy(opts.cacheDir, key, files);
+    const hit = await readCachedPolicy(opts.cacheDir, key);
     if (hit) return { ...hit, files: shown };
   }
   // Imported here so that a cache hit never loads the YAML parser.
@@ -116,13 +123,14 @@ function assertAncestorsSafe(real: string): void {
   }
 }
 
-function readPolicyFiles(abs: string, realDir: string, problems: Diagnostic[]): PolicyFile[] {
+function readPolicyFiles(abs: string, realDir: string, problems: Diagnostic[], withTests: boolean): PolicyFile[] {
   const entries = readdirSync(realDir, { withFileTypes: true });
   const out: PolicyFile[] = [];
   const names = entries.map((e) => e.name).sort();
   const byName = new Map(entries.map((e) => [e.name, e]));
   for (const name of names) {
     if (name.startsWith(".")) continue;
+    if (!withTests && isPolicyTestFile(name)) continue;
     const entry = byName.get(name)!;
     const shown = display(join(abs, name));
     const problem = (code: string, message: string, hint: string): void => {

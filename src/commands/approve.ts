@@ -61,7 +61,7 @@ async function decide(ctx: Context, given: string, verb: "approve" | "deny", com
   if (me !== undefined && req.policyDigest !== policy.digest) {
     throw because("policy-changed", deniedError(
       `request ${id} was made under a different policy (${req.policyDigest.slice(0, 12)}…) than yours (${policy.digest.slice(0, 12)}…)`,
-      "make sure you and the requester use the same policy revision (git pull), then look again; a request made under an older policy needs to be made again",
+      "make sure you and the requester use the same policy revision (git pull), then look again; descriptions, comments and file layout do not matter, but a request made under a policy that decides differently needs to be made again",
     ));
   }
   // One place decides who may decide what (src/core/approvals.ts): here it is only rendered.

@@ -61,7 +61,10 @@ export async function auditLogCommand(opts: AuditLogOptions): Promise<void> {
  * escaped, whatever its type is supposed to be (a forged event can put anything anywhere).
  */
 function renderEvent(e: AuditEvent, c: ReturnType<typeof colours>): string {
-  const who = e.actor.principal ?? e.actor.fingerprint ?? `(${e.actor.user ?? "unknown"})`;
+  // No key was needed (an allowed run, a refusal before anyone signed): no person is known, only the
+  // login account — shown as such at the end, never in the column of principals (`(root)` read as one).
+  const keyed = e.actor.principal ?? e.actor.fingerprint;
+  const who = keyed ?? "-";
   const d = e.data;
   const text = (v: unknown): string => esc(typeof v === "string" ? v : JSON.stringify(v) ?? String(v));
   const parts: string[] = [];
@@ -72,6 +75,7 @@ function renderEvent(e: AuditEvent, c: ReturnType<typeof colours>): string {
   if (typeof d.exitCode === "number") parts.push(`exit=${d.exitCode}`);
   if (typeof d.signal === "string") parts.push(`signal=${text(d.signal)}`);
   if (Array.isArray(d.reasons) && d.reasons.length) parts.push(`— ${text(String(d.reasons[0]))}`);
+  if (keyed === undefined || keyed === null) parts.push(c.dim(`(no key; login ${text(e.actor.user ?? "unknown")})`));
   const type = text(e.type);
   const shownType = type.includes("refused") || type.includes("breakglass") ? c.red(type.padEnd(18)) : type.padEnd(18);
   return `${text(e.seq).padStart(6)}  ${text(typeof e.time === "string" && Number.isFinite(Date.parse(e.time)) ? localTime(e.time) : e.time)}  ${shownType}  ${text(who).padEnd(10)}  ${parts.join(" ")}`;

@@ -1,38 +1,47 @@
 /**
  * `guard init`: scaffold guard.config.yaml, a commented policy with the user's own key as its first
- * principal, and a policy test that passes. Idempotent: an existing file is never overwritten.
+ * principal, a policy test that passes, and scripts/cleanup.sh (the README's next step runs it).
+ * Idempotent: an existing file is never overwritten.
+ *
+ * The principal is named after the key's comment (`alice@laptop` → `alice`), else `--name`, else the
+ * login name unless that is `root` (a shared account names nobody), else `me`; init says which.
  */
 import { constants, promises as fsp } from "node:fs";
 import { join } from "node:path";
 import { homedir, userInfo } from "node:os";
-import { configError } from "../core/errors.js";
+import { configError, usageError } from "../core/errors.js";
 import { parseAuthorizedKey } from "../core/sshkey.js";
 import { colours, say } from "../adapters/output.js";
 
-export async function initCommand(opts: { key?: string }): Promise<void> {
+export async function initCommand(opts: { key?: string; name?: string }): Promise<void> {
   const cwd = process.cwd();
   const home = process.env.HOME || homedir();
-  const keyLine = await findPublicKey(opts.key ?? process.env.GUARD_KEY, home);
-  const name = principalName();
-  const files: Array<[string, string]> = [
-    ["guard.config.yaml", CONFIG],
-    ["policies/guard.yaml", policyYaml(name, keyLine)],
-    ["policies/guard.test.yaml", TESTS],
+  const key = await findPublicKey(opts.key ?? process.env.GUARD_KEY, home);
+  const named = principalName(opts.name, key.comment);
+  const files: Array<[string, string, number]> = [
+    ["guard.config.yaml", CONFIG, 0o644],
+    ["policies/guard.yaml", policyYaml(named.name, key.line), 0o644],
+    ["policies/guard.test.yaml", TESTS, 0o644],
+    ["scripts/cleanup.sh", CLEANUP, 0o755],
   ];
   await fsp.mkdir(join(cwd, "policies"), { recursive: true, mode: 0o755 });
+  await fsp.mkdir(join(cwd, "scripts"), { recursive: true, mode: 0o755 });
   const c = colours();
-  for (const [rel, content] of files) {
-    const created = await writeNew(join(cwd, rel), content);
+  for (const [rel, content, mode] of files) {
+    const created = await writeNew(join(cwd, rel), content, mode);
     say(created ? `${c.green("created")}  ${rel}` : `${c.dim("kept")}     ${rel} (already exists; not touched)`);
   }
   say("");
+  say(`you are principal \`${named.name}\` (${named.from}) in group sre; rename it in policies/guard.yaml if you like`);
+  say("a production run needs a second person: add a colleague's public key under `principals:` (`guard whoami` prints theirs)");
+  say("");
   say("next: guard policy lint && guard policy test");
-  say("      guard check -- ./your-script.sh");
+  say("      guard check -- ./scripts/cleanup.sh");
 }
 
-async function writeNew(path: string, content: string): Promise<boolean> {
+async function writeNew(path: string, content: string, mode: number): Promise<boolean> {
   try {
-    const fh = await fsp.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    const fh = await fsp.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
     try {
       await fh.writeFile(content);
     } finally {
@@ -45,7 +54,7 @@ async function writeNew(path: string, content: string): Promise<boolean> {
   }
 }
 
-async function findPublicKey(setting: string | undefined, home: string): Promise<string> {
+async function findPublicKey(setting: string | undefined, home: string): Promise<{ line: string; comment?: string }> {
   const candidates = setting ? [setting.endsWith(".pub") ? setting : `${setting}.pub`] : ["id_ed25519.pub", "id_ecdsa.pub", "id_rsa.pub"].map((f) => join(home, ".ssh", f));
   for (const path of candidates) {
     let text: string;
@@ -56,20 +65,34 @@ async function findPublicKey(setting: string | undefined, home: string): Promise
     }
     const parsed = parseAuthorizedKey(text);
     if (!parsed.ok) throw configError(`${path}: ${parsed.reason}`, "make an ed25519 key: ssh-keygen -t ed25519");
-    return `${parsed.key.type} ${parsed.key.blob}${parsed.key.comment ? ` ${parsed.key.comment}` : ""}`;
+    const comment = parsed.key.comment;
+    return { line: `${parsed.key.type} ${parsed.key.blob}${comment ? ` ${comment}` : ""}`, ...(comment ? { comment } : {}) };
   }
   throw configError(`no SSH public key found (looked at ${candidates.join(", ")})`, "make one with `ssh-keygen -t ed25519`, or pass --key PATH");
 }
 
-function principalName(): string {
-  let user = "me";
-  try {
-    user = userInfo().username;
-  } catch {
-    /* keep the default */
+const PRINCIPAL_RE = /^[a-z0-9][a-z0-9._-]*$/;
+
+/** A principal name: [a-z0-9][a-z0-9._-]*, or "" when nothing usable is left. */
+function cleanName(raw: string): string {
+  return raw.toLowerCase().replace(/[^a-z0-9._-]/g, "-").replace(/^[^a-z0-9]+/, "").replace(/[^a-z0-9]+$/, "").slice(0, 64);
+}
+
+export function principalName(given: string | undefined, keyComment: string | undefined, user: () => string = () => userInfo().username): { name: string; from: string } {
+  if (given !== undefined) {
+    if (!PRINCIPAL_RE.test(given)) throw usageError(`--name ${JSON.stringify(given)} is not a principal name`, "use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit");
+    return { name: given, from: "--name" };
   }
-  const cleaned = user.toLowerCase().replace(/[^a-z0-9_-]/g, "-").replace(/^[^a-z0-9]+/, "");
-  return cleaned || "me";
+  const fromComment = keyComment ? cleanName(keyComment.split("@")[0]!) : "";
+  if (fromComment && fromComment !== "root") return { name: fromComment, from: "from your key's comment" };
+  let login = "";
+  try {
+    login = cleanName(user());
+  } catch {
+    /* no login name */
+  }
+  if (login && login !== "root") return { name: login, from: "your login name" };
+  return { name: "me", from: "a placeholder: neither your key's comment nor your login name names a person; pass --name" };
 }
 
 const CONFIG = `# access-guard configuration: found by guard in this directory or any parent.
@@ -114,6 +137,7 @@ principals:
   ${name}:
     keys: ["${keyLine}"]
     groups: [sre]
+  # A production run needs a second person: add a colleague (\`guard whoami\` prints their key line).
   # colleague:
   #   keys: ["ssh-ed25519 AAAA… colleague@example.com"]
   #   groups: [sre]
@@ -147,4 +171,11 @@ tests:
   - name: with no DATABASE_URL at all the default environment applies
     run: ["scripts/cleanup.sh"]
     expect: { decision: allow, environment: development }
+`;
+
+const CLEANUP = `#!/bin/sh
+# An example maintenance script scaffolded by \`guard init\`: replace it with your own.
+# \`guard check -- ./scripts/cleanup.sh\` shows where it would run and what it would need;
+# \`guard run -- ./scripts/cleanup.sh\` runs it (in production, after a second person's approval).
+echo "cleanup: nothing to do (an example script)"
 `;

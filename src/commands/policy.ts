@@ -15,14 +15,18 @@ export async function lintCommand(opts: CommonOptions): Promise<void> {
   const dir = resolve(ctx.cwd, ctx.settings.policyDir);
   const c = colours(stdoutStream());
   try {
-    const { policy, warnings } = await loadPolicyDir(dir);
+    const { policy, warnings } = await loadPolicyDir(dir, { tests: true });
     if (opts.json) {
       printJson({ ok: true, dir, digest: policy.digest, errors: [], warnings });
     } else {
       for (const w of warnings) printStdout(`${c.yellow("⚠")} ${formatDiagnostic(w)}`);
+      const people = Object.keys(policy.principals).length;
       printStdout(
-        `${c.green("✔")} ${dir}: ${Object.keys(policy.environments).length} environments, ${Object.keys(policy.principals).length} principals, ${policy.rules.length} rules, ${warnings.length} warning${warnings.length === 1 ? "" : "s"}; digest ${policy.digest.slice(0, 16)}…`,
+        `${c.green("✔")} ${dir}: ${Object.keys(policy.environments).length} environments, ${people} principal${people === 1 ? "" : "s"}, ${policy.rules.length} rules, ${warnings.length} warning${warnings.length === 1 ? "" : "s"}; digest ${policy.digest.slice(0, 16)}…`,
       );
+      if (people === 1 && policy.rules.some((r) => r.effect.type === "require")) {
+        printStdout(`  note: the policy names one person; no one else can approve a run yet: add a colleague's key under \`principals:\` (\`guard whoami\` prints theirs)`);
+      }
     }
   } catch (err) {
     if (err instanceof PolicyError && opts.json) {
@@ -42,7 +46,7 @@ export async function lintCommand(opts: CommonOptions): Promise<void> {
 export async function testCommand(opts: CommonOptions): Promise<void> {
   const ctx = await Context.create(opts);
   const dir = resolve(ctx.cwd, ctx.settings.policyDir);
-  const { policy, tests } = await loadPolicyDir(dir);
+  const { policy, tests } = await loadPolicyDir(dir, { tests: true });
   const now = Date.now();
   const regex = await regexEngineFor(policy);
   const results = runPolicyTests(policy, tests, now, (p, tc, at) =>

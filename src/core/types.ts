@@ -201,7 +201,7 @@ export interface Policy {
   notifications?: Notifications;
   /** The directory that holds the policy directory: command globs with a '/' are relative to it. */
   root: string;
-  /** SHA-256 (hex) over the policy's files (names and bytes, tests excluded): what requests bind. */
+  /** SHA-256 (hex) of what decides (policy/digest.ts: the model without descriptions, locations, root): what requests bind. */
   digest: string;
 }
 

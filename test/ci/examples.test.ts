@@ -10,6 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { BIN, ROOT } from "../e2e/world.js";
+import { loadPolicyDir } from "../../src/adapters/policy-files.js";
+import { expandPreview } from "../../src/core/preview.js";
+import { writeFile } from "node:fs/promises";
 
 const run = promisify(execFile);
 const EXAMPLES = join(ROOT, "examples");
@@ -52,5 +55,45 @@ describe("examples/", () => {
     ]);
     expect([vacuum.code, JSON.parse(vacuum.stdout).rules]).toEqual([0, ["vacuum-is-routine"]]);
     expect([purge.code, JSON.parse(purge.stdout).rules]).toEqual([75, ["purge-needs-a-dba"]]);
+  });
+
+  /**
+   * terraform and kubectl are not installed here: the previews' shell glue is run for real with a
+   * stand-in program that prints the argv it was given and exits as told, so what is checked is exactly
+   * the command the preview would execute and how it treats the exit status.
+   */
+  async function preview(example: string, rule: string, args: string[], exit = 0): Promise<{ code: number; stdout: string; stderr: string }> {
+    const { policy } = await loadPolicyDir(join(EXAMPLES, example, "policies"));
+    const r = policy.rules.find((x) => x.name === rule)!;
+    if (r.effect.type !== "require" || !r.effect.preview) throw new Error(`${rule} has no preview`);
+    const tmp = await mkdtemp(join(tmpdir(), "guard-preview-"));
+    try {
+      const program = join(tmp, "program");
+      await writeFile(program, `#!/bin/sh\necho "$*"\nexit ${exit}\n`, { mode: 0o755 });
+      const [cmd, ...rest] = expandPreview(r.effect.preview, program, args);
+      const got = await run(cmd!, rest, { cwd: tmp }).then(
+        (x) => ({ code: 0, stdout: x.stdout, stderr: x.stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+      );
+      return got;
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }
+
+  it("terraform: the apply's preview is `terraform show` of the saved plan it names; no plan, no request", async () => {
+    const rule = "apply-production-needs-a-platform-reviewer";
+    expect(await preview("terraform", rule, ["apply", "prod.tfplan"])).toMatchObject({ code: 0, stdout: "show -no-color prod.tfplan\n" });
+    expect(await preview("terraform", rule, ["-chdir=envs/prod", "apply", "-input=false", "prod.tfplan"])).toMatchObject({ code: 0, stdout: "-chdir=envs/prod show -no-color prod.tfplan\n" });
+    const none = await preview("terraform", rule, ["apply", "-auto-approve"]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/no saved plan to show: run terraform plan -out=FILE/);
+  });
+
+  it("kubectl: the apply's preview is `kubectl diff` of the same arguments; differences (exit 1) are a preview, errors fail it", async () => {
+    const args = ["--context", "prod-eu-1", "apply", "-f", "deploy/checkout.yaml"];
+    expect(await preview("kubectl", "apply-needs-an-sre", args)).toMatchObject({ code: 0, stdout: "--context prod-eu-1 diff -f deploy/checkout.yaml\n" });
+    expect(await preview("kubectl", "apply-needs-an-sre", args, 1)).toMatchObject({ code: 0 });
+    expect((await preview("kubectl", "apply-needs-an-sre", args, 2)).code).toBe(2);
   });
 });

@@ -11,7 +11,7 @@ const repo = join(import.meta.dirname, "..", "..");
 
 describe("policies/ (the example)", () => {
   it("loads with zero errors and zero warnings", async () => {
-    const loaded = await loadPolicyDir(join(repo, "policies"));
+    const loaded = await loadPolicyDir(join(repo, "policies"), { tests: true });
     expect(loaded.warnings).toEqual([]);
     expect(loaded.policy.root).toBe(repo);
     expect(Object.keys(loaded.policy.environments).sort()).toEqual(["development", "production", "staging"]);
@@ -30,7 +30,7 @@ describe("policies/ (the example)", () => {
   });
 
   it("the maintenance scripts its rules name exist and are executable", async () => {
-    const { policy } = await loadPolicyDir(join(repo, "policies"));
+    const { policy } = await loadPolicyDir(join(repo, "policies"), { tests: true });
     const globs = policy.rules.flatMap((r) => r.match.commands ?? []).filter((c) => c.includes("/"));
     expect(globs.sort()).toEqual(["maintenance/migrate-*.sh", "maintenance/migrate-*.sh", "maintenance/purge-*.sh", "maintenance/report-*.sh"]);
     for (const script of ["purge-lb-state.sh", "report-lb-state.sh", "migrate-lb-schema.sh"]) {

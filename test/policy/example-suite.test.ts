@@ -13,7 +13,7 @@ const EXAMPLE = join(import.meta.dirname, "..", "..", "policies");
 
 describe("the example policy in policies/", () => {
   it("loads with zero errors and zero warnings, rooted at the repository top level", async () => {
-    const { policy, warnings, tests } = await loadPolicyDir(EXAMPLE);
+    const { policy, warnings, tests } = await loadPolicyDir(EXAMPLE, { tests: true });
     expect(warnings).toEqual([]);
     expect(policy.root).toBe(join(EXAMPLE, ".."));
     expect(Object.keys(policy.environments).sort()).toEqual(["development", "production", "staging"]);
@@ -21,7 +21,7 @@ describe("the example policy in policies/", () => {
   });
 
   it("passes its own policy test suite", async () => {
-    const { policy, tests } = await loadPolicyDir(EXAMPLE);
+    const { policy, tests } = await loadPolicyDir(EXAMPLE, { tests: true });
     // Outside the year-end freeze unless a case says otherwise; cases with their own `now` use it.
     const now = Date.parse("2026-06-01T12:00:00Z");
     const results = runPolicyTests(policy, tests, now, (p, c, at) =>

@@ -176,12 +176,13 @@ describe("definitions merged across files", () => {
     expect(codes(errors(parseOne(VALID.replace("version: 1", 'version: "1"'))))).toEqual(["wrong-type"]);
   });
 
-  it("the digest depends on file names and bytes only: not on the directory, the root or the tests", () => {
+  it("the digest depends on what decides only: not on the directory, the root, the tests, comments or file names (digest.test.ts has the rest)", () => {
     const a = parse({ "policies/guard.yaml": VALID }).policy!.digest;
     expect(parse({ "/elsewhere/pol/guard.yaml": VALID }, "/elsewhere").policy!.digest).toBe(a);
     expect(parse({ "policies/guard.yaml": VALID, "policies/x.test.yaml": "tests:\n  - { name: t, run: [x], expect: { decision: deny } }\n" }).policy!.digest).toBe(a);
-    expect(parse({ "policies/guard.yaml": `${VALID}# a comment\n` }).policy!.digest).not.toBe(a);
-    expect(parse({ "policies/other.yaml": VALID }).policy!.digest).not.toBe(a);
+    expect(parse({ "policies/guard.yaml": `${VALID}# a comment\n` }).policy!.digest).toBe(a);
+    expect(parse({ "policies/other.yaml": VALID }).policy!.digest).toBe(a);
+    expect(parse({ "policies/guard.yaml": VALID.replace("ttl: 30m", "ttl: 31m") }).policy!.digest).not.toBe(a);
   });
 });
 
@@ -366,6 +367,13 @@ describe("lint warnings (the policy is still valid)", () => {
     const r = parseOne(VALID.replace("approvals: 1", "approvals: 2"));
     expect(located(warnings(r))).toEqual(["approvals-whole-group@30:18"]);
     expect(warnings(r)[0]!.message).toContain("alice, bob");
+  });
+
+  it("a policy of one person (as `guard init` writes it) is not warned about rule by rule", () => {
+    const solo = VALID.replace(/ {2}bob:\n.*\n.*\n {2}carol:\n.*\n.*\n/, "");
+    const r = parseOne(solo);
+    expect(Object.keys(r.policy!.principals)).toEqual(["alice"]);
+    expect(warnings(r)).toEqual([]);
   });
 
   it.each([

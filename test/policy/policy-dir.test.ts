@@ -67,7 +67,7 @@ describe("loadPolicyDir: reading", () => {
     await write("guard.test.yaml", MINIMAL_TEST);
     await write("README.md", "not read");
     await write(".swap.yaml", "not: [valid");
-    const r = await loadPolicyDir(dir);
+    const r = await loadPolicyDir(dir, { tests: true });
     expect(Object.keys(r.policy.environments)).toEqual(["production"]);
     expect(r.policy.root).toBe(tmp);
     expect(r.tests.map((t) => t.name)).toEqual(["a report in production is allowed"]);
@@ -75,7 +75,21 @@ describe("loadPolicyDir: reading", () => {
     expect(r.warnings).toEqual([]);
   });
 
-  it("the digest covers policy bytes and names, not tests and not where the directory lives", async () => {
+  it("policy tests are not policy: only `tests: true` (policy test, policy lint) reads them and fails on them", async () => {
+    await write("guard.test.yaml", "tests:\n  - name: a typo\n    rnu: [x]\n");
+    const r = await loadPolicyDir(dir);
+    expect(r.tests).toEqual([]);
+    expect(r.files.map((f) => f.split("/").pop())).toEqual(["guard.yaml"]);
+    const e = await refusal(loadPolicyDir(dir, { tests: true }));
+    expect(e.exitCode).toBe(78);
+    expect((e as PolicyError).diagnostics.map((d) => `${d.file.split("/").pop()}:${d.code}`)).toContain("guard.test.yaml:unknown-field");
+    // Not even read: a test file others can write does not block a run either.
+    await chmod(join(dir, "guard.test.yaml"), 0o666);
+    expect((await loadPolicyDir(dir)).tests).toEqual([]);
+    expect((await refusal(loadPolicyDir(dir, { tests: true }))).exitCode).toBe(78);
+  });
+
+  it("the digest covers what decides, not tests, comments or where the directory lives", async () => {
     const a = (await loadPolicyDir(dir)).policy.digest;
     const elsewhere = join(tmp, "copy", "pol");
     await mkdir(join(tmp, "copy"));
@@ -83,7 +97,9 @@ describe("loadPolicyDir: reading", () => {
     expect((await loadPolicyDir(elsewhere)).policy.digest).toBe(a);
     await write("guard.test.yaml", MINIMAL_TEST);
     expect((await loadPolicyDir(dir)).policy.digest).toBe(a);
-    await write("guard.yaml", `${MINIMAL}# a comment changes the bytes\n`);
+    await write("guard.yaml", `${MINIMAL}# a comment changes the bytes, not what decides\n`);
+    expect((await loadPolicyDir(dir)).policy.digest).toBe(a);
+    await write("guard.yaml", MINIMAL.replace("report-*.sh", "report-*"));
     expect((await loadPolicyDir(dir)).policy.digest).not.toBe(a);
   });
 
@@ -107,6 +123,7 @@ describe("loadPolicyDir: reading", () => {
     await rm(join(dir, "guard.yaml"));
     await write("only.test.yaml", MINIMAL_TEST);
     expect((await refusal(loadPolicyDir(dir))).exitCode).toBe(78);
+    expect((await refusal(loadPolicyDir(dir, { tests: true }))).exitCode).toBe(78);
   });
 
   it("a subdirectory or an upper-case .YAML file is an error, not silently skipped", async () => {
@@ -217,14 +234,17 @@ describe("loadPolicyDir: the validated-policy cache", () => {
     // Prototype-free maps survive the round trip: `constructor` must never resolve to a function.
     expect(second.policy.environments["constructor"]).toBeUndefined();
 
+    // A changed byte is a miss, even when what decides (and so the digest) is the same.
     await write("guard.yaml", `${MINIMAL}\n`);
     const third = await loadPolicyDir(dir, { cacheDir });
     expect(third.warnings).toEqual([]);
-    expect(third.policy.digest).not.toBe(first.policy.digest);
+    expect(third.policy.digest).toBe(first.policy.digest);
     expect(await entries(cacheDir)).toHaveLength(2);
+    await write("guard.yaml", MINIMAL.replace("report-*.sh", "report-*"));
+    expect((await loadPolicyDir(dir, { cacheDir })).policy.digest).not.toBe(first.policy.digest);
   });
 
-  it("an entry whose digest does not match the bytes, or a cache others can write, is ignored", async () => {
+  it("an entry whose digest is not its model's, or a cache others can write, is ignored", async () => {
     const cacheDir = join(tmp, "cache");
     await loadPolicyDir(dir, { cacheDir });
     const [entry] = await entries(cacheDir);

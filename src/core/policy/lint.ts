@@ -19,7 +19,9 @@ export function lintPolicy(policy: Policy, rules: readonly RuleDef[]): Diagnosti
       );
     }
     const effect = later.rule.effect;
-    if (effect.type === "require" && later.approvalsAt) {
+    // A policy of one person (as `guard init` writes it) is not yet a team: `guard policy lint` says so in
+    // its summary, rather than warning about every rule that person's approvals would be needed for.
+    if (effect.type === "require" && later.approvalsAt && Object.keys(policy.principals).length > 1) {
       const eligible = eligiblePrincipals(policy.principals, effect.from);
       if (effect.approvals === eligible.length) {
         out.push(

@@ -1,6 +1,7 @@
 import type { Diagnostic } from "../errors.js";
 import type { Environment, Policy, Principal, SourceLocation } from "../types.js";
 import { diagnosticAt } from "./diagnostics.js";
+import { policyDigest } from "./digest.js";
 import type { FileFragment, Ref, RuleDef } from "./read-policy-file.js";
 import { closest } from "./suggest.js";
 
@@ -18,7 +19,7 @@ const where = (at: SourceLocation): string => `${at.file}:${at.line}:${at.col}`;
  * spans files: names defined twice, references to undefined environments and groups, alias collisions,
  * approval thresholds no one could meet, and public keys shared between principals.
  */
-export function mergeFragments(frags: readonly FileFragment[], root: string, digest: string, opts: { allFilesRead: boolean } = { allFilesRead: true }): Merged {
+export function mergeFragments(frags: readonly FileFragment[], root: string, opts: { allFilesRead: boolean } = { allFilesRead: true }): Merged {
   const out: Diagnostic[] = [];
   const error = (at: SourceLocation, code: string, message: string, hint?: string): void => void out.push(diagnosticAt("error", at, code, message, hint));
   const twice = (what: string, name: string, first: SourceLocation, second: SourceLocation): void => {
@@ -183,8 +184,9 @@ export function mergeFragments(frags: readonly FileFragment[], root: string, dig
     bindEnv: bindEnv?.value ?? [],
     ...(webhooks.length ? { notifications: { webhooks } } : {}),
     root,
-    digest,
+    digest: "",
   };
+  policy.digest = policyDigest(policy);
   return { policy, diagnostics: out, rules };
 }
 

@@ -1,4 +1,3 @@
-import { digestOf, sha256Hex } from "../canonical.js";
 import type { Diagnostic } from "../errors.js";
 import type { RegexCompiler } from "../linear-regex.js";
 import { FileDiagnostics, LineTable, diagnosticAt, sortDiagnostics } from "./diagnostics.js";
@@ -7,37 +6,37 @@ import { mergeFragments } from "./merge.js";
 import { readPolicyFile, type FileFragment } from "./read-policy-file.js";
 import { readTestFile, type TestCaseDef } from "./read-tests.js";
 import { Reader } from "./reader.js";
+import { isPolicyTestFile } from "./test-files.js";
 import { checkCharacters, decodePolicyText } from "./text.js";
 import type { ParsedPolicy, PolicyFile } from "./types.js";
 import { readYaml } from "./yaml-read.js";
 
-const TEST_FILE_RE = /\.test\.ya?ml$/i;
-
-export const isPolicyTestFile = (path: string): boolean => TEST_FILE_RE.test(baseName(path));
+export { isPolicyTestFile };
 
 /**
  * Parse and validate a policy directory's files (every `*.yaml` / `*.yml`; `*.test.yaml` are policy tests).
  * Every problem in every file is collected; `policy` is set only when there is no error. Warnings (lint)
- * are in `diagnostics` too. Test files are held to the same YAML rules and their errors count: a
- * malformed file in the policy directory is a doubt, and doubts refuse.
+ * are in `diagnostics` too. Test files given here are held to the same YAML rules and their errors count
+ * (`guard policy test` and `lint` pass them; the loader leaves them out for every other command).
  *
  * Detector regexes are checked with `opts.regex` (the RE2 engine: adapters/linear-regex.ts loads it
  * for policy text that may name a regex).
  *
- * The digest binds the policy files' base names and bytes (not tests, not the directory's location), so
- * the same policy checked out anywhere has the same digest. The directory is flat, so base names are unique.
+ * The digest binds what decides, not the bytes (./digest.ts): the validated model without descriptions,
+ * source locations or the directory's location, so the same policy checked out anywhere, reformatted,
+ * re-described or split across files differently has the same digest. Tests are not part of it.
  */
 export function parsePolicyFiles(files: readonly PolicyFile[], root: string, opts: { regex?: RegexCompiler } = {}): ParsedPolicy {
   const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const diagnostics: Diagnostic[] = [];
   const fragments: FileFragment[] = [];
   const testDefs: TestCaseDef[] = [];
-  const digestInput: [string, string][] = [];
+  let policyFiles = 0;
   let allFilesRead = true;
 
   for (const file of sorted) {
     const isTest = isPolicyTestFile(file.path);
-    if (!isTest) digestInput.push([baseName(file.path), sha256Hex(file.bytes)]);
+    if (!isTest) policyFiles++;
     const bytesSink = new FileDiagnostics(file.path, null);
     const text = decodePolicyText(file.bytes, bytesSink);
     if (text === null) {
@@ -58,11 +57,10 @@ export function parsePolicyFiles(files: readonly PolicyFile[], root: string, opt
     diagnostics.push(...sink.list);
   }
 
-  if (digestInput.length === 0) {
+  if (policyFiles === 0) {
     diagnostics.push(diagnosticAt("error", { file: sorted[0]?.path ?? "(policy)", line: 1, col: 1 }, "no-policy-files", "there are no policy files, only tests (or nothing at all)", "add a policy file such as `guard.yaml` (`guard init` creates one)"));
   }
-  const digest = digestOf(digestInput.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
-  const merged = mergeFragments(fragments, root, digest, { allFilesRead });
+  const merged = mergeFragments(fragments, root, { allFilesRead });
   diagnostics.push(...merged.diagnostics);
 
   const hasErrors = diagnostics.some((d) => d.severity === "error");
@@ -90,9 +88,4 @@ function crossCheckTests(defs: readonly TestCaseDef[], environments: Record<stri
     }
   }
   return out;
-}
-
-function baseName(path: string): string {
-  const i = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
-  return i === -1 ? path : path.slice(i + 1);
 }
