@@ -256,6 +256,57 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
       });
     });
 
+    describe("watchRequest (no lost wake-ups)", () => {
+      it("a change stored after the watch began, before the wait, ends the wait at once", async () => {
+        const r = makeRequest();
+        await store.putRequest(r);
+        const other = await another();
+        const watch = await store.watchRequest(r.request.id);
+        try {
+          await store.listApprovals(r.request.id); // the caller's read: nothing yet
+          await other.putApproval(r.request.id, makeApproval(r.request.id)); // lands before the wait
+          const t0 = Date.now();
+          await watch.wait(20_000);
+          expect(Date.now() - t0).toBeLessThan(900);
+        } finally {
+          watch.close();
+        }
+      });
+
+      it("a change between a wake-up and the next wait ends that wait at once; nothing ends it after a timeout", async () => {
+        const r = makeRequest();
+        await store.putRequest(r);
+        const other = await another();
+        const watch = await store.watchRequest(r.request.id);
+        try {
+          setTimeout(() => void other.putApproval(r.request.id, makeApproval(r.request.id, "bob")), 100);
+          let t0 = Date.now();
+          await watch.wait(20_000);
+          expect(Date.now() - t0).toBeLessThan(900);
+          expect(await store.listApprovals(r.request.id)).toHaveLength(1); // the re-read
+          await other.consume(makeConsumption(r.request.id)); // lands before the next wait
+          t0 = Date.now();
+          await watch.wait(20_000);
+          expect(Date.now() - t0).toBeLessThan(900);
+          t0 = Date.now();
+          await watch.wait(300); // nothing new: waits its time out
+          expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
+        } finally {
+          watch.close();
+        }
+      });
+
+      it("close() ends a watch: its waits return at once", async () => {
+        const r = makeRequest();
+        await store.putRequest(r);
+        const watch = await store.watchRequest(r.request.id);
+        watch.close();
+        const t0 = Date.now();
+        await watch.wait(20_000);
+        expect(Date.now() - t0).toBeLessThan(900);
+      });
+    });
+
     describe("audit", () => {
       it("an empty log reads as no events", async () => {
         expect(await collect(store.readAudit())).toEqual([]);

@@ -24,7 +24,7 @@ import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest
 import type { ParallelSink } from "./audit-parallel.js";
 import { withFileLock } from "./lock.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
-import { REQUEST_ID_RE, type AuditLineSink, type DamagedRecord, type RequestList, type Store } from "./types.js";
+import { REQUEST_ID_RE, type AuditLineSink, type DamagedRecord, type RequestList, type RequestWatch, type Store } from "./types.js";
 
 /**
  * The embedded directory store.
@@ -285,43 +285,76 @@ class FileStore implements Store {
   // --- waiting ----------------------------------------------------------------------------------
 
   async waitForChange(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const watch = await this.watchRequest(requestId);
+    try {
+      await watch.wait(timeoutMs, signal);
+    } finally {
+      watch.close();
+    }
+  }
+
+  /**
+   * The watch remembers a fingerprint of the request's approvals and consumption taken BEFORE the
+   * caller's read (when the watch begins, then whenever a wait ends on a change), so a record linked
+   * between that read and the next wait still ends it at once. fs.watch only says when to look again;
+   * the fingerprint decides, and a poll covers file systems where fs.watch is silent (NFS).
+   */
+  async watchRequest(requestId: string): Promise<RequestWatch> {
     checkId(requestId);
-    if (signal?.aborted || this.closed || timeoutMs <= 0) return;
     const approvals = join(this.root, "approvals");
     const mine = join(approvals, requestId);
     const consumed = join(this.root, "consumed");
-    const before = await this.snapshot(mine, consumed, requestId);
-    const waiters = this.waiters;
-    await new Promise<void>((done) => {
-      const watchers: FSWatcher[] = [];
-      let finished = false;
-      // fs.watch is fast where it works; the poll covers file systems where it does not (NFS) and
-      // the moment between the snapshot and the watch.
-      const poll = setInterval(() => {
-        void this.snapshot(mine, consumed, requestId).then((now) => {
-          if (now !== before) finish();
-        });
-      }, POLL_MS);
-      const timer = setTimeout(finish, timeoutMs);
-      function finish(): void {
-        if (finished) return;
-        finished = true;
-        clearTimeout(timer);
-        clearInterval(poll);
-        for (const w of watchers) w.close();
-        signal?.removeEventListener("abort", finish);
-        waiters.delete(finish);
-        done();
-      }
-      signal?.addEventListener("abort", finish, { once: true });
-      waiters.add(finish);
-      const onName = (want: (name: string) => boolean) => (_: string, name: string | Buffer | null) => {
-        if (name === null || want(String(name))) finish();
-      };
-      addWatch(watchers, mine, onName((n) => !n.startsWith(".")));
-      addWatch(watchers, approvals, onName((n) => n === requestId));
-      addWatch(watchers, consumed, onName((n) => n.startsWith(requestId)));
-    });
+    const snapshot = () => this.snapshot(mine, consumed, requestId);
+    let base = await snapshot();
+    let closed = false;
+    return {
+      close: () => {
+        closed = true;
+      },
+      wait: (timeoutMs: number, signal?: AbortSignal): Promise<void> =>
+        new Promise<void>((done) => {
+          if (closed || this.closed || signal?.aborted || !(timeoutMs > 0)) {
+            done();
+            return;
+          }
+          const watchers = new Map<string, FSWatcher>();
+          let finished = false;
+          const check = (): void => {
+            if (finished) return;
+            watchAll(); // a directory created since (the request's first approval) is watched from now on
+            void snapshot().then((now) => {
+              if (finished || now === base) return;
+              base = now;
+              finish();
+            });
+          };
+          const relevant = (want: (name: string) => boolean) => (_: string, name: string | Buffer | null) => {
+            if (name === null || want(String(name))) check();
+          };
+          const watchAll = (): void => {
+            addWatch(watchers, this.root, relevant((n) => n === "approvals" || n === "consumed"));
+            addWatch(watchers, approvals, relevant((n) => n === requestId));
+            addWatch(watchers, mine, relevant((n) => !n.startsWith(".")));
+            addWatch(watchers, consumed, relevant((n) => n.startsWith(requestId)));
+          };
+          const finish = (): void => {
+            if (finished) return;
+            finished = true;
+            clearTimeout(timer);
+            clearInterval(poll);
+            for (const w of watchers.values()) w.close();
+            signal?.removeEventListener("abort", finish);
+            this.waiters.delete(finish);
+            done();
+          };
+          const poll = setInterval(check, POLL_MS);
+          const timer = setTimeout(finish, timeoutMs);
+          signal?.addEventListener("abort", finish, { once: true });
+          this.waiters.add(finish);
+          // Watch first, then compare: a change after this point fires a watcher or shows in the fingerprint.
+          check();
+        }),
+    };
   }
 
   /** A cheap fingerprint of what waitForChange watches; an error also reads as a change (callers re-read). */
@@ -675,11 +708,13 @@ function checkId(id: unknown): string {
   return id;
 }
 
-function addWatch(into: FSWatcher[], path: string, listener: (event: string, name: string | Buffer | null) => void): void {
+/** Watch `path` once per wait (a directory that does not exist yet is tried again on the next look). */
+function addWatch(into: Map<string, FSWatcher>, path: string, listener: (event: string, name: string | Buffer | null) => void): void {
+  if (into.has(path)) return;
   try {
     const w = watch(path, { persistent: false }, listener);
     w.on("error", () => undefined); // the poll still runs
-    into.push(w);
+    into.set(path, w);
   } catch {
     // missing directory or no inotify: the poll covers it
   }

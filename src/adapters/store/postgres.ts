@@ -17,7 +17,7 @@ import {
 } from "./postgres-schema.js";
 import { jsonTooDeep, TOO_DEEP } from "../../core/json-depth.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
-import { REQUEST_ID_RE, type AuditLineSink, type RequestList, type Store } from "./types.js";
+import { REQUEST_ID_RE, type AuditLineSink, type RequestList, type RequestWatch, type Store } from "./types.js";
 
 /**
  * The PostgreSQL store: one approval system for a team on many machines. Same contract as the file
@@ -515,6 +515,12 @@ class PostgresStore implements Store {
     await this.listener.wait(requestId, timeoutMs, signal);
   }
 
+  async watchRequest(requestId: string): Promise<RequestWatch> {
+    checkId(requestId, "request id");
+    this.assertOpen("watching a request");
+    return this.listener.watch(requestId);
+  }
+
   /**
    * Through guard_append_audit() (migration 2), the only way a non-owner can add to the log: the
    * database takes the append lock and decides seq, prev, time and the hash, so a row someone else left
@@ -665,16 +671,69 @@ class PostgresStore implements Store {
  * the next wait; an unreachable server leaves the waits to their poll timers, while the caller's
  * re-reads report the outage (74).
  */
+interface WatchEntry {
+  /** A notification arrived that no wait has ended on yet. */
+  pending: boolean;
+  /** Ends the wait in progress, if any. */
+  wake: (() => void) | null;
+}
+
+function notice(entry: WatchEntry): void {
+  entry.pending = true;
+  entry.wake?.();
+}
+
 class ChangeListener {
   private client: Client | null = null;
   private connecting: Promise<void> | null = null;
   private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly watches = new Map<string, Set<WatchEntry>>();
   private closed = false;
 
   constructor(
     private readonly newClient: () => Client,
     private readonly pollMs: number,
   ) {}
+
+  /**
+   * A watch that never loses a wake-up: LISTEN is in place before this resolves (so before the
+   * caller's read), and a notification that arrives while nobody waits is kept for the next wait.
+   */
+  async watch(requestId: string): Promise<RequestWatch> {
+    const entry: WatchEntry = { pending: false, wake: null };
+    const set = this.watches.get(requestId) ?? new Set<WatchEntry>();
+    this.watches.set(requestId, set);
+    set.add(entry);
+    await this.listen();
+    const close = (): void => {
+      set.delete(entry);
+      if (set.size === 0 && this.watches.get(requestId) === set) this.watches.delete(requestId);
+      entry.wake?.();
+    };
+    return {
+      close,
+      wait: (timeoutMs: number, signal?: AbortSignal): Promise<void> =>
+        new Promise((resolve) => {
+          if (entry.pending || this.closed || signal?.aborted || !(timeoutMs > 0) || !set.has(entry)) {
+            entry.pending = false;
+            resolve();
+            return;
+          }
+          // Not connected (the server refused LISTEN): the caller re-reads every pollMs.
+          if (!this.client) void this.listen();
+          const done = (): void => {
+            clearTimeout(timer);
+            signal?.removeEventListener("abort", done);
+            entry.wake = null;
+            entry.pending = false;
+            resolve();
+          };
+          const timer = setTimeout(done, Math.min(timeoutMs, this.pollMs));
+          signal?.addEventListener("abort", done, { once: true });
+          entry.wake = done;
+        }),
+    };
+  }
 
   wait(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
@@ -736,10 +795,13 @@ class ChangeListener {
 
   private wake(requestId: string): void {
     for (const done of [...(this.waiters.get(requestId) ?? [])]) done();
+    for (const entry of [...(this.watches.get(requestId) ?? [])]) notice(entry);
   }
 
+  /** Notifications may have been missed (the connection dropped, the store closes): everyone re-reads. */
   private wakeAll(): void {
     for (const set of [...this.waiters.values()]) for (const done of [...set]) done();
+    for (const set of [...this.watches.values()]) for (const entry of [...set]) notice(entry);
   }
 
   async close(): Promise<void> {

@@ -41,9 +41,16 @@ export interface Store {
 
   /**
    * Resolve when something about the request may have changed (an approval stored), or after
-   * `timeoutMs`, or when `signal` aborts. Spurious wake-ups are allowed; callers re-read.
+   * `timeoutMs`, or when `signal` aborts. Spurious wake-ups are allowed; callers re-read. Only changes
+   * after the call are noticed: a caller that reads and then waits uses watchRequest instead.
    */
   waitForChange(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Start noticing changes to a request (an approval or a consumption stored) from now on. The pattern
+   * that never loses a wake-up: watch, then read, then `wait`, re-read, `wait`… — every change made
+   * after the watch began and not yet seen by a re-read ends the next `wait` at once.
+   */
+  watchRequest(requestId: string): Promise<RequestWatch>;
 
   /** Append one event to the audit chain, durably, serialised across processes. */
   appendAudit(draft: AuditDraft): Promise<AuditEvent>;
@@ -64,6 +71,16 @@ export interface Store {
   consumedEvents?(requestId: string): AsyncIterable<AuditEvent>;
 
   close(): Promise<void>;
+}
+
+/** A watch on one request (Store.watchRequest). Close it when done. */
+export interface RequestWatch {
+  /**
+   * Resolve when the request may have changed since the watch began or since the previous wait
+   * resolved, or after `timeoutMs`, or when `signal` aborts. Spurious wake-ups are allowed.
+   */
+  wait(timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  close(): void;
 }
 
 /** A record a listing skipped because it cannot be read: shown as damaged, reported by `audit verify`. */
