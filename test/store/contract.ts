@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AuditVerifier, type AuditReport } from "../../src/core/audit.js";
 import { GuardError } from "../../src/core/errors.js";
-import type { AuditEvent } from "../../src/core/types.js";
+import type { AuditEvent, SignedRequest } from "../../src/core/types.js";
+import { requestBindingKey } from "../../src/core/request.js";
 import type { Store } from "../../src/adapters/store/types.js";
 import { makeApproval, makeConsumption, makeDraft, makeRequest, newId } from "./fixtures.js";
 
@@ -253,6 +254,56 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         const t1 = Date.now();
         await store.waitForChange(r.request.id, 20_000, ac.signal);
         expect(Date.now() - t1).toBeLessThan(1_000);
+      });
+    });
+
+    describe("indexes: a run's cost independent of history", () => {
+      const withArgv = (argv: string[], createdAt = new Date()): SignedRequest => {
+        const r = makeRequest(newId(), createdAt);
+        r.request.argv = argv;
+        return r;
+      };
+
+      it("findRequestsByBinding: the unexpired requests with exactly this key, newest first, also from another instance", async () => {
+        const now = Date.now();
+        const mine = [withArgv(["./a.sh", "1"], new Date(now - 2000)), withArgv(["./a.sh", "1"], new Date(now - 1000))];
+        const other = withArgv(["./a.sh", "2"]);
+        const expired = withArgv(["./a.sh", "1"], new Date(now - 3_600_000)); // expired 30 minutes ago
+        for (const r of [...mine, other, expired]) await store.putRequest(r);
+        const key = requestBindingKey(mine[0]!.request);
+        const found = await (await another()).findRequestsByBinding(key, await store.now());
+        expect(found.damaged).toEqual([]);
+        expect(found.requests.map((r) => r.request.id)).toEqual([mine[1]!.request.id, mine[0]!.request.id]);
+        expect((await store.findRequestsByBinding(requestBindingKey(other.request), now)).requests.map((r) => r.request.id)).toEqual([other.request.id]);
+        expect((await store.findRequestsByBinding("0".repeat(64), now)).requests).toEqual([]);
+        await expectGuardError(store.findRequestsByBinding("../x", now), 64);
+      });
+
+      it("listOpenRequests: neither expired nor consumed, newest first; history is left out", async () => {
+        const now = Date.now();
+        const open = [makeRequest(newId(), new Date(now - 2000)), makeRequest(newId(), new Date(now - 1000))];
+        const consumed = makeRequest();
+        const expired = makeRequest(newId(), new Date(now - 3_600_000));
+        for (const r of [...open, consumed, expired]) await store.putRequest(r);
+        expect(await store.consume(makeConsumption(consumed.request.id))).toBe(true);
+        const listed = await (await another()).listOpenRequests(await store.now());
+        expect(listed.damaged).toEqual([]);
+        expect(listed.requests.map((r) => r.request.id)).toEqual([open[1]!.request.id, open[0]!.request.id]);
+        // Later, when they have expired, nothing is open.
+        expect((await store.listOpenRequests(now + 3_600_000)).requests).toEqual([]);
+        expect((await store.listRequests()).requests).toHaveLength(4);
+      });
+
+      it("consumedEvents: the request.consumed events of this request (S3's witness), none for another", async () => {
+        const id = newId();
+        const other = newId();
+        await store.appendAudit(makeDraft(1));
+        await store.appendAudit({ type: "request.consumed", actor: makeDraft(0).actor, data: { requestId: id, runId: "run-1" } });
+        await store.appendAudit(makeDraft(2));
+        const events = await collect((await another()).consumedEvents!(id));
+        expect(events.filter((e) => e.type === "request.consumed" && e.data.requestId === id).map((e) => e.seq)).toEqual([2]);
+        const none = await collect(store.consumedEvents!(other));
+        expect(none.filter((e) => e.type === "request.consumed" && e.data.requestId === other)).toEqual([]);
       });
     });
 

@@ -9,6 +9,7 @@ import { withFileLock } from "../../src/adapters/store/lock.js";
 import type { Store } from "../../src/adapters/store/types.js";
 import { AuditVerifier } from "../../src/core/audit.js";
 import { canonicalJson, sha256Hex } from "../../src/core/canonical.js";
+import { requestBindingKey } from "../../src/core/request.js";
 import type { AuditEvent } from "../../src/core/types.js";
 import { collect, expectGuardError, verifyBothWays } from "./contract.js";
 import { makeApproval, makeConsumption, makeDraft, makeRequest, newId } from "./fixtures.js";
@@ -537,5 +538,47 @@ describe("truncate helper sanity", () => {
     await appendN(1);
     await truncate(logPath(), 10);
     await expectGuardError(collect(store.readAudit()), 65);
+  });
+});
+
+describe("indexes (issue 18)", () => {
+  it("a store from before the indexes is indexed once, on first use: its open and matching requests are found", async () => {
+    const r = makeRequest();
+    const gone = makeRequest();
+    await store.putRequest(r);
+    await store.putRequest(gone);
+    expect(await store.consume(makeConsumption(gone.request.id))).toBe(true);
+    await store.appendAudit({ type: "request.consumed", actor: makeDraft(0).actor, data: { requestId: gone.request.id, runId: "run-1" } });
+    await rm(join(dir, "index"), { recursive: true }); // as an older guard left it
+    const s = await openFileStore(dir);
+    expect((await s.listOpenRequests(Date.now())).requests.map((x) => x.request.id)).toEqual([r.request.id]);
+    expect((await s.findRequestsByBinding(requestBindingKey(r.request), Date.now())).requests).toHaveLength(2);
+    expect((await collect(s.consumedEvents!(gone.request.id))).some((e) => e.data.requestId === gone.request.id)).toBe(true);
+    expect(existsSync(join(dir, "index", "v1"))).toBe(true);
+    await s.close();
+  });
+
+  it("index entries are hints: a planted entry for a missing request, odd names and a planted symlink entry are passed over", async () => {
+    const r = makeRequest();
+    await store.putRequest(r);
+    const key = requestBindingKey(r.request);
+    const far = Date.now() + 86_400_000;
+    await writeFile(join(dir, "index", "binding", key, `${far}-${newId()}`), "");
+    await writeFile(join(dir, "index", "binding", key, "../../junk"), "").catch(() => undefined);
+    await writeFile(join(dir, "index", "binding", key, "not-an-entry"), "");
+    await symlink("/etc/passwd", join(dir, "index", "open", `${far}-${newId()}`));
+    expect((await store.findRequestsByBinding(key, Date.now())).requests.map((x) => x.request.id)).toEqual([r.request.id]);
+    expect((await store.listOpenRequests(Date.now())).requests.map((x) => x.request.id)).toEqual([r.request.id]);
+  });
+
+  it("S3: with the consumption record deleted, the consumed index still sends the replay check to the audit log", async () => {
+    const r = makeRequest();
+    await store.putRequest(r);
+    expect(await store.consume(makeConsumption(r.request.id))).toBe(true);
+    await store.appendAudit({ type: "request.consumed", actor: makeDraft(0).actor, data: { requestId: r.request.id, runId: "run-1" } });
+    await rm(join(dir, "consumed", `${r.request.id}.json`));
+    const events = await collect(store.consumedEvents!(r.request.id));
+    expect(events.filter((e) => e.type === "request.consumed" && e.data.requestId === r.request.id)).toHaveLength(1);
+    expect(await store.getConsumption(r.request.id)).toBeNull();
   });
 });

@@ -19,6 +19,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import { auditHash, auditShapeProblem, chainEvent } from "../../core/audit.js";
 import { canonicalJson, sha256Hex } from "../../core/canonical.js";
 import { jsonTooDeep, TOO_DEEP } from "../../core/json-depth.js";
+import { BINDING_KEY_RE, requestBindingKey } from "../../core/request.js";
 import { configError, ExitCode, GuardError, integrityError, usageError } from "../../core/errors.js";
 import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
 import type { ParallelSink } from "./audit-parallel.js";
@@ -35,6 +36,12 @@ import { REQUEST_ID_RE, type AuditLineSink, type DamagedRecord, type RequestList
  *                                           so an identical re-submission is the same file
  *     consumed/<id>.json                    Consumption, created with O_CREAT|O_EXCL: the single-use gate
  *     audit/events.jsonl                    the audit chain, one JSON event per line
+ *     index/binding/<key>/<expiresMs>-<id>  empty: request <id> has binding key <key> (core/request.ts)
+ *     index/open/<expiresMs>-<id>           empty: request <id> may still be open (removed once expired
+ *                                           or consumed, when a listing passes by)
+ *     index/consumed/<id>                   empty: the audit log may hold request.consumed for <id>
+ *     index/v1                              the indexes hold every request and consumption (a store
+ *                                           from before them is indexed once, on first use)
  *     audit/lock                            held while appending (see lock.ts)
  *
  * Private use: the directory is created on first use with mode 0700 and files 0600. Shared use by
@@ -71,6 +78,8 @@ const TEMP_FILE_RE = /^\..+\.tmp$/;
 /** Records are a few KiB; a huge one was planted, and reading it would only exhaust memory. */
 const MAX_RECORD_BYTES = 1 << 20;
 const POLL_MS = 250;
+/** An index entry: the request's expiry (epoch ms) and its id. */
+const INDEX_ENTRY_RE = /^(\d{1,16})-(r-[a-z2-7]{20})$/;
 /** Read size for the audit log: large reads, few system calls. */
 const AUDIT_CHUNK = 1 << 20;
 /** From this size on (about 8,000 events) audit verify checks lines in worker threads. */
@@ -162,6 +171,126 @@ class FileStore implements Store {
     if (!created) {
       throw integrityError(`request ${id} already exists in ${join(dir, `${id}.json`)}; requests are immutable`, "Create a new request instead (guard generates fresh ids).");
     }
+    await this.ensureIndex();
+    await this.indexRequest(signed.request, true);
+  }
+
+  // --- indexes: hints that keep a run's cost independent of history -----------------------------
+  //
+  // Every entry is an empty file whose NAME is the information; entries are never opened, and a name
+  // that is not an entry is ignored. Anyone who can write the store can write or remove entries: an
+  // entry only says where to look, and the record it points to is read and judged as always. A removed
+  // entry hides a request from a lookup (as removing the request would); the S3 witness is the audit
+  // log, which `audit verify` checks against the consumption records.
+
+  private indexReady = false;
+
+  /** Build the indexes of a store that has none yet (once, by a full read); idempotent across processes. */
+  private async ensureIndex(): Promise<void> {
+    if (this.indexReady) return;
+    const index = await this.dir("index", true);
+    if (lstatOrNullSync(join(index, "v1")) === null) {
+      const { requests } = await this.listRequests();
+      const now = this.clock();
+      const consumedDir = join(this.root, "consumed");
+      for (const r of requests) {
+        await this.indexRequest(r.request, Date.parse(r.request.expiresAt) > now && lstatOrNullSync(join(consumedDir, `${r.request.id}.json`)) === null);
+      }
+      for await (const e of this.readAudit()) {
+        const id = e.type === "request.consumed" ? e.data.requestId : undefined;
+        if (typeof id === "string" && REQUEST_ID_RE.test(id)) await this.touch(await this.dir(join("index", "consumed"), true), id);
+      }
+      await this.touch(index, "v1");
+    }
+    this.indexReady = true;
+  }
+
+  private async indexRequest(req: SignedRequest["request"], open: boolean): Promise<void> {
+    const entry = `${Math.max(0, Date.parse(req.expiresAt) || 0)}-${req.id}`;
+    await this.dir(join("index", "binding"), true);
+    await this.touch(await this.dir(join("index", "binding", requestBindingKey(req)), true), entry);
+    if (open) await this.touch(await this.dir(join("index", "open"), true), entry);
+  }
+
+  /** Create an empty file (an index entry) durably; one already there is fine. */
+  private async touch(dir: string, name: string): Promise<void> {
+    const path = join(dir, name);
+    try {
+      const fh = await fsp.open(path, CREATE_FLAGS, this.fileMode);
+      await fh.close();
+    } catch (e) {
+      if (errCode(e) === "EEXIST") return;
+      throw fsError("write the index entry", path, e);
+    }
+    await fsyncDir(dir);
+  }
+
+  /**
+   * The unexpired entries of an index directory, as request ids; entries of expired requests (and, for
+   * `open`, of consumed ones) are removed on the way, best effort.
+   */
+  private async indexed(rel: string, now: number, dropConsumed: boolean): Promise<string[]> {
+    await this.ensureIndex();
+    const dir = await this.dir(rel, false);
+    if (dir === null) return [];
+    const names = await fsp.readdir(dir).catch((e: unknown) => {
+      throw fsError("list", dir, e);
+    });
+    const ids: string[] = [];
+    const consumedDir = join(this.root, "consumed");
+    for (const name of names) {
+      const m = INDEX_ENTRY_RE.exec(name);
+      if (!m) continue;
+      const id = m[2]!;
+      if (Number(m[1]) <= now || (dropConsumed && lstatOrNullSync(join(consumedDir, `${id}.json`)) !== null)) {
+        await fsp.unlink(join(dir, name)).catch(() => undefined);
+        continue;
+      }
+      ids.push(id);
+    }
+    return ids;
+  }
+
+  async findRequestsByBinding(key: string, now: number): Promise<RequestList> {
+    if (!BINDING_KEY_RE.test(key)) throw usageError(`invalid binding key ${JSON.stringify(key)}`);
+    return this.readListed(await this.indexed(join("index", "binding", key), now, false));
+  }
+
+  async listOpenRequests(now: number): Promise<RequestList> {
+    return this.readListed(await this.indexed(join("index", "open"), now, true));
+  }
+
+  /** The requests these ids name, newest first; one that cannot be read is listed as damaged (H4). */
+  private async readListed(ids: string[]): Promise<RequestList> {
+    const dir = await this.dir("requests", false);
+    if (dir === null) return { requests: [], damaged: [] };
+    const out: SignedRequest[] = [];
+    const damaged: DamagedRecord[] = [];
+    for (const id of [...new Set(ids)]) {
+      try {
+        const r = await this.readRequest(join(dir, `${id}.json`), id);
+        if (r !== null) out.push(r);
+      } catch (e) {
+        if (!(e instanceof GuardError)) throw e;
+        damaged.push({ id, where: join(dir, `${id}.json`), problem: e.message });
+      }
+    }
+    return {
+      requests: out.sort((a, b) => cmp(b.request.createdAt, a.request.createdAt) || cmp(a.request.id, b.request.id)),
+      damaged: damaged.sort((a, b) => cmp(a.where, b.where)),
+    };
+  }
+
+  /**
+   * S3 without reading the log: a request whose id the consumed index does not hold has no
+   * request.consumed event (the entry is written before the event is appended); for one it holds, the
+   * log is read and its events are the answer.
+   */
+  async *consumedEvents(requestId: string): AsyncIterable<AuditEvent> {
+    checkId(requestId);
+    await this.ensureIndex();
+    if (lstatOrNullSync(join(this.root, "index", "consumed", requestId)) === null) return;
+    for await (const e of this.readAudit()) if (e.type === "request.consumed") yield e;
   }
 
   async getRequest(id: string): Promise<SignedRequest | null> {
@@ -377,6 +506,13 @@ class FileStore implements Store {
    * caller goes on, say to run a command), and on any failure cut the file back to where it ended.
    */
   async appendAudit(draft: AuditDraft): Promise<AuditEvent> {
+    // Write-ahead for the consumed index: an entry without its event only costs a log read.
+    const consumedId = draft.type === "request.consumed" ? (draft.data as { requestId?: unknown }).requestId : undefined;
+    if (typeof consumedId === "string" && REQUEST_ID_RE.test(consumedId)) {
+      await this.ensureIndex();
+      await this.dir("index", true);
+      await this.touch(await this.dir(join("index", "consumed"), true), consumedId);
+    }
     const dir = await this.dir("audit", true);
     const path = join(dir, "events.jsonl");
     return withFileLock(

@@ -16,6 +16,7 @@ import {
   VERSION_TABLE_SQL,
 } from "./postgres-schema.js";
 import { jsonTooDeep, TOO_DEEP } from "../../core/json-depth.js";
+import { BINDING_KEY_RE, requestBindingKey } from "../../core/request.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
 import { REQUEST_ID_RE, type AuditLineSink, type RequestList, type RequestWatch, type Store } from "./types.js";
 
@@ -392,8 +393,8 @@ class PostgresStore implements Store {
     refuseMalformed(requestProblem(signed, id), `request ${id}`);
     const r = await this.query(
       `storing request ${id}`,
-      "INSERT INTO guard_requests (id, body, created_at, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING RETURNING id",
-      [id, canonicalJson(signed), isoOf(signed.request.createdAt), isoOf(signed.request.expiresAt)],
+      "INSERT INTO guard_requests (id, body, created_at, expires_at, binding_key) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING RETURNING id",
+      [id, canonicalJson(signed), isoOf(signed.request.createdAt), isoOf(signed.request.expiresAt), requestBindingKey(signed.request)],
     );
     if (r.rowCount !== 1) {
       throw integrityError(`request ${id} already exists in ${this.description}: requests are immutable`, "create a new request instead (`guard request`)");
@@ -419,6 +420,43 @@ class PostgresStore implements Store {
         out.damaged.push({ id: row.id, where: `request ${row.id} in the PostgreSQL store at ${this.conn.target.where}`, problem: e.message });
       }
     }
+    return out;
+  }
+
+  /** Unexpired rows with this key, and unexpired rows stored before keys existed (schema version 3). */
+  async findRequestsByBinding(key: string, now: number): Promise<RequestList> {
+    if (!BINDING_KEY_RE.test(key)) throw usageError(`invalid binding key ${JSON.stringify(key)}`);
+    return this.listWhere(
+      "finding the request for this run",
+      `SELECT id, body FROM guard_requests WHERE binding_key = $1 AND expires_at > to_timestamp($2::float8 / 1000)
+       UNION ALL
+       SELECT id, body FROM guard_requests WHERE binding_key IS NULL AND expires_at > to_timestamp($2::float8 / 1000)`,
+      [key, now],
+    );
+  }
+
+  async listOpenRequests(now: number): Promise<RequestList> {
+    return this.listWhere(
+      "listing open requests",
+      `SELECT r.id, r.body FROM guard_requests r
+        WHERE r.expires_at > to_timestamp($1::float8 / 1000)
+          AND NOT EXISTS (SELECT 1 FROM guard_consumptions c WHERE c.request_id = r.id)`,
+      [now],
+    );
+  }
+
+  private async listWhere(what: string, text: string, values: unknown[]): Promise<RequestList> {
+    const r = await this.query<BodyRow & { id: string }>(what, `SELECT id, body FROM (${text}) q`, values);
+    const out: RequestList = { requests: [], damaged: [] };
+    for (const row of r.rows) {
+      try {
+        out.requests.push(this.requestFrom(row.id, row.body));
+      } catch (e) {
+        if (!(e instanceof GuardError)) throw e;
+        out.damaged.push({ id: row.id, where: `request ${row.id} in the PostgreSQL store at ${this.conn.target.where}`, problem: e.message });
+      }
+    }
+    out.requests.sort((a, b) => (a.request.createdAt < b.request.createdAt ? 1 : a.request.createdAt > b.request.createdAt ? -1 : a.request.id < b.request.id ? 1 : -1));
     return out;
   }
 

@@ -26,6 +26,20 @@ export interface Store {
    */
   listRequests(): Promise<RequestList>;
 
+  /**
+   * The unexpired requests (by `now`, epoch ms) stored under this binding key (core/request.ts
+   * bindingKey), newest first, with any that could not be read listed apart: "the request for this
+   * exact run" without reading history. The index is a hint anyone who can write the store can write:
+   * callers still compare the full binding and verify every record. Expired requests may be left out.
+   */
+  findRequestsByBinding(key: string, now: number): Promise<RequestList>;
+  /**
+   * The requests neither expired by `now` nor consumed, newest first (what `guard requests` shows by
+   * default), without touching finished history. May include some that are finished in other ways
+   * (denied); callers judge each one.
+   */
+  listOpenRequests(now: number): Promise<RequestList>;
+
   /** Add a signed approval or denial to a request. Identical re-submissions are idempotent. */
   putApproval(requestId: string, approval: SignedApproval): Promise<void>;
   listApprovals(requestId: string): Promise<SignedApproval[]>;
