@@ -172,7 +172,7 @@ class FileStore implements Store {
       throw integrityError(`request ${id} already exists in ${join(dir, `${id}.json`)}; requests are immutable`, "Create a new request instead (guard generates fresh ids).");
     }
     await this.ensureIndex();
-    await this.indexRequest(signed.request, true);
+    await this.indexRequest(signed.request, Date.parse(signed.request.expiresAt) > this.clock());
   }
 
   // --- indexes: hints that keep a run's cost independent of history -----------------------------
