@@ -62,6 +62,7 @@ describe("wake-ups: a real waiting run, approved from another process", () => {
 
     it(`${TRIALS} trials: every run starts well within a second of its approval`, async () => {
       const ms = await trials(w, (who) => ({ GUARD_KEY: w.people[who]!.key }));
+      console.log(`file store: approval stored → first output, ms: ${ms.join(", ")}`);
       expect(ms.filter((t) => t >= BOUND_MS), `approval stored → first output, ms: ${ms.join(", ")}`).toEqual([]);
     }, 300_000);
   });
@@ -87,6 +88,7 @@ describe("wake-ups: a real waiting run, approved from another process", () => {
 
     it(`${TRIALS} trials: every run starts well within a second of its approval`, async () => {
       const ms = await trials(w, as);
+      console.log(`PostgreSQL: approval stored → first output, ms: ${ms.join(", ")}`);
       expect(ms.filter((t) => t >= BOUND_MS), `approval stored → first output, ms: ${ms.join(", ")}`).toEqual([]);
     }, 300_000);
   });
