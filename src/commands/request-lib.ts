@@ -4,7 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { GuardError, ExitCode, because, deniedError, usageError } from "../core/errors.js";
-import { newNonce, newRequestId, isRequestId, resolveRequestId } from "../core/ids.js";
+import { newNonce, newRequestId, isRequestId, requestIdPrefix, resolveRequestId } from "../core/ids.js";
 import { boundEnvironment } from "../core/bind-env.js";
 import { buildRequest, matchingRequests, requestDigest, requestMessage, runBindingKey, validateRequestShape, type RunBinding } from "../core/request.js";
 import { escapeForTerminal } from "../core/escape.js";
@@ -197,7 +197,9 @@ export async function loadRequest(ctx: Context, policy: Policy, given: string): 
 }
 
 async function resolveId(store: Store, given: string): Promise<string> {
-  const known = isRequestId(given) ? [] : (await store.listRequests()).requests.map((r) => r.request.id);
+  const prefix = isRequestId(given) ? null : requestIdPrefix(given);
+  // Names only: a prefix is resolved without reading any record of history.
+  const known = prefix === null ? [] : await store.listRequestIds(prefix);
   const r = resolveRequestId(given, known);
   if (r.ok) return r.id;
   const shown = escapeForTerminal(JSON.stringify(given));

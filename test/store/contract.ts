@@ -294,6 +294,19 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         expect((await store.listRequests()).requests).toHaveLength(4);
       });
 
+      it("listRequestIds: the ids that start with a prefix, sorted, without reading records (a damaged one included)", async () => {
+        const rs = [makeRequest(), makeRequest(), makeRequest()];
+        for (const r of rs) await store.putRequest(r);
+        const junk = newId();
+        await fx.plantRequest(junk, "not json at all");
+        const all = [...rs.map((r) => r.request.id), junk].sort();
+        expect(await (await another()).listRequestIds("r-")).toEqual(all);
+        const one = rs[0]!.request.id;
+        expect(await store.listRequestIds(one.slice(0, 12))).toEqual(all.filter((id) => id.startsWith(one.slice(0, 12))));
+        expect(await store.listRequestIds(one)).toEqual([one]);
+        await expectGuardError(store.listRequestIds("../"), 64);
+      });
+
       it("consumedEvents: the request.consumed events of this request (S3's witness), none for another", async () => {
         const id = newId();
         const other = newId();

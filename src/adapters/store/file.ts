@@ -79,6 +79,7 @@ const TEMP_FILE_RE = /^\..+\.tmp$/;
 const MAX_RECORD_BYTES = 1 << 20;
 const POLL_MS = 250;
 /** An index entry: the request's expiry (epoch ms) and its id. */
+const ID_PREFIX_RE = /^r-[a-z2-7]{0,20}$/;
 const INDEX_ENTRY_RE = /^(\d{1,16})-(r-[a-z2-7]{20})$/;
 /** Read size for the audit log: large reads, few system calls. */
 const AUDIT_CHUNK = 1 << 20;
@@ -254,6 +255,16 @@ class FileStore implements Store {
   async findRequestsByBinding(key: string, now: number): Promise<RequestList> {
     if (!BINDING_KEY_RE.test(key)) throw usageError(`invalid binding key ${JSON.stringify(key)}`);
     return this.readListed(await this.indexed(join("index", "binding", key), now, false));
+  }
+
+  async listRequestIds(prefix: string): Promise<string[]> {
+    if (!ID_PREFIX_RE.test(prefix)) throw usageError(`invalid request id prefix ${JSON.stringify(prefix)}`);
+    const dir = await this.dir("requests", false);
+    if (dir === null) return [];
+    const names = await fsp.readdir(dir).catch((e: unknown) => {
+      throw fsError("list", dir, e);
+    });
+    return names.filter((n) => REQUEST_FILE_RE.test(n) && n.startsWith(prefix)).map((n) => n.slice(0, -".json".length)).sort();
   }
 
   async listOpenRequests(now: number): Promise<RequestList> {

@@ -435,6 +435,12 @@ class PostgresStore implements Store {
     );
   }
 
+  async listRequestIds(prefix: string): Promise<string[]> {
+    if (!/^r-[a-z2-7]{0,20}$/.test(prefix)) throw usageError(`invalid request id prefix ${JSON.stringify(prefix)}`);
+    const r = await this.query<{ id: string }>("listing request ids", "SELECT id FROM guard_requests WHERE starts_with(id, $1) ORDER BY id COLLATE \"C\"", [prefix]);
+    return r.rows.map((row) => row.id);
+  }
+
   async listOpenRequests(now: number): Promise<RequestList> {
     return this.listWhere(
       "listing open requests",

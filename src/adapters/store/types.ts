@@ -40,6 +40,12 @@ export interface Store {
    */
   listOpenRequests(now: number): Promise<RequestList>;
 
+  /**
+   * The ids of the stored requests that start with `prefix` ("r-" and a few base32 characters), sorted,
+   * without reading any record: how `guard show r-3k5q` finds the request a person means.
+   */
+  listRequestIds(prefix: string): Promise<string[]>;
+
   /** Add a signed approval or denial to a request. Identical re-submissions are idempotent. */
   putApproval(requestId: string, approval: SignedApproval): Promise<void>;
   listApprovals(requestId: string): Promise<SignedApproval[]>;
