@@ -571,6 +571,43 @@ describe("indexes (issue 18)", () => {
     expect((await store.listOpenRequests(Date.now())).requests.map((x) => x.request.id)).toEqual([r.request.id]);
   });
 
+  it("S3: consumption record AND consumed index entry deleted: the log read from the request's request.created event still holds the consumption", async () => {
+    const actor = makeDraft(0).actor;
+    const r = makeRequest();
+    for (let i = 0; i < 5; i++) await store.appendAudit(makeDraft(i)); // history before the request
+    await store.appendAudit({ type: "request.created", actor, data: { requestId: r.request.id, requestDigest: "12".repeat(32) } });
+    await store.putRequest(r);
+    expect(Number((await readFile(join(dir, "index", "created", r.request.id), "utf8")).trim())).toBeGreaterThan(0);
+    expect(await store.consume(makeConsumption(r.request.id))).toBe(true);
+    await store.appendAudit({ type: "request.consumed", actor, data: { requestId: r.request.id, runId: "run-1" } });
+    await store.appendAudit(makeDraft(9));
+    await rm(join(dir, "consumed", `${r.request.id}.json`));
+    await rm(join(dir, "index", "consumed", r.request.id));
+    const seen = async () => (await collect(store.consumedEvents!(r.request.id))).filter((e) => e.type === "request.consumed" && e.data.requestId === r.request.id).length;
+    expect(await seen()).toBe(1);
+    // Read from the hint, not from the start: a line of history damaged before the request (same
+    // length, so offsets hold) stops no run here (the whole-log read would be 65; verify reports it).
+    const text = await readFile(logPath(), "utf8");
+    const lines = text.split("\n");
+    lines[1] = "x".repeat(lines[1]!.length);
+    await writeFile(logPath(), lines.join("\n"));
+    expect(await seen()).toBe(1);
+    await expectGuardError(collect(store.readAudit()), 65);
+    await writeFile(logPath(), text);
+    // A hint pointing elsewhere (past the consumption, or at junk) is not believed: the whole log is read.
+    for (const hint of ["0\n", "999999\n", "junk", "12345678901234567890\n"]) {
+      await writeFile(join(dir, "index", "created", r.request.id), hint);
+      expect(await seen()).toBe(1);
+    }
+    const size = (await stat(logPath())).size;
+    await writeFile(join(dir, "index", "created", r.request.id), `${size - 10}\n`);
+    expect(await seen()).toBe(1);
+    // No consumption: nothing, read from the hint.
+    const other = makeRequest();
+    await store.appendAudit({ type: "request.created", actor, data: { requestId: other.request.id, requestDigest: "34".repeat(32) } });
+    expect(await collect(store.consumedEvents!(other.request.id))).toEqual([]);
+  });
+
   it("S3: with the consumption record deleted, the consumed index still sends the replay check to the audit log", async () => {
     const r = makeRequest();
     await store.putRequest(r);

@@ -40,6 +40,8 @@ import { REQUEST_ID_RE, type AuditLineSink, type DamagedRecord, type RequestList
  *     index/open/<expiresMs>-<id>           empty: request <id> may still be open (removed once expired
  *                                           or consumed, when a listing passes by)
  *     index/consumed/<id>                   empty: the audit log may hold request.consumed for <id>
+ *     index/created/<id>                    the byte offset in audit/events.jsonl of the request.created
+ *                                           event of <id>: where a run's replay check starts reading
  *     index/v1                              the indexes hold every request and consumption (a store
  *                                           from before them is indexed once, on first use)
  *     audit/lock                            held while appending (see lock.ts)
@@ -293,15 +295,72 @@ class FileStore implements Store {
   }
 
   /**
-   * S3 without reading the log: a request whose id the consumed index does not hold has no
-   * request.consumed event (the entry is written before the event is appended); for one it holds, the
-   * log is read and its events are the answer.
+   * S3 without reading all of history; the audit log stays the witness. A request the consumed index
+   * names (its entry is written before the request.consumed event is appended) has the whole log read.
+   * Otherwise the log is read from where this request's request.created event begins
+   * (index/created/<id>), since a consumption can only come after it; that offset is a hint too: the
+   * line there must be that event, intact, or the whole log is read, as for a request without hints.
+   * To replay, a store writer must now both remove the consumed entry and forge the log after the
+   * consumption, besides deleting the consumption record, which `audit verify` reports (S3).
    */
   async *consumedEvents(requestId: string): AsyncIterable<AuditEvent> {
     checkId(requestId);
     await this.ensureIndex();
-    if (lstatOrNullSync(join(this.root, "index", "consumed", requestId)) === null) return;
+    const named = lstatOrNullSync(join(this.root, "index", "consumed", requestId)) !== null;
+    const tail = named ? null : await this.consumedSinceCreated(requestId).catch((e: unknown) => {
+      if (e instanceof GuardError) return null; // anything odd: the whole log decides
+      throw e;
+    });
+    if (tail !== null) {
+      yield* tail;
+      return;
+    }
     for await (const e of this.readAudit()) if (e.type === "request.consumed") yield e;
+  }
+
+  /** The request.consumed events from this request's request.created event on; null when the hint does not hold. */
+  private async consumedSinceCreated(requestId: string): Promise<AuditEvent[] | null> {
+    const hint = await readRecordText(join(this.root, "index", "created", requestId));
+    if (hint === null || !/^\d{1,15}\n$/.test(hint)) return null;
+    const start = Number(hint.trim());
+    const path = join(this.root, "audit", "events.jsonl");
+    const fh = await openForRead(path);
+    if (fh === null) return null;
+    try {
+      const st = await fh.stat();
+      if (!st.isFile() || start >= st.size) return null;
+      const out: AuditEvent[] = [];
+      let pos = start;
+      let buf = Buffer.allocUnsafe(1 << 16);
+      let filled = 0;
+      let first = true;
+      for (;;) {
+        if (filled === buf.length) {
+          const bigger = Buffer.allocUnsafe(buf.length * 2);
+          buf.copy(bigger, 0, 0, filled);
+          buf = bigger;
+        }
+        const { bytesRead } = await fh.read(buf, filled, buf.length - filled, pos);
+        if (bytesRead === 0) break;
+        pos += bytesRead;
+        filled += bytesRead;
+        let lineStart = 0;
+        for (let nl = buf.indexOf(10, 0); nl !== -1 && nl < filled; lineStart = nl + 1, nl = buf.indexOf(10, lineStart)) {
+          const e = parseAuditLine(buf.toString("utf8", lineStart, nl), "last", path);
+          if (first) {
+            if (e.type !== "request.created" || e.data.requestId !== requestId || auditHash(e) !== e.hash) return null;
+            first = false;
+          } else if (e.type === "request.consumed") {
+            out.push(e);
+          }
+        }
+        buf.copy(buf, 0, lineStart, filled);
+        filled -= lineStart;
+      }
+      return first || filled > 0 ? null : out;
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
   }
 
   async getRequest(id: string): Promise<SignedRequest | null> {
@@ -521,12 +580,12 @@ class FileStore implements Store {
     const consumedId = draft.type === "request.consumed" ? (draft.data as { requestId?: unknown }).requestId : undefined;
     if (typeof consumedId === "string" && REQUEST_ID_RE.test(consumedId)) {
       await this.ensureIndex();
-      await this.dir("index", true);
       await this.touch(await this.dir(join("index", "consumed"), true), consumedId);
     }
     const dir = await this.dir("audit", true);
     const path = join(dir, "events.jsonl");
-    return withFileLock(
+    let offset = -1;
+    const event = await withFileLock(
       join(dir, "lock"),
       async () => {
         let fd: number;
@@ -558,6 +617,7 @@ class FileStore implements Store {
             throw fsError("append to the audit log (nothing was run)", path, e);
           }
           if (st.size === 0) await fsyncDir(dir);
+          offset = st.size;
           return event;
         } catch (e) {
           // A failing system call is the store's problem (74); anything else (a draft with no JSON form)
@@ -569,6 +629,18 @@ class FileStore implements Store {
       },
       { mode: this.fileMode, what: `the audit log ${path}`, timeoutMs: this.lockTimeoutMs },
     );
+    const createdId = draft.type === "request.created" ? (draft.data as { requestId?: unknown }).requestId : undefined;
+    if (typeof createdId === "string" && REQUEST_ID_RE.test(createdId) && offset >= 0) {
+      // Where this request's events begin, for its replay check. Best effort: without it that check
+      // reads the whole log, as it always could.
+      try {
+        await this.dir("index", true);
+        await this.writeExclusive(await this.dir(join("index", "created"), true), createdId, `${offset}\n`);
+      } catch {
+        // the event is appended; only the shortcut is missing
+      }
+    }
+    return event;
   }
 
   async *readAudit(): AsyncIterable<AuditEvent> {
@@ -781,6 +853,21 @@ async function readRecord(path: string): Promise<{ value: unknown } | null> {
 
 function damaged(path: string, what: string): GuardError {
   return integrityError(`the store record ${path} ${what}`, "The store is damaged or was tampered with: restore the file from a backup or investigate; guard will not treat it as missing.");
+}
+
+/** A small text record (an index hint), null when missing; 65 for anything planted or oversized. */
+async function readRecordText(path: string): Promise<string | null> {
+  const fh = await openForRead(path);
+  if (fh === null) return null;
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.size > 64) throw integrityError(`${path} is not an index entry; the store was tampered with`, "Inspect the store.");
+    return await fh.readFile("utf8");
+  } catch (e) {
+    throw fsError("read", path, e);
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
 }
 
 async function openForRead(path: string): Promise<fsp.FileHandle | null> {
