@@ -6,7 +6,8 @@
 // Exits 1 when any target is missed or any scenario cannot be measured.
 //
 //   node scripts/bench.mjs [--rounds 30] [--events 1000000] [--trials 20] [--racers 50]
-//                          [--only startup,verify,memory,wakeup,race] [--no-hyperfine]
+//                          [--history 10000] [--history-rounds 7]
+//                          [--only startup,verify,memory,wakeup,race,history] [--no-hyperfine]
 //
 // Everything happens in a fresh temporary directory and a throwaway PostgreSQL database, both removed
 // at the end (also on Ctrl-C); every process the bench starts is reaped or killed by its pid.
@@ -18,7 +19,8 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { writeAuditLog } from "./bench/audit-log.mjs";
 import { bundleGuardModules } from "./bench/bundle.mjs";
-import { cleanEnv, makeKeys, writePolicy, writeScripts } from "./bench/fixtures.mjs";
+import { APPROVER, cleanEnv, makeKeys, PROD_DB, REQUESTER, writePolicy, writeScripts } from "./bench/fixtures.mjs";
+import { writeHistory } from "./bench/history.mjs";
 import { hasGnuTime, killLiveChildren, maxRssMb, median, now, pairedRatio, pairedRounds, runOnce } from "./bench/harness.mjs";
 import { measureFlood } from "./bench/memory.mjs";
 import { createBenchDatabase, dropBenchDatabase } from "./bench/postgres.mjs";
@@ -27,13 +29,15 @@ import { failed, machine, renderMarkdown, renderText, row } from "./bench/report
 import { measureWakeup } from "./bench/wakeup.mjs";
 
 const hasCompileCache = typeof (await import("node:module")).enableCompileCache === "function";
-const SCENARIOS = ["startup", "verify", "memory", "wakeup", "race"];
+const SCENARIOS = ["startup", "verify", "memory", "wakeup", "race", "history"];
 const { values: o } = parseArgs({
   options: {
     rounds: { type: "string", default: "30" },
     events: { type: "string", default: "1000000" },
     trials: { type: "string", default: "20" },
     racers: { type: "string", default: "50" },
+    history: { type: "string", default: "10000" },
+    "history-rounds": { type: "string", default: "7" },
     only: { type: "string", default: SCENARIOS.join(",") },
     "no-hyperfine": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
@@ -54,6 +58,8 @@ const ROUNDS = int("rounds");
 const EVENTS = int("events");
 const TRIALS = int("trials");
 const RACERS = int("racers");
+const HISTORY = int("history");
+const HISTORY_ROUNDS = int("history-rounds");
 const ONLY = new Set(o.only.split(",").map((s) => s.trim()).filter(Boolean));
 for (const s of ONLY) if (!SCENARIOS.includes(s)) usage(`--only: unknown scenario ${JSON.stringify(s)} (known: ${SCENARIOS.join(", ")})`);
 
@@ -66,6 +72,7 @@ const say = (s) => process.stderr.write(`bench: ${s}\n`);
 const ms = (x) => `${Math.round(x)} ms`;
 const mb = (x) => (x === null ? "n/a" : `${x.toFixed(1)} MB`);
 const times = (x) => `${x.toFixed(2)}×`;
+const times2 = times;
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 if (!existsSync(join(repo, "dist", "guard.cjs"))) usage("dist/guard.cjs is missing: run `npm run build` first (npm run bench does)");
@@ -120,7 +127,7 @@ try {
   const guard = (args, env, opts = {}) => runOnce(process.execPath, [guardBin, ...args], { env, ...opts });
   const env20 = cleanEnv(root, { GUARD_POLICY: join(world, "policy-20"), GUARD_STORE: `file:${join(root, "store-run")}` });
   const env1000 = cleanEnv(root, { GUARD_POLICY: join(world, "policy-1000"), GUARD_STORE: `file:${join(root, "store-check")}` });
-  const needModules = ONLY.has("verify") || ONLY.has("wakeup");
+  const needModules = ONLY.has("verify") || ONLY.has("wakeup") || ONLY.has("history");
   const modules = needModules ? await bundleGuardModules(repo, root) : null;
   const mod = modules ? await import(modules.url) : null;
   say(`world ready in ${root} (${ms(now() - started)})`);
@@ -225,6 +232,79 @@ try {
       const r = await race({ guard, base, keys, world, log: raceLog(root, label.replace(/\W+/g, "-")), racers: RACERS });
       const ok = r.ran === 1 && r.jobRuns === 1 && r.refused === RACERS - 1 && r.lastMs <= 2000;
       rows.push(row(`${RACERS} concurrent \`guard run --request\` for one approval, ${label}`, `${r.jobRuns} ran, ${r.refused} refused (77); last answered ${(r.lastMs / 1000).toFixed(2)} s, median ${(r.medianMs / 1000).toFixed(2)} s`, "exactly 1 runs; all ≤ 2 s", "", ok));
+    }
+  });
+  // --- 7: a year of history costs a run nothing (issue 18) -----------------------------------------
+  await scenario("history", "history", async () => {
+    database ??= await createBenchDatabase();
+    const stores = [
+      ["file store", (name) => `file:${join(root, `store-${name}`)}`, (url) => mod.openFileStore(url.slice("file:".length))],
+      ["PostgreSQL", (name) => `${database.url}?schema=${name.replace(/\W/g, "_")}`, (url) => mod.openPostgresStore(url)],
+    ];
+    for (const [label, urlFor, open] of stores) {
+      const hist = urlFor("history");
+      const fresh = urlFor("fresh");
+      const envFor = (store, who, extra = {}) => cleanEnv(root, { GUARD_POLICY: join(world, "policy-20"), GUARD_STORE: store, GUARD_KEY: keys[who].priv, ...extra });
+      const asked = (store) => envFor(store, REQUESTER, { DATABASE_URL: PROD_DB });
+      const log = join(root, `history-${label.replace(/\W+/g, "-")}.log`);
+      // One genuine request by the CLI is the template of the history; the same first request on the new store.
+      const ids = {};
+      for (const store of [hist, fresh]) {
+        const r = await guard(["run", "--confirm", "production", "--reason", "bench: history template", "--", "./scripts/race.sh", "template"], asked(store), { cwd: world, expect: 75, label: "guard run (template)" });
+        ids[store] = /\br-[a-z2-7]{20}\b/.exec(r.stderr)?.[0];
+      }
+      const s = await open(hist);
+      const t = now();
+      try {
+        const template = await s.getRequest(ids[hist]);
+        await writeHistory({ mod, store: s, template, keyFile: keys[REQUESTER].priv, publicLine: keys[REQUESTER].line, count: HISTORY, now: await s.now() });
+      } finally {
+        await s.close();
+      }
+      const genS = (now() - t) / 1000;
+      notes.push(`${label} history: ${HISTORY.toLocaleString("en-US")} signed requests (9 in 10 consumed) written through guard's Store in ${genS.toFixed(1)} s`);
+      say(`history: ${label}: ${HISTORY.toLocaleString("en-US")} requests in ${genS.toFixed(1)} s; ${HISTORY_ROUNDS} paired rounds`);
+
+      const ops = {
+        "protected `guard run` (creates a request, exit 75)": (store, n) => guard(["run", "--confirm", "production", "--reason", "bench", "--", "./scripts/race.sh", `run-${n}`], asked(store), { cwd: world, expect: 75, label: "guard run" }),
+        "`guard request`": (store, n) => guard(["request", "--reason", "bench", "--", "./scripts/race.sh", `req-${n}`], asked(store), { cwd: world, expect: 0, label: "guard request" }),
+        "`guard run --request ID` (approved, runs)": async (store, n) => {
+          const r = await guard(["run", "--confirm", "production", "--reason", "bench", "--", "./scripts/race.sh", log, `go-${n}`], asked(store), { cwd: world, expect: 75, label: "guard run (request)" });
+          const id = /\br-[a-z2-7]{20}\b/.exec(r.stderr)?.[0];
+          await guard(["approve", id, "--yes"], envFor(store, APPROVER), { cwd: world, expect: 0, label: "guard approve" });
+          return guard(["run", "--request", id, "--confirm", "production"], asked(store), { cwd: world, expect: 0, label: "guard run --request" });
+        },
+        "`guard requests`": (store) => guard(["requests"], envFor(store, APPROVER), { cwd: world, stdout: "pipe", expect: 0, label: "guard requests" }),
+      };
+      const times = Object.fromEntries(Object.keys(ops).map((k) => [k, { hist: [], fresh: [] }]));
+      for (let round = 0; round < HISTORY_ROUNDS + 1; round++) {
+        for (const [name, op] of Object.entries(ops)) {
+          const order = round % 2 ? [["fresh", fresh], ["hist", hist]] : [["hist", hist], ["fresh", fresh]];
+          for (const [side, store] of order) {
+            const r = await op(store, `${side}-${round}`);
+            if (round > 0) times[name][side].push(r.ms); // round 0 warms up
+          }
+        }
+      }
+      for (const [name, t2] of Object.entries(times)) {
+        const ratio = pairedRatio(t2.hist, t2.fresh);
+        const target = name === "`guard requests`" ? 2 : 1.5;
+        rows.push(row(`${name}, ${label}: ${HISTORY.toLocaleString("en-US")} requests of history vs a new store`, `${ms(median(t2.hist))} vs ${ms(median(t2.fresh))}: ${times2(ratio)}`, `≤ ${target}×`, "", ratio <= target));
+      }
+      if (hasGnuTime()) {
+        const rss = await maxRssMb(process.execPath, [guardBin, "run", "--confirm", "production", "--reason", "bench", "--", "./scripts/race.sh", "rss"], { env: asked(hist), cwd: world, expect: null, label: "rss" }, root, 1);
+        const rssList = await maxRssMb(process.execPath, [guardBin, "requests"], { env: envFor(hist, APPROVER), cwd: world, label: "rss" }, root, 1);
+        rows.push(row(`peak RSS with ${HISTORY.toLocaleString("en-US")} requests of history, ${label}: protected \`guard run\` / \`guard requests\``, `${mb(rss)} / ${mb(rssList)}`, "≤ 80 MB", "", rss <= 80 && rssList <= 80));
+      }
+      // For reference: what still reads all of history (every record verified), by design.
+      const all = await guard(["requests", "--all", "--json"], envFor(hist, APPROVER), { cwd: world, stdout: "pipe", label: "guard requests --all", maxStdout: 1 << 30 });
+      // The history is genuine: every record verifies, as guard checks it.
+      const listed = JSON.parse(all.stdout);
+      const bad = listed.requests.filter((r) => !r.valid);
+      if (listed.requests.length < HISTORY || bad.length > 0 || listed.damaged.length > 0) {
+        throw new Error(`the generated history does not verify: ${listed.requests.length} listed, ${bad.length} invalid (${bad[0]?.problems?.join("; ")}), ${listed.damaged.length} damaged`);
+      }
+      rows.push(row(`\`guard requests --all\` (reads all history, reference), ${label}`, `${ms(all.ms)}`));
     }
   });
   if (startupRounds) notes.push(`start-up: medians of ${startupRounds} paired, interleaved rounds (+3 warm-up); ratio = median of per-round ratios to the floor; RSS by GNU time (%M)`);

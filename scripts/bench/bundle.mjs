@@ -12,6 +12,9 @@ export async function bundleGuardModules(repo, outDir) {
       contents: [
         `export { chainEvent, auditHash, GENESIS } from ${src("core/audit.ts")};`,
         `export { canonicalJson } from ${src("core/canonical.ts")};`,
+        `export { requestMessage, requestDigest } from ${src("core/request.ts")};`,
+        `export { encodeSshSig, signedData } from ${src("core/sshsig.ts")};`,
+        `export { SIG_NAMESPACE } from ${src("core/types.ts")};`,
         `export { openFileStore } from ${src("adapters/store/file.ts")};`,
         `export { openPostgresStore } from ${src("adapters/store/postgres.ts")};`,
         `export { default as pg } from "pg";`,

@@ -39,7 +39,7 @@ export const now = () => Number(process.hrtime.bigint()) / 1e6;
  * command measures nothing).
  */
 export function runOnce(file, args, opts = {}) {
-  const { env, cwd, stdin = "ignore", stdout = "ignore", expect = 0, timeoutMs = 120_000, onSpawn, label } = opts;
+  const { env, cwd, stdin = "ignore", stdout = "ignore", expect = 0, timeoutMs = 120_000, onSpawn, label, maxStdout = 1 << 20 } = opts;
   return new Promise((resolve, reject) => {
     const t0 = now();
     const child = spawn(file, args, { env, cwd, stdio: [stdin, stdout === "pipe" ? "pipe" : stdout, "pipe"] });
@@ -51,7 +51,7 @@ export function runOnce(file, args, opts = {}) {
       if (err.length < 1 << 20) err += s;
     });
     child.stdout?.setEncoding("utf8").on("data", (s) => {
-      if (out.length < 1 << 20) out += s;
+      if (out.length < maxStdout) out += s;
     });
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
     child.on("spawn", () => onSpawn?.(child));

@@ -1,6 +1,6 @@
 // The waiting side of the wake-up benchmark, in its own process (as a waiting `guard run` is): it waits
-// for an approval of a request the way guard's approval flow does — waitForChange with a one-second cap,
-// then re-read — and reports, on the monotonic clock shared by every process, when it saw the approval.
+// for an approval of a request the way guard's approval flow does — watch the request, read, wait with a
+// one-second cap, re-read — and reports, on the monotonic clock shared by every process, when it saw the approval.
 //
 //   node waiter.mjs <bundle url> <store url>     (forked with an IPC channel)
 //   parent → {wait: id}       child → {waiting: id}, then {saw: id, at: ms}
@@ -10,13 +10,18 @@ const store = storeUrl.startsWith("postgres") ? await mod.openPostgresStore(stor
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 
 async function waitFor(id) {
-  for (let round = 0; ; round++) {
-    if ((await store.listApprovals(id)).length > 0) {
-      process.send({ saw: id, at: now(), rounds: round });
-      return;
+  const watch = await store.watchRequest(id);
+  try {
+    for (let round = 0; ; round++) {
+      if ((await store.listApprovals(id)).length > 0) {
+        process.send({ saw: id, at: now(), rounds: round });
+        return;
+      }
+      if (round === 0) process.send({ waiting: id });
+      await watch.wait(1000);
     }
-    if (round === 0) process.send({ waiting: id });
-    await store.waitForChange(id, 1000);
+  } finally {
+    watch.close();
   }
 }
 

@@ -357,7 +357,11 @@ async function waitForApproval(ctx: Context, plan: Plan, loaded: LoadedRequest, 
   // The live line at a terminal, fitted to its width (a wrapped line would leave a new line every second);
   // anything said after it starts on a line of its own.
   let drawn = false;
+  // Watch first, then read: an approval stored at any moment from here on ends the next wait at once.
+  const watch = await store.watchRequest(id);
   try {
+    loaded = await assess(ctx, plan.policy, loaded.signed);
+    if (trace) trace.request = loaded;
     for (;;) {
       const status = loaded.assessment.status;
       if (!loaded.assessment.requestValid) throw requestInvalid(loaded);
@@ -379,7 +383,7 @@ async function waitForApproval(ctx: Context, plan: Plan, loaded: LoadedRequest, 
       }
       else if (text.replace(/\d+[smhd]\S* left/, "") !== lastText.replace(/\d+[smhd]\S* left/, "")) say(text);
       lastText = text;
-      await store.waitForChange(id, Math.max(50, Math.min(1000, deadline - loaded.now)), controller.signal);
+      await watch.wait(Math.max(50, Math.min(1000, deadline - loaded.now)), controller.signal);
       if (controller.signal.aborted) {
         throw new GuardError(ExitCode.APPROVAL_NEEDED, `stopped waiting; request ${id} is kept`, `run the same command again later, or: guard run --request ${id}`, [], "approval-needed");
       }
@@ -388,6 +392,7 @@ async function waitForApproval(ctx: Context, plan: Plan, loaded: LoadedRequest, 
       if (trace) trace.request = loaded;
     }
   } finally {
+    watch.close();
     if (drawn) writeStderr("\n");
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);

@@ -5,9 +5,9 @@
 import { childAs } from "../adapters/run-as.js";
 import { randomBytes } from "node:crypto";
 import { GuardError, ExitCode, because, deniedError, usageError } from "../core/errors.js";
-import { newNonce, newRequestId, isRequestId, resolveRequestId } from "../core/ids.js";
+import { newNonce, newRequestId, isRequestId, requestIdPrefix, resolveRequestId } from "../core/ids.js";
 import { boundEnvironment } from "../core/bind-env.js";
-import { buildRequest, matchingRequests, requestDigest, requestMessage, validateRequestShape, type RunBinding } from "../core/request.js";
+import { buildRequest, matchingRequests, requestDigest, requestMessage, runBindingKey, validateRequestShape, type RunBinding } from "../core/request.js";
 import { escapeForTerminal } from "../core/escape.js";
 import { assessRequest, type Assessment } from "../core/approvals.js";
 import { verifySshSig } from "../core/sshsig.js";
@@ -154,7 +154,9 @@ export async function loadRequest(ctx: Context, policy: Policy, given: string): 
 }
 
 async function resolveId(store: Store, given: string): Promise<string> {
-  const known = isRequestId(given) ? [] : (await store.listRequests()).requests.map((r) => r.request.id);
+  const prefix = isRequestId(given) ? null : requestIdPrefix(given);
+  // Names only: a prefix is resolved without reading any record of history.
+  const known = prefix === null ? [] : await store.listRequestIds(prefix);
   const r = resolveRequestId(given, known);
   if (r.ok) return r.id;
   const shown = escapeForTerminal(JSON.stringify(given));
@@ -179,7 +181,10 @@ export async function assess(ctx: Context, policy: Policy, signed: SignedRequest
  */
 export async function findUsableRequest(ctx: Context, policy: Policy, binding: RunBinding): Promise<LoadedRequest | null> {
   const store = await ctx.store();
-  const candidates = matchingRequests((await store.listRequests()).requests, binding, binding.requesterFingerprint, await store.now());
+  const now = await store.now();
+  // Through the store's binding index, never all of history; the index is a hint, so every candidate's
+  // full binding is still compared here and its signatures verified by assess().
+  const candidates = matchingRequests((await store.findRequestsByBinding(runBindingKey(binding), now)).requests, binding, binding.requesterFingerprint, now);
   for (const signed of candidates) {
     const loaded = await assess(ctx, policy, signed);
     if (loaded.assessment.requestValid) return loaded;

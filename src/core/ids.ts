@@ -58,6 +58,12 @@ export type IdResolution = { ok: true; id: string } | { ok: false; problem: "not
  * A request id as a person typed it: a full id is taken as it is; a unique prefix (`r-3k5q` or `3k5q`)
  * stands for the one known id it starts; none, or more than one, is an answer to report, never a guess.
  */
+/** The `r-…` start a person typed (`r-3k5q`, `3k5q`), or null when it cannot start a request id. */
+export function requestIdPrefix(given: string): string | null {
+  const m = ID_PREFIX.exec(given);
+  return m ? `r-${m[1]}` : null;
+}
+
 export function resolveRequestId(given: string, known: readonly string[]): IdResolution {
   if (isRequestId(given)) return { ok: true, id: given };
   const m = ID_PREFIX.exec(given);

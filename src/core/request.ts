@@ -265,6 +265,29 @@ function renderEvidence(list: readonly Evidence[]): string {
 }
 
 /**
+ * The key under which a store indexes a request for "the request for this exact run" (Store
+ * findRequestsByBinding): SHA-256 of the canonical requester, typed argv, program path, cwd and
+ * environment name. Fields that compareBinding compares for equality only, so equal bindings always
+ * share a key; a key is only a hint (anyone who can write the store can write the index), and
+ * matchingRequests and assessRequest still decide on the full record.
+ */
+export function bindingKey(b: { requesterFingerprint: string; argv: readonly string[]; program: string; cwd: string; environment: string }): string {
+  return sha256Hex(canonicalJson({ v: 1, requester: b.requesterFingerprint, argv: b.argv, program: b.program, cwd: b.cwd, environment: b.environment }));
+}
+
+/** bindingKey of a stored request (the store computes it when the request is stored). */
+export function requestBindingKey(req: GuardRequest): string {
+  return bindingKey({ requesterFingerprint: req.requester.fingerprint, argv: req.argv, program: req.program.path, cwd: req.cwd, environment: req.environment.name });
+}
+
+/** bindingKey of the run about to happen. */
+export function runBindingKey(b: RunBinding): string {
+  return bindingKey({ requesterFingerprint: b.requesterFingerprint, argv: b.argv, program: b.program.path, cwd: b.cwd, environment: b.environment.name });
+}
+
+export const BINDING_KEY_RE = /^[0-9a-f]{64}$/;
+
+/**
  * The unexpired requests by this requester whose binding equals the run exactly, newest first (used by
  * `guard run -- CMD` and `guard request` to pick up an existing request). Malformed candidates and
  * break-glass records are skipped; signatures and approval status are not looked at here: the caller

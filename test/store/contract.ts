@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AuditVerifier, type AuditReport } from "../../src/core/audit.js";
 import { GuardError } from "../../src/core/errors.js";
-import type { AuditEvent } from "../../src/core/types.js";
+import type { AuditEvent, SignedRequest } from "../../src/core/types.js";
+import { requestBindingKey } from "../../src/core/request.js";
 import type { Store } from "../../src/adapters/store/types.js";
 import { makeApproval, makeConsumption, makeDraft, makeRequest, newId } from "./fixtures.js";
 
@@ -253,6 +254,120 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         const t1 = Date.now();
         await store.waitForChange(r.request.id, 20_000, ac.signal);
         expect(Date.now() - t1).toBeLessThan(1_000);
+      });
+    });
+
+    describe("indexes: a run's cost independent of history", () => {
+      const withArgv = (argv: string[], createdAt = new Date()): SignedRequest => {
+        const r = makeRequest(newId(), createdAt);
+        r.request.argv = argv;
+        return r;
+      };
+
+      it("findRequestsByBinding: the unexpired requests with exactly this key, newest first, also from another instance", async () => {
+        const now = Date.now();
+        const mine = [withArgv(["./a.sh", "1"], new Date(now - 2000)), withArgv(["./a.sh", "1"], new Date(now - 1000))];
+        const other = withArgv(["./a.sh", "2"]);
+        const expired = withArgv(["./a.sh", "1"], new Date(now - 3_600_000)); // expired 30 minutes ago
+        for (const r of [...mine, other, expired]) await store.putRequest(r);
+        const key = requestBindingKey(mine[0]!.request);
+        const found = await (await another()).findRequestsByBinding(key, await store.now());
+        expect(found.damaged).toEqual([]);
+        expect(found.requests.map((r) => r.request.id)).toEqual([mine[1]!.request.id, mine[0]!.request.id]);
+        expect((await store.findRequestsByBinding(requestBindingKey(other.request), now)).requests.map((r) => r.request.id)).toEqual([other.request.id]);
+        expect((await store.findRequestsByBinding("0".repeat(64), now)).requests).toEqual([]);
+        await expectGuardError(store.findRequestsByBinding("../x", now), 64);
+      });
+
+      it("listOpenRequests: neither expired nor consumed, newest first; history is left out", async () => {
+        const now = Date.now();
+        const open = [makeRequest(newId(), new Date(now - 2000)), makeRequest(newId(), new Date(now - 1000))];
+        const consumed = makeRequest();
+        const expired = makeRequest(newId(), new Date(now - 3_600_000));
+        for (const r of [...open, consumed, expired]) await store.putRequest(r);
+        expect(await store.consume(makeConsumption(consumed.request.id))).toBe(true);
+        const listed = await (await another()).listOpenRequests(await store.now());
+        expect(listed.damaged).toEqual([]);
+        expect(listed.requests.map((r) => r.request.id)).toEqual([open[1]!.request.id, open[0]!.request.id]);
+        // Later, when they have expired, nothing is open.
+        expect((await store.listOpenRequests(now + 3_600_000)).requests).toEqual([]);
+        expect((await store.listRequests()).requests).toHaveLength(4);
+      });
+
+      it("listRequestIds: the ids that start with a prefix, sorted, without reading records (a damaged one included)", async () => {
+        const rs = [makeRequest(), makeRequest(), makeRequest()];
+        for (const r of rs) await store.putRequest(r);
+        const junk = newId();
+        await fx.plantRequest(junk, "not json at all");
+        const all = [...rs.map((r) => r.request.id), junk].sort();
+        expect(await (await another()).listRequestIds("r-")).toEqual(all);
+        const one = rs[0]!.request.id;
+        expect(await store.listRequestIds(one.slice(0, 12))).toEqual(all.filter((id) => id.startsWith(one.slice(0, 12))));
+        expect(await store.listRequestIds(one)).toEqual([one]);
+        await expectGuardError(store.listRequestIds("../"), 64);
+      });
+
+      it("consumedEvents: the request.consumed events of this request (S3's witness), none for another", async () => {
+        const id = newId();
+        const other = newId();
+        await store.appendAudit(makeDraft(1));
+        await store.appendAudit({ type: "request.consumed", actor: makeDraft(0).actor, data: { requestId: id, runId: "run-1" } });
+        await store.appendAudit(makeDraft(2));
+        const events = await collect((await another()).consumedEvents!(id));
+        expect(events.filter((e) => e.type === "request.consumed" && e.data.requestId === id).map((e) => e.seq)).toEqual([2]);
+        const none = await collect(store.consumedEvents!(other));
+        expect(none.filter((e) => e.type === "request.consumed" && e.data.requestId === other)).toEqual([]);
+      });
+    });
+
+    describe("watchRequest (no lost wake-ups)", () => {
+      it("a change stored after the watch began, before the wait, ends the wait at once", async () => {
+        const r = makeRequest();
+        await store.putRequest(r);
+        const other = await another();
+        const watch = await store.watchRequest(r.request.id);
+        try {
+          await store.listApprovals(r.request.id); // the caller's read: nothing yet
+          await other.putApproval(r.request.id, makeApproval(r.request.id)); // lands before the wait
+          const t0 = Date.now();
+          await watch.wait(20_000);
+          expect(Date.now() - t0).toBeLessThan(900);
+        } finally {
+          watch.close();
+        }
+      });
+
+      it("a change between a wake-up and the next wait ends that wait at once; nothing ends it after a timeout", async () => {
+        const r = makeRequest();
+        await store.putRequest(r);
+        const other = await another();
+        const watch = await store.watchRequest(r.request.id);
+        try {
+          setTimeout(() => void other.putApproval(r.request.id, makeApproval(r.request.id, "bob")), 100);
+          let t0 = Date.now();
+          await watch.wait(20_000);
+          expect(Date.now() - t0).toBeLessThan(900);
+          expect(await store.listApprovals(r.request.id)).toHaveLength(1); // the re-read
+          await other.consume(makeConsumption(r.request.id)); // lands before the next wait
+          t0 = Date.now();
+          await watch.wait(20_000);
+          expect(Date.now() - t0).toBeLessThan(900);
+          t0 = Date.now();
+          await watch.wait(300); // nothing new: waits its time out
+          expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
+        } finally {
+          watch.close();
+        }
+      });
+
+      it("close() ends a watch: its waits return at once", async () => {
+        const r = makeRequest();
+        await store.putRequest(r);
+        const watch = await store.watchRequest(r.request.id);
+        watch.close();
+        const t0 = Date.now();
+        await watch.wait(20_000);
+        expect(Date.now() - t0).toBeLessThan(900);
       });
     });
 

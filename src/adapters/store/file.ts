@@ -19,12 +19,13 @@ import { isAbsolute, join, resolve } from "node:path";
 import { auditHash, auditShapeProblem, chainEvent } from "../../core/audit.js";
 import { canonicalJson, sha256Hex } from "../../core/canonical.js";
 import { jsonTooDeep, TOO_DEEP } from "../../core/json-depth.js";
+import { BINDING_KEY_RE, requestBindingKey } from "../../core/request.js";
 import { configError, ExitCode, GuardError, integrityError, usageError } from "../../core/errors.js";
 import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
 import type { ParallelSink } from "./audit-parallel.js";
 import { withFileLock } from "./lock.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
-import { REQUEST_ID_RE, type AuditLineSink, type DamagedRecord, type RequestList, type Store } from "./types.js";
+import { REQUEST_ID_RE, type AuditLineSink, type DamagedRecord, type RequestList, type RequestWatch, type Store } from "./types.js";
 
 /**
  * The embedded directory store.
@@ -35,6 +36,14 @@ import { REQUEST_ID_RE, type AuditLineSink, type DamagedRecord, type RequestList
  *                                           so an identical re-submission is the same file
  *     consumed/<id>.json                    Consumption, created with O_CREAT|O_EXCL: the single-use gate
  *     audit/events.jsonl                    the audit chain, one JSON event per line
+ *     index/binding/<key>/<expiresMs>-<id>  empty: request <id> has binding key <key> (core/request.ts)
+ *     index/open/<expiresMs>-<id>           empty: request <id> may still be open (removed once expired
+ *                                           or consumed, when a listing passes by)
+ *     index/consumed/<id>                   empty: the audit log may hold request.consumed for <id>
+ *     index/created/<id>                    the byte offset in audit/events.jsonl of the request.created
+ *                                           event of <id>: where a run's replay check starts reading
+ *     index/v1                              the indexes hold every request and consumption (a store
+ *                                           from before them is indexed once, on first use)
  *     audit/lock                            held while appending (see lock.ts)
  *
  * Private use: the directory is created on first use with mode 0700 and files 0600. Shared use by
@@ -71,6 +80,9 @@ const TEMP_FILE_RE = /^\..+\.tmp$/;
 /** Records are a few KiB; a huge one was planted, and reading it would only exhaust memory. */
 const MAX_RECORD_BYTES = 1 << 20;
 const POLL_MS = 250;
+/** An index entry: the request's expiry (epoch ms) and its id. */
+const ID_PREFIX_RE = /^r-[a-z2-7]{0,20}$/;
+const INDEX_ENTRY_RE = /^(\d{1,16})-(r-[a-z2-7]{20})$/;
 /** Read size for the audit log: large reads, few system calls. */
 const AUDIT_CHUNK = 1 << 20;
 /** From this size on (about 8,000 events) audit verify checks lines in worker threads. */
@@ -161,6 +173,193 @@ class FileStore implements Store {
     const created = await this.writeExclusive(dir, `${id}.json`, `${JSON.stringify(signed, null, 2)}\n`);
     if (!created) {
       throw integrityError(`request ${id} already exists in ${join(dir, `${id}.json`)}; requests are immutable`, "Create a new request instead (guard generates fresh ids).");
+    }
+    await this.ensureIndex();
+    await this.indexRequest(signed.request, Date.parse(signed.request.expiresAt) > this.clock());
+  }
+
+  // --- indexes: hints that keep a run's cost independent of history -----------------------------
+  //
+  // Every entry is an empty file whose NAME is the information; entries are never opened, and a name
+  // that is not an entry is ignored. Anyone who can write the store can write or remove entries: an
+  // entry only says where to look, and the record it points to is read and judged as always. A removed
+  // entry hides a request from a lookup (as removing the request would); the S3 witness is the audit
+  // log, which `audit verify` checks against the consumption records.
+
+  private indexReady = false;
+
+  /** Build the indexes of a store that has none yet (once, by a full read); idempotent across processes. */
+  private async ensureIndex(): Promise<void> {
+    if (this.indexReady) return;
+    const index = await this.dir("index", true);
+    if (lstatOrNullSync(join(index, "v1")) === null) {
+      const { requests } = await this.listRequests();
+      const now = this.clock();
+      const consumedDir = join(this.root, "consumed");
+      for (const r of requests) {
+        await this.indexRequest(r.request, Date.parse(r.request.expiresAt) > now && lstatOrNullSync(join(consumedDir, `${r.request.id}.json`)) === null);
+      }
+      for await (const e of this.readAudit()) {
+        const id = e.type === "request.consumed" ? e.data.requestId : undefined;
+        if (typeof id === "string" && REQUEST_ID_RE.test(id)) await this.touch(await this.dir(join("index", "consumed"), true), id);
+      }
+      await this.touch(index, "v1");
+    }
+    this.indexReady = true;
+  }
+
+  private async indexRequest(req: SignedRequest["request"], open: boolean): Promise<void> {
+    const entry = `${Math.max(0, Date.parse(req.expiresAt) || 0)}-${req.id}`;
+    await this.dir(join("index", "binding"), true);
+    await this.touch(await this.dir(join("index", "binding", requestBindingKey(req)), true), entry);
+    if (open) await this.touch(await this.dir(join("index", "open"), true), entry);
+  }
+
+  /** Create an empty file (an index entry) durably; one already there is fine. */
+  private async touch(dir: string, name: string): Promise<void> {
+    const path = join(dir, name);
+    try {
+      const fh = await fsp.open(path, CREATE_FLAGS, this.fileMode);
+      await fh.close();
+    } catch (e) {
+      if (errCode(e) === "EEXIST") return;
+      throw fsError("write the index entry", path, e);
+    }
+    await fsyncDir(dir);
+  }
+
+  /**
+   * The unexpired entries of an index directory, as request ids; entries of expired requests (and, for
+   * `open`, of consumed ones) are removed on the way, best effort.
+   */
+  private async indexed(rel: string, now: number, dropConsumed: boolean): Promise<string[]> {
+    await this.ensureIndex();
+    const dir = await this.dir(rel, false);
+    if (dir === null) return [];
+    const names = await fsp.readdir(dir).catch((e: unknown) => {
+      throw fsError("list", dir, e);
+    });
+    const ids: string[] = [];
+    const consumedDir = join(this.root, "consumed");
+    for (const name of names) {
+      const m = INDEX_ENTRY_RE.exec(name);
+      if (!m) continue;
+      const id = m[2]!;
+      if (Number(m[1]) <= now || (dropConsumed && lstatOrNullSync(join(consumedDir, `${id}.json`)) !== null)) {
+        await fsp.unlink(join(dir, name)).catch(() => undefined);
+        continue;
+      }
+      ids.push(id);
+    }
+    return ids;
+  }
+
+  async findRequestsByBinding(key: string, now: number): Promise<RequestList> {
+    if (!BINDING_KEY_RE.test(key)) throw usageError(`invalid binding key ${JSON.stringify(key)}`);
+    return this.readListed(await this.indexed(join("index", "binding", key), now, false));
+  }
+
+  async listRequestIds(prefix: string): Promise<string[]> {
+    if (!ID_PREFIX_RE.test(prefix)) throw usageError(`invalid request id prefix ${JSON.stringify(prefix)}`);
+    const dir = await this.dir("requests", false);
+    if (dir === null) return [];
+    const names = await fsp.readdir(dir).catch((e: unknown) => {
+      throw fsError("list", dir, e);
+    });
+    return names.filter((n) => REQUEST_FILE_RE.test(n) && n.startsWith(prefix)).map((n) => n.slice(0, -".json".length)).sort();
+  }
+
+  async listOpenRequests(now: number): Promise<RequestList> {
+    return this.readListed(await this.indexed(join("index", "open"), now, true));
+  }
+
+  /** The requests these ids name, newest first; one that cannot be read is listed as damaged (H4). */
+  private async readListed(ids: string[]): Promise<RequestList> {
+    const dir = await this.dir("requests", false);
+    if (dir === null) return { requests: [], damaged: [] };
+    const out: SignedRequest[] = [];
+    const damaged: DamagedRecord[] = [];
+    for (const id of [...new Set(ids)]) {
+      try {
+        const r = await this.readRequest(join(dir, `${id}.json`), id);
+        if (r !== null) out.push(r);
+      } catch (e) {
+        if (!(e instanceof GuardError)) throw e;
+        damaged.push({ id, where: join(dir, `${id}.json`), problem: e.message });
+      }
+    }
+    return {
+      requests: out.sort((a, b) => cmp(b.request.createdAt, a.request.createdAt) || cmp(a.request.id, b.request.id)),
+      damaged: damaged.sort((a, b) => cmp(a.where, b.where)),
+    };
+  }
+
+  /**
+   * S3 without reading all of history; the audit log stays the witness. A request the consumed index
+   * names (its entry is written before the request.consumed event is appended) has the whole log read.
+   * Otherwise the log is read from where this request's request.created event begins
+   * (index/created/<id>), since a consumption can only come after it; that offset is a hint too: the
+   * line there must be that event, intact, or the whole log is read, as for a request without hints.
+   * To replay, a store writer must now both remove the consumed entry and forge the log after the
+   * consumption, besides deleting the consumption record, which `audit verify` reports (S3).
+   */
+  async *consumedEvents(requestId: string): AsyncIterable<AuditEvent> {
+    checkId(requestId);
+    await this.ensureIndex();
+    const named = lstatOrNullSync(join(this.root, "index", "consumed", requestId)) !== null;
+    const tail = named ? null : await this.consumedSinceCreated(requestId).catch((e: unknown) => {
+      if (e instanceof GuardError) return null; // anything odd: the whole log decides
+      throw e;
+    });
+    if (tail !== null) {
+      yield* tail;
+      return;
+    }
+    for await (const e of this.readAudit()) if (e.type === "request.consumed") yield e;
+  }
+
+  /** The request.consumed events from this request's request.created event on; null when the hint does not hold. */
+  private async consumedSinceCreated(requestId: string): Promise<AuditEvent[] | null> {
+    const hint = await readRecordText(join(this.root, "index", "created", requestId));
+    if (hint === null || !/^\d{1,15}\n$/.test(hint)) return null;
+    const start = Number(hint.trim());
+    const path = join(this.root, "audit", "events.jsonl");
+    const fh = await openForRead(path);
+    if (fh === null) return null;
+    try {
+      const st = await fh.stat();
+      if (!st.isFile() || start >= st.size) return null;
+      const out: AuditEvent[] = [];
+      let pos = start;
+      let buf = Buffer.allocUnsafe(1 << 16);
+      let filled = 0;
+      let first = true;
+      for (;;) {
+        if (filled === buf.length) {
+          const bigger = Buffer.allocUnsafe(buf.length * 2);
+          buf.copy(bigger, 0, 0, filled);
+          buf = bigger;
+        }
+        const { bytesRead } = await fh.read(buf, filled, buf.length - filled, pos);
+        if (bytesRead === 0) break;
+        pos += bytesRead;
+        filled += bytesRead;
+        let lineStart = 0;
+        for (let nl = buf.indexOf(10, 0); nl !== -1 && nl < filled; lineStart = nl + 1, nl = buf.indexOf(10, lineStart)) {
+          const e = parseAuditLine(buf.toString("utf8", lineStart, nl), "last", path);
+          if (first) {
+            if (e.type !== "request.created" || e.data.requestId !== requestId || auditHash(e) !== e.hash) return null;
+            first = false;
+          } else if (e.type === "request.consumed") {
+            out.push(e);
+          }
+        }
+        buf.copy(buf, 0, lineStart, filled);
+        filled -= lineStart;
+      }
+      return first || filled > 0 ? null : out;
+    } finally {
+      await fh.close().catch(() => undefined);
     }
   }
 
@@ -285,43 +484,76 @@ class FileStore implements Store {
   // --- waiting ----------------------------------------------------------------------------------
 
   async waitForChange(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const watch = await this.watchRequest(requestId);
+    try {
+      await watch.wait(timeoutMs, signal);
+    } finally {
+      watch.close();
+    }
+  }
+
+  /**
+   * The watch remembers a fingerprint of the request's approvals and consumption taken BEFORE the
+   * caller's read (when the watch begins, then whenever a wait ends on a change), so a record linked
+   * between that read and the next wait still ends it at once. fs.watch only says when to look again;
+   * the fingerprint decides, and a poll covers file systems where fs.watch is silent (NFS).
+   */
+  async watchRequest(requestId: string): Promise<RequestWatch> {
     checkId(requestId);
-    if (signal?.aborted || this.closed || timeoutMs <= 0) return;
     const approvals = join(this.root, "approvals");
     const mine = join(approvals, requestId);
     const consumed = join(this.root, "consumed");
-    const before = await this.snapshot(mine, consumed, requestId);
-    const waiters = this.waiters;
-    await new Promise<void>((done) => {
-      const watchers: FSWatcher[] = [];
-      let finished = false;
-      // fs.watch is fast where it works; the poll covers file systems where it does not (NFS) and
-      // the moment between the snapshot and the watch.
-      const poll = setInterval(() => {
-        void this.snapshot(mine, consumed, requestId).then((now) => {
-          if (now !== before) finish();
-        });
-      }, POLL_MS);
-      const timer = setTimeout(finish, timeoutMs);
-      function finish(): void {
-        if (finished) return;
-        finished = true;
-        clearTimeout(timer);
-        clearInterval(poll);
-        for (const w of watchers) w.close();
-        signal?.removeEventListener("abort", finish);
-        waiters.delete(finish);
-        done();
-      }
-      signal?.addEventListener("abort", finish, { once: true });
-      waiters.add(finish);
-      const onName = (want: (name: string) => boolean) => (_: string, name: string | Buffer | null) => {
-        if (name === null || want(String(name))) finish();
-      };
-      addWatch(watchers, mine, onName((n) => !n.startsWith(".")));
-      addWatch(watchers, approvals, onName((n) => n === requestId));
-      addWatch(watchers, consumed, onName((n) => n.startsWith(requestId)));
-    });
+    const snapshot = () => this.snapshot(mine, consumed, requestId);
+    let base = await snapshot();
+    let closed = false;
+    return {
+      close: () => {
+        closed = true;
+      },
+      wait: (timeoutMs: number, signal?: AbortSignal): Promise<void> =>
+        new Promise<void>((done) => {
+          if (closed || this.closed || signal?.aborted || !(timeoutMs > 0)) {
+            done();
+            return;
+          }
+          const watchers = new Map<string, FSWatcher>();
+          let finished = false;
+          const check = (): void => {
+            if (finished) return;
+            watchAll(); // a directory created since (the request's first approval) is watched from now on
+            void snapshot().then((now) => {
+              if (finished || now === base) return;
+              base = now;
+              finish();
+            });
+          };
+          const relevant = (want: (name: string) => boolean) => (_: string, name: string | Buffer | null) => {
+            if (name === null || want(String(name))) check();
+          };
+          const watchAll = (): void => {
+            addWatch(watchers, this.root, relevant((n) => n === "approvals" || n === "consumed"));
+            addWatch(watchers, approvals, relevant((n) => n === requestId));
+            addWatch(watchers, mine, relevant((n) => !n.startsWith(".")));
+            addWatch(watchers, consumed, relevant((n) => n.startsWith(requestId)));
+          };
+          const finish = (): void => {
+            if (finished) return;
+            finished = true;
+            clearTimeout(timer);
+            clearInterval(poll);
+            for (const w of watchers.values()) w.close();
+            signal?.removeEventListener("abort", finish);
+            this.waiters.delete(finish);
+            done();
+          };
+          const poll = setInterval(check, POLL_MS);
+          const timer = setTimeout(finish, timeoutMs);
+          signal?.addEventListener("abort", finish, { once: true });
+          this.waiters.add(finish);
+          // Watch first, then compare: a change after this point fires a watcher or shows in the fingerprint.
+          check();
+        }),
+    };
   }
 
   /** A cheap fingerprint of what waitForChange watches; an error also reads as a change (callers re-read). */
@@ -344,9 +576,16 @@ class FileStore implements Store {
    * caller goes on, say to run a command), and on any failure cut the file back to where it ended.
    */
   async appendAudit(draft: AuditDraft): Promise<AuditEvent> {
+    // Write-ahead for the consumed index: an entry without its event only costs a log read.
+    const consumedId = draft.type === "request.consumed" ? (draft.data as { requestId?: unknown }).requestId : undefined;
+    if (typeof consumedId === "string" && REQUEST_ID_RE.test(consumedId)) {
+      await this.ensureIndex();
+      await this.touch(await this.dir(join("index", "consumed"), true), consumedId);
+    }
     const dir = await this.dir("audit", true);
     const path = join(dir, "events.jsonl");
-    return withFileLock(
+    let offset = -1;
+    const event = await withFileLock(
       join(dir, "lock"),
       async () => {
         let fd: number;
@@ -378,6 +617,7 @@ class FileStore implements Store {
             throw fsError("append to the audit log (nothing was run)", path, e);
           }
           if (st.size === 0) await fsyncDir(dir);
+          offset = st.size;
           return event;
         } catch (e) {
           // A failing system call is the store's problem (74); anything else (a draft with no JSON form)
@@ -389,6 +629,18 @@ class FileStore implements Store {
       },
       { mode: this.fileMode, what: `the audit log ${path}`, timeoutMs: this.lockTimeoutMs },
     );
+    const createdId = draft.type === "request.created" ? (draft.data as { requestId?: unknown }).requestId : undefined;
+    if (typeof createdId === "string" && REQUEST_ID_RE.test(createdId) && offset >= 0) {
+      // Where this request's events begin, for its replay check. Best effort: without it that check
+      // reads the whole log, as it always could.
+      try {
+        await this.dir("index", true);
+        await this.writeExclusive(await this.dir(join("index", "created"), true), createdId, `${offset}\n`);
+      } catch {
+        // the event is appended; only the shortcut is missing
+      }
+    }
+    return event;
   }
 
   async *readAudit(): AsyncIterable<AuditEvent> {
@@ -603,6 +855,21 @@ function damaged(path: string, what: string): GuardError {
   return integrityError(`the store record ${path} ${what}`, "The store is damaged or was tampered with: restore the file from a backup or investigate; guard will not treat it as missing.");
 }
 
+/** A small text record (an index hint), null when missing; 65 for anything planted or oversized. */
+async function readRecordText(path: string): Promise<string | null> {
+  const fh = await openForRead(path);
+  if (fh === null) return null;
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.size > 64) throw integrityError(`${path} is not an index entry; the store was tampered with`, "Inspect the store.");
+    return await fh.readFile("utf8");
+  } catch (e) {
+    throw fsError("read", path, e);
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
 async function openForRead(path: string): Promise<fsp.FileHandle | null> {
   try {
     return await fsp.open(path, READ_FLAGS);
@@ -675,11 +942,13 @@ function checkId(id: unknown): string {
   return id;
 }
 
-function addWatch(into: FSWatcher[], path: string, listener: (event: string, name: string | Buffer | null) => void): void {
+/** Watch `path` once per wait (a directory that does not exist yet is tried again on the next look). */
+function addWatch(into: Map<string, FSWatcher>, path: string, listener: (event: string, name: string | Buffer | null) => void): void {
+  if (into.has(path)) return;
   try {
     const w = watch(path, { persistent: false }, listener);
     w.on("error", () => undefined); // the poll still runs
-    into.push(w);
+    into.set(path, w);
   } catch {
     // missing directory or no inotify: the poll covers it
   }

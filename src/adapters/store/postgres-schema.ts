@@ -318,10 +318,23 @@ END
 $do$;
 `;
 
+/**
+ * Version 3: a run's cost independent of history (issue 18). Each request's binding key (core/request.ts
+ * bindingKey, computed by guard when it stores the request) is indexed with its expiry, and requests by
+ * expiry alone: "the request for this exact run" and "the open requests" read only unexpired rows. Rows
+ * stored before version 3 have no key; while unexpired they are read with every lookup.
+ */
+const V3 = `
+ALTER TABLE guard_requests ADD COLUMN binding_key text CHECK (binding_key ~ '^[0-9a-f]{64}$');
+CREATE INDEX guard_requests_binding ON guard_requests (binding_key, expires_at);
+CREATE INDEX guard_requests_expiry ON guard_requests (expires_at);
+`;
+
 /** In order; versions are 1, 2, 3, … without gaps. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "requests, approvals, consumptions, audit; append-only triggers; notifications", sql: V1 },
   { version: 2, description: "audit appends only through guard_append_audit(); CHECK constraints on audit rows; an append lock users cannot take", sql: V2 },
+  { version: 3, description: "requests indexed by binding key and expiry: lookups and listings read only unexpired rows", sql: V3 },
 ];
 
 /** The schema version this build of guard expects. */

@@ -16,8 +16,9 @@ import {
   VERSION_TABLE_SQL,
 } from "./postgres-schema.js";
 import { jsonTooDeep, TOO_DEEP } from "../../core/json-depth.js";
+import { BINDING_KEY_RE, requestBindingKey } from "../../core/request.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
-import { REQUEST_ID_RE, type AuditLineSink, type RequestList, type Store } from "./types.js";
+import { REQUEST_ID_RE, type AuditLineSink, type RequestList, type RequestWatch, type Store } from "./types.js";
 
 /**
  * The PostgreSQL store: one approval system for a team on many machines. Same contract as the file
@@ -392,8 +393,8 @@ class PostgresStore implements Store {
     refuseMalformed(requestProblem(signed, id), `request ${id}`);
     const r = await this.query(
       `storing request ${id}`,
-      "INSERT INTO guard_requests (id, body, created_at, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING RETURNING id",
-      [id, canonicalJson(signed), isoOf(signed.request.createdAt), isoOf(signed.request.expiresAt)],
+      "INSERT INTO guard_requests (id, body, created_at, expires_at, binding_key) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING RETURNING id",
+      [id, canonicalJson(signed), isoOf(signed.request.createdAt), isoOf(signed.request.expiresAt), requestBindingKey(signed.request)],
     );
     if (r.rowCount !== 1) {
       throw integrityError(`request ${id} already exists in ${this.description}: requests are immutable`, "create a new request instead (`guard request`)");
@@ -419,6 +420,49 @@ class PostgresStore implements Store {
         out.damaged.push({ id: row.id, where: `request ${row.id} in the PostgreSQL store at ${this.conn.target.where}`, problem: e.message });
       }
     }
+    return out;
+  }
+
+  /** Unexpired rows with this key, and unexpired rows stored before keys existed (schema version 3). */
+  async findRequestsByBinding(key: string, now: number): Promise<RequestList> {
+    if (!BINDING_KEY_RE.test(key)) throw usageError(`invalid binding key ${JSON.stringify(key)}`);
+    return this.listWhere(
+      "finding the request for this run",
+      `SELECT id, body FROM guard_requests WHERE binding_key = $1 AND expires_at > to_timestamp($2::float8 / 1000)
+       UNION ALL
+       SELECT id, body FROM guard_requests WHERE binding_key IS NULL AND expires_at > to_timestamp($2::float8 / 1000)`,
+      [key, now],
+    );
+  }
+
+  async listRequestIds(prefix: string): Promise<string[]> {
+    if (!/^r-[a-z2-7]{0,20}$/.test(prefix)) throw usageError(`invalid request id prefix ${JSON.stringify(prefix)}`);
+    const r = await this.query<{ id: string }>("listing request ids", "SELECT id FROM guard_requests WHERE starts_with(id, $1) ORDER BY id COLLATE \"C\"", [prefix]);
+    return r.rows.map((row) => row.id);
+  }
+
+  async listOpenRequests(now: number): Promise<RequestList> {
+    return this.listWhere(
+      "listing open requests",
+      `SELECT r.id, r.body FROM guard_requests r
+        WHERE r.expires_at > to_timestamp($1::float8 / 1000)
+          AND NOT EXISTS (SELECT 1 FROM guard_consumptions c WHERE c.request_id = r.id)`,
+      [now],
+    );
+  }
+
+  private async listWhere(what: string, text: string, values: unknown[]): Promise<RequestList> {
+    const r = await this.query<BodyRow & { id: string }>(what, `SELECT id, body FROM (${text}) q`, values);
+    const out: RequestList = { requests: [], damaged: [] };
+    for (const row of r.rows) {
+      try {
+        out.requests.push(this.requestFrom(row.id, row.body));
+      } catch (e) {
+        if (!(e instanceof GuardError)) throw e;
+        out.damaged.push({ id: row.id, where: `request ${row.id} in the PostgreSQL store at ${this.conn.target.where}`, problem: e.message });
+      }
+    }
+    out.requests.sort((a, b) => (a.request.createdAt < b.request.createdAt ? 1 : a.request.createdAt > b.request.createdAt ? -1 : a.request.id < b.request.id ? 1 : -1));
     return out;
   }
 
@@ -513,6 +557,12 @@ class PostgresStore implements Store {
     checkId(requestId, "request id");
     this.assertOpen("waiting for a change");
     await this.listener.wait(requestId, timeoutMs, signal);
+  }
+
+  async watchRequest(requestId: string): Promise<RequestWatch> {
+    checkId(requestId, "request id");
+    this.assertOpen("watching a request");
+    return this.listener.watch(requestId);
   }
 
   /**
@@ -665,16 +715,69 @@ class PostgresStore implements Store {
  * the next wait; an unreachable server leaves the waits to their poll timers, while the caller's
  * re-reads report the outage (74).
  */
+interface WatchEntry {
+  /** A notification arrived that no wait has ended on yet. */
+  pending: boolean;
+  /** Ends the wait in progress, if any. */
+  wake: (() => void) | null;
+}
+
+function notice(entry: WatchEntry): void {
+  entry.pending = true;
+  entry.wake?.();
+}
+
 class ChangeListener {
   private client: Client | null = null;
   private connecting: Promise<void> | null = null;
   private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly watches = new Map<string, Set<WatchEntry>>();
   private closed = false;
 
   constructor(
     private readonly newClient: () => Client,
     private readonly pollMs: number,
   ) {}
+
+  /**
+   * A watch that never loses a wake-up: LISTEN is in place before this resolves (so before the
+   * caller's read), and a notification that arrives while nobody waits is kept for the next wait.
+   */
+  async watch(requestId: string): Promise<RequestWatch> {
+    const entry: WatchEntry = { pending: false, wake: null };
+    const set = this.watches.get(requestId) ?? new Set<WatchEntry>();
+    this.watches.set(requestId, set);
+    set.add(entry);
+    await this.listen();
+    const close = (): void => {
+      set.delete(entry);
+      if (set.size === 0 && this.watches.get(requestId) === set) this.watches.delete(requestId);
+      entry.wake?.();
+    };
+    return {
+      close,
+      wait: (timeoutMs: number, signal?: AbortSignal): Promise<void> =>
+        new Promise((resolve) => {
+          if (entry.pending || this.closed || signal?.aborted || !(timeoutMs > 0) || !set.has(entry)) {
+            entry.pending = false;
+            resolve();
+            return;
+          }
+          // Not connected (the server refused LISTEN): the caller re-reads every pollMs.
+          if (!this.client) void this.listen();
+          const done = (): void => {
+            clearTimeout(timer);
+            signal?.removeEventListener("abort", done);
+            entry.wake = null;
+            entry.pending = false;
+            resolve();
+          };
+          const timer = setTimeout(done, Math.min(timeoutMs, this.pollMs));
+          signal?.addEventListener("abort", done, { once: true });
+          entry.wake = done;
+        }),
+    };
+  }
 
   wait(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
@@ -736,10 +839,13 @@ class ChangeListener {
 
   private wake(requestId: string): void {
     for (const done of [...(this.waiters.get(requestId) ?? [])]) done();
+    for (const entry of [...(this.watches.get(requestId) ?? [])]) notice(entry);
   }
 
+  /** Notifications may have been missed (the connection dropped, the store closes): everyone re-reads. */
   private wakeAll(): void {
     for (const set of [...this.waiters.values()]) for (const done of [...set]) done();
+    for (const set of [...this.watches.values()]) for (const entry of [...set]) notice(entry);
   }
 
   async close(): Promise<void> {

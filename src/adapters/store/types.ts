@@ -26,6 +26,26 @@ export interface Store {
    */
   listRequests(): Promise<RequestList>;
 
+  /**
+   * The unexpired requests (by `now`, epoch ms) stored under this binding key (core/request.ts
+   * bindingKey), newest first, with any that could not be read listed apart: "the request for this
+   * exact run" without reading history. The index is a hint anyone who can write the store can write:
+   * callers still compare the full binding and verify every record. Expired requests may be left out.
+   */
+  findRequestsByBinding(key: string, now: number): Promise<RequestList>;
+  /**
+   * The requests neither expired by `now` nor consumed, newest first (what `guard requests` shows by
+   * default), without touching finished history. May include some that are finished in other ways
+   * (denied); callers judge each one.
+   */
+  listOpenRequests(now: number): Promise<RequestList>;
+
+  /**
+   * The ids of the stored requests that start with `prefix` ("r-" and a few base32 characters), sorted,
+   * without reading any record: how `guard show r-3k5q` finds the request a person means.
+   */
+  listRequestIds(prefix: string): Promise<string[]>;
+
   /** Add a signed approval or denial to a request. Identical re-submissions are idempotent. */
   putApproval(requestId: string, approval: SignedApproval): Promise<void>;
   listApprovals(requestId: string): Promise<SignedApproval[]>;
@@ -41,9 +61,16 @@ export interface Store {
 
   /**
    * Resolve when something about the request may have changed (an approval stored), or after
-   * `timeoutMs`, or when `signal` aborts. Spurious wake-ups are allowed; callers re-read.
+   * `timeoutMs`, or when `signal` aborts. Spurious wake-ups are allowed; callers re-read. Only changes
+   * after the call are noticed: a caller that reads and then waits uses watchRequest instead.
    */
   waitForChange(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Start noticing changes to a request (an approval or a consumption stored) from now on. The pattern
+   * that never loses a wake-up: watch, then read, then `wait`, re-read, `wait`… — every change made
+   * after the watch began and not yet seen by a re-read ends the next `wait` at once.
+   */
+  watchRequest(requestId: string): Promise<RequestWatch>;
 
   /** Append one event to the audit chain, durably, serialised across processes. */
   appendAudit(draft: AuditDraft): Promise<AuditEvent>;
@@ -64,6 +91,16 @@ export interface Store {
   consumedEvents?(requestId: string): AsyncIterable<AuditEvent>;
 
   close(): Promise<void>;
+}
+
+/** A watch on one request (Store.watchRequest). Close it when done. */
+export interface RequestWatch {
+  /**
+   * Resolve when the request may have changed since the watch began or since the previous wait
+   * resolved, or after `timeoutMs`, or when `signal` aborts. Spurious wake-ups are allowed.
+   */
+  wait(timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  close(): void;
 }
 
 /** A record a listing skipped because it cannot be read: shown as damaged, reported by `audit verify`. */
