@@ -18,7 +18,7 @@ export async function race({ guard, base, keys, world, log, racers }) {
   const asApprover = { ...base, GUARD_KEY: keys[APPROVER].priv };
   const argv = ["./scripts/race.sh", log];
 
-  const asked = await guard(["run", "--reason", "bench: the race", "--", ...argv], asRequester, { cwd: world, expect: 75, label: "guard run (request)" });
+  const asked = await guard(["run", "--confirm", "production", "--reason", "bench: the race", "--", ...argv], asRequester, { cwd: world, expect: 75, label: "guard run (request)" });
   const id = ID_RE.exec(asked.stderr)?.[0];
   if (!id) throw new Error(`race: guard run exited 75 but printed no request id:\n${asked.stderr}`);
   await guard(["approve", id, "--yes"], asApprover, { cwd: world, expect: 0, label: "guard approve" });
