@@ -95,7 +95,7 @@ export async function runApprovedRequest(
   const early = first.assessment.status;
   if (early === "consumed") throw because("replay", deniedError(`request ${id} has already been used: an approval runs exactly once`, "ask for a new approval"));
   if (early === "denied") throw because("request-denied", deniedError(`request ${id} was denied${deniers(first)}`));
-  if (early === "expired") throw new GuardError(ExitCode.APPROVAL_NEEDED, `request ${id} expired at ${req.expiresAt}`, "create a new request: guard request -- …");
+  if (early === "expired") throw new GuardError(ExitCode.APPROVAL_NEEDED, `request ${id} expired at ${localTime(req.expiresAt)}`, "create a new request: guard request -- …");
   if (early === "void") throw because("policy-changed", deniedError(`request ${id} was made under another policy than the one in force; its approvals no longer count`, "create a new request: guard request -- …"));
   if (req.breakGlass) {
     throw because("break-glass-refused", deniedError(`request ${id} records a break-glass run: it ran when it was made and never runs again, and nothing approves it`, "for another emergency run use --break-glass again; otherwise ask for an approval"));

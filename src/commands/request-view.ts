@@ -1,4 +1,5 @@
 /** What an approver (or `guard show`) sees of a request: everything the approval binds, escaped. */
+import { localTime } from "../core/time.js";
 import type { Style } from "../adapters/output.js";
 import { asciiIdentifier, escapeForTerminal as esc, quoteArg, quoteArgv, suspiciousChars } from "../core/escape.js";
 import { MAX_TEXT_BYTES } from "../core/file-args.js";
@@ -38,7 +39,7 @@ export function renderRequest(loaded: LoadedRequest, policy: Policy, c: Style): 
     lines.push(`  requires:     ${renderRequirement(r.requirement)}`);
     lines.push(`                approved by: ${r.approvedBy.map(asciiIdentifier).join(", ") || "nobody yet"}; eligible: ${r.eligible.map(asciiIdentifier).join(", ") || "nobody"}`);
   }
-  lines.push(`  created:      ${req.createdAt}   expires: ${req.expiresAt}`);
+  lines.push(`  created:      ${localTime(req.createdAt)}   expires: ${localTime(req.expiresAt)}`);
   const policyLine = req.policyDigest === policy.digest ? c.green("matches your policy") : warn(`DIFFERS from your policy (${policy.digest.slice(0, 12)}…)`);
   lines.push(`  policy:       ${req.policyDigest.slice(0, 12)}… ${policyLine}`);
   for (const d of a.deniedBy) lines.push(`  ${c.red("denied by")}     ${asciiIdentifier(d.principal)}${d.comment ? `: "${esc(d.comment)}"` : ""}`);

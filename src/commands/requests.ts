@@ -68,7 +68,7 @@ export async function requestsCommand(opts: RequestsOptions): Promise<void> {
     for (const l of shown) {
       const r = l.signed.request;
       printStdout(
-        `${r.id}  ${l.assessment.status.padEnd(8)}  ${esc(r.environment.name).padEnd(12)}  ${(r.requester.principal ? asciiIdentifier(r.requester.principal) : r.requester.fingerprint).padEnd(10)}  ${r.createdAt}  ${quoteArgv(r.argv)}${r.breakGlass ? c.red(" [break-glass]") : ""}`,
+        `${r.id}  ${l.assessment.status.padEnd(8)}  ${esc(r.environment.name).padEnd(12)}  ${(r.requester.principal ? asciiIdentifier(r.requester.principal) : r.requester.fingerprint).padEnd(10)}  ${localTime(r.createdAt)}  ${quoteArgv(r.argv)}${r.breakGlass ? c.red(" [break-glass]") : ""}`,
       );
     }
   });
