@@ -11,7 +11,7 @@ const ID_CHARS = 20; // 100 bits
 const ID_MIN_BYTES = Math.ceil((ID_CHARS * 5) / 8); // 13
 const NONCE_MIN_BYTES = 16;
 
-/** Same shape as the store's REQUEST_ID_RE (the core may not import adapters; a test keeps them equal). */
+/** The one request id pattern: the stores use it too (adapters/store/types.ts re-exports it). */
 export const REQUEST_ID_PATTERN = /^r-[a-z2-7]{20}$/;
 
 export function newRequestId(random: Uint8Array): string {

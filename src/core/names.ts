@@ -1,3 +1,5 @@
+import { editDistance } from "./policy/suggest.js";
+export { editDistance };
 import { codePointLabel, hiddenName, isHidden } from "./chars.js";
 import type { Policy } from "./types.js";
 
@@ -70,18 +72,6 @@ function closest(word: string, table: Map<string, string>): string | undefined {
   return best?.name;
 }
 
-export function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      cur.push(Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + cost));
-    }
-    prev = cur;
-  }
-  return prev[b.length] as number;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Confusables (UTS #39 in spirit: a small table of the look-alikes that matter for ASCII names)

@@ -137,4 +137,4 @@ export interface AuditLineSink {
 }
 
 /** Request ids: guard-generated, lowercase base32, so they are safe as file names and in URLs. */
-export const REQUEST_ID_RE = /^r-[a-z2-7]{20}$/;
+export { REQUEST_ID_PATTERN as REQUEST_ID_RE } from "../../core/ids.js";

@@ -1,3 +1,4 @@
+import { editDistance } from "./suggest.js";
 import type { Diagnostic } from "../errors.js";
 
 /**
@@ -188,20 +189,9 @@ function closestField(word: string, candidates: readonly string[]): string | und
   let best: string | undefined;
   let bestDistance = 3;
   for (const c of candidates) {
-    const d = distance(word.toLowerCase(), c);
+    const d = editDistance(word.toLowerCase(), c);
     if (d < bestDistance) [best, bestDistance] = [c, d];
   }
   return best;
 }
 
-function distance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length] as number;
-}
