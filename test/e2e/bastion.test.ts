@@ -20,15 +20,14 @@ import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, chown, copyFile, mkdir, mkdtemp, rm, rmdir, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { startScramCluster, type ScramCluster } from "../helpers/scram-cluster.js";
 import pg from "pg";
 import { BIN, makeWorld, requestIdIn, standardPolicy, type GuardResult, type World } from "./world.js";
 
 const run = promisify(execFile);
-const PGBIN = "/usr/lib/postgresql/15/bin";
 const SYSTEM_DIR = "/etc/access-guard";
 const PROD = "postgres://app@prod-db.internal/elb";
 const tag = randomBytes(3).toString("hex");
@@ -40,18 +39,9 @@ let base: string;
 let port: number;
 let adminUrl: string;
 let w: World;
+let cluster: ScramCluster | undefined;
 const ids: Record<string, { uid: number; gid: number; key: string }> = {};
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-const asPostgres = (cmd: string, args: string[]) => run("runuser", ["-u", "postgres", "--", join(PGBIN, cmd), ...args], { timeout: 60_000 });
 
 /** Run a program as `user` (runuser, as root), collecting its output and status. */
 async function asUser(user: string, argv: string[]): Promise<{ code: number; out: string }> {
@@ -115,23 +105,9 @@ beforeAll(async () => {
   await chmod(base, 0o755);
 
   // --- the production database: scram-sha-256 only -------------------------------------------
-  const pgUid = Number((await run("id", ["-u", "postgres"])).stdout);
-  const pgGid = Number((await run("id", ["-g", "postgres"])).stdout);
-  const data = join(base, "data");
-  const sock = join(base, "sock");
-  await mkdir(data, { mode: 0o700 });
-  await mkdir(sock, { mode: 0o700 });
-  await chown(data, pgUid, pgGid);
-  await chown(sock, pgUid, pgGid);
-  const adminPassword = randomBytes(18).toString("base64url");
-  const pwfile = join(base, "pw");
-  await writeFile(pwfile, `${adminPassword}\n`, { mode: 0o600 });
-  await chown(pwfile, pgUid, pgGid);
-  await asPostgres("initdb", ["-D", data, "-U", "postgres", "--auth-host=scram-sha-256", "--auth-local=scram-sha-256", `--pwfile=${pwfile}`, "-E", "UTF8", "--no-instructions"]);
-  await rm(pwfile);
-  port = await freePort();
-  await asPostgres("pg_ctl", ["-D", data, "-l", join(sock, "server.log"), "-w", "-o", `-p ${port} -k ${sock} -c listen_addresses=127.0.0.1`, "start"]);
-  adminUrl = `postgres://postgres:${adminPassword}@127.0.0.1:${port}/postgres`;
+  cluster = await startScramCluster(base);
+  port = cluster.port;
+  adminUrl = cluster.adminUrl;
   await adminQuery("CREATE ROLE elb_maintainer NOLOGIN; CREATE TABLE widgets (id int); INSERT INTO widgets VALUES (7); GRANT SELECT ON widgets TO elb_maintainer");
 
   // --- the bastion: admin URL root's alone, a pinned system configuration with run_as ----------
@@ -170,7 +146,7 @@ if cat ${admin} >/dev/null 2>&1; then echo "admin=readable"; else echo "admin=un
 afterAll(async () => {
   for (const u of madeUsers) await run("userdel", ["-r", u]).catch(() => undefined);
   if (base) {
-    await asPostgres("pg_ctl", ["-D", join(base, "data"), "-m", "immediate", "stop"]).catch(() => undefined);
+    await cluster?.stop();
     await rm(base, { recursive: true, force: true });
   }
   if (madeSystemDir) await rmdir(SYSTEM_DIR).catch(() => undefined);

@@ -6,34 +6,20 @@
  * which is refused while every user of the machine can read it.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import pg from "pg";
 import { guard, makeWorld, standardPolicy, type World } from "./world.js";
+import { startScramCluster, type ScramCluster } from "../helpers/scram-cluster.js";
 
-const run = promisify(execFile);
-const PGBIN = "/usr/lib/postgresql/15/bin";
 const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
 let base: string;
 let port: number;
 let adminUrl: string;
 let w: World;
+let cluster: ScramCluster | undefined;
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-const asPostgres = (cmd: string, args: string[]) => run("runuser", ["-u", "postgres", "--", join(PGBIN, cmd), ...args], { timeout: 60_000 });
 
 async function connects(url: string): Promise<string> {
   const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
@@ -51,21 +37,9 @@ beforeAll(async () => {
   expect(userInfo().uid, "this test starts a cluster as the postgres user, so it runs as root").toBe(0);
   base = await mkdtemp(join(tmpdir(), "guard-scram-"));
   await chmod(base, 0o755);
-  const { uid, gid } = { uid: Number((await run("id", ["-u", "postgres"])).stdout), gid: Number((await run("id", ["-g", "postgres"])).stdout) };
-  const data = join(base, "data");
-  const sock = join(base, "sock");
-  await mkdir(data, { mode: 0o700 });
-  await mkdir(sock, { mode: 0o700 });
-  await chown(data, uid, gid);
-  await chown(sock, uid, gid);
-  const adminPassword = randomBytes(18).toString("base64url");
-  const pwfile = join(base, "pw");
-  await writeFile(pwfile, `${adminPassword}\n`, { mode: 0o600 });
-  await chown(pwfile, uid, gid);
-  await asPostgres("initdb", ["-D", data, "-U", "postgres", "--auth-host=scram-sha-256", "--auth-local=scram-sha-256", `--pwfile=${pwfile}`, "-E", "UTF8", "--no-instructions"]);
-  port = await freePort();
-  await asPostgres("pg_ctl", ["-D", data, "-l", join(base, "sock", "server.log"), "-w", "-o", `-p ${port} -k ${sock} -c listen_addresses=127.0.0.1`, "start"]);
-  adminUrl = `postgres://postgres:${adminPassword}@127.0.0.1:${port}/postgres`;
+  cluster = await startScramCluster(base);
+  port = cluster.port;
+  adminUrl = cluster.adminUrl;
   const c = new pg.Client({ connectionString: adminUrl });
   await c.connect();
   await c.query("CREATE ROLE elb_maintainer NOLOGIN; CREATE TABLE widgets (id int); INSERT INTO widgets VALUES (7); GRANT SELECT ON widgets TO elb_maintainer");
@@ -95,7 +69,7 @@ out="$(dirname "$0")/../scram-out"
 
 afterAll(async () => {
   if (base) {
-    await asPostgres("pg_ctl", ["-D", join(base, "data"), "-m", "immediate", "stop"]).catch(() => undefined);
+    await cluster?.stop();
     await rm(base, { recursive: true, force: true });
   }
   await w?.cleanup();
