@@ -410,17 +410,7 @@ class PostgresStore implements Store {
 
   async listRequests(): Promise<RequestList> {
     const r = await this.query<BodyRow & { id: string }>("listing requests", "SELECT id, body FROM guard_requests ORDER BY created_at DESC, id DESC");
-    // One corrupt row is listed as damaged; the others are still listed (SECURITY H4).
-    const out: RequestList = { requests: [], damaged: [] };
-    for (const row of r.rows) {
-      try {
-        out.requests.push(this.requestFrom(row.id, row.body));
-      } catch (e) {
-        if (!(e instanceof GuardError)) throw e;
-        out.damaged.push({ id: row.id, where: `request ${row.id} in the PostgreSQL store at ${this.conn.target.where}`, problem: e.message });
-      }
-    }
-    return out;
+    return this.decodeRows(r.rows);
   }
 
   /** Unexpired rows with this key, and unexpired rows stored before keys existed (schema version 3). */
@@ -453,8 +443,15 @@ class PostgresStore implements Store {
 
   private async listWhere(what: string, text: string, values: unknown[]): Promise<RequestList> {
     const r = await this.query<BodyRow & { id: string }>(what, `SELECT id, body FROM (${text}) q`, values);
+    const out = this.decodeRows(r.rows);
+    out.requests.sort((a, b) => (a.request.createdAt < b.request.createdAt ? 1 : a.request.createdAt > b.request.createdAt ? -1 : a.request.id < b.request.id ? 1 : -1));
+    return out;
+  }
+
+  /** Rows to requests, in order; one corrupt row is listed as damaged and the others still listed (SECURITY H4). */
+  private decodeRows(rows: ReadonlyArray<BodyRow & { id: string }>): RequestList {
     const out: RequestList = { requests: [], damaged: [] };
-    for (const row of r.rows) {
+    for (const row of rows) {
       try {
         out.requests.push(this.requestFrom(row.id, row.body));
       } catch (e) {
@@ -462,7 +459,6 @@ class PostgresStore implements Store {
         out.damaged.push({ id: row.id, where: `request ${row.id} in the PostgreSQL store at ${this.conn.target.where}`, problem: e.message });
       }
     }
-    out.requests.sort((a, b) => (a.request.createdAt < b.request.createdAt ? 1 : a.request.createdAt > b.request.createdAt ? -1 : a.request.id < b.request.id ? 1 : -1));
     return out;
   }
 
