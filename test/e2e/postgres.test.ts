@@ -6,26 +6,22 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { BIN, guard, makeWorld, requestIdIn, type World } from "./world.js";
+import { BIN, guard, homeOf, makeHomes, makeWorld, requestIdIn, type World } from "./world.js";
 import { createTestDatabase, sql } from "../helpers/pg.js";
 
 const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
 let w: World;
 let db: { url: string; drop(): Promise<void> };
 /** Per-person homes and state directories: the database is the only thing they share. */
-const as = (who: string): Record<string, string> => ({
-  HOME: join(w.dir, `home-${who}`),
-  XDG_STATE_HOME: join(w.dir, `home-${who}`, "state"),
-  GUARD_KEY: w.people[who]!.key,
-});
+const as = (who: string): Record<string, string> => homeOf(w, who);
 
 beforeAll(async () => {
   db = await createTestDatabase();
   w = await makeWorld();
   w.env.GUARD_STORE = db.url;
-  for (const who of ["alice", "bob"]) await mkdir(join(w.dir, `home-${who}`), { recursive: true });
+  await makeHomes(w, ["alice", "bob"]);
 });
 afterAll(async () => {
   await w.cleanup();

@@ -8,9 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
-import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
-import { BIN, guard, makeWorld, type World } from "./world.js";
+import { BIN, guard, homeOf, makeHomes, makeWorld, type World } from "./world.js";
 import { createTestDatabase } from "../helpers/pg.js";
 
 const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
@@ -70,16 +68,12 @@ describe("wake-ups: a real waiting run, approved from another process", () => {
   describe("PostgreSQL", () => {
     let w: World;
     let db: { url: string; drop(): Promise<void> };
-    const as = (who: string): Record<string, string> => ({
-      HOME: join(w.dir, `home-${who}`),
-      XDG_STATE_HOME: join(w.dir, `home-${who}`, "state"),
-      GUARD_KEY: w.people[who]!.key,
-    });
+    const as = (who: string): Record<string, string> => homeOf(w, who);
     beforeAll(async () => {
       db = await createTestDatabase();
       w = await makeWorld();
       w.env.GUARD_STORE = db.url;
-      for (const who of ["alice", "bob"]) await mkdir(join(w.dir, `home-${who}`), { recursive: true });
+      await makeHomes(w, ["alice", "bob"]);
     });
     afterAll(async () => {
       await w.cleanup();

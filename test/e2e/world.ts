@@ -164,3 +164,13 @@ export function requestIdIn(text: string): string {
   if (!m) throw new Error(`no request id in:\n${text}`);
   return m[0];
 }
+
+/** Separate homes and state directories for `names`, so that a shared database is all they share. */
+export async function makeHomes(world: World, names: readonly string[]): Promise<void> {
+  for (const who of names) await mkdir(join(world.dir, `home-${who}`), { recursive: true });
+}
+
+/** The environment of `who` in their own home (see makeHomes): HOME, state directory and key. */
+export function homeOf(world: World, who: string): Record<string, string> {
+  return { HOME: join(world.dir, `home-${who}`), XDG_STATE_HOME: join(world.dir, `home-${who}`, "state"), GUARD_KEY: world.people[who]!.key };
+}
