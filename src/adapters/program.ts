@@ -21,7 +21,8 @@ import { createHash } from "node:crypto";
 // Synchronous metadata calls on the start-up path (resolving the program); reads of whole files stay asynchronous.
 import { accessSync, constants, lstatSync, promises as fsp, readlinkSync, realpathSync, statSync } from "node:fs";
 import type { Stats } from "node:fs";
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
+import { relativeInside } from "../core/derive.js";
 import type { ProgramLink, ProgramVia, ResolvedProgram } from "../core/types.js";
 import { configError, deniedError, ExitCode, GuardError, usageError } from "../core/errors.js";
 
@@ -314,12 +315,6 @@ async function realPolicyRoot(policyRoot: string): Promise<string> {
   } catch (error) {
     throw configError(`the policy root ${policyRoot} cannot be resolved (${errnoCode(error) ?? "unknown error"})`, "check the policy directory setting (--policy, GUARD_POLICY or guard.config.yaml)");
   }
-}
-
-function relativeInside(root: string, file: string): string | null {
-  const rel = relative(root, file);
-  if (rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return null;
-  return rel.split(sep).join("/");
 }
 
 /**
