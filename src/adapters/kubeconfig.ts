@@ -7,8 +7,8 @@ const MAX_BYTES = 16 * 1024 * 1024;
 /**
  * Read each kubeconfig in load order and extract its top-level `current-context`. Missing files are
  * skipped, as kubectl skips them; any other problem (unreadable, not YAML, a non-string context) is
- * reported in `error`, which makes detection fail closed. Called only when the policy has a kube_context
- * detector, so `yaml` is imported lazily and never loads otherwise.
+ * reported in `error`, which makes detection fail closed. Called only when a detector asks for kubeconfigs
+ * (core/detectors/registry.ts detectionFiles), so `yaml` is imported lazily and never loads otherwise.
  */
 export async function readKubeconfigs(paths: readonly string[]): Promise<KubeconfigFile[]> {
   const out: KubeconfigFile[] = [];

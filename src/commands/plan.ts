@@ -6,8 +6,8 @@
 import { resolveProgram } from "../adapters/program.js";
 import { readKubeconfigs } from "../adapters/kubeconfig.js";
 import { regexEngineFor } from "../adapters/linear-regex.js";
-import { kubeconfigPaths } from "../core/kube.js";
-import { declaredEnvProblem, detectTarget, hasKubeDetector, needsPgServiceFiles } from "../core/detect.js";
+import { declaredEnvProblem, detectTarget } from "../core/detect.js";
+import { detectionFiles } from "../core/detectors/registry.js";
 import { readPgServiceFiles } from "../adapters/pg-service.js";
 import { probeTarget } from "../adapters/identity-probe.js";
 import { evaluate } from "../core/evaluate.js";
@@ -57,11 +57,11 @@ export async function planRun(ctx: Context, argv: string[], declared: string | u
     if (problem) throw usageError(problem, `environments in this policy: ${describeEnvironments(policy)}`);
   }
   const args = argv.slice(1);
-  const kubeconfigs: KubeconfigFile[] = hasKubeDetector(policy)
-    ? await readKubeconfigs(kubeconfigPaths(args, childEnv, ctx.home).paths)
-    : [];
+  // The detectors say which files they need (core/detectors); reading them is the adapters'.
+  const files = detectionFiles(policy, args, childEnv, ctx.home);
+  const kubeconfigs: KubeconfigFile[] = files.kubeconfigs ? await readKubeconfigs(files.kubeconfigs) : [];
   const names = [program.base, program.givenBase];
-  const pgServiceFiles = needsPgServiceFiles(policy, args, childEnv) ? await readPgServiceFiles(childEnv, ctx.home) : undefined;
+  const pgServiceFiles = files.pgServiceFiles ? await readPgServiceFiles(childEnv, ctx.home) : undefined;
   const regex = await regexEngineFor(policy);
   const detected = detectTarget(policy, { args, env: childEnv, host: ctx.host, kubeconfigs, declared, program: names, pgServiceFiles, regex });
   // Ask the detected target who it is (the policy's identity probes), all at once, before deciding.

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { GuardError, ExitCode, because, deniedError, usageError } from "../core/errors.js";
 import { newNonce, newRequestId, isRequestId, requestIdPrefix, resolveRequestId } from "../core/ids.js";
 import { boundEnvironment } from "../core/bind-env.js";
+import { detectorVariables } from "../core/detectors/registry.js";
 import { buildRequest, matchingRequests, requestDigest, requestMessage, runBindingKey, validateRequestShape, type RunBinding } from "../core/request.js";
 import { escapeForTerminal } from "../core/escape.js";
 import { assessRequest, type Assessment } from "../core/approvals.js";
@@ -28,12 +29,6 @@ type Hashed = Awaited<ReturnType<typeof hashProgram>>;
 /** The signature check the pure core is given. */
 export const verify = (armored: string, message: string, namespace: string, keys: readonly PublicKey[]) =>
   verifySshSig(armored, message, namespace, keys);
-
-export function detectorVariables(policy: Policy): string[] {
-  const names = new Set<string>();
-  for (const e of Object.values(policy.environments)) for (const d of e.detect) if (d.type === "env") names.add(d.variable);
-  return [...names];
-}
 
 /**
  * Stdin is part of what runs. An approver cannot see piped input (C10), so a run that needs approval

@@ -1,5 +1,5 @@
 import type { RegexCompiler } from "./linear-regex.js";
-import { matchValue } from "./detect.js";
+import { matchValue } from "./detectors/values.js";
 import { quoteValue } from "./names.js";
 import type { Detection, Evidence, IdentityProbe, Policy, ValueMatcher } from "./types.js";
 

@@ -14,6 +14,9 @@ export type NameResult = { ok: true; name: string } | { ok: false; reason: strin
 
 const NAME_RE = /^[a-z0-9-]+$/;
 
+/** An environment variable's name: letters, digits and `_`, not starting with a digit. */
+export const ENV_VAR_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
 /** Lower-case ASCII A–Z only. */
 export function asciiLower(s: string): string {
   return s.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));

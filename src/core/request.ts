@@ -3,6 +3,7 @@ import { ExitCode, GuardError, configError, integrityError } from "./errors.js";
 import { escapeForTerminal, quoteArg } from "./escape.js";
 import { isNameOnly } from "./bind-env.js";
 import { isRequestId } from "./ids.js";
+import { DETECTORS } from "./detectors/registry.js";
 import { MAX_NAME_LENGTH, NAME_RE } from "./policy/fields.js";
 import { MAX_FILES, compareFiles, textMatches, type BoundFile } from "./file-args.js";
 import { PREVIEW_MAX_BYTES } from "./preview.js";
@@ -330,7 +331,7 @@ const NONCE = /^(?:[0-9a-f]{2}){16,64}$/;
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 const KEY_LINE = /^[a-z0-9][a-z0-9@.-]* [A-Za-z0-9+/]+={0,2}$/;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const EVIDENCE_SOURCES = new Set(["declared", "env", "kube_context", "host", "arg", "argument", "default", "identity"]);
+const EVIDENCE_SOURCES = new Set<string>(["declared", ...DETECTORS.map((k) => k.type), "default", "identity"]);
 const MALFORMED_HINT = "the store may have been tampered with or a write was torn; do not trust this record, inspect the store and create a new request";
 
 /** Checks one record kind; every failure names the field path, escaped for the terminal. */

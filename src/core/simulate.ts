@@ -9,13 +9,13 @@ import { evaluate } from "./evaluate.js";
 import type { RegexCompiler } from "./linear-regex.js";
 import { hiddenByProgram, unwrapCommand } from "./wrappers.js";
 import { judgeIdentity, probesFor, type ProbeAnswer } from "./identity.js";
-import type { Decision, Policy, ResolvedProgram } from "./types.js";
+import { SIMULATED } from "./detectors/registry.js";
+import type { Decision, DetectionInput, Policy, ResolvedProgram, SimulatedInputs } from "./types.js";
 
-export interface SimulatedInvocation {
+/** An invocation as data; what the adapters would read for the detectors is given (SimulatedInputs: host, kube context). */
+export interface SimulatedInvocation extends SimulatedInputs {
   argv: string[];
   env: Record<string, string>;
-  host?: string;
-  kubeContext?: string;
   /** The answers the identity probes give, per environment; an environment with probes and no answer here refuses. */
   identity?: Record<string, string>;
   declared?: string;
@@ -40,15 +40,12 @@ export function simulate(policy: Policy, inv: SimulatedInvocation): Decision {
   const args = argv.slice(1);
   const declaredProblem = inv.declared !== undefined ? declaredEnvProblem(policy, inv.declared) : null;
   const program = simulatedProgram(policy, argv[0] ?? "");
-  const detection = detectTarget(policy, {
-    args,
-    env,
-    host: inv.host ?? "",
-    kubeconfigs: inv.kubeContext !== undefined ? [{ path: "(test case kube_context)", currentContext: inv.kubeContext }] : [],
-    declared: inv.declared,
-    regex: inv.regex,
-    program: [program.base, program.givenBase],
-  });
+  let input: DetectionInput = { args, env, host: "", kubeconfigs: [], declared: inv.declared, regex: inv.regex, program: [program.base, program.givenBase] };
+  for (const s of SIMULATED) {
+    const given = inv[s.key];
+    if (given !== undefined) input = s.apply(given, input);
+  }
+  const detection = detectTarget(policy, input);
   const probes = probesFor(policy, detection);
   const answer = detection.environment === null ? undefined : inv.identity?.[detection.environment];
   const judged = judgeIdentity(

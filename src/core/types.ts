@@ -23,21 +23,22 @@ export type ValueMatcher =
   | { kind: "equals"; value: string }
   | { kind: "regex"; pattern: string };
 
-export type Detector =
-  /** An environment variable of the invocation. */
-  | { type: "env"; variable: string; matcher: ValueMatcher; at?: SourceLocation }
-  /** kubectl's current context (after KUBECONFIG merge rules and --context/--kubeconfig in argv). */
-  | { type: "kube_context"; pattern: string; at?: SourceLocation }
-  /** The host name of the machine guard runs on (glob, case-insensitive). */
-  | { type: "host"; pattern: string; at?: SourceLocation }
-  /**
-   * The value of a flag in the command's arguments (`--env=x`, `--env x`; single-dash short flags too).
-   * Without a matcher the value is compared with environment names and aliases; with one, a match selects
-   * this environment.
-   */
-  | { type: "arg"; flag: string; matcher?: ValueMatcher; at?: SourceLocation }
-  /** Any single argument of the command matching a glob (case-insensitive), e.g. "*host=prod-db*". */
-  | { type: "argument"; pattern: string; at?: SourceLocation };
+/**
+ * The detector kinds' own fields, by `type`. Each module of src/core/detectors adds its kind here (TypeScript
+ * declaration merging), so a new kind is one file: `interface DetectorShapes { host: { pattern: string } }`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface DetectorShapes {}
+
+/** One detector of an environment: its kind's `type`, that kind's fields, and where the policy defined it. */
+export type Detector = { [T in keyof DetectorShapes]: { type: T; at?: SourceLocation } & DetectorShapes[T] }[keyof DetectorShapes];
+
+/**
+ * What a policy test case (and `simulate`) gives in place of what the adapters read: the detector kinds
+ * that need one add their field here (declaration merging), e.g. `kubeContext?: string`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface SimulatedInputs {}
 
 export interface Environment {
   name: string;
@@ -282,8 +283,8 @@ export interface DetectionInput {
 
 /** One piece of evidence: a source that said something about the target. */
 export interface Evidence {
-  /** "declared" (--env), "env", "kube_context", "host", "arg", "argument", "default". */
-  source: "declared" | "env" | "kube_context" | "host" | "arg" | "argument" | "default" | "identity";
+  /** "declared" (--env), a detector kind's type (src/core/detectors), "default" (default_environment), "identity" (a probe). */
+  source: "declared" | Detector["type"] | "default" | "identity";
   /** What was looked at: variable name, flag, kubeconfig path, "hostname". */
   subject: string;
   /** The value seen (secrets redacted by the adapter/detector). */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { detectTarget, needsPgServiceFiles } from "../../src/core/detect.js";
+import { detectTarget } from "../../src/core/detect.js";
+import { detectionFiles } from "../../src/core/detectors/registry.js";
 import { awsProfileReadings } from "../../src/core/aws.js";
 import { kubectlOverrides } from "../../src/core/kube.js";
 import { hiddenByProgram } from "../../src/core/wrappers.js";
@@ -122,8 +123,8 @@ describe("E19: a PostgreSQL client's own arguments are read like the client", ()
     expect(psql(["service=orders"], {}).problems.join()).toContain('definition of service "orders" not found');
     expect(detect({ program: ["psql"], args: ["service=orders"], pgServiceFiles: files }).environment).toBe("production");
     expect(detect({ env: { DATABASE_URL: "service=orders" }, pgServiceFiles: files }).environment).toBe("production");
-    expect(needsPgServiceFiles(policy, [], { PGSERVICE: "x" })).toBe(true);
-    expect(needsPgServiceFiles(policy, [], {})).toBe(false);
+    expect(detectionFiles(policy, [], { PGSERVICE: "x" }, "/home/u").pgServiceFiles).toBe(true);
+    expect(detectionFiles(policy, [], {}, "/home/u").pgServiceFiles).toBeUndefined();
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DECLARED_ENV_PROBLEM, declaredEnvProblem, detectTarget, hasKubeDetector, redactValue } from "../../src/core/detect.js";
+import { DECLARED_ENV_PROBLEM, declaredEnvProblem, detectTarget, redactValue } from "../../src/core/detect.js";
+import { detectionFiles } from "../../src/core/detectors/registry.js";
 import type { Detection, DetectionInput, Policy } from "../../src/core/types.js";
 import { fixturePolicy, input } from "./policy-fixture.js";
 
@@ -367,11 +368,11 @@ describe("determinism and robustness", () => {
   });
 });
 
-describe("hasKubeDetector", () => {
-  it("is true only when some environment has a kube_context detector", () => {
-    expect(hasKubeDetector(fixturePolicy())).toBe(true);
+describe("detectionFiles: the kubeconfigs", () => {
+  it("are read only when some environment has a kube_context detector", () => {
+    expect(detectionFiles(fixturePolicy(), [], {}, "/home/u").kubeconfigs).toEqual(["/home/u/.kube/config"]);
     const p = fixturePolicy();
     for (const env of Object.values(p.environments)) env.detect = env.detect.filter((d) => d.type !== "kube_context");
-    expect(hasKubeDetector(p)).toBe(false);
+    expect(detectionFiles(p, [], {}, "/home/u").kubeconfigs).toBeUndefined();
   });
 });

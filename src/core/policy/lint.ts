@@ -1,5 +1,6 @@
 import type { Diagnostic } from "../errors.js";
 import type { Detector, Policy, RuleMatch } from "../types.js";
+import { DETECTORS, kindOf } from "../detectors/registry.js";
 import { diagnosticAt } from "./diagnostics.js";
 import { eligiblePrincipals } from "./merge.js";
 import type { RuleDef } from "./read-policy-file.js";
@@ -40,7 +41,7 @@ export function lintPolicy(policy: Policy, rules: readonly RuleDef[]): Diagnosti
       if (w && d.at) out.push(diagnosticAt("warning", d.at, "detector-misses-spellings", w.message, w.hint));
     }
     if (env.protected && env.detect.length === 0 && env.at) {
-      out.push(diagnosticAt("warning", env.at, "protected-undetectable", `protected environment \`${env.name}\` has no detectors, so guard only knows it is the target when someone says so with --env`, "add `detect:` entries (DATABASE_URL, AWS_PROFILE, kube_context, host, ...) that recognise it"));
+      out.push(diagnosticAt("warning", env.at, "protected-undetectable", `protected environment \`${env.name}\` has no detectors, so guard only knows it is the target when someone says so with --env`, `add \`detect:\` entries (${[...DETECTORS.flatMap((k) => k.examples), "..."].join(", ")}) that recognise it`));
     }
   }
   return out;
@@ -64,9 +65,9 @@ function covers(a: RuleMatch, b: RuleMatch): boolean {
  * spelling as given), so a glob must not require a particular scheme, a user part (`@`) or a port.
  */
 function missedSpelling(d: Detector): { message: string; hint: string } | undefined {
-  if (d.type !== "env" && d.type !== "argument") return undefined;
-  const matcher = d.type === "env" ? d.matcher : { kind: "glob" as const, pattern: d.pattern };
-  const subject = d.type === "env" ? d.variable : "argument";
+  const checked = kindOf(d.type)?.spelling?.(d);
+  if (checked === undefined) return undefined;
+  const { matcher, subject } = checked;
   const hint = "match the host name alone, e.g. `*prod-db.*`: guard reads URLs and conninfo the way libpq does, so that covers every spelling";
   if (matcher.kind === "equals" && /^[a-z][a-z0-9+.-]*:\/\//i.test(matcher.value)) {
     return { message: `${subject} equals the URL ${JSON.stringify(matcher.value)}: any other spelling of the same server (another scheme, a user, a port, a parameter) matches nothing and is refused as unrecognised`, hint };

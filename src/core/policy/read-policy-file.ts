@@ -3,7 +3,9 @@ import { globProblem } from "../glob.js";
 import { parseAuthorizedKey } from "../sshkey.js";
 import type { BreakGlass, Detector, Environment, Freeze, IdentityProbe, PreviewSpec, Principal, PublicKey, Rule, RuleEffect, RuleMatch, SourceLocation, ValueMatcher } from "../types.js";
 import { PREVIEW_DEFAULT_TIMEOUT_SECONDS, PREVIEW_MAX_TIMEOUT_SECONDS, PREVIEW_MIN_TIMEOUT_SECONDS } from "../preview.js";
-import { BIND_ENV_RE, DETECTOR_KINDS, EFFECTS, ENV_VAR_RE, FLAG_RE, SPECS, VALUE_MATCHERS } from "./fields.js";
+import { BIND_ENV_RE, EFFECTS, SPECS, VALUE_MATCHERS } from "./fields.js";
+import { DETECTORS, oneOf } from "../detectors/registry.js";
+import type { ReadKit } from "../detectors/kind.js";
 import type { Field, Reader, YNode } from "./reader.js";
 import { regexProblem } from "./regex-check.js";
 import { readDuration, readTimestamp } from "./read-values.js";
@@ -201,66 +203,49 @@ function readIdentityProbe(r: Reader, node: YNode): IdentityProbe | null {
   return { command, matcher, timeoutSeconds, at: r.loc(map) };
 }
 
+/** A detector: which kind it is (core/detectors), its matcher, then the kind's own reading of its field. */
 function readDetector(r: Reader, node: YNode): Detector | null {
   const map = r.map(node, "a detector");
   if (!map) return null;
   const f = r.fields(map, SPECS.detector);
-  const kinds = DETECTOR_KINDS.filter((k) => f.has(k));
+  const kinds = DETECTORS.filter((k) => f.has(k.type));
   const matchers = VALUE_MATCHERS.filter((k) => f.has(k));
   if (kinds.length === 0) {
-    r.error(map, "detector-kind", "a detector needs one of `env`, `kube_context`, `host`, `arg` or `argument`", "say what to look at, e.g. `- env: DATABASE_URL` with `matches: \"*prod-db.*\"`");
+    r.error(map, "detector-kind", `a detector needs one of ${oneOf(DETECTORS.map((k) => `\`${k.type}\``))}`, "say what to look at, e.g. `- env: DATABASE_URL` with `matches: \"*prod-db.*\"`");
     return null;
   }
   if (kinds.length > 1) {
-    r.error(f.get(kinds[1]!)!.key, "detector-kind", `a detector looks at one thing, but this one has both \`${kinds[0]}\` and \`${kinds[1]}\``, "split it into two detectors (any matching detector selects the environment)");
+    r.error(f.get(kinds[1]!.type)!.key, "detector-kind", `a detector looks at one thing, but this one has both \`${kinds[0]!.type}\` and \`${kinds[1]!.type}\``, "split it into two detectors (any matching detector selects the environment)");
     return null;
   }
   const kind = kinds[0]!;
   const at = r.loc(map);
-  const subject = f.get(kind)!;
-  if (kind === "env" || kind === "arg") {
+  const subject = f.get(kind.type)!;
+  if (kind.matcher !== "none") {
     if (matchers.length > 1) {
       r.error(f.get(matchers[1]!)!.key, "detector-matcher", `a detector compares one way, but this one has both \`${matchers[0]}\` and \`${matchers[1]}\``, "keep one of `equals`, `matches` or `regex`");
       return null;
     }
-    if (kind === "env" && matchers.length === 0) {
-      r.error(map, "detector-matcher", "an `env` detector needs `equals`, `matches` or `regex`", "e.g. `matches: \"*prod-db.*\"` (a case-insensitive glob) or `equals: prod-admin`");
+    if (kind.matcher === "required" && matchers.length === 0) {
+      const missing = kind.matcherMissing ?? { message: `a \`${kind.type}\` detector needs \`equals\`, \`matches\` or \`regex\``, hint: "e.g. `equals: prod`" };
+      r.error(map, "detector-matcher", missing.message, missing.hint);
       return null;
     }
   } else if (matchers.length > 0) {
-    r.error(f.get(matchers[0]!)!.key, "detector-matcher", `\`${matchers[0]}\` goes with \`env\` or \`arg\` detectors; a \`${kind}\` detector is a glob itself`, `write the pattern as the value of \`${kind}\``);
+    const withMatchers = oneOf(DETECTORS.filter((k) => k.matcher !== "none").map((k) => `\`${k.type}\``));
+    r.error(f.get(matchers[0]!)!.key, "detector-matcher", `\`${matchers[0]}\` goes with ${withMatchers} detectors; a \`${kind.type}\` detector is a glob itself`, `write the pattern as the value of \`${kind.type}\``);
     return null;
   }
   const matcher = matchers[0] ? readMatcher(r, matchers[0], f.get(matchers[0])!) : undefined;
   if (matcher === null) return null;
-
-  switch (kind) {
-    case "env": {
-      const variable = r.string(subject.value, "`env`");
-      if (variable === null) return null;
-      if (!ENV_VAR_RE.test(variable)) {
-        r.error(subject.value, "bad-variable", `\`env\` ${JSON.stringify(variable)} is not an environment variable name`, "use letters, digits and `_`, not starting with a digit, e.g. DATABASE_URL");
-        return null;
-      }
-      return { type: "env", variable, matcher: matcher!, at };
-    }
-    case "arg": {
-      const flag = r.string(subject.value, "`arg`");
-      if (flag === null) return null;
-      if (!FLAG_RE.test(flag)) {
-        r.error(subject.value, "bad-flag", `\`arg\` ${JSON.stringify(flag)} is not a command-line flag`, "write the flag as it is typed, e.g. `--env` or `-e`");
-        return null;
-      }
-      return matcher ? { type: "arg", flag, matcher, at } : { type: "arg", flag, at };
-    }
-    case "kube_context":
-    case "host":
-    case "argument": {
-      const pattern = checkGlob(r, subject.value, r.string(subject.value, `\`${kind}\``, { nonEmpty: true }), `\`${kind}\``);
-      if (pattern === null) return null;
-      return kind === "kube_context" ? { type: "kube_context", pattern, at } : kind === "host" ? { type: "host", pattern, at } : { type: "argument", pattern, at };
-    }
-  }
+  const kit: ReadKit = {
+    string: (what, options) => r.string(subject.value, what, options),
+    glob: (what) => checkGlob(r, subject.value, r.string(subject.value, what, { nonEmpty: true }), what),
+    error: (code, message, hint) => r.error(subject.value, code, message, hint),
+    matcher,
+    at,
+  };
+  return kind.read(kit);
 }
 
 function readMatcher(r: Reader, kind: (typeof VALUE_MATCHERS)[number], field: Field): ValueMatcher | null {

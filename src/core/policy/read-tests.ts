@@ -1,5 +1,6 @@
 import type { Node } from "yaml";
-import type { DecisionKind, SourceLocation } from "../types.js";
+import { SIMULATED } from "../detectors/registry.js";
+import type { DecisionKind, SimulatedInputs, SourceLocation } from "../types.js";
 import { ENV_VAR_RE, SPECS } from "./fields.js";
 import type { Reader, YNode } from "./reader.js";
 import { readTimestamp } from "./read-values.js";
@@ -73,8 +74,12 @@ function readCase(r: Reader, node: YNode, fileNow: number | null): TestCaseDef |
     const x = f.get(field);
     return x ? (r.string(x.value, what, { nonEmpty: true }) ?? undefined) : undefined;
   };
-  const host = optString("host", "`host`");
-  const kubeContext = optString("kube_context", "`kube_context`");
+  // What the detector kinds read from the machine (a host name, a kube context), given instead.
+  const simulated: SimulatedInputs = {};
+  for (const s of SIMULATED) {
+    const v = optString(s.field, `\`${s.field}\``);
+    if (v !== undefined) simulated[s.key] = v;
+  }
   const declaredEnv = optString("declared_env", "`declared_env`");
   let identity: Record<string, string> | undefined;
   const identityF = f.get("identity");
@@ -96,8 +101,7 @@ function readCase(r: Reader, node: YNode, fileNow: number | null): TestCaseDef |
     name,
     run: run.map((a) => a.value),
     env,
-    ...(host !== undefined ? { host } : {}),
-    ...(kubeContext !== undefined ? { kubeContext } : {}),
+    ...simulated,
     ...(identity !== undefined ? { identity } : {}),
     ...(declaredEnv !== undefined ? { declaredEnv } : {}),
     ...(now !== null ? { now } : {}),

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { NOTIFY_EVENTS } from "../types.js";
+import { DETECTORS, SIMULATED } from "../detectors/registry.js";
 
 /**
  * The policy file format (version 1) as a zod schema, for the JSON Schema that editors use for completion
@@ -24,22 +25,13 @@ const matchers = {
   regex: z.string().min(1).max(512).describe("The value must match this regular expression, in the RE2 dialect (linear-time: no backreferences or lookaround; anchor it yourself with ^ and $)."),
 };
 const envVar = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).describe("Name of an environment variable of the invocation, e.g. DATABASE_URL.");
-const flag = z.string().regex(/^--?[A-Za-z0-9][A-Za-z0-9_-]*$/).describe("A flag of the command's own arguments, e.g. \"--env\": its value (--env=x or --env x) is compared with environment names and aliases, or with the matcher when one is given.");
 
+/** Each detector kind describes its own members of the union (core/detectors). */
+const detectorKit = { z, glob, matchers, envVar };
+const detectorVariants = DETECTORS.flatMap((k) => k.schema(detectorKit));
 export const detectorSchema = z
-  .union([
-    z.strictObject({ env: envVar, equals: matchers.equals }),
-    z.strictObject({ env: envVar, matches: matchers.matches }),
-    z.strictObject({ env: envVar, regex: matchers.regex }),
-    z.strictObject({ kube_context: glob.describe("kubectl's current context (after KUBECONFIG merge rules), as a glob, e.g. \"prod-*\".") }),
-    z.strictObject({ host: glob.describe("Host name of the machine guard runs on, as a glob, e.g. \"db1.*\".") }),
-    z.strictObject({ arg: flag }),
-    z.strictObject({ arg: flag, equals: matchers.equals }),
-    z.strictObject({ arg: flag, matches: matchers.matches }),
-    z.strictObject({ arg: flag, regex: matchers.regex }),
-    z.strictObject({ argument: glob.describe("Any single argument of the command matching this glob, e.g. \"*host=prod-db*\".") }),
-  ])
-  .describe("One way to recognise the environment; exactly one of env, kube_context, host, arg, argument.");
+  .union(detectorVariants as [z.ZodType, ...z.ZodType[]])
+  .describe(`One way to recognise the environment; exactly one of ${DETECTORS.map((k) => k.type).join(", ")}.`);
 
 const probeCommand = z.array(z.string()).min(1).describe("The probe's argv, run with the invocation's environment and working directory, no stdin, e.g. [\"sh\", \"-c\", \"psql \\\"$DATABASE_URL\\\" -XAtc 'show guard.environment'\"].");
 const probeTimeout = z.string().regex(DURATION).optional().describe("How long the probe may take (default 5s, at most 60s).");
@@ -205,8 +197,7 @@ export const testCaseSchema = z
     name: nonEmpty("The test's name."),
     run: z.array(z.string()).min(1).describe("The command: program first (a path relative to the policy root, or a bare name), then its arguments."),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional().describe("Environment variables of the invocation."),
-    host: nonEmpty("Host name of the machine.").optional(),
-    kube_context: nonEmpty("kubectl's current context.").optional(),
+    ...Object.fromEntries(SIMULATED.map((s) => [s.field, nonEmpty(s.description).optional()])),
     identity: z.record(z.string(), z.string()).optional().describe("What the identity probes answer, per environment name, e.g. { staging: elb-stg-21c9 }; an environment with probes and no answer here is refused."),
     declared_env: nonEmpty("The environment declared with `guard run --env`.").optional(),
     now: timestamp("When the run happens:").optional(),

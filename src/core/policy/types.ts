@@ -1,5 +1,5 @@
 import type { Diagnostic } from "../errors.js";
-import type { DecisionKind, Policy, SourceLocation } from "../types.js";
+import type { DecisionKind, Policy, SimulatedInputs, SourceLocation } from "../types.js";
 
 /** One policy file as the adapter read it. `path` is only for display; the digest uses its base name. */
 export interface PolicyFile {
@@ -20,15 +20,14 @@ export interface PolicyTestExpectation {
 
 /**
  * One invocation from a `*.test.yaml` file (YAML fields in brackets):
- * `name`, `run` (argv, program first), `env` (environment variables), `host`, `kube_context`,
- * `declared_env` (what `guard run --env` would pass), `now` (ISO 8601 time with a zone), `expect`.
+ * `name`, `run` (argv, program first), `env` (environment variables), the detector kinds' simulated inputs
+ * (SimulatedInputs: the host name, the kube context), `declared_env` (what `guard run --env` would pass),
+ * `now` (ISO 8601 time with a zone), `expect`.
  */
-export interface PolicyTestCase {
+export interface PolicyTestCase extends SimulatedInputs {
   name: string;
   run: string[];
   env: Record<string, string>;
-  host?: string;
-  kubeContext?: string;
   /** What the identity probes of each environment answer in this case (environment name → answer). */
   identity?: Record<string, string>;
   declaredEnv?: string;
