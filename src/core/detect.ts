@@ -3,7 +3,8 @@ import type { DetectionSink } from "./detectors/kind.js";
 import { normaliseEnvName, quoteValue } from "./names.js";
 import type { Detection, DetectionInput, Evidence, Policy } from "./types.js";
 
-export { matchValue, redactValue, type ValueMatch } from "./detectors/values.js";
+/** How evidence shows a value (secrets redacted): the detector kinds share it. */
+export { redactValue } from "./detectors/values.js";
 
 /**
  * Which environment a command will really hit, from the detectors the policy declares. Every source that
@@ -57,7 +58,7 @@ export function detectTarget(policy: Policy, input: DetectionInput): Detection {
   // default_environment is for "nothing here says anything", never for "something here we do not know".
   const unrecognised = (e: Omit<Evidence, "environment" | "detail">, what: string): void => {
     const p = `target undetermined: ${what} is set, but no environment's detector recognises it (default_environment applies only when no detector's subject is present); add it to the detect list of the environment it belongs to, or unset it`;
-    add({ ...e, environment: null, detail: p } as Evidence, p);
+    add({ ...e, environment: null, detail: p }, p);
   };
   const sink: DetectionSink = {
     policy,

@@ -51,6 +51,7 @@ export const PG_ROLE_RE = /^[A-Za-z_][A-Za-z0-9_$.-]{0,62}$/;
 /** Names of environments, aliases, principals, groups, rules and freezes: lowercase ASCII (E2). */
 export const NAME_RE = /^[a-z0-9][a-z0-9_-]*$/;
 export const MAX_NAME_LENGTH = 64;
+/** An environment variable's name (defined in names.ts, which the detector kinds use too). */
 export { ENV_VAR_RE };
 /** `bind_env` entries: variable names, or globs over them such as `VAULT_*`. */
 export const BIND_ENV_RE = /^[A-Za-z_*][A-Za-z0-9_*]*$/;
