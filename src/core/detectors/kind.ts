@@ -10,7 +10,7 @@
 import type { z } from "zod";
 import type { DetectionInput, Detector, Evidence, Policy, SimulatedInputs, SourceLocation, ValueMatcher } from "../types.js";
 
-/** What a kind's reader gets: its own field (`kube_context: "prod-*"`), already told apart from the others. */
+/** What a kind's reader gets: its own field (`host: "db1.*"`), already told apart from the others. */
 export interface ReadKit {
   /** The field's value as a string, or null once the problem is reported. */
   string(what: string, options?: { nonEmpty?: boolean }): string | null;
@@ -69,7 +69,7 @@ export interface DetectionFiles {
 export type SimulatedKey = keyof SimulatedInputs;
 
 export interface DetectorKind<D extends Detector = Detector> {
-  /** The policy field (`- kube_context: "prod-*"`), the detector's `type` and its evidence's `source`. */
+  /** The policy field (`- host: "db1.*"`), the detector's `type` and its evidence's `source`. */
   type: D["type"];
   /** Whether `equals`, `matches` or `regex` goes with it. */
   matcher: "required" | "optional" | "none";
@@ -93,7 +93,7 @@ export interface DetectorKind<D extends Detector = Detector> {
   files?(detectors: readonly D[], args: readonly string[], env: Readonly<Record<string, string | undefined>>, home: string): DetectionFiles;
   /** The policy test case field that simulates what the adapters would read for it. */
   simulation?: {
-    /** The field of a test case (`kube_context`) and of the simulated invocation (`kubeContext`). */
+    /** The field of a test case (`host`); `key` is the same input's name in SimulatedInputs. */
     field: string;
     key: SimulatedKey;
     description: string;

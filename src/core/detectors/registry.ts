@@ -19,7 +19,7 @@ export function kindOf(type: string): DetectorKind | undefined {
   return BY_TYPE.get(type);
 }
 
-/** What a policy test case can simulate for the kinds (`host`, `kube_context`), by field name. */
+/** What a policy test case can simulate for the kinds (the host name, the kube context), by field name. */
 export const SIMULATED = DETECTORS.flatMap((k) => (k.simulation ? [k.simulation] : [])).sort((a, b) => (a.field < b.field ? -1 : 1));
 
 /** "`a`, `b` or `c`". */
