@@ -1,7 +1,7 @@
 /** `guard policy lint | test | schema`. */
 import type { CommonOptions } from "./options.js";
 import { ExitCode, PolicyError, formatDiagnostic } from "../core/errors.js";
-import { simulate } from "../core/simulate.js";
+import { simulateTestCase } from "../core/simulate.js";
 import { runPolicyTests } from "../core/policy/test-runner.js";
 import { escapeForTerminal as esc } from "../core/escape.js";
 import { colours, printJson, printStdout, stdoutStream } from "../adapters/output.js";
@@ -49,9 +49,7 @@ export async function testCommand(opts: CommonOptions): Promise<void> {
   const { policy, tests } = await loadPolicyDir(dir, { tests: true });
   const now = Date.now();
   const regex = await regexEngineFor(policy);
-  const results = runPolicyTests(policy, tests, now, (p, tc, at) =>
-    simulate(p, { argv: tc.run, env: tc.env, host: tc.host, kubeContext: tc.kubeContext, identity: tc.identity, declared: tc.declaredEnv, now: at, regex }),
-  );
+  const results = runPolicyTests(policy, tests, now, (p, tc, at) => simulateTestCase(p, tc, at, regex));
   const failed = results.filter((r) => !r.passed);
   if (opts.json) {
     printJson({ passed: results.length - failed.length, failed: failed.length, results });

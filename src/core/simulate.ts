@@ -11,6 +11,7 @@ import { hiddenByProgram, unwrapCommand } from "./wrappers.js";
 import { judgeIdentity, probesFor, type ProbeAnswer } from "./identity.js";
 import { SIMULATED } from "./detectors/registry.js";
 import type { Decision, DetectionInput, Policy, ResolvedProgram, SimulatedInputs } from "./types.js";
+import type { PolicyTestCase } from "./policy/types.js";
 
 /** An invocation as data; what the adapters would read for the detectors is given (SimulatedInputs: host, kube context). */
 export interface SimulatedInvocation extends SimulatedInputs {
@@ -58,4 +59,11 @@ export function simulate(policy: Policy, inv: SimulatedInvocation): Decision {
   const decision = evaluate(policy, { program, args, detection: judged, now: inv.now, wrapperHidden });
   if (declaredProblem) return { ...decision, decision: "deny", reasons: [declaredProblem, ...decision.reasons] };
   return decision;
+}
+
+/** A policy test case (`*.test.yaml`), simulated at `now`: what `guard policy test` runs. */
+export function simulateTestCase(policy: Policy, tc: PolicyTestCase, now: number, regex?: RegexCompiler): Decision {
+  const given: SimulatedInputs = {};
+  for (const s of SIMULATED) if (tc[s.key] !== undefined) given[s.key] = tc[s.key];
+  return simulate(policy, { ...given, argv: tc.run, env: tc.env, identity: tc.identity, declared: tc.declaredEnv, now, regex });
 }
