@@ -176,7 +176,7 @@ export function formatAnswer(directive: Directive, candidates: readonly Candidat
 
 /**
  * `guard __complete WORD…`: the answer, with the policy's or the store's words when asked for. Never
- * fails and never writes: anything that goes wrong (no policy, an unreachable store) means fewer
+ * fails and records nothing: anything that goes wrong (no policy, an unreachable store) means fewer
  * candidates; the store is opened without creating it, and given 2 seconds.
  */
 export async function completeCommand(words: readonly string[], program: Command): Promise<void> {
