@@ -11,6 +11,7 @@ import { execFile, execFileSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { createServer, type AddressInfo } from "node:net";
 import { promisify } from "node:util";
 import { BIN, guard, makeWorld, requestIdIn, type World } from "../e2e/world.js";
 import { formatAnswer, lookedUp } from "../../src/commands/completion.js";
@@ -150,6 +151,21 @@ describe("guard __complete (the logic every shell's shim asks)", () => {
     expect(existsSync(gone)).toBe(false);
     const p = await guard(world, ["__complete", "run", "--policy", join(world.dir, "nowhere"), "--env", ""]);
     expect([p.code, p.stdout, p.stderr]).toEqual([0, ":none\n", ""]);
+  });
+
+  it("a store that accepts the connection and never answers costs a Tab at most about 2 seconds", async () => {
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const started = Date.now();
+      const r = await guard(world, ["__complete", "approve", "--store", `postgres://guard@127.0.0.1:${port}/guard`, ""]);
+      expect([r.code, r.stdout, r.stderr]).toEqual([0, ":none\n", ""]);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+      expect(Date.now() - started).toBeLessThan(4500);
+    } finally {
+      silent.close();
+    }
   });
 });
 
