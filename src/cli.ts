@@ -250,7 +250,7 @@ export function buildProgram(only?: string): Command {
     zsh   guard completion zsh > "\${fpath[1]}/_guard"     (then restart zsh)
     fish  guard completion fish > ~/.config/fish/completions/guard.fish`,
       )
-      .action(async (shell: string) => (await import("./commands/completion.js")).completionCommand(shell, buildProgram()));
+      .action(async (shell: string) => (await import("./commands/completion.js")).completionCommand(shell));
   }
 
   if (want("store")) {

@@ -36,6 +36,11 @@ async function main(original: string[]): Promise<number> {
       return typeof process.exitCode === "number" ? process.exitCode : 0;
     }
     const { buildProgram, COMMAND_NAMES } = await import("./cli.js");
+    // Hidden: the shell completion scripts ask guard what may follow (commands/completion.ts).
+    if (first === "__complete") {
+      await (await import("./commands/completion.js")).completeCommand(argv.slice(3), buildProgram());
+      return 0;
+    }
     const program = buildProgram(first !== undefined && COMMAND_NAMES.has(first) ? first : undefined);
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : 0;

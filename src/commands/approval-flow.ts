@@ -360,6 +360,8 @@ async function waitForApproval(ctx: Context, plan: Plan, loaded: LoadedRequest, 
   // Watch first, then read: an approval stored at any moment from here on ends the next wait at once.
   const watch = await store.watchRequest(id);
   try {
+    // The store's clock read again on every look: a wait ends by the same clock that decides expiry.
+    await ctx.tick();
     loaded = await assess(ctx, plan.policy, loaded.signed);
     if (trace) trace.request = loaded;
     for (;;) {
@@ -387,6 +389,7 @@ async function waitForApproval(ctx: Context, plan: Plan, loaded: LoadedRequest, 
       if (controller.signal.aborted) {
         throw new GuardError(ExitCode.APPROVAL_NEEDED, `stopped waiting; request ${id} is kept`, `run the same command again later, or: guard run --request ${id}`, [], "approval-needed");
       }
+      await ctx.tick();
       loaded = await assess(ctx, plan.policy, loaded.signed);
       // What the CI report shows when the wait ends without an approval: the latest count.
       if (trace) trace.request = loaded;

@@ -85,7 +85,7 @@ async function decide(ctx: Context, given: string, verb: "approve" | "deny", com
     principal: me.name,
     fingerprint: identity.signer.publicKey.fingerprint,
     comment,
-    createdAt: new Date(await store.now()).toISOString(),
+    createdAt: new Date(await ctx.tick()).toISOString(),
     nonce: newNonce(randomBytes(16)),
   };
   const signature = await signWithRetries(() => identity.signer.sign(approvalMessage(statement), SIG_NAMESPACE.approval));

@@ -64,7 +64,7 @@ export async function recordRefusal(ctx: Context, err: GuardError | null): Promi
     const key = sha256Hex(JSON.stringify([ctx.settings.store, scope.type, code, actor.principal, actor.fingerprint, actor.user]));
     let carried = 0;
     try {
-      const admission = await admitLimited(limitsDir(ctx.env, ctx.home), key, Date.now());
+      const admission = await admitLimited(limitsDir(ctx.env, ctx.home), key, await ctx.now());
       if (!admission.record) {
         say(colours().dim(`guard: this refusal was not added to the audit log: more than the limit of identical refusals in a minute (the next one logged counts it)`));
         return;

@@ -13,7 +13,7 @@ export interface CheckOptions extends CommonOptions {
 /** `guard check`: the decision and why; never runs anything. Exit 0 allow, 75 approval, 77 deny. */
 export async function checkCommand(command: string[], opts: CheckOptions): Promise<void> {
   await withContext(opts, async (ctx) => {
-    const plan = await planRun(ctx, command, opts.env, Date.now());
+    const plan = await planRun(ctx, command, opts.env, await ctx.now());
     if (opts.json) printJson(planJson(plan));
     else for (const line of renderPlan(plan, colours(stdoutStream()))) printStdout(line);
     const d = plan.decision.decision;

@@ -36,6 +36,7 @@ export class Context {
   private policyPromise?: Promise<LoadedPolicy>;
   private storePromise?: Promise<Store>;
   private signerPromise?: Promise<Signer>;
+  private clockPromise?: Promise<number>;
   private invokerResolved?: { value: Invoker | null };
 
   /**
@@ -99,6 +100,25 @@ export class Context {
   store(opts: { create?: boolean } = {}): Promise<Store> {
     this.storePromise ??= openStore(this.settings.store, { create: opts.create ?? true });
     return this.storePromise;
+  }
+
+  /**
+   * The time every decision of this command is made at — freezes, expiry, approvals, the refusal rate
+   * limit: the store's clock (PostgreSQL: the server's), read once and handed to the pure core as a
+   * parameter. One clock decides: a freeze and the approvals that end it are judged at the same instant.
+   */
+  now(): Promise<number> {
+    this.clockPromise ??= this.store().then((s) => s.now());
+    return this.clockPromise;
+  }
+
+  /**
+   * The store's clock read again, for a command that waits or writes a record: what it decides from here
+   * on uses this later time (never the local clock).
+   */
+  tick(): Promise<number> {
+    this.clockPromise = this.store().then((s) => s.now());
+    return this.clockPromise;
   }
 
   /**

@@ -130,7 +130,7 @@ async function consumeAndRun(
   const won = await store.consume({
     requestId: req.id,
     requestDigest: requestDigest(req),
-    consumedAt: new Date(await store.now()).toISOString(),
+    consumedAt: new Date(await ctx.tick()).toISOString(),
     by: { principal: actor.principal, fingerprint: actor.fingerprint ?? "" },
     host: hostname(),
     pid: process.pid,

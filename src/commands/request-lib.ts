@@ -88,7 +88,7 @@ export async function createSignedRequest(
   previews: PreviewResult[] = [],
 ): Promise<SignedRequest> {
   const store = await ctx.store();
-  const now = await store.now();
+  const now = await ctx.tick();
   const request = buildRequest({
     id: newRequestId(randomBytes(16)),
     nonce: newNonce(randomBytes(16)),
@@ -162,7 +162,7 @@ async function resolveId(store: Store, given: string): Promise<string> {
 
 export async function assess(ctx: Context, policy: Policy, signed: SignedRequest): Promise<LoadedRequest> {
   const store = await ctx.store();
-  const [approvals, consumption, now] = await Promise.all([store.listApprovals(signed.request.id), store.getConsumption(signed.request.id), store.now()]);
+  const [approvals, consumption, now] = await Promise.all([store.listApprovals(signed.request.id), store.getConsumption(signed.request.id), ctx.now()]);
   const consumed = consumption !== null;
   const assessment = assessRequest({ signed, approvals, consumed, policy, now, verify });
   return { signed, approvals, consumed, assessment, now };
@@ -176,7 +176,7 @@ export async function assess(ctx: Context, policy: Policy, signed: SignedRequest
  */
 export async function findUsableRequest(ctx: Context, policy: Policy, binding: RunBinding): Promise<LoadedRequest | null> {
   const store = await ctx.store();
-  const now = await store.now();
+  const now = await ctx.now();
   // Through the store's binding index, never all of history; the index is a hint, so every candidate's
   // full binding is still compared here and its signatures verified by assess().
   const candidates = matchingRequests((await store.findRequestsByBinding(runBindingKey(binding), now)).requests, binding, binding.requesterFingerprint, now);

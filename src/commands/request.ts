@@ -16,7 +16,7 @@ import { usageError } from "../core/errors.js";
 
 export async function requestCommand(command: string[], opts: CommonOptions & { env?: string; reason?: string }): Promise<void> {
   await withContext(opts, async (ctx) => {
-    const plan = await planRun(ctx, command, opts.env, Date.now());
+    const plan = await planRun(ctx, command, opts.env, await ctx.now());
     const d = plan.decision;
     if (d.decision === "deny") {
       for (const line of renderPlan(plan, colours())) say(line);

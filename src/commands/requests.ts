@@ -23,7 +23,7 @@ export async function requestsCommand(opts: RequestsOptions): Promise<void> {
     const store = await ctx.store();
     const loaded: LoadedRequest[] = [];
     // The default listing (open requests) reads no finished history; --all and --review read it all.
-    const { requests, damaged } = opts.all || opts.review ? await store.listRequests() : await store.listOpenRequests(await store.now());
+    const { requests, damaged } = opts.all || opts.review ? await store.listRequests() : await store.listOpenRequests(await ctx.now());
     // One damaged record (a request, or an approval or consumption of it) affects only itself (H4).
     for (const signed of requests) {
       try {

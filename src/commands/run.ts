@@ -73,7 +73,7 @@ async function runWithContext(ctx: Context, command: string[], opts: RunOptions,
   }
   let plan: Plan;
   try {
-    plan = await planRun(ctx, command, opts.env, Date.now());
+    plan = await planRun(ctx, command, opts.env, await ctx.now());
   } catch (err) {
     if (err instanceof GuardError && err.exitCode === ExitCode.CONFIG) {
       await auditBestEffort(ctx, anonymousActor(ctx), "policy.error", { message: err.message, argv: command });
