@@ -17,6 +17,7 @@ export const AUDIT_EVENT_TYPES = [
   "policy.error",
   "notify.failed",
   "store.unlocked",
+  "store.pruned",
   "credentials.issued",
   "credentials.revoked",
   "credentials.revoke_failed",

@@ -1,0 +1,135 @@
+/**
+ * The archives `guard store prune` writes, and `guard audit verify --archive` reads.
+ *
+ * An archive is one gzip file (node:zlib) of text lines:
+ *
+ *   line 1             the manifest (core/prune.ts ArchiveManifest): counts, first and last seq, the
+ *                      hash the first event links to and the last event's hash, the SHA-256 of each part
+ *   next events.count  the retired audit events, each exactly as the store held it (so every hash re-verifies)
+ *   the rest           one line per retired request: {request, approvals, consumption} (signed records)
+ *
+ * The checkpoint event (`store.pruned`) records the SHA-256 and size of the compressed file, so an
+ * archive cannot be swapped without breaking the chain that names it.
+ */
+import { constants, promises as fsp } from "node:fs";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { basename, join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { ARCHIVE_FORMAT, partDigest, type ArchiveManifest } from "../../core/prune.js";
+import { sha256Hex } from "../../core/canonical.js";
+import { ExitCode, GuardError, integrityError } from "../../core/errors.js";
+import type { Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
+
+export interface ArchivedRecord {
+  request: SignedRequest;
+  approvals: SignedApproval[];
+  consumption: Consumption | null;
+}
+
+export interface Archive {
+  path: string;
+  name: string;
+  sha256: string;
+  bytes: number;
+  manifest: ArchiveManifest;
+  eventLines: string[];
+  records: ArchivedRecord[];
+}
+
+/** An archive is small next to memory, but a planted one must not be: uncompressed at most this. */
+const MAX_ARCHIVE_BYTES = 2 ** 31 - 1;
+
+export function archiveName(m: ArchiveManifest): string {
+  return `guard-archive-${m.events.firstSeq}-${m.events.lastSeq}.jsonl.gz`;
+}
+
+export function encodeArchive(manifest: ArchiveManifest, eventLines: readonly string[], recordLines: readonly string[]): Buffer {
+  const text = [JSON.stringify(manifest), ...eventLines, ...recordLines].join("\n") + "\n";
+  return gzipSync(Buffer.from(text, "utf8"), { level: 9 });
+}
+
+/**
+ * Write the archive durably under its name in `dir` (created 0700 when missing): a temporary file,
+ * fsynced, linked to the final name (an existing archive of that name is never replaced), the
+ * directory fsynced.
+ */
+export async function writeArchive(dir: string, name: string, bytes: Buffer, mode: number): Promise<string> {
+  await fsp.mkdir(dir, { recursive: true, mode: 0o700 }).catch((e: unknown) => {
+    throw ioFailure("create the archive directory", dir, e);
+  });
+  const final = join(dir, name);
+  const tmp = join(dir, `.${name}.${randomBytes(8).toString("hex")}.tmp`);
+  let fh: fsp.FileHandle | undefined;
+  try {
+    fh = await fsp.open(tmp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, mode);
+    await fh.writeFile(bytes);
+    await fh.sync();
+    await fh.close();
+    fh = undefined;
+    try {
+      await fsp.link(tmp, final);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") {
+        throw new GuardError(ExitCode.IO, `the archive ${final} already exists; refusing to replace it`, "move it away (it belongs to an earlier prune), then run guard store prune again");
+      }
+      throw e;
+    }
+  } catch (e) {
+    throw ioFailure("write the archive", final, e);
+  } finally {
+    await fh?.close().catch(() => undefined);
+    await fsp.unlink(tmp).catch(() => undefined);
+  }
+  const d = await fsp.open(dir, constants.O_RDONLY | constants.O_DIRECTORY).catch(() => null);
+  if (d) await d.sync().catch(() => undefined).finally(() => d.close());
+  return final;
+}
+
+/** Read an archive and check it against its own manifest (65 when it does not hold what it says). */
+export async function readArchive(path: string): Promise<Archive> {
+  let bytes: Buffer;
+  try {
+    bytes = await fsp.readFile(path);
+  } catch (e) {
+    throw ioFailure("read the archive", path, e);
+  }
+  const bad = (what: string): GuardError => integrityError(`the archive ${path} ${what}`, "use the archive file `guard store prune` wrote, unaltered; its SHA-256 is in the store.pruned event");
+  let text: string;
+  try {
+    text = gunzipSync(bytes, { maxOutputLength: MAX_ARCHIVE_BYTES }).toString("utf8");
+  } catch {
+    throw bad("is not a gzip file (damaged or not an archive)");
+  }
+  if (!text.endsWith("\n")) throw bad("ends with an incomplete line");
+  const lines = text.slice(0, -1).split("\n");
+  let manifest: ArchiveManifest;
+  try {
+    manifest = JSON.parse(lines[0]!) as ArchiveManifest;
+  } catch {
+    throw bad("does not start with a manifest");
+  }
+  if (manifest?.format !== ARCHIVE_FORMAT || typeof manifest.events?.count !== "number" || typeof manifest.records?.requests !== "number") {
+    throw bad(`is not a guard archive (format ${JSON.stringify(manifest?.format)})`);
+  }
+  const eventLines = lines.slice(1, 1 + manifest.events.count);
+  const recordLines = lines.slice(1 + manifest.events.count);
+  if (eventLines.length !== manifest.events.count) throw bad("holds fewer events than its manifest says");
+  if (partDigest(eventLines) !== manifest.events.sha256) throw bad("holds other events than its manifest says (altered)");
+  if (partDigest(recordLines) !== manifest.records.sha256) throw bad("holds other records than its manifest says (altered)");
+  if (recordLines.length !== manifest.records.requests) throw bad("holds another number of requests than its manifest says");
+  const records: ArchivedRecord[] = [];
+  for (const l of recordLines) {
+    try {
+      records.push(JSON.parse(l) as ArchivedRecord);
+    } catch {
+      throw bad("holds a record that is not JSON");
+    }
+  }
+  return { path, name: basename(path), sha256: sha256Hex(bytes), bytes: bytes.length, manifest, eventLines, records };
+}
+
+function ioFailure(action: string, path: string, e: unknown): GuardError {
+  if (e instanceof GuardError) return e;
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  return new GuardError(ExitCode.IO, `cannot ${action} ${path}: ${code ?? String(e)}`, "check the path and its permissions, then retry", [], "io");
+}
