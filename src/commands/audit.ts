@@ -93,11 +93,24 @@ export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string
   await withContext(opts, async (ctx) => {
     const store = await ctx.store({ create: false });
     const archives: Archive[] = [];
+    const unreadable: string[] = [];
     if (opts.archive?.length) {
       const { readArchive } = await import("../adapters/store/archive.js"); // (node:zlib only when needed)
-      for (const path of opts.archive) archives.push(await readArchive(path));
+      for (const path of opts.archive) {
+        try {
+          archives.push(await readArchive(path));
+        } catch (e) {
+          // An archive that does not hold what its manifest says is reported with the other problems.
+          if (!(e instanceof GuardError) || e.exitCode !== ExitCode.INTEGRITY) throw e;
+          unreadable.push(esc(e.message));
+        }
+      }
     }
     const v = await verifyStore(store, { anchor, archives });
+    if (unreadable.length > 0) {
+      v.problems.unshift(...unreadable);
+      v.ok = false;
+    }
     const { report, ok, problems, leftovers, neverStarted } = v;
 
     if (opts.json) {
