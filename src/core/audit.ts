@@ -392,7 +392,7 @@ export class AuditVerifier {
     if (start !== null && !this.checkpoints.some((c) => c.through.seq === start.seq - 1 && c.through.hash === start.prev)) {
       this.problem(
         1,
-        `head removed: the log starts at event ${start.seq}, and no store.pruned checkpoint accounts for the events before it (${start.seq === 2 ? "1" : `1–${start.seq - 1}`}): the beginning of the log was deleted`,
+        `sequence gap: the log starts at event ${start.seq}; ${describeRange(1, start.seq - 1)} missing (head removed), and no store.pruned checkpoint accounts for ${start.seq === 2 ? "it" : "them"}`,
       );
     }
     let behindAnchor: AuditReport["behindAnchor"];
