@@ -15,10 +15,11 @@ import { constants, promises as fsp } from "node:fs";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { basename, join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { ARCHIVE_FORMAT, partDigest, type ArchiveManifest } from "../../core/prune.js";
+import { ARCHIVE_FORMAT, partDigest, planPrune, recordLine, type ArchiveManifest, type PruneEvent } from "../../core/prune.js";
 import { sha256Hex } from "../../core/canonical.js";
 import { ExitCode, GuardError, integrityError } from "../../core/errors.js";
-import type { Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
+import type { AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
+import type { PruneOptions, PruneOutcome } from "./types.js";
 
 export interface ArchivedRecord {
   request: SignedRequest;
@@ -126,6 +127,87 @@ export async function readArchive(path: string): Promise<Archive> {
     }
   }
   return { path, name: basename(path), sha256: sha256Hex(bytes), bytes: bytes.length, manifest, eventLines, records };
+}
+
+/** What a prune will do, planned and archived in memory (both stores): the store then commits it its own way. */
+export interface PreparedPrune {
+  outcome: PruneOutcome;
+  /** How many lines of the log are retired (a prefix). */
+  k: number;
+  /** The archive file's bytes, and the checkpoint's data; null when there is nothing to retire. */
+  bytes: Buffer | null;
+  checkpoint: Record<string, unknown> | null;
+}
+
+/**
+ * Plan (core/prune.ts) and build the archive: `lines` are the log's stored lines in order (canonical
+ * event text), `summary` what the planner needs of each, `records` reads a retired request's approvals
+ * and consumption.
+ */
+export async function preparePrune(p: {
+  description: string;
+  opts: PruneOptions;
+  archiveDir: string;
+  lines: readonly string[];
+  summary: readonly PruneEvent[];
+  requests: readonly SignedRequest[];
+  records: (id: string) => Promise<{ approvals: SignedApproval[]; consumption: Consumption | null }>;
+  leftovers: number;
+}): Promise<PreparedPrune> {
+  const { opts, lines, summary } = p;
+  const byId = new Map(p.requests.map((r) => [r.request.id, r]));
+  const plan = planPrune(summary, p.requests.map((r) => ({ id: r.request.id, expiresMs: Date.parse(r.request.expiresAt) })), opts.cutoffMs);
+  const after = plan.through === 0 ? 0 : summary.findIndex((e) => e.seq > plan.through);
+  const k = plan.through === 0 ? 0 : after === -1 ? summary.length : after;
+  const outcome: PruneOutcome = {
+    dryRun: opts.dryRun,
+    cutoff: new Date(opts.cutoffMs).toISOString(),
+    through: null,
+    events: k,
+    requests: plan.retired.length,
+    approvals: 0,
+    consumptions: 0,
+    deferred: plan.deferred,
+    leftovers: p.leftovers,
+    retired: plan.retired,
+    archive: null,
+    checkpoint: null,
+  };
+  if (k === 0) return { outcome, k, bytes: null, checkpoint: null };
+  const first = JSON.parse(lines[0]!) as AuditEvent;
+  const last = JSON.parse(lines[k - 1]!) as AuditEvent;
+  outcome.through = { seq: last.seq, hash: last.hash };
+  const recordLines: string[] = [];
+  for (const id of plan.retired) {
+    const { approvals, consumption } = await p.records(id);
+    outcome.approvals += approvals.length;
+    if (consumption) outcome.consumptions++;
+    recordLines.push(recordLine({ request: byId.get(id)!, approvals, consumption }));
+  }
+  const eventLines = lines.slice(0, k);
+  const manifest: ArchiveManifest = {
+    format: ARCHIVE_FORMAT,
+    store: p.description,
+    cutoff: outcome.cutoff,
+    events: { count: k, firstSeq: first.seq, lastSeq: last.seq, firstPrev: first.prev, lastHash: last.hash, sha256: partDigest(eventLines) },
+    records: { requests: recordLines.length, approvals: outcome.approvals, consumptions: outcome.consumptions, sha256: partDigest(recordLines) },
+    retired: plan.retired,
+  };
+  const bytes = encodeArchive(manifest, eventLines, recordLines);
+  const name = archiveName(manifest);
+  outcome.archive = { path: join(p.archiveDir, name), name, sha256: sha256Hex(bytes), bytes: bytes.length };
+  const checkpoint = {
+    olderThan: opts.olderThan,
+    cutoff: outcome.cutoff,
+    through: outcome.through,
+    events: k,
+    requests: outcome.requests,
+    approvals: outcome.approvals,
+    consumptions: outcome.consumptions,
+    retired: plan.retired,
+    archive: { name, sha256: outcome.archive.sha256, bytes: outcome.archive.bytes },
+  };
+  return { outcome, k, bytes, checkpoint };
 }
 
 function ioFailure(action: string, path: string, e: unknown): GuardError {

@@ -26,7 +26,7 @@ import type { ParallelSink } from "./audit-parallel.js";
 import { withFileLock } from "./lock.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
 import { REQUEST_ID_RE, type AuditLineSink, type DamagedRecord, type PruneOptions, type PruneOutcome, type RequestList, type RequestWatch, type Store } from "./types.js";
-import { ARCHIVE_FORMAT, partDigest, planPrune, readCheckpoint, recordLine, type ArchiveManifest, type PruneEvent } from "../../core/prune.js";
+import { readCheckpoint, type PruneEvent } from "../../core/prune.js";
 
 /**
  * The embedded directory store.
@@ -784,7 +784,6 @@ class FileStore implements Store {
           throw integrityError(`the store holds ${listed.damaged.length} damaged record(s), e.g. ${listed.damaged[0]!.where}; refusing to prune`, "run guard audit verify and deal with what it reports first");
         }
         const byId = new Map(listed.requests.map((r) => [r.request.id, r]));
-        const plan = planPrune(summary, listed.requests.map((r) => ({ id: r.request.id, expiresMs: Date.parse(r.request.expiresAt) })), opts.cutoffMs);
         // Left over by an interrupted prune: named retired by a checkpoint, expired before its cutoff, and no event left names it.
         const named = new Set(summary.map((e) => e.requestId).filter((x): x is string => x !== null));
         const leftovers: string[] = [];
@@ -794,74 +793,29 @@ class FileStore implements Store {
             if (r && !named.has(id) && Date.parse(r.request.expiresAt) < c.cutoffMs) leftovers.push(id);
           }
         }
-        const k = plan.through === 0 ? 0 : summary.findIndex((e) => e.seq > plan.through) === -1 ? summary.length : summary.findIndex((e) => e.seq > plan.through);
-        const outcome: PruneOutcome = {
-          dryRun: opts.dryRun,
-          cutoff: new Date(opts.cutoffMs).toISOString(),
-          through: null,
-          events: k,
-          requests: plan.retired.length,
-          approvals: 0,
-          consumptions: 0,
-          deferred: plan.deferred,
+        const { preparePrune, writeArchive } = await import("./archive.js"); // (node:zlib only when pruning)
+        const archiveDir = opts.archiveDir ?? join(this.root, "archive");
+        const prepared = await preparePrune({
+          description: this.description,
+          opts,
+          archiveDir,
+          lines,
+          summary,
+          requests: listed.requests,
+          records: async (id) => ({ approvals: await this.listApprovals(id), consumption: await this.getConsumption(id) }),
           leftovers: leftovers.length,
-          retired: plan.retired,
-          archive: null,
-          checkpoint: null,
-        };
-        if (k === 0 || head === null) {
-          if (!opts.dryRun) await this.removeRecords(leftovers.map((id) => byId.get(id)!));
+        });
+        const { outcome, k } = prepared;
+        if (opts.dryRun) return outcome;
+        if (prepared.bytes === null || head === null || outcome.archive === null) {
+          await this.removeRecords(leftovers.map((id) => byId.get(id)!));
           return outcome;
         }
-        const lastRetired = JSON.parse(lines[k - 1]!) as AuditEvent;
-        const first = JSON.parse(lines[0]!) as AuditEvent;
-        outcome.through = { seq: lastRetired.seq, hash: lastRetired.hash };
-        const recordLines: string[] = [];
-        for (const id of plan.retired) {
-          const approvals = await this.listApprovals(id);
-          const consumption = await this.getConsumption(id);
-          outcome.approvals += approvals.length;
-          if (consumption) outcome.consumptions++;
-          recordLines.push(recordLine({ request: byId.get(id)!, approvals, consumption }));
-        }
-        const eventLines = lines.slice(0, k);
-        const manifest: ArchiveManifest = {
-          format: ARCHIVE_FORMAT,
-          store: this.description,
-          cutoff: outcome.cutoff,
-          events: { count: k, firstSeq: first.seq, lastSeq: lastRetired.seq, firstPrev: first.prev, lastHash: lastRetired.hash, sha256: partDigest(eventLines) },
-          records: { requests: recordLines.length, approvals: outcome.approvals, consumptions: outcome.consumptions, sha256: partDigest(recordLines) },
-          retired: plan.retired,
-        };
-        const { archiveName, encodeArchive, writeArchive } = await import("./archive.js"); // (node:zlib only when pruning)
-        const bytes = encodeArchive(manifest, eventLines, recordLines);
-        const name = archiveName(manifest);
-        const archiveDir = opts.archiveDir ?? join(this.root, "archive");
-        outcome.archive = { path: join(archiveDir, name), name, sha256: sha256Hex(bytes), bytes: bytes.length };
-        if (opts.dryRun) return outcome;
 
         // 1. the archive
-        outcome.archive.path = await writeArchive(archiveDir, name, bytes, this.fileMode);
+        outcome.archive.path = await writeArchive(archiveDir, outcome.archive.name, prepared.bytes, this.fileMode);
         // 2. the new log, renamed over the old one: the commit point
-        const checkpoint = chainEvent(
-          head,
-          {
-            type: "store.pruned",
-            actor: opts.actor,
-            data: {
-              olderThan: opts.olderThan,
-              cutoff: outcome.cutoff,
-              through: outcome.through,
-              events: k,
-              requests: outcome.requests,
-              approvals: outcome.approvals,
-              consumptions: outcome.consumptions,
-              retired: plan.retired,
-              archive: { name, sha256: outcome.archive.sha256, bytes: outcome.archive.bytes },
-            },
-          },
-          new Date(this.clock()).toISOString(),
-        );
+        const checkpoint = chainEvent(head, { type: "store.pruned", actor: opts.actor, data: prepared.checkpoint! }, new Date(this.clock()).toISOString());
         const kept = lines.slice(k);
         kept.push(canonicalJson(checkpoint));
         const text = `${kept.join("\n")}\n`;
@@ -883,7 +837,7 @@ class FileStore implements Store {
         await fsyncDir(auditDir);
         outcome.checkpoint = { seq: checkpoint.seq, hash: checkpoint.hash };
         // 3. the records, 4. the indexes
-        await this.removeRecords([...plan.retired, ...leftovers].map((id) => byId.get(id)!));
+        await this.removeRecords([...outcome.retired, ...leftovers].map((id) => byId.get(id)!));
         await this.reindexAfterPrune(kept);
         return outcome;
       },
