@@ -7,7 +7,7 @@
  * request put back is refused as expired; the recent request still runs once, and only once.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cp, readFile, readdir, writeFile, mkdir } from "node:fs/promises";
+import { cp, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { join } from "node:path";
@@ -85,6 +85,23 @@ describe("issue 18: guard store prune (file store)", () => {
     expect(young.code).toBe(64);
     expect(young.stderr).toContain("7d");
     expect((await guard(w, ["store", "prune", "--older-than", "90 days"])).code).toBe(64);
+    expect(await lines(w)).toEqual(before);
+  });
+
+  it("without --older-than, `retention:` in guard.config.yaml decides (and is held to the same floor)", async () => {
+    const config = join(w.dir, "guard.config.yaml");
+    try {
+      await writeFile(config, "retention: 2d\n");
+      const young = await guard(w, ["store", "prune"]);
+      expect(young.code).toBe(64);
+      expect(young.stderr).toContain("`retention:` 2d");
+      await writeFile(config, "retention: 8d\n");
+      const dry = await guard(w, ["store", "prune", "--dry-run", "--json"]);
+      expect(dry.code).toBe(0);
+      expect((JSON.parse(dry.stdout) as { retired: string[] }).retired).toEqual([consumed, denied, unapproved].sort());
+    } finally {
+      await rm(config, { force: true });
+    }
     expect(await lines(w)).toEqual(before);
   });
 
