@@ -226,6 +226,39 @@ describe("issue 18: guard store prune (file store)", () => {
     expect((await verify()).code).toBe(0);
   });
 
+  it("crash points: before the commit only a stray archive is left; after it, left-over records that verify reports and the next prune removes", async () => {
+    // After the commit point (the new log renamed in), before the records were removed: put them all back.
+    const crashed = join(w.dir, "store-crashed");
+    await cp(prePrune, crashed, { recursive: true });
+    const env = { GUARD_STORE: `file:${crashed}` };
+    const p = await guard(w, ["store", "prune", "--older-than", "8d", "--json"], { env });
+    expect(p.code).toBe(0);
+    for (const d of ["requests", "approvals", "consumed"]) await cp(join(prePrune, d), join(crashed, d), { recursive: true, force: false, errorOnExist: false });
+    expect(existsSync(join(crashed, "consumed", `${consumed}.json`))).toBe(true);
+    const v = await verify([], crashed);
+    expect(v.v.problems).toEqual([]);
+    expect(v.code).toBe(0);
+    expect(v.v.leftovers).toHaveLength(3);
+    const again = await guard(w, ["store", "prune", "--older-than", "8d", "--json"], { env });
+    expect(again.code).toBe(0);
+    expect((JSON.parse(again.stdout) as { leftovers: number }).leftovers).toBe(3);
+    expect(existsSync(join(crashed, "consumed", `${consumed}.json`))).toBe(false);
+    expect(existsSync(join(crashed, "approvals", denied))).toBe(false);
+    expect((await verify([], crashed)).v.leftovers).toEqual([]);
+
+    // Before the commit point: the archive written, the log not yet replaced. The store is as it was and
+    // verifies; a new prune writes its own archive beside the stray one.
+    const early = join(w.dir, "store-early");
+    await cp(prePrune, early, { recursive: true });
+    await mkdir(join(early, "archive"));
+    await cp(join(crashed, "archive"), join(early, "archive"), { recursive: true });
+    expect((await verify([], early)).code).toBe(0);
+    const later = await guard(w, ["store", "prune", "--older-than", "8d", "--json"], { env: { GUARD_STORE: `file:${early}` } });
+    expect(later.code).toBe(0);
+    expect((await readdir(join(early, "archive"))).length).toBe(2);
+    expect((await verify(["--archive", (JSON.parse(later.stdout) as { archive: { path: string } }).archive.path], early)).code).toBe(0);
+  });
+
   it("a store that does not verify is not pruned (65)", async () => {
     const bad = join(w.dir, "store-bad");
     await cp(prePrune, bad, { recursive: true });

@@ -40,8 +40,14 @@ export interface Archive {
 /** An archive is small next to memory, but a planted one must not be: uncompressed at most this. */
 const MAX_ARCHIVE_BYTES = 2 ** 31 - 1;
 
+/**
+ * Events first–last, and the cutoff (UTC, to the millisecond): a prune that crashed after writing its archive
+ * and before its commit point leaves that file unreferenced, and the next prune (another cutoff) writes
+ * its own beside it rather than failing on the name.
+ */
 export function archiveName(m: ArchiveManifest): string {
-  return `guard-archive-${m.events.firstSeq}-${m.events.lastSeq}.jsonl.gz`;
+  const at = m.cutoff.replace(/[-:.]/g, "");
+  return `guard-archive-${m.events.firstSeq}-${m.events.lastSeq}-${at}.jsonl.gz`;
 }
 
 export function encodeArchive(manifest: ArchiveManifest, eventLines: readonly string[], recordLines: readonly string[]): Buffer {

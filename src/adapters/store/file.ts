@@ -790,7 +790,9 @@ class FileStore implements Store {
         for (const c of earlier) {
           for (const id of c.retired) {
             const r = byId.get(id);
-            if (r && !named.has(id) && Date.parse(r.request.expiresAt) < c.cutoffMs) leftovers.push(id);
+            if (named.has(id) || !REQUEST_ID_RE.test(id)) continue;
+            // A request record under a retired id that expires later is not the retired one: verify judges it.
+            if (r ? Date.parse(r.request.expiresAt) < c.cutoffMs : this.hasRecordsOf(id)) leftovers.push(id);
           }
         }
         const { preparePrune, writeArchive } = await import("./archive.js"); // (node:zlib only when pruning)
@@ -808,7 +810,7 @@ class FileStore implements Store {
         const { outcome, k } = prepared;
         if (opts.dryRun) return outcome;
         if (prepared.bytes === null || head === null || outcome.archive === null) {
-          await this.removeRecords(leftovers.map((id) => byId.get(id)!));
+          await this.removeRecords(leftovers, byId);
           return outcome;
         }
 
@@ -837,7 +839,7 @@ class FileStore implements Store {
         await fsyncDir(auditDir);
         outcome.checkpoint = { seq: checkpoint.seq, hash: checkpoint.hash };
         // 3. the records, 4. the indexes
-        await this.removeRecords([...outcome.retired, ...leftovers].map((id) => byId.get(id)!));
+        await this.removeRecords([...outcome.retired, ...leftovers], byId);
         await this.reindexAfterPrune(kept);
         return outcome;
       },
@@ -845,20 +847,31 @@ class FileStore implements Store {
     );
   }
 
-  /** Remove retired requests: the record, its approvals, its consumption and its index entries. */
-  private async removeRecords(requests: SignedRequest[]): Promise<void> {
-    if (requests.length === 0) return;
+  /** Whether an approval or consumption record of this request is still stored (left by an interrupted prune). */
+  private hasRecordsOf(id: string): boolean {
+    return lstatOrNullSync(join(this.root, "consumed", `${id}.json`)) !== null || lstatOrNullSync(join(this.root, "approvals", id)) !== null;
+  }
+
+  /**
+   * Remove retired requests: the consumption, the approvals, the request and its index entries, in that
+   * order (a crash part-way leaves an expired request, never a usable one; the next prune finishes).
+   */
+  private async removeRecords(ids: string[], byId: ReadonlyMap<string, SignedRequest>): Promise<void> {
+    if (ids.length === 0) return;
     const rm = (p: string) => fsp.rm(p, { recursive: true, force: true }).catch((e: unknown) => {
       throw fsError("remove the retired record", p, e);
     });
-    for (const r of requests) {
-      const id = checkId(r.request.id);
-      const entry = `${Math.max(0, Date.parse(r.request.expiresAt) || 0)}-${id}`;
+    for (const raw of ids) {
+      const id = checkId(raw);
       await rm(join(this.root, "consumed", `${id}.json`));
       await rm(join(this.root, "approvals", id));
       await rm(join(this.root, "requests", `${id}.json`));
-      await rm(join(this.root, "index", "binding", requestBindingKey(r.request), entry));
-      await rm(join(this.root, "index", "open", entry));
+      const r = byId.get(id);
+      if (r) {
+        const entry = `${Math.max(0, Date.parse(r.request.expiresAt) || 0)}-${id}`;
+        await rm(join(this.root, "index", "binding", requestBindingKey(r.request), entry));
+        await rm(join(this.root, "index", "open", entry));
+      }
       await rm(join(this.root, "index", "consumed", id));
       await rm(join(this.root, "index", "created", id));
     }
