@@ -112,6 +112,10 @@ describe("issue 18: guard store prune (file store)", () => {
     expect(out.dryRun).toBe(true);
     expect(out.retired).toEqual([consumed, denied, unapproved].sort());
     expect(out.checkpoint).toBeNull();
+    const human = await guard(w, ["store", "prune", "--older-than", "8d", "--dry-run"]);
+    expect(human.code).toBe(0);
+    expect(human.stderr).toMatch(/would retire \d+ events \(through event \d+\) and 3 requests with 2 approval records and 1 consumption, expired before /);
+    expect(human.stderr).toContain("(not written)");
     expect(await lines(w)).toEqual(before);
     expect(existsSync(join(w.store, "archive"))).toBe(false);
   });
@@ -140,6 +144,9 @@ describe("issue 18: guard store prune (file store)", () => {
     const v = await verify();
     expect(v.v.problems).toEqual([]);
     expect(v.code).toBe(0);
+    const text = await guard(w, ["audit", "verify"]);
+    expect(text.stdout).toMatch(/starts at event \d+: events before it were retired by guard store prune/);
+    expect(text.stdout).toContain("✔ audit log verifies");
     const withArchive = await verify(["--archive", archive]);
     expect(withArchive.v.problems).toEqual([]);
     expect(withArchive.code).toBe(0);
