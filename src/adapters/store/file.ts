@@ -46,7 +46,7 @@ import { readCheckpoint, type PruneEvent } from "../../core/prune.js";
  *     index/v1                              the indexes hold every request and consumption (a store
  *                                           from before them is indexed once, on first use)
  *     audit/lock                            held while appending (see lock.ts)
- *     archive/guard-archive-<a>-<b>.jsonl.gz  what `guard store prune` retired (archive.ts), unless --archive-dir
+ *     archive/guard-archive-<a>-<b>-<cutoff>.jsonl.gz   what `guard store prune` retired (archive.ts), unless --archive-dir
  *
  * Private use: the directory is created on first use with mode 0700 and files 0600. Shared use by
  * several Unix users on one host (a bastion): the administrator creates it group-owned and setgid,
