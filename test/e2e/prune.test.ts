@@ -20,6 +20,7 @@ const PURGE = "./maintenance/purge-lb-state.sh";
  * the store's clock, createdAt, expiresAt, the audit events' times — is then ten days old, as if the
  * history had been made then. (libfaketime would leak a variable into the run's bound environment.)
  */
+const hookFor = (days: number): string => PAST_HOOK.replace("-10 * 86400000", `-${days} * 86400000`);
 const PAST_HOOK = `const OFFSET = -10 * 86400000;
 const Real = Date;
 class Shifted extends Real {
@@ -274,4 +275,53 @@ describe("issue 18: guard store prune (file store)", () => {
     expect(r.code).toBe(65);
     expect(r.stderr).toContain("does not verify");
   });
+});
+
+describe("issue 18: prunes one after another; with every archive, verify checks everything that was", () => {
+  let w: World;
+  afterAll(async () => w?.cleanup());
+
+  it("two prunes (the second retires the first's checkpoint): the log verifies, each archive is checked, a missing or extra one is reported", async () => {
+    w = await makeWorld();
+    const at = async (days: number): Promise<string[]> => {
+      const hook = join(w.dir, `${days}-days-ago.cjs`);
+      await writeFile(hook, hookFor(days));
+      return ["-r", hook];
+    };
+    const cycle = async (ticket: string, node: string[]): Promise<void> => {
+      const r = await guard(w, ["run", "--confirm", "production", "--reason", ticket, "--", PURGE, `--ticket=${ticket}`], { as: "alice", env: PROD, node });
+      const id = requestIdIn(r.stderr);
+      expect((await guard(w, ["approve", id, "--yes"], { as: "bob", node })).code).toBe(0);
+      expect((await guard(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: PROD, node })).code).toBe(0);
+    };
+    await cycle("thirty", await at(30));
+    // Fifteen days ago, a prune of what is older than eight days then (the thirty-day-old history).
+    const first = await guard(w, ["store", "prune", "--older-than", "8d", "--json"], { node: await at(15) });
+    expect(first.code).toBe(0);
+    const a1 = (JSON.parse(first.stdout) as { archive: { path: string }; requests: number }).archive.path;
+    await cycle("fifteen", await at(15));
+    // Now: the fifteen-day-old history goes, and with it the first prune's checkpoint.
+    const second = await guard(w, ["store", "prune", "--older-than", "8d", "--json"]);
+    expect(second.code).toBe(0);
+    const out2 = JSON.parse(second.stdout) as { archive: { path: string }; requests: number };
+    expect(out2.requests).toBe(1);
+    const a2 = out2.archive.path;
+    const archived = gunzipSync(await readFile(a2)).toString("utf8");
+    expect(archived).toContain('"type":"store.pruned"');
+
+    const v = async (...args: string[]): Promise<{ code: number; problems: string[] }> => {
+      const r = await guard(w, ["audit", "verify", "--json", ...args]);
+      return { code: r.code, problems: (JSON.parse(r.stdout) as { problems: string[] }).problems };
+    };
+    expect(await v()).toEqual({ code: 0, problems: [] });
+    expect(await v("--archive", a2)).toEqual({ code: 0, problems: [] }); // the later archive alone: its start is accounted for by the checkpoint it holds
+    expect(await v("--archive", a1, "--archive", a2)).toEqual({ code: 0, problems: [] }); // everything that was, from event 1
+    expect(await v("--archive", a2, "--archive", a1)).toEqual({ code: 0, problems: [] }); // in any order
+    const first1 = JSON.parse((await lines(w))[0]!) as { seq: number };
+    expect(first1.seq).toBeGreaterThan(1);
+    // The first archive without the second: a gap between them.
+    const gap = await v("--archive", a1);
+    expect(gap.code).toBe(65);
+    expect(gap.problems.join("\n")).toMatch(/sequence gap|missing/);
+  }, 120_000);
 });
