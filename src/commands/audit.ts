@@ -12,6 +12,7 @@ import { approvalMessage, requestDigest, requestMessage } from "../core/request.
 import { parseAuthorizedKey } from "../core/sshkey.js";
 import { parseSshSig, verifySshSig } from "../core/sshsig.js";
 import { parseDuration } from "../core/duration.js";
+import { PRUNE_FLOOR_SECONDS } from "../core/prune.js";
 import { auditTypeFilter } from "../core/audit-types.js";
 import { localTime } from "../core/time.js";
 import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
@@ -201,9 +202,13 @@ export async function verifyStore(store: Store, opts: { anchor?: { seq: number; 
   for (const a of archives) for (const r of a.records) if (typeof r?.request?.request?.id === "string") archived.set(r.request.request.id, r);
   // A record a checkpoint retired, still in the store: left over by an interrupted prune, or re-planted.
   // Expired before the cutoff it cannot run, so it is reported, not a failure; anything else is judged as usual.
+  // (A checkpoint is only as trustworthy as the chain: one forged with a cutoff in the future must not
+  // excuse a planted request that can still run, so the expiry must also be older than any prune allows.)
+  const expiredLongAgo = (await store.now()) - PRUNE_FLOOR_SECONDS * 1000;
   const isLeftover = (id: string, expiresAt: string): boolean => {
     const cutoff = retiredBy.get(id);
-    return cutoff !== undefined && !report.createdRequests.has(id) && Date.parse(expiresAt) < cutoff;
+    const expires = Date.parse(expiresAt);
+    return cutoff !== undefined && !report.createdRequests.has(id) && expires < cutoff && expires < expiredLongAgo;
   };
   const leftoverIds = new Set<string>();
   const consumptions: Consumption[] = [];

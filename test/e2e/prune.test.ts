@@ -267,6 +267,28 @@ describe("issue 18: guard store prune (file store)", () => {
     expect((await verify(["--archive", (JSON.parse(later.stdout) as { archive: { path: string } }).archive.path], early)).code).toBe(0);
   });
 
+  it("a forged checkpoint cannot excuse a planted request that can still run", async () => {
+    // A store whose log ends before the recent request was created: its record is planted (no
+    // request.created). A forged store.pruned, chained properly, names it as retired with a cutoff far ahead.
+    const forged = join(w.dir, "store-forged");
+    await cp(prePrune, forged, { recursive: true });
+    const k = before.findIndex((l) => l.includes('"type":"request.created"') && l.includes(recent));
+    const kept = before.slice(0, k);
+    const { chainEvent } = await import("../../src/core/audit.js");
+    const { canonicalJson } = await import("../../src/core/canonical.js");
+    const last = JSON.parse(kept.at(-1)!) as { seq: number; hash: string };
+    const fake = chainEvent(last, {
+      type: "store.pruned",
+      actor: { principal: null, fingerprint: null, user: "mallory" },
+      data: { cutoff: "2100-01-01T00:00:00.000Z", through: { seq: 0, hash: "0".repeat(64) }, retired: [recent], archive: { name: "x", sha256: "a".repeat(64), bytes: 1 } },
+    }, new Date().toISOString());
+    await writeFile(join(forged, "audit", "events.jsonl"), `${[...kept, canonicalJson(fake)].join("\n")}\n`);
+    const v = await verify([], forged);
+    expect(v.code).toBe(65);
+    expect(v.v.leftovers).toEqual([]);
+    expect(v.v.problems.join("\n")).toContain(`request ${recent} is in the store but the audit log has no request.created event`);
+  });
+
   it("a store that does not verify is not pruned (65)", async () => {
     const bad = join(w.dir, "store-bad");
     await cp(prePrune, bad, { recursive: true });
