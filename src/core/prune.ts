@@ -17,9 +17,10 @@
  * cross-check on their own, and an archive with the events it holds.
  */
 import { canonicalJson, sha256Hex } from "./canonical.js";
+import { MAX_TTL_SECONDS } from "./request.js";
 
-/** The least age of a cutoff: the longest a request can live (core/request.ts MAX_TTL_SECONDS), so a prune never races a live request. */
-export const PRUNE_FLOOR_SECONDS = 7 * 86_400;
+/** The least age of a cutoff: the longest a request can live, so a prune never races a live request. */
+export const PRUNE_FLOOR_SECONDS = MAX_TTL_SECONDS;
 
 /** What the planner needs of one event: its seq, its time (epoch ms; NaN when unreadable) and the request it names, if any. */
 export interface PruneEvent {
