@@ -13,7 +13,7 @@ import { verifyStore } from "./audit.js";
 import { printJson, say } from "../adapters/output.js";
 import { fileStoreDir } from "../adapters/store/open.js";
 import { describeHolder, inspectLock, removeLock, unlockCommand } from "../adapters/store/lock.js";
-import { auditOrFail } from "./audit-events.js";
+import { auditBestEffort, auditOrFail } from "./audit-events.js";
 import { Context } from "./context.js";
 import { withContext } from "./command.js";
 import { anonymousActor } from "./identity.js";
@@ -109,6 +109,8 @@ export async function pruneStoreCommand(opts: PruneOptions): Promise<void> {
     const cutoffMs = (await store.now()) - seconds * 1000;
     const v = await verifyStore(store);
     if (!v.ok) {
+      // Recorded where it can be (the log may be what is damaged): a prune refused is worth knowing about.
+      await auditBestEffort(ctx, anonymousActor(ctx), "store.refused", { code: "tampered", exitCode: ExitCode.INTEGRITY, command: "prune", olderThan: spec, problems: v.problems.length });
       throw integrityError(
         `the store ${store.description} does not verify (${v.problems.length} problem${v.problems.length === 1 ? "" : "s"}, the first: ${esc(v.problems[0]!)}); refusing to prune it`,
         "run guard audit verify, deal with what it reports, then prune: pruning must not archive evidence out of sight",

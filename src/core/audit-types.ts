@@ -18,6 +18,7 @@ export const AUDIT_EVENT_TYPES = [
   "notify.failed",
   "store.unlocked",
   "store.pruned",
+  "store.refused",
   "credentials.issued",
   "credentials.revoked",
   "credentials.revoke_failed",

@@ -32,6 +32,7 @@ import type { AuditDraft, AuditEvent } from "./types.js";
  *                       retired: [requestId…], archive: {name, sha256, bytes}}
  *                                                          the checkpoint of `guard store prune` (core/prune.ts):
  *                                                          events 1…through were archived and removed
+ *   store.refused      {code, exitCode, command: "prune", olderThan, problems}   a prune refused: the store does not verify
  *
  * A log whose first event is not event 1 verifies only when a `store.pruned` event in it names exactly
  * the event before that first one (its seq, and the hash the first event links to); else its head was

@@ -296,6 +296,8 @@ describe("issue 18: guard store prune (file store)", () => {
     const r = await guard(w, ["store", "prune", "--older-than", "8d"], { env: { GUARD_STORE: `file:${bad}` } });
     expect(r.code).toBe(65);
     expect(r.stderr).toContain("does not verify");
+    const last = JSON.parse((await readFile(join(bad, "audit", "events.jsonl"), "utf8")).trimEnd().split("\n").at(-1)!) as { type: string; data: { code: string } };
+    expect(last).toMatchObject({ type: "store.refused", data: { code: "tampered" } });
   });
 });
 
