@@ -16,7 +16,7 @@ import { initCommand } from "./commands/init.js";
 import { lintCommand, schemaCommand, testCommand } from "./commands/policy.js";
 import { requestCommand } from "./commands/request.js";
 import { requestsCommand, showCommand } from "./commands/requests.js";
-import { migrateCommand, unlockStoreCommand } from "./commands/store.js";
+import { migrateCommand, pruneStoreCommand, unlockStoreCommand } from "./commands/store.js";
 import { whoamiCommand } from "./commands/whoami.js";
 
 export const SYSTEM_CONFIG = "/etc/access-guard/config.yaml";
@@ -218,6 +218,7 @@ export function buildProgram(only?: string): Command {
         .command("verify")
         .description("verify the chain, the signatures it references and single use; print the head for anchoring")
         .option("--anchor <seq:hash>", "a head recorded earlier: detects truncation of the tail")
+        .option("--archive <file>", "an archive guard store prune wrote: verify the history it holds too (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
       .addHelpText("after", "\nExit 0 when intact (interrupted runs are reported, not failures), 65 on any tampering.\nA chain cannot see its own tail cut off: record the printed head elsewhere, and pass it back later.\n\nExample:\n  guard audit verify --anchor 1042:3f5c…   # the head printed by an earlier verify"),
     ).action(async (opts) => auditVerifyCommand(opts));
   }
@@ -264,6 +265,15 @@ export function buildProgram(only?: string): Command {
         .description("clear the file store's audit lock: a stale one, or one held on another host (--host) once you checked nothing runs there")
         .option("--host <name>", "the host the lock names (required for a lock held on another host)"),
     ).action(async (opts) => unlockStoreCommand(opts));
+    common(
+      store
+        .command("prune")
+        .description("retire finished history (expired requests with their approvals, consumptions and events) into an archive; the log still verifies")
+        .option("--older-than <duration>", "retire what expired longer ago than this, e.g. 90d (default: `retention:` in the configuration; at least 7d)")
+        .option("--archive-dir <dir>", "where the archive goes (default: <store>/archive)")
+        .option("--dry-run", "show what would be retired; change nothing")
+        .addHelpText("after", "\nOnly a store that verifies is pruned. Keep the archives off this host: guard audit verify --archive FILE checks them.\n\nExample:\n  guard store prune --older-than 90d --archive-dir /srv/guard-archive"),
+    ).action(async (opts) => pruneStoreCommand(opts));
   }
 
   if (want("credentials")) {

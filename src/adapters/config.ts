@@ -52,6 +52,11 @@ export interface Settings {
    * pinned, because whoever writes the cache could choose the policy.
    */
   policyCache: string | null;
+  /**
+   * `retention:` (a duration, e.g. 90d): how old finished history must be for `guard store prune`
+   * without --older-than. The system configuration's wins over guard.config.yaml's; null when neither sets it.
+   */
+  retention: string | null;
 }
 
 export interface ResolveOptions {
@@ -62,8 +67,8 @@ export interface ResolveOptions {
   systemConfigPath?: string;
 }
 
-const PROJECT_FIELDS: Record<string, ConfigFieldType> = { policies: "string", store: "string", key: "string" };
-const SYSTEM_FIELDS: Record<string, ConfigFieldType> = { policies: "string", store: "string", pin: "boolean", run_as: "string" };
+const PROJECT_FIELDS: Record<string, ConfigFieldType> = { policies: "string", store: "string", key: "string", retention: "string" };
+const SYSTEM_FIELDS: Record<string, ConfigFieldType> = { policies: "string", store: "string", pin: "boolean", run_as: "string", retention: "string" };
 
 const NO_POLICY_HINT = "pass --policy, set GUARD_POLICY or add `policies:` to guard.config.yaml (guard init creates one)";
 
@@ -164,12 +169,18 @@ export async function resolveSettings(opts: ResolveOptions): Promise<Settings> {
     runAs: runAsField ? "invoking-user" : null,
     mode: pinnedPolicy || pinnedStore ? "pinned" : "guardrail",
     policyCache: pinnedPolicy ? null : defaultPolicyCacheDir(env, home),
+    retention: retentionOf(system) ?? retentionOf(project),
   };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Values
 // ---------------------------------------------------------------------------------------------
+
+function retentionOf(file: ConfigFile | null): string | null {
+  const v = file?.values.get("retention")?.value;
+  return typeof v === "string" ? v : null;
+}
 
 function expandHome(p: string, home: string): string {
   if (p === "~") return home;

@@ -7,15 +7,18 @@
  */
 import type { CommonOptions } from "./options.js";
 import { ExitCode, GuardError, usageError } from "../core/errors.js";
-import { AuditVerifier, consumedNeverStarted, crossCheckConsumptions, crossCheckRecords, type StoreRecords } from "../core/audit.js";
+import { AuditVerifier, consumedNeverStarted, crossCheckConsumptions, crossCheckRecords, type AuditReport, type StoreRecords } from "../core/audit.js";
 import { approvalMessage, requestDigest, requestMessage } from "../core/request.js";
 import { parseAuthorizedKey } from "../core/sshkey.js";
 import { parseSshSig, verifySshSig } from "../core/sshsig.js";
 import { parseDuration } from "../core/duration.js";
+import { PRUNE_FLOOR_SECONDS } from "../core/prune.js";
 import { auditTypeFilter } from "../core/audit-types.js";
 import { localTime } from "../core/time.js";
 import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
-import { SIG_NAMESPACE, type AuditEvent, type SignedApproval } from "../core/types.js";
+import { SIG_NAMESPACE, type AuditEvent, type Consumption, type SignedApproval, type SignedRequest } from "../core/types.js";
+import type { Store } from "../adapters/store/types.js";
+import type { Archive, ArchivedRecord } from "../adapters/store/archive.js";
 import { colours, printJson, printJsonLine, printStdout, say, stdoutStream } from "../adapters/output.js";
 import { withContext } from "./command.js";
 
@@ -81,7 +84,7 @@ function renderEvent(e: AuditEvent, c: ReturnType<typeof colours>): string {
   return `${text(e.seq).padStart(6)}  ${text(typeof e.time === "string" && Number.isFinite(Date.parse(e.time)) ? localTime(e.time) : e.time)}  ${shownType}  ${text(who).padEnd(10)}  ${parts.join(" ")}`;
 }
 
-export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string }): Promise<void> {
+export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string; archive?: string[] }): Promise<void> {
   let anchor: { seq: number; hash: string } | undefined;
   if (opts.anchor !== undefined) {
     const m = /^(\d+):([0-9a-f]{64})$/.exec(opts.anchor);
@@ -90,50 +93,26 @@ export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string
   }
   await withContext(opts, async (ctx) => {
     const store = await ctx.store({ create: false });
-    const verifier = new AuditVerifier({ anchor });
-    if (store.feedAudit) await store.feedAudit(verifier);
-    else for await (const e of store.readAudit()) verifier.push(e);
-    const report = verifier.finish();
-
-    // Records: every request and approval must still carry a valid signature by the key it names, and
-    // every request, approval and consumption must have the event that recorded it (crossCheckRecords).
-    const recordProblems: string[] = [];
-    const consumptions = await store.listConsumptions();
-    const storeConsumed = new Set(consumptions.map((c) => c.requestId));
-    const requests: StoreRecords["requests"][number][] = [];
-    const approvals: StoreRecords["approvals"][number][] = [];
-    const listed = await store.listRequests();
-    // A record that cannot be read is tampering (65), reported with the others; it does not stop the check.
-    for (const d of listed.damaged) recordProblems.push(`damaged record ${esc(d.where)}: ${esc(d.problem)}`);
-    for (const signed of listed.requests) {
-      const req = signed.request;
-      requests.push({ id: req.id, digest: requestDigest(req) });
-      const key = parseAuthorizedKey(req.requester.key);
-      const ok = key.ok && key.key.fingerprint === req.requester.fingerprint && verifySshSig(signed.signature, requestMessage(req), SIG_NAMESPACE.request, [key.key]).ok;
-      if (!ok) recordProblems.push(`request ${req.id}: its signature does not verify (the record was altered)`);
-      let stored: SignedApproval[];
-      try {
-        stored = await store.listApprovals(req.id);
-      } catch (e) {
-        if (!(e instanceof GuardError) || e.exitCode !== ExitCode.INTEGRITY) throw e;
-        recordProblems.push(`request ${req.id}: damaged record: ${esc(e.message)}`);
-        continue;
-      }
-      for (const a of stored) {
-        const parsed = parseSshSig(a.signature);
-        const embedded = parsed.ok ? ({ ok: true, key: parsed.sig.publicKey } as const) : null;
-        const good =
-          embedded?.ok === true &&
-          embedded.key.fingerprint === a.statement.fingerprint &&
-          verifySshSig(a.signature, approvalMessage(a.statement), SIG_NAMESPACE.approval, [embedded.key]).ok;
-        if (!good) recordProblems.push(`request ${req.id}: approval by ${esc(a.statement.principal)} does not verify (the record was altered)`);
-        approvals.push({ requestId: req.id, principal: a.statement.principal, decision: a.statement.decision, fingerprint: a.statement.fingerprint });
+    const archives: Archive[] = [];
+    const unreadable: string[] = [];
+    if (opts.archive?.length) {
+      const { readArchive } = await import("../adapters/store/archive.js"); // (node:zlib only when needed)
+      for (const path of opts.archive) {
+        try {
+          archives.push(await readArchive(path));
+        } catch (e) {
+          // An archive that does not hold what its manifest says is reported with the other problems.
+          if (!(e instanceof GuardError) || e.exitCode !== ExitCode.INTEGRITY) throw e;
+          unreadable.push(esc(e.message));
+        }
       }
     }
-    recordProblems.push(...crossCheckRecords(report, { requests, approvals, consumptions }, esc));
-    const consumption = crossCheckConsumptions(report.consumedRequests, storeConsumed, report.intendedRequests);
-    const neverStarted = consumedNeverStarted(storeConsumed, report);
-    const ok = report.ok && recordProblems.length === 0 && consumption.length === 0;
+    const v = await verifyStore(store, { anchor, archives });
+    if (unreadable.length > 0) {
+      v.problems.unshift(...unreadable);
+      v.ok = false;
+    }
+    const { report, ok, problems, leftovers, neverStarted } = v;
 
     if (opts.json) {
       printJson({
@@ -144,15 +123,19 @@ export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string
         behindAnchor: report.behindAnchor ?? null,
         interrupted: report.interrupted,
         consumedNeverStarted: neverStarted,
-        problems: [...report.problems, ...recordProblems, ...consumption],
+        pruned: report.checkpoints.map((c) => ({ seq: c.seq, cutoff: c.cutoff, through: c.through, requests: c.retired.length, archive: c.archive })),
+        leftovers,
+        problems,
       });
     } else {
       const c = colours(stdoutStream());
-      printStdout(`${report.events} events in ${store.description}`);
+      printStdout(`${report.events} events in ${store.description}${archives.length > 0 ? ` and ${archives.length} archive${archives.length === 1 ? "" : "s"}` : ""}`);
+      if (report.start !== null) printStdout(`starts at event ${report.start.seq}: events before it were retired by guard store prune (pass their archives with --archive to check them too)`);
       if (report.head) printStdout(`head: ${report.head.seq}:${report.head.hash}   (record it elsewhere; check later with --anchor ${report.head.seq}:${report.head.hash})`);
       for (const r of report.interrupted) printStdout(c.yellow(`interrupted: run ${esc(r.runId)} (event ${r.seq}) started but never finished — guard was killed while it ran`));
       for (const n of neverStarted) printStdout(c.yellow(`interrupted: ${n}`));
-      for (const p of [...report.problems, ...recordProblems, ...consumption]) printStdout(c.red(`✖ ${p}`));
+      for (const n of leftovers) printStdout(c.yellow(`left over: ${n}`));
+      for (const p of problems) printStdout(c.red(`✖ ${p}`));
       if (report.firstBad) printStdout(c.red.bold(`first bad event: ${report.firstBad.seq} — ${report.firstBad.problem}`));
       printStdout(ok ? c.green("✔ audit log verifies") : c.red.bold("✖ audit log does NOT verify"));
     }
@@ -161,5 +144,131 @@ export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string
       process.exitCode = ExitCode.INTEGRITY;
     }
   });
-  void GuardError;
+}
+
+export interface StoreVerification {
+  ok: boolean;
+  report: AuditReport;
+  /** Every problem: the chain's, the records', the archives'. */
+  problems: string[];
+  /** Records a checkpoint names as retired that are still in the store (an interrupted prune, or re-planted; expired either way). */
+  leftovers: string[];
+  neverStarted: string[];
+}
+
+/**
+ * What `audit verify` checks, for it and for `store prune` (which prunes only a store that verifies).
+ * With archives (`store prune` wrote them), their events are fed first, in order, so the chain is
+ * checked from its beginning into the live log, and their records are checked with the store's.
+ */
+export async function verifyStore(store: Store, opts: { anchor?: { seq: number; hash: string }; archives?: Archive[] } = {}): Promise<StoreVerification> {
+  const archives = [...(opts.archives ?? [])].sort((a, b) => a.manifest.events.firstSeq - b.manifest.events.firstSeq);
+  const verifier = new AuditVerifier({ anchor: opts.anchor });
+  const archiveProblems: string[] = [];
+  for (const a of archives) {
+    for (const line of a.eventLines) {
+      const buf = Buffer.from(line, "utf8");
+      if (verifier.pushLine(buf, 0, buf.length)) continue;
+      let e: AuditEvent;
+      try {
+        e = JSON.parse(line) as AuditEvent;
+      } catch {
+        archiveProblems.push(`the archive ${esc(a.path)} holds an event that is not JSON`);
+        continue;
+      }
+      verifier.push(e);
+    }
+  }
+  if (store.feedAudit) await store.feedAudit(verifier);
+  else for await (const e of store.readAudit()) verifier.push(e);
+  const report = verifier.finish();
+  // Each archive must be the one a checkpoint names: same last event, same SHA-256 and size.
+  for (const a of archives) {
+    const m = a.manifest.events;
+    const c = report.checkpoints.find((k) => k.through.seq === m.lastSeq);
+    if (!c) archiveProblems.push(`the archive ${esc(a.path)} (events ${m.firstSeq}–${m.lastSeq}) is named by no store.pruned checkpoint in the log`);
+    else if (c.through.hash !== m.lastHash || c.archive.sha256 !== a.sha256 || c.archive.bytes !== a.bytes) {
+      archiveProblems.push(`the archive ${esc(a.path)} is not the one the store.pruned checkpoint (event ${c.seq}) names: its SHA-256 or content differs (altered or swapped)`);
+    }
+  }
+
+  // Records: every request and approval must still carry a valid signature by the key it names, and
+  // every request, approval and consumption must have the event that recorded it (crossCheckRecords).
+  const recordProblems: string[] = [];
+  const leftovers: string[] = [];
+  const retiredBy = new Map<string, number>();
+  for (const c of report.checkpoints) for (const id of c.retired) retiredBy.set(id, Date.parse(c.cutoff));
+  const archived = new Map<string, ArchivedRecord>();
+  for (const a of archives) for (const r of a.records) if (typeof r?.request?.request?.id === "string") archived.set(r.request.request.id, r);
+  // A record a checkpoint retired, still in the store: left over by an interrupted prune, or re-planted.
+  // Expired before the cutoff it cannot run, so it is reported, not a failure; anything else is judged as usual.
+  // (A checkpoint is only as trustworthy as the chain: one forged with a cutoff in the future must not
+  // excuse a planted request that can still run, so the expiry must also be older than any prune allows.)
+  const expiredLongAgo = (await store.now()) - PRUNE_FLOOR_SECONDS * 1000;
+  const isLeftover = (id: string, expiresAt: string): boolean => {
+    const cutoff = retiredBy.get(id);
+    const expires = Date.parse(expiresAt);
+    return cutoff !== undefined && !report.createdRequests.has(id) && expires < cutoff && expires < expiredLongAgo;
+  };
+  const leftoverIds = new Set<string>();
+  const consumptions: Consumption[] = [];
+  const requests: StoreRecords["requests"][number][] = [];
+  const approvals: StoreRecords["approvals"][number][] = [];
+  const listed = await store.listRequests();
+  // A record that cannot be read is tampering (65), reported with the others; it does not stop the check.
+  for (const d of listed.damaged) recordProblems.push(`damaged record ${esc(d.where)}: ${esc(d.problem)}`);
+  const checkRequest = (signed: SignedRequest, where: string): void => {
+    const req = signed.request;
+    requests.push({ id: req.id, digest: requestDigest(req) });
+    const key = parseAuthorizedKey(req.requester.key);
+    const ok = key.ok && key.key.fingerprint === req.requester.fingerprint && verifySshSig(signed.signature, requestMessage(req), SIG_NAMESPACE.request, [key.key]).ok;
+    if (!ok) recordProblems.push(`request ${esc(req.id)}${where}: its signature does not verify (the record was altered)`);
+  };
+  const checkApprovals = (id: string, stored: SignedApproval[], where: string): void => {
+    for (const a of stored) {
+      const parsed = parseSshSig(a.signature);
+      const embedded = parsed.ok ? ({ ok: true, key: parsed.sig.publicKey } as const) : null;
+      const good =
+        embedded?.ok === true &&
+        embedded.key.fingerprint === a.statement.fingerprint &&
+        verifySshSig(a.signature, approvalMessage(a.statement), SIG_NAMESPACE.approval, [embedded.key]).ok;
+      if (!good) recordProblems.push(`request ${esc(id)}${where}: approval by ${esc(a.statement.principal)} does not verify (the record was altered)`);
+      approvals.push({ requestId: id, principal: a.statement.principal, decision: a.statement.decision, fingerprint: a.statement.fingerprint });
+    }
+  };
+  for (const signed of listed.requests) {
+    const req = signed.request;
+    if (isLeftover(req.id, req.expiresAt)) {
+      leftoverIds.add(req.id);
+      leftovers.push(`request ${esc(req.id)} was retired by guard store prune but its record is still in the store (an interrupted prune, or put back); it expired at ${esc(req.expiresAt)} and cannot run — the next guard store prune removes it`);
+      continue;
+    }
+    checkRequest(signed, "");
+    let stored: SignedApproval[];
+    try {
+      stored = await store.listApprovals(req.id);
+    } catch (e) {
+      if (!(e instanceof GuardError) || e.exitCode !== ExitCode.INTEGRITY) throw e;
+      recordProblems.push(`request ${esc(req.id)}: damaged record: ${esc(e.message)}`);
+      continue;
+    }
+    checkApprovals(req.id, stored, "");
+  }
+  for (const c of await store.listConsumptions()) {
+    if (leftoverIds.has(c.requestId) || (retiredBy.has(c.requestId) && !report.createdRequests.has(c.requestId) && !report.consumedRequests.has(c.requestId))) continue;
+    consumptions.push(c);
+  }
+  const live = new Set(requests.map((q) => q.id));
+  for (const [id, r] of archived) {
+    if (live.has(id)) continue;
+    checkRequest(r.request, " (archived)");
+    checkApprovals(id, Array.isArray(r.approvals) ? r.approvals : [], " (archived)");
+    if (r.consumption) consumptions.push(r.consumption);
+  }
+  const storeConsumed = new Set(consumptions.map((c) => c.requestId));
+  recordProblems.push(...crossCheckRecords(report, { requests, approvals, consumptions }, esc));
+  const consumption = crossCheckConsumptions(report.consumedRequests, storeConsumed, report.intendedRequests);
+  const neverStarted = consumedNeverStarted(storeConsumed, report);
+  const problems = [...report.problems, ...archiveProblems, ...recordProblems, ...consumption];
+  return { ok: problems.length === 0, report, problems, leftovers, neverStarted };
 }

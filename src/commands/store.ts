@@ -1,14 +1,19 @@
 /**
  * `guard store migrate`: create or migrate the PostgreSQL schema explicitly.
  * `guard store unlock`: clear the file store's audit lock left by a holder guard cannot take over itself.
+ * `guard store prune`: retire finished history into an archive, leaving a chain that still verifies.
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { CommonOptions } from "./options.js";
-import { ExitCode, GuardError, ioError, usageError } from "../core/errors.js";
+import { ExitCode, GuardError, integrityError, ioError, usageError } from "../core/errors.js";
+import { formatDuration, parseDuration } from "../core/duration.js";
+import { PRUNE_FLOOR_SECONDS } from "../core/prune.js";
+import { escapeForTerminal as esc } from "../core/escape.js";
+import { verifyStore } from "./audit.js";
 import { printJson, say } from "../adapters/output.js";
 import { fileStoreDir } from "../adapters/store/open.js";
 import { describeHolder, inspectLock, removeLock, unlockCommand } from "../adapters/store/lock.js";
-import { auditOrFail } from "./audit-events.js";
+import { auditBestEffort, auditOrFail } from "./audit-events.js";
 import { Context } from "./context.js";
 import { withContext } from "./command.js";
 import { anonymousActor } from "./identity.js";
@@ -66,5 +71,73 @@ export async function unlockStoreCommand(opts: CommonOptions & { host?: string }
     });
     if (opts.json) printJson({ removed: { lock: lockPath, holder: h, why } });
     else say(`guard: removed the lock ${lockPath} held by ${holder}: ${why}`);
+  });
+}
+
+export interface PruneOptions extends CommonOptions {
+  olderThan?: string;
+  archiveDir?: string;
+  dryRun?: boolean;
+}
+
+/**
+ * Retire the finished history older than --older-than (else the configuration's `retention:`): the
+ * requests whose signed expiry is older than the cutoff, with their approvals, consumptions and the
+ * events about them, into a compressed archive, and a `store.pruned` checkpoint in the log (core/prune.ts
+ * decides what, the store does it atomically). Only a store that verifies is pruned: pruning must never
+ * archive tampering out of sight.
+ */
+export async function pruneStoreCommand(opts: PruneOptions): Promise<void> {
+  await withContext(opts, async (ctx) => {
+    const spec = opts.olderThan ?? ctx.settings.retention;
+    const from = opts.olderThan !== undefined ? "--older-than" : "`retention:`";
+    if (spec === null) {
+      throw usageError("guard store prune needs an age: --older-than DURATION, or `retention:` in the configuration", "e.g. guard store prune --older-than 90d (see README, Stores: retention)");
+    }
+    const seconds = parseDuration(spec);
+    if (seconds === null) throw usageError(`${from} ${JSON.stringify(spec)} is not a duration`, "write it like 90d, 30d or 2160h");
+    if (seconds < PRUNE_FLOOR_SECONDS) {
+      throw usageError(
+        `${from} ${spec} is shorter than ${formatDuration(PRUNE_FLOOR_SECONDS)}, the longest a request can live; refusing to prune history that young`,
+        `use at least --older-than ${formatDuration(PRUNE_FLOOR_SECONDS)} (90d is a common choice)`,
+      );
+    }
+    const store = await ctx.store({ create: false });
+    if (!store.prune) {
+      throw usageError(`the store ${store.description} cannot be pruned by this version of guard`, "only the file store supports guard store prune so far");
+    }
+    const cutoffMs = (await store.now()) - seconds * 1000;
+    const v = await verifyStore(store);
+    if (!v.ok) {
+      // Recorded where it can be (the log may be what is damaged): a prune refused is worth knowing about.
+      await auditBestEffort(ctx, anonymousActor(ctx), "store.refused", { code: "tampered", exitCode: ExitCode.INTEGRITY, command: "prune", olderThan: spec, problems: v.problems.length });
+      throw integrityError(
+        `the store ${store.description} does not verify (${v.problems.length} problem${v.problems.length === 1 ? "" : "s"}, the first: ${esc(v.problems[0]!)}); refusing to prune it`,
+        "run guard audit verify, deal with what it reports, then prune: pruning must not archive evidence out of sight",
+      );
+    }
+    const out = await store.prune({
+      cutoffMs,
+      olderThan: spec,
+      actor: anonymousActor(ctx),
+      archiveDir: opts.archiveDir !== undefined ? resolve(opts.archiveDir) : null,
+      dryRun: opts.dryRun === true,
+    });
+    if (opts.json) {
+      printJson(out);
+      return;
+    }
+    const would = out.dryRun ? "would retire" : "retired";
+    if (out.through === null) {
+      say(`guard: nothing to retire: no finished history older than ${spec} (cutoff ${out.cutoff})${out.leftovers ? `; removed ${out.leftovers} record(s) left over by an interrupted prune` : ""}`);
+    } else {
+      say(
+        `guard: ${would} ${out.events} event${out.events === 1 ? "" : "s"} (through event ${out.through.seq}) and ${out.requests} request${out.requests === 1 ? "" : "s"} ` +
+          `with ${out.approvals} approval record${out.approvals === 1 ? "" : "s"} and ${out.consumptions} consumption${out.consumptions === 1 ? "" : "s"}, expired before ${out.cutoff}`,
+      );
+      if (out.archive) say(`guard: archive ${out.dryRun ? "(not written) " : ""}${esc(out.archive.path)} (${out.archive.bytes} bytes, sha256 ${out.archive.sha256})`);
+      if (out.checkpoint) say(`guard: checkpoint: event ${out.checkpoint.seq} (store.pruned). Keep the archive off this host; check it with: guard audit verify --archive ${esc(out.archive!.path)}`);
+    }
+    if (out.deferred > 0) say(`guard: ${out.deferred} expired request${out.deferred === 1 ? " is" : "s are"} kept for now: later events name ${out.deferred === 1 ? "it" : "them"} (a later prune retires ${out.deferred === 1 ? "it" : "them"})`);
   });
 }

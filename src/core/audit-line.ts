@@ -83,10 +83,10 @@ const HASH_MEMBER_LENGTH = 74;
 const MAX_FAST_LINE = 1 << 16;
 
 /**
- * The event types whose data the verifier reads. The last two are rare (one a request, one an approval)
- * and the verifier parses their data object whole.
+ * The event types whose data the verifier reads. The last three are rare (one a request, one an approval,
+ * one a prune) and the verifier parses their data object whole.
  */
-export const TRACKED_TYPES = ["run.started", "run.finished", "request.consumed", "run.intent", "request.created", "approval.recorded"] as const;
+export const TRACKED_TYPES = ["run.started", "run.finished", "request.consumed", "run.intent", "request.created", "approval.recorded", "store.pruned"] as const;
 
 /**
  * checkCanonicalLine's workspace: the line is copied here, scanned, and its hash member cut out in

@@ -17,6 +17,8 @@ export const AUDIT_EVENT_TYPES = [
   "policy.error",
   "notify.failed",
   "store.unlocked",
+  "store.pruned",
+  "store.refused",
   "credentials.issued",
   "credentials.revoked",
   "credentials.revoke_failed",

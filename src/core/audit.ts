@@ -3,6 +3,7 @@ import { hash as oneShotHash } from "node:crypto";
 import { checkCanonicalLine, newCanonicalLine, TRACKED_TYPES, type CanonicalLine } from "./audit-line.js";
 import { canonicalJson, sha256Hex } from "./canonical.js";
 import { escapeForTerminal } from "./escape.js";
+import { readCheckpoint, type Checkpoint } from "./prune.js";
 import type { AuditDraft, AuditEvent } from "./types.js";
 
 /**
@@ -26,6 +27,16 @@ import type { AuditDraft, AuditEvent } from "./types.js";
  *   approval.recorded  {requestId, decision, principal, fingerprint, comment}
  *   breakglass.used    {requestId, runId, reason}
  *   policy.error       {message}
+ *   store.unlocked     {lock, holder, ageSeconds, why}
+ *   store.pruned       {olderThan, cutoff, through: {seq, hash}, events, requests, approvals, consumptions,
+ *                       retired: [requestId…], archive: {name, sha256, bytes}}
+ *                                                          the checkpoint of `guard store prune` (core/prune.ts):
+ *                                                          events 1…through were archived and removed
+ *   store.refused      {code, exitCode, command: "prune", olderThan, problems}   a prune refused: the store does not verify
+ *
+ * A log whose first event is not event 1 verifies only when a `store.pruned` event in it names exactly
+ * the event before that first one (its seq, and the hash the first event links to); else its head was
+ * removed.
  *
  * A `run.started` with no later `run.finished` for the same runId is an interrupted run (guard was
  * killed, X2): reported, not a chain failure. The requestIds of `request.consumed`, and what
@@ -162,6 +173,10 @@ export interface AuditReport {
   recordedApprovals: Set<string>;
   /** Every problem, in the order found ("event 7 was altered", "sequence gap: …", "behind anchor: …"). */
   problems: string[];
+  /** The `store.pruned` checkpoints read, in order. */
+  checkpoints: Checkpoint[];
+  /** When the log starts after event 1: its first event's seq and the hash it links to. */
+  start: { seq: number; prev: string } | null;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -216,6 +231,9 @@ export class AuditVerifier {
   private readonly started = new Set<string>();
   private readonly created = new Map<string, string | null>();
   private readonly approvals = new Set<string>();
+  private readonly checkpoints: Checkpoint[] = [];
+  /** The first event, when it is not event 1 (a pruned log): checked against the checkpoints by finish(). */
+  private start: { seq: number; prev: string } | null = null;
 
   constructor(opts?: { anchor?: { seq: number; hash: string } }) {
     this.anchor = opts?.anchor ?? null;
@@ -305,6 +323,9 @@ export class AuditVerifier {
         // Rare (one a request, one an approval): their data is parsed whole.
         this.trackRecord(TRACKED_TYPES[l.tracked - 1]!, JSON.parse(buf.toString("utf8", l.dataStart, l.memberAt - 1)) as Record<string, unknown>);
         break;
+      case "store.pruned":
+        this.trackCheckpoint(l.seq, JSON.parse(buf.toString("utf8", l.dataStart, l.memberAt - 1)) as Record<string, unknown>);
+        break;
     }
     return true;
   }
@@ -322,7 +343,11 @@ export class AuditVerifier {
     }
 
     const expected = this.seq + 1;
-    if (e.seq === expected) {
+    if (this.count === 1 && e.seq > 1) {
+      // A pruned log starts later: finish() requires a checkpoint naming the event before this one.
+      this.start = { seq: e.seq, prev: e.prev };
+      this.advance(e);
+    } else if (e.seq === expected) {
       if (e.prev !== this.hash && this.seq === 0) {
         this.problem(1, "event 1 was altered: it does not start the chain (prev is not the genesis hash)");
       } else if (e.prev !== this.hash) {
@@ -364,8 +389,22 @@ export class AuditVerifier {
 
   finish(): AuditReport {
     const head = this.seq > 0 ? { seq: this.seq, hash: this.hash } : null;
+    const start = this.start;
+    if (start !== null && !this.checkpoints.some((c) => c.through.seq === start.seq - 1 && c.through.hash === start.prev)) {
+      this.problem(
+        1,
+        `sequence gap: the log starts at event ${start.seq}; ${describeRange(1, start.seq - 1)} missing (head removed), and no store.pruned checkpoint accounts for ${start.seq === 2 ? "it" : "them"}`,
+      );
+    }
     let behindAnchor: AuditReport["behindAnchor"];
-    if (this.anchor !== null) {
+    if (this.anchor !== null && start !== null && this.anchor.seq < start.seq) {
+      if (!(this.anchor.seq === start.seq - 1 && this.anchor.hash === start.prev)) {
+        this.problem(
+          this.anchor.seq,
+          `the anchor (event ${this.anchor.seq}) is in the part of the log that \`guard store prune\` retired (events up to ${start.seq - 1}): pass the archive with --archive FILE to check it, or anchor to the current head`,
+        );
+      }
+    } else if (this.anchor !== null) {
       if (this.seq < this.anchor.seq) {
         behindAnchor = { anchorSeq: this.anchor.seq, headSeq: this.seq };
         this.problem(
@@ -401,6 +440,8 @@ export class AuditVerifier {
       createdRequests: this.created,
       recordedApprovals: this.approvals,
       problems,
+      checkpoints: this.checkpoints,
+      start,
     };
   }
 
@@ -446,7 +487,16 @@ export class AuditVerifier {
       case "approval.recorded":
         this.trackRecord(e.type, e.data);
         break;
+      case "store.pruned":
+        this.trackCheckpoint(e.seq, e.data);
+        break;
     }
+  }
+
+  private trackCheckpoint(seq: number, data: Record<string, unknown>): void {
+    const c = readCheckpoint(seq, data);
+    if (c === null) this.problem(seq, `event ${seq} is a store.pruned checkpoint without the fields one has (through, retired, archive)`);
+    else this.checkpoints.push(c);
   }
 
   /** The events that say a store record was made: what crossCheckRecords compares the store with. */

@@ -166,6 +166,24 @@ describe.runIf(canThread)("audit verify with worker threads", () => {
     }
   });
 
+  it("issue 18: a pruned log (starting after event 1, with its store.pruned checkpoint) verifies as line by line; without the checkpoint, head removed", async () => {
+    const through = JSON.parse(LINES[2999]!) as AuditEvent;
+    const head = JSON.parse(LINES.at(-1)!) as AuditEvent;
+    const checkpoint = chainEvent(head, {
+      type: "store.pruned",
+      actor,
+      data: { cutoff: "2026-01-01T00:00:00.000Z", through: { seq: through.seq, hash: through.hash }, retired: [], archive: { name: "a.jsonl.gz", sha256: "a".repeat(64), bytes: 1 } },
+    }, "2026-02-01T00:00:00.000Z");
+    const pruned = [...LINES.slice(3000), canonicalJson(checkpoint)];
+    const r = await bothWays(`${pruned.join("\n")}\n`);
+    expect(r.usedThreads).toBe(true);
+    expect(r.threaded).toEqual(r.sequential);
+    expect(r.threaded).toMatchObject({ report: { ok: true, events: pruned.length, start: { seq: 3001 } } });
+    const cut = await bothWays(`${LINES.slice(3000).join("\n")}\n`);
+    expect(cut.threaded).toEqual(cut.sequential);
+    expect(cut.threaded).toMatchObject({ report: { ok: false, firstBad: { seq: 1 } } });
+  });
+
   it("a line that is not JSON, and a torn last line: the same error, naming the same line", async () => {
     const lines = [...LINES];
     lines[8000] = "garbage";

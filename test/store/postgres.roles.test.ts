@@ -3,7 +3,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migratePostgres, openPostgresStore } from "../../src/adapters/store/postgres.js";
-import { MAX_AUDIT_EVENT_BYTES, MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE_SQL } from "../../src/adapters/store/postgres-schema.js";
+import { MAX_AUDIT_EVENT_BYTES, MIGRATIONS, PRUNE_FUNCTION, SCHEMA_VERSION, VERSION_TABLE_SQL } from "../../src/adapters/store/postgres-schema.js";
 import { chainEvent } from "../../src/core/audit.js";
 import { canonicalJson } from "../../src/core/canonical.js";
 import type { AuditEvent } from "../../src/core/types.js";
@@ -171,9 +171,15 @@ describe("least-privilege roles (docs/postgres.md)", () => {
       "CREATE OR REPLACE FUNCTION guard_append_audit(event_type text, actor text, data text) RETURNS TABLE (out_seq bigint, out_prev text, out_time text, out_hash text, out_body text) LANGUAGE sql AS $$SELECT 1::bigint, 'a', 'b', 'c', 'd'$$",
       "42501",
     );
-    // The one routine that runs with the owner's rights, with its search_path pinned, executable by guard_user only.
+    // The routines that run with the owner's rights, with their search_path pinned: the append, executable by
+    // guard_user only, and the prune (migration 4), executable by nobody until the owner grants it.
     const definers = await sql(ownerUrl, "SELECT proname, proconfig FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND prosecdef ORDER BY proname");
-    expect(definers).toEqual([{ proname: "guard_append_audit", proconfig: ["lock_timeout=10s", "search_path=public, pg_temp"] }]);
+    expect(definers).toEqual([
+      { proname: "guard_append_audit", proconfig: ["lock_timeout=10s", "search_path=public, pg_temp"] },
+      { proname: "guard_prune", proconfig: ["lock_timeout=10s", "search_path=public, pg_temp"] },
+    ]);
+    const prune = await sql(ownerUrl, `SELECT has_function_privilege($1, '${PRUNE_FUNCTION}', 'EXECUTE') AS member, has_function_privilege('public', '${PRUNE_FUNCTION}', 'EXECUTE') AS anyone`, [alice]);
+    expect(prune).toEqual([{ member: false, anyone: false }]);
     const may = await sql(
       ownerUrl,
       "SELECT has_function_privilege($1, 'guard_append_audit(text, text, text)', 'EXECUTE') AS member, has_function_privilege('public', 'guard_append_audit(text, text, text)', 'EXECUTE') AS anyone",

@@ -25,7 +25,8 @@ import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest
 import type { ParallelSink } from "./audit-parallel.js";
 import { withFileLock } from "./lock.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
-import { REQUEST_ID_RE, type AuditLineSink, type DamagedRecord, type RequestList, type RequestWatch, type Store } from "./types.js";
+import { REQUEST_ID_RE, type AuditLineSink, type DamagedRecord, type PruneOptions, type PruneOutcome, type RequestList, type RequestWatch, type Store } from "./types.js";
+import { readCheckpoint, type PruneEvent } from "../../core/prune.js";
 
 /**
  * The embedded directory store.
@@ -45,6 +46,7 @@ import { REQUEST_ID_RE, type AuditLineSink, type DamagedRecord, type RequestList
  *     index/v1                              the indexes hold every request and consumption (a store
  *                                           from before them is indexed once, on first use)
  *     audit/lock                            held while appending (see lock.ts)
+ *     archive/guard-archive-<a>-<b>-<cutoff>.jsonl.gz   what `guard store prune` retired (archive.ts), unless --archive-dir
  *
  * Private use: the directory is created on first use with mode 0700 and files 0600. Shared use by
  * several Unix users on one host (a bastion): the administrator creates it group-owned and setgid,
@@ -77,6 +79,8 @@ export interface FileStoreOptions {
 const REQUEST_FILE_RE = /^r-[a-z2-7]{20}\.json$/;
 const APPROVAL_FILE_RE = /^[0-9a-f]{64}\.json$/;
 const TEMP_FILE_RE = /^\..+\.tmp$/;
+/** The entries of <store>/index this version writes; prune removes any other (it may hold offsets into the old log). */
+const KNOWN_INDEXES = new Set(["binding", "open", "consumed", "created", "v1"]);
 /** Records are a few KiB; a huge one was planted, and reading it would only exhaust memory. */
 const MAX_RECORD_BYTES = 1 << 20;
 const POLL_MS = 250;
@@ -733,6 +737,175 @@ class FileStore implements Store {
   async close(): Promise<void> {
     this.closed = true;
     for (const w of [...this.waiters]) w();
+  }
+
+  // --- prune ------------------------------------------------------------------------------------
+
+  /**
+   * Under the audit lock (no event can be appended meanwhile, so no request created or consumed):
+   * read the log and the records, plan (core/prune.ts), then in this order — each step's crash leaves
+   * either the old state or one `audit verify` accepts:
+   *
+   *   1. the archive, written and fsynced under a new name (a crash leaves a stray archive, nothing else);
+   *   2. the new log (the remaining lines and the checkpoint) written to a temporary file, fsynced, and
+   *      renamed over audit/events.jsonl — the commit point;
+   *   3. the retired records and their index entries removed (a crash leaves records the checkpoint names
+   *      as retired: verify reports them as left over, and the next prune removes them);
+   *   4. index/created rewritten with the new offsets (an old offset fails its own check — the line
+   *      there is not that request's request.created event — and the reader falls back to a full scan),
+   *      and any other index derived from offsets into the log removed.
+   */
+  async prune(opts: PruneOptions): Promise<PruneOutcome> {
+    const auditDir = await this.dir("audit", true);
+    const logPath = join(auditDir, "events.jsonl");
+    return withFileLock(
+      join(auditDir, "lock"),
+      async () => {
+        const lines: string[] = [];
+        const summary: PruneEvent[] = [];
+        const earlier: Array<{ cutoffMs: number; retired: string[] }> = [];
+        let head: { seq: number; hash: string } | null = null;
+        const at = { line: 1 };
+        for await (const { buf, path } of this.auditBlocks(at)) {
+          for (let start = 0, nl = buf.indexOf(10, 0); nl !== -1; start = nl + 1, nl = buf.indexOf(10, start)) {
+            const text = buf.toString("utf8", start, nl);
+            const e = parseAuditLine(text, at.line++, path);
+            lines.push(text);
+            summary.push({ seq: e.seq, timeMs: Date.parse(e.time), requestId: typeof e.data.requestId === "string" ? e.data.requestId : null });
+            head = { seq: e.seq, hash: e.hash };
+            if (e.type === "store.pruned") {
+              const c = readCheckpoint(e.seq, e.data);
+              if (c) earlier.push({ cutoffMs: Date.parse(c.cutoff), retired: c.retired });
+            }
+          }
+        }
+        const listed = await this.listRequests();
+        if (listed.damaged.length > 0) {
+          throw integrityError(`the store holds ${listed.damaged.length} damaged record(s), e.g. ${listed.damaged[0]!.where}; refusing to prune`, "run guard audit verify and deal with what it reports first");
+        }
+        const byId = new Map(listed.requests.map((r) => [r.request.id, r]));
+        // Left over by an interrupted prune: named retired by a checkpoint, expired before its cutoff, and no event left names it.
+        const named = new Set(summary.map((e) => e.requestId).filter((x): x is string => x !== null));
+        const leftovers: string[] = [];
+        for (const c of earlier) {
+          for (const id of c.retired) {
+            const r = byId.get(id);
+            if (named.has(id) || !REQUEST_ID_RE.test(id)) continue;
+            // A request record under a retired id that expires later is not the retired one: verify judges it.
+            if (r ? Date.parse(r.request.expiresAt) < c.cutoffMs : this.hasRecordsOf(id)) leftovers.push(id);
+          }
+        }
+        const { preparePrune, writeArchive } = await import("./archive.js"); // (node:zlib only when pruning)
+        const archiveDir = opts.archiveDir ?? join(this.root, "archive");
+        const prepared = await preparePrune({
+          description: this.description,
+          opts,
+          archiveDir,
+          lines,
+          summary,
+          requests: listed.requests,
+          records: async (id) => ({ approvals: await this.listApprovals(id), consumption: await this.getConsumption(id) }),
+          leftovers: leftovers.length,
+        });
+        const { outcome, k } = prepared;
+        if (opts.dryRun) return outcome;
+        if (prepared.bytes === null || head === null || outcome.archive === null) {
+          await this.removeRecords(leftovers, byId);
+          return outcome;
+        }
+
+        // 1. the archive
+        outcome.archive.path = await writeArchive(archiveDir, outcome.archive.name, prepared.bytes, this.fileMode);
+        // 2. the new log, renamed over the old one: the commit point
+        const checkpoint = chainEvent(head, { type: "store.pruned", actor: opts.actor, data: prepared.checkpoint! }, new Date(this.clock()).toISOString());
+        const kept = lines.slice(k);
+        kept.push(canonicalJson(checkpoint));
+        const text = `${kept.join("\n")}\n`;
+        const tmp = join(auditDir, `.events.jsonl.${randomBytes(8).toString("hex")}.tmp`);
+        let fh: fsp.FileHandle | undefined;
+        try {
+          fh = await fsp.open(tmp, CREATE_FLAGS, this.fileMode);
+          await fh.chmod(this.fileMode);
+          await fh.writeFile(text);
+          await fh.sync();
+          await fh.close();
+          fh = undefined;
+          await fsp.rename(tmp, logPath);
+        } catch (e) {
+          await fh?.close().catch(() => undefined);
+          await fsp.unlink(tmp).catch(() => undefined);
+          throw fsError("write the pruned audit log (nothing was removed; the archive written is not referenced)", logPath, e);
+        }
+        await fsyncDir(auditDir);
+        outcome.checkpoint = { seq: checkpoint.seq, hash: checkpoint.hash };
+        // 3. the records, 4. the indexes
+        await this.removeRecords([...outcome.retired, ...leftovers], byId);
+        await this.reindexAfterPrune(kept);
+        return outcome;
+      },
+      { mode: this.fileMode, what: `the audit log ${logPath}`, timeoutMs: this.lockTimeoutMs },
+    );
+  }
+
+  /** Whether an approval or consumption record of this request is still stored (left by an interrupted prune). */
+  private hasRecordsOf(id: string): boolean {
+    return lstatOrNullSync(join(this.root, "consumed", `${id}.json`)) !== null || lstatOrNullSync(join(this.root, "approvals", id)) !== null;
+  }
+
+  /**
+   * Remove retired requests: the consumption, the approvals, the request and its index entries, in that
+   * order (a crash part-way leaves an expired request, never a usable one; the next prune finishes).
+   */
+  private async removeRecords(ids: string[], byId: ReadonlyMap<string, SignedRequest>): Promise<void> {
+    if (ids.length === 0) return;
+    const rm = (p: string) => fsp.rm(p, { recursive: true, force: true }).catch((e: unknown) => {
+      throw fsError("remove the retired record", p, e);
+    });
+    for (const raw of ids) {
+      const id = checkId(raw);
+      await rm(join(this.root, "consumed", `${id}.json`));
+      await rm(join(this.root, "approvals", id));
+      await rm(join(this.root, "requests", `${id}.json`));
+      const r = byId.get(id);
+      if (r) {
+        const entry = `${Math.max(0, Date.parse(r.request.expiresAt) || 0)}-${id}`;
+        await rm(join(this.root, "index", "binding", requestBindingKey(r.request), entry));
+        await rm(join(this.root, "index", "open", entry));
+      }
+      await rm(join(this.root, "index", "consumed", id));
+      await rm(join(this.root, "index", "created", id));
+    }
+    for (const d of ["consumed", "approvals", "requests"]) if (lstatOrNullSync(join(this.root, d)) !== null) await fsyncDir(join(this.root, d));
+  }
+
+  /**
+   * After the log was rewritten: every index/created entry gets its request.created event's new offset
+   * (or goes), and any index this version does not know is removed — it may hold offsets into the old log.
+   */
+  private async reindexAfterPrune(kept: string[]): Promise<void> {
+    const index = join(this.root, "index");
+    if (lstatOrNullSync(index) === null) return;
+    for (const name of await fsp.readdir(index)) {
+      if (!KNOWN_INDEXES.has(name)) await fsp.rm(join(index, name), { recursive: true, force: true }).catch(() => undefined);
+    }
+    const createdDir = join(index, "created");
+    if (lstatOrNullSync(createdDir) === null) return;
+    const offsets = new Map<string, number>();
+    let offset = 0;
+    for (const line of kept) {
+      if (line.includes('"type":"request.created"')) {
+        const e = JSON.parse(line) as AuditEvent;
+        if (e.type === "request.created" && typeof e.data.requestId === "string") offsets.set(e.data.requestId, offset);
+      }
+      offset += Buffer.byteLength(line) + 1;
+    }
+    for (const name of await fsp.readdir(createdDir)) {
+      if (TEMP_FILE_RE.test(name)) continue;
+      await fsp.unlink(join(createdDir, name)).catch(() => undefined);
+      const at = offsets.get(name);
+      // Best effort, as when appending: without the entry a run reads the whole log.
+      if (at !== undefined && REQUEST_ID_RE.test(name)) await this.writeExclusive(createdDir, name, `${at}\n`).catch(() => undefined);
+    }
   }
 
   // --- file system helpers ----------------------------------------------------------------------

@@ -330,11 +330,88 @@ CREATE INDEX guard_requests_binding ON guard_requests (binding_key, expires_at);
 CREATE INDEX guard_requests_expiry ON guard_requests (expires_at);
 `;
 
+/** The arguments of guard_prune(), as GRANT and has_function_privilege name it. */
+export const PRUNE_FUNCTION = "guard_prune(timestamptz, bigint, text, text[], bigint, bigint, bigint, text, text)";
+
+/**
+ * Version 4: retention (issue 18, `guard store prune`). The append-only triggers now let exactly one
+ * thing remove rows: guard_prune(), a SECURITY DEFINER function of the owner that nobody may execute
+ * until the owner grants it to a maintenance role (docs/postgres.md). The trigger allows a DELETE only
+ * when the current user is the table's owner — inside guard_prune that is the definer; a role that was
+ * granted DELETE by mistake is still refused — and a transaction-local setting says a prune is under
+ * way (anyone can SET it, but it opens nothing to anyone but the owner, who could drop the trigger
+ * anyway). UPDATE and TRUNCATE stay refused for everyone.
+ *
+ * guard_prune(cutoff, through_seq, through_hash, retired ids, event, approval and consumption counts,
+ * actor, checkpoint data) removes exactly what the caller archived, in one transaction under the append
+ * lock, or nothing: the cutoff must be at least 7 days old, event through_seq must have that hash, the
+ * log must hold exactly that many events up to it, every retired request must exist and have expired
+ * before the cutoff, and the approval and consumption rows of those requests must number what was
+ * archived (rows are append-only, so equal counts are the same rows). It appends the checkpoint
+ * (`store.pruned`, through guard_append_audit, before the deletes, so it extends the true head) and
+ * returns it as guard_append_audit does.
+ */
+const V4 = `
+CREATE OR REPLACE FUNCTION guard_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF TG_OP = 'DELETE' AND current_setting('guard.pruning', true) = 'on'
+     AND (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) = (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = TG_RELID) THEN
+    RETURN OLD;
+  END IF;
+  RAISE EXCEPTION 'access-guard: % on % refused: guard records are append-only', TG_OP, TG_TABLE_NAME
+    USING ERRCODE = 'insufficient_privilege';
+END
+$fn$;
+
+CREATE FUNCTION guard_prune(cutoff timestamptz, through_seq bigint, through_hash text, retired text[],
+                            n_events bigint, n_approvals bigint, n_consumptions bigint, actor text, data text)
+  RETURNS TABLE (out_seq bigint, out_prev text, out_time text, out_hash text, out_body text)
+  LANGUAGE plpgsql SECURITY DEFINER SET lock_timeout = '10s' AS $fn$
+DECLARE
+  n bigint;
+BEGIN
+  IF cutoff IS NULL OR cutoff > clock_timestamp() - interval '7 days' THEN
+    RAISE EXCEPTION 'access-guard: prune refused: the cutoff must be at least 7 days ago' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  PERFORM 1 FROM guard_audit_lock FOR UPDATE; -- no append meanwhile
+  IF NOT EXISTS (SELECT 1 FROM guard_audit a WHERE a.seq = through_seq AND a.hash = through_hash) THEN
+    RAISE EXCEPTION 'access-guard: prune refused: event % with the archived hash is not in the log', through_seq USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT count(*) INTO n FROM guard_audit a WHERE a.seq <= through_seq;
+  IF n <> n_events THEN
+    RAISE EXCEPTION 'access-guard: prune refused: the log holds % events up to %, the archive %', n, through_seq, n_events USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF retired IS NULL OR EXISTS (SELECT 1 FROM unnest(retired) AS r(id) LEFT JOIN guard_requests q ON q.id = r.id WHERE q.id IS NULL OR q.expires_at >= cutoff) THEN
+    RAISE EXCEPTION 'access-guard: prune refused: a request to retire is not stored, or did not expire before the cutoff' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF (SELECT count(*) FROM guard_approvals p WHERE p.request_id = ANY (retired)) <> n_approvals
+     OR (SELECT count(*) FROM guard_consumptions c WHERE c.request_id = ANY (retired)) <> n_consumptions THEN
+    RAISE EXCEPTION 'access-guard: prune refused: the approvals or consumptions of the retired requests are not the ones archived' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN QUERY SELECT * FROM guard_append_audit('store.pruned', actor, data);
+  PERFORM set_config('guard.pruning', 'on', true);
+  DELETE FROM guard_audit a WHERE a.seq <= through_seq;
+  DELETE FROM guard_approvals p WHERE p.request_id = ANY (retired);
+  DELETE FROM guard_consumptions c WHERE c.request_id = ANY (retired);
+  DELETE FROM guard_requests q WHERE q.id = ANY (retired);
+  PERFORM set_config('guard.pruning', 'off', true);
+END
+$fn$;
+
+DO $do$
+BEGIN
+  EXECUTE format('ALTER FUNCTION ${PRUNE_FUNCTION} SET search_path = %I, pg_temp', current_schema());
+END
+$do$;
+REVOKE ALL ON FUNCTION ${PRUNE_FUNCTION} FROM PUBLIC;
+`;
+
 /** In order; versions are 1, 2, 3, … without gaps. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "requests, approvals, consumptions, audit; append-only triggers; notifications", sql: V1 },
   { version: 2, description: "audit appends only through guard_append_audit(); CHECK constraints on audit rows; an append lock users cannot take", sql: V2 },
   { version: 3, description: "requests indexed by binding key and expiry: lookups and listings read only unexpired rows", sql: V3 },
+  { version: 4, description: "retention: guard_prune() (EXECUTE granted by the owner) is the only way rows are removed", sql: V4 },
 ];
 
 /** The schema version this build of guard expects. */

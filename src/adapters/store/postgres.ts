@@ -4,7 +4,7 @@ import { auditShapeProblem, chainEvent } from "../../core/audit.js";
 import { canonicalJson, sha256Hex } from "../../core/canonical.js";
 import { deniedError, ExitCode, GuardError, integrityError, usageError } from "../../core/errors.js";
 import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
-import {
+import { PRUNE_FUNCTION,
   AUDIT_TYPE_PATTERN,
   CONSUMED_PREDICATE,
   CONSUMED_REQUEST_ID,
@@ -18,7 +18,7 @@ import {
 import { jsonTooDeep, TOO_DEEP } from "../../core/json-depth.js";
 import { BINDING_KEY_RE, requestBindingKey } from "../../core/request.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
-import { REQUEST_ID_RE, type AuditLineSink, type RequestList, type RequestWatch, type Store } from "./types.js";
+import { REQUEST_ID_RE, type AuditLineSink, type PruneOptions, type PruneOutcome, type RequestList, type RequestWatch, type Store } from "./types.js";
 
 /**
  * The PostgreSQL store: one approval system for a team on many machines. Same contract as the file
@@ -689,6 +689,78 @@ class PostgresStore implements Store {
 
   private rowDisagrees(seqText: string): GuardError {
     return corrupt(this.conn.target, `audit event ${seqText}`, "its row and its record disagree on seq or hash");
+  }
+
+  /**
+   * `guard store prune` (migration 4): the log and the records are read and planned here, the archive
+   * written locally (a database keeps no files: --archive-dir is required), then guard_prune() removes
+   * exactly what was archived and appends the checkpoint, in one transaction, or refuses and removes
+   * nothing. Only a role the owner granted EXECUTE on guard_prune may prune (checked before anything is
+   * written).
+   */
+  async prune(opts: PruneOptions): Promise<PruneOutcome> {
+    this.assertOpen("pruning");
+    if (opts.archiveDir === null) {
+      throw usageError("a PostgreSQL store keeps no files: pass --archive-dir DIR for the archive", "e.g. guard store prune --older-than 90d --archive-dir /srv/guard-archive");
+    }
+    if (!opts.dryRun) {
+      const r = await this.query<{ ok: boolean }>("checking the prune privilege", `SELECT has_function_privilege(current_user, '${PRUNE_FUNCTION}', 'EXECUTE') AS ok`);
+      if (r.rows[0]?.ok !== true) {
+        throw new GuardError(
+          ExitCode.IO,
+          `this role may not prune the PostgreSQL store at ${this.conn.target.where} (no EXECUTE on guard_prune)`,
+          "pruning removes history: run it as the maintenance role the owner granted EXECUTE on guard_prune (docs/postgres.md, retention)",
+          [],
+          "io",
+        );
+      }
+    }
+    const lines: string[] = [];
+    const summary: Array<{ seq: number; timeMs: number; requestId: string | null }> = [];
+    for await (const rows of this.auditPages()) {
+      for (const [seqText, hash, body] of rows) {
+        const e = this.auditEventFrom(seqText, hash, body);
+        if (canonicalJson(e) !== body) throw corrupt(this.conn.target, `audit event ${seqText}`, "its text is not canonical; run guard audit verify");
+        lines.push(body);
+        summary.push({ seq: e.seq, timeMs: Date.parse(e.time), requestId: typeof e.data.requestId === "string" ? e.data.requestId : null });
+      }
+    }
+    const listed = await this.listRequests();
+    if (listed.damaged.length > 0) {
+      throw integrityError(`the store holds ${listed.damaged.length} damaged record(s), e.g. ${listed.damaged[0]!.where}; refusing to prune`, "run guard audit verify and deal with what it reports first");
+    }
+    const { preparePrune, writeArchive } = await import("./archive.js");
+    const prepared = await preparePrune({
+      description: this.description,
+      opts,
+      archiveDir: opts.archiveDir,
+      lines,
+      summary,
+      requests: listed.requests,
+      records: async (id) => ({ approvals: await this.listApprovals(id), consumption: await this.getConsumption(id) }),
+      leftovers: 0,
+    });
+    const { outcome } = prepared;
+    if (opts.dryRun || prepared.bytes === null || outcome.archive === null || outcome.through === null) return outcome;
+    outcome.archive.path = await writeArchive(opts.archiveDir, outcome.archive.name, prepared.bytes, 0o600);
+    const data = prepared.checkpoint!;
+    const r = await this.query<{ seq_text: string; prev: string; time: string; hash: string; body: string }>(
+      "pruning (nothing was removed)",
+      `SELECT out_seq::text AS seq_text, out_prev AS prev, out_time AS time, out_hash AS hash, out_body AS body
+         FROM guard_prune($1::timestamptz, $2::bigint, $3, $4::text[], $5::bigint, $6::bigint, $7::bigint, $8, $9)`,
+      [outcome.cutoff, outcome.through.seq, outcome.through.hash, outcome.retired, outcome.events, outcome.approvals, outcome.consumptions, canonicalJson(opts.actor), canonicalJson(data)],
+    );
+    const row = r.rows[0];
+    const seq = Number(row?.seq_text);
+    const event = row && Number.isSafeInteger(seq) && seq > 1 ? chainEvent({ seq: seq - 1, hash: row.prev }, { type: "store.pruned", actor: opts.actor, data }, row.time) : null;
+    if (!row || !event || event.hash !== row.hash || canonicalJson(event) !== row.body) {
+      throw integrityError(
+        `the PostgreSQL store at ${this.conn.target.where} stored the prune checkpoint differently from how guard computes it`,
+        "the functions guard_prune or guard_append_audit were changed; run `guard audit verify` and have the owner compare them with migrations 2 and 4",
+      );
+    }
+    outcome.checkpoint = { seq: event.seq, hash: event.hash };
+    return outcome;
   }
 
   async close(): Promise<void> {

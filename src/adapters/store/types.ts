@@ -1,6 +1,6 @@
 import type { Buffer } from "node:buffer";
 import type { CanonicalLine } from "../../core/audit-line.js";
-import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
+import type { AuditActor, AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
 
 /**
  * Where requests, approvals, consumptions and the audit log live. Implementations: the embedded
@@ -90,7 +90,45 @@ export interface Store {
    */
   consumedEvents?(requestId: string): AsyncIterable<AuditEvent>;
 
+  /**
+   * `guard store prune`: retire the finished history before `cutoffMs` (core/prune.ts decides what),
+   * archiving it and appending the `store.pruned` checkpoint, atomically with respect to every other
+   * writer. The caller has verified the store first. Optional: a store without it cannot be pruned.
+   */
+  prune?(opts: PruneOptions): Promise<PruneOutcome>;
+
   close(): Promise<void>;
+}
+
+export interface PruneOptions {
+  cutoffMs: number;
+  /** As the person wrote it (e.g. "90d"), for the checkpoint. */
+  olderThan: string;
+  actor: AuditActor;
+  /** Where the archive goes; null: the store's default (file store: <store>/archive). */
+  archiveDir: string | null;
+  /** Plan and report only: nothing is written. */
+  dryRun: boolean;
+}
+
+export interface PruneOutcome {
+  dryRun: boolean;
+  cutoff: string;
+  /** The last retired event, or null when there was nothing to retire. */
+  through: { seq: number; hash: string } | null;
+  events: number;
+  requests: number;
+  approvals: number;
+  consumptions: number;
+  /** Requests expired before the cutoff but kept this time (an event naming them comes after the retired part). */
+  deferred: number;
+  /** Records an earlier, interrupted prune had already archived and now removed. */
+  leftovers: number;
+  /** The retired request ids. */
+  retired: string[];
+  archive: { path: string; name: string; sha256: string; bytes: number } | null;
+  /** The `store.pruned` event appended, or null (dry run, nothing to retire). */
+  checkpoint: { seq: number; hash: string } | null;
 }
 
 /** A watch on one request (Store.watchRequest). Close it when done. */

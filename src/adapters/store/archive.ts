@@ -1,0 +1,223 @@
+/**
+ * The archives `guard store prune` writes, and `guard audit verify --archive` reads.
+ *
+ * An archive is one gzip file (node:zlib) of text lines:
+ *
+ *   line 1             the manifest (core/prune.ts ArchiveManifest): counts, first and last seq, the
+ *                      hash the first event links to and the last event's hash, the SHA-256 of each part
+ *   next events.count  the retired audit events, each exactly as the store held it (so every hash re-verifies)
+ *   the rest           one line per retired request: {request, approvals, consumption} (signed records)
+ *
+ * The checkpoint event (`store.pruned`) records the SHA-256 and size of the compressed file, so an
+ * archive cannot be swapped without breaking the chain that names it.
+ */
+import { constants, promises as fsp } from "node:fs";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { basename, join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { ARCHIVE_FORMAT, partDigest, planPrune, recordLine, type ArchiveManifest, type PruneEvent } from "../../core/prune.js";
+import { sha256Hex } from "../../core/canonical.js";
+import { ExitCode, GuardError, integrityError } from "../../core/errors.js";
+import type { AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
+import type { PruneOptions, PruneOutcome } from "./types.js";
+
+export interface ArchivedRecord {
+  request: SignedRequest;
+  approvals: SignedApproval[];
+  consumption: Consumption | null;
+}
+
+export interface Archive {
+  path: string;
+  name: string;
+  sha256: string;
+  bytes: number;
+  manifest: ArchiveManifest;
+  eventLines: string[];
+  records: ArchivedRecord[];
+}
+
+/** An archive is small next to memory, but a planted one must not be: uncompressed at most this. */
+const MAX_ARCHIVE_BYTES = 2 ** 31 - 1;
+
+/**
+ * Events first–last, and the cutoff (UTC, to the millisecond): a prune that crashed after writing its archive
+ * and before its commit point leaves that file unreferenced, and the next prune (another cutoff) writes
+ * its own beside it rather than failing on the name.
+ */
+export function archiveName(m: ArchiveManifest): string {
+  const at = m.cutoff.replace(/[-:.]/g, "");
+  return `guard-archive-${m.events.firstSeq}-${m.events.lastSeq}-${at}.jsonl.gz`;
+}
+
+export function encodeArchive(manifest: ArchiveManifest, eventLines: readonly string[], recordLines: readonly string[]): Buffer {
+  const text = [JSON.stringify(manifest), ...eventLines, ...recordLines].join("\n") + "\n";
+  return gzipSync(Buffer.from(text, "utf8"), { level: 9 });
+}
+
+/**
+ * Write the archive durably under its name in `dir` (created 0700 when missing): a temporary file,
+ * fsynced, linked to the final name (an existing archive of that name is never replaced), the
+ * directory fsynced.
+ */
+export async function writeArchive(dir: string, name: string, bytes: Buffer, mode: number): Promise<string> {
+  await fsp.mkdir(dir, { recursive: true, mode: 0o700 }).catch((e: unknown) => {
+    throw ioFailure("create the archive directory", dir, e);
+  });
+  const final = join(dir, name);
+  const tmp = join(dir, `.${name}.${randomBytes(8).toString("hex")}.tmp`);
+  let fh: fsp.FileHandle | undefined;
+  try {
+    fh = await fsp.open(tmp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, mode);
+    await fh.writeFile(bytes);
+    await fh.sync();
+    await fh.close();
+    fh = undefined;
+    try {
+      await fsp.link(tmp, final);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") {
+        throw new GuardError(ExitCode.IO, `the archive ${final} already exists; refusing to replace it`, "move it away (it belongs to an earlier prune), then run guard store prune again");
+      }
+      throw e;
+    }
+  } catch (e) {
+    throw ioFailure("write the archive", final, e);
+  } finally {
+    await fh?.close().catch(() => undefined);
+    await fsp.unlink(tmp).catch(() => undefined);
+  }
+  const d = await fsp.open(dir, constants.O_RDONLY | constants.O_DIRECTORY).catch(() => null);
+  if (d) await d.sync().catch(() => undefined).finally(() => d.close());
+  return final;
+}
+
+/** Read an archive and check it against its own manifest (65 when it does not hold what it says). */
+export async function readArchive(path: string): Promise<Archive> {
+  let bytes: Buffer;
+  try {
+    bytes = await fsp.readFile(path);
+  } catch (e) {
+    throw ioFailure("read the archive", path, e);
+  }
+  const bad = (what: string): GuardError => integrityError(`the archive ${path} ${what}`, "use the archive file `guard store prune` wrote, unaltered; its SHA-256 is in the store.pruned event");
+  let text: string;
+  try {
+    text = gunzipSync(bytes, { maxOutputLength: MAX_ARCHIVE_BYTES }).toString("utf8");
+  } catch {
+    throw bad("is not a gzip file (damaged or not an archive)");
+  }
+  if (!text.endsWith("\n")) throw bad("ends with an incomplete line");
+  const lines = text.slice(0, -1).split("\n");
+  let manifest: ArchiveManifest;
+  try {
+    manifest = JSON.parse(lines[0]!) as ArchiveManifest;
+  } catch {
+    throw bad("does not start with a manifest");
+  }
+  if (manifest?.format !== ARCHIVE_FORMAT || typeof manifest.events?.count !== "number" || typeof manifest.records?.requests !== "number") {
+    throw bad(`is not a guard archive (format ${JSON.stringify(manifest?.format)})`);
+  }
+  const eventLines = lines.slice(1, 1 + manifest.events.count);
+  const recordLines = lines.slice(1 + manifest.events.count);
+  if (eventLines.length !== manifest.events.count) throw bad("holds fewer events than its manifest says");
+  if (partDigest(eventLines) !== manifest.events.sha256) throw bad("holds other events than its manifest says (altered)");
+  if (partDigest(recordLines) !== manifest.records.sha256) throw bad("holds other records than its manifest says (altered)");
+  if (recordLines.length !== manifest.records.requests) throw bad("holds another number of requests than its manifest says");
+  const records: ArchivedRecord[] = [];
+  for (const l of recordLines) {
+    try {
+      records.push(JSON.parse(l) as ArchivedRecord);
+    } catch {
+      throw bad("holds a record that is not JSON");
+    }
+  }
+  return { path, name: basename(path), sha256: sha256Hex(bytes), bytes: bytes.length, manifest, eventLines, records };
+}
+
+/** What a prune will do, planned and archived in memory (both stores): the store then commits it its own way. */
+export interface PreparedPrune {
+  outcome: PruneOutcome;
+  /** How many lines of the log are retired (a prefix). */
+  k: number;
+  /** The archive file's bytes, and the checkpoint's data; null when there is nothing to retire. */
+  bytes: Buffer | null;
+  checkpoint: Record<string, unknown> | null;
+}
+
+/**
+ * Plan (core/prune.ts) and build the archive: `lines` are the log's stored lines in order (canonical
+ * event text), `summary` what the planner needs of each, `records` reads a retired request's approvals
+ * and consumption.
+ */
+export async function preparePrune(p: {
+  description: string;
+  opts: PruneOptions;
+  archiveDir: string;
+  lines: readonly string[];
+  summary: readonly PruneEvent[];
+  requests: readonly SignedRequest[];
+  records: (id: string) => Promise<{ approvals: SignedApproval[]; consumption: Consumption | null }>;
+  leftovers: number;
+}): Promise<PreparedPrune> {
+  const { opts, lines, summary } = p;
+  const byId = new Map(p.requests.map((r) => [r.request.id, r]));
+  const plan = planPrune(summary, p.requests.map((r) => ({ id: r.request.id, expiresMs: Date.parse(r.request.expiresAt) })), opts.cutoffMs);
+  const after = plan.through === 0 ? 0 : summary.findIndex((e) => e.seq > plan.through);
+  const k = plan.through === 0 ? 0 : after === -1 ? summary.length : after;
+  const outcome: PruneOutcome = {
+    dryRun: opts.dryRun,
+    cutoff: new Date(opts.cutoffMs).toISOString(),
+    through: null,
+    events: k,
+    requests: plan.retired.length,
+    approvals: 0,
+    consumptions: 0,
+    deferred: plan.deferred,
+    leftovers: p.leftovers,
+    retired: plan.retired,
+    archive: null,
+    checkpoint: null,
+  };
+  if (k === 0) return { outcome, k, bytes: null, checkpoint: null };
+  const first = JSON.parse(lines[0]!) as AuditEvent;
+  const last = JSON.parse(lines[k - 1]!) as AuditEvent;
+  outcome.through = { seq: last.seq, hash: last.hash };
+  const recordLines: string[] = [];
+  for (const id of plan.retired) {
+    const { approvals, consumption } = await p.records(id);
+    outcome.approvals += approvals.length;
+    if (consumption) outcome.consumptions++;
+    recordLines.push(recordLine({ request: byId.get(id)!, approvals, consumption }));
+  }
+  const eventLines = lines.slice(0, k);
+  const manifest: ArchiveManifest = {
+    format: ARCHIVE_FORMAT,
+    store: p.description,
+    cutoff: outcome.cutoff,
+    events: { count: k, firstSeq: first.seq, lastSeq: last.seq, firstPrev: first.prev, lastHash: last.hash, sha256: partDigest(eventLines) },
+    records: { requests: recordLines.length, approvals: outcome.approvals, consumptions: outcome.consumptions, sha256: partDigest(recordLines) },
+    retired: plan.retired,
+  };
+  const bytes = encodeArchive(manifest, eventLines, recordLines);
+  const name = archiveName(manifest);
+  outcome.archive = { path: join(p.archiveDir, name), name, sha256: sha256Hex(bytes), bytes: bytes.length };
+  const checkpoint = {
+    olderThan: opts.olderThan,
+    cutoff: outcome.cutoff,
+    through: outcome.through,
+    events: k,
+    requests: outcome.requests,
+    approvals: outcome.approvals,
+    consumptions: outcome.consumptions,
+    retired: plan.retired,
+    archive: { name, sha256: outcome.archive.sha256, bytes: outcome.archive.bytes },
+  };
+  return { outcome, k, bytes, checkpoint };
+}
+
+function ioFailure(action: string, path: string, e: unknown): GuardError {
+  if (e instanceof GuardError) return e;
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  return new GuardError(ExitCode.IO, `cannot ${action} ${path}: ${code ?? String(e)}`, "check the path and its permissions, then retry", [], "io");
+}

@@ -1,0 +1,146 @@
+/**
+ * `guard store prune`: which finished history to retire, decided without I/O.
+ *
+ * Records: a request is retired only once its SIGNED expiry is older than the cutoff, whatever its state
+ * (consumed, denied, approved and never used, never approved). So a record someone re-plants after a
+ * prune is an expired request, which no run accepts; ids are random, never reused. An unexpired request
+ * is never retired.
+ *
+ * Events: the retired part of the audit log is always a prefix of the chain (events 1…through, or from
+ * the log's current start), so what remains is still one chain, and the checkpoint (`store.pruned`) names
+ * the last retired event: `audit verify` accepts a log that starts after event 1 only when a checkpoint
+ * names exactly the event before its first. The prefix ends before the first event at or after the
+ * cutoff, and before the first event of any request that is kept; a candidate request is retired only
+ * when every event naming it lies in the prefix. The two rules feed each other (a candidate kept because
+ * of a late event pulls the prefix back), so the plan is computed to a fixed point. Each archive then
+ * holds a request's records together with all its events: the remaining log and the remaining records
+ * cross-check on their own, and an archive with the events it holds.
+ */
+import { canonicalJson, sha256Hex } from "./canonical.js";
+import { MAX_TTL_SECONDS } from "./request.js";
+
+/** The least age of a cutoff: the longest a request can live, so a prune never races a live request. */
+export const PRUNE_FLOOR_SECONDS = MAX_TTL_SECONDS;
+
+/** What the planner needs of one event: its seq, its time (epoch ms; NaN when unreadable) and the request it names, if any. */
+export interface PruneEvent {
+  seq: number;
+  timeMs: number;
+  requestId: string | null;
+}
+
+/** What the planner needs of one stored request: its id and its signed expiry (epoch ms). */
+export interface PruneRecord {
+  id: string;
+  expiresMs: number;
+}
+
+export interface PrunePlan {
+  /** The last event retired (0: none). Events with seq <= through are archived and removed. */
+  through: number;
+  /** The requests whose records are retired, sorted. */
+  retired: string[];
+  /** Requests expired before the cutoff but kept, because an event naming them comes later (retired by a later prune). */
+  deferred: number;
+}
+
+/**
+ * The prefix of the log and the requests to retire (see the file comment). `events` is the whole
+ * remaining log in sequence order; `records` every stored request.
+ */
+export function planPrune(events: readonly PruneEvent[], records: readonly PruneRecord[], cutoffMs: number): PrunePlan {
+  if (events.length === 0) return { through: 0, retired: [], deferred: 0 };
+  const firstSeq = events[0]!.seq;
+  // The time rule: events stop being retired at the first one at or after the cutoff (or whose time is unreadable).
+  let through = events[events.length - 1]!.seq;
+  for (const e of events) {
+    if (!(e.timeMs < cutoffMs)) {
+      through = e.seq - 1;
+      break;
+    }
+  }
+  const span = new Map<string, { first: number; last: number }>();
+  for (const e of events) {
+    if (e.requestId === null) continue;
+    const s = span.get(e.requestId);
+    if (s === undefined) span.set(e.requestId, { first: e.seq, last: e.seq });
+    else s.last = e.seq;
+  }
+  const candidate = (r: PruneRecord): boolean => Number.isFinite(r.expiresMs) && r.expiresMs < cutoffMs && span.has(r.id);
+  // A request that is not a candidate holds the prefix before its first event; so does a candidate whose
+  // last event comes after the prefix. Each pass can only move `through` down: it ends.
+  for (;;) {
+    let next = through;
+    for (const r of records) {
+      const s = span.get(r.id);
+      if (s === undefined) continue; // no event names it: it cannot hold anything back (and `audit verify` reports it)
+      if (!candidate(r) || s.last > next) next = Math.min(next, s.first - 1);
+    }
+    if (next === through) break;
+    through = next;
+  }
+  if (through < firstSeq) return { through: 0, retired: [], deferred: records.filter(candidate).length };
+  const retired: string[] = [];
+  let deferred = 0;
+  for (const r of records) {
+    if (!candidate(r)) continue;
+    if (span.get(r.id)!.last <= through) retired.push(r.id);
+    else deferred++;
+  }
+  return { through, retired: retired.sort(), deferred };
+}
+
+/** The data of a `store.pruned` event, as `audit verify` reads it back. */
+export interface Checkpoint {
+  /** The seq of the `store.pruned` event itself. */
+  seq: number;
+  /** The cutoff: requests that expired before it were retired (ISO 8601). */
+  cutoff: string;
+  /** The last retired event: the remaining log's first event links to it. */
+  through: { seq: number; hash: string };
+  /** The ids of the retired requests, sorted. */
+  retired: string[];
+  /** The archive written: its file name, SHA-256 (hex, of the compressed file) and size. */
+  archive: { name: string; sha256: string; bytes: number };
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** A `store.pruned` event's data as a Checkpoint, or null when it is not one (then it names nothing). */
+export function readCheckpoint(seq: number, data: Record<string, unknown>): Checkpoint | null {
+  const through = data.through as { seq?: unknown; hash?: unknown } | null | undefined;
+  const archive = data.archive as { name?: unknown; sha256?: unknown; bytes?: unknown } | null | undefined;
+  if (typeof through !== "object" || through === null || typeof through.seq !== "number" || !Number.isSafeInteger(through.seq) || typeof through.hash !== "string" || !HEX64.test(through.hash)) return null;
+  if (typeof archive !== "object" || archive === null || typeof archive.name !== "string" || typeof archive.sha256 !== "string" || !HEX64.test(archive.sha256) || typeof archive.bytes !== "number") return null;
+  if (typeof data.cutoff !== "string" || !Array.isArray(data.retired) || !data.retired.every((r) => typeof r === "string")) return null;
+  return {
+    seq,
+    cutoff: data.cutoff,
+    through: { seq: through.seq, hash: through.hash },
+    retired: data.retired as string[],
+    archive: { name: archive.name, sha256: archive.sha256, bytes: archive.bytes },
+  };
+}
+
+/** The first line of an archive: what it holds and the digests of its two parts. */
+export interface ArchiveManifest {
+  format: typeof ARCHIVE_FORMAT;
+  /** The store it came from (description, no secrets) and when the cutoff was. */
+  store: string;
+  cutoff: string;
+  events: { count: number; firstSeq: number; lastSeq: number; firstPrev: string; lastHash: string; sha256: string };
+  records: { requests: number; approvals: number; consumptions: number; sha256: string };
+  retired: string[];
+}
+
+export const ARCHIVE_FORMAT = "access-guard-archive/1";
+
+/** SHA-256 of lines as an archive part holds them: each followed by a newline. */
+export function partDigest(lines: readonly string[]): string {
+  return sha256Hex(lines.length === 0 ? "" : `${lines.join("\n")}\n`);
+}
+
+/** One archived request with its approvals and consumption, as a line of the archive. */
+export function recordLine(r: { request: unknown; approvals: unknown[]; consumption: unknown }): string {
+  return canonicalJson(r);
+}

@@ -1,0 +1,195 @@
+/**
+ * Issue 18 (retention) on PostgreSQL (a real server, its own database and roles): `guard store prune`
+ * through guard_prune() (migration 4). Only the maintenance role the owner granted EXECUTE on it can
+ * prune; an ordinary guard role can neither call it nor DELETE (not even with the trigger's setting
+ * faked and a DELETE grant given by mistake), nor can the owner delete outside it. The pruned store
+ * verifies, with the archive too, and a retired request put back is refused as expired.
+ *
+ * The history is ten days old: made with the built CLI on a file store under a clock moved back (as in
+ * prune.test.ts), then loaded into the database by its owner, row for row (events keep their seq, time
+ * and hash; records their signed bodies), since the database's own clock cannot be moved.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readFile, readdir, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { guard, makeWorld, requestIdIn, type World } from "./world.js";
+import { ADMIN_URL, randomName, sql, urlFor } from "../helpers/pg.js";
+import { migratePostgres } from "../../src/adapters/store/postgres.js";
+import { PRUNE_FUNCTION } from "../../src/adapters/store/postgres-schema.js";
+import { canonicalJson, sha256Hex } from "../../src/core/canonical.js";
+import { requestBindingKey } from "../../src/core/request.js";
+import type { SignedRequest } from "../../src/core/types.js";
+
+const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
+const PURGE = "./maintenance/purge-lb-state.sh";
+const PAST_HOOK = `const OFFSET = -10 * 86400000;
+const Real = Date;
+class Shifted extends Real {
+  constructor(...a) { if (a.length === 0) super(Real.now() + OFFSET); else super(...a); }
+  static now() { return Real.now() + OFFSET; }
+}
+globalThis.Date = Shifted;
+`;
+
+const database = randomName("guard_prune");
+const owner = randomName("guard_owner");
+const group = randomName("guard_user");
+const user = randomName("guard_alice");
+const maint = randomName("guard_maint");
+const ownerUrl = urlFor(database, owner);
+const userUrl = urlFor(database, user);
+const maintUrl = urlFor(database, maint);
+
+async function refused(url: string, text: string, sqlstate: string): Promise<string> {
+  try {
+    await sql(url, text);
+  } catch (e) {
+    expect((e as { code?: string }).code, `${text}: ${(e as Error).message}`).toBe(sqlstate);
+    return (e as Error).message;
+  }
+  throw new Error(`expected "${text}" to fail with SQLSTATE ${sqlstate}, but it succeeded`);
+}
+
+describe("issue 18: guard store prune on PostgreSQL", () => {
+  let w: World;
+  let consumed: string;
+  let denied: string;
+  let recent: string;
+  let archiveDir: string;
+  const as = (url: string): Record<string, string> => ({ GUARD_STORE: url });
+
+  beforeAll(async () => {
+    for (const s of [
+      `CREATE ROLE ${owner} LOGIN`,
+      `CREATE ROLE ${group} NOLOGIN`,
+      `CREATE ROLE ${user} LOGIN IN ROLE ${group}`,
+      `CREATE ROLE ${maint} LOGIN IN ROLE ${group}`,
+      `CREATE DATABASE ${database} OWNER ${owner}`,
+      `REVOKE ALL ON DATABASE ${database} FROM PUBLIC`,
+      `GRANT CONNECT ON DATABASE ${database} TO ${owner}, ${group}`,
+    ])
+      await sql(ADMIN_URL, s);
+    await migratePostgres(ownerUrl);
+    await sql(
+      ownerUrl,
+      `REVOKE ALL ON SCHEMA public FROM PUBLIC;
+       GRANT USAGE ON SCHEMA public TO ${group};
+       GRANT SELECT ON guard_schema_version TO ${group};
+       GRANT SELECT, INSERT ON guard_requests, guard_approvals, guard_consumptions TO ${group};
+       GRANT SELECT ON guard_audit TO ${group};
+       GRANT EXECUTE ON FUNCTION guard_append_audit(text, text, text) TO ${group};
+       GRANT EXECUTE ON FUNCTION ${PRUNE_FUNCTION} TO ${maint};`,
+    );
+
+    // Ten days ago, on a file store.
+    w = await makeWorld();
+    archiveDir = join(w.dir, "archive");
+    const hook = join(w.dir, "ten-days-ago.cjs");
+    await writeFile(hook, PAST_HOOK);
+    const old = ["-r", hook];
+    const request = async (ticket: string, node: string[], env: Record<string, string> = {}): Promise<string> => {
+      const r = await guard(w, ["run", "--confirm", "production", "--reason", ticket, "--", PURGE, `--ticket=${ticket}`], { as: "alice", env: { ...PROD, ...env }, node });
+      expect(r.code).toBe(75);
+      return requestIdIn(r.stderr);
+    };
+    consumed = await request("consumed", old);
+    expect((await guard(w, ["approve", consumed, "--yes"], { as: "bob", node: old })).code).toBe(0);
+    expect((await guard(w, ["run", "--request", consumed, "--confirm", "production"], { as: "alice", env: PROD, node: old })).code).toBe(0);
+    denied = await request("denied", old);
+    expect((await guard(w, ["deny", denied, "--yes", "--reason", "no"], { as: "bob", node: old })).code).toBe(0);
+
+    // Loaded into the database by its owner, row for row.
+    const lines = (await readFile(join(w.store, "audit", "events.jsonl"), "utf8")).trimEnd().split("\n");
+    for (const l of lines) {
+      const e = JSON.parse(l) as { seq: number; hash: string; time: string };
+      await sql(ownerUrl, "INSERT INTO guard_audit (seq, hash, body, time) VALUES ($1, $2, $3, $4)", [e.seq, e.hash, l, e.time]);
+    }
+    for (const f of await readdir(join(w.store, "requests"))) {
+      const signed = JSON.parse(await readFile(join(w.store, "requests", f), "utf8")) as SignedRequest;
+      await sql(ownerUrl, "INSERT INTO guard_requests (id, body, created_at, expires_at, binding_key) VALUES ($1, $2, $3, $4, $5)", [signed.request.id, canonicalJson(signed), signed.request.createdAt, signed.request.expiresAt, requestBindingKey(signed.request)]);
+      const dir = join(w.store, "approvals", signed.request.id);
+      for (const a of existsSync(dir) ? await readdir(dir) : []) {
+        const body = canonicalJson(JSON.parse(await readFile(join(dir, a), "utf8")));
+        await sql(ownerUrl, "INSERT INTO guard_approvals (request_id, digest, body) VALUES ($1, $2, $3)", [signed.request.id, sha256Hex(body), body]);
+      }
+    }
+    const c = JSON.parse(await readFile(join(w.store, "consumed", `${consumed}.json`), "utf8")) as { consumedAt: string };
+    await sql(ownerUrl, "INSERT INTO guard_consumptions (request_id, body, consumed_at) VALUES ($1, $2, $3)", [consumed, canonicalJson(c), c.consumedAt]);
+
+    // Now, on the database: a recent request, approved.
+    recent = await request("recent", [], as(userUrl));
+    expect((await guard(w, ["approve", recent, "--yes"], { as: "bob", env: as(userUrl) })).code).toBe(0);
+    const v = await guard(w, ["audit", "verify", "--json"], { env: as(userUrl) });
+    expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, problems: [] });
+  }, 180_000);
+
+  afterAll(async () => {
+    await w?.cleanup();
+    await sql(ADMIN_URL, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    for (const role of [maint, user, group, owner]) await sql(ADMIN_URL, `DROP ROLE IF EXISTS ${role}`);
+  });
+
+  it("an ordinary guard role can neither DELETE nor call guard_prune; the CLI says who may (74), and nothing is written", async () => {
+    await refused(userUrl, "DELETE FROM guard_audit WHERE seq = 1", "42501");
+    await refused(userUrl, `SELECT * FROM guard_prune(now() - interval '30 days', 1, '${"0".repeat(64)}', '{}', 1, 0, 0, '{}', '{}')`, "42501");
+    const r = await guard(w, ["store", "prune", "--older-than", "8d", "--archive-dir", archiveDir], { env: as(userUrl) });
+    expect(r.code).toBe(74);
+    expect(r.stderr).toContain("guard_prune");
+    expect(existsSync(archiveDir)).toBe(false);
+  });
+
+  it("the trigger's setting cannot be faked: a role granted DELETE by mistake, with guard.pruning set, is still refused; so is the owner outside guard_prune", async () => {
+    await sql(ownerUrl, `GRANT DELETE ON guard_audit TO ${group}`);
+    try {
+      const msg = await refused(userUrl, "BEGIN; SET LOCAL guard.pruning = 'on'; DELETE FROM guard_audit WHERE seq = 1; COMMIT", "42501");
+      expect(msg).toContain("append-only");
+    } finally {
+      await sql(ownerUrl, `REVOKE DELETE ON guard_audit FROM ${group}`);
+    }
+    await refused(ownerUrl, "DELETE FROM guard_audit WHERE seq = 1", "42501");
+    expect(await sql(ownerUrl, "SELECT count(*)::int AS n FROM guard_audit WHERE seq = 1")).toEqual([{ n: 1 }]);
+  });
+
+  it("guard_prune refuses bounds that are not what the log holds, and removes nothing", async () => {
+    const [first] = await sql(ownerUrl, "SELECT hash FROM guard_audit WHERE seq = 1");
+    const msg = await refused(maintUrl, `SELECT * FROM guard_prune(now() - interval '8 days', 1, '${String(first!.hash)}', '{}', 2, 0, 0, '{}', '{}')`, "22023");
+    expect(msg).toContain("prune refused");
+    await refused(maintUrl, `SELECT * FROM guard_prune(now() - interval '1 day', 1, '${String(first!.hash)}', '{}', 1, 0, 0, '{}', '{}')`, "22023");
+    await refused(maintUrl, `SELECT * FROM guard_prune(now() - interval '8 days', 1, '${String(first!.hash)}', '{${recent}}', 1, 0, 0, '{}', '{}')`, "22023");
+    expect(await sql(ownerUrl, "SELECT count(*)::int AS n FROM guard_audit WHERE seq = 1")).toEqual([{ n: 1 }]);
+  });
+
+  it("the maintenance role prunes; the rest verifies, and with the archive everything; a retired request put back is refused as expired", async () => {
+    expect((await guard(w, ["store", "prune", "--older-than", "8d"], { env: as(maintUrl) })).code).toBe(64); // no --archive-dir
+    const r = await guard(w, ["store", "prune", "--older-than", "8d", "--archive-dir", archiveDir, "--json"], { env: as(maintUrl) });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { retired: string[]; archive: { path: string }; checkpoint: { seq: number }; events: number };
+    expect(out.retired).toEqual([consumed, denied].sort());
+    expect(await sql(ownerUrl, "SELECT min(seq)::int AS first FROM guard_audit")).toEqual([{ first: out.events + 1 }]);
+    expect(await sql(ownerUrl, "SELECT count(*)::int AS n FROM guard_requests")).toEqual([{ n: 1 }]);
+    expect(await sql(ownerUrl, "SELECT count(*)::int AS n FROM guard_consumptions")).toEqual([{ n: 0 }]);
+
+    const v = await guard(w, ["audit", "verify", "--json"], { env: as(userUrl) });
+    expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, problems: [] });
+    expect(v.code).toBe(0);
+    const va = await guard(w, ["audit", "verify", "--json", "--archive", out.archive.path], { env: as(userUrl) });
+    expect(JSON.parse(va.stdout)).toMatchObject({ ok: true, problems: [] });
+
+    // The consumed request put back by someone who can insert rows (its signed body, from the file store).
+    const signed = JSON.parse(await readFile(join(w.store, "requests", `${consumed}.json`), "utf8")) as SignedRequest;
+    await sql(userUrl, "INSERT INTO guard_requests (id, body, created_at, expires_at, binding_key) VALUES ($1, $2, $3, $4, $5)", [consumed, canonicalJson(signed), signed.request.createdAt, signed.request.expiresAt, requestBindingKey(signed.request)]);
+    const again = await guard(w, ["run", "--request", consumed, "--confirm", "production"], { as: "alice", env: { ...PROD, ...as(userUrl) } });
+    expect(again.code).toBe(75);
+    expect(again.stdout).not.toContain("purged");
+    const lv = await guard(w, ["audit", "verify", "--json"], { env: as(userUrl) });
+    expect((JSON.parse(lv.stdout) as { leftovers: string[] }).leftovers.join("\n")).toContain(consumed);
+
+    // The recent request still runs, once.
+    const ok = await guard(w, ["run", "--request", recent, "--confirm", "production"], { as: "alice", env: { ...PROD, ...as(userUrl) } });
+    expect(ok.code).toBe(0);
+    const replay = await guard(w, ["run", "--request", recent, "--confirm", "production"], { as: "alice", env: { ...PROD, ...as(userUrl) } });
+    expect(replay.code).not.toBe(0);
+  });
+});

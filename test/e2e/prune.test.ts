@@ -1,0 +1,351 @@
+/**
+ * Issue 18 (retention): `guard store prune` on the file store, with the built CLI, real keys and real
+ * history made ten days ago (libfaketime moves guard's clock, so the requests really expired then):
+ * a consumed request, a denied one, one never approved, an allowed run; and a recent open request.
+ * After the prune the log verifies, with the archive too; an anchor in the retired part needs the
+ * archive; a log whose head was cut without a checkpoint, or an altered archive, fails (65); a retired
+ * request put back is refused as expired; the recent request still runs once, and only once.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cp, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { join } from "node:path";
+import { guard, makeWorld, requestIdIn, type World } from "./world.js";
+
+const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
+const PURGE = "./maintenance/purge-lb-state.sh";
+/**
+ * Node's clock ten days back, for the guard it is put before (`node -r`): every time guard reads —
+ * the store's clock, createdAt, expiresAt, the audit events' times — is then ten days old, as if the
+ * history had been made then. (libfaketime would leak a variable into the run's bound environment.)
+ */
+const hookFor = (days: number): string => PAST_HOOK.replace("-10 * 86400000", `-${days} * 86400000`);
+const PAST_HOOK = `const OFFSET = -10 * 86400000;
+const Real = Date;
+class Shifted extends Real {
+  constructor(...a) { if (a.length === 0) super(Real.now() + OFFSET); else super(...a); }
+  static now() { return Real.now() + OFFSET; }
+}
+globalThis.Date = Shifted;
+`;
+
+interface VerifyJson {
+  ok: boolean;
+  problems: string[];
+  leftovers: string[];
+  head: { seq: number; hash: string };
+}
+
+const lines = async (w: World): Promise<string[]> => (await readFile(join(w.store, "audit", "events.jsonl"), "utf8")).trimEnd().split("\n");
+
+describe("issue 18: guard store prune (file store)", () => {
+  let w: World;
+  let consumed: string;
+  let denied: string;
+  let unapproved: string;
+  let recent: string;
+  let before: string[];
+  let archive: string;
+  let prePrune: string;
+
+  const verify = async (args: string[] = [], store?: string): Promise<{ code: number; v: VerifyJson }> => {
+    const r = await guard(w, ["audit", "verify", "--json", ...args], store ? { env: { GUARD_STORE: `file:${store}` } } : {});
+    return { code: r.code, v: JSON.parse(r.stdout) as VerifyJson };
+  };
+  const request = async (ticket: string, node: string[] = []): Promise<string> => {
+    const r = await guard(w, ["run", "--confirm", "production", "--reason", ticket, "--", PURGE, `--ticket=${ticket}`], { as: "alice", env: PROD, node });
+    expect(r.code).toBe(75);
+    return requestIdIn(r.stderr);
+  };
+
+  beforeAll(async () => {
+    w = await makeWorld();
+    const hook = join(w.dir, "ten-days-ago.cjs");
+    await writeFile(hook, PAST_HOOK);
+    const old = ["-r", hook];
+    consumed = await request("consumed", old);
+    expect((await guard(w, ["approve", consumed, "--yes"], { as: "bob", node: old })).code).toBe(0);
+    const ran = await guard(w, ["run", "--request", consumed, "--confirm", "production"], { as: "alice", env: PROD, node: old });
+    expect(ran.code).toBe(0);
+    denied = await request("denied", old);
+    expect((await guard(w, ["deny", denied, "--yes", "--reason", "no"], { as: "bob", node: old })).code).toBe(0);
+    unapproved = await request("unapproved", old);
+    expect((await guard(w, ["run", "--", "./maintenance/report-lb-state.sh"], { as: "alice", env: PROD, node: old })).code).toBe(0);
+    recent = await request("recent");
+    expect((await guard(w, ["approve", recent, "--yes"], { as: "bob" })).code).toBe(0);
+    before = await lines(w);
+    prePrune = join(w.dir, "store-before");
+    await cp(w.store, prePrune, { recursive: true });
+  }, 120_000);
+  afterAll(async () => w?.cleanup());
+
+  it("refuses without an age, with an age below the floor, or a malformed one (64)", async () => {
+    expect((await guard(w, ["store", "prune"])).code).toBe(64);
+    const young = await guard(w, ["store", "prune", "--older-than", "1d"]);
+    expect(young.code).toBe(64);
+    expect(young.stderr).toContain("7d");
+    expect((await guard(w, ["store", "prune", "--older-than", "90 days"])).code).toBe(64);
+    expect(await lines(w)).toEqual(before);
+  });
+
+  it("without --older-than, `retention:` in guard.config.yaml decides (and is held to the same floor)", async () => {
+    const config = join(w.dir, "guard.config.yaml");
+    try {
+      await writeFile(config, "retention: 2d\n");
+      const young = await guard(w, ["store", "prune"]);
+      expect(young.code).toBe(64);
+      expect(young.stderr).toContain("`retention:` 2d");
+      await writeFile(config, "retention: 8d\n");
+      const dry = await guard(w, ["store", "prune", "--dry-run", "--json"]);
+      expect(dry.code).toBe(0);
+      expect((JSON.parse(dry.stdout) as { retired: string[] }).retired).toEqual([consumed, denied, unapproved].sort());
+    } finally {
+      await rm(config, { force: true });
+    }
+    expect(await lines(w)).toEqual(before);
+  });
+
+  it("--dry-run shows what would be retired and changes nothing", async () => {
+    const r = await guard(w, ["store", "prune", "--older-than", "8d", "--dry-run", "--json"]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { requests: number; retired: string[]; checkpoint: unknown; dryRun: boolean };
+    expect(out.dryRun).toBe(true);
+    expect(out.retired).toEqual([consumed, denied, unapproved].sort());
+    expect(out.checkpoint).toBeNull();
+    const human = await guard(w, ["store", "prune", "--older-than", "8d", "--dry-run"]);
+    expect(human.code).toBe(0);
+    expect(human.stderr).toMatch(/would retire \d+ events \(through event \d+\) and 3 requests with 2 approval records and 1 consumption, expired before /);
+    expect(human.stderr).toContain("(not written)");
+    expect(await lines(w)).toEqual(before);
+    expect(existsSync(join(w.store, "archive"))).toBe(false);
+  });
+
+  it("retires the old history into an archive and appends a checkpoint; the rest verifies", async () => {
+    const r = await guard(w, ["store", "prune", "--older-than", "8d", "--json"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { retired: string[]; events: number; consumptions: number; approvals: number; archive: { path: string; sha256: string }; checkpoint: { seq: number } };
+    expect(out.retired).toEqual([consumed, denied, unapproved].sort());
+    expect(out.consumptions).toBe(1);
+    expect(out.approvals).toBe(2); // the approval and the denial
+    archive = out.archive.path;
+    expect(existsSync(archive)).toBe(true);
+    const after = await lines(w);
+    // The retired prefix is gone, the rest is byte for byte what it was, then the checkpoint.
+    expect(after.slice(0, -1)).toEqual(before.slice(out.events));
+    const cp = JSON.parse(after.at(-1)!) as { type: string; seq: number; data: { through: { seq: number; hash: string }; archive: { sha256: string } } };
+    expect(cp.type).toBe("store.pruned");
+    expect(cp.data.through.seq).toBe(out.events);
+    expect(cp.data.archive.sha256).toBe(out.archive.sha256);
+    for (const id of out.retired) expect(existsSync(join(w.store, "requests", `${id}.json`))).toBe(false);
+    expect(existsSync(join(w.store, "consumed", `${consumed}.json`))).toBe(false);
+    expect(existsSync(join(w.store, "requests", `${recent}.json`))).toBe(true);
+
+    const v = await verify();
+    expect(v.v.problems).toEqual([]);
+    expect(v.code).toBe(0);
+    const text = await guard(w, ["audit", "verify"]);
+    expect(text.stdout).toMatch(/starts at event \d+: events before it were retired by guard store prune/);
+    expect(text.stdout).toContain("✔ audit log verifies");
+    const withArchive = await verify(["--archive", archive]);
+    expect(withArchive.v.problems).toEqual([]);
+    expect(withArchive.code).toBe(0);
+    // Nothing more to retire: a second prune changes nothing.
+    const again = await guard(w, ["store", "prune", "--older-than", "8d", "--json"]);
+    expect(again.code).toBe(0);
+    expect((JSON.parse(again.stdout) as { through: unknown }).through).toBeNull();
+  });
+
+  it("an anchor in the retired part needs the archive; with it, it is checked", async () => {
+    const second = JSON.parse(before[1]!) as { seq: number; hash: string };
+    const without = await verify(["--anchor", `${second.seq}:${second.hash}`]);
+    expect(without.code).toBe(65);
+    expect(without.v.problems.join("\n")).toContain("--archive");
+    expect((await verify(["--anchor", `${second.seq}:${second.hash}`, "--archive", archive])).code).toBe(0);
+    const forged = await verify(["--anchor", `${second.seq}:${"0".repeat(64)}`, "--archive", archive]);
+    expect(forged.code).toBe(65);
+    // The head before the prune is still in the log.
+    const oldHead = JSON.parse(before.at(-1)!) as { seq: number; hash: string };
+    expect((await verify(["--anchor", `${oldHead.seq}:${oldHead.hash}`])).code).toBe(0);
+  });
+
+  it("a log whose head was cut without a checkpoint fails (65)", async () => {
+    const cut = join(w.dir, "store-cut");
+    await cp(prePrune, cut, { recursive: true });
+    await writeFile(join(cut, "audit", "events.jsonl"), `${before.slice(3).join("\n")}\n`);
+    const v = await verify([], cut);
+    expect(v.code).toBe(65);
+    expect(v.v.problems.join("\n")).toContain("head removed");
+  });
+
+  it("an altered or swapped archive fails (65)", async () => {
+    const text = gunzipSync(await readFile(archive)).toString("utf8");
+    const altered = join(w.dir, "altered.jsonl.gz");
+    await writeFile(altered, gzipSync(Buffer.from(text.replace("--ticket=consumed", "--ticket=c0nsumed"))));
+    const a = await verify(["--archive", altered]);
+    expect(a.code).not.toBe(0);
+    // Consistent with itself (manifest recomputed) but not the archive the checkpoint names.
+    const rest = text.split("\n");
+    const manifest = JSON.parse(rest[0]!) as { events: { sha256: string } };
+    const recompressed = join(w.dir, "recompressed.jsonl.gz");
+    await writeFile(recompressed, gzipSync(Buffer.from([JSON.stringify(manifest), ...rest.slice(1)].join("\n")), { level: 1 }));
+    const b = await verify(["--archive", recompressed]);
+    expect(b.code).toBe(65);
+    expect(b.v.problems.join("\n")).toContain("not the one the store.pruned checkpoint");
+  });
+
+  it("a retired request put back (with its approval) is refused as expired, and verify reports it as left over", async () => {
+    const text = gunzipSync(await readFile(archive)).toString("utf8").trimEnd().split("\n");
+    const records = text.slice(1 + (JSON.parse(text[0]!) as { events: { count: number } }).events.count).map((l) => JSON.parse(l) as { request: { request: { id: string } }; approvals: unknown[] });
+    const rec = records.find((r) => r.request.request.id === consumed)!;
+    await writeFile(join(w.store, "requests", `${consumed}.json`), JSON.stringify(rec.request, null, 2));
+    const { canonicalJson, sha256Hex } = await import("../../src/core/canonical.js");
+    await mkdir(join(w.store, "approvals", consumed), { recursive: true, mode: 0o700 });
+    for (const a of rec.approvals) await writeFile(join(w.store, "approvals", consumed, `${sha256Hex(canonicalJson(a))}.json`), JSON.stringify(a, null, 2));
+    const r = await guard(w, ["run", "--request", consumed, "--confirm", "production"], { as: "alice", env: PROD });
+    expect(r.code).toBe(75);
+    expect(r.stderr).toMatch(/expired/);
+    expect(r.stdout).not.toContain("purged");
+    const v = await verify();
+    expect(v.code).toBe(0);
+    expect(v.v.leftovers.join("\n")).toContain(consumed);
+    // The next prune removes what was put back.
+    const p = await guard(w, ["store", "prune", "--older-than", "8d", "--json"]);
+    expect(p.code).toBe(0);
+    expect((JSON.parse(p.stdout) as { leftovers: number }).leftovers).toBe(1);
+    expect(existsSync(join(w.store, "requests", `${consumed}.json`))).toBe(false);
+  });
+
+  it("the recent request still runs once (its index offsets were rewritten), and only once", async () => {
+    const created = (await readdir(join(w.store, "index", "created"))).sort();
+    expect(created).toContain(recent);
+    expect(created).not.toContain(consumed);
+    const off = Number(await readFile(join(w.store, "index", "created", recent), "utf8"));
+    const log = await readFile(join(w.store, "audit", "events.jsonl"));
+    const at = JSON.parse(log.subarray(off, log.indexOf(10, off)).toString("utf8")) as { type: string; data: { requestId: string } };
+    expect(at).toMatchObject({ type: "request.created", data: { requestId: recent } });
+    const ok = await guard(w, ["run", "--request", recent, "--confirm", "production"], { as: "alice", env: PROD });
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain("purged");
+    const replay = await guard(w, ["run", "--request", recent, "--confirm", "production"], { as: "alice", env: PROD });
+    expect(replay.code).not.toBe(0);
+    expect(replay.stdout).not.toContain("purged");
+    expect((await verify()).code).toBe(0);
+  });
+
+  it("crash points: before the commit only a stray archive is left; after it, left-over records that verify reports and the next prune removes", async () => {
+    // After the commit point (the new log renamed in), before the records were removed: put them all back.
+    const crashed = join(w.dir, "store-crashed");
+    await cp(prePrune, crashed, { recursive: true });
+    const env = { GUARD_STORE: `file:${crashed}` };
+    const p = await guard(w, ["store", "prune", "--older-than", "8d", "--json"], { env });
+    expect(p.code).toBe(0);
+    for (const d of ["requests", "approvals", "consumed"]) await cp(join(prePrune, d), join(crashed, d), { recursive: true, force: false, errorOnExist: false });
+    expect(existsSync(join(crashed, "consumed", `${consumed}.json`))).toBe(true);
+    const v = await verify([], crashed);
+    expect(v.v.problems).toEqual([]);
+    expect(v.code).toBe(0);
+    expect(v.v.leftovers).toHaveLength(3);
+    const again = await guard(w, ["store", "prune", "--older-than", "8d", "--json"], { env });
+    expect(again.code).toBe(0);
+    expect((JSON.parse(again.stdout) as { leftovers: number }).leftovers).toBe(3);
+    expect(existsSync(join(crashed, "consumed", `${consumed}.json`))).toBe(false);
+    expect(existsSync(join(crashed, "approvals", denied))).toBe(false);
+    expect((await verify([], crashed)).v.leftovers).toEqual([]);
+
+    // Before the commit point: the archive written, the log not yet replaced. The store is as it was and
+    // verifies; a new prune writes its own archive beside the stray one.
+    const early = join(w.dir, "store-early");
+    await cp(prePrune, early, { recursive: true });
+    await mkdir(join(early, "archive"));
+    await cp(join(crashed, "archive"), join(early, "archive"), { recursive: true });
+    expect((await verify([], early)).code).toBe(0);
+    const later = await guard(w, ["store", "prune", "--older-than", "8d", "--json"], { env: { GUARD_STORE: `file:${early}` } });
+    expect(later.code).toBe(0);
+    expect((await readdir(join(early, "archive"))).length).toBe(2);
+    expect((await verify(["--archive", (JSON.parse(later.stdout) as { archive: { path: string } }).archive.path], early)).code).toBe(0);
+  });
+
+  it("a forged checkpoint cannot excuse a planted request that can still run", async () => {
+    // A store whose log ends before the recent request was created: its record is planted (no
+    // request.created). A forged store.pruned, chained properly, names it as retired with a cutoff far ahead.
+    const forged = join(w.dir, "store-forged");
+    await cp(prePrune, forged, { recursive: true });
+    const k = before.findIndex((l) => l.includes('"type":"request.created"') && l.includes(recent));
+    const kept = before.slice(0, k);
+    const { chainEvent } = await import("../../src/core/audit.js");
+    const { canonicalJson } = await import("../../src/core/canonical.js");
+    const last = JSON.parse(kept.at(-1)!) as { seq: number; hash: string };
+    const fake = chainEvent(last, {
+      type: "store.pruned",
+      actor: { principal: null, fingerprint: null, user: "mallory" },
+      data: { cutoff: "2100-01-01T00:00:00.000Z", through: { seq: 0, hash: "0".repeat(64) }, retired: [recent], archive: { name: "x", sha256: "a".repeat(64), bytes: 1 } },
+    }, new Date().toISOString());
+    await writeFile(join(forged, "audit", "events.jsonl"), `${[...kept, canonicalJson(fake)].join("\n")}\n`);
+    const v = await verify([], forged);
+    expect(v.code).toBe(65);
+    expect(v.v.leftovers).toEqual([]);
+    expect(v.v.problems.join("\n")).toContain(`request ${recent} is in the store but the audit log has no request.created event`);
+  });
+
+  it("a store that does not verify is not pruned (65)", async () => {
+    const bad = join(w.dir, "store-bad");
+    await cp(prePrune, bad, { recursive: true });
+    await writeFile(join(bad, "audit", "events.jsonl"), `${before.slice(3).join("\n")}\n`);
+    const r = await guard(w, ["store", "prune", "--older-than", "8d"], { env: { GUARD_STORE: `file:${bad}` } });
+    expect(r.code).toBe(65);
+    expect(r.stderr).toContain("does not verify");
+    const last = JSON.parse((await readFile(join(bad, "audit", "events.jsonl"), "utf8")).trimEnd().split("\n").at(-1)!) as { type: string; data: { code: string } };
+    expect(last).toMatchObject({ type: "store.refused", data: { code: "tampered" } });
+  });
+});
+
+describe("issue 18: prunes one after another; with every archive, verify checks everything that was", () => {
+  let w: World;
+  afterAll(async () => w?.cleanup());
+
+  it("two prunes (the second retires the first's checkpoint): the log verifies, each archive is checked, a missing or extra one is reported", async () => {
+    w = await makeWorld();
+    const at = async (days: number): Promise<string[]> => {
+      const hook = join(w.dir, `${days}-days-ago.cjs`);
+      await writeFile(hook, hookFor(days));
+      return ["-r", hook];
+    };
+    const cycle = async (ticket: string, node: string[]): Promise<void> => {
+      const r = await guard(w, ["run", "--confirm", "production", "--reason", ticket, "--", PURGE, `--ticket=${ticket}`], { as: "alice", env: PROD, node });
+      const id = requestIdIn(r.stderr);
+      expect((await guard(w, ["approve", id, "--yes"], { as: "bob", node })).code).toBe(0);
+      expect((await guard(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: PROD, node })).code).toBe(0);
+    };
+    await cycle("thirty", await at(30));
+    // Fifteen days ago, a prune of what is older than eight days then (the thirty-day-old history).
+    const first = await guard(w, ["store", "prune", "--older-than", "8d", "--json"], { node: await at(15) });
+    expect(first.code).toBe(0);
+    const a1 = (JSON.parse(first.stdout) as { archive: { path: string }; requests: number }).archive.path;
+    await cycle("fifteen", await at(15));
+    // Now: the fifteen-day-old history goes, and with it the first prune's checkpoint.
+    const second = await guard(w, ["store", "prune", "--older-than", "8d", "--json"]);
+    expect(second.code).toBe(0);
+    const out2 = JSON.parse(second.stdout) as { archive: { path: string }; requests: number };
+    expect(out2.requests).toBe(1);
+    const a2 = out2.archive.path;
+    const archived = gunzipSync(await readFile(a2)).toString("utf8");
+    expect(archived).toContain('"type":"store.pruned"');
+
+    const v = async (...args: string[]): Promise<{ code: number; problems: string[] }> => {
+      const r = await guard(w, ["audit", "verify", "--json", ...args]);
+      return { code: r.code, problems: (JSON.parse(r.stdout) as { problems: string[] }).problems };
+    };
+    expect(await v()).toEqual({ code: 0, problems: [] });
+    expect(await v("--archive", a2)).toEqual({ code: 0, problems: [] }); // the later archive alone: its start is accounted for by the checkpoint it holds
+    expect(await v("--archive", a1, "--archive", a2)).toEqual({ code: 0, problems: [] }); // everything that was, from event 1
+    expect(await v("--archive", a2, "--archive", a1)).toEqual({ code: 0, problems: [] }); // in any order
+    const first1 = JSON.parse((await lines(w))[0]!) as { seq: number };
+    expect(first1.seq).toBeGreaterThan(1);
+    // The first archive without the second: a gap between them.
+    const gap = await v("--archive", a1);
+    expect(gap.code).toBe(65);
+    expect(gap.problems.join("\n")).toMatch(/sequence gap|missing/);
+  }, 120_000);
+});
