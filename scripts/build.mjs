@@ -1,12 +1,34 @@
 // The build: what `bin/guard.js` requires, in dist/. Plain CommonJS files that Node loads with require().
 //
-//   dist/guard.cjs           all of guard's own code (and chalk) in one file: one read, one compilation.
-//   dist/vendor/<name>.cjs   yaml, zod, pg, @inquirer/prompts and commander, each bundled on its own.
-//                            guard.cjs requires them only where they are used (yaml: a policy that is not
-//                            cached; zod: `guard policy schema`; pg: a PostgreSQL store; prompts: a
-//                            question at a terminal; commander: any command line but the plain
-//                            `guard run … -- CMD`), so an allowed `guard run` loads none of them.
+//   dist/guard.cjs           the entry: the code only the plain `guard run … -- CMD` and `guard check … --
+//                            CMD` need (main.ts, the run and check commands, and what only they use).
+//   dist/chunk-<hash>.cjs    guard's own code in three kinds of chunk, all made by esbuild's code splitting:
+//                            - the shared chunk: the rest of the start-up path, also used by cold code;
+//                              guard.cjs requires it, so an allowed run reads exactly these two files;
+//                            - the cold chunk: every module guard loads only with import() (commander's
+//                              command table and every other command, the policy parser and validator for
+//                              a policy that is not cached, the PostgreSQL store, previews, notifications,
+//                              GitHub annotations, …) and what only they use, in one file;
+//                            - one small chunk per import() target, which requires the cold chunk and
+//                              gives that module's exports: the first import() of anything cold loads the
+//                              whole cold chunk once.
+//   dist/vendor/<name>.cjs   yaml, zod, pg, @inquirer/prompts, commander and re2js, each bundled on its own,
+//                            required only where they are used (yaml: a policy that is not cached; zod:
+//                            `guard policy schema`; pg: a PostgreSQL store; prompts: a question at a
+//                            terminal; commander: any command line but the plain run and check), so an
+//                            allowed `guard run` loads none of them.
 //   dist/audit-worker.cjs    the worker thread of a parallel `guard audit verify`.
+//
+// Why split: Node 20 has no compile cache and compiles every byte it loads on every start; on Node ≥ 22
+// the compile cache still has to be read and the modules initialised. Why three kinds of chunk and not
+// esbuild's default (a chunk per set of importers: some twenty files on the start-up path, each a read,
+// a compilation and a cache lookup): every import() target is reached through one generated module that
+// also imports all of them (the "cold barrel"), so the cold code all has the same importers and lands in
+// one chunk, and the start-up code is split in only two (used by the entry alone, or by cold code too).
+// esbuild links the chunks (one instance of every module, live bindings), as ES modules; each chunk is
+// then turned into CommonJS by esbuild too (import → require, import() → require(), export → getters on
+// module.exports). The chunks require one another in one direction only (entry → shared, cold → shared),
+// so nothing is read half-initialised.
 //
 // The dependencies are bundled, not installed: they are devDependencies, the published package has no
 // dependencies, and what `npm audit` checks in a checkout is exactly what the bundles were built from.
@@ -15,12 +37,14 @@
 // import(). No source maps: they would point at sources the package does not ship (`--no-minify` gives
 // readable names for a CPU profile: node --cpu-prof bin/guard.js …).
 //
-// Outputs are written atomically (temporary file, then rename), vendor files before guard.cjs, and files
-// this build did not write are removed only when they are old: a guard process that is running while
-// the project is rebuilt (a test suite, a second terminal) keeps finding the vendor files it may need.
+// Outputs are written atomically (temporary file, then rename), chunks and vendor files before
+// guard.cjs, and files this build did not write are removed only when they are old: a guard process
+// that is running while the project is rebuilt (a test suite, a second terminal) keeps finding the
+// chunks and vendor files it may need (chunk names carry a hash of their content).
 import { build } from "esbuild";
-import { mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
-import { basename, dirname, join, relative } from "node:path";
+import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readFileSync } from "node:fs";
 
@@ -61,6 +85,85 @@ const vendorExternal = {
   },
 };
 
+/**
+ * Every import() in guard's sources goes to a module made here, which imports every module of the
+ * start-up path and re-exports the target: see the header.
+ */
+function lazyTargets(targets, startup) {
+  return {
+    name: "lazy-targets",
+    setup(b) {
+      b.onResolve({ filter: /^\./ }, async (args) => {
+        if (args.kind !== "dynamic-import" || args.namespace !== "file") return undefined;
+        const r = await b.resolve(args.path, { kind: "import-statement", resolveDir: args.resolveDir, importer: args.importer });
+        if (r.errors.length > 0 || r.external) return undefined;
+        if (!targets.has(r.path)) throw new Error(`build: import(${JSON.stringify(args.path)}) in ${relative(root, args.importer)} was not found by the first pass`);
+        return { path: r.path, namespace: "guard-lazy" };
+      });
+      b.onLoad({ filter: /.*/, namespace: "guard-lazy" }, (args) => ({
+        contents: [...[...startup].sort().map((m) => `import ${JSON.stringify(m)};`), `export * from ${JSON.stringify(args.path)};`].join("\n"),
+        resolveDir: dirname(args.path),
+        loader: "js",
+      }));
+    },
+  };
+}
+
+const guardOptions = {
+  ...common,
+  entryPoints: { guard: "src/main.ts" },
+  outdir,
+  define: { __GUARD_VERSION__: JSON.stringify(pkg.version) },
+};
+
+// First pass, from esbuild's own reading of the sources: which modules guard loads with import(), and
+// which it loads on start-up (reached from main.ts by static imports; main.ts itself runs guard, so it
+// is left out).
+const scan = await build({ ...guardOptions, outExtension: { ".js": ".cjs" }, metafile: true, minify: false, plugins: [vendorExternal] });
+const targets = new Set();
+for (const input of Object.values(scan.metafile.inputs)) {
+  for (const i of input.imports) if (i.kind === "dynamic-import" && !i.external) targets.add(resolve(root, i.path));
+}
+const startup = new Set();
+for (const queue = ["src/main.ts"]; queue.length > 0; ) {
+  const file = queue.pop();
+  for (const i of scan.metafile.inputs[file]?.imports ?? []) {
+    if (i.kind === "dynamic-import" || i.external || startup.has(resolve(root, i.path))) continue;
+    startup.add(resolve(root, i.path));
+    queue.push(i.path);
+  }
+}
+startup.delete(resolve(root, "src/main.ts"));
+
+// Second pass: the split, as ES modules (esbuild splits only those), then each chunk as CommonJS.
+const split = await build({
+  metafile: true,
+  ...guardOptions,
+  format: "esm",
+  splitting: true,
+  chunkNames: "chunk-[hash]",
+  outExtension: { ".js": ".cjs" },
+  supported: {},
+  plugins: [vendorExternal, lazyTargets(targets, startup)],
+});
+// The chunks are converted where a package.json says "type": "module", so that esbuild reads them as
+// Node reads ES modules (a CommonJS vendor file's module.exports is its default export).
+const esmDir = await mkdtemp(join(tmpdir(), "guard-build-"));
+let chunks;
+try {
+  await writeFile(join(esmDir, "package.json"), '{ "type": "module" }\n');
+  const sources = [];
+  for (const f of split.outputFiles) {
+    const src = join(esmDir, basename(f.path).replace(/\.cjs$/, ".js"));
+    await writeFile(src, f.contents);
+    sources.push(src);
+  }
+  const { external: _external, ...convert } = common;
+  chunks = await build({ ...convert, bundle: false, entryPoints: sources, outdir, outExtension: { ".js": ".cjs" } });
+} finally {
+  await rm(esmDir, { recursive: true, force: true });
+}
+
 const builds = await Promise.all([
   ...Object.entries(VENDOR).map(([name, file]) =>
     build({
@@ -70,15 +173,8 @@ const builds = await Promise.all([
     }),
   ),
   build({ ...common, entryPoints: { "audit-worker": "src/adapters/store/audit-worker.ts" }, outdir, outExtension: { ".js": ".cjs" } }),
-  build({
-    ...common,
-    entryPoints: { guard: "src/main.ts" },
-    outdir,
-    outExtension: { ".js": ".cjs" },
-    define: { __GUARD_VERSION__: JSON.stringify(pkg.version) },
-    plugins: [vendorExternal],
-  }),
 ]);
+builds.push(chunks);
 
 const entry = join(outdir, "guard.cjs");
 const files = builds.flatMap((r) => r.outputFiles);
