@@ -1,17 +1,14 @@
 // The build: what `bin/guard.js` requires, in dist/. Plain CommonJS files that Node loads with require().
 //
-//   dist/guard.cjs           the entry: the code only the plain `guard run … -- CMD` and `guard check … --
-//                            CMD` need (main.ts, the run and check commands, and what only they use).
-//   dist/chunk-<hash>.cjs    guard's own code in three kinds of chunk, all made by esbuild's code splitting:
-//                            - the shared chunk: the rest of the start-up path, also used by cold code;
-//                              guard.cjs requires it, so an allowed run reads exactly these two files;
-//                            - the cold chunk: every module guard loads only with import() (commander's
-//                              command table and every other command, the policy parser and validator for
-//                              a policy that is not cached, the PostgreSQL store, previews, notifications,
-//                              GitHub annotations, …) and what only they use, in one file;
-//                            - one small chunk per import() target, which requires the cold chunk and
-//                              gives that module's exports: the first import() of anything cold loads the
-//                              whole cold chunk once.
+//   dist/guard.cjs           the entry (main.ts), and the start-up chunk it requires: together, all the
+//   dist/chunk-<hash>.cjs    code of guard's own an allowed `guard run … -- CMD` or a plain `guard check`
+//                            can reach without import(). Those two files are all of guard's code such a
+//                            run reads and compiles (test/e2e/startup-loads.test.ts holds it to that).
+//                            Every other chunk holds code guard loads with import() where it is used:
+//                            commander's command table and the other commands, the approval flow, the
+//                            signer, the policy parser and validator (a policy that is not cached), the
+//                            PostgreSQL store, credential minting, previews, notifications, GitHub
+//                            annotations, completion… — each with what only it uses.
 //   dist/vendor/<name>.cjs   yaml, zod, pg, @inquirer/prompts, commander and re2js, each bundled on its own,
 //                            required only where they are used (yaml: a policy that is not cached; zod:
 //                            `guard policy schema`; pg: a PostgreSQL store; prompts: a question at a
@@ -19,16 +16,17 @@
 //                            allowed `guard run` loads none of them.
 //   dist/audit-worker.cjs    the worker thread of a parallel `guard audit verify`.
 //
-// Why split: Node 20 has no compile cache and compiles every byte it loads on every start; on Node ≥ 22
-// the compile cache still has to be read and the modules initialised. Why three kinds of chunk and not
-// esbuild's default (a chunk per set of importers: some twenty files on the start-up path, each a read,
-// a compilation and a cache lookup): every import() target is reached through one generated module that
-// also imports all of them (the "cold barrel"), so the cold code all has the same importers and lands in
-// one chunk, and the start-up code is split in only two (used by the entry alone, or by cold code too).
-// esbuild links the chunks (one instance of every module, live bindings), as ES modules; each chunk is
-// then turned into CommonJS by esbuild too (import → require, import() → require(), export → getters on
-// module.exports). The chunks require one another in one direction only (entry → shared, cold → shared),
-// so nothing is read half-initialised.
+// Why split: Node 20 has no compile cache and compiles every byte it loads on every start (the split
+// halves what an allowed run compiles); on Node ≥ 22 the compile cache still has to be read and the
+// modules initialised. The chunks are esbuild's code splitting, which links them (one instance of every
+// module, live bindings) but works on ES modules only, and gives a chunk to every set of entry points
+// that reach a module: left alone, the start-up code comes out in some twenty files, each a read, a
+// compilation and a cache lookup. So every import() in the sources goes to a module generated here that
+// imports every module of the start-up path and re-exports the target: all start-up code is then reached
+// by every import() target alike, and lands in one chunk. Each chunk is then turned into CommonJS by
+// esbuild too (import → require, import() → require(), export → getters on module.exports). Chunks
+// require one another in one direction only (the entry and the import() chunks require the start-up
+// chunk, which requires nothing of them but through import()), so nothing is read half-initialised.
 //
 // The dependencies are bundled, not installed: they are devDependencies, the published package has no
 // dependencies, and what `npm audit` checks in a checkout is exactly what the bundles were built from.
@@ -137,7 +135,6 @@ startup.delete(resolve(root, "src/main.ts"));
 
 // Second pass: the split, as ES modules (esbuild splits only those), then each chunk as CommonJS.
 const split = await build({
-  metafile: true,
   ...guardOptions,
   format: "esm",
   splitting: true,

@@ -40,10 +40,10 @@ export function defaultPolicyCacheDir(env: Readonly<Record<string, string | unde
 let buildId: string | undefined;
 
 /**
- * Identifies this build of guard: size, mtime and inode of the file this code is in (dist/guard.cjs,
- * rewritten by every build), so a new guard never reuses a verdict made by an old validator. The bundle
- * gives its module wrapper's `__filename`, which costs nothing; `import.meta.url` (a URL to parse) is for
- * the TypeScript sources.
+ * Identifies this build of guard: size, mtime and inode of the file this code is in (the start-up chunk
+ * dist/chunk-<hash>.cjs; every build writes every file of dist/ anew, and an install unpacks them all), so
+ * a new guard never reuses a verdict made by an old validator. The bundle gives its module wrapper's
+ * `__filename`, which costs nothing; `import.meta.url` (a URL to parse) is for the TypeScript sources.
  */
 function currentBuild(): string {
   if (buildId === undefined) {
