@@ -2,15 +2,16 @@
  * Entry point: run the command table; the single catch turns every error into its exit code.
  * Commands print what they found and throw a GuardError; nothing else in the program calls process.exit.
  *
- * `guard run [options] -- CMD…` in its plain shape goes straight to the run command (run-args.ts, held
- * to commander's own reading by test/cli-run-args.test.ts); everything else, and every error, goes
- * through commander, which is then loaded (cli.ts).
+ * `guard run [options] -- CMD…` and `guard check [options] -- CMD…` in their plain shape go straight to
+ * their command (run-args.ts, held to commander's own reading by test/cli-run-args.test.ts); everything
+ * else, and every error, goes through commander, which is then loaded (cli.ts).
  */
 import { writeSync } from "node:fs";
 import { ExitCode, GuardError } from "./core/errors.js";
 import { finishOutput, reportError, setColour, stderrStream } from "./adapters/output.js";
 import { runCommand, statusLine } from "./commands/run.js";
-import { parseRunArgs } from "./run-args.js";
+import { checkCommand } from "./commands/check.js";
+import { parseCheckArgs, parseRunArgs } from "./run-args.js";
 
 /**
  * `--color` and `--no-color` are guard's own anywhere before `--` (the last one wins); they are taken out
@@ -30,9 +31,14 @@ async function main(original: string[]): Promise<number> {
   const argv = takeColourFlags(original);
   try {
     const first = argv[2];
-    const plain = first === "run" ? parseRunArgs(argv.slice(3)) : null;
-    if (plain) {
-      await runCommand(plain.command, plain.opts);
+    const plainRun = first === "run" ? parseRunArgs(argv.slice(3)) : null;
+    if (plainRun) {
+      await runCommand(plainRun.command, plainRun.opts);
+      return typeof process.exitCode === "number" ? process.exitCode : 0;
+    }
+    const plainCheck = first === "check" ? parseCheckArgs(argv.slice(3)) : null;
+    if (plainCheck) {
+      await checkCommand(plainCheck.command, plainCheck.opts);
       return typeof process.exitCode === "number" ? process.exitCode : 0;
     }
     const { buildProgram, COMMAND_NAMES } = await import("./cli.js");

@@ -1,45 +1,72 @@
 /**
- * `guard run [options] -- CMD [ARGS…]` read without commander, for main.ts: building commander's command
- * table costs about 2 ms, a fifth of what guard may add in front of every command (docs/benchmarks.md).
+ * `guard run [options] -- CMD [ARGS…]` and `guard check [options] -- CMD [ARGS…]` read without commander,
+ * for main.ts: loading commander and building its command table costs more than anything else guard adds
+ * in front of a command (docs/benchmarks.md).
  *
  * Commander (cli.ts) stays the definition of the command line. This reads only the plain shape — known
  * options, each at most once, with a value that does not start with `-`, then `--` and the command — and
- * answers null for anything else (help, a typo, a repeated option, no `--`…), which main.ts then hands to
- * commander, errors and all. test/cli-run-args.test.ts holds it to commander's own result on every input
- * it accepts, over tables and generated command lines.
+ * answers null for anything else (help, a typo, a repeated option, no `--`, `check` with no command…),
+ * which main.ts then hands to commander, errors and all. test/cli-run-args.test.ts holds it to
+ * commander's own result on every input it accepts, over tables and generated command lines.
  */
-import type { RunOptions } from "./commands/options.js";
+import type { CommonOptions, RunOptions } from "./commands/options.js";
+import type { CheckOptions } from "./commands/check.js";
 
-type Key = keyof RunOptions;
+type Key = keyof RunOptions | keyof CheckOptions;
 
-/** The options of `guard run` that take a value (cli.ts: run's own and common()). */
-const VALUE_OPTIONS: ReadonlyMap<string, Key> = new Map<string, Key>([
-  ["--env", "env"],
-  ["--reason", "reason"],
-  ["--confirm", "confirm"],
-  ["--wait", "wait"],
-  ["--request", "request"],
+interface Shape {
+  /** Options that take a value, by their long name. */
+  values: ReadonlyMap<string, Key>;
+  /** Options that are flags. */
+  flags: ReadonlyMap<string, Key>;
+  /** commander's `<command...>`: at least one word after `--`. */
+  needsCommand: boolean;
+}
+
+/** common() in cli.ts: every command's --policy, --store, --key (and --json, a flag). */
+const COMMON_VALUES: ReadonlyArray<[string, keyof CommonOptions]> = [
   ["--policy", "policy"],
   ["--store", "store"],
   ["--key", "key"],
-]);
+];
 
-/** The options of `guard run` that are flags. */
-const FLAG_OPTIONS: ReadonlyMap<string, Key> = new Map<string, Key>([
-  ["--break-glass", "breakGlass"],
-  ["--json", "json"],
-]);
+const RUN: Shape = {
+  values: new Map<string, Key>([["--env", "env"], ["--reason", "reason"], ["--confirm", "confirm"], ["--wait", "wait"], ["--request", "request"], ...COMMON_VALUES]),
+  flags: new Map<string, Key>([["--break-glass", "breakGlass"], ["--json", "json"]]),
+  needsCommand: false,
+};
 
-/** Every option parseRunArgs reads (test/cli-run-args.test.ts: exactly those cli.ts gives `run`). */
-export const RUN_OPTION_NAMES: readonly string[] = [...VALUE_OPTIONS.keys(), ...FLAG_OPTIONS.keys()];
+const CHECK: Shape = {
+  values: new Map<string, Key>([["--env", "env"], ...COMMON_VALUES]),
+  flags: new Map<string, Key>([["--json", "json"]]),
+  needsCommand: true,
+};
+
+/** Every option each fast reader knows (test/cli-run-args.test.ts: exactly those cli.ts gives the command). */
+export const RUN_OPTION_NAMES: readonly string[] = [...RUN.values.keys(), ...RUN.flags.keys()];
+export const CHECK_OPTION_NAMES: readonly string[] = [...CHECK.values.keys(), ...CHECK.flags.keys()];
 
 export interface RunArgs {
   command: string[];
   opts: RunOptions;
 }
 
+export interface CheckArgs {
+  command: string[];
+  opts: CheckOptions;
+}
+
 /** `args` is what follows `run`; null means "not the plain shape: ask commander". */
 export function parseRunArgs(args: readonly string[]): RunArgs | null {
+  return parsePlain(RUN, args) as RunArgs | null;
+}
+
+/** `args` is what follows `check`; null means "not the plain shape: ask commander". */
+export function parseCheckArgs(args: readonly string[]): CheckArgs | null {
+  return parsePlain(CHECK, args) as CheckArgs | null;
+}
+
+function parsePlain(shape: Shape, args: readonly string[]): { command: string[]; opts: Partial<Record<Key, string | boolean>> } | null {
   const opts: Partial<Record<Key, string | boolean>> = {};
   let i = 0;
   for (; i < args.length; i++) {
@@ -48,8 +75,8 @@ export function parseRunArgs(args: readonly string[]): RunArgs | null {
     const eq = arg.indexOf("=");
     const name = arg.startsWith("--") && eq > 2 ? arg.slice(0, eq) : arg;
     const inline = name === arg ? undefined : arg.slice(eq + 1);
-    const valueKey = VALUE_OPTIONS.get(name);
-    const flagKey = FLAG_OPTIONS.get(name);
+    const valueKey = shape.values.get(name);
+    const flagKey = shape.flags.get(name);
     if (valueKey !== undefined) {
       const value = inline ?? args[++i];
       if (value === undefined || value.startsWith("-") || opts[valueKey] !== undefined) return null;
@@ -62,5 +89,7 @@ export function parseRunArgs(args: readonly string[]): RunArgs | null {
     }
   }
   if (i >= args.length) return null;
-  return { command: args.slice(i + 1), opts: opts as RunOptions };
+  const command = args.slice(i + 1);
+  if (shape.needsCommand && command.length === 0) return null;
+  return { command, opts };
 }

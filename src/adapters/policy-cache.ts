@@ -10,14 +10,13 @@
  * The cache is a convenience for guardrail mode only. Whoever can write the cache can choose the policy,
  * so it is never used when the system configuration pins the policy (resolveSettings then reports no
  * cache directory), and it is used only when the cache directory and entry are owned by the current
- * user and writable by nobody else. Any doubt (unreadable, malformed, wrong owner, a digest that is not
- * its model's) means a miss: the policy is parsed again, never refused or trusted because of the cache.
+ * user and writable by nobody else. Any doubt (unreadable, malformed, wrong owner, another key) means a
+ * miss: the policy is parsed again, never refused or trusted because of the cache.
  */
 import { closeSync, constants, fstatSync, openSync, readFileSync, statSync, promises as fsp } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { isAbsolute, join } from "node:path";
 import { digestOf, sha256Hex } from "../core/canonical.js";
-import { policyDigest } from "../core/policy/digest.js";
 import type { Diagnostic } from "../core/errors.js";
 import type { PolicyFile, PolicyTestCase } from "../core/policy/types.js";
 import type { Policy } from "../core/types.js";
@@ -41,10 +40,10 @@ export function defaultPolicyCacheDir(env: Readonly<Record<string, string | unde
 let buildId: string | undefined;
 
 /**
- * Identifies this build of guard: size, mtime and inode of the file this code is in (dist/guard.cjs,
- * rewritten by every build), so a new guard never reuses a verdict made by an old validator. The bundle
- * gives its module wrapper's `__filename`, which costs nothing; `import.meta.url` (a URL to parse) is for
- * the TypeScript sources.
+ * Identifies this build of guard: size, mtime and inode of the file this code is in (the start-up chunk
+ * dist/chunk-<hash>.cjs; every build writes every file of dist/ anew, and an install unpacks them all), so
+ * a new guard never reuses a verdict made by an old validator. The bundle gives its module wrapper's
+ * `__filename`, which costs nothing; `import.meta.url` (a URL to parse) is for the TypeScript sources.
  */
 function currentBuild(): string {
   if (buildId === undefined) {
@@ -91,9 +90,11 @@ export async function readCachedPolicy(cacheDir: string, key: string): Promise<C
     // user never finds Object.prototype members; JSON.parse does not, so rebuild them.
     policy.environments = Object.assign(Object.create(null), policy.environments);
     policy.principals = Object.assign(Object.create(null), policy.principals);
-    // The digest is the model's (core/policy/digest.ts): recomputed, so a cached policy binds exactly what
-    // a parsed one would, and an entry whose digest does not match its model is a miss.
-    if (policy.digest !== policyDigest(policy)) return null;
+    // The digest (core/policy/digest.ts) is the one computed when these exact bytes were parsed: the key
+    // covers every file's content, so an edit is a different entry, never this one with a stale digest.
+    // It is not recomputed here (canonical JSON of the whole model: most of a hit's cost at 1,000 rules);
+    // whoever could write a model that disagrees with its digest could write any model (see above).
+    if (typeof policy.digest !== "string" || !/^[0-9a-f]{64}$/.test(policy.digest)) return null;
     return { policy, warnings, tests };
   } catch {
     return null;

@@ -13,7 +13,7 @@ import type { Diagnostic } from "../core/errors.js";
 import type { Store } from "../adapters/store/types.js";
 // Static: every run appends to the audit log. open.ts loads the PostgreSQL driver only for postgres:// stores.
 import { openStore } from "../adapters/store/open.js";
-import { loadSigner, type Signer } from "../adapters/signer.js";
+import type { Signer } from "../adapters/signer.js";
 import { setJsonErrors } from "../adapters/output.js";
 import { assertOwnedByInvoker, resolveInvoker, type Invoker } from "../adapters/run-as.js";
 
@@ -138,6 +138,8 @@ export class Context {
 
   signer(): Promise<Signer> {
     this.signerPromise ??= Promise.resolve().then(async () => {
+      // Loaded on first use: an allowed run signs nothing (docs/benchmarks.md: what a run compiles).
+      const { loadSigner } = await import("../adapters/signer.js");
       const signer = await loadSigner({ setting: this.settings.key, source: this.settings.keySource, env: this.env, home: this.home });
       const inv = this.invoker();
       if (inv) {

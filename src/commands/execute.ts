@@ -18,7 +18,7 @@ import { identityChanges } from "../core/identity.js";
 import { bindFileArguments } from "../adapters/file-args.js";
 import { compareFiles } from "../core/file-args.js";
 import { previewDifference, samePreview } from "../core/preview.js";
-import { mintCredentials, type Minted } from "../adapters/credentials.js";
+import type { Minted } from "../adapters/credentials.js";
 import { childAs } from "../adapters/run-as.js";
 import { colours, say } from "../adapters/output.js";
 import type { Context } from "./context.js";
@@ -183,6 +183,8 @@ async function mintFor(ctx: Context, plan: Plan, actor: AuditActor, runId: strin
   if (!environment || !creds) return null;
   let minted: Minted;
   try {
+    // Loaded only for an environment that mints credentials (docs/benchmarks.md: what a run compiles).
+    const { mintCredentials } = await import("../adapters/credentials.js");
     minted = await mintCredentials(creds, { env: ctx.env, runId, requestId, environment });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

@@ -15,7 +15,6 @@ import { renderBanner, renderPlan } from "./render.js";
 import { auditBestEffort } from "./audit-events.js";
 import { anonymousActor } from "./identity.js";
 import { executeAllowed, type RunResult } from "./execute.js";
-import { runApprovedRequest, runBreakGlass, runWithApproval } from "./approval-flow.js";
 import type { GitHubReporter, RunTrace } from "../adapters/ci.js";
 
 /** The options checked before anything else; a usage error here still ends with the status line. */
@@ -68,8 +67,10 @@ async function gitHubReporterIfActions(): Promise<GitHubReporter | null> {
 }
 
 async function runWithContext(ctx: Context, command: string[], opts: RunOptions, waitSeconds: number | undefined, trace: RunTrace): Promise<RunResult> {
+  // The approval flow (requests, signatures, prompts, consuming) is loaded only when a run needs it: an
+  // allowed run neither compiles nor initialises it (docs/benchmarks.md).
   if (opts.request !== undefined) {
-    return runApprovedRequest(ctx, opts.request, command, opts, waitSeconds, trace);
+    return (await import("./approval-flow.js")).runApprovedRequest(ctx, opts.request, command, opts, waitSeconds, trace);
   }
   let plan: Plan;
   try {
@@ -88,7 +89,7 @@ async function runWithContext(ctx: Context, command: string[], opts: RunOptions,
   trace.plan = plan;
 
   if (opts.breakGlass) {
-    return runBreakGlass(ctx, plan, opts, trace);
+    return (await import("./approval-flow.js")).runBreakGlass(ctx, plan, opts, trace);
   }
 
   if (d.decision === "deny") {
@@ -103,7 +104,7 @@ async function runWithContext(ctx: Context, command: string[], opts: RunOptions,
   if (d.protected) for (const line of renderBanner(plan, colours())) say(line);
 
   if (d.decision === "approval") {
-    return runWithApproval(ctx, plan, opts, waitSeconds, trace);
+    return (await import("./approval-flow.js")).runWithApproval(ctx, plan, opts, waitSeconds, trace);
   }
 
   trace.beforeExec();

@@ -7,9 +7,10 @@ import { createTestDatabase } from "../helpers/pg.js";
 /**
  * What `guard run` loads is what it costs to start (docs/benchmarks.md): an allowed run on an unchanged
  * policy must not load the YAML parser, zod (used only to print the JSON schema), the PostgreSQL
- * driver, the prompts, commander or node:fs/promises. Checked on the built CLI by what Node reports
- * having loaded, not by timing; the first run, which parses the policy, shows that the check can see a
- * load.
+ * driver, the prompts, commander or node:fs/promises, nor any of guard's own code that only other
+ * commands use (scripts/build.mjs: the entry dist/guard.cjs and one chunk of start-up code; everything
+ * guard loads with import() is in other chunks). Checked on the built CLI by what Node reports having
+ * loaded, not by timing; the first run, which parses the policy, shows that the check can see a load.
  */
 
 let world: World;
@@ -29,6 +30,8 @@ async function loadsOf(args: string[], env: Record<string, string> = {}, nodeArg
 }
 
 const vendor = (l: Loaded): string[] => l.files.filter((f) => /[\\/]dist[\\/]vendor[\\/]/.test(f)).map((f) => f.replace(/^.*[\\/]/, "")).sort();
+/** guard's own chunks (dist/chunk-<hash>.cjs) that were loaded. */
+const chunks = (l: Loaded): string[] => l.files.filter((f) => /[\\/]dist[\\/]chunk-[^\\/]+\.cjs$/.test(f)).map((f) => f.replace(/^.*[\\/]/, "")).sort();
 
 beforeAll(async () => {
   world = await makeWorld();
@@ -40,25 +43,43 @@ afterAll(async () => {
 describe("what an allowed guard run loads", () => {
   const RUN = ["run", "--", "maintenance/report-lb-state.sh"];
 
+  let first: Loaded;
+  let again: Loaded;
+
   it("parsing a policy it has not seen loads the YAML parser (and nothing else of the vendor bundles)", async () => {
-    const first = await loadsOf(RUN);
+    first = await loadsOf(RUN);
     expect(vendor(first)).toEqual(["yaml.cjs"]);
   });
 
   it("an unchanged policy: none of yaml, zod, pg, prompts, nor node:fs/promises", async () => {
-    const again = await loadsOf(RUN);
+    again = await loadsOf(RUN);
     expect(vendor(again)).toEqual([]);
     expect(again.builtins).not.toContain("fs/promises");
     expect(again.builtins).not.toContain("perf_hooks");
     expect(again.builtins).not.toContain("worker_threads");
-    // The entry point and the one bundle of guard's own code; the plain `guard run … -- CMD` is read
-    // without commander (run-args.ts).
-    expect(again.files.filter((f) => f !== HOOK).map((f) => f.replace(/^.*[\\/](bin|dist)[\\/]/, "$1/"))).toEqual(["bin/guard.js", "dist/guard.cjs"]);
+    // The entry point, the entry bundle and the one chunk of start-up code; the plain `guard run … --
+    // CMD` is read without commander (run-args.ts).
+    const shown = again.files.filter((f) => f !== HOOK).map((f) => f.replace(/^.*[\\/](bin|dist)[\\/]/, "$1/").replace(/chunk-[^/]+\.cjs$/, "chunk-*.cjs"));
+    expect(shown).toEqual(["bin/guard.js", "dist/guard.cjs", "dist/chunk-*.cjs"]);
   });
 
-  it("any other command line goes through commander", async () => {
+  it("the policy parser is in chunks of its own, which an allowed run on a cached policy does not load", () => {
+    expect(chunks(again)).toHaveLength(1);
+    expect(chunks(first)).toEqual(expect.arrayContaining(chunks(again)));
+    expect(chunks(first).length).toBeGreaterThan(chunks(again).length);
+  });
+
+  it("a plain guard check loads what an allowed run does, and no more", async () => {
+    const check = await loadsOf(["check", "--json", "--", "maintenance/report-lb-state.sh"]);
+    expect(vendor(check)).toEqual([]);
+    expect(chunks(check)).toEqual(chunks(again));
+  });
+
+  it("any other command line goes through commander, whose command table is in other chunks", async () => {
     const withFlagsAfter = await loadsOf(["run", "maintenance/report-lb-state.sh"]);
     expect(vendor(withFlagsAfter)).toEqual(["commander.cjs"]);
+    expect(chunks(withFlagsAfter)).toEqual(expect.arrayContaining(chunks(again)));
+    expect(chunks(withFlagsAfter).length).toBeGreaterThan(chunks(again).length);
   });
 
   it("a PostgreSQL store loads the driver, and only it", async () => {

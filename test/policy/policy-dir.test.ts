@@ -1,4 +1,4 @@
-import { chmod, chown, cp, mkdir, mkdtemp, open, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, chown, cp, mkdir, mkdtemp, open, readdir, readFile, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -244,18 +244,42 @@ describe("loadPolicyDir: the validated-policy cache", () => {
     expect((await loadPolicyDir(dir, { cacheDir })).policy.digest).not.toBe(first.policy.digest);
   });
 
-  it("an entry whose digest is not its model's, or a cache others can write, is ignored", async () => {
+  it("an edit is never served stale: same size, same mtime, one byte changed is a miss with the new digest", async () => {
+    const cacheDir = join(tmp, "cache");
+    const path = join(dir, "guard.yaml");
+    const before = await stat(path);
+    const first = await loadPolicyDir(dir, { cacheDir });
+    expect((await loadPolicyDir(dir, { cacheDir })).policy).toEqual(first.policy);
+    // One byte of what decides changes; the length and the modification time stay as they were.
+    const edited = MINIMAL.replace('"report-*.sh"', '"rep0rt-*.sh"');
+    expect(edited.length).toBe(MINIMAL.length);
+    await writeFile(path, edited);
+    await utimes(path, before.atime, before.mtime);
+    expect((await stat(path)).mtime.getTime()).toBe(before.mtime.getTime());
+    const second = await loadPolicyDir(dir, { cacheDir });
+    const fresh = await loadPolicyDir(dir);
+    expect(second.policy.rules[0]?.match.commands).toEqual(["rep0rt-*.sh"]);
+    expect(second.policy.digest).toBe(fresh.policy.digest);
+    expect(second.policy.digest).not.toBe(first.policy.digest);
+    // And back: the first entry serves the first bytes again, with their digest.
+    await writeFile(path, MINIMAL);
+    expect((await loadPolicyDir(dir, { cacheDir })).policy.digest).toBe(first.policy.digest);
+  });
+
+  it("an entry is served only under its own key, with a well-formed digest, from a cache only its user can write", async () => {
     const cacheDir = join(tmp, "cache");
     await loadPolicyDir(dir, { cacheDir });
     const [entry] = await entries(cacheDir);
     const path = join(cacheDir, entry!);
     const cached = JSON.parse(await readFile(path, "utf8"));
-    cached.value.policy.digest = "0".repeat(64);
     cached.value.warnings = [{ severity: "warning", code: "from-cache", message: "m", file: "f", line: 1, col: 1 }];
-    await writeFile(path, JSON.stringify(cached));
+    // Another key inside the entry (an entry copied from another policy's file name): a miss.
+    await writeFile(path, JSON.stringify({ ...cached, key: "0".repeat(64) }));
+    expect((await loadPolicyDir(dir, { cacheDir })).warnings).toEqual([]);
+    // A digest that is not a SHA-256: a miss.
+    await writeFile(path, JSON.stringify({ ...cached, value: { ...cached.value, policy: { ...cached.value.policy, digest: "x" } } }));
     expect((await loadPolicyDir(dir, { cacheDir })).warnings).toEqual([]);
 
-    cached.value.policy.digest = (await loadPolicyDir(dir)).policy.digest;
     await writeFile(path, JSON.stringify(cached));
     await chmod(cacheDir, 0o770);
     expect((await loadPolicyDir(dir, { cacheDir })).warnings).toEqual([]);
