@@ -2,10 +2,22 @@ import { defineConfig } from "vitest/config";
 
 /**
  * Tests that run in the test process only (tables over the core, the policy parser, SSHSIG, properties,
- * rendering): no spawned guard, no process-wide state. They share worker threads and their loaded modules
- * (no per-file isolation), which saves about 0.25 s of CPU per file over a fresh process each.
+ * rendering, the store contracts, notification payloads, the docs' own checks): no spawned guard and no
+ * process-wide state (signals, process.env, fake timers, the working directory). They share worker
+ * threads and their loaded modules (no per-file isolation), which saves about 0.25 s of CPU per file over
+ * a fresh process each. A new test file that changes process-wide state belongs in the other project.
  */
-const inProcess = ["test/core/**/*.test.ts", "test/policy/**/*.test.ts", "test/sshsig/**/*.test.ts", "test/property/**/*.test.ts", "test/*.test.ts"];
+const inProcess = [
+  "test/*.test.ts",
+  "test/core/**/*.test.ts",
+  "test/policy/**/*.test.ts",
+  "test/sshsig/**/*.test.ts",
+  "test/property/**/*.test.ts",
+  "test/store/{open,file.contract,postgres.contract,audit-parallel}.test.ts",
+  "test/notify/{deliver,payload,policy}.test.ts",
+  "test/ci/format.test.ts",
+  "test/docs/{import-cycles,may-vary,readme-reference}.test.ts",
+];
 
 export default defineConfig({
   test: {
