@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 /**
  * Tests that run in the test process only (tables over the core, the policy parser, SSHSIG, properties,
@@ -19,11 +20,29 @@ const inProcess = [
   "test/docs/{import-cycles,may-vary,readme-reference}.test.ts",
 ];
 
+/**
+ * Files that spend tens of seconds waiting (timed trials, a 10 s lock wait, a 10 s kill grace period),
+ * started before all others so that their waits overlap the rest of the run instead of trailing it. The
+ * rest keep vitest's own order (longest last time first, else largest first).
+ */
+const startFirst = ["test/e2e/wakeup.test.ts", "test/security/hostile.test.ts", "test/fault/child.test.ts", "test/store/postgres.roles.test.ts"];
+
+class WaitersFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const rank = (f: TestSpecification): number => {
+      const i = startFirst.findIndex((p) => f.moduleId.endsWith(p));
+      return i === -1 ? startFirst.length : i;
+    };
+    return (await super.sort(files)).sort((a, b) => rank(a) - rank(b));
+  }
+}
+
 export default defineConfig({
   test: {
     testTimeout: 30_000,
     hookTimeout: 60_000,
     reporters: ["default"],
+    sequence: { sequencer: WaitersFirst },
     // Each project lists its own files (a project that extends this config would add to an include here).
     projects: [
       { extends: true, test: { name: "in-process", include: inProcess, pool: "threads" } },
