@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BIN, guard, homeOf, makeHomes, makeWorld, requestIdIn, type World } from "./world.js";
-import { createTestDatabase, sql } from "../helpers/pg.js";
+import { createTestDatabase, sql, withManyConnections } from "../helpers/pg.js";
 
 const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
 let w: World;
@@ -75,8 +75,8 @@ describe("PostgreSQL store", () => {
     const r = await guard(w, ["run", "--confirm", "production", "--reason", "race", "--", "./maintenance/purge-pg-race.sh"], { env: { ...PROD, ...as("alice") } });
     const id = requestIdIn(r.stderr);
     expect((await guard(w, ["approve", id, "--yes"], { env: as("bob") })).code).toBe(0);
-    const results = await Promise.all(
-      Array.from({ length: 50 }, () => guard(w, ["run", "--request", id, "--confirm", "production"], { env: { ...PROD, ...as("alice") } })),
+    const results = await withManyConnections(() =>
+      Promise.all(Array.from({ length: 50 }, () => guard(w, ["run", "--request", id, "--confirm", "production"], { env: { ...PROD, ...as("alice") } }))),
     );
     const codes = results.map((x) => x.code);
     expect(codes.filter((c) => c === 0)).toHaveLength(1);

@@ -151,14 +151,17 @@ describe("issue 12.5: each refusal appends exactly one event with its code", () 
 });
 
 describe("issue 12.5: a flood of identical refusals stays bounded", () => {
-  it("200 identical refusals append at most the limit a minute; the next event carries the count of the rest", { timeout: 240_000 }, async () => {
+  // 40 refusals, four times the limit (REFUSAL_LIMITS.perWindow is 10): as many as make the bound bite and
+  // keep 4 processes contending for the limiter's lock; each one is a spawned guard (about 0.1 s of CPU).
+  it("40 identical refusals (4 times the limit) append at most the limit a minute; the next event carries the count of the rest", { timeout: 240_000 }, async () => {
     const isFlood = (e: Event): boolean => e.type === "run.refused" && e.data.code === "confirm-mismatch" && e.actor.principal === "carol";
-    // carol's own approved request (approved by alice), refused for a wrong --confirm 200 times, 4 at a time.
+    // carol's own approved request (approved by alice), refused for a wrong --confirm 40 times, 4 at a time.
     const r = await guard(w, ["request", "--reason", "flood", "--", PURGE, "--ticket=flood"], { as: "carol", env: PROD });
     const id = requestIdIn(r.stdout);
     expect((await guard(w, ["approve", id, "--yes"], { as: "alice" })).code).toBe(0);
     const started = Date.now();
-    const N = 200;
+    const N = 4 * REFUSAL_LIMITS.perWindow;
+    expect(N).toBe(40);
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < N) {

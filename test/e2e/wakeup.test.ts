@@ -6,7 +6,7 @@
  * run's read and its wait would show up as about a second. The approvals land at varied moments
  * (jitter) so that some fall in that window.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
 import { BIN, guard, homeOf, makeHomes, makeWorld, type World } from "./world.js";
 import { createTestDatabase } from "../helpers/pg.js";
@@ -48,42 +48,32 @@ async function trials(w: World, env: (who: string) => Record<string, string>): P
   return out;
 }
 
-describe("wake-ups: a real waiting run, approved from another process", () => {
-  describe("file store", () => {
-    let w: World;
-    beforeAll(async () => {
-      w = await makeWorld();
-    });
-    afterAll(async () => {
-      await w.cleanup();
-    });
-
-    it(`${TRIALS} trials: every run starts well within a second of its approval`, async () => {
+// The two stores run at the same time (concurrent tests, each in its own world): a trial mostly waits,
+// for its jitter and for the spawned processes, so running them one after the other only doubles the time.
+describe.concurrent("wake-ups: a real waiting run, approved from another process", () => {
+  it(`file store: ${TRIALS} trials: every run starts well within a second of its approval`, async () => {
+    const w = await makeWorld();
+    try {
       const ms = await trials(w, (who) => ({ GUARD_KEY: w.people[who]!.key }));
       console.log(`file store: approval stored → first output, ms: ${ms.join(", ")}`);
       expect(ms.filter((t) => t >= BOUND_MS), `approval stored → first output, ms: ${ms.join(", ")}`).toEqual([]);
-    }, 300_000);
-  });
+    } finally {
+      await w.cleanup();
+    }
+  }, 300_000);
 
-  describe("PostgreSQL", () => {
-    let w: World;
-    let db: { url: string; drop(): Promise<void> };
-    const as = (who: string): Record<string, string> => homeOf(w, who);
-    beforeAll(async () => {
-      db = await createTestDatabase();
-      w = await makeWorld();
+  it(`PostgreSQL: ${TRIALS} trials: every run starts well within a second of its approval`, async () => {
+    const db = await createTestDatabase();
+    const w = await makeWorld();
+    try {
       w.env.GUARD_STORE = db.url;
       await makeHomes(w, ["alice", "bob"]);
-    });
-    afterAll(async () => {
-      await w.cleanup();
-      await db.drop();
-    });
-
-    it(`${TRIALS} trials: every run starts well within a second of its approval`, async () => {
-      const ms = await trials(w, as);
+      const ms = await trials(w, (who) => homeOf(w, who));
       console.log(`PostgreSQL: approval stored → first output, ms: ${ms.join(", ")}`);
       expect(ms.filter((t) => t >= BOUND_MS), `approval stored → first output, ms: ${ms.join(", ")}`).toEqual([]);
-    }, 300_000);
-  });
+    } finally {
+      await w.cleanup();
+      await db.drop();
+    }
+  }, 300_000);
 });

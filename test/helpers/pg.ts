@@ -47,3 +47,24 @@ export async function createTestDatabase(opts: { owner?: string } = {}): Promise
     },
   };
 }
+
+/** The advisory lock withManyConnections holds (any fixed number; only these tests take it). */
+const MANY_CONNECTIONS_LOCK = 7_391_022;
+
+/**
+ * Run `fn` while no other test holds this lock, in this run or another one on the same server. For a test
+ * that opens dozens of connections at once (50 racing stores or processes): test files run in parallel
+ * (vitest.config.ts), and two such tests together would pass PostgreSQL's max_connections (100).
+ * The lock is a session-level advisory lock on one admin connection; ending that session releases it,
+ * also when `fn` throws.
+ */
+export async function withManyConnections<T>(fn: () => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 5_000 });
+  await client.connect();
+  try {
+    await client.query("SELECT pg_advisory_lock($1)", [MANY_CONNECTIONS_LOCK]);
+    return await fn();
+  } finally {
+    await client.end();
+  }
+}

@@ -7,7 +7,7 @@ import type { Store } from "../../src/adapters/store/types.js";
 import { AuditVerifier, chainEvent } from "../../src/core/audit.js";
 import { canonicalJson, sha256Hex } from "../../src/core/canonical.js";
 import type { AuditActor, AuditEvent, Consumption, SignedRequest } from "../../src/core/types.js";
-import { ADMIN_URL, createTestDatabase, randomName, sql, urlFor } from "../helpers/pg.js";
+import { ADMIN_URL, createTestDatabase, randomName, sql, urlFor, withManyConnections } from "../helpers/pg.js";
 import { collect, expectGuardError, verifyBothWays } from "./contract.js";
 import { makeApproval, makeConsumption, makeDraft, makeRequest, newId } from "./fixtures.js";
 
@@ -113,17 +113,19 @@ describe("single use and the database's clock", () => {
     const r = makeRequest();
     await store.putRequest(r);
     const id = r.request.id;
-    const stores = await Promise.all(Array.from({ length: 50 }, () => openPostgresStore(url, { maxConnections: 1 })));
-    try {
-      const records = stores.map((_, i) => makeConsumption(id, 5000 + i));
-      const results = await Promise.all(stores.map((s, i) => s.consume(records[i]!)));
-      expect(results.filter(Boolean)).toHaveLength(1);
-      expect(await store.getConsumption(id)).toEqual(records[results.indexOf(true)]);
-      const again = await Promise.all(stores.slice(0, 5).map((s) => s.consume(makeConsumption(id, 1))));
-      expect(again).toEqual([false, false, false, false, false]);
-    } finally {
-      await Promise.all(stores.map((s) => s.close()));
-    }
+    await withManyConnections(async () => {
+      const stores = await Promise.all(Array.from({ length: 50 }, () => openPostgresStore(url, { maxConnections: 1 })));
+      try {
+        const records = stores.map((_, i) => makeConsumption(id, 5000 + i));
+        const results = await Promise.all(stores.map((s, i) => s.consume(records[i]!)));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.getConsumption(id)).toEqual(records[results.indexOf(true)]);
+        const again = await Promise.all(stores.slice(0, 5).map((s) => s.consume(makeConsumption(id, 1))));
+        expect(again).toEqual([false, false, false, false, false]);
+      } finally {
+        await Promise.all(stores.map((s) => s.close()));
+      }
+    });
   });
 
   it("now() is the server's clock_timestamp()", async () => {
