@@ -185,6 +185,28 @@ describe("PostgreSQL store: audit log through the indexes of migration 4", () =>
     expect(feb30.map((e) => e.time)).toContain("2026-02-30T00:00:00.000Z");
   });
 
+  it.each([
+    ["2024-02-29T23:59:59.999Z", "2024-02-29T23:59:59.999Z"],
+    ["2000-02-29T00:00:00.000Z", "2000-02-29T00:00:00.000Z"],
+    ["1900-02-29T00:00:00.000Z", null],
+    ["2026-02-29T00:00:00.000Z", null],
+    ["2026-04-31T00:00:00.000Z", null],
+    ["2026-12-31T00:00:00.000Z", "2026-12-31T00:00:00.000Z"],
+    ["2026-13-01T00:00:00.000Z", null],
+    ["2026-00-10T00:00:00.000Z", null],
+    ["2026-01-00T00:00:00.000Z", null],
+    ["2026-01-01T24:00:00.000Z", null],
+    ["2026-01-01T23:60:00.000Z", null],
+    ["2026-01-01T23:59:60.000Z", null],
+    ["2026-01-01T23:59:59Z", null],
+  ])("guard_audit_time of a body with time %s is %s (only a real date decides; anything else is read)", async (time, want) => {
+    const body = `{"actor":{},"data":{},"hash":"${"0".repeat(64)}","prev":"${"0".repeat(64)}","seq":1,"time":"${time}","type":"run.started"}`;
+    const rows = await sql(db.url, `SELECT ${schema}.guard_audit_time($1) AS t, ${schema}.guard_audit_type($1) AS k`, [body]);
+    expect(rows[0]!.t).toBe(want);
+    expect(rows[0]!.k).toBe("run.started");
+    if (want !== null) expect(Date.parse(time)).toBe(Date.parse(want));
+  });
+
   it("EXPLAIN: a recent --since, a --request and a --type use their indexes, not the whole table", async () => {
     const plan = async (f: AuditFilter): Promise<string> => {
       const q = auditFilterQuery(f)!;

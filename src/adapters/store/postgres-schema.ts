@@ -355,17 +355,20 @@ DECLARE
   d int;
   days int;
 BEGIN
-  t := substring(body FROM ',"time":"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{3}Z)","type":"[a-z][a-z0-9_.-]*"[}]$');
+  -- (substring returns the first parenthesised group: the whole time.)
+  t := substring(body FROM ',"time":"([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9][.][0-9]{3}Z)","type":"[a-z][a-z0-9_.-]*"[}]$');
   IF t IS NULL THEN
     RETURN NULL;
   END IF;
-  y := substr(t, 1, 4)::int;
-  m := substr(t, 6, 2)::int;
   d := substr(t, 9, 2)::int;
-  days := CASE WHEN m = 2 THEN CASE WHEN (y % 4 = 0 AND y % 100 <> 0) OR y % 400 = 0 THEN 29 ELSE 28 END
-               WHEN m IN (4, 6, 9, 11) THEN 30 ELSE 31 END;
-  IF m < 1 OR m > 12 OR d < 1 OR d > days OR substr(t, 12, 2)::int > 23 OR substr(t, 15, 2)::int > 59 OR substr(t, 18, 2)::int > 59 THEN
-    RETURN NULL;
+  IF d > 28 THEN
+    y := substr(t, 1, 4)::int;
+    m := substr(t, 6, 2)::int;
+    days := CASE WHEN m = 2 THEN CASE WHEN (y % 4 = 0 AND y % 100 <> 0) OR y % 400 = 0 THEN 29 ELSE 28 END
+                 WHEN m IN (4, 6, 9, 11) THEN 30 ELSE 31 END;
+    IF d > days THEN
+      RETURN NULL;
+    END IF;
   END IF;
   RETURN t;
 END
@@ -376,7 +379,8 @@ CREATE FUNCTION guard_audit_type(body text) RETURNS text
   AS $fn$ SELECT substring(body FROM ',"type":"([a-z][a-z0-9_.-]*)"[}]$') $fn$;
 
 CREATE FUNCTION guard_audit_request(body text) RETURNS text
-  LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog AS $fn$
+  -- PARALLEL RESTRICTED: an EXCEPTION block starts a subtransaction, which a parallel worker cannot.
+  LANGUAGE plpgsql IMMUTABLE PARALLEL RESTRICTED SET search_path = pg_catalog AS $fn$
 BEGIN
   RETURN coalesce(body::jsonb -> 'data' ->> 'requestId', '');
 EXCEPTION WHEN others THEN
