@@ -795,6 +795,7 @@ class FileStore implements Store {
       const index = await this.dir("index", true);
       const tmp = join(index, `.audit-seek.${randomBytes(8).toString("hex")}.tmp`);
       await fsp.writeFile(tmp, text, { flag: "wx", mode: this.fileMode });
+      await fsp.chmod(tmp, this.fileMode); // whatever the umask: a shared store's group extends it too
       try {
         await withFileLock(
           join(this.root, "audit", "lock"),
@@ -828,6 +829,7 @@ class FileStore implements Store {
       try {
         const w = openSync(tmp, CREATE_FLAGS, this.fileMode);
         try {
+          fchmodSync(w, this.fileMode);
           writeSync(w, seekHeader(String(st.ino), first));
         } finally {
           closeSync(w);
