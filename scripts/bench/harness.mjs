@@ -137,3 +137,16 @@ export async function vmHwmMb(pid) {
     return null;
   }
 }
+
+/**
+ * Run one process under GNU time: its wall time (ms), the CPU it used (user + sys, ms, its waited-for
+ * children included, from the kernel's resource usage) and its peak RSS (MB, %M). Null when
+ * /usr/bin/time is not installed.
+ */
+export async function runWithUsage(file, args, opts, dir) {
+  if (!hasGnuTime()) return null;
+  const out = join(dir, `usage-${process.hrtime.bigint()}.txt`);
+  const r = await runOnce("/usr/bin/time", ["-f", "%U %S %M", "-o", out, file, ...args], opts);
+  const [user, sys, rssKb] = (await readFile(out, "utf8")).trim().split("\n").pop().split(" ").map(Number);
+  return { ...r, cpuMs: (user + sys) * 1000, rssMb: rssKb / 1024 };
+}

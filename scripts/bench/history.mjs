@@ -56,7 +56,7 @@ function newId() {
  * Put `count` historic copies of `template` (a SignedRequest made by the CLI) into `store`, signed with
  * `keyFile` (whose public line is `publicLine`). `now` is the store's clock. Returns the time it took.
  */
-export async function writeHistory({ mod, store, template, keyFile, publicLine, count, now, batch = 32 }) {
+export async function writeHistory({ mod, store, template, keyFile, publicLine, count, now, batch = 32, samples = [] }) {
   const key = opensshEd25519(keyFile);
   const publicKey = Buffer.from(publicLine.split(/\s+/)[1], "base64");
   const ttl = Date.parse(template.request.expiresAt) - Date.parse(template.request.createdAt);
@@ -88,6 +88,7 @@ export async function writeHistory({ mod, store, template, keyFile, publicLine, 
     await Promise.all(
       Array.from({ length: Math.min(batch, count - i) }, async (_, k) => {
         const signed = make(i + k);
+        if (i + k === 0 || i + k === count >> 1 || i + k === count - 1) samples.push(signed);
         // Consumed first: PostgreSQL refuses to consume an expired request it holds (A10), and these
         // expired long ago; a consumption of a request not yet stored is taken as it is.
         if ((i + k) % 10 !== 9) {
@@ -103,5 +104,28 @@ export async function writeHistory({ mod, store, template, keyFile, publicLine, 
         await store.putRequest(signed);
       }),
     );
+  }
+}
+
+/**
+ * Check sample requests with OpenSSH itself: `ssh-keygen -Y verify` against an allowed_signers file
+ * holding the requester's public key, over the exact bytes guard verifies (requestMessage). Throws
+ * naming the request when one does not verify.
+ */
+export async function verifyWithSshKeygen({ mod, samples, principal, publicLine, dir }) {
+  const { execFile } = await import("node:child_process");
+  const { writeFile } = await import("node:fs/promises");
+  const { join } = await import("node:path");
+  const allowed = join(dir, "allowed_signers");
+  await writeFile(allowed, `${principal} ${publicLine}\n`);
+  for (const signed of samples) {
+    const sig = join(dir, `${signed.request.id}.sig`);
+    await writeFile(sig, signed.signature);
+    await new Promise((resolve, reject) => {
+      const child = execFile("ssh-keygen", ["-Y", "verify", "-f", allowed, "-I", principal, "-n", mod.SIG_NAMESPACE.request, "-s", sig], (err, stdout, stderr) =>
+        err ? reject(new Error(`ssh-keygen -Y verify refused the generated request ${signed.request.id}: ${stderr || stdout || err.message}`)) : resolve(),
+      );
+      child.stdin.end(mod.requestMessage(signed.request));
+    });
   }
 }

@@ -13,7 +13,7 @@ import { parseAuthorizedKey } from "../core/sshkey.js";
 import { parseSshSig, verifySshSig } from "../core/sshsig.js";
 import { parseDuration } from "../core/duration.js";
 import { PRUNE_FLOOR_SECONDS } from "../core/prune.js";
-import { auditTypeFilter } from "../core/audit-types.js";
+import { auditFilterMatches, auditTypeFilter, type AuditFilter } from "../core/audit-types.js";
 import { localTime } from "../core/time.js";
 import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
 import { SIG_NAMESPACE, type AuditEvent, type Consumption, type SignedApproval, type SignedRequest } from "../core/types.js";
@@ -36,21 +36,23 @@ export async function auditLogCommand(opts: AuditLogOptions): Promise<void> {
     sinceMs = d !== null ? Date.now() - d * 1000 : Date.parse(opts.since);
     if (Number.isNaN(sinceMs)) throw usageError(`--since ${JSON.stringify(opts.since)} is neither an ISO time nor a duration`, "e.g. --since 24h or --since 2026-11-27T00:00:00Z");
   }
-  let typeFilter: ((type: string) => boolean) | null = null;
+  const filter: AuditFilter = {};
+  if (sinceMs !== null) filter.sinceMs = sinceMs;
   if (opts.type !== undefined) {
     const f = auditTypeFilter(opts.type);
     if (!f.ok) throw usageError(`--type ${JSON.stringify(opts.type)} is not an audit event type`, `use a type or a family (e.g. --type approval for approval.*): ${f.known}`);
-    typeFilter = f.matches;
+    filter.type = { prefix: f.prefix, family: f.family };
   }
+  if (opts.request) filter.requestId = opts.request;
+  if (opts.actor) filter.actor = opts.actor;
   await withContext(opts, async (ctx) => {
     const store = await ctx.store({ create: false });
     const c = colours(stdoutStream());
     let n = 0;
-    for await (const e of store.readAudit()) {
-      if (sinceMs !== null && Date.parse(e.time) < sinceMs) continue;
-      if (typeFilter && !typeFilter(e.type)) continue;
-      if (opts.request && e.data.requestId !== opts.request) continue;
-      if (opts.actor && e.actor.principal !== opts.actor && e.actor.fingerprint !== opts.actor) continue;
+    // The store narrows through its indexes where it can; the exact filter below decides.
+    const events = Object.keys(filter).length > 0 && store.readAuditFiltered ? store.readAuditFiltered(filter) : store.readAudit();
+    for await (const e of events) {
+      if (!auditFilterMatches(e, filter)) continue;
       n++;
       if (opts.json) printJsonLine(e);
       else printStdout(renderEvent(e, c));

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import {
+  chmodSync,
   closeSync,
   constants,
   fchmodSync,
@@ -7,9 +8,12 @@ import {
   fstatSync,
   ftruncateSync,
   lstatSync,
+  mkdirSync,
   openSync,
   promises as fsp,
   readSync,
+  renameSync,
+  unlinkSync,
   watch,
   writeSync,
   type FSWatcher,
@@ -17,6 +21,7 @@ import {
 } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { auditHash, auditShapeProblem, chainEvent } from "../../core/audit.js";
+import { chooseSeekEntry, parseSeekIndex, seekEntryLine, seekHeader, seekTime, type SeekEntry } from "../../core/audit-seek.js";
 import { canonicalJson, sha256Hex } from "../../core/canonical.js";
 import { jsonTooDeep, TOO_DEEP } from "../../core/json-depth.js";
 import { BINDING_KEY_RE, requestBindingKey } from "../../core/request.js";
@@ -25,7 +30,7 @@ import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest
 import type { ParallelSink } from "./audit-parallel.js";
 import { withFileLock } from "./lock.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
-import { REQUEST_ID_RE, type AuditLineSink, type DamagedRecord, type PruneOptions, type PruneOutcome, type RequestList, type RequestWatch, type Store } from "./types.js";
+import { REQUEST_ID_RE, type AuditFilter, type AuditLineSink, type DamagedRecord, type PruneOptions, type PruneOutcome, type RequestList, type RequestWatch, type Store } from "./types.js";
 import { readCheckpoint, type PruneEvent } from "../../core/prune.js";
 
 /**
@@ -43,6 +48,9 @@ import { readCheckpoint, type PruneEvent } from "../../core/prune.js";
  *     index/consumed/<id>                   empty: the audit log may hold request.consumed for <id>
  *     index/created/<id>                    the byte offset in audit/events.jsonl of the request.created
  *                                           event of <id>: where a run's replay check starts reading
+ *     index/audit-seek                      the sparse seek index of audit/events.jsonl for `audit log
+ *                                           --since` (core/audit-seek.ts): built on first use, then
+ *                                           extended by appends, under the audit lock
  *     index/v1                              the indexes hold every request and consumption (a store
  *                                           from before them is indexed once, on first use)
  *     audit/lock                            held while appending (see lock.ts)
@@ -89,6 +97,10 @@ const ID_PREFIX_RE = /^r-[a-z2-7]{0,20}$/;
 const INDEX_ENTRY_RE = /^(\d{1,16})-(r-[a-z2-7]{20})$/;
 /** Read size for the audit log: large reads, few system calls. */
 const AUDIT_CHUNK = 1 << 20;
+/** The seek index has an entry about every this many bytes of log (about 500 events). */
+const SEEK_EVERY = 256 << 10;
+/** A seek index larger than this was not written by guard (a 100 GB log needs about 2 MB). */
+const SEEK_MAX_BYTES = 16 << 20;
 /** From this size on (about 8,000 events) audit verify checks lines in worker threads. */
 const PARALLEL_AUDIT_BYTES = 4 << 20;
 
@@ -622,6 +634,12 @@ class FileStore implements Store {
           }
           if (st.size === 0) await fsyncDir(dir);
           offset = st.size;
+          // A hint: an index that cannot be extended is rebuilt by the next `audit log --since`.
+          try {
+            this.extendSeekIndex(fd, st, event);
+          } catch {
+            // nothing: the log itself is written
+          }
           return event;
         } catch (e) {
           // A failing system call is the store's problem (74); anything else (a draft with no JSON form)
@@ -645,6 +663,231 @@ class FileStore implements Store {
       }
     }
     return event;
+  }
+
+  // --- audit log reads through indexes (guard audit log with filters) ----------------------------
+
+  /**
+   * From where the events that can match begin: with --request, the request's request.created event
+   * (index/created, checked as for the replay check; the request's events cannot come before the event
+   * that created it, as guard writes them); with --since, the seek index (core/audit-seek.ts). When both
+   * hold, the later start. --type and --actor alone read the whole log.
+   */
+  async *readAuditFiltered(filter: AuditFilter): AsyncIterable<AuditEvent> {
+    let start = 0;
+    if (filter.requestId !== undefined && REQUEST_ID_RE.test(filter.requestId)) {
+      start = Math.max(start, (await this.createdOffset(filter.requestId)) ?? 0);
+    }
+    if (filter.sinceMs !== undefined) start = Math.max(start, (await this.seekSince(filter.sinceMs)) ?? 0);
+    const at = { line: start === 0 ? 1 : 0 };
+    for await (const { buf, path } of this.auditBlocks(at, start)) {
+      for (let s = 0, nl = buf.indexOf(10, 0); nl !== -1; s = nl + 1, nl = buf.indexOf(10, s)) {
+        yield parseAuditLine(buf.toString("utf8", s, nl), start === 0 ? at.line++ : `a line after byte ${start}`, path);
+      }
+    }
+  }
+
+  /** The offset index/created/<id> names, when the line there is that request's intact request.created event. */
+  private async createdOffset(requestId: string): Promise<number | null> {
+    try {
+      const hint = await readRecordText(join(this.root, "index", "created", requestId));
+      if (hint === null || !/^\d{1,15}\n$/.test(hint)) return null;
+      const offset = Number(hint.trim());
+      const e = await this.eventAt(offset);
+      return e !== null && e.type === "request.created" && e.data.requestId === requestId && auditHash(e) === e.hash ? offset : null;
+    } catch (e) {
+      if (e instanceof GuardError) return null; // anything odd: read from the start
+      throw e;
+    }
+  }
+
+  /**
+   * The event whose line begins at `offset` (a newline just before it), or null. Reads at most 1 MiB:
+   * a longer line is read from the start by the caller instead.
+   */
+  private async eventAt(offset: number): Promise<AuditEvent | null> {
+    const path = join(this.root, "audit", "events.jsonl");
+    const fh = await openForRead(path);
+    if (fh === null) return null;
+    try {
+      const st = await fh.stat();
+      if (!st.isFile() || offset < 1 || offset >= st.size) return null;
+      const buf = Buffer.allocUnsafe(Math.min(AUDIT_CHUNK, st.size - offset + 1));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, offset - 1);
+      const nl = buf.indexOf(10, 1);
+      if (buf[0] !== 10 || nl === -1 || nl >= bytesRead) return null;
+      return parseAuditLine(buf.toString("utf8", 1, nl), "last", path);
+    } catch (e) {
+      if (e instanceof GuardError) return null;
+      throw e;
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Where `audit log --since` starts reading: the chosen seek entry's offset once the line there is the
+   * event it names, else null (the whole log). An index that is missing, torn, or made for another log
+   * (rewritten by prune: another inode or first line) is rebuilt first, by one read of the log.
+   */
+  private async seekSince(sinceMs: number): Promise<number | null> {
+    const logPath = join(this.root, "audit", "events.jsonl");
+    const ident = await logIdentity(logPath);
+    if (ident === null) return null;
+    let entries = this.readSeekIndex(ident);
+    if (entries === null) entries = await this.buildSeekIndex(logPath, ident);
+    if (entries === null) return null;
+    const chosen = chooseSeekEntry(entries, sinceMs);
+    if (chosen === null) return null;
+    const e = await this.eventAt(chosen.offset);
+    return e !== null && e.seq === chosen.seq ? chosen.offset : null;
+  }
+
+  /** The entries of index/audit-seek when it was made for this log, else null. */
+  private readSeekIndex(ident: LogIdentity): SeekEntry[] | null {
+    const path = join(this.root, "index", "audit-seek");
+    let fd: number;
+    try {
+      fd = openSync(path, READ_FLAGS);
+    } catch {
+      return null;
+    }
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile() || st.size > SEEK_MAX_BYTES) return null;
+      const buf = Buffer.alloc(st.size);
+      if (readSync(fd, buf, 0, buf.length, 0) !== buf.length) return null;
+      const index = parseSeekIndex(buf.toString("utf8"));
+      if (index === null || index.ino !== ident.ino || index.firstLine !== ident.firstLine) return null;
+      return index.entries;
+    } catch {
+      return null;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * Build the seek index by one read of the log, outside the lock; install it under the lock if the log
+   * is still the same file (appends since then are covered by the next append, which extends the index
+   * from its last entry). Null when the log cannot be read through (the caller's full read reports why).
+   */
+  private async buildSeekIndex(logPath: string, ident: LogIdentity): Promise<SeekEntry[] | null> {
+    const entries: SeekEntry[] = [];
+    let max = -Infinity;
+    let offset = 0;
+    let last = 0;
+    try {
+      const at = { line: 1 };
+      for await (const { buf, path } of this.auditBlocks(at)) {
+        for (let s = 0, nl = buf.indexOf(10, 0); nl !== -1; s = nl + 1, nl = buf.indexOf(10, s)) {
+          const e = parseAuditLine(buf.toString("utf8", s, nl), at.line++, path);
+          if (offset > 0 && offset - last >= SEEK_EVERY) {
+            entries.push({ seq: e.seq, offset, maxBefore: max });
+            last = offset;
+          }
+          max = Math.max(max, seekTime(e.time));
+          offset += nl + 1 - s;
+        }
+      }
+    } catch (e) {
+      if (e instanceof GuardError) return null;
+      throw e;
+    }
+    const text = seekHeader(ident.ino, ident.firstLine) + entries.map(seekEntryLine).join("");
+    try {
+      const index = await this.dir("index", true);
+      const tmp = join(index, `.audit-seek.${randomBytes(8).toString("hex")}.tmp`);
+      await fsp.writeFile(tmp, text, { flag: "wx", mode: this.fileMode });
+      await fsp.chmod(tmp, this.fileMode); // whatever the umask: a shared store's group extends it too
+      try {
+        await withFileLock(
+          join(this.root, "audit", "lock"),
+          async () => {
+            const now = await logIdentity(logPath);
+            if (now !== null && now.ino === ident.ino && now.firstLine === ident.firstLine && now.size >= offset) await fsp.rename(tmp, join(index, "audit-seek"));
+          },
+          { mode: this.fileMode, what: `the audit log ${logPath}`, timeoutMs: this.lockTimeoutMs },
+        );
+      } finally {
+        await fsp.unlink(tmp).catch(() => undefined);
+      }
+    } catch {
+      // not installed: this read still uses the entries
+    }
+    return entries;
+  }
+
+  /**
+   * Under the audit lock, after `event` was appended at st.size: a new log starts its index; an index
+   * made for this log gets an entry for this event when its last entry is SEEK_EVERY bytes back (the
+   * lines since are read for their times). Synchronous, like the append.
+   */
+  private extendSeekIndex(fd: number, st: Stats, event: AuditEvent): void {
+    const path = join(this.root, "index", "audit-seek");
+    if (st.size === 0) {
+      const first = firstLineDigest(fd);
+      if (first === null) return;
+      mkdirIndexSync(this.root, this.dirMode);
+      const tmp = join(this.root, "index", `.audit-seek.${randomBytes(8).toString("hex")}.tmp`);
+      try {
+        const w = openSync(tmp, CREATE_FLAGS, this.fileMode);
+        try {
+          fchmodSync(w, this.fileMode);
+          writeSync(w, seekHeader(String(st.ino), first));
+        } finally {
+          closeSync(w);
+        }
+        renameSync(tmp, path);
+      } finally {
+        try {
+          unlinkSync(tmp);
+        } catch {
+          // renamed
+        }
+      }
+      return;
+    }
+    let ifd: number;
+    try {
+      ifd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    } catch {
+      return; // none yet: the next `audit log --since` builds it
+    }
+    try {
+      const ist = fstatSync(ifd);
+      if (!ist.isFile() || ist.size > SEEK_MAX_BYTES) return;
+      const tail = Buffer.alloc(Math.min(ist.size, 256));
+      readSync(ifd, tail, 0, tail.length, ist.size - tail.length);
+      const head = Buffer.alloc(Math.min(ist.size, 128));
+      readSync(ifd, head, 0, head.length, 0);
+      const headLine = head.toString("utf8").split("\n")[0]!;
+      const header = parseSeekIndex(`${headLine}\n`);
+      if (header === null || header.ino !== String(st.ino) || header.firstLine !== firstLineDigest(fd)) return;
+      if (tail.length === 0 || tail[tail.length - 1] !== 10) return;
+      const lines = tail.toString("utf8").split("\n");
+      const lastLine = lines[lines.length - 2] ?? "";
+      const lastParsed = parseSeekIndex(`${headLine}\n${lastLine === headLine ? "" : `${lastLine}\n`}`);
+      if (lastParsed === null) return;
+      const prev = lastParsed.entries[0] ?? { seq: 0, offset: 0, maxBefore: -Infinity };
+      if (st.size - prev.offset < SEEK_EVERY || prev.offset > st.size) return;
+      // The times of the events between the last entry and this event.
+      const span = Buffer.allocUnsafe(st.size - prev.offset);
+      if (readSync(fd, span, 0, span.length, prev.offset) !== span.length) return;
+      let max = prev.maxBefore;
+      for (let s = 0, nl = span.indexOf(10, 0); nl !== -1; s = nl + 1, nl = span.indexOf(10, s)) {
+        let t = Infinity;
+        try {
+          t = seekTime((JSON.parse(span.toString("utf8", s, nl)) as { time?: unknown }).time);
+        } catch {
+          // an unreadable line counts as a time that is no date
+        }
+        max = Math.max(max, t);
+      }
+      writeSync(ifd, seekEntryLine({ seq: event.seq, offset: st.size, maxBefore: max }));
+    } finally {
+      closeSync(ifd);
+    }
   }
 
   async *readAudit(): AsyncIterable<AuditEvent> {
@@ -694,7 +937,7 @@ class FileStore implements Store {
    * than readline for a million lines, and byte-exact. A block is valid until the next one is requested.
    * The caller counts the lines it takes in `at.line`, which names a torn last line.
    */
-  private async *auditBlocks(at: { line: number }): AsyncGenerator<{ buf: Buffer; path: string }> {
+  private async *auditBlocks(at: { line: number }, from = 0): AsyncGenerator<{ buf: Buffer; path: string }> {
     const dir = await this.dir("audit", false);
     if (dir === null) return;
     const path = join(dir, "events.jsonl");
@@ -704,6 +947,7 @@ class FileStore implements Store {
       if (!(await fh.stat()).isFile()) throw integrityError(`the audit log ${path} is not a regular file`, "Inspect the store.");
       let buf = Buffer.allocUnsafe(AUDIT_CHUNK);
       let filled = 0; // bytes in buf; those after the last newline are the start of a line still being read
+      let pos = from;
       for (;;) {
         if (filled === buf.length) {
           // One line longer than the buffer: make room for the rest of it.
@@ -711,10 +955,11 @@ class FileStore implements Store {
           buf.copy(bigger, 0, 0, filled);
           buf = bigger;
         }
-        const { bytesRead } = await fh.read(buf, filled, buf.length - filled, null).catch((e: unknown) => {
+        const { bytesRead } = await fh.read(buf, filled, buf.length - filled, pos).catch((e: unknown) => {
           throw fsError("read the audit log", path, e);
         });
         if (bytesRead === 0) break;
+        pos += bytesRead;
         const scanFrom = filled;
         filled += bytesRead;
         const last = buf.lastIndexOf(10, filled - 1);
@@ -1064,8 +1309,8 @@ function assertShape(problem: string | null, what: string): void {
 
 // --- audit helpers ------------------------------------------------------------------------------
 
-function parseAuditLine(text: string, lineNo: number | "last", path: string): AuditEvent {
-  const where = lineNo === "last" ? "last line" : `line ${lineNo}`;
+function parseAuditLine(text: string, lineNo: number | string, path: string): AuditEvent {
+  const where = lineNo === "last" ? "last line" : typeof lineNo === "string" ? lineNo : `line ${lineNo}`;
   if (jsonTooDeep(text)) throw integrityError(`the audit log ${path} ${where} ${TOO_DEEP}`, "The log was damaged or edited: run guard audit verify on a copy and investigate.");
   let e: unknown;
   try {
@@ -1103,6 +1348,52 @@ function readLastEvent(fd: number, size: number, path: string): { seq: number; h
     }
     return { seq: e.seq, hash: e.hash };
   }
+}
+
+interface LogIdentity {
+  ino: string;
+  size: number;
+  /** sha256 of the first line (its first 4 KiB), hex. */
+  firstLine: string;
+}
+
+/** What names a log for its seek index: inode and first line, so that a rewritten log is another one. */
+async function logIdentity(path: string): Promise<LogIdentity | null> {
+  let fd: number;
+  try {
+    fd = openSync(path, READ_FLAGS);
+  } catch {
+    return null;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return null;
+    const first = firstLineDigest(fd);
+    return first === null ? null : { ino: String(st.ino), size: st.size, firstLine: first };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** sha256 of the log's first line, as far as its first 4 KiB; null while the log has no complete line. */
+function firstLineDigest(fd: number): string | null {
+  const buf = Buffer.alloc(4096);
+  const n = readSync(fd, buf, 0, buf.length, 0);
+  const nl = buf.subarray(0, n).indexOf(10);
+  if (nl === -1 && n < buf.length) return null;
+  return sha256Hex(buf.toString("latin1", 0, nl === -1 ? n : nl + 1));
+}
+
+function mkdirIndexSync(root: string, mode: number): void {
+  const dir = join(root, "index");
+  try {
+    mkdirSync(dir, { mode });
+    chmodSync(dir, mode);
+  } catch (e) {
+    if (errCode(e) !== "EEXIST") throw e;
+  }
+  const st = lstatSync(dir);
+  if (!st.isDirectory()) throw new Error("index is not a directory");
 }
 
 // --- small helpers ------------------------------------------------------------------------------

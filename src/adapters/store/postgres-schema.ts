@@ -406,12 +406,79 @@ $do$;
 REVOKE ALL ON FUNCTION ${PRUNE_FUNCTION} FROM PUBLIC;
 `;
 
+/**
+ * Version 5: `guard audit log` with filters reads through indexes, not the whole log (issue 18).
+ * Expression indexes on the row's body, computed by the database from the text every reader parses (not
+ * from the time column, which a row from before version 2 may not agree with):
+ * - guard_audit_time(body): the event's time, when the body ends as a canonical body does
+ *   (`,"time":"<ISO ms Z>","type":"<type>"}`) and the time is a real calendar date; else NULL. Such an
+ *   ending can only be the top-level time member when the body is JSON, so a non-NULL value is exactly
+ *   what JSON.parse reads, and as text in the C collation it sorts as Date.parse does.
+ * - guard_audit_type(body): the type from the same ending, else NULL.
+ * - guard_audit_request(body): data.requestId decoded as JSON (jsonb: the last of repeated keys, as
+ *   JSON.parse); '' when there is none; NULL when the body does not decode.
+ * A NULL says "unknown": the queries take those rows too, so an index narrows and never decides (the
+ * command applies the exact filter). None of the functions can fail: an append must never fail on them.
+ * ANALYZE gives the planner the expressions' statistics, so a recent --since is an index range.
+ */
+const V5 = `
+CREATE FUNCTION guard_audit_time(body text) RETURNS text
+  LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog AS $fn$
+DECLARE
+  t text;
+  y int;
+  m int;
+  d int;
+  days int;
+BEGIN
+  -- (substring returns the first parenthesised group: the whole time.)
+  t := substring(body FROM ',"time":"([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9][.][0-9]{3}Z)","type":"[a-z][a-z0-9_.-]*"[}]$');
+  IF t IS NULL THEN
+    RETURN NULL;
+  END IF;
+  d := substr(t, 9, 2)::int;
+  IF d > 28 THEN
+    y := substr(t, 1, 4)::int;
+    m := substr(t, 6, 2)::int;
+    days := CASE WHEN m = 2 THEN CASE WHEN (y % 4 = 0 AND y % 100 <> 0) OR y % 400 = 0 THEN 29 ELSE 28 END
+                 WHEN m IN (4, 6, 9, 11) THEN 30 ELSE 31 END;
+    IF d > days THEN
+      RETURN NULL;
+    END IF;
+  END IF;
+  RETURN t;
+END
+$fn$;
+
+CREATE FUNCTION guard_audit_type(body text) RETURNS text
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog
+  AS $fn$ SELECT substring(body FROM ',"type":"([a-z][a-z0-9_.-]*)"[}]$') $fn$;
+
+CREATE FUNCTION guard_audit_request(body text) RETURNS text
+  -- PARALLEL RESTRICTED: an EXCEPTION block starts a subtransaction, which a parallel worker cannot.
+  LANGUAGE plpgsql IMMUTABLE PARALLEL RESTRICTED SET search_path = pg_catalog AS $fn$
+BEGIN
+  RETURN coalesce(body::jsonb -> 'data' ->> 'requestId', '');
+EXCEPTION WHEN others THEN
+  RETURN NULL; -- not JSON, a \\u0000 or lone surrogate jsonb refuses, nested too deep: read it
+END
+$fn$;
+
+CREATE INDEX guard_audit_by_time ON guard_audit ((guard_audit_time(body)) COLLATE "C");
+CREATE INDEX guard_audit_untimed ON guard_audit (seq) WHERE guard_audit_time(body) IS NULL;
+CREATE INDEX guard_audit_by_type ON guard_audit ((guard_audit_type(body)) COLLATE "C", seq);
+CREATE INDEX guard_audit_untyped ON guard_audit (seq) WHERE guard_audit_type(body) IS NULL;
+CREATE INDEX guard_audit_by_request ON guard_audit (guard_audit_request(body), seq);
+ANALYZE guard_audit;
+`;
+
 /** In order; versions are 1, 2, 3, … without gaps. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "requests, approvals, consumptions, audit; append-only triggers; notifications", sql: V1 },
   { version: 2, description: "audit appends only through guard_append_audit(); CHECK constraints on audit rows; an append lock users cannot take", sql: V2 },
   { version: 3, description: "requests indexed by binding key and expiry: lookups and listings read only unexpired rows", sql: V3 },
   { version: 4, description: "retention: guard_prune() (EXECUTE granted by the owner) is the only way rows are removed", sql: V4 },
+  { version: 5, description: "audit events indexed by time, type and request: audit log with filters reads only what can match", sql: V5 },
 ];
 
 /** The schema version this build of guard expects. */

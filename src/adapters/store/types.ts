@@ -1,5 +1,6 @@
 import type { Buffer } from "node:buffer";
 import type { CanonicalLine } from "../../core/audit-line.js";
+import type { AuditFilter } from "../../core/audit-types.js";
 import type { AuditActor, AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
 
 /**
@@ -76,6 +77,14 @@ export interface Store {
   appendAudit(draft: AuditDraft): Promise<AuditEvent>;
   /** Read the audit log in sequence order. 65 if a line is unreadable. */
   readAudit(): AsyncIterable<AuditEvent>;
+  /**
+   * For `guard audit log` with filters: the events in sequence order, at least every one that matches
+   * (the caller applies the exact filter; readAudit() would be a valid answer), read through indexes
+   * instead of the whole log where the store has one (README "Audit log"). An event inside the part
+   * read that cannot be decoded is an error (65), as in readAudit; the part an index lets the store skip
+   * is not read at all (`audit verify` reads everything). Optional: without it, callers scan readAudit().
+   */
+  readAuditFiltered?(filter: AuditFilter): AsyncIterable<AuditEvent>;
   /**
    * The same log, for `audit verify`: each stored line is offered to `sink.pushLine` first, and parsed and
    * `push`ed only when the sink declines it. Same order and errors as readAudit. Optional: without it the
@@ -173,6 +182,8 @@ export interface AuditLineSink {
   readonly headSeq: number;
   readonly headHash: string;
 }
+
+export type { AuditFilter } from "../../core/audit-types.js";
 
 /** Request ids: guard-generated, lowercase base32, so they are safe as file names and in URLs. */
 export { REQUEST_ID_PATTERN as REQUEST_ID_RE } from "../../core/ids.js";
