@@ -3,10 +3,12 @@ import { NOTIFY_EVENTS } from "../types.js";
 import { DETECTORS, SIMULATED } from "../detectors/registry.js";
 
 /**
- * The policy file format (version 1) as a zod schema, for the JSON Schema that editors use for completion
- * and hover help (`guard policy schema`, schema/policy.schema.json). The loader does not validate with
- * it: it reads the YAML node tree itself so every problem has file:line:col and YAML-level doubts
- * (`yes`, `0600`, anchors) are caught. A test keeps the field names here and in fields.ts identical.
+ * The policy file format (version 1) as a zod schema: the one description of its objects and fields.
+ * `npm run gen:docs` (generate.ts) renders from it the JSON Schema that editors use for completion and
+ * hover help (`guard policy schema`, schema/policy.schema.json) and the loader's field table
+ * (fields.generated.ts: field names, required fields). The loader does not load zod: it reads the YAML
+ * node tree itself so every problem has file:line:col and YAML-level doubts (`yes`, `0600`, anchors)
+ * are caught, and a policy that is not cached does not pay for loading zod.
  * Each file of a policy directory is validated on its own, so only `version` is required at the top.
  */
 
