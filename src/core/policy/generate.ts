@@ -85,3 +85,83 @@ export function generatedFiles(): Record<string, string> {
     "src/core/policy/fields.generated.ts": renderFieldsModule(),
   };
 }
+
+/** The markers around the generated block in README.md. */
+export const README_MARKERS = { start: "<!-- policy-reference:start -->", end: "<!-- policy-reference:end -->" } as const;
+
+interface AnyDef extends Def {
+  element?: z.ZodType;
+  valueType?: z.ZodType;
+  values?: unknown[];
+  entries?: Record<string, string>;
+}
+const anyDef = (s: z.ZodType): AnyDef => defOf(s) as AnyDef;
+const unwrap = (s: z.ZodType): z.ZodType => (anyDef(s).type === "optional" ? unwrap(anyDef(s).innerType!) : s);
+const description = (s: z.ZodType): string | undefined => s.description ?? (anyDef(s).type === "optional" ? description(anyDef(s).innerType!) : undefined);
+const code = (v: unknown): string => `\`${String(v)}\``;
+
+/** How the reference names a field's type: "name", "list of globs", "`json` \| `slack`". */
+function typeOf(field: z.ZodType): string {
+  const own = schema.docType.get(field)?.type;
+  if (own) return own;
+  const s = unwrap(field);
+  if (s !== field) return typeOf(s);
+  const def = anyDef(s);
+  switch (def.type) {
+    case "literal":
+      return def.values!.map(code).join(" \\| ");
+    case "enum":
+      return Object.values(def.entries!).map(code).join(" \\| ");
+    case "boolean":
+      return "boolean";
+    case "number":
+      return "number";
+    case "array": {
+      const item = typeOf(def.element!);
+      return item.includes("`") ? `list of ${item.replace(/ \\\| /g, ", ")}` : `list of ${item}s`;
+    }
+    case "object":
+    case "union":
+      return "mapping";
+    case "record":
+      return "mapping by name";
+    default:
+      return def.type;
+  }
+}
+
+/** One row per field, in schema order: `path`, type, meaning (the field's description); a union's variants share rows. */
+function referenceRows(s: z.ZodType, path: string, rows: Map<string, { type: string; meaning: string }>): void {
+  const inner = unwrap(s);
+  const def = anyDef(inner);
+  const nested = def.type === "object" || def.type === "union" || def.type === "record" || (def.type === "array" && ["object", "union"].includes(anyDef(unwrap(def.element!)).type));
+  if (path && !rows.has(path)) rows.set(path, { type: typeOf(s), meaning: description(s) ?? "" });
+  if (!nested) return;
+  if (def.type === "array") return referenceRows(def.element!, `${path}[]`, rows);
+  if (def.type === "record") return referenceRows(def.valueType!, `${path}.<name>`, rows);
+  for (const shape of variants(inner)) {
+    for (const [k, v] of Object.entries(shape)) referenceRows(v, path ? `${path}.${k}` : k, rows);
+  }
+}
+
+/** The README's policy reference table (between README_MARKERS), rendered from the policy file schema. */
+export function renderPolicyReference(): string {
+  const rows = new Map<string, { type: string; meaning: string }>();
+  referenceRows(schema.policyFileSchema, "", rows);
+  const cell = (text: string): string => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
+  return [
+    README_MARKERS.start,
+    "| field | type | meaning |",
+    "|---|---|---|",
+    ...[...rows].map(([path, r]) => `| \`${path}\` | ${r.type} | ${cell(r.meaning)} |`),
+    README_MARKERS.end,
+  ].join("\n");
+}
+
+/** README.md with its policy reference block replaced by the rendered one; null when the markers are missing. */
+export function withPolicyReference(readme: string): string | null {
+  const start = readme.indexOf(README_MARKERS.start);
+  const end = readme.indexOf(README_MARKERS.end);
+  if (start < 0 || end < start) return null;
+  return readme.slice(0, start) + renderPolicyReference() + readme.slice(end + README_MARKERS.end.length);
+}
