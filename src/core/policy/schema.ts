@@ -1,6 +1,9 @@
 import { z } from "zod";
 import { NOTIFY_EVENTS } from "../types.js";
 import { DETECTORS, SIMULATED } from "../detectors/registry.js";
+import { DURATION_RE } from "../duration.js";
+import { BIND_ENV_RE, ENV_VAR_RE, MAX_NAME_LENGTH, NAME_RE, PG_ROLE_RE } from "./fields.js";
+import { ISO_RE } from "./timestamp.js";
 
 /**
  * The policy file format (version 1) as a zod schema: the one description of its objects and fields.
@@ -19,14 +22,11 @@ const typed = <T extends z.ZodType>(schema: T, type: string): T => {
   return schema;
 };
 
-const NAME = /^[a-z0-9][a-z0-9_-]*$/;
-const name = (what: string) => typed(z.string().regex(NAME).max(64), "name").describe(`${what}: lowercase ASCII letters, digits, '-' and '_', starting with a letter or digit.`);
+const name = (what: string) => typed(z.string().regex(NAME_RE).max(MAX_NAME_LENGTH), "name").describe(`${what}: lowercase ASCII letters, digits, '-' and '_', starting with a letter or digit.`);
 const names = (what: string, item: string) => z.array(name(item)).min(1).describe(what);
 const nonEmpty = (what: string) => z.string().min(1).describe(what);
-const DURATION = /^(?=.)((0|[1-9][0-9]*)d)?((0|[1-9][0-9]*)h)?((0|[1-9][0-9]*)m)?((0|[1-9][0-9]*)s)?$/;
-const duration = (what: string) => typed(z.string().regex(DURATION), "duration").describe(what);
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
-const timestamp = (what: string) => typed(z.string().regex(TIMESTAMP), "ISO 8601 time with a zone").describe(`${what} ISO 8601 time with a zone, e.g. 2026-12-23T00:00:00Z.`);
+const duration = (what: string) => typed(z.string().min(1).regex(DURATION_RE), "duration").describe(what);
+const timestamp = (what: string) => typed(z.string().regex(ISO_RE), "ISO 8601 time with a zone").describe(`${what} ISO 8601 time with a zone, e.g. 2026-12-23T00:00:00Z.`);
 const globOf = (what: string) => typed(z.string().min(1), "glob").describe(what);
 
 const glob = globOf("Glob, case-insensitive ('*' matches any run of characters, '/' included).");
@@ -35,7 +35,7 @@ const matchers = {
   matches: globOf("The value must match this glob (case-insensitive; '*' matches any run of characters, '/' included), e.g. \"*prod-db.*\"."),
   regex: typed(z.string().min(1).max(512), "RE2 regex").describe("The value must match this regular expression, in the RE2 dialect (linear-time: no backreferences or lookaround, refused by `guard policy lint`); anchor it yourself with ^ and $."),
 };
-const envVar = typed(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), "variable name").describe("Name of an environment variable of the invocation, e.g. DATABASE_URL.");
+const envVar = typed(z.string().regex(ENV_VAR_RE), "variable name").describe("Name of an environment variable of the invocation, e.g. DATABASE_URL.");
 
 /** Each detector kind describes its own members of the union (core/detectors). */
 const detectorKit = { z, glob, matchers, envVar, typed };
@@ -65,7 +65,7 @@ export const credentialsPostgresSchema = z
       .register(docType, { type: "`env:NAME` or `file:/path`" })
       .describe("Where guard reads the admin URL it creates per-run roles with: \"env:NAME\" (a variable of guard's environment) or \"file:/absolute/path\". Never reaches the child (see \"Per-run credentials\" in the README)."),
     grant: z
-      .array(typed(z.string().regex(/^[A-Za-z_][A-Za-z0-9_$.-]{0,62}$/), "role name").describe("A role the per-run role is made a member of (not superuser, CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS; `pg_*` roles are refused)."))
+      .array(typed(z.string().regex(PG_ROLE_RE), "role name").describe("A role the per-run role is made a member of (not superuser, CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS; `pg_*` roles are refused)."))
       .min(1)
       .describe("Roles the per-run login role is made a member of; it has their privileges and nothing else. None may be superuser, CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS; `pg_*` roles are refused."),
     export: envVar.describe("The child's variable that receives the per-run URL, e.g. DATABASE_URL (it replaces whatever value that variable had)."),
@@ -198,16 +198,16 @@ export const notificationsSchema = z
 export const policyFileSchema = z
   .strictObject({
     version: z.literal(1).describe("Policy format version; must be 1 in every file."),
-    environments: z.record(z.string().regex(NAME), environmentSchema).optional().describe("Environments by canonical name."),
+    environments: z.record(z.string().regex(NAME_RE), environmentSchema).optional().describe("Environments by canonical name."),
     default_environment: name(
       "The environment used only when no detector's subject is present at all (no detector variable set, no kube context, no detector flag) and no --env is given; a subject that is present but unrecognised is refused; without it an undetermined target is denied",
     ).optional(),
-    principals: z.record(z.string().regex(NAME), principalSchema).optional().describe("People by name."),
+    principals: z.record(z.string().regex(NAME_RE), principalSchema).optional().describe("People by name."),
     rules: z.array(ruleSchema).optional().describe("Rules, in order."),
     freezes: z.array(freezeSchema).optional().describe("Change freezes."),
     break_glass: breakGlassSchema.optional(),
     bind_env: z
-      .array(z.string().regex(/^[A-Za-z_*][A-Za-z0-9_*]*$/).describe("A variable name or a glob over names, e.g. VAULT_*."))
+      .array(z.string().regex(BIND_ENV_RE).describe("A variable name or a glob over names, e.g. VAULT_*."))
       .optional()
       .register(docType, { type: "list of names or globs" })
       .describe("Extra consequential variables (e.g. VAULT_*): the approver sees their values, and one that appears at run time refuses the run. Every variable is bound by its digest anyway; a name here also binds one that may otherwise vary (TERM)."),
@@ -228,7 +228,7 @@ export const testCaseSchema = z
   .strictObject({
     name: nonEmpty("The test's name."),
     run: z.array(z.string()).min(1).describe("The command: program first (a path relative to the policy root, or a bare name), then its arguments."),
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional().describe("Environment variables of the invocation."),
+    env: z.record(z.string().regex(ENV_VAR_RE), z.string()).optional().describe("Environment variables of the invocation."),
     ...Object.fromEntries(SIMULATED.map((s) => [s.field, nonEmpty(s.description).optional()])),
     identity: z.record(z.string(), z.string()).optional().describe("What the identity probes answer, per environment name, e.g. { staging: elb-stg-21c9 }; an environment with probes and no answer here is refused."),
     declared_env: nonEmpty("The environment declared with `guard run --env`.").optional(),
