@@ -15,7 +15,7 @@ const UNITS = [
 /** At most this many digits per part: keeps every total far below Number.MAX_SAFE_INTEGER. */
 const MAX_DIGITS = 9;
 
-const DURATION_RE = /^(?:(0|[1-9]\d*)d)?(?:(0|[1-9]\d*)h)?(?:(0|[1-9]\d*)m)?(?:(0|[1-9]\d*)s)?$/;
+export const DURATION_RE = /^(?:(0|[1-9]\d*)d)?(?:(0|[1-9]\d*)h)?(?:(0|[1-9]\d*)m)?(?:(0|[1-9]\d*)s)?$/;
 
 /** Seconds, or null when `s` is not a duration in the grammar above. */
 export function parseDuration(s: string): number | null {

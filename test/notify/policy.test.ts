@@ -4,7 +4,6 @@
  * across files with unique names, and never printing a webhook URL's secret parts.
  */
 import { describe, expect, it } from "vitest";
-import type { z } from "zod";
 import { SPECS } from "../../src/core/policy/fields.js";
 import * as schema from "../../src/core/policy/schema.js";
 import { redactUrl, webhookUrlProblem } from "../../src/core/policy/webhook-url.js";
@@ -135,11 +134,9 @@ describe("webhook URLs", () => {
 });
 
 describe("the JSON Schema for editors", () => {
-  const keysOf = (s: z.ZodType): string[] => Object.keys((s as unknown as { shape: Record<string, unknown> }).shape);
-  it("has the same fields as the loader", () => {
-    expect(keysOf(schema.notificationsSchema).sort()).toEqual([...SPECS.notifications.fields].sort());
-    expect(keysOf(schema.webhookSchema).sort()).toEqual([...SPECS.webhook.fields].sort());
-    expect(keysOf(schema.policyFileSchema)).toContain("notifications");
+  it("has the notifications section the loader reads (its field table is generated from this schema)", () => {
+    expect(Object.keys(schema.policyFileSchema.shape)).toContain("notifications");
+    expect(SPECS.webhook.fields).toEqual(Object.keys(schema.webhookSchema.shape));
   });
 
   it("accepts a valid section and refuses what the loader refuses", () => {

@@ -1,13 +1,12 @@
 /**
- * The JSON Schema (for editors) is generated from the zod schema; schema/*.json are the committed copies
- * and must never drift from it. The zod schema, the loader's field tables and the docs must agree.
+ * The JSON Schema (for editors) is generated from the zod schema (schema/*.json are checked to be current
+ * in generated.test.ts, with the loader's field table). The schema is closed and accepts the documented
+ * and example policies.
  */
 import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import type { z } from "zod";
-import { SPECS, type SpecName } from "../../src/core/policy/fields.js";
 import * as schema from "../../src/core/policy/schema.js";
 import { KEYS, codes, errors, parse } from "./helpers.js";
 
@@ -15,14 +14,6 @@ const repo = join(import.meta.dirname, "..", "..");
 const readYaml = async (path: string): Promise<unknown> => parseYaml(await readFile(path, "utf8"), { version: "1.2", schema: "core", uniqueKeys: true });
 
 describe("schema/*.json", () => {
-  it("schema/policy.schema.json is exactly policyJsonSchema()", async () => {
-    await expect(`${JSON.stringify(schema.policyJsonSchema(), null, 2)}\n`).toMatchFileSnapshot("../../schema/policy.schema.json");
-  });
-
-  it("schema/policy-test.schema.json is exactly policyTestJsonSchema()", async () => {
-    await expect(`${JSON.stringify(schema.policyTestJsonSchema(), null, 2)}\n`).toMatchFileSnapshot("../../schema/policy-test.schema.json");
-  });
-
   it.each([
     ["policy", schema.policyJsonSchema()],
     ["policy test", schema.policyTestJsonSchema()],
@@ -44,34 +35,6 @@ describe("schema/*.json", () => {
         expect(typeof prop.description, `field \`${field}\` has no description`).toBe("string");
       }
     }
-  });
-});
-
-describe("the zod schema and the loader agree", () => {
-  const keysOf = (s: z.ZodType): string[] => {
-    const def = (s as unknown as { def: { type: string; options?: z.ZodType[] }; shape?: Record<string, unknown> }).def;
-    if (def.type === "union") return [...new Set(def.options!.flatMap(keysOf))];
-    return Object.keys((s as unknown as { shape: Record<string, unknown> }).shape);
-  };
-  const pairs: [SpecName, z.ZodType][] = [
-    ["policyFile", schema.policyFileSchema],
-    ["environment", schema.environmentSchema],
-    ["credentials", schema.credentialsSchema],
-    ["credentialsPostgres", schema.credentialsPostgresSchema],
-    ["credentialsCommand", schema.credentialsCommandSchema],
-    ["detector", schema.detectorSchema],
-    ["principal", schema.principalSchema],
-    ["rule", schema.ruleSchema],
-    ["match", schema.matchSchema],
-    ["require", schema.requireSchema],
-    ["freeze", schema.freezeSchema],
-    ["breakGlass", schema.breakGlassSchema],
-    ["testFile", schema.policyTestFileSchema],
-    ["testCase", schema.testCaseSchema],
-    ["expect", schema.expectSchema],
-  ];
-  it.each(pairs)("%s has the same fields in fields.ts and schema.ts", (name, zodSchema) => {
-    expect(keysOf(zodSchema).sort()).toEqual([...SPECS[name].fields].sort());
   });
 });
 

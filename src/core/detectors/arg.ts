@@ -40,10 +40,8 @@ export const argDetector: DetectorKind<ArgDetector> = {
     return kit.matcher ? { type: "arg", flag, matcher: kit.matcher, at: kit.at } : { type: "arg", flag, at: kit.at };
   },
 
-  schema: ({ z, matchers }) => {
-    const flag = z
-      .string()
-      .regex(FLAG_RE)
+  schema: ({ z, matchers, typed }) => {
+    const flag = typed(z.string().regex(FLAG_RE), "flag")
       .describe("A flag of the command's own arguments, e.g. \"--env\": its value (--env=x or --env x) is compared with environment names and aliases, or with the matcher when one is given.");
     return [
       z.strictObject({ arg: flag }),

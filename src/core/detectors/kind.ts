@@ -31,6 +31,8 @@ export interface SchemaKit {
   matchers: { equals: z.ZodString; matches: z.ZodString; regex: z.ZodString };
   /** An environment variable name. */
   envVar: z.ZodString;
+  /** Names a field's type in the README's policy reference ("flag"), where its zod type says too little. */
+  typed<T extends z.ZodType>(schema: T, type: string): T;
 }
 
 /** Where a kind's session puts what it finds, during one detectTarget. */

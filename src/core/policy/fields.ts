@@ -1,10 +1,11 @@
 /**
- * The field names of every object in a policy or policy-test file, as the loader checks them. The zod
- * schema in schema.ts describes the same objects for the JSON Schema; a test keeps the two in step.
- * A detector's kinds, and a test case's simulated inputs, are the detector modules' (core/detectors).
+ * The objects of a policy or policy-test file as the loader checks them: how messages name each one, and
+ * its field names and required fields, which are generated from the one schema (schema.ts) into
+ * fields.generated.ts by `npm run gen:docs`. A detector's kinds, and a test case's simulated inputs, are
+ * the detector modules' (core/detectors), which contribute their pieces of the schema.
  */
-import { DETECTORS, SIMULATED } from "../detectors/registry.js";
 import { ENV_VAR_RE } from "../names.js";
+import { FIELDS } from "./fields.generated.js";
 
 export const VALUE_MATCHERS = ["equals", "matches", "regex"] as const;
 
@@ -15,33 +16,31 @@ export interface ObjectSpec {
   required: readonly string[];
 }
 
-export const SPECS = {
-  policyFile: {
-    label: "a policy file",
-    fields: ["version", "environments", "default_environment", "principals", "rules", "freezes", "break_glass", "bind_env", "notifications"],
-    required: ["version"],
-  },
-  environment: { label: "an environment", fields: ["protected", "aliases", "detect", "identity", "description", "credentials"], required: [] },
-  identity: { label: "an identity probe", fields: ["command", "equals", "matches", "regex", "timeout"], required: ["command"] },
-  credentials: { label: "an environment's `credentials`", fields: ["postgres", "command"], required: [] },
-  credentialsPostgres: { label: "`credentials.postgres`", fields: ["admin", "grant", "export", "ttl"], required: ["admin", "grant", "export"] },
-  credentialsCommand: { label: "`credentials.command`", fields: ["run", "revoke", "timeout"], required: ["run"] },
-  detector: { label: "a detector", fields: [...DETECTORS.map((k) => k.type), ...VALUE_MATCHERS], required: [] },
-  principal: { label: "a principal", fields: ["keys", "groups"], required: ["keys"] },
-  rule: { label: "a rule", fields: ["name", "description", "match", "allow", "deny", "require"], required: ["name", "match"] },
-  match: { label: "a rule's `match`", fields: ["environments", "commands", "args"], required: [] },
-  require: { label: "a rule's `require`", fields: ["approvals", "from", "reason", "confirm", "ttl", "preview"], required: ["approvals"] },
-  preview: { label: "a rule's `require.preview`", fields: ["command", "recheck", "timeout"], required: ["command"] },
-  freeze: { label: "a freeze", fields: ["name", "environments", "from", "until", "reason"], required: ["name", "environments", "from", "until", "reason"] },
-  breakGlass: { label: "`break_glass`", fields: ["environments", "groups"], required: ["environments", "groups"] },
-  notifications: { label: "`notifications`", fields: ["webhooks"], required: ["webhooks"] },
-  webhook: { label: "a webhook", fields: ["name", "url", "format", "events", "environments", "timeout"], required: ["name", "url"] },
-  testFile: { label: "a policy test file", fields: ["version", "now", "tests"], required: ["tests"] },
-  testCase: { label: "a test case", fields: ["name", "run", "env", ...SIMULATED.map((s) => s.field), "identity", "declared_env", "now", "expect"], required: ["name", "run", "expect"] },
-  expect: { label: "a test's `expect`", fields: ["decision", "environment", "rules", "reasons_contain"], required: ["decision"] },
-} as const satisfies Record<string, ObjectSpec>;
+const LABELS = {
+  policyFile: "a policy file",
+  environment: "an environment",
+  identity: "an identity probe",
+  credentials: "an environment's `credentials`",
+  credentialsPostgres: "`credentials.postgres`",
+  credentialsCommand: "`credentials.command`",
+  detector: "a detector",
+  principal: "a principal",
+  rule: "a rule",
+  match: "a rule's `match`",
+  require: "a rule's `require`",
+  preview: "a rule's `require.preview`",
+  freeze: "a freeze",
+  breakGlass: "`break_glass`",
+  notifications: "`notifications`",
+  webhook: "a webhook",
+  testFile: "a policy test file",
+  testCase: "a test case",
+  expect: "a test's `expect`",
+} as const satisfies Record<keyof typeof FIELDS, string>;
 
-export type SpecName = keyof typeof SPECS;
+export type SpecName = keyof typeof FIELDS;
+
+export const SPECS = Object.fromEntries((Object.keys(FIELDS) as SpecName[]).map((name) => [name, { label: LABELS[name], ...FIELDS[name] }])) as unknown as Record<SpecName, ObjectSpec>;
 
 export const EFFECTS = ["allow", "deny", "require"] as const;
 export const CREDENTIAL_PROVIDERS = ["postgres", "command"] as const;

@@ -2,7 +2,7 @@
  * ISO 8601 date-times with an explicit zone, e.g. `2026-12-23T00:00:00Z` or `2026-12-23T09:00:00+01:00`.
  * A time without a zone would depend on the machine reading it, so it is refused; so is a date alone.
  */
-const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+export const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 /** Epoch milliseconds, or null when `s` is not such a timestamp (or names an impossible date). */
 export function parseIsoTimestamp(s: string): number | null {
