@@ -95,6 +95,34 @@ export function printJson(value: unknown): void {
   stdoutStream().write(`${jsonText(value, 2)}\n`);
 }
 
+/**
+ * printJson of an object whose members are lists, written one list item at a time: the same text as
+ * printJson, but never one string holding all of it (a listing of 100,000 requests is more text than a
+ * JavaScript string can hold), and waiting for the stream to drain as it goes so a slow reader holds
+ * guard's memory flat.
+ */
+export async function printJsonLists(value: Record<string, readonly unknown[]>, out: NodeJS.WritableStream = stdoutStream()): Promise<void> {
+  const write = async (text: string): Promise<void> => {
+    if (!out.write(text)) await new Promise<void>((resolve) => out.once("drain", resolve));
+  };
+  const keys = Object.keys(value);
+  if (keys.length === 0) return write("{}\n");
+  let chunk = "{\n";
+  for (const [k, key] of keys.entries()) {
+    const items = value[key]!;
+    chunk += `  ${jsonText(key)}: ${items.length === 0 ? "[]" : "["}`;
+    for (const [i, item] of items.entries()) {
+      chunk += `\n    ${jsonText(item, 2).replaceAll("\n", "\n    ")}${i < items.length - 1 ? "," : ""}`;
+      if (chunk.length >= 1 << 16) {
+        await write(chunk);
+        chunk = "";
+      }
+    }
+    chunk += `${items.length === 0 ? "" : "\n  ]"}${k < keys.length - 1 ? "," : ""}\n`;
+  }
+  await write(`${chunk}}\n`);
+}
+
 /** One JSON value on one line (for streams of events), with the same `##[` rule as printJson. */
 export function printJsonLine(value: unknown, stream: NodeJS.WritableStream = stdoutStream()): void {
   stream.write(`${jsonText(value)}\n`);

@@ -1,7 +1,7 @@
 /** `guard requests` and `guard show`: the state of requests, judged against the current policy. */
 import type { CommonOptions } from "./options.js";
 import { asciiIdentifier, escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
-import { colours, printJson, printStdout, say, stdoutStream } from "../adapters/output.js";
+import { colours, printJson, printJsonLists, printStdout, say, stdoutStream } from "../adapters/output.js";
 import { ExitCode, GuardError } from "../core/errors.js";
 import { withContext } from "./command.js";
 import { identify } from "./identity.js";
@@ -49,7 +49,7 @@ export async function requestsCommand(opts: RequestsOptions): Promise<void> {
       return !r.breakGlass && ["pending", "approved", "void"].includes(l.assessment.status);
     });
     if (opts.json) {
-      printJson({ requests: shown.map(requestJson), damaged: damaged.map((d) => ({ id: d.id, where: d.where, problem: d.problem })) });
+      await printJsonLists({ requests: shown.map(requestJson), damaged: damaged.map((d) => ({ id: d.id, where: d.where, problem: d.problem })) });
       return;
     }
     for (const d of damaged) {
