@@ -122,6 +122,10 @@ describe("issue 18: guard store prune (file store)", () => {
   });
 
   it("retires the old history into an archive and appends a checkpoint; the rest verifies", async () => {
+    // `audit log --since` builds its seek index (index/audit-seek) over the log as it is before the prune.
+    const sinceBefore = await guard(w, ["audit", "log", "--since", "1d", "--json"]);
+    expect(sinceBefore.code, sinceBefore.stderr).toBe(0);
+    expect(existsSync(join(w.store, "index", "audit-seek"))).toBe(true);
     const r = await guard(w, ["store", "prune", "--older-than", "8d", "--json"]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
@@ -145,6 +149,13 @@ describe("issue 18: guard store prune (file store)", () => {
     const v = await verify();
     expect(v.v.problems).toEqual([]);
     expect(v.code).toBe(0);
+    // The index of the log before the prune names offsets that no longer hold those events: --since
+    // still shows exactly the recent events of the log as it is now (the checkpoint included).
+    const since = await guard(w, ["audit", "log", "--since", "1d", "--json"]);
+    expect(since.code, since.stderr).toBe(0);
+    const recentSeqs = after.map((l) => JSON.parse(l) as { seq: number; time: string }).filter((e) => Date.parse(e.time) >= Date.now() - 86_400_000).map((e) => e.seq);
+    expect(recentSeqs.length).toBeGreaterThan(1);
+    expect(since.stdout.trimEnd().split("\n").map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual(recentSeqs);
     const text = await guard(w, ["audit", "verify"]);
     expect(text.stdout).toMatch(/starts at event \d+: events before it were retired by guard store prune/);
     expect(text.stdout).toContain("✔ audit log verifies");
