@@ -11,12 +11,14 @@ import { join } from "node:path";
 import { homedir, userInfo } from "node:os";
 import { configError, usageError } from "../core/errors.js";
 import { parseAuthorizedKey } from "../core/sshkey.js";
-import { colours, say } from "../adapters/output.js";
+import { colours, say, useTerminal } from "../adapters/output.js";
+import type { Runtime } from "../runtime.js";
 
-export async function initCommand(opts: { key?: string; name?: string }): Promise<void> {
-  const cwd = process.cwd();
-  const home = process.env.HOME || homedir();
-  const key = await findPublicKey(opts.key ?? process.env.GUARD_KEY, home);
+export async function initCommand(opts: { key?: string; name?: string }, rt: Runtime): Promise<void> {
+  useTerminal(rt.terminal);
+  const cwd = rt.cwd;
+  const home = rt.env.HOME || homedir();
+  const key = await findPublicKey(opts.key ?? rt.env.GUARD_KEY, home);
   const named = principalName(opts.name, key.comment);
   const files: Array<[string, string, number]> = [
     ["guard.config.yaml", CONFIG, 0o644],

@@ -3,7 +3,6 @@
  * and loading a request with everything needed to judge it — always against the CURRENT policy.
  */
 import { childAs } from "../adapters/run-as.js";
-import { randomBytes } from "node:crypto";
 import { GuardError, ExitCode, because, deniedError, usageError } from "../core/errors.js";
 import { newNonce, newRequestId, isRequestId, requestIdPrefix, resolveRequestId } from "../core/ids.js";
 import { boundEnvironment } from "../core/bind-env.js";
@@ -90,8 +89,8 @@ export async function createSignedRequest(
   const store = await ctx.store();
   const now = await ctx.tick();
   const request = buildRequest({
-    id: newRequestId(randomBytes(16)),
-    nonce: newNonce(randomBytes(16)),
+    id: newRequestId(ctx.rt.randomBytes(16)),
+    nonce: newNonce(ctx.rt.randomBytes(16)),
     requester: {
       principal: identity.principal?.name ?? null,
       fingerprint: identity.signer.publicKey.fingerprint,

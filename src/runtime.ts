@@ -1,0 +1,76 @@
+/**
+ * Everything guard takes from the process it runs in, carried by one object: the local clock, the
+ * environment, the working directory, the user ids, the terminal (stdout, stderr, whether stdin is one),
+ * the questions asked there, randomness, how a store is opened and a signer loaded, and where the exit
+ * code goes. main.ts builds it from the real process (processRuntime) and hands it to the command;
+ * commands read these through their Context (ctx.rt), never from `process`. A test builds its own
+ * (test/helpers/runtime.ts) and runs a command in process: a fixed clock, an environment of its own,
+ * captured output, an in-memory store.
+ *
+ * What keeps real process access, because it is the edge: the wrapped command's spawn and signal relay
+ * (adapters/exec.ts, commands/approval-flow.ts's SIGINT/SIGTERM while waiting), the child processes of
+ * previews, probes, credential minting and ssh-keygen, the store's own locks and ownership checks
+ * (adapters/store), and main.ts itself.
+ */
+import type { Buffer } from "node:buffer";
+import { randomBytes } from "node:crypto";
+import type { Store } from "./adapters/store/types.js";
+import type { Signer, SignerOptions } from "./adapters/signer.js";
+import { processTerminal, type Terminal } from "./adapters/output.js";
+// Static: every run appends to the audit log. open.ts loads the PostgreSQL driver only for postgres:// stores.
+import { openStore } from "./adapters/store/open.js";
+
+export interface AskOptions {
+  validate?: (value: string) => true | string;
+  /** The message of the refusal (130) when the person cancels the question. */
+  cancelled: string;
+}
+
+export interface Runtime {
+  /**
+   * The local clock, epoch ms: for how long something took and for local file names only. Every
+   * decision is made at the store's clock (Context.now): one clock decides.
+   */
+  now(): number;
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+  /** The real and effective user id (-1 where the platform has none). */
+  readonly uid: number;
+  readonly euid: number;
+  /** This process's id, as a consumption record names it. */
+  readonly pid: number;
+  /** guard's stdout and stderr, made on first use, and whether stdin is a terminal. */
+  readonly terminal: Terminal;
+  /** Whether guard may ask a question: stdin and stderr are both terminals. */
+  interactive(): boolean;
+  /** One question at the terminal; 64 without one, 130 when cancelled. */
+  ask(message: string, opts: AskOptions): Promise<string>;
+  /** Random bytes for ids and nonces. */
+  randomBytes(n: number): Buffer;
+  /** The store named by a store setting (adapters/store/open.ts for the real process). */
+  openStore(url: string, opts: { create?: boolean }): Promise<Store>;
+  /** The signing key (adapters/signer.ts for the real process), loaded on first use. */
+  loadSigner(opts: SignerOptions): Promise<Signer>;
+  /** Where a command leaves its exit code when it ends without an error; main.ts exits with it. */
+  exitCode: number | undefined;
+}
+
+/** The runtime of the real process: built once, at the edge (main.ts). */
+export function processRuntime(terminal: Terminal = processTerminal()): Runtime {
+  return {
+    now: () => Date.now(),
+    env: process.env,
+    cwd: process.cwd(),
+    uid: process.getuid?.() ?? -1,
+    euid: process.geteuid?.() ?? -1,
+    pid: process.pid,
+    terminal,
+    interactive: () => Boolean(terminal.stdinIsTTY() && terminal.stderr().isTTY),
+    ask: async (message, opts) => (await import("./adapters/prompt.js")).ask(message, opts),
+    randomBytes: (n) => randomBytes(n),
+    openStore: (url, opts) => openStore(url, opts),
+    // Loaded on first use: an allowed run signs nothing (docs/benchmarks.md: what a run compiles).
+    loadSigner: async (opts) => (await import("./adapters/signer.js")).loadSigner(opts),
+    exitCode: undefined,
+  };
+}
