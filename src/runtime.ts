@@ -16,6 +16,7 @@ import type { Buffer } from "node:buffer";
 import { randomBytes } from "node:crypto";
 import type { Store } from "./adapters/store/types.js";
 import type { Signer, SignerOptions } from "./adapters/signer.js";
+import type { StdinKind } from "./adapters/stdin.js";
 import { processTerminal, type Terminal } from "./adapters/output.js";
 // Static: every run appends to the audit log. open.ts loads the PostgreSQL driver only for postgres:// stores.
 import { openStore } from "./adapters/store/open.js";
@@ -41,6 +42,8 @@ export interface Runtime {
   readonly pid: number;
   /** guard's stdout and stderr, made on first use, and whether stdin is a terminal. */
   readonly terminal: Terminal;
+  /** What standard input is (adapters/stdin.ts): an approval-gated run takes only a terminal or /dev/null (C10). */
+  stdinKind(): Promise<StdinKind>;
   /** Whether guard may ask a question: stdin and stderr are both terminals. */
   interactive(): boolean;
   /** One question at the terminal; 64 without one, 130 when cancelled. */
@@ -65,6 +68,8 @@ export function processRuntime(terminal: Terminal = processTerminal()): Runtime 
     euid: process.geteuid?.() ?? -1,
     pid: process.pid,
     terminal,
+    // Loaded with the approval flow, which alone asks (an allowed run never looks at its stdin).
+    stdinKind: async () => (await import("./adapters/stdin.js")).classifyStdin(),
     interactive: () => Boolean(terminal.stdinIsTTY() && terminal.stderr().isTTY),
     ask: async (message, opts) => (await import("./adapters/prompt.js")).ask(message, opts),
     randomBytes: (n) => randomBytes(n),

@@ -29,7 +29,7 @@ import type { RunTrace } from "../adapters/ci.js";
 export async function runWithApproval(ctx: Context, plan: Plan, opts: RunOptions, waitSeconds: number | undefined, trace?: RunTrace): Promise<RunResult> {
   assertConfirmable(ctx, plan, opts);
   const identity = await requesterIdentity(ctx, plan);
-  const stdin = stdinBinding();
+  const stdin = await stdinBinding(ctx);
   const hashed = await hashProgram(plan.program.path);
   const binding = currentBinding(ctx, plan, identity, hashed, stdin, await filesOrRefuse(ctx, plan, identity));
 
@@ -114,7 +114,7 @@ export async function runApprovedRequest(
   // its private half (their own key file or agent, checked in Context.signer), so nobody else on the
   // machine runs this person's approval as themselves.
   if (ctx.invoker()) await identity.signer.sign(`guard run --request ${id}`, "access-guard-run");
-  const stdin = stdinBinding();
+  const stdin = await stdinBinding(ctx);
   const hashed = await hashProgram(plan.program.path);
   const diffs = compareBinding(req, currentBinding(ctx, plan, identity, hashed, stdin, await filesOrRefuse(ctx, plan, identity, id)));
   if (diffs.length > 0) {
@@ -196,7 +196,7 @@ export async function runBreakGlass(ctx: Context, plan: Plan, opts: RunOptions, 
       await refuse(`your break-glass run ${other.request.id} has not been reviewed yet; a second break-glass waits for that review`, `ask a colleague: guard approve ${other.request.id}`);
     }
   }
-  const stdin = stdinBinding();
+  const stdin = await stdinBinding(ctx);
   const hashed = await hashProgram(plan.program.path);
   const binding = currentBinding(ctx, plan, identity, hashed, stdin, await filesOrRefuse(ctx, plan, identity));
   const signed = await createSignedRequest(ctx, plan, identity, binding, opts.reason!.trim(), true);

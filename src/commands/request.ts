@@ -35,7 +35,7 @@ export async function requestCommand(command: string[], opts: CommonOptions & { 
     // A request nobody else could approve is refused before it exists, as `guard run` does.
     refuseUnapprovable(plan, identity);
     const hashed = await hashProgram(plan.program.path);
-    const binding = currentBinding(ctx, plan, identity, hashed, stdinBinding(), await bindFileArguments(plan.typed, ctx.cwd, plan.typed.length - plan.argv.length + 1));
+    const binding = currentBinding(ctx, plan, identity, hashed, await stdinBinding(ctx), await bindFileArguments(plan.typed, ctx.cwd, plan.typed.length - plan.argv.length + 1));
     let loaded = await findUsableRequest(ctx, plan.policy, binding);
     if (!loaded || !["pending", "approved"].includes(loaded.assessment.status)) {
       let reason = opts.reason?.trim() || null;

@@ -47,6 +47,8 @@ export function testRuntime(opts: { env: Record<string, string>; cwd: string; no
     euid: process.geteuid?.() ?? -1,
     pid: process.pid,
     terminal: { stdout: () => out.stream, stderr: () => err.stream, stdinIsTTY: () => false, env },
+    // As under `guard … </dev/null`: no terminal, nothing piped in.
+    stdinKind: async () => "null",
     interactive: () => false,
     ask: async (message) => {
       throw new Error(`a test without a terminal was asked: ${message}`);
