@@ -14,6 +14,7 @@
  */
 import type { Buffer } from "node:buffer";
 import { randomBytes } from "node:crypto";
+import { homedir, hostname, userInfo } from "node:os";
 import type { Store } from "./adapters/store/types.js";
 import type { Signer, SignerOptions } from "./adapters/signer.js";
 import type { StdinKind } from "./adapters/stdin.js";
@@ -38,6 +39,10 @@ export interface Runtime {
   /** The real and effective user id (-1 where the platform has none). */
   readonly uid: number;
   readonly euid: number;
+  /** This machine's name, the login name (may throw: no passwd entry), and the home directory without $HOME. */
+  hostname(): string;
+  username(): string;
+  homedir(): string;
   /** This process's id, as a consumption record names it. */
   readonly pid: number;
   /** guard's stdout and stderr, made on first use, and whether stdin is a terminal. */
@@ -67,6 +72,9 @@ export function processRuntime(terminal: Terminal = processTerminal()): Runtime 
     uid: process.getuid?.() ?? -1,
     euid: process.geteuid?.() ?? -1,
     pid: process.pid,
+    hostname: () => hostname(),
+    username: () => userInfo().username,
+    homedir: () => homedir(),
     terminal,
     // Loaded with the approval flow, which alone asks (an allowed run never looks at its stdin).
     stdinKind: async () => (await import("./adapters/stdin.js")).classifyStdin(),

@@ -4,7 +4,6 @@
  * when a command asks for it.
  */
 import { dirname, resolve } from "node:path";
-import { homedir, hostname, userInfo } from "node:os";
 import type { CommonOptions } from "./options.js";
 import { resolveSettings, type Settings } from "../adapters/config.js";
 import { loadPolicyDir } from "../adapters/policy-files.js";
@@ -70,16 +69,16 @@ export class Context {
   }
 
   get home(): string {
-    return this.env.HOME || homedir();
+    return this.env.HOME || this.rt.homedir();
   }
 
   get host(): string {
-    return hostname();
+    return this.rt.hostname();
   }
 
   get user(): string {
     try {
-      return userInfo().username;
+      return this.rt.username();
     } catch {
       return this.rt.uid >= 0 ? String(this.rt.uid) : "unknown";
     }

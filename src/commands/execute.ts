@@ -2,7 +2,6 @@
  * The last step of every run: write-ahead audit, (for approved runs) atomic consumption, exec with the
  * terminal, signals and exit status passed through, and the finish event.
  */
-import { hostname } from "node:os";
 import { ExitCode, GuardError, because, deniedError, integrityError, ioError } from "../core/errors.js";
 import { newNonce } from "../core/ids.js";
 import { requestDigest } from "../core/request.js";
@@ -131,7 +130,7 @@ async function consumeAndRun(
     requestDigest: requestDigest(req),
     consumedAt: new Date(await ctx.tick()).toISOString(),
     by: { principal: actor.principal, fingerprint: actor.fingerprint ?? "" },
-    host: hostname(),
+    host: ctx.host,
     pid: ctx.rt.pid,
   });
   if (!won) {

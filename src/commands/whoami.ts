@@ -3,7 +3,6 @@
  * groups it maps to, and the mode in force. Without any policy configured — a new teammate outside a
  * project — it still shows the key: the principal is "not in a policy".
  */
-import { homedir } from "node:os";
 import { isAbsolute } from "node:path";
 import type { CommonOptions } from "./options.js";
 import { NoPolicyError } from "../core/errors.js";
@@ -41,7 +40,7 @@ function printKey(signer: Signer): void {
 
 async function whoamiWithoutPolicy(rt: Runtime, opts: CommonOptions, noPolicy: NoPolicyError): Promise<void> {
   const env = rt.env;
-  const home = env.HOME && isAbsolute(env.HOME) ? env.HOME : homedir();
+  const home = env.HOME && isAbsolute(env.HOME) ? env.HOME : rt.homedir();
   const setting = opts.key ?? env.GUARD_KEY ?? null;
   const source = opts.key !== undefined ? "flag" : env.GUARD_KEY !== undefined ? "env" : "default";
   const signer = await rt.loadSigner({ setting, source: setting === null ? undefined : (source as "flag" | "env"), env, home, interactive: rt.terminal.stdinIsTTY() });

@@ -46,6 +46,9 @@ export function testRuntime(opts: { env: Record<string, string>; cwd: string; no
     uid: process.getuid?.() ?? -1,
     euid: process.geteuid?.() ?? -1,
     pid: process.pid,
+    hostname: () => "inproc.test",
+    username: () => "tester",
+    homedir: () => opts.env.HOME ?? "/nonexistent",
     terminal: { stdout: () => out.stream, stderr: () => err.stream, stdinIsTTY: () => false, env },
     // As under `guard … </dev/null`: no terminal, nothing piped in.
     stdinKind: async () => "null",
