@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { makePerson, SCRIPTS, standardPolicy, type Person } from "../e2e/world.js";
 import { testRuntime, type TestRuntime } from "../helpers/runtime.js";
 import type { MemoryPlace } from "../../src/adapters/store/memory.js";
+import type { StdinKind } from "../../src/adapters/stdin.js";
 
 export interface Project {
   dir: string;
@@ -16,7 +17,7 @@ export interface Project {
   people: Record<string, Person>;
   env: Record<string, string>;
   /** A runtime in the project directory, as `who` (their key) with `env` on top; undefined removes a variable. */
-  runtime(opts?: { as?: string; env?: Record<string, string | undefined>; now?: number; place?: MemoryPlace }): TestRuntime;
+  runtime(opts?: { as?: string; env?: Record<string, string | undefined>; now?: number; place?: MemoryPlace; cwd?: string; stdin?: StdinKind }): TestRuntime;
   cleanup(): Promise<void>;
 }
 
@@ -57,7 +58,7 @@ export async function makeProject(opts: { policy?: (people: Record<string, Perso
         if (v === undefined) delete e[k];
         else e[k] = v;
       }
-      return testRuntime({ env: e, cwd: dir, now: o.now ?? NOW, place: o.place });
+      return testRuntime({ env: e, cwd: o.cwd ?? dir, now: o.now ?? NOW, place: o.place, stdin: o.stdin });
     },
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };

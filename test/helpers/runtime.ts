@@ -11,6 +11,7 @@ import { MemoryPlace, openMemoryStore } from "../../src/adapters/store/memory.js
 import { loadSigner } from "../../src/adapters/signer.js";
 import type { OutStream } from "../../src/adapters/output.js";
 import type { Runtime } from "../../src/runtime.js";
+import type { StdinKind } from "../../src/adapters/stdin.js";
 
 export interface TestRuntime extends Runtime {
   /** Everything written to stdout, and to stderr, so far. */
@@ -22,7 +23,7 @@ export interface TestRuntime extends Runtime {
   readonly opened: string[];
 }
 
-export function testRuntime(opts: { env: Record<string, string>; cwd: string; now: number; place?: MemoryPlace }): TestRuntime {
+export function testRuntime(opts: { env: Record<string, string>; cwd: string; now: number; place?: MemoryPlace; stdin?: StdinKind }): TestRuntime {
   const capture = (): { stream: OutStream; text: () => string } => {
     let text = "";
     const stream = new Writable({
@@ -50,8 +51,8 @@ export function testRuntime(opts: { env: Record<string, string>; cwd: string; no
     username: () => "tester",
     homedir: () => opts.env.HOME ?? "/nonexistent",
     terminal: { stdout: () => out.stream, stderr: () => err.stream, stdinIsTTY: () => false, env },
-    // As under `guard … </dev/null`: no terminal, nothing piped in.
-    stdinKind: async () => "null",
+    // By default as under `guard … </dev/null`: no terminal, nothing piped in.
+    stdinKind: async () => opts.stdin ?? "null",
     interactive: () => false,
     ask: async (message) => {
       throw new Error(`a test without a terminal was asked: ${message}`);
