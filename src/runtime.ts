@@ -8,9 +8,11 @@
  * captured output, an in-memory store.
  *
  * What keeps real process access, because it is the edge: the wrapped command's spawn and signal relay
- * (adapters/exec.ts, commands/approval-flow.ts's SIGINT/SIGTERM while waiting), the child processes of
- * previews, probes, credential minting and ssh-keygen, the store's own locks and ownership checks
- * (adapters/store), and main.ts itself.
+ * (adapters/exec.ts), the child processes of previews, probes, credential minting and ssh-keygen (each
+ * killed by its process group), the trust checks that compare a file's owner with this process's real
+ * uid (adapters/config.ts, program.ts, policy-cache.ts, store/file.ts: what the kernel enforces is the
+ * real process's, whatever a runtime says), the store's own locks (store/lock.ts: pids and lock ages),
+ * and main.ts itself.
  */
 import type { Buffer } from "node:buffer";
 import { randomBytes } from "node:crypto";
@@ -53,6 +55,11 @@ export interface Runtime {
   interactive(): boolean;
   /** One question at the terminal; 64 without one, 130 when cancelled. */
   ask(message: string, opts: AskOptions): Promise<string>;
+  /**
+   * Call `handler` on Ctrl-C or SIGTERM (while guard waits for an approval) instead of ending the
+   * process; the answer stops listening. The wrapped command's own signal relay is adapters/exec.ts's.
+   */
+  onInterrupt(handler: () => void): () => void;
   /** Random bytes for ids and nonces. */
   randomBytes(n: number): Buffer;
   /** The store named by a store setting (adapters/store/open.ts for the real process). */
@@ -80,6 +87,14 @@ export function processRuntime(terminal: Terminal = processTerminal()): Runtime 
     stdinKind: async () => (await import("./adapters/stdin.js")).classifyStdin(),
     interactive: () => Boolean(terminal.stdinIsTTY() && terminal.stderr().isTTY),
     ask: async (message, opts) => (await import("./adapters/prompt.js")).ask(message, opts),
+    onInterrupt: (handler) => {
+      process.on("SIGINT", handler);
+      process.on("SIGTERM", handler);
+      return () => {
+        process.off("SIGINT", handler);
+        process.off("SIGTERM", handler);
+      };
+    },
     randomBytes: (n) => randomBytes(n),
     openStore: (url, opts) => openStore(url, opts),
     // Loaded on first use: an allowed run signs nothing (docs/benchmarks.md: what a run compiles).

@@ -41,7 +41,11 @@ export function processTerminal(): Terminal {
 
 let terminal: Terminal | null = null;
 
-/** Write to this terminal from now on (main.ts: the process's; an in-process test: its own). */
+/**
+ * Write to this terminal from now on (main.ts: the process's; Context.create: its runtime's). One
+ * terminal per process at a time: guard runs one command per process, and a test that runs two commands
+ * at once in process sees the output of both on the terminal of the one started last.
+ */
 export function useTerminal(t: Terminal): void {
   terminal = t;
 }

@@ -349,9 +349,7 @@ async function waitForApproval(ctx: Context, plan: Plan, loaded: LoadedRequest, 
   const id = loaded.signed.request.id;
   const deadline = loaded.now + waitMs;
   const controller = new AbortController();
-  const onSignal = (): void => controller.abort();
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const stopListening = ctx.rt.onInterrupt(() => controller.abort());
   let lastText = "";
   // The live line at a terminal, fitted to its width (a wrapped line would leave a new line every second);
   // anything said after it starts on a line of its own.
@@ -396,7 +394,6 @@ async function waitForApproval(ctx: Context, plan: Plan, loaded: LoadedRequest, 
   } finally {
     watch.close();
     if (drawn) writeStderr("\n");
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    stopListening();
   }
 }

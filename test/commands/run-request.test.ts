@@ -130,3 +130,40 @@ describe("guard run --request: an approval used only for exactly its run, in pro
     expect(await openMemoryStore(place).getConsumption(id)).toEqual(consumedBefore);
   });
 });
+
+/** Resolve once `check` holds, looking every 10 ms (at most 10 s). */
+async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(check()).toBe(true);
+}
+
+describe("guard run --request --wait, in process", () => {
+  it("Ctrl-C while waiting stops waiting (75) and keeps the request, unused", async () => {
+    const { place, id } = await request("pending");
+    const rt = p.runtime({ as: "alice", env: PROD, place });
+    const running = exitCodeOf(rt, () => runCommand([], { request: id, confirm: "production", wait: "1h" }, rt));
+    await until(() => rt.stderr().includes(`waiting for approval of ${id}`));
+    rt.interrupt();
+    expect(await running).toBe(75);
+    expect(rt.stderr()).toContain(`stopped waiting; request ${id} is kept`);
+    expect(await openMemoryStore(place).getConsumption(id)).toBeNull();
+  });
+
+  it("a denial stored while the run waits wakes it at once: 77, request-denied, nothing consumed", async () => {
+    const { place, id } = await request("pending");
+    const rt = p.runtime({ as: "alice", env: PROD, place });
+    const running = exitCodeOf(rt, () => runCommand([], { request: id, confirm: "production", wait: "1h" }, rt));
+    await until(() => rt.stderr().includes(`waiting for approval of ${id}`));
+    const bob = p.runtime({ as: "bob", place });
+    const t0 = Date.now();
+    expect(await exitCodeOf(bob, () => denyCommand(id, { reason: "not today" }, bob)), bob.stderr()).toBe(0);
+    expect(await running).toBe(77);
+    expect(Date.now() - t0).toBeLessThan(900); // woken by the store's watch, not by the next one-second look
+    expect(await openMemoryStore(place).getConsumption(id)).toBeNull();
+    // guard's output goes to the terminal of the command started last (one command per process, as in
+    // guard itself: adapters/output.ts useTerminal), here bob's: what alice was told is read from the log.
+    const refused = (await auditOf(place)).filter((e) => e.type === "run.refused");
+    expect(refused.map((e) => e.data.code)).toEqual(["request-denied"]);
+    expect(refused[0]!.data.message).toMatch(/was denied/);
+  });
+});

@@ -19,6 +19,8 @@ export interface TestRuntime extends Runtime {
   stderr(): string;
   /** The store's records: plant or inspect them the way a store writer could. */
   readonly place: MemoryPlace;
+  /** Deliver a Ctrl-C to what listens (onInterrupt), as the terminal would. */
+  interrupt(): void;
   /** The store locations commands asked to open. */
   readonly opened: string[];
 }
@@ -40,6 +42,7 @@ export function testRuntime(opts: { env: Record<string, string>; cwd: string; no
   const place = opts.place ?? new MemoryPlace();
   const opened: string[] = [];
   const env = { ...opts.env };
+  const interruptHandlers = new Set<() => void>();
   return {
     now: () => opts.now,
     env,
@@ -56,6 +59,13 @@ export function testRuntime(opts: { env: Record<string, string>; cwd: string; no
     interactive: () => false,
     ask: async (message) => {
       throw new Error(`a test without a terminal was asked: ${message}`);
+    },
+    onInterrupt: (handler) => {
+      interruptHandlers.add(handler);
+      return () => interruptHandlers.delete(handler);
+    },
+    interrupt: () => {
+      for (const h of [...interruptHandlers]) h();
     },
     randomBytes: (n) => randomBytes(n),
     openStore: async (url) => {
