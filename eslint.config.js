@@ -42,8 +42,31 @@ export default tseslint.config(
     },
   },
   {
-    files: ["src/adapters/**", "src/commands/**", "test/**", "scripts/**", "bin/**"],
+    // src/runtime.ts is the clock adapter: the one object commands take the local time from.
+    files: ["src/adapters/**", "src/commands/**", "src/runtime.ts", "test/**", "scripts/**", "bin/**"],
     rules: { "no-restricted-syntax": "off" },
+  },
+  {
+    // Commands take the process they run in from their runtime (src/runtime.ts: ctx.rt): never from
+    // `process`, the local clock or the host, so they run in process in tests (test/commands).
+    files: ["src/commands/**/*.ts"],
+    rules: {
+      "no-restricted-globals": ["error", { name: "process", message: "Take it from the runtime (ctx.rt, src/runtime.ts)." }],
+      "no-restricted-imports": [
+        "error",
+        {
+          paths: [
+            { name: "node:fs/promises", message: "Use `promises as fsp` from node:fs: importing node:fs/promises loads it at start-up (about 1 ms) in the one-file bundle, where `fsp.x` loads it on first use." },
+            ...["node:os", "node:process", "node:crypto"].map((name) => ({ name, message: "Take it from the runtime (ctx.rt, src/runtime.ts): the host, the user, randomness." })),
+          ],
+        },
+      ],
+      "no-restricted-syntax": [
+        "error",
+        { selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']", message: "Decisions take the store's clock (ctx.now()); anything else the runtime's (ctx.rt.now())." },
+        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: "Decisions take the store's clock (ctx.now()); anything else the runtime's (ctx.rt.now())." },
+      ],
+    },
   },
   {
     // The pure core: no file system, processes, host or network, no process globals and no clock. Its

@@ -25,6 +25,7 @@ export const SYSTEM_CONFIG = "/etc/access-guard/config.yaml";
 declare const __GUARD_VERSION__: string | undefined;
 
 import type { CommonOptions } from "./commands/options.js";
+import type { Runtime } from "./runtime.js";
 export type { CommonOptions };
 
 function common(cmd: Command, json = true): Command {
@@ -61,7 +62,7 @@ export const COMMAND_NAMES: ReadonlySet<string> = new Set(["run", "check", "requ
  * front of every maintenance command should not construct the whole table. Help, completion and
  * anything unrecognised build all of it.
  */
-export function buildProgram(only?: string): Command {
+export function buildProgram(rt: Runtime, only?: string): Command {
   const want = (name: string): boolean => only === undefined || only === name;
   const program = new Command("guard")
     .description("Stand between people and production: find the real target of a maintenance command, check it against the policy,\nand require a second person's signed, single-use approval for destructive runs.")
@@ -95,7 +96,7 @@ export function buildProgram(only?: string): Command {
     guard run --wait 15m --confirm production -- ./maintenance/purge-lb-state.sh   # CI: wait for an approval
     guard run --request r-abcdefghijklmnopqrst                                      # run exactly an approved request`,
         ),
-    ).action(async (command: string[], opts) => runCommand(command, opts));
+    ).action(async (command: string[], opts) => runCommand(command, opts, rt));
   }
 
   if (want("check")) {
@@ -108,7 +109,7 @@ export function buildProgram(only?: string): Command {
         .option("--env <name>", "the environment you intend to hit")
         .passThroughOptions()
         .addHelpText("after", "\nExit: 0 allow, 75 approval needed, 77 deny, 78 policy error.\n\nExample:\n  DATABASE_URL=postgres://prod-db.internal/elb guard check -- ./maintenance/purge-lb-state.sh --all"),
-    ).action(async (command: string[], opts) => checkCommand(command, opts));
+    ).action(async (command: string[], opts) => checkCommand(command, opts, rt));
   }
 
   if (want("request")) {
@@ -122,7 +123,7 @@ export function buildProgram(only?: string): Command {
         .option("--reason <text>", "why you are running this")
         .passThroughOptions()
         .addHelpText("after", "\nPrints the request id on stdout (the request object with --json); a colleague approves it with\n`guard approve ID`, then `guard run --request ID` (or the same command again) runs it once.\n\nExample:\n  id=$(guard request --reason \"INC-4211\" -- ./maintenance/purge-lb-state.sh --region us-east-1)"),
-    ).action(async (command: string[], opts) => requestCommand(command, opts));
+    ).action(async (command: string[], opts) => requestCommand(command, opts, rt));
   }
 
   if (want("approve")) {
@@ -137,7 +138,7 @@ export function buildProgram(only?: string): Command {
           "after",
           "\nYou are shown everything the approval binds (argv, program and SHA-256, directory, target and evidence,\nbound variables, requester and key, reason, rules, expiry). At a terminal you type the environment's\nname; without one, --yes. You cannot approve your own request; only the groups the rules name count.\n\nExamples:\n  guard approve r-3k5qzv7n2m4c6b8d0f1h\n  guard approve r-3k5qzv7n2m4c6b8d0f1h --yes --comment \"checked region and ticket\"",
         ),
-    ).action(async (id: string, opts) => approveCommand(id, opts));
+    ).action(async (id: string, opts) => approveCommand(id, opts, rt));
   }
 
   if (want("deny")) {
@@ -149,7 +150,7 @@ export function buildProgram(only?: string): Command {
         .option("--reason <text>", "why (asked for at a terminal when left out; required without one)")
         .option("--yes", "accepted as with approve: a refusal needs no typed confirmation")
         .addHelpText("after", "\nA signed refusal by an eligible approver ends the request; the requester may also withdraw their own.\n\nExample:\n  guard deny r-3k5qzv7n2m4c6b8d0f1h --reason \"not during the incident; wait for the rollback\""),
-    ).action(async (id: string, opts) => denyCommand(id, opts));
+    ).action(async (id: string, opts) => denyCommand(id, opts, rt));
   }
 
   if (want("requests")) {
@@ -162,7 +163,7 @@ export function buildProgram(only?: string): Command {
         .option("--mine", "only requests made with your key")
         .option("--awaiting-me", "only pending requests your approval would count for")
         .addHelpText("after", "\nExamples:\n  guard requests\n  guard requests --awaiting-me\n  guard requests --all --json | jq '.[] | {id, status}'\n  guard requests --review      # then: guard approve ID  (acknowledges a break-glass run)"),
-    ).action(async (opts) => requestsCommand(opts));
+    ).action(async (opts) => requestsCommand(opts, rt));
   }
 
   if (want("show")) {
@@ -173,7 +174,7 @@ export function buildProgram(only?: string): Command {
         .argument("<id>")
         .addHelpText("after", "\nExample:\n  guard show r-3k5qzv7n2m4c6b8d0f1h --json | jq .status"),
     ).action(
-      async (id: string, opts) => showCommand(id, opts),
+      async (id: string, opts) => showCommand(id, opts, rt),
     );
   }
 
@@ -185,7 +186,7 @@ export function buildProgram(only?: string): Command {
         .description("validate the policy: every error and warning with file:line:col")
         .addHelpText("after", "\nExit 0 when valid (warnings are shown), 78 with every located error otherwise.\n\nExample:\n  guard policy lint --policy ./policies"),
     ).action(
-      async (opts) => lintCommand(opts),
+      async (opts) => lintCommand(opts, rt),
     );
     common(
       policy
@@ -193,7 +194,7 @@ export function buildProgram(only?: string): Command {
         .description("run the policy's *.test.yaml suites")
         .addHelpText("after", "\nEnds with `N passed, N failed`; exit 1 on a failure or when there are no tests.\n\nExample:\n  guard policy test --policy ./policies"),
     ).action(async (opts) =>
-      testCommand(opts),
+      testCommand(opts, rt),
     );
     policy
       .command("schema")
@@ -212,7 +213,7 @@ export function buildProgram(only?: string): Command {
         .option("--request <id>", "events about one request")
         .option("--actor <principal>", "events by one principal or key fingerprint")
       .addHelpText("after", "\nExamples:\n  guard audit log --since 24h --type run\n  guard audit log --request r-3k5qzv7n2m4c6b8d0f1h --json"),
-    ).action(async (opts) => auditLogCommand(opts));
+    ).action(async (opts) => auditLogCommand(opts, rt));
     common(
       audit
         .command("verify")
@@ -220,12 +221,12 @@ export function buildProgram(only?: string): Command {
         .option("--anchor <seq:hash>", "a head recorded earlier: detects truncation of the tail")
         .option("--archive <file>", "an archive guard store prune wrote: verify the history it holds too (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
       .addHelpText("after", "\nExit 0 when intact (interrupted runs are reported, not failures), 65 on any tampering.\nA chain cannot see its own tail cut off: record the printed head elsewhere, and pass it back later.\n\nExample:\n  guard audit verify --anchor 1042:3f5c…   # the head printed by an earlier verify"),
-    ).action(async (opts) => auditVerifyCommand(opts));
+    ).action(async (opts) => auditVerifyCommand(opts, rt));
   }
 
   if (want("whoami")) {
     common(program.command("whoami").description("which key and principal you sign as, and which mode is in force")).action(
-      async (opts) => whoamiCommand(opts),
+      async (opts) => whoamiCommand(opts, rt),
     );
   }
 
@@ -235,7 +236,7 @@ export function buildProgram(only?: string): Command {
       .description("scaffold guard.config.yaml and a policy directory with your key as its first principal")
       .option("--key <path>", "the key to put in the policy")
       .option("--name <principal>", "your principal name (default: from the key's comment, else your login name)")
-      .action(async (opts) => initCommand(opts));
+      .action(async (opts) => initCommand(opts, rt));
   }
 
   if (want("completion")) {
@@ -257,14 +258,14 @@ export function buildProgram(only?: string): Command {
   if (want("store")) {
     const store = program.command("store").description("store maintenance");
     common(store.command("migrate").description("create or migrate the PostgreSQL schema explicitly")).action(async (opts) =>
-      migrateCommand(opts),
+      migrateCommand(opts, rt),
     );
     common(
       store
         .command("unlock")
         .description("clear the file store's audit lock: a stale one, or one held on another host (--host) once you checked nothing runs there")
         .option("--host <name>", "the host the lock names (required for a lock held on another host)"),
-    ).action(async (opts) => unlockStoreCommand(opts));
+    ).action(async (opts) => unlockStoreCommand(opts, rt));
     common(
       store
         .command("prune")
@@ -273,7 +274,7 @@ export function buildProgram(only?: string): Command {
         .option("--archive-dir <dir>", "where the archive goes (default: <store>/archive)")
         .option("--dry-run", "show what would be retired; change nothing")
         .addHelpText("after", "\nOnly a store that verifies is pruned. Keep the archives off this host: guard audit verify --archive FILE checks them.\n\nExample:\n  guard store prune --older-than 90d --archive-dir /srv/guard-archive"),
-    ).action(async (opts) => pruneStoreCommand(opts));
+    ).action(async (opts) => pruneStoreCommand(opts, rt));
   }
 
   if (want("credentials")) {
@@ -283,7 +284,7 @@ export function buildProgram(only?: string): Command {
         .command("sweep")
         .description("drop per-run PostgreSQL roles left by a guard that was killed (VALID UNTIL passed); roles still valid are left alone")
         .option("--env <name>", "only this environment"),
-    ).action(async (opts) => (await import("./commands/credentials.js")).sweepCommand(opts));
+    ).action(async (opts) => (await import("./commands/credentials.js")).sweepCommand(opts, rt));
   }
 
   return program;

@@ -8,7 +8,8 @@
  */
 import { writeSync } from "node:fs";
 import { ExitCode, GuardError } from "./core/errors.js";
-import { finishOutput, reportError, setColour, stderrStream } from "./adapters/output.js";
+import { finishOutput, reportError, setColour, stderrStream, useTerminal } from "./adapters/output.js";
+import { processRuntime, type Runtime } from "./runtime.js";
 import { runCommand, statusLine } from "./commands/run.js";
 import { checkCommand } from "./commands/check.js";
 import { parseCheckArgs, parseRunArgs } from "./run-args.js";
@@ -27,29 +28,30 @@ function takeColourFlags(argv: string[]): string[] {
   return kept;
 }
 
-async function main(original: string[]): Promise<number> {
+async function main(rt: Runtime, original: string[]): Promise<number> {
+  useTerminal(rt.terminal);
   const argv = takeColourFlags(original);
   try {
     const first = argv[2];
     const plainRun = first === "run" ? parseRunArgs(argv.slice(3)) : null;
     if (plainRun) {
-      await runCommand(plainRun.command, plainRun.opts);
-      return typeof process.exitCode === "number" ? process.exitCode : 0;
+      await runCommand(plainRun.command, plainRun.opts, rt);
+      return rt.exitCode ?? 0;
     }
     const plainCheck = first === "check" ? parseCheckArgs(argv.slice(3)) : null;
     if (plainCheck) {
-      await checkCommand(plainCheck.command, plainCheck.opts);
-      return typeof process.exitCode === "number" ? process.exitCode : 0;
+      await checkCommand(plainCheck.command, plainCheck.opts, rt);
+      return rt.exitCode ?? 0;
     }
     const { buildProgram, COMMAND_NAMES } = await import("./cli.js");
     // Hidden: the shell completion scripts ask guard what may follow (commands/completion.ts).
     if (first === "__complete") {
-      await (await import("./commands/completion.js")).completeCommand(argv.slice(3), buildProgram());
+      await (await import("./commands/completion.js")).completeCommand(argv.slice(3), buildProgram(rt), rt);
       return 0;
     }
-    const program = buildProgram(first !== undefined && COMMAND_NAMES.has(first) ? first : undefined);
+    const program = buildProgram(rt, first !== undefined && COMMAND_NAMES.has(first) ? first : undefined);
     await program.parseAsync(argv);
-    return typeof process.exitCode === "number" ? process.exitCode : 0;
+    return rt.exitCode ?? 0;
   } catch (err) {
     if (isCommanderExit(err)) {
       if (err.exitCode === 0) return 0;
@@ -86,7 +88,8 @@ function isCommanderExit(err: unknown): err is { exitCode: number; code: string;
 // Exit explicitly (a watcher or pool left open must never keep guard alive), but only once stdout and
 // stderr have drained; a failure to write guard's own output (other than a reader that went away) makes
 // guard exit 74, after the command has done what it was doing.
-void main(process.argv).then(async (code) => {
+// The one place guard reads the process it runs in: everything below takes it from this runtime (runtime.ts).
+void main(processRuntime(), process.argv).then(async (code) => {
   const failure = await finishOutput();
   if (failure !== null && code === 0) {
     try {

@@ -1,8 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Command } from "commander";
+import { processRuntime } from "../src/runtime.js";
 import { buildProgram } from "../src/cli.js";
 import { CHECK_OPTION_NAMES, parseCheckArgs, parseRunArgs, RUN_OPTION_NAMES } from "../src/run-args.js";
+
+/** The command table is only built and parsed here; no action runs. */
+const rt = processRuntime();
 
 /**
  * main.ts reads `guard run … -- CMD` with parseRunArgs and `guard check … -- CMD` with parseCheckArgs, and
@@ -15,7 +19,7 @@ type Outcome = { command: string[]; opts: Record<string, unknown> } | "refused";
 
 /** What commander makes of `guard NAME ARGS…`, with the command's action replaced by a recorder. */
 function commander(args: readonly string[], name: "run" | "check" = "run"): Outcome {
-  const program = buildProgram(name);
+  const program = buildProgram(rt, name);
   const run = program.commands.find((c) => c.name() === name) as Command;
   let seen: Outcome = "refused";
   run.action((command: string[], opts: Record<string, unknown>) => {
@@ -40,7 +44,7 @@ function agrees(args: readonly string[], name: "run" | "check" = "run"): void {
 
 describe("parseRunArgs, the fast path of `guard run`", () => {
   it("knows exactly the options cli.ts gives `run` (besides --help), so that neither list drifts from the other", () => {
-    const run = buildProgram("run").commands.find((c) => c.name() === "run") as Command;
+    const run = buildProgram(rt, "run").commands.find((c) => c.name() === "run") as Command;
     const declared = run.options.map((o) => o.long).filter((l): l is string => l !== undefined && l !== "--help");
     expect([...RUN_OPTION_NAMES].sort()).toEqual(declared.sort());
   });
@@ -115,7 +119,7 @@ function generated(name: "run" | "check", parse: (args: readonly string[]) => un
 
 describe("parseCheckArgs, the fast path of `guard check`", () => {
   it("knows exactly the options cli.ts gives `check` (besides --help)", () => {
-    const check = buildProgram("check").commands.find((c) => c.name() === "check") as Command;
+    const check = buildProgram(rt, "check").commands.find((c) => c.name() === "check") as Command;
     const declared = check.options.map((o) => o.long).filter((l): l is string => l !== undefined && l !== "--help");
     expect([...CHECK_OPTION_NAMES].sort()).toEqual(declared.sort());
   });

@@ -20,11 +20,47 @@ import { escapeForTerminal, escapeStrayControls, neutraliseWorkflowCommands, saf
 
 let jsonErrors = false;
 
+/** A stream guard writes to: the process's own, or one a test captures. */
+export type OutStream = NodeJS.WritableStream & { isTTY?: boolean; columns?: number; destroyed?: boolean };
+
+/**
+ * The terminal guard writes to (runtime.ts carries it): its stdout and stderr, made on first use, and
+ * whether stdin is a terminal. `env` is what colour follows (NO_COLOR, FORCE_COLOR).
+ */
+export interface Terminal {
+  stdout(): OutStream;
+  stderr(): OutStream;
+  stdinIsTTY(): boolean;
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+/** The real process's terminal; Node makes each stream only when it is first asked for. */
+export function processTerminal(): Terminal {
+  return { stdout: () => process.stdout, stderr: () => process.stderr, stdinIsTTY: () => process.stdin.isTTY === true, env: process.env };
+}
+
+let terminal: Terminal | null = null;
+
+/**
+ * Write to this terminal from now on (main.ts: the process's; Context.create: its runtime's). One
+ * terminal per process at a time: guard runs one command per process, and a test that runs two commands
+ * at once in process sees the output of both on the terminal of the one started last.
+ */
+export function useTerminal(t: Terminal): void {
+  terminal = t;
+}
+
+/** The terminal in use: the one given to useTerminal, else the process's. */
+export function currentTerminal(): Terminal {
+  terminal ??= processTerminal();
+  return terminal;
+}
+
 /** The streams guard has used, and the first failure to write one for a reason other than EPIPE. */
-const used = new Set<NodeJS.WriteStream>();
+const used = new Set<OutStream>();
 let outputFailure: NodeJS.ErrnoException | null = null;
 
-function inUse(stream: NodeJS.WriteStream): NodeJS.WriteStream {
+function inUse(stream: OutStream): OutStream {
   if (!used.has(stream)) {
     used.add(stream);
     stream.on("error", (err: NodeJS.ErrnoException) => {
@@ -34,12 +70,12 @@ function inUse(stream: NodeJS.WriteStream): NodeJS.WriteStream {
   return stream;
 }
 
-export function stdoutStream(): NodeJS.WriteStream {
-  return inUse(process.stdout);
+export function stdoutStream(): OutStream {
+  return inUse(currentTerminal().stdout());
 }
 
-export function stderrStream(): NodeJS.WriteStream {
-  return inUse(process.stderr);
+export function stderrStream(): OutStream {
+  return inUse(currentTerminal().stderr());
 }
 
 /**
@@ -68,8 +104,8 @@ export function setColour(on: boolean | null): void {
 }
 
 /** Styles for output to `stream` (stderr unless said): coloured only where colour is wanted (style.ts). */
-export function colours(stream: NodeJS.WriteStream = stderrStream()): Style {
-  return styles(colourChoice ?? colourWanted(process.env, stream.isTTY === true));
+export function colours(stream: OutStream = stderrStream()): Style {
+  return styles(colourChoice ?? colourWanted(currentTerminal().env, stream.isTTY === true));
 }
 
 /** Raw text on stderr (a progress line, a JSON status), never able to start a workflow command. */

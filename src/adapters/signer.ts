@@ -30,9 +30,9 @@ export interface SignerOptions {
   /**
    * Whether ssh-keygen may ask for a passphrase on the terminal. When false (CI, --yes, no TTY) it
    * runs without a controlling terminal and without askpass, so a locked key fails at once instead of
-   * hanging. Default: whether stdin is a terminal.
+   * hanging.
    */
-  interactive?: boolean;
+  interactive: boolean;
   /** Upper bound for one signature (default 20 s, or 3 min when interactive: a person is typing). */
   timeoutMs?: number;
 }
@@ -40,7 +40,7 @@ export interface SignerOptions {
 export async function loadSigner(opts: SignerOptions): Promise<Signer> {
   const location = await resolveKeyPath(opts.setting, opts.env, opts.home, opts.source);
   const loaded = await loadPublicKeyFor(location.path, { env: opts.env });
-  const interactive = opts.interactive ?? process.stdin.isTTY === true;
+  const interactive = opts.interactive;
   const timeoutMs = opts.timeoutMs ?? (interactive ? 180_000 : 20_000);
   const keyPath = location.path;
   const publicKey = loaded.key;

@@ -15,7 +15,6 @@ import { assertInterpreterRunnable, hashProgram } from "../adapters/program.js";
 import { bindFileArguments } from "../adapters/file-args.js";
 import type { BoundFile, PreviewResult } from "../core/types.js";
 import { colours, say, stderrStream, writeStderr } from "../adapters/output.js";
-import { ask, interactive } from "../adapters/prompt.js";
 import type { Context } from "./context.js";
 import { planRun, refusalData, type Plan } from "./plan.js";
 import { identify, type Identity } from "./identity.js";
@@ -28,9 +27,9 @@ import { renderBanner } from "./render.js";
 import type { RunTrace } from "../adapters/ci.js";
 
 export async function runWithApproval(ctx: Context, plan: Plan, opts: RunOptions, waitSeconds: number | undefined, trace?: RunTrace): Promise<RunResult> {
-  assertConfirmable(plan, opts);
+  assertConfirmable(ctx, plan, opts);
   const identity = await requesterIdentity(ctx, plan);
-  const stdin = stdinBinding();
+  const stdin = await stdinBinding(ctx);
   const hashed = await hashProgram(plan.program.path);
   const binding = currentBinding(ctx, plan, identity, hashed, stdin, await filesOrRefuse(ctx, plan, identity));
 
@@ -58,7 +57,7 @@ export async function runWithApproval(ctx: Context, plan: Plan, opts: RunOptions
     // A script whose #! interpreter cannot run would waste the approver's time: say so before asking.
     await assertInterpreterRunnable(plan.program.path, plan.argv[0] ?? plan.program.path, { cwd: ctx.cwd, path: plan.childEnv.PATH });
     const previews = await previewsOrRefuse(ctx, plan, identity);
-    const reason = await obtainReason(plan, opts);
+    const reason = await obtainReason(ctx, plan, opts);
     const signed = await createSignedRequest(ctx, plan, identity, binding, reason, false, previews);
     loaded = await assess(ctx, plan.policy, signed);
     announceRequest(loaded);
@@ -115,7 +114,7 @@ export async function runApprovedRequest(
   // its private half (their own key file or agent, checked in Context.signer), so nobody else on the
   // machine runs this person's approval as themselves.
   if (ctx.invoker()) await identity.signer.sign(`guard run --request ${id}`, "access-guard-run");
-  const stdin = stdinBinding();
+  const stdin = await stdinBinding(ctx);
   const hashed = await hashProgram(plan.program.path);
   const diffs = compareBinding(req, currentBinding(ctx, plan, identity, hashed, stdin, await filesOrRefuse(ctx, plan, identity, id)));
   if (diffs.length > 0) {
@@ -126,7 +125,7 @@ export async function runApprovedRequest(
       diffs.flatMap((d) => [`${d.field}:`, `  approved: ${d.approved}`, `  now:      ${d.current}`]),
     ));
   }
-  assertConfirmable(plan, opts);
+  assertConfirmable(ctx, plan, opts);
   // (Consumed, denied, expired and void were refused above, from this same assessment.)
   if (!first.assessment.requestValid) throw requestInvalid(first);
   assertClaimsDerived(plan, first);
@@ -148,13 +147,13 @@ async function awaitApprovalThenRun(
   trace: Parameters<typeof waitForApproval>[5],
 ): Promise<RunResult> {
   if (loaded.assessment.status !== "approved") {
-    const tty = interactive();
+    const tty = ctx.rt.interactive();
     const remaining = Date.parse(loaded.signed.request.expiresAt) - loaded.now;
     const waitMs = waitSeconds !== undefined ? Math.min(waitSeconds * 1000, remaining) : tty ? remaining : 0;
     if (waitMs <= 0) throw pendingError(loaded);
     loaded = await waitForApproval(ctx, plan, loaded, waitMs, tty, trace);
   }
-  await confirmTarget(plan, opts, false);
+  await confirmTarget(ctx, plan, opts, false);
   trace?.beforeExec();
   return executeApproved(ctx, plan, identity.actor, loaded.signed, hashed);
 }
@@ -172,7 +171,7 @@ export async function runBreakGlass(ctx: Context, plan: Plan, opts: RunOptions, 
     await auditBestEffort(ctx, { principal: null, fingerprint: null, user: ctx.user }, "run.refused", { ...refusalData(plan, ExitCode.DENIED), breakGlass: true, reasons: [message] });
     throw because("break-glass-refused", deniedError(message, hint));
   };
-  if (!interactive() || ctx.env.CI || ctx.env.GITHUB_ACTIONS || ctx.env.GITLAB_CI) {
+  if (!ctx.rt.interactive() || ctx.env.CI || ctx.env.GITHUB_ACTIONS || ctx.env.GITLAB_CI) {
     await refuse("break-glass needs a person at a terminal; it is never available in CI or without a TTY", "CI runs wait for approvals: guard run --wait 30m -- …");
   }
   if (!plan.policy.breakGlass) await refuse("this policy has no break_glass section: break-glass is not available");
@@ -197,13 +196,13 @@ export async function runBreakGlass(ctx: Context, plan: Plan, opts: RunOptions, 
       await refuse(`your break-glass run ${other.request.id} has not been reviewed yet; a second break-glass waits for that review`, `ask a colleague: guard approve ${other.request.id}`);
     }
   }
-  const stdin = stdinBinding();
+  const stdin = await stdinBinding(ctx);
   const hashed = await hashProgram(plan.program.path);
   const binding = currentBinding(ctx, plan, identity, hashed, stdin, await filesOrRefuse(ctx, plan, identity));
   const signed = await createSignedRequest(ctx, plan, identity, binding, opts.reason!.trim(), true);
   say(c.bgRed.white.bold(" BREAK-GLASS ") + c.red.bold(` ${quoteArgv(plan.typed)} against ${esc(d.environment ?? "?")} without approval`));
   say(c.red(`  recorded as ${signed.request.id}; it stays on \`guard requests --review\` until a colleague runs: guard approve ${signed.request.id}`));
-  await confirmTarget(plan, opts, true);
+  await confirmTarget(ctx, plan, opts, true);
   await auditOrFail(ctx, identity.actor, "breakglass.used", { requestId: signed.request.id, reason: signed.request.reason, environment: d.environment });
   trace?.beforeExec();
   return executeApproved(ctx, plan, identity.actor, signed, hashed);
@@ -257,13 +256,13 @@ export function refuseUnapprovable(plan: Plan, identity: Identity): void {
   ));
 }
 
-async function obtainReason(plan: Plan, opts: RunOptions): Promise<string | null> {
+async function obtainReason(ctx: Context, plan: Plan, opts: RunOptions): Promise<string | null> {
   const given = opts.reason?.trim();
   if (given) return given;
   if (!plan.decision.requirements.some((r) => r.reason)) return null;
-  if (!interactive()) throw because("reason-missing", usageError("this run needs a reason", `pass --reason "…" (rule ${plan.decision.requirements.find((r) => r.reason)?.rule})`));
+  if (!ctx.rt.interactive()) throw because("reason-missing", usageError("this run needs a reason", `pass --reason "…" (rule ${plan.decision.requirements.find((r) => r.reason)?.rule})`));
   return (
-    await ask("Reason for this run (shown to the approver):", {
+    await ctx.rt.ask("Reason for this run (shown to the approver):", {
       validate: (v) => (v.trim() ? true : "a reason is required"),
       cancelled: "cancelled: no request was created and nothing ran",
     })
@@ -271,14 +270,14 @@ async function obtainReason(plan: Plan, opts: RunOptions): Promise<string | null
 }
 
 /** Without a terminal a missing --confirm is said at once (64), before a request is made or waited for. */
-function assertConfirmable(plan: Plan, opts: RunOptions): void {
-  if (opts.confirm !== undefined || !plan.decision.requirements.some((r) => r.confirm) || interactive()) return;
+function assertConfirmable(ctx: Context, plan: Plan, opts: RunOptions): void {
+  if (opts.confirm !== undefined || !plan.decision.requirements.some((r) => r.confirm) || ctx.rt.interactive()) return;
   const env = plan.decision.environment ?? "";
   throw usageError("this run needs typed confirmation of the target, and there is no terminal to type it at", `pass --confirm ${env}; no request was created and nothing ran`);
 }
 
 /** Typed confirmation of the environment's name (--confirm ENV without a terminal). */
-async function confirmTarget(plan: Plan, opts: RunOptions, always: boolean): Promise<void> {
+async function confirmTarget(ctx: Context, plan: Plan, opts: RunOptions, always: boolean): Promise<void> {
   if (!always && !plan.decision.requirements.some((r) => r.confirm)) return;
   const env = plan.decision.environment ?? "";
   if (opts.confirm !== undefined) {
@@ -286,8 +285,8 @@ async function confirmTarget(plan: Plan, opts: RunOptions, always: boolean): Pro
     if (!n.ok || n.name !== env) throw because("confirm-mismatch", deniedError(`--confirm ${esc(opts.confirm)} does not name the target ${env}; nothing ran`, `pass --confirm ${env}`));
     return;
   }
-  if (!interactive()) throw because("confirm-missing", usageError(`this run needs typed confirmation of the target`, `pass --confirm ${env}`));
-  const typed = await ask(`Type ${colours().bold(env)} to run against it:`, { cancelled: "cancelled at confirmation: nothing ran; the approval was not used" });
+  if (!ctx.rt.interactive()) throw because("confirm-missing", usageError(`this run needs typed confirmation of the target`, `pass --confirm ${env}`));
+  const typed = await ctx.rt.ask(`Type ${colours().bold(env)} to run against it:`, { cancelled: "cancelled at confirmation: nothing ran; the approval was not used" });
   if (typed.trim() !== env) throw because("confirm-mismatch", deniedError(`confirmation ${JSON.stringify(typed)} does not match ${env}; nothing ran and the approval was not used`));
 }
 
@@ -350,9 +349,7 @@ async function waitForApproval(ctx: Context, plan: Plan, loaded: LoadedRequest, 
   const id = loaded.signed.request.id;
   const deadline = loaded.now + waitMs;
   const controller = new AbortController();
-  const onSignal = (): void => controller.abort();
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const stopListening = ctx.rt.onInterrupt(() => controller.abort());
   let lastText = "";
   // The live line at a terminal, fitted to its width (a wrapped line would leave a new line every second);
   // anything said after it starts on a line of its own.
@@ -397,7 +394,6 @@ async function waitForApproval(ctx: Context, plan: Plan, loaded: LoadedRequest, 
   } finally {
     watch.close();
     if (drawn) writeStderr("\n");
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    stopListening();
   }
 }

@@ -3,7 +3,6 @@
  * eligible under the CURRENT policy, confirm, sign the statement over the request's digest, audit, store.
  * On a break-glass run, `approve` records the second person's review (an acknowledgement).
  */
-import { randomBytes } from "node:crypto";
 import { ExitCode, GuardError, because, deniedError, usageError } from "../core/errors.js";
 import { isRequestId } from "../core/ids.js";
 import { newNonce } from "../core/ids.js";
@@ -13,7 +12,6 @@ import { mayDecide, type DecideRefusal } from "../core/approvals.js";
 import { SIG_NAMESPACE, type ApprovalStatement, type Principal } from "../core/types.js";
 import type { CommonOptions } from "./options.js";
 import { colours, printJson, say } from "../adapters/output.js";
-import { ask, interactive } from "../adapters/prompt.js";
 import type { Context } from "./context.js";
 import { withContext } from "./command.js";
 import { identify } from "./identity.js";
@@ -23,23 +21,24 @@ import { renderRequest, requestJson } from "./request-view.js";
 import { auditOrFail } from "./audit-events.js";
 import type { RefusalScope } from "./context.js";
 import { PassphraseRejected } from "../adapters/signer.js";
+import type { Runtime } from "../runtime.js";
 
 export interface ApproveOptions extends CommonOptions {
   comment?: string;
   yes?: boolean;
 }
 
-export async function approveCommand(id: string, opts: ApproveOptions): Promise<void> {
-  await withContext(opts, (ctx) => decide(ctx, id, "approve", opts.comment ?? null, opts), refusalScope(id, "approve"));
+export async function approveCommand(id: string, opts: ApproveOptions, rt: Runtime): Promise<void> {
+  await withContext(rt, opts, (ctx) => decide(ctx, id, "approve", opts.comment ?? null, opts), refusalScope(id, "approve"));
 }
 
-export async function denyCommand(id: string, opts: CommonOptions & { reason?: string; yes?: boolean }): Promise<void> {
+export async function denyCommand(id: string, opts: CommonOptions & { reason?: string; yes?: boolean }, rt: Runtime): Promise<void> {
   const given = opts.reason?.trim() || null;
-  if (given === null && !interactive()) {
+  if (given === null && !rt.interactive()) {
     throw usageError("deny needs a reason: the requester should learn why", `pass --reason, e.g. guard deny ${escapeForTerminal(id)} --reason "not during the incident"`);
   }
   // At a terminal without --reason, the reason is asked for once the request has been shown (decide).
-  await withContext(opts, (ctx) => decide(ctx, id, "deny", given, { ...opts, yes: true }), refusalScope(id, "deny"));
+  await withContext(rt, opts, (ctx) => decide(ctx, id, "deny", given, { ...opts, yes: true }), refusalScope(id, "deny"));
 }
 
 /** A refused approval or denial is recorded as `approval.refused` (audit-events.ts). */
@@ -72,7 +71,7 @@ async function decide(ctx: Context, given: string, verb: "approve" | "deny", com
 
   if (verb === "approve") await confirm(ctx, loaded, opts);
   if (verb === "deny" && comment === null) {
-    const typed = await ask("Reason for the refusal (shown to the requester):", { validate: (v) => (v.trim() ? true : "a reason is required"), cancelled: "cancelled: nothing was denied" });
+    const typed = await ctx.rt.ask("Reason for the refusal (shown to the requester):", { validate: (v) => (v.trim() ? true : "a reason is required"), cancelled: "cancelled: nothing was denied" });
     comment = typed.trim();
   }
 
@@ -86,7 +85,7 @@ async function decide(ctx: Context, given: string, verb: "approve" | "deny", com
     fingerprint: identity.signer.publicKey.fingerprint,
     comment,
     createdAt: new Date(await ctx.tick()).toISOString(),
-    nonce: newNonce(randomBytes(16)),
+    nonce: newNonce(ctx.rt.randomBytes(16)),
   };
   const signature = await signWithRetries(() => identity.signer.sign(approvalMessage(statement), SIG_NAMESPACE.approval));
   await auditOrFail(ctx, identity.actor, "approval.recorded", { requestId: req.id, decision, principal: me.name, fingerprint: statement.fingerprint, comment });
@@ -142,8 +141,7 @@ function decideRefusal(r: DecideRefusal, id: string, verb: "approve" | "deny", m
 async function confirm(ctx: Context, loaded: LoadedRequest, opts: ApproveOptions): Promise<void> {
   const env = loaded.signed.request.environment.name;
   if (opts.yes) return;
-  if (!interactive()) throw because("confirm-missing", usageError("approving without a terminal needs --yes (you have been shown the request above)"));
-  const typed = await ask(`Type ${colours().bold(escapeForTerminal(env))} to approve this run against it:`, { cancelled: "cancelled: nothing was approved" });
+  if (!ctx.rt.interactive()) throw because("confirm-missing", usageError("approving without a terminal needs --yes (you have been shown the request above)"));
+  const typed = await ctx.rt.ask(`Type ${colours().bold(escapeForTerminal(env))} to approve this run against it:`, { cancelled: "cancelled: nothing was approved" });
   if (typed.trim() !== env) throw because("confirm-mismatch", deniedError(`confirmation ${JSON.stringify(typed)} does not match ${escapeForTerminal(env)}; nothing was approved`));
-  void ctx;
 }

@@ -21,6 +21,7 @@ import type { Store } from "../adapters/store/types.js";
 import type { Archive, ArchivedRecord } from "../adapters/store/archive.js";
 import { colours, printJson, printJsonLine, printStdout, say, stdoutStream } from "../adapters/output.js";
 import { withContext } from "./command.js";
+import type { Runtime } from "../runtime.js";
 
 export interface AuditLogOptions extends CommonOptions {
   since?: string;
@@ -29,11 +30,11 @@ export interface AuditLogOptions extends CommonOptions {
   actor?: string;
 }
 
-export async function auditLogCommand(opts: AuditLogOptions): Promise<void> {
+export async function auditLogCommand(opts: AuditLogOptions, rt: Runtime): Promise<void> {
   let sinceMs: number | null = null;
   if (opts.since !== undefined) {
     const d = parseDuration(opts.since);
-    sinceMs = d !== null ? Date.now() - d * 1000 : Date.parse(opts.since);
+    sinceMs = d !== null ? rt.now() - d * 1000 : Date.parse(opts.since);
     if (Number.isNaN(sinceMs)) throw usageError(`--since ${JSON.stringify(opts.since)} is neither an ISO time nor a duration`, "e.g. --since 24h or --since 2026-11-27T00:00:00Z");
   }
   const filter: AuditFilter = {};
@@ -45,7 +46,7 @@ export async function auditLogCommand(opts: AuditLogOptions): Promise<void> {
   }
   if (opts.request) filter.requestId = opts.request;
   if (opts.actor) filter.actor = opts.actor;
-  await withContext(opts, async (ctx) => {
+  await withContext(rt, opts, async (ctx) => {
     const store = await ctx.store({ create: false });
     const c = colours(stdoutStream());
     let n = 0;
@@ -86,14 +87,14 @@ function renderEvent(e: AuditEvent, c: ReturnType<typeof colours>): string {
   return `${text(e.seq).padStart(6)}  ${text(typeof e.time === "string" && Number.isFinite(Date.parse(e.time)) ? localTime(e.time) : e.time)}  ${shownType}  ${text(who).padEnd(10)}  ${parts.join(" ")}`;
 }
 
-export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string; archive?: string[] }): Promise<void> {
+export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string; archive?: string[] }, rt: Runtime): Promise<void> {
   let anchor: { seq: number; hash: string } | undefined;
   if (opts.anchor !== undefined) {
     const m = /^(\d+):([0-9a-f]{64})$/.exec(opts.anchor);
     if (!m) throw usageError(`--anchor ${JSON.stringify(opts.anchor)} is not SEQ:HASH`, "use the `head` that an earlier `guard audit verify` printed, e.g. --anchor 1042:3f5c…");
     anchor = { seq: Number(m[1]), hash: m[2]! };
   }
-  await withContext(opts, async (ctx) => {
+  await withContext(rt, opts, async (ctx) => {
     const store = await ctx.store({ create: false });
     const archives: Archive[] = [];
     const unreadable: string[] = [];
@@ -143,7 +144,7 @@ export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string
     }
     if (!ok) {
       say(colours().red("guard: integrity failure — the audit log or the store has been altered"));
-      process.exitCode = ExitCode.INTEGRITY;
+      rt.exitCode = ExitCode.INTEGRITY;
     }
   });
 }

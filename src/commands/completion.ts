@@ -20,6 +20,7 @@ import { isRequestId } from "../core/ids.js";
 import { NAME_RE } from "../core/policy/fields.js";
 import { usageError } from "../core/errors.js";
 import { printStdout } from "../adapters/output.js";
+import type { Runtime } from "../runtime.js";
 
 export const SHELLS = ["bash", "zsh", "fish"] as const;
 export type Shell = (typeof SHELLS)[number];
@@ -179,14 +180,14 @@ export function formatAnswer(directive: Directive, candidates: readonly Candidat
  * fails and records nothing: anything that goes wrong (no policy, an unreachable store) means fewer
  * candidates; the store is opened without creating it, and given 2 seconds.
  */
-export async function completeCommand(words: readonly string[], program: Command): Promise<void> {
+export async function completeCommand(words: readonly string[], program: Command, rt: Runtime): Promise<void> {
   const a = complete(program, words.length ? words : [""]);
   let found: Candidate[] = [];
   if (a.lookup) {
     const { kind, prefix, glue } = a.lookup;
     const lookup = async (): Promise<string[]> => {
       const { Context } = await import("./context.js");
-      const ctx = await Context.create({ ...a.flags, json: false });
+      const ctx = await Context.create(rt, { ...a.flags, json: false });
       try {
         if (kind === "environments") return Object.values((await ctx.policy()).policy.environments).flatMap((e) => [e.name, ...e.aliases]);
         const store = await ctx.store({ create: false });

@@ -4,17 +4,15 @@
  * when a command asks for it.
  */
 import { dirname, resolve } from "node:path";
-import { homedir, hostname, userInfo } from "node:os";
 import type { CommonOptions } from "./options.js";
 import { resolveSettings, type Settings } from "../adapters/config.js";
 import { loadPolicyDir } from "../adapters/policy-files.js";
 import type { AuditActor, Policy, Principal, PublicKey } from "../core/types.js";
 import type { Diagnostic } from "../core/errors.js";
 import type { Store } from "../adapters/store/types.js";
-// Static: every run appends to the audit log. open.ts loads the PostgreSQL driver only for postgres:// stores.
-import { openStore } from "../adapters/store/open.js";
 import type { Signer } from "../adapters/signer.js";
-import { setJsonErrors } from "../adapters/output.js";
+import { setJsonErrors, useTerminal } from "../adapters/output.js";
+import type { Runtime } from "../runtime.js";
 import { assertOwnedByInvoker, resolveInvoker, type Invoker } from "../adapters/run-as.js";
 
 /** What a refusal of a command is recorded as (audit-events.ts): the event type, and what is known before anything ran. */
@@ -45,37 +43,44 @@ export class Context {
    */
   readonly refusal: { scope?: RefusalScope; actor?: AuditActor; pending?: { actor: AuditActor; data: Record<string, unknown> } } = {};
 
+  /** The working directory and environment the command was started with (the runtime's). */
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
+
   private constructor(
+    /** What the command takes from the process it runs in (runtime.ts): never `process` itself. */
+    readonly rt: Runtime,
     readonly settings: Settings,
     readonly opts: CommonOptions,
-    readonly cwd: string,
-    readonly env: NodeJS.ProcessEnv,
-  ) {}
+  ) {
+    this.cwd = rt.cwd;
+    this.env = rt.env;
+  }
 
-  static async create(opts: CommonOptions): Promise<Context> {
+  static async create(rt: Runtime, opts: CommonOptions): Promise<Context> {
+    useTerminal(rt.terminal);
     setJsonErrors(Boolean(opts.json));
-    const cwd = process.cwd();
     const settings = await resolveSettings({
       flags: { policy: opts.policy, store: opts.store, key: opts.key },
-      env: process.env,
-      cwd,
+      env: rt.env,
+      cwd: rt.cwd,
     });
-    return new Context(settings, opts, cwd, process.env);
+    return new Context(rt, settings, opts);
   }
 
   get home(): string {
-    return this.env.HOME || homedir();
+    return this.env.HOME || this.rt.homedir();
   }
 
   get host(): string {
-    return hostname();
+    return this.rt.hostname();
   }
 
   get user(): string {
     try {
-      return userInfo().username;
+      return this.rt.username();
     } catch {
-      return String(process.getuid?.() ?? "unknown");
+      return this.rt.uid >= 0 ? String(this.rt.uid) : "unknown";
     }
   }
 
@@ -98,7 +103,7 @@ export class Context {
    * there is an error to report (a deleted log, a mistyped path), never an empty log that "verifies".
    */
   store(opts: { create?: boolean } = {}): Promise<Store> {
-    this.storePromise ??= openStore(this.settings.store, { create: opts.create ?? true });
+    this.storePromise ??= this.rt.openStore(this.settings.store, { create: opts.create ?? true });
     return this.storePromise;
   }
 
@@ -129,7 +134,7 @@ export class Context {
   invoker(): Invoker | null {
     if (!this.invokerResolved) {
       const value = this.settings.runAs === "invoking-user"
-        ? resolveInvoker({ env: this.env, uid: process.getuid?.() ?? -1, euid: process.geteuid?.() ?? -1, systemConfig: this.settings.systemConfig ?? "" })
+        ? resolveInvoker({ env: this.env, uid: this.rt.uid, euid: this.rt.euid, systemConfig: this.settings.systemConfig ?? "" })
         : null;
       this.invokerResolved = { value };
     }
@@ -138,9 +143,8 @@ export class Context {
 
   signer(): Promise<Signer> {
     this.signerPromise ??= Promise.resolve().then(async () => {
-      // Loaded on first use: an allowed run signs nothing (docs/benchmarks.md: what a run compiles).
-      const { loadSigner } = await import("../adapters/signer.js");
-      const signer = await loadSigner({ setting: this.settings.key, source: this.settings.keySource, env: this.env, home: this.home });
+      // Loaded on first use (runtime.ts): an allowed run signs nothing (docs/benchmarks.md: what a run compiles).
+      const signer = await this.rt.loadSigner({ setting: this.settings.key, source: this.settings.keySource, env: this.env, home: this.home, interactive: this.rt.terminal.stdinIsTTY() });
       const inv = this.invoker();
       if (inv) {
         // Root can read every key and reach every agent: the key must be the invoker's own.

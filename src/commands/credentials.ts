@@ -11,13 +11,14 @@ import { printJson, say } from "../adapters/output.js";
 import { withContext } from "./command.js";
 import { auditBestEffort } from "./audit-events.js";
 import { anonymousActor } from "./identity.js";
+import type { Runtime } from "../runtime.js";
 
 export interface SweepOptions extends CommonOptions {
   env?: string;
 }
 
-export async function sweepCommand(opts: SweepOptions): Promise<void> {
-  await withContext(opts, async (ctx) => {
+export async function sweepCommand(opts: SweepOptions, rt: Runtime): Promise<void> {
+  await withContext(rt, opts, async (ctx) => {
     const { policy } = await ctx.policy();
     let names = Object.values(policy.environments).filter((e) => e.credentials?.type === "postgres").map((e) => e.name);
     if (opts.env !== undefined) {

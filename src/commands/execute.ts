@@ -2,8 +2,6 @@
  * The last step of every run: write-ahead audit, (for approved runs) atomic consumption, exec with the
  * terminal, signals and exit status passed through, and the finish event.
  */
-import { randomBytes } from "../adapters/random.js";
-import { hostname } from "node:os";
 import { ExitCode, GuardError, because, deniedError, integrityError, ioError } from "../core/errors.js";
 import { newNonce } from "../core/ids.js";
 import { requestDigest } from "../core/request.js";
@@ -44,8 +42,8 @@ async function assertSameIdentity(ctx: Context, plan: Plan, actor: AuditActor, r
   throw deniedError(`the target no longer answers as it did when request ${req.id} was approved: ${reasons.join("; ")}`, "nothing ran and the approval was not used; find out why the target changed, then ask for a new approval");
 }
 
-function newRunId(): string {
-  return `run-${newNonce(randomBytes(16))}`;
+function newRunId(ctx: Context): string {
+  return `run-${newNonce(ctx.rt.randomBytes(16))}`;
 }
 
 /** An allowed run: audit (write-ahead), run, audit the finish. */
@@ -53,7 +51,7 @@ export async function executeAllowed(ctx: Context, plan: Plan, actor: AuditActor
   ctx.invoker(); // under run_as, who the child runs as is settled (or refused) before anything is minted
   // Hashing a large binary costs time on every run; it is recorded for protected targets only.
   const hashed = plan.decision.protected ? await hashProgram(plan.program.path) : null;
-  const runId = newRunId();
+  const runId = newRunId(ctx);
   const minted = await mintFor(ctx, plan, actor, runId, null);
   try {
     await startedOrFail(ctx, actor, {
@@ -102,7 +100,7 @@ export async function executeApproved(
   // Deny by default: the child gets what the request bound (equal to the approved values, compared
   // before this point) and the variables allowed to vary; anything that appeared since is withheld.
   const child = childEnvironment(req.env, plan.childEnv, req.cwd);
-  const runId = newRunId();
+  const runId = newRunId(ctx);
   // Credentials are minted after every check and before the approval is used: if minting fails,
   // nothing runs and the same approval runs later.
   const minted = await mintFor(ctx, plan, actor, runId, req.id);
@@ -132,8 +130,8 @@ async function consumeAndRun(
     requestDigest: requestDigest(req),
     consumedAt: new Date(await ctx.tick()).toISOString(),
     by: { principal: actor.principal, fingerprint: actor.fingerprint ?? "" },
-    host: hostname(),
-    pid: process.pid,
+    host: ctx.host,
+    pid: ctx.rt.pid,
   });
   if (!won) {
     await auditBestEffort(ctx, actor, "run.refused", { argv: req.argv, requestId: req.id, reasons: ["request already consumed (replay)"], exitCode: ExitCode.DENIED });

@@ -8,16 +8,17 @@
  */
 import { constants, promises as fsp } from "node:fs";
 import { join } from "node:path";
-import { homedir, userInfo } from "node:os";
 import { configError, usageError } from "../core/errors.js";
 import { parseAuthorizedKey } from "../core/sshkey.js";
-import { colours, say } from "../adapters/output.js";
+import { colours, say, useTerminal } from "../adapters/output.js";
+import type { Runtime } from "../runtime.js";
 
-export async function initCommand(opts: { key?: string; name?: string }): Promise<void> {
-  const cwd = process.cwd();
-  const home = process.env.HOME || homedir();
-  const key = await findPublicKey(opts.key ?? process.env.GUARD_KEY, home);
-  const named = principalName(opts.name, key.comment);
+export async function initCommand(opts: { key?: string; name?: string }, rt: Runtime): Promise<void> {
+  useTerminal(rt.terminal);
+  const cwd = rt.cwd;
+  const home = rt.env.HOME || rt.homedir();
+  const key = await findPublicKey(opts.key ?? rt.env.GUARD_KEY, home);
+  const named = principalName(opts.name, key.comment, () => rt.username());
   const files: Array<[string, string, number]> = [
     ["guard.config.yaml", CONFIG, 0o644],
     ["policies/guard.yaml", policyYaml(named.name, key.line), 0o644],
@@ -78,7 +79,7 @@ function cleanName(raw: string): string {
   return raw.toLowerCase().replace(/[^a-z0-9._-]/g, "-").replace(/^[^a-z0-9]+/, "").replace(/[^a-z0-9]+$/, "").slice(0, 64);
 }
 
-export function principalName(given: string | undefined, keyComment: string | undefined, user: () => string = () => userInfo().username): { name: string; from: string } {
+export function principalName(given: string | undefined, keyComment: string | undefined, user: () => string): { name: string; from: string } {
   if (given !== undefined) {
     if (!PRINCIPAL_RE.test(given)) throw usageError(`--name ${JSON.stringify(given)} is not a principal name`, "use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit");
     return { name: given, from: "--name" };

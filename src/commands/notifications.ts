@@ -20,7 +20,7 @@ export type PendingNotifications = Promise<DeliveryResult[]> | null;
 export function startNotify(ctx: Context, policy: Policy, facts: NotifyFacts): PendingNotifications {
   const notifications = policy.notifications;
   if (!notifications) return null;
-  const time = Date.now();
+  const time = ctx.rt.now();
   return import("../adapters/notify.js").then(
     (m) => m.deliverNotifications(notifications, { ...facts, host: ctx.host, version: m.GUARD_VERSION, time }),
     (err: unknown) => [{ webhook: "(all)", event: facts.event, ok: false, error: `the notifier could not be loaded (${err instanceof Error ? err.message : String(err)})` }],

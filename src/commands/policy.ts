@@ -9,9 +9,10 @@ import { loadPolicyDir } from "../adapters/policy-files.js";
 import { regexEngineFor } from "../adapters/linear-regex.js";
 import { Context } from "./context.js";
 import { resolve } from "node:path";
+import type { Runtime } from "../runtime.js";
 
-export async function lintCommand(opts: CommonOptions): Promise<void> {
-  const ctx = await Context.create(opts);
+export async function lintCommand(opts: CommonOptions, rt: Runtime): Promise<void> {
+  const ctx = await Context.create(rt, opts);
   const dir = resolve(ctx.cwd, ctx.settings.policyDir);
   const c = colours(stdoutStream());
   try {
@@ -36,18 +37,19 @@ export async function lintCommand(opts: CommonOptions): Promise<void> {
         errors: err.diagnostics.filter((d) => d.severity === "error"),
         warnings: err.diagnostics.filter((d) => d.severity === "warning"),
       });
-      process.exitCode = ExitCode.CONFIG;
+      rt.exitCode = ExitCode.CONFIG;
       return;
     }
     throw err;
   }
 }
 
-export async function testCommand(opts: CommonOptions): Promise<void> {
-  const ctx = await Context.create(opts);
+export async function testCommand(opts: CommonOptions, rt: Runtime): Promise<void> {
+  const ctx = await Context.create(rt, opts);
   const dir = resolve(ctx.cwd, ctx.settings.policyDir);
   const { policy, tests } = await loadPolicyDir(dir, { tests: true });
-  const now = Date.now();
+  // Policy tests are judged at the local clock: they touch no store, so there is no other clock here.
+  const now = rt.now();
   const regex = await regexEngineFor(policy);
   const results = runPolicyTests(policy, tests, now, (p, tc, at) => simulateTestCase(p, tc, at, regex));
   const failed = results.filter((r) => !r.passed);
@@ -62,7 +64,7 @@ export async function testCommand(opts: CommonOptions): Promise<void> {
     if (results.length === 0) printStdout(c.yellow(`no policy tests found in ${dir} (*.test.yaml)`));
     printStdout(`${results.length - failed.length} passed, ${failed.length} failed`);
   }
-  if (failed.length > 0 || results.length === 0) process.exitCode = 1;
+  if (failed.length > 0 || results.length === 0) rt.exitCode = 1;
 }
 
 export async function schemaCommand(): Promise<void> {

@@ -3,7 +3,6 @@
  * and loading a request with everything needed to judge it — always against the CURRENT policy.
  */
 import { childAs } from "../adapters/run-as.js";
-import { randomBytes } from "node:crypto";
 import { GuardError, ExitCode, because, deniedError, usageError } from "../core/errors.js";
 import { newNonce, newRequestId, isRequestId, requestIdPrefix, resolveRequestId } from "../core/ids.js";
 import { boundEnvironment } from "../core/bind-env.js";
@@ -15,7 +14,6 @@ import { verifySshSig } from "../core/sshsig.js";
 import type { BoundFile, Policy, PreviewResult, PublicKey, SignedApproval, SignedRequest, StdinBinding } from "../core/types.js";
 import { colours, say } from "../adapters/output.js";
 import { SIG_NAMESPACE } from "../core/types.js";
-import { classifyStdin } from "../adapters/stdin.js";
 import type { hashProgram } from "../adapters/program.js";
 import type { Context } from "./context.js";
 import type { Store } from "../adapters/store/types.js";
@@ -34,8 +32,8 @@ export const verify = (armored: string, message: string, namespace: string, keys
  * Stdin is part of what runs. An approver cannot see piped input (C10), so a run that needs approval
  * accepts only a terminal, /dev/null or a closed stdin.
  */
-export function stdinBinding(): StdinBinding {
-  const kind = classifyStdin();
+export async function stdinBinding(ctx: Context): Promise<StdinBinding> {
+  const kind = await ctx.rt.stdinKind();
   if (kind === "tty") return { kind: "tty" };
   if (kind === "null" || kind === "closed") return { kind: "null" };
   throw because("stdin-not-allowed", deniedError(
@@ -90,8 +88,8 @@ export async function createSignedRequest(
   const store = await ctx.store();
   const now = await ctx.tick();
   const request = buildRequest({
-    id: newRequestId(randomBytes(16)),
-    nonce: newNonce(randomBytes(16)),
+    id: newRequestId(ctx.rt.randomBytes(16)),
+    nonce: newNonce(ctx.rt.randomBytes(16)),
     requester: {
       principal: identity.principal?.name ?? null,
       fingerprint: identity.signer.publicKey.fingerprint,

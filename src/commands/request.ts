@@ -4,7 +4,6 @@ import type { CommonOptions } from "./options.js";
 import { colours, printJson, printStdout, say } from "../adapters/output.js";
 import { hashProgram } from "../adapters/program.js";
 import { bindFileArguments } from "../adapters/file-args.js";
-import { ask, interactive } from "../adapters/prompt.js";
 import { withContext } from "./command.js";
 import { planRun } from "./plan.js";
 import { identify } from "./identity.js";
@@ -13,9 +12,10 @@ import { assess, createSignedRequest, currentBinding, findUsableRequest, runPrev
 import { requestJson } from "./request-view.js";
 import { renderPlan } from "./render.js";
 import { usageError } from "../core/errors.js";
+import type { Runtime } from "../runtime.js";
 
-export async function requestCommand(command: string[], opts: CommonOptions & { env?: string; reason?: string }): Promise<void> {
-  await withContext(opts, async (ctx) => {
+export async function requestCommand(command: string[], opts: CommonOptions & { env?: string; reason?: string }, rt: Runtime): Promise<void> {
+  await withContext(rt, opts, async (ctx) => {
     const plan = await planRun(ctx, command, opts.env, await ctx.now());
     const d = plan.decision;
     if (d.decision === "deny") {
@@ -24,7 +24,7 @@ export async function requestCommand(command: string[], opts: CommonOptions & { 
     }
     if (d.decision === "allow") {
       say("guard: this run needs no approval; run it with `guard run -- …`");
-      process.exitCode = ExitCode.OK;
+      rt.exitCode = ExitCode.OK;
       if (opts.json) printJson({ id: null, status: "not-needed", decision: "allow" });
       return;
     }
@@ -35,13 +35,13 @@ export async function requestCommand(command: string[], opts: CommonOptions & { 
     // A request nobody else could approve is refused before it exists, as `guard run` does.
     refuseUnapprovable(plan, identity);
     const hashed = await hashProgram(plan.program.path);
-    const binding = currentBinding(ctx, plan, identity, hashed, stdinBinding(), await bindFileArguments(plan.typed, ctx.cwd, plan.typed.length - plan.argv.length + 1));
+    const binding = currentBinding(ctx, plan, identity, hashed, await stdinBinding(ctx), await bindFileArguments(plan.typed, ctx.cwd, plan.typed.length - plan.argv.length + 1));
     let loaded = await findUsableRequest(ctx, plan.policy, binding);
     if (!loaded || !["pending", "approved"].includes(loaded.assessment.status)) {
       let reason = opts.reason?.trim() || null;
       if (!reason && d.requirements.some((r) => r.reason)) {
-        if (!interactive()) throw usageError("this run needs a reason", 'pass --reason "…"');
-        reason = (await ask("Reason for this run (shown to the approver):", { validate: (v) => (v.trim() ? true : "a reason is required"), cancelled: "cancelled: no request was created" })).trim();
+        if (!ctx.rt.interactive()) throw usageError("this run needs a reason", 'pass --reason "…"');
+        reason = (await ctx.rt.ask("Reason for this run (shown to the approver):", { validate: (v) => (v.trim() ? true : "a reason is required"), cancelled: "cancelled: no request was created" })).trim();
       }
       const previews = await runPreviews(ctx, plan, "no request was made");
       loaded = await assess(ctx, plan.policy, await createSignedRequest(ctx, plan, identity, binding, reason, false, previews));

@@ -9,6 +9,7 @@ import { mayDecide } from "../core/approvals.js";
 import { fitToWidth, localTime } from "../core/time.js";
 import { assess, loadRequest, type LoadedRequest } from "./request-lib.js";
 import { renderRequest, requestJson } from "./request-view.js";
+import type { Runtime } from "../runtime.js";
 
 export interface RequestsOptions extends CommonOptions {
   all?: boolean;
@@ -17,8 +18,8 @@ export interface RequestsOptions extends CommonOptions {
   awaitingMe?: boolean;
 }
 
-export async function requestsCommand(opts: RequestsOptions): Promise<void> {
-  await withContext(opts, async (ctx) => {
+export async function requestsCommand(opts: RequestsOptions, rt: Runtime): Promise<void> {
+  await withContext(rt, opts, async (ctx) => {
     const { policy } = await ctx.policy();
     const store = await ctx.store();
     const loaded: LoadedRequest[] = [];
@@ -97,8 +98,8 @@ function requestsTable(shown: readonly LoadedRequest[]): string[] {
   return [line(head), ...rows.map(line)];
 }
 
-export async function showCommand(id: string, opts: CommonOptions): Promise<void> {
-  await withContext(opts, async (ctx) => {
+export async function showCommand(id: string, opts: CommonOptions, rt: Runtime): Promise<void> {
+  await withContext(rt, opts, async (ctx) => {
     const { policy } = await ctx.policy();
     const loaded = await loadRequest(ctx, policy, id);
     if (opts.json) printJson(requestJson(loaded));

@@ -16,6 +16,7 @@ import { auditBestEffort } from "./audit-events.js";
 import { anonymousActor } from "./identity.js";
 import { executeAllowed, type RunResult } from "./execute.js";
 import type { GitHubReporter, RunTrace } from "../adapters/ci.js";
+import type { Runtime } from "../runtime.js";
 
 /** The options checked before anything else; a usage error here still ends with the status line. */
 function checkOptions(opts: RunOptions): number | undefined {
@@ -27,19 +28,19 @@ function checkOptions(opts: RunOptions): number | undefined {
   return waitSeconds;
 }
 
-export async function runCommand(command: string[], opts: RunOptions): Promise<void> {
+export async function runCommand(command: string[], opts: RunOptions, rt: Runtime): Promise<void> {
   let exitCode: number = ExitCode.INTERNAL;
   let status: Status = "internal";
   // GitHub Actions changes only the output format (annotations, step summary), never the decision (I3);
   // outside Actions the reporter is not even loaded.
-  const gh = await gitHubReporterIfActions();
+  const gh = await gitHubReporterIfActions(rt.env);
   const trace: RunTrace = { beforeExec: () => gh?.resume() };
   gh?.pause();
   try {
     setJsonErrors(Boolean(opts.json));
     const waitSeconds = checkOptions(opts);
     const refusal: RefusalScope = { type: "run.refused", requestId: opts.request, data: command.length ? { argv: command } : {} };
-    await withContext(opts, async (ctx) => {
+    await withContext(rt, opts, async (ctx) => {
       const result = await runWithContext(ctx, command, opts, waitSeconds, trace);
       exitCode = result.exitCode;
       status = result.status;
@@ -58,12 +59,12 @@ export async function runCommand(command: string[], opts: RunOptions): Promise<v
   }
   statusLine(status, exitCode, opts);
   if (gh) await gh.finish((await import("../adapters/ci.js")).runReport(trace, command, status, exitCode, null));
-  process.exitCode = exitCode;
+  rt.exitCode = exitCode;
 }
 
-async function gitHubReporterIfActions(): Promise<GitHubReporter | null> {
-  if (process.env.GITHUB_ACTIONS !== "true") return null;
-  return (await import("../adapters/ci.js")).gitHubReporter(process.env);
+async function gitHubReporterIfActions(env: NodeJS.ProcessEnv): Promise<GitHubReporter | null> {
+  if (env.GITHUB_ACTIONS !== "true") return null;
+  return (await import("../adapters/ci.js")).gitHubReporter(env);
 }
 
 async function runWithContext(ctx: Context, command: string[], opts: RunOptions, waitSeconds: number | undefined, trace: RunTrace): Promise<RunResult> {

@@ -17,9 +17,10 @@ import { auditBestEffort, auditOrFail } from "./audit-events.js";
 import { Context } from "./context.js";
 import { withContext } from "./command.js";
 import { anonymousActor } from "./identity.js";
+import type { Runtime } from "../runtime.js";
 
-export async function migrateCommand(opts: CommonOptions): Promise<void> {
-  const ctx = await Context.create(opts);
+export async function migrateCommand(opts: CommonOptions, rt: Runtime): Promise<void> {
+  const ctx = await Context.create(rt, opts);
   const url = ctx.settings.store;
   if (!/^postgres(ql)?:\/\//.test(url)) throw usageError(`the store ${url} is not PostgreSQL; only PostgreSQL stores have a schema to migrate`);
   const { migratePostgres } = await import("../adapters/store/postgres.js");
@@ -34,8 +35,8 @@ export async function migrateCommand(opts: CommonOptions): Promise<void> {
  * cannot see whether that holder still runs. A person checks, then names the host with --host. A lock
  * held by a live process on this host is refused. What was removed is printed and audited.
  */
-export async function unlockStoreCommand(opts: CommonOptions & { host?: string }): Promise<void> {
-  await withContext(opts, async (ctx) => {
+export async function unlockStoreCommand(opts: CommonOptions & { host?: string }, rt: Runtime): Promise<void> {
+  await withContext(rt, opts, async (ctx) => {
     const dir = fileStoreDir(ctx.settings.store);
     if (dir === null) throw usageError("a PostgreSQL store has no lock file to clear", "PostgreSQL serialises appends itself; a session that holds a lock ends with its connection");
     await ctx.store({ create: false }); // the same trust checks as every command (owner, mode, symlinks)
@@ -87,8 +88,8 @@ export interface PruneOptions extends CommonOptions {
  * decides what, the store does it atomically). Only a store that verifies is pruned: pruning must never
  * archive tampering out of sight.
  */
-export async function pruneStoreCommand(opts: PruneOptions): Promise<void> {
-  await withContext(opts, async (ctx) => {
+export async function pruneStoreCommand(opts: PruneOptions, rt: Runtime): Promise<void> {
+  await withContext(rt, opts, async (ctx) => {
     const spec = opts.olderThan ?? ctx.settings.retention;
     const from = opts.olderThan !== undefined ? "--older-than" : "`retention:`";
     if (spec === null) {

@@ -3,23 +3,23 @@
  * groups it maps to, and the mode in force. Without any policy configured — a new teammate outside a
  * project — it still shows the key: the principal is "not in a policy".
  */
-import { homedir } from "node:os";
 import { isAbsolute } from "node:path";
 import type { CommonOptions } from "./options.js";
 import { NoPolicyError } from "../core/errors.js";
 import { asciiIdentifier, escapeForTerminal } from "../core/escape.js";
 import { formatPublicKey } from "../core/sshkey.js";
 import { colours, printJson, printStdout, stdoutStream } from "../adapters/output.js";
-import { loadSigner, type Signer } from "../adapters/signer.js";
+import type { Signer } from "../adapters/signer.js";
+import type { Runtime } from "../runtime.js";
 import { Context, principalForKey } from "./context.js";
 
-export async function whoamiCommand(opts: CommonOptions): Promise<void> {
+export async function whoamiCommand(opts: CommonOptions, rt: Runtime): Promise<void> {
   let ctx: Context;
   try {
-    ctx = await Context.create(opts);
+    ctx = await Context.create(rt, opts);
   } catch (err) {
     if (!(err instanceof NoPolicyError)) throw err;
-    return whoamiWithoutPolicy(opts, err);
+    return whoamiWithoutPolicy(rt, opts, err);
   }
   try {
     await whoamiInContext(ctx, opts);
@@ -38,12 +38,12 @@ function printKey(signer: Signer): void {
   printStdout(`key line:   ${escapeForTerminal(formatPublicKey(signer.publicKey))}`);
 }
 
-async function whoamiWithoutPolicy(opts: CommonOptions, noPolicy: NoPolicyError): Promise<void> {
-  const env = process.env;
-  const home = env.HOME && isAbsolute(env.HOME) ? env.HOME : homedir();
+async function whoamiWithoutPolicy(rt: Runtime, opts: CommonOptions, noPolicy: NoPolicyError): Promise<void> {
+  const env = rt.env;
+  const home = env.HOME && isAbsolute(env.HOME) ? env.HOME : rt.homedir();
   const setting = opts.key ?? env.GUARD_KEY ?? null;
   const source = opts.key !== undefined ? "flag" : env.GUARD_KEY !== undefined ? "env" : "default";
-  const signer = await loadSigner({ setting, source: setting === null ? undefined : (source as "flag" | "env"), env, home });
+  const signer = await rt.loadSigner({ setting, source: setting === null ? undefined : (source as "flag" | "env"), env, home, interactive: rt.terminal.stdinIsTTY() });
   if (opts.json) {
     printJson({ key: keyInfo(signer, source), principal: null, groups: [], mode: null, policy: null, store: null });
     return;
