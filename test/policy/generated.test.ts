@@ -22,7 +22,7 @@ describe("npm run gen:docs", () => {
 
   it("the loader's field table is the generated one, for every object it reads", () => {
     expect(Object.keys(SPECS).sort()).toEqual(Object.keys(OBJECTS).sort());
-    for (const [name, spec] of Object.entries(SPECS)) expect({ fields: spec.fields, required: spec.required }).toEqual(FIELDS[name as keyof typeof FIELDS]);
+    for (const [name, spec] of Object.entries(SPECS)) expect({ fields: spec.fields, required: spec.required, types: spec.types }).toEqual(FIELDS[name as keyof typeof FIELDS]);
   });
 
   it("a union's fields are its variants' fields; required are those every variant requires", () => {

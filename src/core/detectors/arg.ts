@@ -22,7 +22,7 @@ declare module "../types.js" {
 type ArgDetector = Extract<Detector, { type: "arg" }>;
 
 /** A flag as it appears in argv: `--env`, `-e`. */
-const FLAG_RE = /^--?[A-Za-z0-9][A-Za-z0-9_-]*$/;
+export const FLAG_RE = /^--?[A-Za-z0-9][A-Za-z0-9_-]*$/;
 
 export const argDetector: DetectorKind<ArgDetector> = {
   type: "arg",

@@ -1,10 +1,11 @@
 /**
  * The objects of a policy or policy-test file as the loader checks them: how messages name each one, and
- * its field names and required fields, which are generated from the one schema (schema.ts) into
+ * its field names, required fields and field types, which are generated from the one schema (schema.ts) into
  * fields.generated.ts by `npm run gen:docs`. A detector's kinds, and a test case's simulated inputs, are
  * the detector modules' (core/detectors), which contribute their pieces of the schema.
  */
 import { ENV_VAR_RE } from "../names.js";
+import type { FieldType } from "./field-type.js";
 import { FIELDS } from "./fields.generated.js";
 
 export const VALUE_MATCHERS = ["equals", "matches", "regex"] as const;
@@ -14,6 +15,8 @@ export interface ObjectSpec {
   label: string;
   fields: readonly string[];
   required: readonly string[];
+  /** Each field's type, from the schema. */
+  types: Readonly<Record<string, FieldType>>;
 }
 
 const LABELS = {

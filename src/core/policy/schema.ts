@@ -22,6 +22,10 @@ const typed = <T extends z.ZodType>(schema: T, type: string): T => {
   return schema;
 };
 
+/** The shape of a credentials `admin` source and of a webhook URL (the loader checks them further: read-credentials.ts, webhook-url.ts). */
+export const SECRET_SOURCE_RE = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/.+)$/;
+export const WEBHOOK_URL_RE = /^(https:\/\/[\x21-\x7e]+|http:\/\/(127\.0\.0\.1|localhost|\[::1\])([:/?#][\x21-\x7e]*)?)$/;
+
 const name = (what: string) => typed(z.string().regex(NAME_RE).max(MAX_NAME_LENGTH), "name").describe(`${what}: lowercase ASCII letters, digits, '-' and '_', starting with a letter or digit.`);
 const names = (what: string, item: string) => z.array(name(item)).min(1).describe(what);
 const nonEmpty = (what: string) => z.string().min(1).describe(what);
@@ -61,7 +65,7 @@ export const credentialsPostgresSchema = z
   .strictObject({
     admin: z
       .string()
-      .regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/.+)$/)
+      .regex(SECRET_SOURCE_RE)
       .register(docType, { type: "`env:NAME` or `file:/path`" })
       .describe("Where guard reads the admin URL it creates per-run roles with: \"env:NAME\" (a variable of guard's environment) or \"file:/absolute/path\". Never reaches the child (see \"Per-run credentials\" in the README)."),
     grant: z
@@ -179,7 +183,7 @@ export const webhookSchema = z
   .strictObject({
     name: name("The webhook's name, unique in the policy; shown (instead of its URL) in warnings and audit events"),
     url: typed(z.string(), "URL")
-      .regex(/^(https:\/\/[\x21-\x7e]+|http:\/\/(127\.0\.0\.1|localhost|\[::1\])([:/?#][\x21-\x7e]*)?)$/)
+      .regex(WEBHOOK_URL_RE)
       .max(2048)
       .describe("Where to POST the JSON payload: https, or plain http to 127.0.0.1/localhost/[::1] only. It may hold a secret (userinfo, path, query), which guard never prints."),
     format: z.enum(["json", "slack"]).optional().describe("json (guard's own payload, the default) or slack (text and blocks for Slack-compatible incoming webhooks)."),
