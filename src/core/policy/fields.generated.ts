@@ -8,9 +8,9 @@ export const FIELDS = {
     required: ["version"],
     types: {
       version: { type: "literal", values: [1] },
-      environments: { type: "record", key: { type: "string", format: "name", pattern: /^[a-z0-9][a-z0-9_-]*$/ }, value: { type: "object", ref: "environment" } },
+      environments: { type: "record", key: { type: "string", max: 64, format: "name", pattern: /^[a-z0-9][a-z0-9_-]*$/ }, value: { type: "object", ref: "environment" } },
       default_environment: { type: "string", max: 64, format: "name", pattern: /^[a-z0-9][a-z0-9_-]*$/ },
-      principals: { type: "record", key: { type: "string", format: "name", pattern: /^[a-z0-9][a-z0-9_-]*$/ }, value: { type: "object", ref: "principal" } },
+      principals: { type: "record", key: { type: "string", max: 64, format: "name", pattern: /^[a-z0-9][a-z0-9_-]*$/ }, value: { type: "object", ref: "principal" } },
       rules: { type: "list", item: { type: "object", ref: "rule" } },
       freezes: { type: "list", item: { type: "object", ref: "freeze" } },
       break_glass: { type: "object", ref: "breakGlass" },

@@ -59,7 +59,7 @@ function readPostgres(r: Reader, field: Field): Credentials | null {
   const exportF = f.get("export");
   const exported = exportF ? r.text(exportF) : null;
   const ttlF = f.get("ttl");
-  const ttl = ttlF ? readDuration(r, ttlF.value, "`ttl`", MIN_CREDENTIAL_TTL_SECONDS, MAX_CREDENTIAL_TTL_SECONDS) : DEFAULT_CREDENTIAL_TTL_SECONDS;
+  const ttl = ttlF ? readDuration(r, ttlF, MIN_CREDENTIAL_TTL_SECONDS, MAX_CREDENTIAL_TTL_SECONDS) : DEFAULT_CREDENTIAL_TTL_SECONDS;
   if (admin && admin.kind === "env" && exported === admin.name) {
     r.error(exportF!.value, "export-is-admin", `\`export\` names the admin variable ${admin.name}: the child would receive guard's own credentials`, "export the per-run URL under another name, e.g. DATABASE_URL");
     return null;
@@ -77,7 +77,7 @@ function readCommand(r: Reader, field: Field): Credentials | null {
   const revokeF = f.get("revoke");
   const revoke = revokeF ? commandArgv(r, revokeF) : null;
   const timeoutF = f.get("timeout");
-  const timeout = timeoutF ? readDuration(r, timeoutF.value, "`timeout`", MIN_MINT_TIMEOUT_SECONDS, MAX_MINT_TIMEOUT_SECONDS) : DEFAULT_MINT_TIMEOUT_SECONDS;
+  const timeout = timeoutF ? readDuration(r, timeoutF, MIN_MINT_TIMEOUT_SECONDS, MAX_MINT_TIMEOUT_SECONDS) : DEFAULT_MINT_TIMEOUT_SECONDS;
   if (!run || (revokeF && !revoke) || timeout === null) return null;
   return { type: "command", run, revoke, timeoutSeconds: timeout };
 }

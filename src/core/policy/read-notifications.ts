@@ -75,7 +75,7 @@ function readWebhook(r: Reader, node: YNode): WebhookDef | null {
 
   const timeoutF = f.get("timeout");
   const timeout = timeoutF
-    ? readDuration(r, timeoutF.value, "`timeout`", MIN_WEBHOOK_TIMEOUT_SECONDS, MAX_WEBHOOK_TIMEOUT_SECONDS)
+    ? readDuration(r, timeoutF, MIN_WEBHOOK_TIMEOUT_SECONDS, MAX_WEBHOOK_TIMEOUT_SECONDS)
     : DEFAULT_WEBHOOK_TIMEOUT_SECONDS;
 
   if (name === null || url === null || format === null || events === null || !environmentsOk || timeout === null) return null;

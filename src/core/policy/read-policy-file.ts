@@ -80,18 +80,16 @@ export function readPolicyFile(root: Node, r: Reader, file: string): FileFragmen
   }
   const envs = f.get("environments");
   if (envs) {
-    const m = r.mapping(envs);
-    for (const e of m ? r.entries(m) : []) {
+    for (const e of r.records(envs, "the environment name")) {
       frag.environmentCount++;
-      const def = readEnvironment(r, e.key, e.value);
+      const def = readEnvironment(r, e.name, e.key, e.value);
       if (def) frag.environments.push(def);
     }
   }
   const principals = f.get("principals");
   if (principals) {
-    const m = r.mapping(principals);
-    for (const e of m ? r.entries(m) : []) {
-      const def = readPrincipal(r, e.key, e.value, frag.groups);
+    for (const e of r.records(principals, "the principal name")) {
+      const def = readPrincipal(r, e.name, e.key, e.value, frag.groups);
       if (def) frag.principals.push(def);
     }
   }
@@ -127,8 +125,7 @@ export function readPolicyFile(root: Node, r: Reader, file: string): FileFragmen
   return frag;
 }
 
-function readEnvironment(r: Reader, key: YNode, value: YNode): EnvironmentDef | null {
-  const name = r.name(key, "the environment name");
+function readEnvironment(r: Reader, name: string | null, key: YNode, value: YNode): EnvironmentDef | null {
   if (!isMap(value)) {
     r.error(value ?? key, "wrong-type", `environment \`${String(name)}\` must be a mapping, not ${describeNode(value)}`, `write \`${String(name)}: {}\` for an environment with all defaults (unprotected, no aliases, no detectors)`);
   }
@@ -201,7 +198,7 @@ function readIdentityProbe(r: Reader, node: YNode): IdentityProbe | null {
   const matcher = readMatcher(r, matchers[0]!, f.get(matchers[0]!)!);
   if (matcher === null) return null;
   const timeoutF = f.get("timeout");
-  const timeoutSeconds = timeoutF ? readDuration(r, timeoutF.value, "`timeout`", 1, MAX_PROBE_TIMEOUT_SECONDS) : DEFAULT_PROBE_TIMEOUT_SECONDS;
+  const timeoutSeconds = timeoutF ? readDuration(r, timeoutF, 1, MAX_PROBE_TIMEOUT_SECONDS) : DEFAULT_PROBE_TIMEOUT_SECONDS;
   if (timeoutSeconds === null) return null;
   return { command, matcher, timeoutSeconds, at: r.loc(map) };
 }
@@ -242,8 +239,8 @@ function readDetector(r: Reader, node: YNode): Detector | null {
   const matcher = matchers[0] ? readMatcher(r, matchers[0], f.get(matchers[0])!) : undefined;
   if (matcher === null) return null;
   const kit: ReadKit = {
-    string: (what, options) => r.string(subject.value, what, options),
-    glob: (what) => checkGlob(r, subject.value, r.string(subject.value, what, { nonEmpty: true }), what),
+    string: (what) => r.text(subject, what),
+    glob: (what) => checkGlob(r, subject.value, r.text(subject, what), what),
     error: (code, message, hint) => r.error(subject.value, code, message, hint),
     matcher,
     at,
@@ -264,8 +261,7 @@ function readMatcher(r: Reader, kind: (typeof VALUE_MATCHERS)[number], field: Fi
   return { kind: "regex", pattern: s };
 }
 
-function readPrincipal(r: Reader, key: YNode, value: YNode, groups: Ref[]): PrincipalDef | null {
-  const name = r.name(key, "the principal name");
+function readPrincipal(r: Reader, name: string | null, key: YNode, value: YNode, groups: Ref[]): PrincipalDef | null {
   const map = r.map(value, `principal \`${String(name)}\``);
   if (name === null) return null;
   const principal: Principal = { name, keys: [], groups: [], at: r.loc(key) };
@@ -420,7 +416,7 @@ function readEffect(r: Reader, kind: (typeof EFFECTS)[number], field: Field, def
   const confirmF = f.get("confirm");
   const confirm = confirmF ? r.flag(confirmF) : false;
   const ttlF = f.get("ttl");
-  const ttl = ttlF ? readDuration(r, ttlF.value, "`ttl`", MIN_TTL_SECONDS, MAX_TTL_SECONDS) : DEFAULT_TTL_SECONDS;
+  const ttl = ttlF ? readDuration(r, ttlF, MIN_TTL_SECONDS, MAX_TTL_SECONDS) : DEFAULT_TTL_SECONDS;
   const previewF = f.get("preview");
   const preview = previewF ? readPreview(r, previewF) : undefined;
   if (ok.approvals === undefined || reason === null || confirm === null || ttl === null || preview === null) return null;
@@ -438,7 +434,7 @@ function readPreview(r: Reader, field: Field): PreviewSpec | null {
   const recheckF = f.get("recheck");
   const recheck = recheckF ? r.flag(recheckF) : false;
   const timeoutF = f.get("timeout");
-  const timeout = timeoutF ? readDuration(r, timeoutF.value, "`timeout`", PREVIEW_MIN_TIMEOUT_SECONDS, PREVIEW_MAX_TIMEOUT_SECONDS) : PREVIEW_DEFAULT_TIMEOUT_SECONDS;
+  const timeout = timeoutF ? readDuration(r, timeoutF, PREVIEW_MIN_TIMEOUT_SECONDS, PREVIEW_MAX_TIMEOUT_SECONDS) : PREVIEW_DEFAULT_TIMEOUT_SECONDS;
   if (!items || items.length === 0 || recheck === null || timeout === null) return null;
   return { command: items.map((i) => i.value), recheck, timeoutSeconds: timeout };
 }
@@ -454,8 +450,8 @@ function readFreeze(r: Reader, node: YNode): FreezeDef | null {
   const envs = envF ? r.list(envF, "`environments`", { item: "an environment name" }) : null;
   const fromF = f.get("from");
   const untilF = f.get("until");
-  const from = fromF ? readTimestamp(r, fromF.value, "`from`") : null;
-  const until = untilF ? readTimestamp(r, untilF.value, "`until`") : null;
+  const from = fromF ? readTimestamp(r, fromF) : null;
+  const until = untilF ? readTimestamp(r, untilF) : null;
   if (from !== null && until !== null && from >= until) r.error(untilF!.value, "freeze-range", "a freeze must end after it starts (`until` is not after `from`)", "check the two dates");
   const reasonF = f.get("reason");
   const reason = reasonF ? r.text(reasonF) : null;

@@ -1,7 +1,7 @@
 import type { Node } from "yaml";
 import { SIMULATED } from "../detectors/registry.js";
 import type { DecisionKind, SimulatedInputs, SourceLocation } from "../types.js";
-import { ENV_VAR_RE, SPECS } from "./fields.js";
+import { SPECS } from "./fields.js";
 import type { Field, Reader, YNode } from "./reader.js";
 import { readTimestamp } from "./read-values.js";
 import type { PolicyTestCase, PolicyTestExpectation } from "./types.js";
@@ -27,7 +27,7 @@ export function readTestFile(root: Node, r: Reader): TestCaseDef[] {
     if (v !== null && v !== 1) r.error(version.value, "unsupported-version", `\`version\` must be 1, not ${v}`, "this guard reads policy format version 1");
   }
   const nowF = f.get("now");
-  const fileNow = nowF ? readTimestamp(r, nowF.value, "`now`") : null;
+  const fileNow = nowF ? readTimestamp(r, nowF) : null;
   const tests = f.get("tests");
   if (!tests) return [];
   const out: TestCaseDef[] = [];
@@ -58,14 +58,9 @@ function readCase(r: Reader, node: YNode, fileNow: number | null): TestCaseDef |
   const env: Record<string, string> = Object.create(null);
   const envF = f.get("env");
   if (envF) {
-    const m = r.mapping(envF);
-    for (const e of m ? r.entries(m) : []) {
-      if (!ENV_VAR_RE.test(e.name)) {
-        r.error(e.key, "bad-variable", `${JSON.stringify(e.name)} is not an environment variable name`, "use letters, digits and `_`, not starting with a digit");
-        continue;
-      }
-      const v = r.string(e.value, `the value of \`${e.name}\``);
-      if (v !== null) env[e.name] = v;
+    for (const e of r.records(envF, "variable")) {
+      const v = e.name === null ? null : r.check(e.value, e.type, `the value of \`${e.name}\``);
+      if (e.name !== null && v !== null) env[e.name] = v as string;
     }
   }
   const optString = (field: string, what: string): string | undefined => {
@@ -83,14 +78,13 @@ function readCase(r: Reader, node: YNode, fileNow: number | null): TestCaseDef |
   const identityF = f.get("identity");
   if (identityF) {
     identity = Object.create(null) as Record<string, string>;
-    const m = r.mapping(identityF);
-    for (const e of m ? r.entries(m) : []) {
-      const v = r.string(e.value, `the identity answer of \`${e.name}\``);
-      if (v !== null) identity[e.name] = v;
+    for (const e of r.records(identityF, "an environment name")) {
+      const v = e.name === null ? null : r.check(e.value, e.type, `the identity answer of \`${e.name}\``);
+      if (e.name !== null && v !== null) identity[e.name] = v as string;
     }
   }
   const nowF = f.get("now");
-  const now = nowF ? readTimestamp(r, nowF.value, "`now`") : fileNow;
+  const now = nowF ? readTimestamp(r, nowF) : fileNow;
 
   const expectF = f.get("expect");
   const expect = expectF ? readExpect(r, expectF) : null;

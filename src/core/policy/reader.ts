@@ -4,7 +4,7 @@ import type { SourceLocation } from "../types.js";
 import type { FileDiagnostics } from "./diagnostics.js";
 import { oneOf } from "../detectors/registry.js";
 import type { FieldType, Format } from "./field-type.js";
-import { MAX_NAME_LENGTH, NAME_RE, ownersOf, type ObjectSpec } from "./fields.js";
+import { MAX_NAME_LENGTH, ownersOf, type ObjectSpec } from "./fields.js";
 import { closest } from "./suggest.js";
 import { describeNode } from "./yaml-read.js";
 
@@ -28,6 +28,7 @@ const label = (f: Field): string => `\`${String(f.key.value)}\``;
 const PATTERN_ERRORS: Partial<Record<Format, (what: string, s: string, max?: number) => [code: string, message: string, hint: string]>> = {
   name: (what, s, max = MAX_NAME_LENGTH) => ["bad-name", `${what} ${JSON.stringify(s)} is not a valid name`, `use lowercase ASCII letters, digits, \`-\` and \`_\` (starting with a letter or digit, at most ${max} characters)`],
   variable: (what, s) => ["bad-variable", `${what} ${JSON.stringify(s)} is not an environment variable name`, "use letters, digits and `_`, not starting with a digit, e.g. DATABASE_URL"],
+  flag: (what, s) => ["bad-flag", `${what} ${JSON.stringify(s)} is not a command-line flag`, "write the flag as it is typed, e.g. `--env` or `-e`"],
   bind_env: (what, s) => ["bad-bind-env", `${what} ${JSON.stringify(s)} is not a variable name or a glob over names`, "e.g. `PGHOST` or `VAULT_*`"],
 };
 
@@ -187,6 +188,14 @@ export class Reader {
     return this.check(f.value, f.type, what) as YAMLMap | null;
   }
 
+  /** The entries of a mapping by name (a record field): each key checked against the record's key type (`name` null when it is not). */
+  records(f: Field, what: string): { name: string | null; key: Scalar; value: YNode; type: FieldType }[] {
+    if (f.type.type !== "record") throw new Error(`${label(f)} is not a mapping by name`);
+    const { key: keyType, value: type } = f.type;
+    const map = this.mapping(f);
+    return map ? this.entries(map).map((e) => ({ ...e, name: this.check(e.key, keyType, what) as string | null, type })) : [];
+  }
+
   /** The entries of a mapping keyed by names (environments, principals, variables). */
   entries(map: YAMLMap): { name: string; key: Scalar; value: YNode }[] {
     const out: { name: string; key: Scalar; value: YNode }[] = [];
@@ -213,17 +222,6 @@ export class Reader {
       return null;
     }
     return node.value;
-  }
-
-  /** A name: lowercase ASCII letters, digits, `-` and `_`, starting with a letter or digit. */
-  name(node: YNode, what: string): string | null {
-    const s = this.string(node, what);
-    if (s === null) return null;
-    if (!NAME_RE.test(s) || s.length > MAX_NAME_LENGTH) {
-      this.error(node, "bad-name", `${what} ${JSON.stringify(s)} is not a valid name`, `use lowercase ASCII letters, digits, \`-\` and \`_\` (starting with a letter or digit, at most ${MAX_NAME_LENGTH} characters)`);
-      return null;
-    }
-    return s;
   }
 
   /** A real YAML 1.2 boolean, written `true` or `false`. */

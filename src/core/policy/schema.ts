@@ -202,11 +202,11 @@ export const notificationsSchema = z
 export const policyFileSchema = z
   .strictObject({
     version: z.literal(1).describe("Policy format version; must be 1 in every file."),
-    environments: z.record(z.string().regex(NAME_RE), environmentSchema).optional().describe("Environments by canonical name."),
+    environments: z.record(z.string().regex(NAME_RE).max(MAX_NAME_LENGTH), environmentSchema).optional().describe("Environments by canonical name."),
     default_environment: name(
       "The environment used only when no detector's subject is present at all (no detector variable set, no kube context, no detector flag) and no --env is given; a subject that is present but unrecognised is refused; without it an undetermined target is denied",
     ).optional(),
-    principals: z.record(z.string().regex(NAME_RE), principalSchema).optional().describe("People by name."),
+    principals: z.record(z.string().regex(NAME_RE).max(MAX_NAME_LENGTH), principalSchema).optional().describe("People by name."),
     rules: z.array(ruleSchema).optional().describe("Rules, in order."),
     freezes: z.array(freezeSchema).optional().describe("Change freezes."),
     break_glass: breakGlassSchema.optional(),
