@@ -1,7 +1,8 @@
 /**
  * What `npm run gen:docs` (scripts/gen-docs.mjs) writes from the one policy schema (schema.ts): the JSON
  * Schemas for editors (schema/*.json) and the loader's field table (fields.generated.ts: every object's
- * field names and required fields). The outputs are committed; test/policy/generated.test.ts checks that
+ * field names, required fields and each field's type — field-type.ts — with its length bounds, named
+ * pattern, enum values and nested object). The outputs are committed; test/policy/generated.test.ts checks that
  * they are what this module renders now, so a field added to the schema reaches the loader and the editor
  * schema in one step, and nothing holds two hand-written copies equal.
  */

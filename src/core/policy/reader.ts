@@ -252,18 +252,6 @@ export class Reader {
     }
     return node.items as YNode[];
   }
-
-  /** A list of strings (each checked by `item` when given); null when the list itself is unusable. */
-  strings(node: YNode, what: string, opts: { nonEmpty?: boolean; item?: (node: YNode) => string | null } = {}): { value: string; node: YNode }[] | null {
-    const items = this.seq(node, what, opts);
-    if (!items) return null;
-    const out: { value: string; node: YNode }[] = [];
-    for (const item of items) {
-      const v = opts.item ? opts.item(item) : this.string(item, `an item of ${what}`, { nonEmpty: true });
-      if (v !== null) out.push({ value: v, node: item });
-    }
-    return out;
-  }
 }
 
 function unknownFieldHint(name: string, spec: ObjectSpec): string {

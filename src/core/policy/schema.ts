@@ -9,9 +9,10 @@ import { ISO_RE } from "./timestamp.js";
  * The policy file format (version 1) as a zod schema: the one description of its objects and fields.
  * `npm run gen:docs` (generate.ts) renders from it the JSON Schema that editors use for completion and
  * hover help (`guard policy schema`, schema/policy.schema.json) and the loader's field table
- * (fields.generated.ts: field names, required fields). The loader does not load zod: it reads the YAML
- * node tree itself so every problem has file:line:col and YAML-level doubts (`yes`, `0600`, anchors)
- * are caught, and a policy that is not cached does not pay for loading zod.
+ * (fields.generated.ts: field names, required fields, each field's type). The loader does not load zod:
+ * it checks the YAML node tree against that table itself (reader.ts: Reader.check), so every problem has
+ * file:line:col and did-you-mean, YAML-level doubts (`yes`, `0600`, anchors) are caught, and a policy
+ * that is not cached does not pay for loading zod. A regex used here must be named in generate.ts FORMATS.
  * Each file of a policy directory is validated on its own, so only `version` is required at the top.
  */
 
