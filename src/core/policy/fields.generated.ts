@@ -1,5 +1,6 @@
 // Generated from src/core/policy/schema.ts by `npm run gen:docs` (src/core/policy/generate.ts): do not edit.
-// Every object of a policy or policy-test file as the loader checks it: field names, required fields, each field's type.
+// Every object of a policy or policy-test file as the loader checks it: field names, required fields, a union's
+// variant keys (the fields only some variants have), each field's type.
 import type { FieldType } from "./field-type.js";
 
 export const FIELDS = {
@@ -33,6 +34,7 @@ export const FIELDS = {
   identity: {
     fields: ["command", "equals", "timeout", "matches", "regex"],
     required: ["command"],
+    variantKeys: ["equals", "matches", "regex"],
     types: {
       command: { type: "list", item: { type: "string" }, min: 1 },
       equals: { type: "string", min: 1 },
@@ -44,6 +46,7 @@ export const FIELDS = {
   credentials: {
     fields: ["postgres", "command"],
     required: [],
+    variantKeys: ["postgres", "command"],
     types: {
       postgres: { type: "object", ref: "credentialsPostgres" },
       command: { type: "object", ref: "credentialsCommand" },
@@ -71,6 +74,7 @@ export const FIELDS = {
   detector: {
     fields: ["env", "equals", "matches", "regex", "kube_context", "host", "arg", "argument"],
     required: [],
+    variantKeys: ["env", "equals", "matches", "regex", "kube_context", "host", "arg", "argument"],
     types: {
       env: { type: "string", format: "variable", pattern: /^[A-Za-z_][A-Za-z0-9_]*$/ },
       equals: { type: "string", min: 1 },
@@ -93,6 +97,7 @@ export const FIELDS = {
   rule: {
     fields: ["name", "description", "match", "allow", "deny", "require"],
     required: ["name", "match"],
+    variantKeys: ["allow", "deny", "require"],
     types: {
       name: { type: "string", max: 64, format: "name", pattern: /^[a-z0-9][a-z0-9_-]*$/ },
       description: { type: "string" },
@@ -204,4 +209,4 @@ export const FIELDS = {
       reasons_contain: { type: "list", item: { type: "string", min: 1 }, min: 1 },
     },
   },
-} as const satisfies Record<string, { fields: readonly string[]; required: readonly string[]; types: Record<string, FieldType> }>;
+} as const satisfies Record<string, { fields: readonly string[]; required: readonly string[]; variantKeys?: readonly string[]; types: Record<string, FieldType> }>;

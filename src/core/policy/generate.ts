@@ -64,6 +64,13 @@ export function fieldsOf(s: z.ZodType): { fields: string[]; required: string[] }
   return { fields, required };
 }
 
+/** A union's fields that only some of its variants have: what tells them apart (a rule's effects, a probe's matchers). */
+export function variantKeysOf(s: z.ZodType): string[] | undefined {
+  const shapes = variants(s);
+  if (shapes.length < 2) return undefined;
+  return fieldsOf(s).fields.filter((f) => !shapes.every((shape) => shape[f] !== undefined));
+}
+
 /** The name of each regex the schema uses; the loader words its messages by these names. */
 const FORMATS = new Map<RegExp, Format>([
   [NAME_RE, "name"],
@@ -162,6 +169,7 @@ export function renderFieldsModule(): string {
       `  ${name}: {`,
       `    fields: ${list(fields)},`,
       `    required: ${list(required)},`,
+      ...(variantKeysOf(s) ? [`    variantKeys: ${list(variantKeysOf(s)!)},`] : []),
       "    types: {",
       ...fields.map((f) => `      ${/^[a-z_]+$/.test(f) ? f : JSON.stringify(f)}: ${renderType(types[f]!)},`),
       "    },",
@@ -170,12 +178,13 @@ export function renderFieldsModule(): string {
   });
   return [
     "// Generated from src/core/policy/schema.ts by `npm run gen:docs` (src/core/policy/generate.ts): do not edit.",
-    "// Every object of a policy or policy-test file as the loader checks it: field names, required fields, each field's type.",
+    "// Every object of a policy or policy-test file as the loader checks it: field names, required fields, a union's",
+    "// variant keys (the fields only some variants have), each field's type.",
     'import type { FieldType } from "./field-type.js";',
     "",
     "export const FIELDS = {",
     ...lines,
-    "} as const satisfies Record<string, { fields: readonly string[]; required: readonly string[]; types: Record<string, FieldType> }>;",
+    "} as const satisfies Record<string, { fields: readonly string[]; required: readonly string[]; variantKeys?: readonly string[]; types: Record<string, FieldType> }>;",
     "",
   ].join("\n");
 }
