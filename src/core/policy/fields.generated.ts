@@ -36,7 +36,7 @@ export const FIELDS = {
     required: ["command"],
     variantKeys: ["equals", "matches", "regex"],
     types: {
-      command: { type: "list", item: { type: "string" }, min: 1 },
+      command: { type: "list", item: { type: "string", min: 1 }, min: 1 },
       equals: { type: "string", min: 1 },
       timeout: { type: "string", min: 1, format: "duration", pattern: /^(?:(0|[1-9]\d*)d)?(?:(0|[1-9]\d*)h)?(?:(0|[1-9]\d*)m)?(?:(0|[1-9]\d*)s)?$/ },
       matches: { type: "string", min: 1 },

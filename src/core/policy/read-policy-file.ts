@@ -117,7 +117,7 @@ export function readPolicyFile(root: Node, r: Reader, file: string): FileFragmen
   if (bg) frag.breakGlass = readBreakGlass(r, bg) ?? undefined;
   const bind = f.get("bind_env");
   if (bind) {
-    const items = r.list(bind, "`bind_env`", { item: "`bind_env` entry", each: (s, n) => bindEnvEntry(r, n, s) });
+    const items = r.list(bind, "`bind_env`", { item: "a `bind_env` entry", each: (s, n) => bindEnvEntry(r, n, s) });
     if (items) frag.bindEnv = { value: items.map((i) => i.value), at: r.loc(bind.key) };
   }
   const notifications = f.get("notifications");
@@ -184,9 +184,9 @@ function readIdentityProbe(r: Reader, node: YNode): IdentityProbe | null {
   // An empty list is worded here (it needs a program), not as the schema's `min: 1`.
   const empty = isSeq(commandF.value) && commandF.value.items.length === 0;
   const items = empty ? [] : r.list(commandF);
-  if (items === null) return null;
+  if (items === null || (!empty && items.length !== (commandF.value as { items: unknown[] }).items.length)) return null;
   const command = items.map((s) => s.value);
-  if (command.length === 0 || command[0] === "") {
+  if (command.length === 0) {
     r.error(commandF.value, "bad-probe", "an identity probe's `command` needs a program to run", 'e.g. `command: ["sh", "-c", "psql \\"$DATABASE_URL\\" -XAtc \'show guard.environment\'"]`');
     return null;
   }

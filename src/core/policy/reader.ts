@@ -29,7 +29,7 @@ const PATTERN_ERRORS: Partial<Record<Format, (what: string, s: string, max?: num
   name: (what, s, max = MAX_NAME_LENGTH) => ["bad-name", `${what} ${JSON.stringify(s)} is not a valid name`, `use lowercase ASCII letters, digits, \`-\` and \`_\` (starting with a letter or digit, at most ${max} characters)`],
   variable: (what, s) => ["bad-variable", `${what} ${JSON.stringify(s)} is not an environment variable name`, "use letters, digits and `_`, not starting with a digit, e.g. DATABASE_URL"],
   flag: (what, s) => ["bad-flag", `${what} ${JSON.stringify(s)} is not a command-line flag`, "write the flag as it is typed, e.g. `--env` or `-e`"],
-  bind_env: (what, s) => ["bad-bind-env", `${what} ${JSON.stringify(s)} is not a variable name or a glob over names`, "e.g. `PGHOST` or `VAULT_*`"],
+  bind_env: (_, s) => ["bad-bind-env", `\`bind_env\` entry ${JSON.stringify(s)} is not a variable name or a glob over names`, "e.g. `PGHOST` or `VAULT_*`"],
 };
 
 /** How a list's items are named and read beyond their schema type. */

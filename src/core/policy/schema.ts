@@ -49,7 +49,7 @@ export const detectorSchema = z
   .union(detectorVariants as [z.ZodType, ...z.ZodType[]])
   .describe(`One way to recognise the environment; exactly one of ${DETECTORS.map((k) => k.type).join(", ")}.`);
 
-const probeCommand = z.array(z.string()).min(1).describe("The probe's argv, run without a shell, with the invocation's environment and working directory, no stdin, e.g. [\"sh\", \"-c\", \"psql \\\"$DATABASE_URL\\\" -XAtc 'show guard.environment'\"]; its answer is the trimmed output (at most 4 KiB). See \"Live identity\" in the README.");
+const probeCommand = z.array(z.string().min(1)).min(1).describe("The probe's argv, run without a shell, with the invocation's environment and working directory, no stdin, e.g. [\"sh\", \"-c\", \"psql \\\"$DATABASE_URL\\\" -XAtc 'show guard.environment'\"]; its answer is the trimmed output (at most 4 KiB). See \"Live identity\" in the README.");
 const probeTimeout = duration("How long the probe may take (default 5s, at most 60s); a probe that fails or times out refuses the run.").optional();
 export const identitySchema = z
   .union([
