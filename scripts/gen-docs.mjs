@@ -1,6 +1,6 @@
 // `npm run gen:docs`: writes what is generated from the one policy schema (src/core/policy/schema.ts):
 // schema/policy.schema.json, schema/policy-test.schema.json, src/core/policy/fields.generated.ts (the
-// loader's field table) and the policy reference table of README.md (between its policy-reference markers). The rendering is src/core/policy/generate.ts; test/policy/generated.test.ts
+// loader's field table: field names, required fields, each field's type) and the policy reference table of README.md (between its policy-reference markers). The rendering is src/core/policy/generate.ts; test/policy/generated.test.ts
 // fails when a committed output differs from it. The TypeScript is bundled with esbuild to a temporary
 // module first, as the build does (Node does not run the sources).
 import { build } from "esbuild";

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { FIELDS } from "../../src/core/policy/fields.generated.js";
 import { SPECS } from "../../src/core/policy/fields.js";
-import { OBJECTS, fieldsOf, generatedFiles } from "../../src/core/policy/generate.js";
+import { OBJECTS, fieldsOf, generatedFiles, variantKeysOf } from "../../src/core/policy/generate.js";
 import * as schema from "../../src/core/policy/schema.js";
 import { codes, errors, parse } from "./helpers.js";
 
@@ -22,13 +22,17 @@ describe("npm run gen:docs", () => {
 
   it("the loader's field table is the generated one, for every object it reads", () => {
     expect(Object.keys(SPECS).sort()).toEqual(Object.keys(OBJECTS).sort());
-    for (const [name, spec] of Object.entries(SPECS)) expect({ fields: spec.fields, required: spec.required }).toEqual(FIELDS[name as keyof typeof FIELDS]);
+    for (const [name, { label: _, ...spec }] of Object.entries(SPECS)) expect(spec).toEqual(FIELDS[name as keyof typeof FIELDS]);
   });
 
   it("a union's fields are its variants' fields; required are those every variant requires", () => {
     expect(fieldsOf(schema.ruleSchema)).toEqual({ fields: ["name", "description", "match", "allow", "deny", "require"], required: ["name", "match"] });
     expect(fieldsOf(schema.credentialsSchema)).toEqual({ fields: ["postgres", "command"], required: [] });
     expect(fieldsOf(schema.freezeSchema).required).toEqual(["name", "environments", "from", "until", "reason"]);
+    expect(variantKeysOf(schema.ruleSchema)).toEqual(["allow", "deny", "require"]);
+    expect(variantKeysOf(schema.credentialsSchema)).toEqual(["postgres", "command"]);
+    expect(variantKeysOf(schema.identitySchema)).toEqual(["equals", "matches", "regex"]);
+    expect(variantKeysOf(schema.freezeSchema)).toBeUndefined();
   });
 
   it("the loader refuses a field the schema does not have, and asks for one it requires, with did-you-mean", () => {

@@ -22,7 +22,7 @@ declare module "../types.js" {
 type ArgDetector = Extract<Detector, { type: "arg" }>;
 
 /** A flag as it appears in argv: `--env`, `-e`. */
-const FLAG_RE = /^--?[A-Za-z0-9][A-Za-z0-9_-]*$/;
+export const FLAG_RE = /^--?[A-Za-z0-9][A-Za-z0-9_-]*$/;
 
 export const argDetector: DetectorKind<ArgDetector> = {
   type: "arg",
@@ -33,10 +33,6 @@ export const argDetector: DetectorKind<ArgDetector> = {
   read(kit) {
     const flag = kit.string("`arg`");
     if (flag === null) return null;
-    if (!FLAG_RE.test(flag)) {
-      kit.error("bad-flag", `\`arg\` ${JSON.stringify(flag)} is not a command-line flag`, "write the flag as it is typed, e.g. `--env` or `-e`");
-      return null;
-    }
     return kit.matcher ? { type: "arg", flag, matcher: kit.matcher, at: kit.at } : { type: "arg", flag, at: kit.at };
   },
 

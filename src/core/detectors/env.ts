@@ -5,7 +5,7 @@
  */
 import { awsProfileReadings } from "../aws.js";
 import { type ConnTarget, connTargets, isPgClient, lookupPgService, parseConnString, pgClientArgs, renderTarget, uriPrefix } from "../libpq.js";
-import { ENV_VAR_RE, quoteValue } from "../names.js";
+import { quoteValue } from "../names.js";
 import type { DetectionInput, Detector, ValueMatcher } from "../types.js";
 import type { DetectorKind } from "./kind.js";
 import { matchValue, nonEmpty, redactValue, strip } from "./values.js";
@@ -35,10 +35,6 @@ export const envDetector: DetectorKind<EnvDetector> = {
   read(kit) {
     const variable = kit.string("`env`");
     if (variable === null) return null;
-    if (!ENV_VAR_RE.test(variable)) {
-      kit.error("bad-variable", `\`env\` ${JSON.stringify(variable)} is not an environment variable name`, "use letters, digits and `_`, not starting with a digit, e.g. DATABASE_URL");
-      return null;
-    }
     return { type: "env", variable, matcher: kit.matcher!, at: kit.at };
   },
 

@@ -12,9 +12,9 @@ import type { DetectionInput, Detector, Evidence, Policy, SimulatedInputs, Sourc
 
 /** What a kind's reader gets: its own field (`host: "db1.*"`), already told apart from the others. */
 export interface ReadKit {
-  /** The field's value as a string, or null once the problem is reported. */
-  string(what: string, options?: { nonEmpty?: boolean }): string | null;
-  /** The field's value as a valid, non-empty glob, or null once the problem is reported. */
+  /** The field's value, checked against the type the kind's schema gives it (length, pattern), or null once the problem is reported. */
+  string(what: string): string | null;
+  /** The field's value as a valid glob (checked against its schema type first), or null once the problem is reported. */
   glob(what: string): string | null;
   /** Report a problem at the field's value (file:line:col), with a hint. */
   error(code: string, message: string, hint: string): void;

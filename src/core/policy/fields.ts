@@ -1,19 +1,25 @@
 /**
  * The objects of a policy or policy-test file as the loader checks them: how messages name each one, and
- * its field names and required fields, which are generated from the one schema (schema.ts) into
+ * its field names, required fields and field types, which are generated from the one schema (schema.ts) into
  * fields.generated.ts by `npm run gen:docs`. A detector's kinds, and a test case's simulated inputs, are
  * the detector modules' (core/detectors), which contribute their pieces of the schema.
  */
 import { ENV_VAR_RE } from "../names.js";
+import type { FieldType } from "./field-type.js";
 import { FIELDS } from "./fields.generated.js";
 
-export const VALUE_MATCHERS = ["equals", "matches", "regex"] as const;
+/** How a probe or detector compares a value: the fields that tell an identity probe's variants apart. */
+export const VALUE_MATCHERS = FIELDS.identity.variantKeys;
 
 export interface ObjectSpec {
   /** How messages name the object: "a rule", "a detector". */
   label: string;
   fields: readonly string[];
   required: readonly string[];
+  /** A union's fields that only some variants have (exactly one of them is the loader's check, in code). */
+  variantKeys?: readonly string[];
+  /** Each field's type, from the schema. */
+  types: Readonly<Record<string, FieldType>>;
 }
 
 const LABELS = {
@@ -42,8 +48,9 @@ export type SpecName = keyof typeof FIELDS;
 
 export const SPECS = Object.fromEntries((Object.keys(FIELDS) as SpecName[]).map((name) => [name, { label: LABELS[name], ...FIELDS[name] }])) as unknown as Record<SpecName, ObjectSpec>;
 
-export const EFFECTS = ["allow", "deny", "require"] as const;
-export const CREDENTIAL_PROVIDERS = ["postgres", "command"] as const;
+/** A rule's effects and an environment's credential providers: the fields that tell their variants apart. */
+export const EFFECTS = FIELDS.rule.variantKeys;
+export const CREDENTIAL_PROVIDERS = FIELDS.credentials.variantKeys;
 /** A PostgreSQL role name guard will quote: letters, digits, `_`, `$`, `-`, `.`; at most 63 bytes. */
 export const PG_ROLE_RE = /^[A-Za-z_][A-Za-z0-9_$.-]{0,62}$/;
 

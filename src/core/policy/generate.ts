@@ -1,12 +1,18 @@
 /**
  * What `npm run gen:docs` (scripts/gen-docs.mjs) writes from the one policy schema (schema.ts): the JSON
  * Schemas for editors (schema/*.json) and the loader's field table (fields.generated.ts: every object's
- * field names and required fields). The outputs are committed; test/policy/generated.test.ts checks that
+ * field names, required fields and each field's type — field-type.ts — with its length bounds, named
+ * pattern, enum values and nested object). The outputs are committed; test/policy/generated.test.ts checks that
  * they are what this module renders now, so a field added to the schema reaches the loader and the editor
  * schema in one step, and nothing holds two hand-written copies equal.
  */
 import type { z } from "zod";
+import { FLAG_RE } from "../detectors/arg.js";
+import { DURATION_RE } from "../duration.js";
+import type { FieldType, Format } from "./field-type.js";
+import { BIND_ENV_RE, ENV_VAR_RE, NAME_RE, PG_ROLE_RE } from "./fields.js";
 import * as schema from "./schema.js";
+import { ISO_RE } from "./timestamp.js";
 
 /** The objects the loader reads, each with its schema (a union's variants share one object's fields). */
 export const OBJECTS = {
@@ -58,19 +64,127 @@ export function fieldsOf(s: z.ZodType): { fields: string[]; required: string[] }
   return { fields, required };
 }
 
+/** A union's fields that only some of its variants have: what tells them apart (a rule's effects, a probe's matchers). */
+export function variantKeysOf(s: z.ZodType): string[] | undefined {
+  const shapes = variants(s);
+  if (shapes.length < 2) return undefined;
+  return fieldsOf(s).fields.filter((f) => !shapes.every((shape) => shape[f] !== undefined));
+}
+
+/** The name of each regex the schema uses; the loader words its messages by these names. */
+const FORMATS = new Map<RegExp, Format>([
+  [NAME_RE, "name"],
+  [ENV_VAR_RE, "variable"],
+  [PG_ROLE_RE, "role"],
+  [BIND_ENV_RE, "bind_env"],
+  [DURATION_RE, "duration"],
+  [ISO_RE, "timestamp"],
+  [FLAG_RE, "flag"],
+  [schema.SECRET_SOURCE_RE, "secret_source"],
+  [schema.WEBHOOK_URL_RE, "url"],
+]);
+
+interface Check {
+  check: string;
+  minimum?: number;
+  maximum?: number;
+  value?: number;
+  inclusive?: boolean;
+  format?: string;
+  pattern?: RegExp;
+}
+const checksOf = (s: z.ZodType): Check[] => ((defOf(s) as { checks?: { _zod: { def: Check } }[] }).checks ?? []).map((c) => c._zod.def);
+
+/** A field's type as the loader checks it (field-type.ts), from its zod schema. */
+export function fieldType(field: z.ZodType): FieldType {
+  const s = unwrap(field);
+  const def = anyDef(s);
+  const checks = checksOf(s);
+  const min = checks.find((c) => c.check === "min_length")?.minimum;
+  const bounds = min !== undefined ? { min } : {};
+  switch (def.type) {
+    case "string": {
+      const max = checks.find((c) => c.check === "max_length")?.maximum;
+      const regex = checks.find((c) => c.check === "string_format")?.pattern;
+      const format = regex ? FORMATS.get(regex) : undefined;
+      if (regex && !format) throw new Error(`name the pattern ${String(regex)} in generate.ts FORMATS`);
+      return { type: "string", ...bounds, ...(max !== undefined ? { max } : {}), ...(format ? { format, pattern: regex } : {}) };
+    }
+    case "boolean":
+      return { type: "boolean" };
+    case "literal":
+      return { type: "literal", values: def.values as (string | number | boolean)[] };
+    case "enum":
+      return { type: "enum", values: Object.values(def.entries!) };
+    case "number": {
+      if (!checks.some((c) => c.check === "number_format" && c.format === "safeint")) throw new Error("only whole numbers are read");
+      const low = checks.find((c) => c.check === "greater_than" && c.inclusive);
+      return { type: "integer", ...(low?.value !== undefined ? { min: low.value } : {}) };
+    }
+    case "array":
+      return { type: "list", item: fieldType(def.element!), ...bounds };
+    case "record":
+      return { type: "record", key: fieldType((def as { keyType?: z.ZodType }).keyType!), value: fieldType(def.valueType!) };
+    case "object":
+    case "union": {
+      const ref = Object.entries(OBJECTS).find(([, o]) => o === s)?.[0];
+      if (!ref) throw new Error("a nested object must be one of OBJECTS");
+      return { type: "object", ref };
+    }
+    default:
+      throw new Error(`no loader type for zod type ${def.type}`);
+  }
+}
+
+/** Each field's type across an object's variants; a field must have one type in all of them. */
+export function typesOf(s: z.ZodType): Record<string, FieldType> {
+  const out: Record<string, FieldType> = {};
+  for (const shape of variants(s)) {
+    for (const [k, v] of Object.entries(shape)) {
+      const t = fieldType(v);
+      if (out[k] && renderType(out[k]) !== renderType(t)) throw new Error(`field ${k} has two types`);
+      out[k] = t;
+    }
+  }
+  return out;
+}
+
+/** A FieldType as TypeScript source (regexes as literals). */
+function renderType(t: FieldType): string {
+  const parts = Object.entries(t).map(([k, v]) => {
+    if (v instanceof RegExp) return `${k}: ${String(v)}`;
+    if (k === "item" || k === "key" || k === "value") return `${k}: ${renderType(v as FieldType)}`;
+    return `${k}: ${JSON.stringify(v).replace(/,/g, ", ")}`;
+  });
+  return `{ ${parts.join(", ")} }`;
+}
+
 /** src/core/policy/fields.generated.ts */
 export function renderFieldsModule(): string {
-  const lines = Object.entries(OBJECTS).map(([name, s]) => {
+  const lines = Object.entries(OBJECTS).flatMap(([name, s]) => {
     const { fields, required } = fieldsOf(s);
+    const types = typesOf(s);
     const list = (xs: string[]) => `[${xs.map((x) => JSON.stringify(x)).join(", ")}]`;
-    return `  ${name}: { fields: ${list(fields)}, required: ${list(required)} },`;
+    return [
+      `  ${name}: {`,
+      `    fields: ${list(fields)},`,
+      `    required: ${list(required)},`,
+      ...(variantKeysOf(s) ? [`    variantKeys: ${list(variantKeysOf(s)!)},`] : []),
+      "    types: {",
+      ...fields.map((f) => `      ${/^[a-z_]+$/.test(f) ? f : JSON.stringify(f)}: ${renderType(types[f]!)},`),
+      "    },",
+      "  },",
+    ];
   });
   return [
     "// Generated from src/core/policy/schema.ts by `npm run gen:docs` (src/core/policy/generate.ts): do not edit.",
-    "// The field names and required fields of every object of a policy or policy-test file, as the loader checks them.",
+    "// Every object of a policy or policy-test file as the loader checks it: field names, required fields, a union's",
+    "// variant keys (the fields only some variants have), each field's type.",
+    'import type { FieldType } from "./field-type.js";',
+    "",
     "export const FIELDS = {",
     ...lines,
-    "} as const;",
+    "} as const satisfies Record<string, { fields: readonly string[]; required: readonly string[]; variantKeys?: readonly string[]; types: Record<string, FieldType> }>;",
     "",
   ].join("\n");
 }

@@ -4,6 +4,7 @@
  * meant something else would hand production access to the wrong process.
  */
 import type { Credentials, SecretSource } from "../types.js";
+import { isSeq } from "yaml";
 import { CREDENTIAL_PROVIDERS, ENV_VAR_RE, PG_ROLE_RE, SPECS } from "./fields.js";
 import type { Field, Reader, YNode } from "./reader.js";
 import { readDuration } from "./read-values.js";
@@ -18,7 +19,7 @@ export const MIN_MINT_TIMEOUT_SECONDS = 1;
 export const MAX_MINT_TIMEOUT_SECONDS = 300;
 
 export function readCredentials(r: Reader, field: Field): Credentials | null {
-  const map = r.map(field.value, "`credentials`");
+  const map = r.mapping(field);
   if (!map) return null;
   const f = r.fields(map, SPECS.credentials);
   const providers = CREDENTIAL_PROVIDERS.filter((p) => f.has(p));
@@ -34,17 +35,16 @@ export function readCredentials(r: Reader, field: Field): Credentials | null {
 }
 
 function readPostgres(r: Reader, field: Field): Credentials | null {
-  const map = r.map(field.value, "`credentials.postgres`");
+  const map = r.mapping(field, "`credentials.postgres`");
   if (!map) return null;
   const f = r.fields(map, SPECS.credentialsPostgres);
   const adminF = f.get("admin");
-  const admin = adminF ? readSecretSource(r, adminF.value) : null;
+  const admin = adminF ? readSecretSource(r, adminF) : null;
   const grantF = f.get("grant");
   let grant: string[] | null = null;
   if (grantF) {
-    const items = r.strings(grantF.value, "`grant`", { nonEmpty: true, item: (n) => pgRole(r, n) });
-    const seq = r.seq(grantF.value, "`grant`");
-    if (items && seq && items.length === seq.length) {
+    const items = r.list(grantF, "`grant`", { item: "a role in `grant`", each: (s, n) => pgRole(r, n, s) });
+    if (items && isSeq(grantF.value) && items.length === grantF.value.items.length) {
       grant = [];
       for (const i of items) {
         if (grant.includes(i.value)) {
@@ -57,9 +57,9 @@ function readPostgres(r: Reader, field: Field): Credentials | null {
     }
   }
   const exportF = f.get("export");
-  const exported = exportF ? envName(r, exportF.value, "`export`") : null;
+  const exported = exportF ? r.text(exportF) : null;
   const ttlF = f.get("ttl");
-  const ttl = ttlF ? readDuration(r, ttlF.value, "`ttl`", MIN_CREDENTIAL_TTL_SECONDS, MAX_CREDENTIAL_TTL_SECONDS) : DEFAULT_CREDENTIAL_TTL_SECONDS;
+  const ttl = ttlF ? readDuration(r, ttlF, MIN_CREDENTIAL_TTL_SECONDS, MAX_CREDENTIAL_TTL_SECONDS) : DEFAULT_CREDENTIAL_TTL_SECONDS;
   if (admin && admin.kind === "env" && exported === admin.name) {
     r.error(exportF!.value, "export-is-admin", `\`export\` names the admin variable ${admin.name}: the child would receive guard's own credentials`, "export the per-run URL under another name, e.g. DATABASE_URL");
     return null;
@@ -69,23 +69,24 @@ function readPostgres(r: Reader, field: Field): Credentials | null {
 }
 
 function readCommand(r: Reader, field: Field): Credentials | null {
-  const map = r.map(field.value, "`credentials.command`");
+  const map = r.mapping(field, "`credentials.command`");
   if (!map) return null;
   const f = r.fields(map, SPECS.credentialsCommand);
   const runF = f.get("run");
-  const run = runF ? commandArgv(r, runF.value, "`run`") : null;
+  const run = runF ? commandArgv(r, runF) : null;
   const revokeF = f.get("revoke");
-  const revoke = revokeF ? commandArgv(r, revokeF.value, "`revoke`") : null;
+  const revoke = revokeF ? commandArgv(r, revokeF) : null;
   const timeoutF = f.get("timeout");
-  const timeout = timeoutF ? readDuration(r, timeoutF.value, "`timeout`", MIN_MINT_TIMEOUT_SECONDS, MAX_MINT_TIMEOUT_SECONDS) : DEFAULT_MINT_TIMEOUT_SECONDS;
+  const timeout = timeoutF ? readDuration(r, timeoutF, MIN_MINT_TIMEOUT_SECONDS, MAX_MINT_TIMEOUT_SECONDS) : DEFAULT_MINT_TIMEOUT_SECONDS;
   if (!run || (revokeF && !revoke) || timeout === null) return null;
   return { type: "command", run, revoke, timeoutSeconds: timeout };
 }
 
 /** `env:NAME` or `file:/absolute/path`. */
-function readSecretSource(r: Reader, node: YNode): SecretSource | null {
-  const s = r.string(node, "`admin`", { nonEmpty: true });
+function readSecretSource(r: Reader, field: Field): SecretSource | null {
+  const s = r.text(field);
   if (s === null) return null;
+  const node = field.value;
   if (s.startsWith("env:") && ENV_VAR_RE.test(s.slice(4))) return { kind: "env", name: s.slice(4) };
   if (s.startsWith("file:/") && !s.slice(5).split("/").some((seg) => seg === ".." || seg === ".") && !s.includes("\0")) return { kind: "file", path: s.slice(5) };
   r.error(node, "bad-secret-source", `\`admin\` ${JSON.stringify(s)} is neither \`env:NAME\` nor \`file:/absolute/path\``, "e.g. `env:GUARD_PG_ADMIN_URL` or `file:/etc/access-guard/pg-admin.url` (never the URL itself: a policy is not a secret)");
@@ -93,11 +94,10 @@ function readSecretSource(r: Reader, node: YNode): SecretSource | null {
 }
 
 /** A program and its arguments, the program an absolute path: a relative one would be found in the requester's directory. */
-function commandArgv(r: Reader, node: YNode, what: string): string[] | null {
-  const seq = r.seq(node, what, { nonEmpty: true });
-  if (!seq) return null;
-  const items = r.strings(node, what, { item: (n) => r.string(n, `an item of ${what}`) });
-  if (!items || items.length !== seq.length) return null;
+function commandArgv(r: Reader, field: Field): string[] | null {
+  const what = `\`${field.key.value}\``;
+  const items = r.list(field);
+  if (!items || !isSeq(field.value) || items.length !== field.value.items.length) return null;
   const program = items[0]!;
   if (!program.value.startsWith("/")) {
     r.error(program.node, "relative-command", `the program of ${what} must be an absolute path, not ${JSON.stringify(program.value)}`, "a relative path or bare name would be looked up in the requester's directory or PATH; write e.g. /usr/local/bin/mint-token");
@@ -106,19 +106,8 @@ function commandArgv(r: Reader, node: YNode, what: string): string[] | null {
   return items.map((i) => i.value);
 }
 
-function envName(r: Reader, node: YNode, what: string): string | null {
-  const s = r.string(node, what, { nonEmpty: true });
-  if (s === null) return null;
-  if (!ENV_VAR_RE.test(s)) {
-    r.error(node, "bad-variable", `${what} ${JSON.stringify(s)} is not an environment variable name`, "use letters, digits and `_`, not starting with a digit, e.g. DATABASE_URL");
-    return null;
-  }
-  return s;
-}
-
-function pgRole(r: Reader, node: YNode): string | null {
-  const s = r.string(node, "a role in `grant`", { nonEmpty: true });
-  if (s === null) return null;
+/** A role guard grants: the schema's pattern, and none of PostgreSQL's own or another run's roles. */
+function pgRole(r: Reader, node: YNode, s: string): string | null {
   if (!PG_ROLE_RE.test(s) || /^(pg_|guard_run_)/i.test(s) || ["public", "current_user", "session_user", "current_role", "none"].includes(s.toLowerCase())) {
     r.error(node, "bad-role", `${JSON.stringify(s)} is not a role guard grants`, "name an ordinary PostgreSQL role of letters, digits and `_` (not a pg_ built-in role, PUBLIC or another run's role), e.g. elb_maintainer");
     return null;

@@ -4,11 +4,11 @@
  * otherwise silently mean "never notified".
  */
 import { NOTIFY_EVENTS, type NotifyEvent, type SourceLocation, type Webhook } from "../types.js";
+import { isSeq } from "yaml";
 import { SPECS } from "./fields.js";
 import type { Ref } from "./ref.js";
 import type { Field, Reader, YNode } from "./reader.js";
 import { readDuration } from "./read-values.js";
-import { closest } from "./suggest.js";
 import { webhookUrlProblem } from "./webhook-url.js";
 
 export interface WebhookDef {
@@ -26,13 +26,13 @@ export const MAX_WEBHOOK_TIMEOUT_SECONDS = 10;
 export const WEBHOOK_FORMATS = ["json", "slack"] as const;
 
 export function readNotifications(r: Reader, field: Field): WebhookDef[] {
-  const map = r.map(field.value, "`notifications`");
+  const map = r.mapping(field);
   if (!map) return [];
   const f = r.fields(map, SPECS.notifications);
   const hooks = f.get("webhooks");
   if (!hooks) return [];
   const out: WebhookDef[] = [];
-  for (const item of r.seq(hooks.value, "`webhooks`", { nonEmpty: true }) ?? []) {
+  for (const item of r.objects(hooks) ?? []) {
     const def = readWebhook(r, item);
     if (def) out.push(def);
   }
@@ -44,11 +44,11 @@ function readWebhook(r: Reader, node: YNode): WebhookDef | null {
   if (!map) return null;
   const f = r.fields(map, SPECS.webhook);
   const nameF = f.get("name");
-  const name = nameF ? r.name(nameF.value, "the webhook name") : null;
+  const name = nameF ? r.text(nameF, "the webhook name") : null;
   const at = r.loc(nameF?.value ?? map);
 
   const urlF = f.get("url");
-  let url = urlF ? r.string(urlF.value, "`url`", { nonEmpty: true }) : null;
+  let url = urlF ? r.text(urlF) : null;
   if (url !== null) {
     const problem = webhookUrlProblem(url);
     if (problem) {
@@ -57,30 +57,25 @@ function readWebhook(r: Reader, node: YNode): WebhookDef | null {
     }
   }
 
-  let format: Webhook["format"] | null = "json";
   const formatF = f.get("format");
-  if (formatF) {
-    const s = r.string(formatF.value, "`format`");
-    format = s === "json" || s === "slack" ? s : null;
-    if (s !== null && format === null) r.error(formatF.value, "bad-webhook-format", `\`format\` ${JSON.stringify(s)} is not a webhook format`, "write `json` (guard's own payload, the default) or `slack` (Slack-compatible incoming webhooks)");
-  }
+  const format = formatF ? (r.text(formatF, "`format`", { noun: "a webhook format", code: "bad-webhook-format" }) as Webhook["format"] | null) : "json";
 
   let events: NotifyEvent[] | null = [...NOTIFY_EVENTS];
   const eventsF = f.get("events");
-  if (eventsF) events = readEvents(r, eventsF.value);
+  if (eventsF) events = readEvents(r, eventsF);
 
   let environments: Ref[] | null = null;
   let environmentsOk = true;
   const envF = f.get("environments");
   if (envF) {
-    const items = r.strings(envF.value, "`environments`", { nonEmpty: true, item: (n) => r.name(n, "an environment name") });
+    const items = r.list(envF, "`environments`", { item: "an environment name" });
     environments = items ? items.map((i) => ({ name: i.value, at: r.loc(i.node) })) : null;
     environmentsOk = items !== null;
   }
 
   const timeoutF = f.get("timeout");
   const timeout = timeoutF
-    ? readDuration(r, timeoutF.value, "`timeout`", MIN_WEBHOOK_TIMEOUT_SECONDS, MAX_WEBHOOK_TIMEOUT_SECONDS)
+    ? readDuration(r, timeoutF, MIN_WEBHOOK_TIMEOUT_SECONDS, MAX_WEBHOOK_TIMEOUT_SECONDS)
     : DEFAULT_WEBHOOK_TIMEOUT_SECONDS;
 
   if (name === null || url === null || format === null || events === null || !environmentsOk || timeout === null) return null;
@@ -91,18 +86,12 @@ function readWebhook(r: Reader, node: YNode): WebhookDef | null {
   };
 }
 
-function readEvents(r: Reader, node: YNode): NotifyEvent[] | null {
-  const items = r.strings(node, "`events`", { nonEmpty: true });
-  if (!items) return null;
+function readEvents(r: Reader, field: Field): NotifyEvent[] | null {
+  const items = r.list(field, "`events`", { item: "event", noun: "a notification event", code: "unknown-event" });
+  if (!items || !isSeq(field.value)) return null;
   const out: NotifyEvent[] = [];
-  let ok = items.length > 0;
+  let ok = items.length === field.value.items.length;
   for (const { value, node: itemNode } of items) {
-    if (!(NOTIFY_EVENTS as readonly string[]).includes(value)) {
-      const near = closest(value, NOTIFY_EVENTS);
-      r.error(itemNode, "unknown-event", `${JSON.stringify(value)} is not a notification event`, near ? `did you mean \`${near}\`?` : `events are: ${NOTIFY_EVENTS.join(", ")}`);
-      ok = false;
-      continue;
-    }
     if (out.includes(value as NotifyEvent)) {
       r.error(itemNode, "duplicate-event", `event \`${value}\` is listed twice`, "list each event once");
       ok = false;

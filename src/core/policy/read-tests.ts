@@ -1,12 +1,10 @@
 import type { Node } from "yaml";
 import { SIMULATED } from "../detectors/registry.js";
 import type { DecisionKind, SimulatedInputs, SourceLocation } from "../types.js";
-import { ENV_VAR_RE, SPECS } from "./fields.js";
-import type { Reader, YNode } from "./reader.js";
+import { SPECS } from "./fields.js";
+import type { Field, Reader, YNode } from "./reader.js";
 import { readTimestamp } from "./read-values.js";
 import type { PolicyTestCase, PolicyTestExpectation } from "./types.js";
-
-const DECISIONS: readonly DecisionKind[] = ["allow", "deny", "approval"];
 
 /** A test case with where its expectations name environments and rules, for cross-checks against the policy. */
 export interface TestCaseDef {
@@ -25,16 +23,16 @@ export function readTestFile(root: Node, r: Reader): TestCaseDef[] {
   const f = r.fields(map, SPECS.testFile);
   const version = f.get("version");
   if (version) {
-    const v = r.int(version.value, "`version`");
+    const v = r.count(version);
     if (v !== null && v !== 1) r.error(version.value, "unsupported-version", `\`version\` must be 1, not ${v}`, "this guard reads policy format version 1");
   }
   const nowF = f.get("now");
-  const fileNow = nowF ? readTimestamp(r, nowF.value, "`now`") : null;
+  const fileNow = nowF ? readTimestamp(r, nowF) : null;
   const tests = f.get("tests");
   if (!tests) return [];
   const out: TestCaseDef[] = [];
   const names = new Map<string, SourceLocation>();
-  for (const item of r.seq(tests.value, "`tests`", { nonEmpty: true }) ?? []) {
+  for (const item of r.objects(tests) ?? []) {
     const def = readCase(r, item, fileNow);
     if (!def) continue;
     const seen = names.get(def.testCase.name);
@@ -50,29 +48,24 @@ function readCase(r: Reader, node: YNode, fileNow: number | null): TestCaseDef |
   if (!map) return null;
   const f = r.fields(map, SPECS.testCase);
   const nameF = f.get("name");
-  const name = nameF ? r.string(nameF.value, "the test name", { nonEmpty: true }) : null;
+  const name = nameF ? r.text(nameF, "the test name") : null;
   const at = r.loc(nameF?.value ?? map);
 
   const runF = f.get("run");
-  const run = runF ? r.strings(runF.value, "`run`", { nonEmpty: true, item: (n) => r.string(n, "an argument of `run`") }) : null;
+  const run = runF ? r.list(runF, "`run`", { item: "an argument of `run`" }) : null;
   if (run && run[0] && run[0].value === "") r.error(run[0].node, "empty-value", "the program (first item of `run`) must not be empty", "e.g. `run: [maintenance/purge-lb-state.sh, --region, eu-west-1]`");
 
   const env: Record<string, string> = Object.create(null);
   const envF = f.get("env");
   if (envF) {
-    const m = r.map(envF.value, "`env`");
-    for (const e of m ? r.entries(m) : []) {
-      if (!ENV_VAR_RE.test(e.name)) {
-        r.error(e.key, "bad-variable", `${JSON.stringify(e.name)} is not an environment variable name`, "use letters, digits and `_`, not starting with a digit");
-        continue;
-      }
-      const v = r.string(e.value, `the value of \`${e.name}\``);
-      if (v !== null) env[e.name] = v;
+    for (const e of r.records(envF, "variable")) {
+      const v = e.name === null ? null : r.check(e.value, e.type, `the value of \`${e.name}\``);
+      if (e.name !== null && v !== null) env[e.name] = v as string;
     }
   }
   const optString = (field: string, what: string): string | undefined => {
     const x = f.get(field);
-    return x ? (r.string(x.value, what, { nonEmpty: true }) ?? undefined) : undefined;
+    return x ? (r.text(x, what) ?? undefined) : undefined;
   };
   // What the detector kinds read from the machine (a host name, a kube context), given instead.
   const simulated: SimulatedInputs = {};
@@ -85,17 +78,16 @@ function readCase(r: Reader, node: YNode, fileNow: number | null): TestCaseDef |
   const identityF = f.get("identity");
   if (identityF) {
     identity = Object.create(null) as Record<string, string>;
-    const m = r.map(identityF.value, "`identity`");
-    for (const e of m ? r.entries(m) : []) {
-      const v = r.string(e.value, `the identity answer of \`${e.name}\``);
-      if (v !== null) identity[e.name] = v;
+    for (const e of r.records(identityF, "an environment name")) {
+      const v = e.name === null ? null : r.check(e.value, e.type, `the identity answer of \`${e.name}\``);
+      if (e.name !== null && v !== null) identity[e.name] = v as string;
     }
   }
   const nowF = f.get("now");
-  const now = nowF ? readTimestamp(r, nowF.value, "`now`") : fileNow;
+  const now = nowF ? readTimestamp(r, nowF) : fileNow;
 
   const expectF = f.get("expect");
-  const expect = expectF ? readExpect(r, expectF.value) : null;
+  const expect = expectF ? readExpect(r, expectF) : null;
   if (name === null || !run || !expect) return null;
   const testCase: PolicyTestCase = {
     name,
@@ -111,22 +103,18 @@ function readCase(r: Reader, node: YNode, fileNow: number | null): TestCaseDef |
   return { testCase, ...(expect.environmentAt ? { environmentAt: expect.environmentAt } : {}), ruleRefs: expect.ruleRefs };
 }
 
-function readExpect(r: Reader, node: YNode): { value: PolicyTestExpectation; environmentAt?: SourceLocation; ruleRefs: TestCaseDef["ruleRefs"] } | null {
-  const map = r.map(node, "`expect`");
+function readExpect(r: Reader, field: Field): { value: PolicyTestExpectation; environmentAt?: SourceLocation; ruleRefs: TestCaseDef["ruleRefs"] } | null {
+  const map = r.mapping(field);
   if (!map) return null;
   const f = r.fields(map, SPECS.expect);
   const decF = f.get("decision");
-  const decision = decF ? r.string(decF.value, "`decision`") : null;
-  if (decF && decision !== null && !DECISIONS.includes(decision as DecisionKind)) {
-    r.error(decF.value, "bad-decision", `\`decision\` ${JSON.stringify(decision)} is not a decision`, "write allow, deny or approval");
-    return null;
-  }
+  const decision = decF ? r.text(decF, "`decision`", { noun: "a decision", code: "bad-decision" }) : null;
   if (decision === null) return null;
   const value: PolicyTestExpectation = { decision: decision as DecisionKind };
   let environmentAt: SourceLocation | undefined;
   const envF = f.get("environment");
   if (envF) {
-    const e = r.name(envF.value, "`environment`");
+    const e = r.text(envF);
     if (e !== null) {
       value.environment = e;
       environmentAt = r.loc(envF.value);
@@ -136,7 +124,7 @@ function readExpect(r: Reader, node: YNode): { value: PolicyTestExpectation; env
   const rulesF = f.get("rules");
   if (rulesF) {
     // An empty list is meaningful here: "no rule matches".
-    const items = r.strings(rulesF.value, "`rules`", { item: (n) => r.name(n, "a rule name") });
+    const items = r.list(rulesF, "`rules`", { item: "a rule name" });
     if (items) {
       value.rules = items.map((i) => i.value);
       for (const i of items) ruleRefs.push({ name: i.value, at: r.loc(i.node) });
@@ -144,7 +132,7 @@ function readExpect(r: Reader, node: YNode): { value: PolicyTestExpectation; env
   }
   const reasonsF = f.get("reasons_contain");
   if (reasonsF) {
-    const items = r.strings(reasonsF.value, "`reasons_contain`", { nonEmpty: true });
+    const items = r.list(reasonsF);
     if (items) value.reasonsContain = items.map((i) => i.value);
   }
   return { value, ...(environmentAt ? { environmentAt } : {}), ruleRefs };

@@ -1,16 +1,18 @@
 import { isScalar } from "yaml";
 import { formatDuration, parseDuration } from "../duration.js";
-import type { Reader, YNode } from "./reader.js";
+import type { Field, Reader } from "./reader.js";
 import { parseIsoTimestamp } from "./timestamp.js";
 import { describeNode } from "./yaml-read.js";
 
-/** A duration string ("30m", "1h30m") within [min, max] seconds. */
-export function readDuration(r: Reader, node: YNode, what: string, min: number, max: number): number | null {
+/** A duration string ("30m", "1h30m") within [min, max] seconds (the bounds are the field's reader's). */
+export function readDuration(r: Reader, field: Field, min: number, max: number): number | null {
+  const node = field.value;
+  const what = `\`${field.key.value}\``;
   if (isScalar(node) && typeof node.value === "number") {
     r.error(node, "wrong-type", `${what} must be a duration with a unit, not ${describeNode(node)}`, "write e.g. `30m`, `1h` or `1h30m`");
     return null;
   }
-  const s = r.string(node, what, { nonEmpty: true });
+  const s = r.text(field);
   if (s === null) return null;
   const seconds = parseDuration(s);
   if (seconds === null) {
@@ -28,8 +30,10 @@ export function readDuration(r: Reader, node: YNode, what: string, min: number, 
  * An ISO 8601 time with an explicit zone, as epoch ms. The YAML 1.2 core schema has no timestamp type, so
  * quoted and unquoted times both arrive as the same string.
  */
-export function readTimestamp(r: Reader, node: YNode, what: string): number | null {
-  const s = r.string(node, what, { nonEmpty: true });
+export function readTimestamp(r: Reader, field: Field): number | null {
+  const node = field.value;
+  const what = `\`${field.key.value}\``;
+  const s = r.text(field);
   if (s === null) return null;
   const ms = parseIsoTimestamp(s);
   if (ms === null) {

@@ -2,7 +2,9 @@ import { isMap, isScalar, isSeq, type Node, type Scalar, type YAMLMap } from "ya
 import type { RegexCompiler } from "../linear-regex.js";
 import type { SourceLocation } from "../types.js";
 import type { FileDiagnostics } from "./diagnostics.js";
-import { MAX_NAME_LENGTH, NAME_RE, ownersOf, type ObjectSpec } from "./fields.js";
+import { oneOf } from "../detectors/registry.js";
+import type { FieldType, Format } from "./field-type.js";
+import { MAX_NAME_LENGTH, ownersOf, type ObjectSpec } from "./fields.js";
 import { closest } from "./suggest.js";
 import { describeNode } from "./yaml-read.js";
 
@@ -11,6 +13,35 @@ export type YNode = Node | null | undefined;
 export interface Field {
   key: Scalar;
   value: YNode;
+  /** The field's type, from the schema (fields.generated.ts). */
+  type: FieldType;
+}
+
+/** How a field is named in messages: "`ttl`". */
+const label = (f: Field): string => `\`${String(f.key.value)}\``;
+
+/**
+ * The schema's patterns the reader checks and words itself. The other formats (duration, timestamp, role,
+ * secret_source, url) are parsed by their field's reader (read-values.ts, read-credentials.ts,
+ * webhook-url.ts), which refuses more than the pattern does and says why.
+ */
+const PATTERN_ERRORS: Partial<Record<Format, (what: string, s: string, max?: number) => [code: string, message: string, hint: string]>> = {
+  name: (what, s, max = MAX_NAME_LENGTH) => ["bad-name", `${what} ${JSON.stringify(s)} is not a valid name`, `use lowercase ASCII letters, digits, \`-\` and \`_\` (starting with a letter or digit, at most ${max} characters)`],
+  variable: (what, s) => ["bad-variable", `${what} ${JSON.stringify(s)} is not an environment variable name`, "use letters, digits and `_`, not starting with a digit, e.g. DATABASE_URL"],
+  flag: (what, s) => ["bad-flag", `${what} ${JSON.stringify(s)} is not a command-line flag`, "write the flag as it is typed, e.g. `--env` or `-e`"],
+  bind_env: (_, s) => ["bad-bind-env", `\`bind_env\` entry ${JSON.stringify(s)} is not a variable name or a glob over names`, "e.g. `PGHOST` or `VAULT_*`"],
+};
+
+/** How a list's items are named and read beyond their schema type. */
+export interface ListOptions {
+  /** How messages name one item: "an environment name" (default "an item of `field`"). */
+  item?: string;
+  /** A check of an item's meaning (a glob that compiles, a key guard accepts): the value, or null once reported. */
+  each?: (value: string, node: YNode) => string | null;
+  /** How an enum's messages name its values: "a notification event" (default: "one of `a`, `b`"). */
+  noun?: string;
+  /** The code of an enum's refusal (default "bad-value"). */
+  code?: string;
 }
 
 /** Plain scalars that YAML 1.1 tools read as booleans; in YAML 1.2 they are strings, so they are ambiguous. */
@@ -57,12 +88,112 @@ export class Reader {
         this.error(key, "unknown-field", `unknown field \`${name}\` in ${spec.label}`, unknownFieldHint(name, spec));
         continue;
       }
-      out.set(name, { key, value: pair.value as YNode });
+      out.set(name, { key, value: pair.value as YNode, type: spec.types[name]! });
     }
     for (const name of spec.required) {
       if (!out.has(name)) this.error(map, "missing-field", `${spec.label} needs \`${name}\``, `add \`${name}:\` here`);
     }
     return out;
+  }
+
+  /**
+   * A value checked against its schema type: a string (its length, pattern), a boolean, a whole number,
+   * one of an enum's values, a list (its length, each item), a mapping. Returns the value (a list's items
+   * as `{ value, node }`, a mapping or a literal's read value for the caller), or null once the problem is
+   * reported at the node. A literal's value (`version: 1`, `allow: true`) is the caller's to judge: its
+   * message says why.
+   */
+  check(node: YNode, t: FieldType, what: string, opts: ListOptions = {}): unknown {
+    switch (t.type) {
+      case "string": {
+        const s = this.string(node, what, { nonEmpty: (t.min ?? 0) > 0 });
+        if (s === null) return null;
+        const words = t.format ? PATTERN_ERRORS[t.format] : undefined;
+        if (words && (!t.pattern!.test(s) || (t.max !== undefined && s.length > t.max))) {
+          const [code, message, hint] = words(what, s, t.max);
+          this.error(node, code, message, hint);
+          return null;
+        }
+        if (!t.format && t.max !== undefined && s.length > t.max) {
+          this.error(node, "too-long", `${what} is longer than ${t.max} characters`, "shorten it");
+          return null;
+        }
+        return s;
+      }
+      case "enum": {
+        const s = this.string(node, what);
+        if (s === null || t.values.includes(s)) return s;
+        const near = closest(s, t.values);
+        const values = oneOf(t.values.map((v) => `\`${v}\``));
+        this.error(node, opts.code ?? "bad-value", `${what} ${JSON.stringify(s)} is not ${opts.noun ?? `one of ${values}`}`, near ? `did you mean \`${near}\`?` : `write ${values}`);
+        return null;
+      }
+      case "boolean":
+        return this.bool(node, what);
+      case "integer":
+        return this.int(node, what, t.min ?? 0);
+      case "literal":
+        return typeof t.values[0] === "boolean" ? this.bool(node, what) : typeof t.values[0] === "number" ? this.int(node, what) : this.string(node, what);
+      case "list": {
+        const items = this.seq(node, what, { nonEmpty: (t.min ?? 0) > 0 });
+        if (!items) return null;
+        if (t.item.type === "object") return items.map((n) => ({ value: n, node: n }));
+        const out: { value: unknown; node: YNode }[] = [];
+        for (const n of items) {
+          let v = this.check(n, t.item, opts.item ?? `an item of ${what}`, opts);
+          if (v !== null && opts.each) v = opts.each(v as string, n);
+          if (v !== null) out.push({ value: v, node: n });
+        }
+        return out;
+      }
+      case "object":
+      case "record":
+        return this.map(node, what);
+    }
+  }
+
+  /** A string field (or an enum's value), checked against its schema type. */
+  text(f: Field, what = label(f), opts: ListOptions = {}): string | null {
+    if (f.type.type !== "string" && f.type.type !== "enum") throw new Error(`${label(f)} is not a string field`);
+    return this.check(f.value, f.type, what, opts) as string | null;
+  }
+
+  /** A boolean field. */
+  flag(f: Field, what = label(f)): boolean | null {
+    if (f.type.type !== "boolean" && f.type.type !== "literal") throw new Error(`${label(f)} is not a boolean field`);
+    return this.check(f.value, f.type, what) as boolean | null;
+  }
+
+  /** A whole-number field. */
+  count(f: Field, what = label(f)): number | null {
+    if (f.type.type !== "integer" && f.type.type !== "literal") throw new Error(`${label(f)} is not a number field`);
+    return this.check(f.value, f.type, what) as number | null;
+  }
+
+  /** A list of strings, each checked against the item type (and `opts.each`); null when the list itself is unusable. */
+  list(f: Field, what = label(f), opts: ListOptions = {}): { value: string; node: YNode }[] | null {
+    if (f.type.type !== "list" || f.type.item.type === "object") throw new Error(`${label(f)} is not a list of values`);
+    return this.check(f.value, f.type, what, opts) as { value: string; node: YNode }[] | null;
+  }
+
+  /** A list of objects: their nodes, each read by the object's own reader. */
+  objects(f: Field, what = label(f)): YNode[] | null {
+    if (f.type.type !== "list" || f.type.item.type !== "object") throw new Error(`${label(f)} is not a list of objects`);
+    return (this.check(f.value, f.type, what) as { node: YNode }[] | null)?.map((i) => i.node) ?? null;
+  }
+
+  /** An object or a mapping by name. */
+  mapping(f: Field, what = label(f)): YAMLMap | null {
+    if (f.type.type !== "object" && f.type.type !== "record") throw new Error(`${label(f)} is not a mapping`);
+    return this.check(f.value, f.type, what) as YAMLMap | null;
+  }
+
+  /** The entries of a mapping by name (a record field): each key checked against the record's key type (`name` null when it is not). */
+  records(f: Field, what: string): { name: string | null; key: Scalar; value: YNode; type: FieldType }[] {
+    if (f.type.type !== "record") throw new Error(`${label(f)} is not a mapping by name`);
+    const { key: keyType, value: type } = f.type;
+    const map = this.mapping(f);
+    return map ? this.entries(map).map((e) => ({ ...e, name: this.check(e.key, keyType, what) as string | null, type })) : [];
   }
 
   /** The entries of a mapping keyed by names (environments, principals, variables). */
@@ -93,17 +224,6 @@ export class Reader {
     return node.value;
   }
 
-  /** A name: lowercase ASCII letters, digits, `-` and `_`, starting with a letter or digit. */
-  name(node: YNode, what: string): string | null {
-    const s = this.string(node, what);
-    if (s === null) return null;
-    if (!NAME_RE.test(s) || s.length > MAX_NAME_LENGTH) {
-      this.error(node, "bad-name", `${what} ${JSON.stringify(s)} is not a valid name`, `use lowercase ASCII letters, digits, \`-\` and \`_\` (starting with a letter or digit, at most ${MAX_NAME_LENGTH} characters)`);
-      return null;
-    }
-    return s;
-  }
-
   /** A real YAML 1.2 boolean, written `true` or `false`. */
   bool(node: YNode, what: string): boolean | null {
     if (isScalar(node) && typeof node.value === "boolean" && (node.source === "true" || node.source === "false")) return node.value;
@@ -131,18 +251,6 @@ export class Reader {
       return null;
     }
     return node.items as YNode[];
-  }
-
-  /** A list of strings (each checked by `item` when given); null when the list itself is unusable. */
-  strings(node: YNode, what: string, opts: { nonEmpty?: boolean; item?: (node: YNode) => string | null } = {}): { value: string; node: YNode }[] | null {
-    const items = this.seq(node, what, opts);
-    if (!items) return null;
-    const out: { value: string; node: YNode }[] = [];
-    for (const item of items) {
-      const v = opts.item ? opts.item(item) : this.string(item, `an item of ${what}`, { nonEmpty: true });
-      if (v !== null) out.push({ value: v, node: item });
-    }
-    return out;
   }
 }
 

@@ -9,9 +9,10 @@ import { ISO_RE } from "./timestamp.js";
  * The policy file format (version 1) as a zod schema: the one description of its objects and fields.
  * `npm run gen:docs` (generate.ts) renders from it the JSON Schema that editors use for completion and
  * hover help (`guard policy schema`, schema/policy.schema.json) and the loader's field table
- * (fields.generated.ts: field names, required fields). The loader does not load zod: it reads the YAML
- * node tree itself so every problem has file:line:col and YAML-level doubts (`yes`, `0600`, anchors)
- * are caught, and a policy that is not cached does not pay for loading zod.
+ * (fields.generated.ts: field names, required fields, each field's type). The loader does not load zod:
+ * it checks the YAML node tree against that table itself (reader.ts: Reader.check), so every problem has
+ * file:line:col and did-you-mean, YAML-level doubts (`yes`, `0600`, anchors) are caught, and a policy
+ * that is not cached does not pay for loading zod. A regex used here must be named in generate.ts FORMATS.
  * Each file of a policy directory is validated on its own, so only `version` is required at the top.
  */
 
@@ -21,6 +22,10 @@ const typed = <T extends z.ZodType>(schema: T, type: string): T => {
   docType.add(schema, { type });
   return schema;
 };
+
+/** The shape of a credentials `admin` source and of a webhook URL (the loader checks them further: read-credentials.ts, webhook-url.ts). */
+export const SECRET_SOURCE_RE = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/.+)$/;
+export const WEBHOOK_URL_RE = /^(https:\/\/[\x21-\x7e]+|http:\/\/(127\.0\.0\.1|localhost|\[::1\])([:/?#][\x21-\x7e]*)?)$/;
 
 const name = (what: string) => typed(z.string().regex(NAME_RE).max(MAX_NAME_LENGTH), "name").describe(`${what}: lowercase ASCII letters, digits, '-' and '_', starting with a letter or digit.`);
 const names = (what: string, item: string) => z.array(name(item)).min(1).describe(what);
@@ -44,7 +49,7 @@ export const detectorSchema = z
   .union(detectorVariants as [z.ZodType, ...z.ZodType[]])
   .describe(`One way to recognise the environment; exactly one of ${DETECTORS.map((k) => k.type).join(", ")}.`);
 
-const probeCommand = z.array(z.string()).min(1).describe("The probe's argv, run without a shell, with the invocation's environment and working directory, no stdin, e.g. [\"sh\", \"-c\", \"psql \\\"$DATABASE_URL\\\" -XAtc 'show guard.environment'\"]; its answer is the trimmed output (at most 4 KiB). See \"Live identity\" in the README.");
+const probeCommand = z.array(z.string().min(1)).min(1).describe("The probe's argv, run without a shell, with the invocation's environment and working directory, no stdin, e.g. [\"sh\", \"-c\", \"psql \\\"$DATABASE_URL\\\" -XAtc 'show guard.environment'\"]; its answer is the trimmed output (at most 4 KiB). See \"Live identity\" in the README.");
 const probeTimeout = duration("How long the probe may take (default 5s, at most 60s); a probe that fails or times out refuses the run.").optional();
 export const identitySchema = z
   .union([
@@ -61,7 +66,7 @@ export const credentialsPostgresSchema = z
   .strictObject({
     admin: z
       .string()
-      .regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/.+)$/)
+      .regex(SECRET_SOURCE_RE)
       .register(docType, { type: "`env:NAME` or `file:/path`" })
       .describe("Where guard reads the admin URL it creates per-run roles with: \"env:NAME\" (a variable of guard's environment) or \"file:/absolute/path\". Never reaches the child (see \"Per-run credentials\" in the README)."),
     grant: z
@@ -179,7 +184,7 @@ export const webhookSchema = z
   .strictObject({
     name: name("The webhook's name, unique in the policy; shown (instead of its URL) in warnings and audit events"),
     url: typed(z.string(), "URL")
-      .regex(/^(https:\/\/[\x21-\x7e]+|http:\/\/(127\.0\.0\.1|localhost|\[::1\])([:/?#][\x21-\x7e]*)?)$/)
+      .regex(WEBHOOK_URL_RE)
       .max(2048)
       .describe("Where to POST the JSON payload: https, or plain http to 127.0.0.1/localhost/[::1] only. It may hold a secret (userinfo, path, query), which guard never prints."),
     format: z.enum(["json", "slack"]).optional().describe("json (guard's own payload, the default) or slack (text and blocks for Slack-compatible incoming webhooks)."),
@@ -198,11 +203,11 @@ export const notificationsSchema = z
 export const policyFileSchema = z
   .strictObject({
     version: z.literal(1).describe("Policy format version; must be 1 in every file."),
-    environments: z.record(z.string().regex(NAME_RE), environmentSchema).optional().describe("Environments by canonical name."),
+    environments: z.record(z.string().regex(NAME_RE).max(MAX_NAME_LENGTH), environmentSchema).optional().describe("Environments by canonical name."),
     default_environment: name(
       "The environment used only when no detector's subject is present at all (no detector variable set, no kube context, no detector flag) and no --env is given; a subject that is present but unrecognised is refused; without it an undetermined target is denied",
     ).optional(),
-    principals: z.record(z.string().regex(NAME_RE), principalSchema).optional().describe("People by name."),
+    principals: z.record(z.string().regex(NAME_RE).max(MAX_NAME_LENGTH), principalSchema).optional().describe("People by name."),
     rules: z.array(ruleSchema).optional().describe("Rules, in order."),
     freezes: z.array(freezeSchema).optional().describe("Change freezes."),
     break_glass: breakGlassSchema.optional(),
