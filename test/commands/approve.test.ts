@@ -4,8 +4,8 @@
  * and the request's status after. Real keys and real signatures (ssh-keygen signs, as for every guard
  * command); the memory store, a fixed clock and no terminal; no guard process is spawned.
  *
- * Covers, without spawning the CLI, what test/e2e/refusals.test.ts also checks through it (kept there for
- * now): "self-approval", "an ineligible approver (and an ineligible denier)".
+ * These carry what test/e2e/refusals.test.ts once checked through the built CLI for "self-approval" and
+ * "an ineligible approver (and an ineligible denier)"; it keeps a refused approval of a tampered record.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
@@ -58,6 +58,7 @@ const rows: Row[] = [
   { name: "an SRE approves", as: "bob", verb: "approve", opts: { yes: true }, code: 0, refusal: null, status: "approved" },
   { name: "an SRE denies, with a reason", as: "bob", verb: "deny", opts: { reason: "not during the incident" }, code: 0, refusal: null, status: "denied" },
   { name: "the requester approves their own request", as: "alice", verb: "approve", opts: { yes: true }, code: 77, refusal: "self-approval", status: "pending" },
+  { name: "a developer approves", as: "dave", verb: "approve", opts: { yes: true }, code: 77, refusal: "not-eligible", status: "pending" },
   { name: "a DBA who is no SRE approves", as: "carol", verb: "approve", opts: { yes: true }, code: 77, refusal: "not-eligible", status: "pending" },
   { name: "a developer denies", as: "dave", verb: "deny", opts: { reason: "no" }, code: 77, refusal: "not-eligible", status: "pending" },
   { name: "a key the policy does not list approves", as: "eve", verb: "approve", opts: { yes: true }, code: 77, refusal: "not-principal", status: "pending" },
@@ -65,7 +66,7 @@ const rows: Row[] = [
 ];
 
 describe("who may decide about a pending request, in process", () => {
-  it.each(rows)("$name → $code", async (row) => {
+  for (const row of rows) it(`${row.name} → ${row.code}`, async () => {
     const { place, id } = await pending();
     const before = (await auditOf(place)).length;
     const env = row.as === "eve" ? { GUARD_KEY: eve.key } : {};
@@ -79,6 +80,8 @@ describe("who may decide about a pending request, in process", () => {
     } else {
       expect(added).toHaveLength(1);
       expect(added[0]).toMatchObject({ type: "approval.refused", data: { code: row.refusal, requestId: id, decision: row.verb, exitCode: row.code } });
+      // Recorded as the one who tried: their principal, or none for a key the policy does not list.
+      expect(added[0]!.actor.principal).toBe(row.as === "eve" ? null : row.as);
     }
     const shown = p.runtime({ place });
     expect(await exitCodeOf(shown, () => showCommand(id, { json: true }, shown))).toBe(0);

@@ -2,9 +2,10 @@
  * `guard check` in process, as a table: the decision, its exit code and its JSON for a range of command
  * lines and environments, with a fixed clock and the memory store; no guard process is spawned.
  *
- * Covers, without spawning the CLI, what these end-to-end tests check through it (kept there for now):
- * test/e2e/run.test.ts "guard check" (JSON fields, `##[` markers, exit 0/77), "C3" and "E9 env VAR=value";
- * test/e2e/detect.test.ts "nothing set at all", "prod%2Ddb.internal", "psql -h", "kubectl exec … sh -c".
+ * These carry what end-to-end tests of the built CLI once checked (test/e2e/run.test.ts "guard check"'s
+ * JSON fields, `##[` markers and exit 0/77, "C3", "E9 env VAR=value"; test/e2e/detect.test.ts "nothing
+ * set at all", "prod%2Ddb.internal", "psql -h", "kubectl exec … sh -c"); test/e2e/run.test.ts keeps one
+ * `guard check` through the built CLI: its JSON on stdout and the decision as the process's exit code.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -42,11 +43,15 @@ interface Row {
   decision?: "allow" | "approval" | "deny";
   environment?: string | null;
   rules?: string[];
+  /** What the first requirement must include. */
+  requirement?: Record<string, unknown>;
+  /** A piece of evidence the decision must show. */
+  evidence?: { subject?: string; value?: string };
 }
 
 const rows: Row[] = [
   { name: "a read-only report in staging is allowed", argv: ["./maintenance/report-lb-state.sh"], env: { ...STAGING, ...NO_KUBE }, code: 0, decision: "allow", environment: "staging" },
-  { name: "a purge in production needs an SRE's approval", argv: ["./maintenance/purge-lb-state.sh", "--all"], env: { ...PROD, ...NO_KUBE }, code: 75, decision: "approval", environment: "production", rules: ["purge-needs-an-sre"] },
+  { name: "a purge in production needs an SRE's approval", argv: ["./maintenance/purge-lb-state.sh", "--all"], env: { ...PROD, ...NO_KUBE }, code: 75, decision: "approval", environment: "production", rules: ["purge-needs-an-sre"], requirement: { approvals: 1, from: ["sre"], reason: true, confirm: true, ttlSeconds: 1800 }, evidence: { subject: "DATABASE_URL" } },
   { name: "dropping the schema in production is denied", argv: ["./maintenance/migrate-lb-schema.sh", "--drop-all"], env: { ...PROD, ...NO_KUBE }, code: 77, decision: "deny", environment: "production", rules: ["never-migrate-by-hand"] },
   { name: "nothing set at all: the default environment applies", argv: ["./maintenance/purge-lb-state.sh"], env: NO_KUBE, code: 0, decision: "allow", environment: "development" },
   { name: "--env production on the command line is evidence too", argv: ["./maintenance/purge-lb-state.sh", "--env", "prod"], env: NO_KUBE, code: 75, decision: "approval", environment: "production" },
@@ -54,21 +59,31 @@ const rows: Row[] = [
   { name: "E19: prod%2Ddb.internal is prod-db.internal", argv: ["./maintenance/purge-lb-state.sh"], env: { DATABASE_URL: "postgres://prod%2Ddb.internal/orders", ...NO_KUBE }, code: 75, decision: "approval", environment: "production" },
   { name: "E9: `env VAR=value cmd` is unwrapped and the assignment is evidence", argv: ["env", `DATABASE_URL=${PROD.DATABASE_URL}`, "./maintenance/purge-lb-state.sh"], env: NO_KUBE, code: 75, decision: "approval", environment: "production" },
   { name: "E21: psql -h prod-db.internal is production (where no rule allows psql: denied)", argv: ["psql", "-h", "prod-db.internal", "-c", "select 1"], env: NO_KUBE, code: 77, decision: "deny", environment: "production" },
-  { name: "kubectl under a production context, whatever a nested sh -c says", argv: ["kubectl", "exec", "pod", "--", "sh", "-c", "kubectl --context=staging-eu delete ns x"], code: 77, environment: "production" },
+  { name: "kubectl under a production context, whatever a nested sh -c says", argv: ["kubectl", "exec", "pod", "--", "sh", "-c", "kubectl --context=staging-eu delete ns x"], code: 77, environment: "production", evidence: { value: "prod-eu" } },
   { name: "E9: a wrapper that hides its command is denied", argv: ["sh", "-c", "./maintenance/purge-lb-state.sh"], env: { ...PROD, ...NO_KUBE }, code: 77, decision: "deny" },
   { name: "C3: a program found through a shadowing PATH entry is what is judged", argv: ["purge-lb-state.sh"], env: { ...PROD, ...NO_KUBE, PATH: `${"<dir>/evil"}:${process.env.PATH ?? "/usr/bin:/bin"}` }, code: 77, decision: "deny", environment: "production" },
 ];
 
 describe("guard check, in process", () => {
-  it.each(rows)("$name", async (row) => {
+  for (const row of rows) it(row.name, async () => {
     const env = Object.fromEntries(Object.entries(row.env ?? {}).map(([k, v]) => [k, v?.replace("<dir>", p.dir)]));
     const rt = p.runtime({ as: "dave", env });
     const code = await exitCodeOf(rt, () => checkCommand(row.argv, { json: true, env: row.envFlag }, rt));
     expect(code, rt.stderr()).toBe(row.code);
-    const out = JSON.parse(rt.stdout()) as { decision: string; environment: string | null; rules: string[]; argv: string[]; program: { path: string } };
+    const out = JSON.parse(rt.stdout()) as {
+      decision: string;
+      environment: string | null;
+      rules: string[];
+      argv: string[];
+      program: { path: string };
+      requirements: Record<string, unknown>[];
+      evidence: { subject: string; value: string }[];
+    };
     if (row.decision) expect(out.decision).toBe(row.decision);
     if (row.environment !== undefined) expect(out.environment).toBe(row.environment);
     if (row.rules) expect(out.rules).toEqual(row.rules);
+    if (row.requirement) expect(out.requirements[0]).toMatchObject(row.requirement);
+    if (row.evidence) expect(out.evidence, rt.stdout()).toContainEqual(expect.objectContaining(row.evidence));
     expect(out.argv).toEqual(row.argv);
     // The decision's exit code is the decision: 0 allow, 75 approval, 77 deny.
     expect({ allow: 0, approval: 75, deny: 77 }[out.decision]).toBe(row.code);
@@ -95,6 +110,13 @@ describe("guard check, in process", () => {
     expect(rt.stdout()).toContain("production");
     expect(rt.stdout()).toContain("purge-needs-an-sre");
     expect(rt.stdout()).not.toContain("\u001b");
+  });
+
+  it("without --json the exit code is the decision too: 0 for allow, 77 for deny", async () => {
+    const allow = p.runtime({ env: { ...STAGING, ...NO_KUBE } });
+    expect(await exitCodeOf(allow, () => checkCommand(["./maintenance/report-lb-state.sh"], {}, allow)), allow.stderr()).toBe(0);
+    const deny = p.runtime({ env: { ...PROD, ...NO_KUBE } });
+    expect(await exitCodeOf(deny, () => checkCommand(["./maintenance/migrate-lb-schema.sh", "--drop-all"], {}, deny)), deny.stderr()).toBe(77);
   });
 
   it("an environment --env does not know is a usage error (64) naming the known ones; nothing on stdout", async () => {

@@ -5,9 +5,10 @@
  * allowed, and everything at a terminal or under a signal, stays end to end (test/e2e/run.test.ts,
  * terminal.test.ts).
  *
- * Covers, without spawning the CLI, what these end-to-end tests also check through it (kept there for
- * now): test/e2e/run.test.ts "denies a deny rule…", "E9: a wrapper…", "E2: a look-alike environment
- * name", "E5: --env staging while DATABASE_URL says production", "X5: a command that does not exist".
+ * These carry what end-to-end tests of the built CLI once checked (test/e2e/run.test.ts "E9: a wrapper…",
+ * "E2: a look-alike environment name", "E5: --env staging while DATABASE_URL says production", "X5: a
+ * command that does not exist"). test/e2e/run.test.ts keeps "denies a deny rule…" as the built CLI's
+ * refusal: its stdout empty because the command really did not run, and the status line last on stderr.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
@@ -34,6 +35,8 @@ interface Row {
   code: number;
   status: string;
   stderr: RegExp;
+  /** Text stderr must also name (the evidence of a conflict, say). */
+  names?: string[];
   /** The audit events the refusal leaves: types in order, and the refusal code of the last. */
   events: string[];
   refusal?: string;
@@ -42,9 +45,10 @@ interface Row {
 const rows: Row[] = [
   { name: "a deny rule", argv: ["./maintenance/migrate-lb-schema.sh", "--drop-all"], env: PROD, code: 77, status: "denied", stderr: /dropping schema in production runs only from the release pipeline/, events: ["run.refused"], refusal: "policy-deny" },
   { name: "E9: a wrapper that hides its command", argv: ["sh", "-c", "./maintenance/purge-lb-state.sh"], env: PROD, code: 77, status: "denied", stderr: /wrapper|hides/i, events: ["run.refused"] },
-  { name: "E5: --env staging against a production DATABASE_URL", argv: ["./maintenance/report-lb-state.sh"], opts: { env: "staging" }, env: PROD, code: 77, status: "denied", stderr: /conflicting target/, events: ["run.refused"] },
+  { name: "E5: --env staging against a production DATABASE_URL: a conflict naming all the evidence", argv: ["./maintenance/report-lb-state.sh"], opts: { env: "staging" }, env: PROD, code: 77, status: "denied", stderr: /conflicting target/, names: ["DATABASE_URL", "--env"], events: ["run.refused"] },
   { name: "E2: a look-alike environment name", argv: ["./maintenance/report-lb-state.sh"], opts: { env: "prod\u0443ction" }, env: PROD, code: 64, status: "usage", stderr: /environment/, events: ["run.refused"], refusal: "usage" },
-  { name: "X5: a command that does not exist", argv: ["./maintenance/nope.sh"], code: 127, status: "not-found", stderr: /nope\.sh/, events: [] },
+  { name: "E2: a Cyrillic о in --env prоd is named by its code point", argv: ["./maintenance/report-lb-state.sh"], opts: { env: "pr\u043ed" }, code: 64, status: "usage", stderr: /U\+043E/, events: ["run.refused"], refusal: "usage" },
+  { name: "X5: a command that does not exist is 127, before the production deny it would get", argv: ["./maintenance/nope.sh"], env: PROD, code: 127, status: "not-found", stderr: /not found/, names: ["nope.sh"], events: [] },
   { name: "no command at all", argv: [], code: 64, status: "usage", stderr: /no command given/, events: ["run.refused"], refusal: "usage" },
   { name: "--wait that is not a duration: refused before anything is read", argv: ["./maintenance/report-lb-state.sh"], opts: { wait: "soon" }, code: 64, status: "usage", stderr: /--wait "soon" is not a duration/, events: [] },
   { name: "--request that is not a request id", argv: ["./maintenance/report-lb-state.sh"], opts: { request: "../../x" }, code: 64, status: "usage", stderr: /is not a request id/, events: [] },
@@ -60,13 +64,14 @@ async function events(rt: TestRuntime): Promise<AuditEvent[]> {
 }
 
 describe("guard run refusals, in process", () => {
-  it.each(rows.map((r, i) => ({ ...r, i })))("$name → $code", async (row) => {
+  for (const row of rows.map((r, i) => ({ ...r, i }))) it(`${row.name} → ${row.code}`, async () => {
     // A state directory per row: the refusal rate limit (10 a minute) counts per person, not per command.
     const rt = p.runtime({ as: "dave", env: { ...row.env, XDG_STATE_HOME: join(p.home, `state-${row.i}`) } });
     const code = await exitCodeOf(rt, () => runCommand(row.argv, row.opts ?? {}, rt));
     expect(code, rt.stderr()).toBe(row.code);
     expect(rt.stdout()).toBe("");
     expect(rt.stderr()).toMatch(row.stderr);
+    for (const n of row.names ?? []) expect(rt.stderr()).toContain(n);
     // The status line comes last, where scripts look for it.
     expect(rt.stderr().trimEnd().split("\n").at(-1)).toMatch(new RegExp(`^guard: status=${row.status} exit=${row.code}$`));
     const log = await events(rt);

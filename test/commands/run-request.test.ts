@@ -5,9 +5,10 @@
  * Real keys and signatures, the memory store, a fixed clock, no terminal; nothing is run, so nothing is
  * spawned. A run that goes ahead, and the race for one approval, stay end to end (test/e2e/approval.test.ts).
  *
- * Covers, without spawning the CLI, what test/e2e/refusals.test.ts also checks through it (kept there for
- * now): "replay of a consumed request", "another user's request", "the wrong working directory", "a wrong
- * --confirm", "piped stdin".
+ * These carry what test/e2e/refusals.test.ts once checked through the built CLI for "replay of a consumed
+ * request", "another user's request", "the wrong working directory", "a wrong --confirm" and "piped
+ * stdin". End to end, test/e2e/approval.test.ts keeps a replay after a real run, and "C10: piped stdin
+ * is refused…" with a real pipe (exec/stdin.test.ts: how a pipe on fd 0 is recognised).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
@@ -99,7 +100,7 @@ const rows: Row[] = [
 ];
 
 describe("guard run --request: an approval used only for exactly its run, in process", () => {
-  it.each(rows)("$name → $code", async (row) => {
+  for (const row of rows) it(`${row.name} → ${row.code}`, async () => {
     const { place, id } = await request(row.state);
     await row.before?.(place, id);
     const consumedBefore = await openMemoryStore(place).getConsumption(id);
@@ -123,8 +124,13 @@ describe("guard run --request: an approval used only for exactly its run, in pro
     expect(added.map((e) => e.type)).not.toContain("run.started");
     expect(added.map((e) => e.type)).not.toContain("request.consumed");
     if (row.code === 77 || row.code === 65) {
-      expect(added.filter((e) => e.type === "run.refused")).toHaveLength(1);
-      if (row.refusal) expect(added.find((e) => e.type === "run.refused")!.data).toMatchObject({ code: row.refusal, requestId: id });
+      // Exactly one event, recorded as the one who tried, with the exit code and the message they saw.
+      expect(added.map((e) => e.type)).toEqual(["run.refused"]);
+      const refused = added[0]!;
+      expect(refused.actor.principal).toBe(row.as ?? "alice");
+      expect(refused.data).toMatchObject({ exitCode: row.code });
+      expect(refused.data.message).toMatch(row.message);
+      if (row.refusal) expect(refused.data).toMatchObject({ code: row.refusal, requestId: id });
     }
     // The approval is exactly as used (or unused) as before: a refusal never consumes it.
     expect(await openMemoryStore(place).getConsumption(id)).toEqual(consumedBefore);

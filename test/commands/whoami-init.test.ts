@@ -2,12 +2,14 @@
  * `guard whoami` and `guard init` in process: what each takes from the runtime (its environment, its
  * working directory, its login name) decides what it reports and writes. Real keys; no guard process.
  *
- * Covers, without spawning the CLI, part of what test/e2e/commands.test.ts "guard init" checks through it
- * (kept there, with the scaffold's lint and test run by the built CLI).
+ * These carry what test/e2e/commands.test.ts "guard init" once checked through the built CLI (the
+ * scaffold, its lint and test, its next step, whoami, never overwriting); it keeps init by the built CLI
+ * and the scaffolded script really run by `guard run`.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { checkCommand } from "../../src/commands/check.js";
 import { initCommand } from "../../src/commands/init.js";
 import { lintCommand, testCommand } from "../../src/commands/policy.js";
 import { whoamiCommand } from "../../src/commands/whoami.js";
@@ -57,25 +59,45 @@ describe("guard init, in process", () => {
     const home = join(p.dir, "init-home");
     await mkdir(join(home, ".ssh"), { recursive: true });
     const me = await makePerson(home, "id_ed25519");
+    await copyFile(me.key, join(home, ".ssh", "id_ed25519"));
     await copyFile(me.pub, join(home, ".ssh", "id_ed25519.pub"));
     const env = { PATH: p.env.PATH!, HOME: home, NO_COLOR: "1", XDG_CACHE_HOME: join(home, ".cache") };
     const first = testRuntime({ env, cwd: project, now: NOW });
     expect(await exitCodeOf(first, () => initCommand({}, first)), first.stderr()).toBe(0);
     expect(first.stderr()).toMatch(/created\s+guard\.config\.yaml/);
+    // Named after the key's comment (id_ed25519@example.com), never after the login ("tester" here).
     expect(first.stderr()).toMatch(/you are principal `id_ed25519` \(from your key's comment\)/);
     const policy = await readFile(join(project, "policies", "guard.yaml"), "utf8");
     expect(policy).toContain(me.line.split(" ").slice(0, 2).join(" "));
-    // The scaffold lints and its tests pass, in process too.
+    expect(policy).toMatch(/^ {2}id_ed25519:$/m);
+    // The scaffold lints without a warning about its own output, noting that a colleague is still
+    // missing; its tests pass, in process too.
     const lint = testRuntime({ env, cwd: project, now: NOW });
     expect(await exitCodeOf(lint, () => lintCommand({}, lint)), lint.stderr()).toBe(0);
+    expect(lint.stdout()).toMatch(/0 warnings/);
+    expect(lint.stdout()).not.toMatch(/⚠|warning\[/);
+    expect(lint.stdout()).toMatch(/note: the policy names one person/);
     const test = testRuntime({ env, cwd: project, now: NOW });
     expect(await exitCodeOf(test, () => testCommand({}, test)), test.stderr()).toBe(0);
     expect(test.stdout()).toMatch(/^4 passed, 0 failed$/m);
-    // Again: every file kept.
+    // The next step it prints (and the README shows) holds: the scaffolded script, in development.
+    expect(first.stderr()).toMatch(/guard check -- \.\/scripts\/cleanup\.sh/);
+    const check = testRuntime({ env, cwd: project, now: NOW });
+    expect(await exitCodeOf(check, () => checkCommand(["./scripts/cleanup.sh"], {}, check)), check.stderr() + check.stdout()).toBe(0);
+    // whoami finds the same key (~/.ssh/id_ed25519) and the principal init named after it.
+    const who = testRuntime({ env, cwd: project, now: NOW });
+    expect(await exitCodeOf(who, () => whoamiCommand({ json: true }, who)), who.stderr()).toBe(0);
+    const me2 = JSON.parse(who.stdout()) as { principal: string; key: { fingerprint: string } };
+    expect(me2.principal).toBe("id_ed25519");
+    expect(me2.key.fingerprint).toMatch(/^SHA256:/);
+    // Again, after a hand edit: every file kept, the edit too.
+    await writeFile(join(project, "policies", "guard.yaml"), `${policy}# edited by hand\n`);
     const again = testRuntime({ env, cwd: project, now: NOW });
     expect(await exitCodeOf(again, () => initCommand({}, again))).toBe(0);
     expect(again.stderr()).not.toContain("created");
     expect(again.stderr().match(/kept/g)).toHaveLength(4);
+    expect(again.stderr()).toMatch(/kept\s+policies\/guard\.yaml/);
+    expect(await readFile(join(project, "policies", "guard.yaml"), "utf8")).toContain("# edited by hand");
   });
 
   it("a key without a comment: the runtime's login name names the principal", async () => {

@@ -1,6 +1,8 @@
 /**
  * `guard run` and `guard check` end to end: the built CLI spawned in a temporary project, one test per
- * exit code and per security case that only the whole program can show.
+ * exit code and per security case that only the whole program can show (a command really run or not,
+ * its exit status and output passed through). Decisions and refusals that need no real process are
+ * tables in process: test/commands/check.test.ts and test/commands/run-refusals.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chmod, mkdir, symlink, writeFile } from "node:fs/promises";
@@ -14,7 +16,6 @@ beforeAll(async () => {
 afterAll(async () => w.cleanup());
 
 const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
-const STAGING = { DATABASE_URL: "postgres://app@staging-db.internal/elb" };
 
 describe("guard run: allowed runs", () => {
   it("runs an allowed command with its stdout untouched and exits 0", async () => {
@@ -51,12 +52,6 @@ describe("guard run: allowed runs", () => {
 });
 
 describe("guard run: refusals", () => {
-  it("X5: a command that does not exist is 127, before anything else", async () => {
-    const r = await guard(w, ["run", "--", "./maintenance/nope.sh"], { env: PROD });
-    expect(r.code).toBe(127);
-    expect(r.stderr).toMatch(/not found/);
-  });
-
   it("X5: a file without execute permission is 126; so is a directory", async () => {
     await writeFile(join(w.dir, "maintenance", "noexec.sh"), "#!/bin/sh\necho ran\n", { mode: 0o644 });
     await chmod(join(w.dir, "maintenance", "noexec.sh"), 0o644);
@@ -64,6 +59,8 @@ describe("guard run: refusals", () => {
     expect((await guard(w, ["run", "--", "./maintenance"])).code).toBe(126);
   });
 
+  // The refusal table is test/commands/run-refusals.test.ts, in process; this one shows through the built
+  // CLI that the refused command really does not run, and where the status line goes.
   it("denies a deny rule with its message and exit 77; nothing runs", async () => {
     const r = await guard(w, ["run", "--", "./maintenance/migrate-lb-schema.sh", "--drop-all"], { env: PROD });
     expect(r.code).toBe(77);
@@ -72,24 +69,9 @@ describe("guard run: refusals", () => {
     expect(r.stderr).toMatch(/status=denied exit=77/);
   });
 
-  it("E5: --env staging while DATABASE_URL says production is a conflicting target (77), with all evidence", async () => {
-    const r = await guard(w, ["run", "--env", "staging", "--", "./maintenance/report-lb-state.sh"], { env: PROD });
-    expect(r.code).toBe(77);
-    expect(r.stdout).toBe("");
-    expect(r.stderr).toMatch(/conflict/i);
-    expect(r.stderr).toContain("DATABASE_URL");
-    expect(r.stderr).toContain("--env");
-  });
-
   it("E5: an --env flag in the command's own args that disagrees with DATABASE_URL is refused", async () => {
     const r = await guard(w, ["run", "--", "./maintenance/report-lb-state.sh", "--env", "staging"], { env: PROD });
     expect(r.code).toBe(77);
-  });
-
-  it("E2: a look-alike environment name is a usage error (64)", async () => {
-    const r = await guard(w, ["run", "--env", "prоd", "--", "./maintenance/report-lb-state.sh"]);
-    expect(r.code).toBe(64);
-    expect(r.stderr).toMatch(/U\+043E/);
   });
 
   it("E4: aliases normalise: --env PRD against a production DATABASE_URL agrees", async () => {
@@ -112,51 +94,17 @@ describe("guard run: refusals", () => {
       expect(r.code, path).toBe(77);
     }
   });
-
-  it("C3: a PATH entry that shadows a program changes what is matched and run", async () => {
-    await mkdir(join(w.dir, "evil"), { recursive: true });
-    await writeFile(join(w.dir, "evil", "purge-lb-state.sh"), "#!/bin/sh\necho evil\n", { mode: 0o755 });
-    const r = await guard(w, ["check", "--json", "--", "purge-lb-state.sh"], { env: { ...PROD, PATH: `${join(w.dir, "evil")}:${w.env.PATH}` } });
-    const out = JSON.parse(r.stdout) as { program: { path: string }; decision: string };
-    expect(out.program.path).toBe(join(w.dir, "evil", "purge-lb-state.sh"));
-    // Outside maintenance/, no rule allows it in production: fail closed.
-    expect(out.decision).toBe("deny");
-  });
-
-  it("E9: a wrapper that hides its command is refused", async () => {
-    const r = await guard(w, ["run", "--", "sh", "-c", "./maintenance/purge-lb-state.sh"], { env: PROD });
-    expect(r.code).toBe(77);
-    expect(r.stderr).toMatch(/wrapper|hides/i);
-  });
-
-  it("E9: `env VAR=value cmd` is unwrapped, and the assignment takes part in detection", async () => {
-    const r = await guard(w, ["check", "--json", "--", "env", `DATABASE_URL=${PROD.DATABASE_URL}`, "./maintenance/purge-lb-state.sh"]);
-    expect(r.code).toBe(75);
-    expect(JSON.parse(r.stdout).environment).toBe("production");
-  });
 });
 
 describe("guard check", () => {
-  it("prints the decision, target, evidence, rules and requirements as JSON, and never runs", async () => {
+  // The decision table (fields, exit codes, detection, markers) is test/commands/check.test.ts, in process;
+  // this is the built CLI's wiring: options, the JSON alone on stdout, the decision as the exit code.
+  it("the built CLI prints the decision as JSON on stdout, exits with it (75), and never runs the command", async () => {
     const r = await guard(w, ["check", "--json", "--", "./maintenance/purge-lb-state.sh", "--all"], { env: PROD });
-    expect(r.code).toBe(75);
+    expect(r.code, r.stderr).toBe(75);
     const out = JSON.parse(r.stdout);
-    expect(out.decision).toBe("approval");
-    expect(out.environment).toBe("production");
-    expect(out.rules).toEqual(["purge-needs-an-sre"]);
-    expect(out.requirements[0]).toMatchObject({ approvals: 1, from: ["sre"], reason: true, confirm: true, ttlSeconds: 1800 });
-    expect(out.evidence.some((e: { subject: string }) => e.subject === "DATABASE_URL")).toBe(true);
-  });
-
-  it("JSON output never carries a GitHub Actions command marker, and still parses to the same argv", async () => {
-    const r = await guard(w, ["check", "--json", "--", "./maintenance/report-lb-state.sh", "##[error]fake", "::warning::x"]);
-    expect(r.stdout).not.toContain("##[");
-    expect(JSON.parse(r.stdout).argv).toEqual(["./maintenance/report-lb-state.sh", "##[error]fake", "::warning::x"]);
-  });
-
-  it("exit 0 for allow, 77 for deny", async () => {
-    expect((await guard(w, ["check", "--", "./maintenance/report-lb-state.sh"], { env: STAGING })).code).toBe(0);
-    expect((await guard(w, ["check", "--", "./maintenance/migrate-lb-schema.sh", "--drop-all"], { env: PROD })).code).toBe(77);
+    expect(out).toMatchObject({ decision: "approval", environment: "production", rules: ["purge-needs-an-sre"] });
+    expect(r.stdout + r.stderr).not.toContain("purged");
   });
 });
 
