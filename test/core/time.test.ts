@@ -9,6 +9,17 @@ describe("localTime", () => {
   ])("%s in %s is %s", (iso, tz, want) => {
     expect(localTime(iso, tz)).toBe(want);
   });
+  it("each zone keeps its own formatter: alternating zones give each its own time", () => {
+    for (let i = 0; i < 3; i++) {
+      expect(localTime("2026-11-27T17:40:00Z", "UTC")).toBe("2026-11-27 17:40:00 UTC");
+      expect(localTime("2026-11-27T17:40:00Z", "Asia/Tokyo")).toBe("2026-11-28 02:40:00 GMT+9");
+      expect(localTime("2026-11-27T17:41:00Z", "UTC")).toBe("2026-11-27 17:41:00 UTC");
+    }
+  });
+  it("an unknown zone is refused every time, not only the first", () => {
+    expect(() => localTime("2026-11-27T17:40:00Z", "Mars/Olympus")).toThrow(RangeError);
+    expect(() => localTime("2026-11-27T17:40:00Z", "Mars/Olympus")).toThrow(RangeError);
+  });
   it("an unreadable time is shown as given, printable only", () => {
     expect(localTime("soon\u001b[2J", "UTC")).toBe("soon?[2J");
   });

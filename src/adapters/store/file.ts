@@ -693,7 +693,7 @@ class FileStore implements Store {
       const hint = await readRecordText(join(this.root, "index", "created", requestId));
       if (hint === null || !/^\d{1,15}\n$/.test(hint)) return null;
       const offset = Number(hint.trim());
-      const e = await this.eventAt(offset);
+      const e = this.eventAt(offset);
       return e !== null && e.type === "request.created" && e.data.requestId === requestId && auditHash(e) === e.hash ? offset : null;
     } catch (e) {
       if (e instanceof GuardError) return null; // anything odd: read from the start
@@ -703,17 +703,25 @@ class FileStore implements Store {
 
   /**
    * The event whose line begins at `offset` (a newline just before it), or null. Reads at most 1 MiB:
-   * a longer line is read from the start by the caller instead.
+   * a longer line is read from the start by the caller instead. Synchronous system calls, as the append
+   * makes them: four bounded calls, where each asynchronous one is a round trip through libuv's thread
+   * pool (on a loaded machine, a wait for a thread to be scheduled each time).
    */
-  private async eventAt(offset: number): Promise<AuditEvent | null> {
+  private eventAt(offset: number): AuditEvent | null {
     const path = join(this.root, "audit", "events.jsonl");
-    const fh = await openForRead(path);
-    if (fh === null) return null;
+    let fd: number;
     try {
-      const st = await fh.stat();
+      fd = openSync(path, READ_FLAGS);
+    } catch (e) {
+      if (errCode(e) === "ENOENT") return null;
+      if (errCode(e) === "ELOOP") throw integrityError(`${path} is a symlink; the store was tampered with`, "Only guard writes here: inspect it and remove it.");
+      throw fsError("open", path, e);
+    }
+    try {
+      const st = fstatSync(fd);
       if (!st.isFile() || offset < 1 || offset >= st.size) return null;
       const buf = Buffer.allocUnsafe(Math.min(AUDIT_CHUNK, st.size - offset + 1));
-      const { bytesRead } = await fh.read(buf, 0, buf.length, offset - 1);
+      const bytesRead = readSync(fd, buf, 0, buf.length, offset - 1);
       const nl = buf.indexOf(10, 1);
       if (buf[0] !== 10 || nl === -1 || nl >= bytesRead) return null;
       return parseAuditLine(buf.toString("utf8", 1, nl), "last", path);
@@ -721,7 +729,7 @@ class FileStore implements Store {
       if (e instanceof GuardError) return null;
       throw e;
     } finally {
-      await fh.close().catch(() => undefined);
+      closeSync(fd);
     }
   }
 
@@ -739,7 +747,7 @@ class FileStore implements Store {
     if (entries === null) return null;
     const chosen = chooseSeekEntry(entries, sinceMs);
     if (chosen === null) return null;
-    const e = await this.eventAt(chosen.offset);
+    const e = this.eventAt(chosen.offset);
     return e !== null && e.seq === chosen.seq ? chosen.offset : null;
   }
 
