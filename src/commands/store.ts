@@ -105,7 +105,7 @@ export async function pruneStoreCommand(opts: PruneOptions, rt: Runtime): Promis
     }
     const store = await ctx.store({ create: false });
     if (!store.prune) {
-      throw usageError(`the store ${store.description} cannot be pruned by this version of guard`, "only the file store supports guard store prune so far");
+      throw usageError(`the store ${store.description} cannot be pruned`, "guard store prune works on the file store and on PostgreSQL");
     }
     const cutoffMs = (await store.now()) - seconds * 1000;
     const v = await verifyStore(store);
