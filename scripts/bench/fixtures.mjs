@@ -4,7 +4,7 @@
 //   <root>/home/                 HOME (no ~/.ssh, no guard.config.yaml anywhere above the world)
 //   <root>/world/                the working directory and policy root
 //     policy-20/, policy-1000/   policy directories (3 environments, 4 principals, N rules)
-//     scripts/race.sh            the protected job of the race (appends its pid to a log)
+//     scripts/race.sh            the protected job of the race and the wake-up (appends its pid and start time to a log)
 //     scripts/flood.sh           floods stdout, then reports guard's VmHWM
 //   <root>/keys/<name>[.pub]     alice, bob (sre), carol (dba), dave (developer)
 import { execFile } from "node:child_process";
@@ -110,7 +110,8 @@ export async function writeScripts(world) {
   const dir = join(world, "scripts");
   await mkdir(dir, { recursive: true });
   // The race: each run that gets through appends its pid; exactly one line must appear.
-  await writeFile(join(dir, "race.sh"), `#!/bin/sh\necho "$$" >> "$1"\n`);
+  // Its pid and, first thing, the time it started (ns): the race counts the lines, the wake-up reads the time.
+  await writeFile(join(dir, "race.sh"), `#!/bin/sh\necho "$$ $(date +%s%N)" >> "$1"\n`);
   // The flood: stdout is /dev/null (guard never touches the child's bytes); afterwards report the peak
   // RSS of the parent, which is guard itself (it execs the script directly, no shell in between).
   await writeFile(join(dir, "flood.sh"), `#!/bin/sh\nyes 0123456789abcdef | head -c "$1"\ngrep VmHWM /proc/$PPID/status >&2\n`);

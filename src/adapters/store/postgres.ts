@@ -51,10 +51,41 @@ export interface PostgresStoreOptions {
   maxConnections?: number;
   /** Rows per query when reading the audit log. Default 10,000. */
   auditPageSize?: number;
+  /**
+   * How long to keep retrying a connection the server turns away for want of room (too many
+   * connections, for the server or the role; the server starting up). Default 5000.
+   */
+  busyRetryMs?: number;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_POLL_MS = 1_000;
+const DEFAULT_BUSY_RETRY_MS = 5_000;
+/**
+ * SQLSTATEs of a server that turns a connection away before any statement ran: too many connections
+ * (53300: the server's max_connections, or a role's or database's CONNECTION LIMIT) and "the database
+ * system is starting up" (57P03). Nothing was executed, so trying again is safe; fifty guards started at
+ * once (an approval race, a CI fan-out) can meet this for a moment.
+ */
+const BUSY_SQLSTATES = new Set(["53300", "57P03"]);
+
+/**
+ * `connectOrQuery`, tried again with a growing, jittered pause while the server turns connections away
+ * (BUSY_SQLSTATES), for up to `busyRetryMs`; every other error at once.
+ */
+async function retryWhileBusy<T>(target: Target, connectOrQuery: () => Promise<T>): Promise<T> {
+  const giveUp = Date.now() + target.busyRetryMs;
+  for (let pause = 20; ; pause = Math.min(pause * 2, 500)) {
+    try {
+      return await connectOrQuery();
+    } catch (err) {
+      const code = errorCode(err);
+      const wait = pause * (0.5 + Math.random());
+      if (code === undefined || !BUSY_SQLSTATES.has(code) || Date.now() + wait > giveUp) throw err;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}
 /** Bounds every statement, lock waits included: a stuck peer turns into an error, never a hang. */
 const STATEMENT_TIMEOUT_MS = 30_000;
 /** readAudit fetches this many rows per query (keyset pagination), never the whole log. */
@@ -78,6 +109,7 @@ interface Target {
   password: string | null;
   pollMs: number;
   auditPage: number;
+  busyRetryMs: number;
 }
 
 interface Connection {
@@ -181,6 +213,7 @@ function resolveTarget(pg: Pg, url: string, opts: PostgresStoreOptions): Target 
     description: `postgres://${probe.user ? `${probe.user}@` : ""}${where}${schema ? `?schema=${schema}` : ""}`,
     password: parsed.password ? safeDecode(parsed.password) : (process.env.PGPASSWORD ?? null),
     pollMs: opts.pollMs ?? DEFAULT_POLL_MS,
+    busyRetryMs: opts.busyRetryMs ?? DEFAULT_BUSY_RETRY_MS,
     auditPage: Math.max(1, Math.floor(opts.auditPageSize ?? DEFAULT_AUDIT_PAGE)),
   };
 }
@@ -238,7 +271,7 @@ function storeError(target: Target, err: unknown, doing: string): GuardError {
 async function inTransaction<T>(conn: Connection, doing: string, work: (c: PoolClient) => Promise<T>): Promise<T> {
   let client: PoolClient;
   try {
-    client = await conn.pool.connect();
+    client = await retryWhileBusy(conn.target, () => conn.pool.connect());
   } catch (err) {
     throw storeError(conn.target, err, doing);
   }
@@ -264,7 +297,7 @@ async function inTransaction<T>(conn: Connection, doing: string, work: (c: PoolC
 
 async function schemaVersion(conn: Connection): Promise<number> {
   try {
-    const r = await conn.pool.query<{ v: number }>("SELECT coalesce(max(version), 0)::int AS v FROM guard_schema_version");
+    const r = await retryWhileBusy(conn.target, () => conn.pool.query<{ v: number }>("SELECT coalesce(max(version), 0)::int AS v FROM guard_schema_version"));
     return r.rows[0]?.v ?? 0;
   } catch (err) {
     if (errorCode(err) === "42P01") return 0; // no version table (or no schema) yet
@@ -374,7 +407,7 @@ class PostgresStore implements Store {
   private async query<R extends QueryResultRow>(doing: string, text: string, values?: unknown[]): Promise<QueryResult<R>> {
     this.assertOpen(doing);
     try {
-      return await this.conn.pool.query<R>(text, values);
+      return await retryWhileBusy(this.conn.target, () => this.conn.pool.query<R>(text, values));
     } catch (err) {
       throw storeError(this.conn.target, err, doing);
     }
