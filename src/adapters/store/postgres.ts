@@ -47,7 +47,11 @@ export interface PostgresStoreOptions {
   pollMs?: number;
   /** Create or upgrade the schema when it is behind (default true); false refuses an outdated schema. */
   migrate?: boolean;
-  /** Connections in the pool. Default 4. */
+  /**
+   * Connections in the pool. Default 1: a guard command's queries are short and one follows another (a
+   * few run side by side and queue for it), and fifty guards started at once (an approval race, a CI
+   * fan-out) then take fifty of the server's connections, not two hundred.
+   */
   maxConnections?: number;
   /** Rows per query when reading the audit log. Default 10,000. */
   auditPageSize?: number;
@@ -156,7 +160,7 @@ export async function migratePostgres(url: string, opts: Pick<PostgresStoreOptio
 
 function connect(pg: Pg, url: string, opts: PostgresStoreOptions): Connection {
   const target = resolveTarget(pg, url, opts);
-  const pool = new pg.Pool({ ...target.config, max: opts.maxConnections ?? 4, idleTimeoutMillis: 10_000, allowExitOnIdle: true });
+  const pool = new pg.Pool({ ...target.config, max: opts.maxConnections ?? 1, idleTimeoutMillis: 10_000, allowExitOnIdle: true });
   // An idle pooled connection that dies (server restart) is dropped by the pool; the next query
   // reconnects or fails with a proper error. Without a listener the process would crash.
   pool.on("error", () => undefined);
