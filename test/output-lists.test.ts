@@ -60,4 +60,18 @@ describe("printJsonLists: printJson's text, one list item at a time", () => {
     expect(writes).toBeGreaterThan(3);
     expect(Buffer.concat(chunks).toString("utf8")).toBe(`${jsonText(big, 2)}\n`);
   });
+
+  it("a reader that goes away mid-listing ends the writing; it never waits for a drain that cannot come", async () => {
+    const big = { requests: Array.from({ length: 5000 }, (_, i) => ({ id: i, text: "y".repeat(200) })), damaged: [] };
+    const out = new PassThrough({ highWaterMark: 1024 });
+    out.on("error", () => undefined);
+    let got = 0;
+    out.on("data", (c: Buffer) => {
+      got += c.length;
+      if (got > 100_000) out.destroy(); // like `| head -c 100000`
+    });
+    await printJsonLists(big, out); // resolves: the test would time out if it waited for "drain"
+    expect(out.destroyed).toBe(true);
+    expect(got).toBeLessThan(`${jsonText(big, 2)}\n`.length);
+  });
 });

@@ -138,8 +138,21 @@ export function printJson(value: unknown): void {
  * guard's memory flat.
  */
 export async function printJsonLists(value: Record<string, readonly unknown[]>, out: NodeJS.WritableStream = stdoutStream()): Promise<void> {
+  // A reader that goes away (`| head`) ends the wait as "drain" would: the write error itself is handled
+  // where every stream's is (inUse), and nothing more is written to a stream that is gone.
   const write = async (text: string): Promise<void> => {
-    if (!out.write(text)) await new Promise<void>((resolve) => out.once("drain", resolve));
+    if ((out as OutStream).destroyed || out.write(text)) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        out.off("drain", done);
+        out.off("error", done);
+        out.off("close", done);
+        resolve();
+      };
+      out.on("drain", done);
+      out.on("error", done);
+      out.on("close", done);
+    });
   };
   const keys = Object.keys(value);
   if (keys.length === 0) return write("{}\n");
