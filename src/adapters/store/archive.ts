@@ -14,12 +14,12 @@
 import { constants, promises as fsp } from "node:fs";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { basename, join } from "node:path";
-import { randomBytes } from "node:crypto";
 import { ARCHIVE_FORMAT, partDigest, planPrune, recordLine, type ArchiveManifest, type PruneEvent } from "../../core/prune.js";
 import { sha256Hex } from "../../core/canonical.js";
 import { ExitCode, GuardError, integrityError } from "../../core/errors.js";
 import type { AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
 import type { PruneOptions, PruneOutcome } from "./types.js";
+import { linkNewFile } from "./new-file.js";
 
 export interface ArchivedRecord {
   request: SignedRequest;
@@ -65,28 +65,13 @@ export async function writeArchive(dir: string, name: string, bytes: Buffer, mod
     throw ioFailure("create the archive directory", dir, e);
   });
   const final = join(dir, name);
-  const tmp = join(dir, `.${name}.${randomBytes(8).toString("hex")}.tmp`);
-  let fh: fsp.FileHandle | undefined;
+  let created: boolean;
   try {
-    fh = await fsp.open(tmp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, mode);
-    await fh.writeFile(bytes);
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    try {
-      await fsp.link(tmp, final);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "EEXIST") {
-        throw new GuardError(ExitCode.IO, `the archive ${final} already exists; refusing to replace it`, "move it away (it belongs to an earlier prune), then run guard store prune again");
-      }
-      throw e;
-    }
+    created = await linkNewFile(dir, name, bytes, mode);
   } catch (e) {
     throw ioFailure("write the archive", final, e);
-  } finally {
-    await fh?.close().catch(() => undefined);
-    await fsp.unlink(tmp).catch(() => undefined);
   }
+  if (!created) throw new GuardError(ExitCode.IO, `the archive ${final} already exists; refusing to replace it`, "move it away (it belongs to an earlier prune), then run guard store prune again");
   const d = await fsp.open(dir, constants.O_RDONLY | constants.O_DIRECTORY).catch(() => null);
   if (d) await d.sync().catch(() => undefined).finally(() => d.close());
   return final;

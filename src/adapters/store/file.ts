@@ -29,8 +29,9 @@ import { configError, ExitCode, GuardError, integrityError, usageError } from ".
 import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
 import type { ParallelSink } from "./audit-parallel.js";
 import { withFileLock } from "./lock.js";
+import { CREATE_FLAGS, linkNewFile } from "./new-file.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
-import { REQUEST_ID_RE, type AuditFilter, type AuditLineSink, type DamagedRecord, type PruneOptions, type PruneOutcome, type RequestList, type RequestWatch, type Store } from "./types.js";
+import { REQUEST_ID_RE, type AuditFilter, type AuditLineSink, type DamagedRecord, type PruneOptions, type PruneOutcome, type RequestList, type RequestWatch, type Store, waitThroughWatch } from "./types.js";
 import { readCheckpoint, type PruneEvent } from "../../core/prune.js";
 
 /**
@@ -105,7 +106,6 @@ const SEEK_MAX_BYTES = 16 << 20;
 const PARALLEL_AUDIT_BYTES = 4 << 20;
 
 const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK; // NONBLOCK: a planted FIFO must not hang us
-const CREATE_FLAGS = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW;
 
 export async function openFileStore(dir: string, opts: FileStoreOptions = {}): Promise<Store> {
   if (!isAbsolute(dir)) throw usageError(`the store directory must be an absolute path, got ${JSON.stringify(dir)}`, "Use file:/absolute/path.");
@@ -499,13 +499,8 @@ class FileStore implements Store {
 
   // --- waiting ----------------------------------------------------------------------------------
 
-  async waitForChange(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    const watch = await this.watchRequest(requestId);
-    try {
-      await watch.wait(timeoutMs, signal);
-    } finally {
-      watch.close();
-    }
+  waitForChange(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return waitThroughWatch(this, requestId, timeoutMs, signal);
   }
 
   /**
@@ -1215,30 +1210,14 @@ class FileStore implements Store {
 
   /** Write a new file atomically under `name`; false when the name already exists. */
   private async writeExclusive(dir: string, name: string, content: string, what = "write"): Promise<boolean> {
-    const final = join(dir, name);
-    const tmp = join(dir, `.${name}.${randomBytes(8).toString("hex")}.tmp`);
-    let fh: fsp.FileHandle | undefined;
+    let created: boolean;
     try {
-      fh = await fsp.open(tmp, CREATE_FLAGS, this.fileMode);
-      await fh.chmod(this.fileMode);
-      await fh.writeFile(content);
-      await fh.sync();
-      await fh.close();
-      fh = undefined;
-      try {
-        await fsp.link(tmp, final);
-      } catch (e) {
-        if (errCode(e) === "EEXIST") return false;
-        throw e;
-      }
+      created = await linkNewFile(dir, name, content, this.fileMode, true);
     } catch (e) {
-      throw fsError(what, final, e);
-    } finally {
-      await fh?.close().catch(() => undefined);
-      await fsp.unlink(tmp).catch(() => undefined);
+      throw fsError(what, join(dir, name), e);
     }
-    await fsyncDir(dir);
-    return true;
+    if (created) await fsyncDir(dir);
+    return created;
   }
 }
 

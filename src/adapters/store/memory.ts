@@ -19,7 +19,7 @@ import { BINDING_KEY_RE, requestBindingKey } from "../../core/request.js";
 import { ExitCode, GuardError, integrityError, usageError } from "../../core/errors.js";
 import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
-import { REQUEST_ID_RE, type AuditLineSink, type DamagedRecord, type RequestList, type RequestWatch, type Store } from "./types.js";
+import { REQUEST_ID_RE, type AuditLineSink, type DamagedRecord, type RequestList, type RequestWatch, type Store, waitThroughWatch } from "./types.js";
 
 const ID_PREFIX_RE = /^r-[a-z2-7]{0,20}$/;
 
@@ -198,13 +198,8 @@ class MemoryStore implements Store {
 
   // --- waiting ----------------------------------------------------------------------------------
 
-  async waitForChange(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    const watch = await this.watchRequest(requestId);
-    try {
-      await watch.wait(timeoutMs, signal);
-    } finally {
-      watch.close();
-    }
+  waitForChange(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return waitThroughWatch(this, requestId, timeoutMs, signal);
   }
 
   /** The watch remembers the request's change count; a wait ends at once when it has moved since. */

@@ -150,6 +150,16 @@ export interface RequestWatch {
   close(): void;
 }
 
+/** Store.waitForChange for a store whose watchRequest does the work: one watch, one wait, closed. */
+export async function waitThroughWatch(store: Pick<Store, "watchRequest">, requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  const watch = await store.watchRequest(requestId);
+  try {
+    await watch.wait(timeoutMs, signal);
+  } finally {
+    watch.close();
+  }
+}
+
 /** A record a listing skipped because it cannot be read: shown as damaged, reported by `audit verify`. */
 export interface DamagedRecord {
   /** The request id the record is stored under, when its name is one (raw store text: escape it). */
