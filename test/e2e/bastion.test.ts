@@ -25,7 +25,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { startScramCluster, type ScramCluster } from "../helpers/scram-cluster.js";
 import pg from "pg";
-import { BIN, makeWorld, requestIdIn, standardPolicy, type GuardResult, type World } from "./world.js";
+import { BIN, makeWorld, outputOf, requestIdIn, standardPolicy, type GuardResult, type World } from "./world.js";
 
 const run = promisify(execFile);
 const SYSTEM_DIR = "/etc/access-guard";
@@ -63,15 +63,7 @@ function sudoGuard(who: string | null, args: string[], extraEnv: Record<string, 
   const env: Record<string, string> = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/root", LANG: "C.UTF-8", NO_COLOR: "1", TERM: "dumb", ...extraEnv };
   if (who) Object.assign(env, { SUDO_USER: who, SUDO_UID: String(ids[who]!.uid), SUDO_GID: String(ids[who]!.gid), SUDO_COMMAND: `${BIN} ${args.join(" ")}` });
   const script = 'mount --bind "$1" /etc/access-guard && shift && exec "$@"';
-  return new Promise((resolve, reject) => {
-    const child = spawn("unshare", ["-m", "--propagation", "private", "--", "sh", "-c", script, "sh", join(base, "etc"), process.execPath, BIN, ...args], { cwd: w.dir, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code: code ?? -1, signal, stdout, stderr }));
-  });
+  return outputOf(spawn("unshare", ["-m", "--propagation", "private", "--", "sh", "-c", script, "sh", join(base, "etc"), process.execPath, BIN, ...args], { cwd: w.dir, env, stdio: ["ignore", "pipe", "pipe"] }));
 }
 
 async function adminQuery(sql: string): Promise<Array<Record<string, unknown>>> {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { BIN, makeWorld, requestIdIn, standardPolicy, type GuardResult, type World } from "./world.js";
+import { BIN, guard, makeWorld, requestIdIn, standardPolicy, type GuardResult, type World } from "./world.js";
 import { createTestDatabase } from "../helpers/pg.js";
 
 /** libfaketime, from Debian's libfaketime package (multiarch directory). */
@@ -33,19 +33,7 @@ const fake = (offset: string): Record<string, string> => ({ LD_PRELOAD: LIBFAKET
 
 /** The built CLI with the local clock moved by `offset` (e.g. "+2d"); the store's clock is untouched. */
 function guardAt(world: World, offset: string, args: string[], env: Record<string, string> = {}): Promise<GuardResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: world.dir,
-      env: { ...world.env, ...env, ...fake(offset) },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code: code ?? -1, signal, stdout, stderr }));
-  });
+  return guard(world, args, { env: { ...env, ...fake(offset) } });
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();

@@ -14,7 +14,8 @@ import { readFile, readdir, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { guard, makeWorld, requestIdIn, type World } from "./world.js";
-import { ADMIN_URL, randomName, sql, urlFor } from "../helpers/pg.js";
+import { pastClockHook } from "../helpers/past-clock.js";
+import { ADMIN_URL, randomName, refused, sql, urlFor } from "../helpers/pg.js";
 import { migratePostgres } from "../../src/adapters/store/postgres.js";
 import { PRUNE_FUNCTION } from "../../src/adapters/store/postgres-schema.js";
 import { canonicalJson, sha256Hex } from "../../src/core/canonical.js";
@@ -23,14 +24,6 @@ import type { SignedRequest } from "../../src/core/types.js";
 
 const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
 const PURGE = "./maintenance/purge-lb-state.sh";
-const PAST_HOOK = `const OFFSET = -10 * 86400000;
-const Real = Date;
-class Shifted extends Real {
-  constructor(...a) { if (a.length === 0) super(Real.now() + OFFSET); else super(...a); }
-  static now() { return Real.now() + OFFSET; }
-}
-globalThis.Date = Shifted;
-`;
 
 const database = randomName("guard_prune");
 const owner = randomName("guard_owner");
@@ -40,16 +33,6 @@ const maint = randomName("guard_maint");
 const ownerUrl = urlFor(database, owner);
 const userUrl = urlFor(database, user);
 const maintUrl = urlFor(database, maint);
-
-async function refused(url: string, text: string, sqlstate: string): Promise<string> {
-  try {
-    await sql(url, text);
-  } catch (e) {
-    expect((e as { code?: string }).code, `${text}: ${(e as Error).message}`).toBe(sqlstate);
-    return (e as Error).message;
-  }
-  throw new Error(`expected "${text}" to fail with SQLSTATE ${sqlstate}, but it succeeded`);
-}
 
 describe("issue 18: guard store prune on PostgreSQL", () => {
   let w: World;
@@ -86,7 +69,7 @@ describe("issue 18: guard store prune on PostgreSQL", () => {
     w = await makeWorld();
     archiveDir = join(w.dir, "archive");
     const hook = join(w.dir, "ten-days-ago.cjs");
-    await writeFile(hook, PAST_HOOK);
+    await writeFile(hook, pastClockHook(10));
     const old = ["-r", hook];
     const request = async (ticket: string, node: string[], env: Record<string, string> = {}): Promise<string> => {
       const r = await guard(w, ["run", "--confirm", "production", "--reason", ticket, "--", PURGE, `--ticket=${ticket}`], { as: "alice", env: { ...PROD, ...env }, node });

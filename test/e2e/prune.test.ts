@@ -1,6 +1,7 @@
 /**
  * Issue 18 (retention): `guard store prune` on the file store, with the built CLI, real keys and real
- * history made ten days ago (libfaketime moves guard's clock, so the requests really expired then):
+ * history made ten days ago (a `node -r` preload moves guard's clock back, test/helpers/past-clock.ts, so
+ * the requests really expired then):
  * a consumed request, a denied one, one never approved, an allowed run; and a recent open request.
  * After the prune the log verifies, with the archive too; an anchor in the retired part needs the
  * archive; a log whose head was cut without a checkpoint, or an altered archive, fails (65); a retired
@@ -12,23 +13,10 @@ import { existsSync } from "node:fs";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { guard, makeWorld, requestIdIn, type World } from "./world.js";
+import { pastClockHook } from "../helpers/past-clock.js";
 
 const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
 const PURGE = "./maintenance/purge-lb-state.sh";
-/**
- * Node's clock ten days back, for the guard it is put before (`node -r`): every time guard reads —
- * the store's clock, createdAt, expiresAt, the audit events' times — is then ten days old, as if the
- * history had been made then. (libfaketime would leak a variable into the run's bound environment.)
- */
-const hookFor = (days: number): string => PAST_HOOK.replace("-10 * 86400000", `-${days} * 86400000`);
-const PAST_HOOK = `const OFFSET = -10 * 86400000;
-const Real = Date;
-class Shifted extends Real {
-  constructor(...a) { if (a.length === 0) super(Real.now() + OFFSET); else super(...a); }
-  static now() { return Real.now() + OFFSET; }
-}
-globalThis.Date = Shifted;
-`;
 
 interface VerifyJson {
   ok: boolean;
@@ -62,7 +50,7 @@ describe("issue 18: guard store prune (file store)", () => {
   beforeAll(async () => {
     w = await makeWorld();
     const hook = join(w.dir, "ten-days-ago.cjs");
-    await writeFile(hook, PAST_HOOK);
+    await writeFile(hook, pastClockHook(10));
     const old = ["-r", hook];
     consumed = await request("consumed", old);
     expect((await guard(w, ["approve", consumed, "--yes"], { as: "bob", node: old })).code).toBe(0);
@@ -320,7 +308,7 @@ describe("issue 18: prunes one after another; with every archive, verify checks 
     w = await makeWorld();
     const at = async (days: number): Promise<string[]> => {
       const hook = join(w.dir, `${days}-days-ago.cjs`);
-      await writeFile(hook, hookFor(days));
+      await writeFile(hook, pastClockHook(days));
       return ["-r", hook];
     };
     const cycle = async (ticket: string, node: string[]): Promise<void> => {

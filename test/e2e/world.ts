@@ -2,7 +2,7 @@
  * A throwaway world for end-to-end tests: a project directory with a policy, maintenance scripts, a
  * file store, and people with real ssh-keygen keys. `guard()` spawns the built CLI as a user would.
  */
-import { execFile, spawn } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -131,7 +131,7 @@ export async function makeWorld(opts: { policy?: (people: Record<string, Person>
  * Run the built CLI as `who` (their key), in the world's directory, with no terminal. `bin` runs another
  * copy of it; `node` puts options before it on node's command line (`-r hook`, `--jitless`).
  */
-export function guard(
+export async function guard(
   world: World,
   args: string[],
   opts: { as?: string; env?: Record<string, string | undefined>; cwd?: string; stdin?: "null" | "pipe"; input?: string; bin?: string; node?: string[] } = {},
@@ -142,17 +142,23 @@ export function guard(
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
+  const child = spawn(process.execPath, [...(opts.node ?? []), opts.bin ?? BIN, ...args], {
+    cwd: opts.cwd ?? world.dir,
+    env,
+    stdio: [opts.input !== undefined || opts.stdin === "pipe" ? "pipe" : "ignore", "pipe", "pipe"],
+  });
+  const output = outputOf(child);
+  if (child.stdin) child.stdin.end(opts.input ?? "");
+  return output;
+}
+
+/** A spawned process's exit and everything it wrote (stdout and stderr piped). */
+export function outputOf(child: ChildProcess): Promise<GuardResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(opts.node ?? []), opts.bin ?? BIN, ...args], {
-      cwd: opts.cwd ?? world.dir,
-      env,
-      stdio: [opts.input !== undefined || opts.stdin === "pipe" ? "pipe" : "ignore", "pipe", "pipe"],
-    });
     let stdout = "";
     let stderr = "";
     child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
     child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    if (child.stdin) child.stdin.end(opts.input ?? "");
     child.on("error", reject);
     child.on("close", (code, signal) => resolve({ code: code ?? -1, signal, stdout, stderr }));
   });

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import { expect } from "vitest";
 
 /**
  * Fresh PostgreSQL databases for tests. The server is required, never optional: if it is not reachable
@@ -67,4 +68,15 @@ export async function withManyConnections<T>(fn: () => Promise<T>): Promise<T> {
   } finally {
     await client.end();
   }
+}
+
+/** Run SQL that must fail with this SQLSTATE; returns the server's message. */
+export async function refused(url: string, text: string, sqlstate: string): Promise<string> {
+  try {
+    await sql(url, text);
+  } catch (e) {
+    expect((e as { code?: string }).code, `${text}: ${(e as Error).message}`).toBe(sqlstate);
+    return (e as Error).message;
+  }
+  throw new Error(`expected "${text}" to fail with SQLSTATE ${sqlstate}, but it succeeded`);
 }

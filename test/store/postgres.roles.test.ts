@@ -8,7 +8,7 @@ import { chainEvent } from "../../src/core/audit.js";
 import { canonicalJson } from "../../src/core/canonical.js";
 import type { AuditEvent } from "../../src/core/types.js";
 import { guard, makeWorld, requestIdIn, type World } from "../e2e/world.js";
-import { ADMIN_URL, randomName, sql, urlFor } from "../helpers/pg.js";
+import { ADMIN_URL, randomName, refused, sql, urlFor } from "../helpers/pg.js";
 import { collect, expectGuardError, verifyBothWays } from "./contract.js";
 import { makeApproval, makeConsumption, makeDraft, makeRequest } from "./fixtures.js";
 
@@ -49,17 +49,6 @@ const statements = (text: string): string[] =>
     .split(/;\s*\n/)
     .map((s) => s.trim())
     .filter(Boolean);
-
-/** Run SQL that must fail with this SQLSTATE; returns the server's message. */
-async function refused(url: string, text: string, sqlstate: string): Promise<string> {
-  try {
-    await sql(url, text);
-  } catch (e) {
-    expect((e as { code?: string }).code, `${text}: ${(e as Error).message}`).toBe(sqlstate);
-    return (e as Error).message;
-  }
-  throw new Error(`expected "${text}" to fail with SQLSTATE ${sqlstate}, but it succeeded`);
-}
 
 beforeAll(async () => {
   // Step 1 of the document, as a superuser; one statement at a time (CREATE DATABASE cannot run in a transaction).
