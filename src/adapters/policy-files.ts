@@ -72,7 +72,7 @@ export async function loadPolicyDir(dir: string, opts: LoadOptions = {}): Promis
   // Imported here so that a cache hit never loads the YAML parser.
   const { parsePolicyFiles } = await import("../core/policy/parse.js");
   const regex = files.some((f) => mayHoldRegex(f.bytes)) ? await loadRegexEngine() : undefined;
-  const parsed = await withSmallYoungGeneration(() => parsePolicyFiles(files, root, { regex }));
+  const parsed = await withParseTuning(files.reduce((n, f) => n + f.bytes.length, 0), () => parsePolicyFiles(files, root, { regex }));
   const errors = parsed.diagnostics.filter((d) => d.severity === "error");
   if (!parsed.policy || errors.length > 0) throw refusal(abs, errors);
   const loaded = { policy: parsed.policy, warnings: parsed.diagnostics.filter((d) => d.severity === "warning"), tests: parsed.tests };
@@ -81,24 +81,58 @@ export async function loadPolicyDir(dir: string, opts: LoadOptions = {}): Promis
 }
 
 /**
- * Run a policy parse with V8's young generation held at the size it has. Parsing keeps each file's YAML
- * tree (and the model built so far) alive across many scavenges, and V8 answers such survival by doubling
- * its young generation, 1 MB to 16 MB per semi-space on Node 20: a cold `guard check` at 1,000 rules then
- * peaked at ~96 MB of RSS, of which ~30 MB were young-generation pages touched once and never given back
- * before the process exits (docs/benchmarks.md). With the growth factor at 1 for the parse, survivors are
- * promoted to the old generation instead (the same objects, no more of them), and the default factor (2)
- * is back for whatever follows (a run, a long audit verify). V8 reads this flag when it grows the young
- * generation, so setting it at run time takes effect; on a Node whose V8 would ignore it, only memory is
- * affected, never what the parse returns.
+ * Run a policy parse with V8 tuned for one parse of known size: the young generation held at the size it
+ * has and, for a policy of up to ONE_SHOT_BYTES, the optimising compilers off. Both are set with
+ * `v8.setFlagsFromString`, which V8 reads when it grows the young generation and when it decides to
+ * optimise a function, and both are put back when the parse ends, for whatever follows (a run, a long
+ * `audit verify`). On a Node whose V8 ignored them, only memory and time would differ, never what the parse
+ * returns. Measured in docs/benchmarks.md ("Cold memory"):
+ *
+ * - Young generation. Parsing keeps each file's YAML tree (and the model built so far) alive across many
+ *   scavenges, and V8 answers such survival by doubling its young generation, 1 MB to 16 MB per
+ *   semi-space on Node 20: a cold `guard check` at 1,000 rules peaked at ~96 MB of RSS, of which ~30 MB
+ *   were young-generation pages touched once and never given back before the process exits. With the
+ *   growth factor at 1, survivors are promoted to the old generation instead (the same objects, no more
+ *   of them); the default factor (2) is back afterwards.
+ * - Optimising compilers. A parse of a few hundred KB is over before TurboFan's (and on V8 ≥ 12, Maglev's)
+ *   optimised code pays for compiling it on background threads, whose working memory stays in the
+ *   process's peak: at 1,000 rules (150 KB), cold, they cost ~12 MB of peak RSS on Node 20 and ~15–25 MB
+ *   on Node 24, and 15–30% more CPU time than the parse without them. Past ~2,500 rules (375 KB) the
+ *   optimised code wins (at 10,000 rules it is 2.5–4× faster), so a larger policy keeps them.
  */
-async function withSmallYoungGeneration<T>(parse: () => T): Promise<T> {
+async function withParseTuning<T>(bytes: number, parse: () => T): Promise<T> {
   const { setFlagsFromString } = await import("node:v8");
+  const tiers = bytes <= ONE_SHOT_BYTES ? optimisingTiers(process.versions.v8, [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)]) : [];
   setFlagsFromString("--semi-space-growth-factor=1");
+  for (const tier of tiers) setFlagsFromString(`--no-${tier}`);
   try {
     return parse();
   } finally {
     setFlagsFromString("--semi-space-growth-factor=2");
+    for (const tier of tiers) setFlagsFromString(`--${tier}`);
   }
+}
+
+/** Policies up to this many bytes are parsed without the optimising compilers (withParseTuning). */
+export const ONE_SHOT_BYTES = 256 * 1024;
+
+/**
+ * The optimising compilers that are on in this process, so that turning them off for a parse and back on
+ * after it restores exactly what was there: TurboFan, and Maglev from V8 12 (Node 22; on Node 20's V8 11.3
+ * it is off unless asked for), each unless the node command line turned it off (NODE_OPTIONS may not
+ * carry these flags). The last `--[no-]NAME` on the command line wins, as it does for V8. Under
+ * `--jitless` (command line or NODE_OPTIONS) there is no optimising compiler to turn off, and turning one
+ * on afterwards would contradict it: none is touched.
+ */
+export function optimisingTiers(v8Version: string, nodeArgs: readonly string[]): string[] {
+  if (nodeArgs.some((a) => a.replace(/_/g, "-") === "--jitless")) return [];
+  const major = Number.parseInt(v8Version, 10);
+  const on: Record<string, boolean> = { turbofan: true, maglev: Number.isFinite(major) && major >= 12 };
+  for (const arg of nodeArgs) {
+    const m = /^--(no-)?(turbofan|maglev)$/.exec(arg.replace(/_/g, "-"));
+    if (m) on[m[2]!] = m[1] === undefined;
+  }
+  return Object.keys(on).filter((tier) => on[tier]);
 }
 
 function refusal(dir: string, diagnostics: Diagnostic[]): PolicyError {

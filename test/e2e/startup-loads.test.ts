@@ -92,3 +92,20 @@ describe("what an allowed guard run loads", () => {
     }
   });
 });
+
+describe("a cold policy parse under node's own compiler flags", () => {
+  // The parse turns the optimising compilers off and back on (policy-files.ts withParseTuning); under a
+  // node that has them off or has none, it must decide exactly as a plain node does.
+  it.each([["--jitless"], ["--no-turbofan"], ["--no-maglev"], ["--maglev"]])("node %s: the same decision, from a policy it has not seen", async (flag) => {
+    const args = ["check", "--json", "--", "maintenance/report-lb-state.sh"];
+    const fresh = (): Record<string, string> => ({ XDG_CACHE_HOME: join(world.dir, `cache-${Math.random().toString(36).slice(2)}`) });
+    const plain = await guard(world, args, { env: fresh() });
+    const flagged = await guard(world, args, { env: fresh(), node: [flag] });
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(flagged.code, flagged.stderr).toBe(0);
+    // (node --jitless itself warns that it turns WebAssembly off: that line is node's, not guard's)
+    expect(flagged.stderr.replace(/^Warning: disabling flag --expose_wasm .*\n/m, "")).toBe(plain.stderr);
+    expect(JSON.parse(flagged.stdout)).toEqual(JSON.parse(plain.stdout));
+  });
+});
+
