@@ -266,6 +266,96 @@ describe("issue 18: guard store prune (file store)", () => {
     expect((await verify(["--archive", (JSON.parse(later.stdout) as { archive: { path: string } }).archive.path], early)).code).toBe(0);
   });
 
+  /**
+   * A `node -r` preload for the pruning guard: when it creates the new log (after reading the old one,
+   * planning and writing the archive, before the commit) it runs another guard to the end, synchronously,
+   * and records that guard's exit status. That other guard needs the audit lock: if the prune held it
+   * now, the other guard would wait 10 s and give up (74).
+   */
+  const meanwhileHook = `
+const fs = require("node:fs");
+const { spawnSync } = require("node:child_process");
+const open = fs.promises.open;
+let done = false;
+fs.promises.open = async function (p, ...rest) {
+  if (!done && /[\\/]\.events\.jsonl\.[0-9a-f]+\.tmp$/.test(String(p))) {
+    done = true;
+    const m = JSON.parse(process.env.MEANWHILE);
+    const r = spawnSync(process.execPath, [process.argv[1], ...m.args], { env: { ...process.env, ...m.env }, encoding: "utf8" });
+    fs.writeFileSync(m.report, JSON.stringify({ code: r.status, stderr: r.stderr }));
+  }
+  return open.call(this, p, ...rest);
+};
+`;
+  const pruneWhile = async (store: string, args: string[], env: Record<string, string>): Promise<{ prune: { code: number; stdout: string; stderr: string }; meanwhile: { code: number; stderr: string } }> => {
+    const hook = join(w.dir, "meanwhile.cjs");
+    await writeFile(hook, meanwhileHook);
+    const report = join(w.dir, `meanwhile-${Math.random().toString(36).slice(2)}.json`);
+    const prune = await guard(w, ["store", "prune", "--older-than", "8d", "--json"], {
+      node: ["-r", hook],
+      env: { GUARD_STORE: `file:${store}`, MEANWHILE: JSON.stringify({ args, env: { GUARD_KEY: w.people.alice!.key, ...env }, report }) },
+    });
+    return { prune, meanwhile: JSON.parse(await readFile(report, "utf8")) as { code: number; stderr: string } };
+  };
+
+  it("runs go on while a prune reads and plans: what they append meanwhile is kept, chained, before the checkpoint", async () => {
+    const store = join(w.dir, "store-meanwhile");
+    await cp(prePrune, store, { recursive: true });
+    const { prune, meanwhile } = await pruneWhile(store, ["run", "--", "./maintenance/report-lb-state.sh"], PROD);
+    expect(meanwhile.code, meanwhile.stderr).toBe(0);
+    expect(prune.code, prune.stderr).toBe(0);
+    const out = JSON.parse(prune.stdout) as { events: number; retired: string[]; archive: { path: string }; checkpoint: { seq: number } };
+    expect(out.retired).toEqual([consumed, denied, unapproved].sort());
+    const after = (await readFile(join(store, "audit", "events.jsonl"), "utf8")).trimEnd().split("\n");
+    // The retired prefix gone; the rest byte for byte; then the run's two events; then the checkpoint.
+    expect(after.slice(0, before.length - out.events)).toEqual(before.slice(out.events));
+    const added = after.slice(before.length - out.events).map((l) => JSON.parse(l) as { type: string; seq: number });
+    expect(added.map((e) => e.type)).toEqual(["run.started", "run.finished", "store.pruned"]);
+    expect(added.at(-1)!.seq).toBe(out.checkpoint.seq);
+    const v = await verify(["--archive", out.archive.path], store);
+    expect(v.v.problems).toEqual([]);
+    expect(v.code).toBe(0);
+  });
+
+  it("a prune whose retired request is named by an event appended meanwhile retires nothing (74) and says to run it again", async () => {
+    const store = join(w.dir, "store-named-meanwhile");
+    await cp(prePrune, store, { recursive: true });
+    const logBefore = await readFile(join(store, "audit", "events.jsonl"), "utf8");
+    // Running the consumed (and long expired) request again: refused, and recorded naming it.
+    const { prune, meanwhile } = await pruneWhile(store, ["run", "--request", consumed, "--confirm", "production"], PROD);
+    expect(meanwhile.code).not.toBe(0);
+    expect(prune.code, prune.stderr).toBe(74);
+    expect(prune.stderr).toContain(`request ${consumed}, which this prune retires, was named by a new audit event`);
+    expect(prune.stderr).toContain("run guard store prune again");
+    const logAfter = await readFile(join(store, "audit", "events.jsonl"), "utf8");
+    // Nothing retired: the log is what it was, with the refused run's event(s) after it.
+    expect(logAfter.startsWith(logBefore)).toBe(true);
+    expect(logAfter.length).toBeGreaterThan(logBefore.length);
+    expect(existsSync(join(store, "requests", `${consumed}.json`))).toBe(true);
+    expect(existsSync(join(store, "consumed", `${consumed}.json`))).toBe(true);
+    expect((await readdir(join(store, "audit"))).filter((n) => n.endsWith(".tmp"))).toEqual([]);
+    expect((await verify([], store)).code).toBe(0);
+    // The next prune keeps that request (a later event names it) and retires the others.
+    const again = await guard(w, ["store", "prune", "--older-than", "8d", "--json"], { env: { GUARD_STORE: `file:${store}` } });
+    expect(again.code, again.stderr).toBe(0);
+    expect((JSON.parse(again.stdout) as { retired: string[] }).retired).not.toContain(consumed);
+    expect((await verify([], store)).code).toBe(0);
+  });
+
+  it("a log replaced while it was being pruned (another prune) is not replaced again (74), and nothing is removed", async () => {
+    const store = join(w.dir, "store-replaced-meanwhile");
+    await cp(prePrune, store, { recursive: true });
+    // Meanwhile: another prune of the same store, run to the end.
+    const { prune, meanwhile } = await pruneWhile(store, ["store", "prune", "--older-than", "8d"], {});
+    expect(meanwhile.code, meanwhile.stderr).toBe(0);
+    expect(prune.code, prune.stderr).toBe(74);
+    expect(prune.stderr).toContain("was replaced or cut while it was being pruned");
+    expect((await readdir(join(store, "audit"))).filter((n) => n.endsWith(".tmp"))).toEqual([]);
+    const v = await verify([], store);
+    expect(v.v.problems).toEqual([]);
+    expect(v.code).toBe(0);
+  });
+
   it("a forged checkpoint cannot excuse a planted request that can still run", async () => {
     // A store whose log ends before the recent request was created: its record is planted (no
     // request.created). A forged store.pruned, chained properly, names it as retired with a cutoff far ahead.

@@ -940,14 +940,22 @@ class FileStore implements Store {
    * than readline for a million lines, and byte-exact. A block is valid until the next one is requested.
    * The caller counts the lines it takes in `at.line`, which names a torn last line.
    */
-  private async *auditBlocks(at: { line: number }, from = 0): AsyncGenerator<{ buf: Buffer; path: string }> {
+  /**
+   * The audit log in blocks of whole lines, from byte `from`. With `snap`, only up to the size the log
+   * has when it is opened, and that file's identity and size are written into `snap` (prune reads the log
+   * as it is at one moment while appends go on).
+   */
+  private async *auditBlocks(at: { line: number }, from = 0, snap?: LogSnapshot): AsyncGenerator<{ buf: Buffer; path: string }> {
     const dir = await this.dir("audit", false);
     if (dir === null) return;
     const path = join(dir, "events.jsonl");
     const fh = await openForRead(path);
     if (fh === null) return;
     try {
-      if (!(await fh.stat()).isFile()) throw integrityError(`the audit log ${path} is not a regular file`, "Inspect the store.");
+      const st = await fh.stat();
+      if (!st.isFile()) throw integrityError(`the audit log ${path} is not a regular file`, "Inspect the store.");
+      if (snap) Object.assign(snap, { ino: st.ino, dev: st.dev, size: st.size });
+      const end = snap ? st.size : Number.POSITIVE_INFINITY;
       let buf = Buffer.allocUnsafe(AUDIT_CHUNK);
       let filled = 0; // bytes in buf; those after the last newline are the start of a line still being read
       let pos = from;
@@ -958,7 +966,9 @@ class FileStore implements Store {
           buf.copy(bigger, 0, 0, filled);
           buf = bigger;
         }
-        const { bytesRead } = await fh.read(buf, filled, buf.length - filled, pos).catch((e: unknown) => {
+        const want = Math.min(buf.length - filled, end - pos);
+        if (want <= 0) break;
+        const { bytesRead } = await fh.read(buf, filled, want, pos).catch((e: unknown) => {
           throw fsError("read the audit log", path, e);
         });
         if (bytesRead === 0) break;
@@ -1003,96 +1013,177 @@ class FileStore implements Store {
    *      there is not that request's request.created event — and the reader falls back to a full scan),
    *      and any other index derived from offsets into the log removed.
    */
+  /**
+   * Retire history (core/prune.ts decides what) in three steps, so that runs go on while a large store is
+   * pruned. 1. Without the lock: read the log as it is now (up to its size at that moment), list the
+   * requests, plan, write the archive and the new log's body to a temporary file, both fsynced. 2. Under
+   * the audit lock, briefly: check that the log is still that file, read what was appended since (each
+   * line chained on the last), refuse when one of those events names a request being retired, append
+   * them and the `store.pruned` checkpoint to the new log, fsync, and rename it over the old one: the
+   * commit point. 3. After it, without the lock: remove the retired records, then rewrite the indexes
+   * (hints: a stale one costs a run a whole-log read, never a wrong answer). A crash before the rename
+   * leaves a stray archive and a temporary file that nothing references; after it, records that verify
+   * reports as left over and the next prune removes.
+   */
   async prune(opts: PruneOptions): Promise<PruneOutcome> {
     const auditDir = await this.dir("audit", true);
     const logPath = join(auditDir, "events.jsonl");
-    return withFileLock(
-      join(auditDir, "lock"),
-      async () => {
-        const lines: string[] = [];
-        const summary: PruneEvent[] = [];
-        const earlier: Array<{ cutoffMs: number; retired: string[] }> = [];
-        let head: { seq: number; hash: string } | null = null;
-        const at = { line: 1 };
-        for await (const { buf, path } of this.auditBlocks(at)) {
-          for (let start = 0, nl = buf.indexOf(10, 0); nl !== -1; start = nl + 1, nl = buf.indexOf(10, start)) {
-            const text = buf.toString("utf8", start, nl);
-            const e = parseAuditLine(text, at.line++, path);
-            lines.push(text);
-            summary.push({ seq: e.seq, timeMs: Date.parse(e.time), requestId: typeof e.data.requestId === "string" ? e.data.requestId : null });
-            head = { seq: e.seq, hash: e.hash };
-            if (e.type === "store.pruned") {
-              const c = readCheckpoint(e.seq, e.data);
-              if (c) earlier.push({ cutoffMs: Date.parse(c.cutoff), retired: c.retired });
-            }
+    // 1. the log as it is now, the plan, the archive, the new log's body
+    const snap: LogSnapshot = { ino: 0, dev: 0, size: 0 };
+    const lines: string[] = [];
+    const summary: PruneEvent[] = [];
+    const earlier: Array<{ cutoffMs: number; retired: string[] }> = [];
+    let head: { seq: number; hash: string } | null = null;
+    const at = { line: 1 };
+    for await (const { buf, path } of this.auditBlocks(at, 0, snap)) {
+      for (let start = 0, nl = buf.indexOf(10, 0); nl !== -1; start = nl + 1, nl = buf.indexOf(10, start)) {
+        const text = buf.toString("utf8", start, nl);
+        const e = parseAuditLine(text, at.line++, path);
+        lines.push(text);
+        summary.push({ seq: e.seq, timeMs: Date.parse(e.time), requestId: typeof e.data.requestId === "string" ? e.data.requestId : null });
+        head = { seq: e.seq, hash: e.hash };
+        if (e.type === "store.pruned") {
+          const c = readCheckpoint(e.seq, e.data);
+          if (c) earlier.push({ cutoffMs: Date.parse(c.cutoff), retired: c.retired });
+        }
+      }
+    }
+    const listed = await this.listRequests();
+    if (listed.damaged.length > 0) {
+      throw integrityError(`the store holds ${listed.damaged.length} damaged record(s), e.g. ${listed.damaged[0]!.where}; refusing to prune`, "run guard audit verify and deal with what it reports first");
+    }
+    const byId = new Map(listed.requests.map((r) => [r.request.id, r]));
+    // Left over by an interrupted prune: named retired by a checkpoint, expired before its cutoff, and no event left names it.
+    const named = new Set(summary.map((e) => e.requestId).filter((x): x is string => x !== null));
+    const leftovers: string[] = [];
+    for (const c of earlier) {
+      for (const id of c.retired) {
+        const r = byId.get(id);
+        if (named.has(id) || !REQUEST_ID_RE.test(id)) continue;
+        // A request record under a retired id that expires later is not the retired one: verify judges it.
+        if (r ? Date.parse(r.request.expiresAt) < c.cutoffMs : this.hasRecordsOf(id)) leftovers.push(id);
+      }
+    }
+    const { preparePrune, writeArchive } = await import("./archive.js"); // (node:zlib only when pruning)
+    const archiveDir = opts.archiveDir ?? join(this.root, "archive");
+    const prepared = await preparePrune({
+      description: this.description,
+      opts,
+      archiveDir,
+      lines,
+      summary,
+      requests: listed.requests,
+      records: async (id) => ({ approvals: await this.listApprovals(id), consumption: await this.getConsumption(id) }),
+      leftovers: leftovers.length,
+    });
+    const { outcome, k } = prepared;
+    if (opts.dryRun) return outcome;
+    if (prepared.bytes === null || head === null || outcome.archive === null) {
+      await this.removeRecords(leftovers, byId);
+      return outcome;
+    }
+    outcome.archive.path = await writeArchive(archiveDir, outcome.archive.name, prepared.bytes, this.fileMode);
+    const kept = lines.slice(k);
+    lines.length = 0;
+    const retired = new Set(outcome.retired);
+    const tmp = join(auditDir, `.events.jsonl.${randomBytes(8).toString("hex")}.tmp`);
+    const unreferenced = "nothing was removed; the archive written is not referenced";
+    let fh: fsp.FileHandle | undefined;
+    let tail: string[];
+    try {
+      try {
+        fh = await fsp.open(tmp, CREATE_FLAGS, this.fileMode);
+        await fh.chmod(this.fileMode);
+        if (kept.length > 0) await fh.writeFile(`${kept.join("\n")}\n`);
+        await fh.sync();
+      } catch (e) {
+        throw fsError(`write the pruned audit log (${unreferenced})`, tmp, e);
+      }
+      // 2. under the lock: what was appended meanwhile, the checkpoint, the rename (the commit point)
+      const body = fh;
+      const from = head;
+      const committed = await withFileLock(
+        join(auditDir, "lock"),
+        async () => {
+          const appended = this.appendedSince(logPath, snap, from, retired);
+          const checkpoint = chainEvent(appended.head, { type: "store.pruned", actor: opts.actor, data: prepared.checkpoint! }, new Date(this.clock()).toISOString());
+          try {
+            // writeFile writes from the handle's position: after the body written above.
+            await body.writeFile(`${[...appended.lines, canonicalJson(checkpoint)].join("\n")}\n`);
+            await body.sync();
+            await body.close();
+            fh = undefined;
+            await fsp.rename(tmp, logPath);
+          } catch (e) {
+            throw fsError(`write the pruned audit log (${unreferenced})`, logPath, e);
           }
-        }
-        const listed = await this.listRequests();
-        if (listed.damaged.length > 0) {
-          throw integrityError(`the store holds ${listed.damaged.length} damaged record(s), e.g. ${listed.damaged[0]!.where}; refusing to prune`, "run guard audit verify and deal with what it reports first");
-        }
-        const byId = new Map(listed.requests.map((r) => [r.request.id, r]));
-        // Left over by an interrupted prune: named retired by a checkpoint, expired before its cutoff, and no event left names it.
-        const named = new Set(summary.map((e) => e.requestId).filter((x): x is string => x !== null));
-        const leftovers: string[] = [];
-        for (const c of earlier) {
-          for (const id of c.retired) {
-            const r = byId.get(id);
-            if (named.has(id) || !REQUEST_ID_RE.test(id)) continue;
-            // A request record under a retired id that expires later is not the retired one: verify judges it.
-            if (r ? Date.parse(r.request.expiresAt) < c.cutoffMs : this.hasRecordsOf(id)) leftovers.push(id);
-          }
-        }
-        const { preparePrune, writeArchive } = await import("./archive.js"); // (node:zlib only when pruning)
-        const archiveDir = opts.archiveDir ?? join(this.root, "archive");
-        const prepared = await preparePrune({
-          description: this.description,
-          opts,
-          archiveDir,
-          lines,
-          summary,
-          requests: listed.requests,
-          records: async (id) => ({ approvals: await this.listApprovals(id), consumption: await this.getConsumption(id) }),
-          leftovers: leftovers.length,
-        });
-        const { outcome, k } = prepared;
-        if (opts.dryRun) return outcome;
-        if (prepared.bytes === null || head === null || outcome.archive === null) {
-          await this.removeRecords(leftovers, byId);
-          return outcome;
-        }
+          await fsyncDir(auditDir);
+          return { checkpoint, lines: appended.lines };
+        },
+        { mode: this.fileMode, what: `the audit log ${logPath}`, timeoutMs: this.lockTimeoutMs },
+      );
+      outcome.checkpoint = { seq: committed.checkpoint.seq, hash: committed.checkpoint.hash };
+      tail = [...committed.lines, canonicalJson(committed.checkpoint)];
+    } catch (e) {
+      await fh?.close().catch(() => undefined);
+      await fsp.unlink(tmp).catch(() => undefined);
+      throw e;
+    }
+    // 3. after the commit: the records, then the indexes
+    await this.removeRecords([...outcome.retired, ...leftovers], byId);
+    await this.reindexAfterPrune([...kept, ...tail], new Set([...retired, ...leftovers]));
+    return outcome;
+  }
 
-        // 1. the archive
-        outcome.archive.path = await writeArchive(archiveDir, outcome.archive.name, prepared.bytes, this.fileMode);
-        // 2. the new log, renamed over the old one: the commit point
-        const checkpoint = chainEvent(head, { type: "store.pruned", actor: opts.actor, data: prepared.checkpoint! }, new Date(this.clock()).toISOString());
-        const kept = lines.slice(k);
-        kept.push(canonicalJson(checkpoint));
-        const text = `${kept.join("\n")}\n`;
-        const tmp = join(auditDir, `.events.jsonl.${randomBytes(8).toString("hex")}.tmp`);
-        let fh: fsp.FileHandle | undefined;
-        try {
-          fh = await fsp.open(tmp, CREATE_FLAGS, this.fileMode);
-          await fh.chmod(this.fileMode);
-          await fh.writeFile(text);
-          await fh.sync();
-          await fh.close();
-          fh = undefined;
-          await fsp.rename(tmp, logPath);
-        } catch (e) {
-          await fh?.close().catch(() => undefined);
-          await fsp.unlink(tmp).catch(() => undefined);
-          throw fsError("write the pruned audit log (nothing was removed; the archive written is not referenced)", logPath, e);
+  /**
+   * Under the audit lock, at the commit of a prune: the lines appended to the log since `snap` was read,
+   * each checked to chain on the one before it (from `head`, the last line read), and the new head. The
+   * log must still be the file that was read and at least as long (otherwise another prune replaced it,
+   * or it was cut: 74, run the prune again). An appended event that names a request being retired means
+   * that request was used after the plan was made (a refused run or approval of it, say): nothing is
+   * retired then either (74, run the prune again), since the plan no longer holds.
+   */
+  private appendedSince(logPath: string, snap: LogSnapshot, head: { seq: number; hash: string }, retired: ReadonlySet<string>): { lines: string[]; head: { seq: number; hash: string } } {
+    const again = "nothing was removed; run guard store prune again";
+    let fd: number;
+    try {
+      fd = openSync(logPath, READ_FLAGS);
+    } catch (e) {
+      throw fsError(`read the audit log to commit the prune (${again})`, logPath, e);
+    }
+    try {
+      const st = fstatSync(fd);
+      if (st.ino !== snap.ino || st.dev !== snap.dev || st.size < snap.size) {
+        throw new GuardError(ExitCode.IO, `the audit log ${logPath} was replaced or cut while it was being pruned (another guard store prune?); ${again}`, "run one prune at a time (a daily cron job, say)", [], "io");
+      }
+      const buf = Buffer.alloc(st.size - snap.size);
+      for (let off = 0; off < buf.length; ) {
+        const n = readSync(fd, buf, off, buf.length - off, snap.size + off);
+        if (n === 0) throw integrityError(`the audit log ${logPath} changed size while being read`, "Another writer bypassed the lock: investigate.");
+        off += n;
+      }
+      if (buf.length > 0 && buf[buf.length - 1] !== 10) {
+        throw integrityError(`the audit log ${logPath} ends with an incomplete line (a torn write); refusing to prune it`, "guard stopped while appending. Keep a copy of the file, remove the incomplete last line, run guard audit verify, then retry.");
+      }
+      const lines: string[] = [];
+      let last = head;
+      for (let start = 0, nl = buf.indexOf(10, 0); nl !== -1; start = nl + 1, nl = buf.indexOf(10, start)) {
+        const text = buf.toString("utf8", start, nl);
+        const e = parseAuditLine(text, `a line after byte ${snap.size}`, logPath);
+        if (e.seq !== last.seq + 1 || e.prev !== last.hash || auditHash(e) !== e.hash) {
+          throw integrityError(`the audit log ${logPath} was extended with event ${e.seq}, which does not chain on event ${last.seq}, while it was being pruned; nothing was removed`, "run guard audit verify and investigate");
         }
-        await fsyncDir(auditDir);
-        outcome.checkpoint = { seq: checkpoint.seq, hash: checkpoint.hash };
-        // 3. the records, 4. the indexes
-        await this.removeRecords([...outcome.retired, ...leftovers], byId);
-        await this.reindexAfterPrune(kept);
-        return outcome;
-      },
-      { mode: this.fileMode, what: `the audit log ${logPath}`, timeoutMs: this.lockTimeoutMs },
-    );
+        const id = typeof e.data.requestId === "string" ? e.data.requestId : null;
+        if (id !== null && retired.has(id)) {
+          throw new GuardError(ExitCode.IO, `request ${id}, which this prune retires, was named by a new audit event (${e.type}, seq ${e.seq}) while it was being pruned; ${again}`, "the next prune keeps that request until a later one retires it with its new events", [], "io");
+        }
+        lines.push(text);
+        last = { seq: e.seq, hash: e.hash };
+      }
+      return { lines, head: last };
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Whether an approval or consumption record of this request is still stored (left by an interrupted prune). */
@@ -1130,7 +1221,13 @@ class FileStore implements Store {
    * After the log was rewritten: every index/created entry gets its request.created event's new offset
    * (or goes), and any index this version does not know is removed — it may hold offsets into the old log.
    */
-  private async reindexAfterPrune(kept: string[]): Promise<void> {
+  /**
+   * After a prune's commit: drop index directories this version does not write, and point each
+   * `index/created` entry of a request in the new log at its offset there. Runs go on meanwhile: an entry
+   * for a request created after the commit is already right and is left alone; one of a retired request
+   * is removed.
+   */
+  private async reindexAfterPrune(kept: string[], retired: ReadonlySet<string>): Promise<void> {
     const index = join(this.root, "index");
     if (lstatOrNullSync(index) === null) return;
     for (const name of await fsp.readdir(index)) {
@@ -1149,8 +1246,9 @@ class FileStore implements Store {
     }
     for (const name of await fsp.readdir(createdDir)) {
       if (TEMP_FILE_RE.test(name)) continue;
-      await fsp.unlink(join(createdDir, name)).catch(() => undefined);
       const at = offsets.get(name);
+      if (at === undefined && !retired.has(name)) continue;
+      await fsp.unlink(join(createdDir, name)).catch(() => undefined);
       // Best effort, as when appending: without the entry a run reads the whole log.
       if (at !== undefined && REQUEST_ID_RE.test(name)) await this.writeExclusive(createdDir, name, `${at}\n`).catch(() => undefined);
     }
@@ -1335,6 +1433,13 @@ function readLastEvent(fd: number, size: number, path: string): { seq: number; h
     }
     return { seq: e.seq, hash: e.hash };
   }
+}
+
+/** Which file the audit log was, and how long, when a prune read it. */
+interface LogSnapshot {
+  ino: number;
+  dev: number;
+  size: number;
 }
 
 interface LogIdentity {
