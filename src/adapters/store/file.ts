@@ -936,14 +936,11 @@ class FileStore implements Store {
   }
 
   /**
-   * The audit log in blocks of whole lines (each ends with a newline), read in large chunks: much faster
-   * than readline for a million lines, and byte-exact. A block is valid until the next one is requested.
-   * The caller counts the lines it takes in `at.line`, which names a torn last line.
-   */
-  /**
-   * The audit log in blocks of whole lines, from byte `from`. With `snap`, only up to the size the log
-   * has when it is opened, and that file's identity and size are written into `snap` (prune reads the log
-   * as it is at one moment while appends go on).
+   * The audit log in blocks of whole lines (each ends with a newline), from byte `from`, read in large
+   * chunks: much faster than readline for a million lines, and byte-exact. A block is valid until the next
+   * one is requested. The caller counts the lines it takes in `at.line`, which names a torn last line.
+   * With `snap`, only up to the size the log has when it is opened, and that file's identity and size are
+   * written into `snap` (prune reads the log as it is at one moment while appends go on).
    */
   private async *auditBlocks(at: { line: number }, from = 0, snap?: LogSnapshot): AsyncGenerator<{ buf: Buffer; path: string }> {
     const dir = await this.dir("audit", false);
@@ -1000,30 +997,18 @@ class FileStore implements Store {
   // --- prune ------------------------------------------------------------------------------------
 
   /**
-   * Under the audit lock (no event can be appended meanwhile, so no request created or consumed):
-   * read the log and the records, plan (core/prune.ts), then in this order — each step's crash leaves
-   * either the old state or one `audit verify` accepts:
-   *
-   *   1. the archive, written and fsynced under a new name (a crash leaves a stray archive, nothing else);
-   *   2. the new log (the remaining lines and the checkpoint) written to a temporary file, fsynced, and
-   *      renamed over audit/events.jsonl — the commit point;
-   *   3. the retired records and their index entries removed (a crash leaves records the checkpoint names
-   *      as retired: verify reports them as left over, and the next prune removes them);
-   *   4. index/created rewritten with the new offsets (an old offset fails its own check — the line
-   *      there is not that request's request.created event — and the reader falls back to a full scan),
-   *      and any other index derived from offsets into the log removed.
-   */
-  /**
    * Retire history (core/prune.ts decides what) in three steps, so that runs go on while a large store is
    * pruned. 1. Without the lock: read the log as it is now (up to its size at that moment), list the
    * requests, plan, write the archive and the new log's body to a temporary file, both fsynced. 2. Under
    * the audit lock, briefly: check that the log is still that file, read what was appended since (each
    * line chained on the last), refuse when one of those events names a request being retired, append
    * them and the `store.pruned` checkpoint to the new log, fsync, and rename it over the old one: the
-   * commit point. 3. After it, without the lock: remove the retired records, then rewrite the indexes
-   * (hints: a stale one costs a run a whole-log read, never a wrong answer). A crash before the rename
-   * leaves a stray archive and a temporary file that nothing references; after it, records that verify
-   * reports as left over and the next prune removes.
+   * commit point. 3. After it, without the lock: remove the retired records and their index entries
+   * (a crash leaves records the checkpoint names as retired: verify reports them as left over, and the
+   * next prune removes them), then rewrite index/created with the new offsets (an old offset fails its own
+   * check — the line there is not that request's request.created event — and the reader falls back to a
+   * full scan) and remove any other index derived from offsets into the log. A crash before the rename
+   * leaves a stray archive and a temporary file that nothing references.
    */
   async prune(opts: PruneOptions): Promise<PruneOutcome> {
     const auditDir = await this.dir("audit", true);
