@@ -486,7 +486,8 @@ ANALYZE guard_audit;
  * surrogate jsonb refuses, nested too deep). A partial index holds the rows for which it is not false, so
  * a row guard might read as break-glass is never left out, whoever inserted it and however it is spelled;
  * the store keeps those whose record says break-glass and lists undecodable ones as damaged. The function
- * cannot fail (an INSERT must not fail on it) and is executable by PUBLIC, as every inserting role needs.
+ * cannot fail (an INSERT must not fail on it) and is executable by PUBLIC (the listing's query calls it
+ * as the role that reads).
  * The migration builds the index over the existing rows once; guard_prune's deletes remove their entries.
  */
 const V6 = `
