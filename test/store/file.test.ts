@@ -599,6 +599,31 @@ describe("indexes (issue 18)", () => {
     await again.close();
   });
 
+  it.skipIf(!isRoot)("a store from before index/break-glass that cannot be written (a read-only mount): the listing reads every request instead, and writes nothing", async () => {
+    const mnt = join(parent, "ro");
+    await mkdir(mnt);
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", mnt]);
+    try {
+      const at = join(mnt, "store");
+      const s = await openFileStore(at);
+      const glass = breakGlass();
+      await s.putRequest(glass);
+      await s.putRequest(makeRequest());
+      await s.close();
+      await rm(join(at, "index", "break-glass"), { recursive: true });
+      await rm(join(at, "index", "v2"));
+      execFileSync("mount", ["-o", "remount,ro", mnt]);
+      const ro = await openFileStore(at, { create: false });
+      expect(await ro.listBreakGlassRequests()).toEqual({ requests: [glass], damaged: [] });
+      expect(await ro.listBreakGlassRequests()).toEqual({ requests: [glass], damaged: [] });
+      await ro.close();
+      expect(existsSync(join(at, "index", "v2"))).toBe(false);
+      expect(existsSync(join(at, "index", "break-glass"))).toBe(false);
+    } finally {
+      execFileSync("umount", [mnt]);
+    }
+  });
+
   it("prune removes a retired break-glass request's entry; a kept one stays listed", async () => {
     const actor = makeDraft(0).actor;
     const tenDaysAgo = Date.now() - 10 * 86_400_000;

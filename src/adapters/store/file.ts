@@ -318,7 +318,15 @@ class FileStore implements Store {
    * an entry for a request not stored; a record that cannot be read is listed as damaged.
    */
   async listBreakGlassRequests(): Promise<RequestList> {
-    await this.ensureIndex();
+    try {
+      await this.ensureIndex();
+    } catch (e) {
+      // A store from before the index that cannot be written (a read-only copy being verified, a full
+      // disk): this time, the full read the indexing makes is the answer.
+      if (!(e instanceof GuardError) || e.exitCode !== ExitCode.IO) throw e;
+      const all = await this.listRequests();
+      return { requests: all.requests.filter((r) => r.request.breakGlass), damaged: all.damaged };
+    }
     const dir = await this.dir(join("index", "break-glass"), false);
     if (dir === null) return { requests: [], damaged: [] };
     const names = await fsp.readdir(dir).catch((e: unknown) => {
