@@ -190,11 +190,14 @@ class FileStore implements Store {
     const id = checkId(signed?.request?.id);
     assertShape(requestProblem(signed, id), `request ${id}`);
     const dir = await this.dir("requests", true);
+    await this.ensureIndex();
+    // Write-ahead for the break-glass index: an entry without its record (a crash in between, or the id
+    // taken) is passed over, while a break-glass record without its entry would be hidden from --review.
+    if (signed.request.breakGlass) await this.touch(await this.dir(join("index", "break-glass"), true), id);
     const created = await this.writeExclusive(dir, `${id}.json`, `${JSON.stringify(signed, null, 2)}\n`);
     if (!created) {
       throw integrityError(`request ${id} already exists in ${join(dir, `${id}.json`)}; requests are immutable`, "Create a new request instead (guard generates fresh ids).");
     }
-    await this.ensureIndex();
     await this.indexRequest(signed.request, Date.parse(signed.request.expiresAt) > this.clock());
   }
 
@@ -210,9 +213,9 @@ class FileStore implements Store {
 
   /**
    * Build the indexes a store does not have yet (once, by a full read); idempotent across processes. A
-   * store from before every index has neither marker; one from before index/break-glass has only v1 (a
-   * request stored meanwhile by a process that saw no marker is covered by that process's own build,
-   * which reads the requests after storing its own).
+   * store from before every index has neither marker; one from before index/break-glass has only v1. A
+   * request stored while another process builds is covered: putRequest writes its own entries after
+   * this returns.
    */
   private async ensureIndex(): Promise<void> {
     if (this.indexReady) return;
@@ -250,7 +253,7 @@ class FileStore implements Store {
     await this.dir(join("index", "binding"), true);
     await this.touch(await this.dir(join("index", "binding", requestBindingKey(req)), true), entry);
     if (open) await this.touch(await this.dir(join("index", "open"), true), entry);
-    if (req.breakGlass) await this.touch(await this.dir(join("index", "break-glass"), true), req.id);
+    if (req.breakGlass) await this.touch(await this.dir(join("index", "break-glass"), true), req.id); // (putRequest wrote it first)
   }
 
   /** Create an empty file (an index entry) durably; one already there is fine. */
