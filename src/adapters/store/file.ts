@@ -48,7 +48,8 @@ import { readCheckpoint, type PruneEvent } from "../../core/prune.js";
  *                                           or consumed, when a listing passes by)
  *     index/consumed/<id>                   empty: the audit log may hold request.consumed for <id>
  *     index/break-glass/<id>                empty: request <id> may be a break-glass run (`guard requests
- *                                           --review`); removed only when prune retires the request
+ *                                           --review`); written before the record, removed only when
+ *                                           prune retires the request
  *     index/created/<id>                    the byte offset in audit/events.jsonl of the request.created
  *                                           event of <id>: where a run's replay check starts reading
  *     index/audit-seek                      the sparse seek index of audit/events.jsonl for `audit log
