@@ -189,7 +189,8 @@ export async function runBreakGlass(ctx: Context, plan: Plan, opts: RunOptions, 
     await refuse(`${esc(identity.principal?.name ?? identity.signer.publicKey.fingerprint)} is not in a break-glass group (${groups.join(", ")})`);
   }
   const store = await ctx.store();
-  for (const other of (await store.listRequests()).requests) {
+  // Through the break-glass index, not all of history; every one is verified and judged by assess.
+  for (const other of (await store.listBreakGlassRequests()).requests) {
     if (!other.request.breakGlass || other.request.requester.fingerprint !== identity.signer.publicKey.fingerprint) continue;
     const a = await assess(ctx, plan.policy, other);
     if (a.assessment.acknowledgedBy.length === 0) {

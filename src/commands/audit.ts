@@ -220,6 +220,9 @@ export async function verifyStore(store: Store, opts: { anchor?: { seq: number; 
   const listed = await store.listRequests();
   // A record that cannot be read is tampering (65), reported with the others; it does not stop the check.
   for (const d of listed.damaged) recordProblems.push(`damaged record ${esc(d.where)}: ${esc(d.problem)}`);
+  // S19: what `guard requests --review` and the one-unreviewed-break-glass-run check read is the store's
+  // break-glass index; a break-glass request it does not list is hidden from both.
+  const breakGlassIndexed = new Set((await store.listBreakGlassRequests()).requests.map((r) => r.request.id));
   const checkRequest = (signed: SignedRequest, where: string): void => {
     const req = signed.request;
     requests.push({ id: req.id, digest: requestDigest(req) });
@@ -247,6 +250,11 @@ export async function verifyStore(store: Store, opts: { anchor?: { seq: number; 
       continue;
     }
     checkRequest(signed, "");
+    if (req.breakGlass && !breakGlassIndexed.has(req.id)) {
+      recordProblems.push(
+        `request ${esc(req.id)} is a break-glass run missing from the store's break-glass index, so \`guard requests --review\` does not show it (an index entry removed, or stored by a guard older than the index)`,
+      );
+    }
     let stored: SignedApproval[];
     try {
       stored = await store.listApprovals(req.id);

@@ -23,8 +23,14 @@ export async function requestsCommand(opts: RequestsOptions, rt: Runtime): Promi
     const { policy } = await ctx.policy();
     const store = await ctx.store();
     const loaded: LoadedRequest[] = [];
-    // The default listing (open requests) reads no finished history; --all and --review read it all.
-    const { requests, damaged } = opts.all || opts.review ? await store.listRequests() : await store.listOpenRequests(await ctx.now());
+    // The default listing (open requests) reads no finished history, nor does --review (the break-glass
+    // requests, through the store's index: a hint; each one is still verified and judged below); --all
+    // reads it all.
+    const { requests, damaged } = opts.review
+      ? await store.listBreakGlassRequests()
+      : opts.all
+        ? await store.listRequests()
+        : await store.listOpenRequests(await ctx.now());
     // One damaged record (a request, or an approval or consumption of it) affects only itself (H4).
     for (const signed of requests) {
       try {

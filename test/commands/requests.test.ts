@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requestsCommand, showCommand } from "../../src/commands/requests.js";
+import { auditVerifyCommand } from "../../src/commands/audit.js";
 import type { SignedRequest } from "../../src/core/types.js";
 import { makeApproval, makeRequest, newId } from "../store/fixtures.js";
 import { exitCodeOf, type TestRuntime } from "../helpers/runtime.js";
@@ -147,6 +148,51 @@ describe("H4: a damaged record affects only itself", () => {
     expect(await exitCodeOf(rt, () => showCommand(bad, {}, rt))).toBe(65);
     expect(rt.stdout()).toBe("");
     expectClean(rt.stderr());
+  });
+});
+
+describe("--review reads the break-glass index, a hint (issue 18, S19)", () => {
+  const glass = (): SignedRequest => {
+    const r = makeRequest(newId(), new Date(NOW - 60_000));
+    r.request.breakGlass = true;
+    r.request.requirements = [];
+    return r;
+  };
+
+  it("lists the unreviewed break-glass runs only: a planted entry naming a normal request and odd entries are passed over, and history is not read", async () => {
+    const bg = glass();
+    const normal = makeRequest(newId(), new Date(NOW - 1000));
+    const junk = newId();
+    const { place } = await seeded([bg, normal], { [junk]: "junk history \u001b[2J" });
+    for (const entry of [normal.request.id, newId(), "../../etc/passwd", `r-${ESC}`]) place.breakGlass.add(entry);
+    const rt = p.runtime({ as: "bob", place });
+    expect(await exitCodeOf(rt, () => requestsCommand({ review: true, json: true }, rt)), rt.stderr()).toBe(0);
+    const out = JSON.parse(rt.stdout()) as { requests: Array<{ id: string; breakGlass: boolean }>; damaged: unknown[] };
+    expect(out.requests.map((x) => [x.id, x.breakGlass])).toEqual([[bg.request.id, true]]);
+    // The damaged record in history was never read (--all reads it, and reports it).
+    expect(out.damaged).toEqual([]);
+    const all = p.runtime({ place });
+    expect(await exitCodeOf(all, () => requestsCommand({ all: true, json: true }, all))).toBe(0);
+    expect((JSON.parse(all.stdout()) as { damaged: Array<{ id: string }> }).damaged.map((d) => d.id)).toEqual([junk]);
+  });
+
+  it("a removed entry hides the run from --review, as removing the request would; `audit verify` names it (65)", async () => {
+    const bg = glass();
+    const { place } = await seeded([bg]);
+    const missing = `request ${bg.request.id} is a break-glass run missing from the store's break-glass index`;
+    const verify = async (): Promise<{ code: number; problems: string[] }> => {
+      const rt = p.runtime({ place });
+      const code = await exitCodeOf(rt, () => auditVerifyCommand({ json: true }, rt));
+      return { code, problems: (JSON.parse(rt.stdout()) as { problems: string[] }).problems };
+    };
+    expect((await verify()).problems.filter((x) => x.includes("break-glass index"))).toEqual([]);
+    place.breakGlass.delete(bg.request.id);
+    const rt = p.runtime({ place });
+    expect(await exitCodeOf(rt, () => requestsCommand({ review: true }, rt))).toBe(0);
+    expect(rt.stdout()).toContain("no break-glass runs await review");
+    const after = await verify();
+    expect(after.code).toBe(65);
+    expect(after.problems.filter((x) => x.includes("break-glass index"))).toEqual([expect.stringContaining(missing)]);
   });
 });
 

@@ -278,7 +278,7 @@ const { spawnSync } = require("node:child_process");
 const open = fs.promises.open;
 let done = false;
 fs.promises.open = async function (p, ...rest) {
-  if (!done && /[\\/]\.events\.jsonl\.[0-9a-f]+\.tmp$/.test(String(p))) {
+  if (!done && /[\\/]\\.events\\.jsonl\\.[0-9a-f]+\\.tmp$/.test(String(p))) {
     done = true;
     const m = JSON.parse(process.env.MEANWHILE);
     const r = spawnSync(process.execPath, [process.argv[1], ...m.args], { env: { ...process.env, ...m.env }, encoding: "utf8" });

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { BIN, guard, makeWorld, requestIdIn, type World } from "./world.js";
@@ -164,6 +164,49 @@ describe("at a terminal", () => {
     expect(ack.code, ack.stderr).toBe(0);
     expect(ack.stderr).toMatch(/acknowledged/);
     expect(JSON.parse((await guard(w, ["requests", "--review", "--json"], { as: "bob" })).stdout)).toEqual({ requests: [], damaged: [] });
+  });
+
+  it("S19: the break-glass index is a hint: a planted entry naming a normal request is passed over; a removed one hides the run from --review, `audit verify` names it (65), and a rebuilt index finds it again", async () => {
+    const review = async (): Promise<string[]> => {
+      const r = await guard(w, ["requests", "--review", "--json"], { as: "bob" });
+      expect(r.code, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { requests: Array<{ id: string }> }).requests.map((x) => x.id);
+    };
+    const verify = async (): Promise<{ code: number; problems: string[] }> => {
+      const r = await guard(w, ["audit", "verify", "--json"]);
+      return { code: r.code, problems: (JSON.parse(r.stdout) as { problems: string[] }).problems.filter((x) => x.includes("break-glass index")) };
+    };
+    const earlier = new Set(await review()); // none, unless an earlier test left one unreviewed
+    await startInTmux("bg5", "alice", ["run", "--break-glass", "--reason", "SEV2: again", "--", "./maintenance/purge-lb-state.sh", "--region", "s19"], { DATABASE_URL: PROD });
+    await waitFor("bg5", /Type production to run against it/);
+    await keys("bg5", "production", "Enter");
+    expect(await exitCode("bg5")).toBe(0);
+    const mine = async (): Promise<string[]> => (await review()).filter((x) => !earlier.has(x));
+    const listed = await mine();
+    expect(listed).toHaveLength(1);
+    const id = listed[0]!;
+    const index = join(w.store, "index", "break-glass");
+    expect(await readdir(index)).toContain(id);
+
+    // A normal request planted in the index, and names that are no request, are passed over.
+    const pending = await guard(w, ["run", "--confirm", "production", "--reason", "INC-9", "--", "./maintenance/purge-lb-state.sh", "--region", "s19"], { as: "carol", env: { DATABASE_URL: PROD } });
+    expect(pending.code, pending.stderr).toBe(75);
+    const normal = requestIdIn(pending.stderr);
+    for (const name of [normal, "not-an-id", `${id}.json`]) await writeFile(join(index, name), "");
+    expect(await mine()).toEqual([id]);
+
+    // Removed: hidden, as removing the request would hide it; the records and the log still witness it.
+    await rm(join(index, id));
+    expect(await mine()).toEqual([]);
+    const hidden = await verify();
+    expect(hidden.code).toBe(65);
+    expect(hidden.problems).toEqual([expect.stringContaining(`request ${id} is a break-glass run missing from the store's break-glass index`)]);
+
+    // The documented repair: without index/v2 the next guard indexes the store's break-glass requests again.
+    await rm(join(w.store, "index", "v2"));
+    expect(await mine()).toEqual([id]);
+    expect((await verify()).problems).toEqual([]);
+    expect((await guard(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
   });
 
   it("A14: break-glass by someone outside the break-glass groups is refused, and nothing runs", async () => {

@@ -10,7 +10,7 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { makeWorld, type World } from "../e2e/world.js";
-import { addPurgeScript, approvedRequest, auditVerify, consumedOnDisk, runRequest, runsOf, statusOf } from "./harness.js";
+import { addPurgeScript, approvedRequest, auditVerify, consumedOnDisk, guardRun, runRequest, runsOf, statusOf } from "./harness.js";
 
 const exec = promisify(execFile);
 const asRoot = process.getuid?.() === 0;
@@ -76,6 +76,20 @@ describe.runIf(asRoot)("S8: the store's file system fails between approval and r
       const again = await runRequest(w, id, { env });
       expect(again.code, again.stderr).toBe(0);
       expect(await runsOf(w, tag)).toBe(1);
+    });
+  });
+
+  it("read-only, and from before the break-glass index (no index/v2): `requests --review` and `audit verify` read every request instead (0)", async () => {
+    await withTmpfsStore("ro-old", async (mnt, env) => {
+      await approvedRequest(w, "--ticket=ro-old", env);
+      await rm(join(mnt, "store", "index", "v2"));
+      await rm(join(mnt, "store", "index", "break-glass"), { recursive: true, force: true });
+      await exec("mount", ["-o", "remount,ro", mnt]);
+      const review = await guardRun(w, ["requests", "--review", "--json"], { as: "bob", env });
+      expect(review.code, review.stderr).toBe(0);
+      expect(JSON.parse(review.stdout)).toEqual({ requests: [], damaged: [] });
+      const v = await auditVerify(w, env);
+      expect(v.code, v.stderr).toBe(0);
     });
   });
 });

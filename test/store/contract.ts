@@ -8,7 +8,7 @@ import { makeApproval, makeConsumption, makeDraft, makeRequest, newId } from "./
 
 /**
  * What every Store backend must do, tested through the interface only. A backend's test file calls
- * `describeStoreContract("file", make)`.
+ * `describeStoreContract("file", make, features)`.
  *
  * `make` must return a FRESH, EMPTY store (the audit sequence starts at 1 in every test) together with
  * `reopen`, which opens a second, independent instance on the same place (a new directory handle, a new
@@ -24,9 +24,20 @@ export interface StoreFixture {
    * `body` (junk, or JSON nested far too deep). H4: it must affect only itself.
    */
   plantRequest: (id: string, body: string) => Promise<void>;
+  /**
+   * Plant an entry named `name` in the store's break-glass index, the way a store writer would; only
+   * where the index has entries to plant (`features.breakGlassEntries`: not PostgreSQL, whose index the
+   * database computes from each row).
+   */
+  plantBreakGlassEntry?: (name: string) => Promise<void>;
 }
 
-export function describeStoreContract(name: string, make: () => Promise<StoreFixture>): void {
+export interface StoreFeatures {
+  /** The break-glass index is made of entries a store writer can plant (file and memory stores). */
+  breakGlassEntries: boolean;
+}
+
+export function describeStoreContract(name: string, make: () => Promise<StoreFixture>, features: StoreFeatures): void {
   describe(`Store contract: ${name}`, () => {
     let fx: StoreFixture;
     let store: Store;
@@ -305,6 +316,53 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         expect(await store.listRequestIds(one.slice(0, 12))).toEqual(all.filter((id) => id.startsWith(one.slice(0, 12))));
         expect(await store.listRequestIds(one)).toEqual([one]);
         await expectGuardError(store.listRequestIds("../"), 64);
+      });
+
+      const breakGlass = (createdAt = new Date()): SignedRequest => {
+        const r = makeRequest(newId(), createdAt);
+        r.request.breakGlass = true;
+        r.request.requirements = [];
+        return r;
+      };
+
+      it("listBreakGlassRequests: every break-glass request (expired, consumed or not), newest first, also from another instance; no other request", async () => {
+        const now = Date.now();
+        const old = breakGlass(new Date(now - 86_400_000)); // expired a day ago
+        const ran = breakGlass(new Date(now - 1000));
+        const others = [makeRequest(), makeRequest(newId(), new Date(now - 86_400_000))];
+        for (const r of [old, ...others, ran]) await store.putRequest(r);
+        expect(await store.consume(makeConsumption(ran.request.id))).toBe(true);
+        const listed = await (await another()).listBreakGlassRequests();
+        expect(listed.damaged).toEqual([]);
+        expect(listed.requests).toEqual([ran, old]);
+        expect(await store.listBreakGlassRequests()).toEqual(listed);
+      });
+
+      it("listBreakGlassRequests of a store without break-glass requests is empty", async () => {
+        expect(await store.listBreakGlassRequests()).toEqual({ requests: [], damaged: [] });
+        await store.putRequest(makeRequest());
+        expect(await store.listBreakGlassRequests()).toEqual({ requests: [], damaged: [] });
+      });
+
+      it("listBreakGlassRequests: a record that cannot be read but may be break-glass is listed apart as damaged (H4); the others are still listed", async () => {
+        const bg = breakGlass();
+        await store.putRequest(bg);
+        const bad = newId();
+        await fx.plantRequest(bad, "this is not JSON");
+        await fx.plantBreakGlassEntry?.(bad); // where the index has entries, as when it was built over the damaged record
+        const listed = await store.listBreakGlassRequests();
+        expect(listed.requests).toEqual([bg]);
+        expect(listed.damaged.map((d) => d.id)).toEqual([bad]);
+        expect(listed.damaged[0]!.where).toContain(bad);
+      });
+
+      it.skipIf(!features.breakGlassEntries)("listBreakGlassRequests: planted entries naming a request that is not break-glass, a request not stored, or no request id at all are passed over", async () => {
+        const bg = breakGlass();
+        const normal = makeRequest();
+        for (const r of [bg, normal]) await store.putRequest(r);
+        for (const entry of [normal.request.id, newId(), "not-an-id", "r-AAAAAAAAAAAAAAAAAAAA", `${bg.request.id}.json`, "..", ".hidden"]) await fx.plantBreakGlassEntry!(entry);
+        const listed = await (await another()).listBreakGlassRequests();
+        expect(listed).toEqual({ requests: [bg], damaged: [] });
       });
 
       it("consumedEvents: the request.consumed events of this request (S3's witness), none for another", async () => {

@@ -15,9 +15,16 @@ describeStoreContract("file", async () => {
       await mkdir(join(dir, "requests"), { recursive: true, mode: 0o700 });
       await writeFile(join(dir, "requests", `${id}.json`), body, { mode: 0o600 });
     },
+    plantBreakGlassEntry: async (name) => {
+      await mkdir(join(dir, "index", "break-glass"), { recursive: true, mode: 0o700 });
+      // Some names ("..") cannot be files: the directory already holds them.
+      await writeFile(join(dir, "index", "break-glass", name), "", { mode: 0o600 }).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== "EISDIR") throw e;
+      });
+    },
     cleanup: async () => {
       await store.close();
       await rm(parent, { recursive: true, force: true });
     },
   };
-});
+}, { breakGlassEntries: true });

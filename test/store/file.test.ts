@@ -10,7 +10,7 @@ import type { Store } from "../../src/adapters/store/types.js";
 import { AuditVerifier } from "../../src/core/audit.js";
 import { canonicalJson, sha256Hex } from "../../src/core/canonical.js";
 import { requestBindingKey } from "../../src/core/request.js";
-import type { AuditEvent } from "../../src/core/types.js";
+import type { AuditEvent, SignedRequest } from "../../src/core/types.js";
 import { collect, expectGuardError, verifyBothWays } from "./contract.js";
 import { makeApproval, makeConsumption, makeDraft, makeRequest, newId } from "./fixtures.js";
 
@@ -53,6 +53,14 @@ async function tree(root: string): Promise<string[]> {
 }
 
 const logPath = () => join(dir, "audit", "events.jsonl");
+
+/** A break-glass request (stores look at `breakGlass` only). */
+function breakGlass(createdAt = new Date()): SignedRequest {
+  const r = makeRequest(newId(), createdAt);
+  r.request.breakGlass = true;
+  r.request.requirements = [];
+  return r;
+}
 
 describe("opening", () => {
   it("creates the store on first use, private: directories 0700, files 0600", async () => {
@@ -542,20 +550,97 @@ describe("truncate helper sanity", () => {
 });
 
 describe("indexes (issue 18)", () => {
-  it("a store from before the indexes is indexed once, on first use: its open and matching requests are found", async () => {
+  it("a store from before the indexes is indexed once, on first use: its open, matching and break-glass requests are found", async () => {
     const r = makeRequest();
     const gone = makeRequest();
+    const glass = breakGlass();
+    glass.request.argv = ["./scripts/other.sh"];
     await store.putRequest(r);
     await store.putRequest(gone);
+    await store.putRequest(glass);
     expect(await store.consume(makeConsumption(gone.request.id))).toBe(true);
     await store.appendAudit({ type: "request.consumed", actor: makeDraft(0).actor, data: { requestId: gone.request.id, runId: "run-1" } });
     await rm(join(dir, "index"), { recursive: true }); // as an older guard left it
     const s = await openFileStore(dir);
-    expect((await s.listOpenRequests(Date.now())).requests.map((x) => x.request.id)).toEqual([r.request.id]);
+    expect((await s.listOpenRequests(Date.now())).requests.map((x) => x.request.id).sort()).toEqual([r.request.id, glass.request.id].sort());
     expect((await s.findRequestsByBinding(requestBindingKey(r.request), Date.now())).requests).toHaveLength(2);
     expect((await collect(s.consumedEvents!(gone.request.id))).some((e) => e.data.requestId === gone.request.id)).toBe(true);
+    expect((await s.listBreakGlassRequests()).requests).toEqual([glass]);
     expect(existsSync(join(dir, "index", "v1"))).toBe(true);
+    expect(existsSync(join(dir, "index", "v2"))).toBe(true);
     await s.close();
+  });
+
+  it("a store from before index/break-glass (index/v1 only) gets it once, on first use: its break-glass requests, and a record that cannot be read, are listed; after that only the index is read", async () => {
+    const glass = breakGlass();
+    const normal = makeRequest();
+    await store.putRequest(glass);
+    await store.putRequest(normal);
+    const junk = newId();
+    await writeFile(join(dir, "requests", `${junk}.json`), "not JSON");
+    await rm(join(dir, "index", "break-glass"), { recursive: true });
+    await rm(join(dir, "index", "v2")); // as a guard from before the break-glass index left it
+    expect(existsSync(join(dir, "index", "v1"))).toBe(true);
+    const s = await openFileStore(dir);
+    const listed = await s.listBreakGlassRequests();
+    expect(listed.requests).toEqual([glass]);
+    expect(listed.damaged.map((d) => d.id)).toEqual([junk]);
+    expect((await readdir(join(dir, "index", "break-glass"))).sort()).toEqual([glass.request.id, junk].sort());
+    expect(existsSync(join(dir, "index", "v2"))).toBe(true);
+    // Indexed once: a break-glass record planted now, without an entry, is not found by this instance or
+    // a new one (the listing reads the index, not every request), while a request stored by guard is.
+    const planted = breakGlass();
+    await writeFile(join(dir, "requests", `${planted.request.id}.json`), JSON.stringify(planted));
+    const later = breakGlass(new Date(Date.now() + 1000));
+    await s.putRequest(later);
+    await s.close();
+    const again = await openFileStore(dir);
+    expect((await again.listBreakGlassRequests()).requests).toEqual([later, glass]);
+    await again.close();
+  });
+
+  it.skipIf(!isRoot)("a store from before index/break-glass that cannot be written (a read-only mount): the listing reads every request instead, and writes nothing", async () => {
+    const mnt = join(parent, "ro");
+    await mkdir(mnt);
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", mnt]);
+    try {
+      const at = join(mnt, "store");
+      const s = await openFileStore(at);
+      const glass = breakGlass();
+      await s.putRequest(glass);
+      await s.putRequest(makeRequest());
+      await s.close();
+      await rm(join(at, "index", "break-glass"), { recursive: true });
+      await rm(join(at, "index", "v2"));
+      execFileSync("mount", ["-o", "remount,ro", mnt]);
+      const ro = await openFileStore(at, { create: false });
+      expect(await ro.listBreakGlassRequests()).toEqual({ requests: [glass], damaged: [] });
+      expect(await ro.listBreakGlassRequests()).toEqual({ requests: [glass], damaged: [] });
+      await ro.close();
+      expect(existsSync(join(at, "index", "v2"))).toBe(false);
+      expect(existsSync(join(at, "index", "break-glass"))).toBe(false);
+    } finally {
+      execFileSync("umount", [mnt]);
+    }
+  });
+
+  it("prune removes a retired break-glass request's entry; a kept one stays listed", async () => {
+    const actor = makeDraft(0).actor;
+    const tenDaysAgo = Date.now() - 10 * 86_400_000;
+    const past = await openFileStore(dir, { now: () => tenDaysAgo });
+    const old = breakGlass(new Date(tenDaysAgo));
+    await past.putRequest(old);
+    await past.appendAudit({ type: "request.created", actor, data: { requestId: old.request.id } });
+    await past.close();
+    const recent = breakGlass();
+    await store.putRequest(recent);
+    await store.appendAudit({ type: "request.created", actor, data: { requestId: recent.request.id } });
+    expect((await store.listBreakGlassRequests()).requests).toEqual([recent, old]);
+    const out = await store.prune!({ cutoffMs: Date.now() - 8 * 86_400_000, olderThan: "8d", actor, archiveDir: null, dryRun: false });
+    expect(out.retired).toEqual([old.request.id]);
+    expect(await readdir(join(dir, "index", "break-glass"))).toEqual([recent.request.id]);
+    expect((await store.listBreakGlassRequests()).requests).toEqual([recent]);
+    expect(existsSync(join(dir, "index", "v2"))).toBe(true);
   });
 
   it("index entries are hints: a planted entry for a missing request, odd names and a planted symlink entry are passed over", async () => {
@@ -569,6 +654,24 @@ describe("indexes (issue 18)", () => {
     await symlink("/etc/passwd", join(dir, "index", "open", `${far}-${newId()}`));
     expect((await store.findRequestsByBinding(key, Date.now())).requests.map((x) => x.request.id)).toEqual([r.request.id]);
     expect((await store.listOpenRequests(Date.now())).requests.map((x) => x.request.id)).toEqual([r.request.id]);
+    // The break-glass index: a symlink named by an id, and a directory named by a normal request's id.
+    await mkdir(join(dir, "index", "break-glass"), { recursive: true });
+    await symlink("/etc/passwd", join(dir, "index", "break-glass", newId()));
+    await mkdir(join(dir, "index", "break-glass", r.request.id));
+    expect(await store.listBreakGlassRequests()).toEqual({ requests: [], damaged: [] });
+    const glass = breakGlass();
+    await store.putRequest(glass);
+    expect(await store.listBreakGlassRequests()).toEqual({ requests: [glass], damaged: [] });
+  });
+
+  it("the break-glass index directory replaced by a symlink or a file is tampering (65), not an empty listing", async () => {
+    await store.putRequest(breakGlass());
+    await rm(join(dir, "index", "break-glass"), { recursive: true });
+    await symlink(parent, join(dir, "index", "break-glass"));
+    await expectGuardError(store.listBreakGlassRequests(), 65);
+    await rm(join(dir, "index", "break-glass"));
+    await writeFile(join(dir, "index", "break-glass"), "");
+    await expectGuardError(store.listBreakGlassRequests(), 65);
   });
 
   it("S3: consumption record AND consumed index entry deleted: the log read from the request's request.created event still holds the consumption", async () => {

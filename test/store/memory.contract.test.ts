@@ -20,9 +20,12 @@ describeStoreContract("memory", async () => {
     plantRequest: async (id, body) => {
       place.requests.set(id, body);
     },
+    plantBreakGlassEntry: async (name) => {
+      place.breakGlass.add(name);
+    },
     cleanup: () => store.close(),
   };
-});
+}, { breakGlassEntries: true });
 
 describe("the memory store is a test seam only", () => {
   it("nothing in src/ imports it: the built CLI does not even contain it", async () => {

@@ -30,4 +30,4 @@ describeStoreContract("postgres", async () => {
       await sql(db.url, `DROP SCHEMA ${schema} CASCADE`);
     },
   };
-});
+}, { breakGlassEntries: false });

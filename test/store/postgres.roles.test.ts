@@ -76,6 +76,11 @@ describe("least-privilege roles (docs/postgres.md)", () => {
       await store.putRequest(r);
       expect(await store.getRequest(id)).toEqual(r);
       expect((await store.listRequests()).requests.map((x) => x.request.id)).toContain(id);
+      // A break-glass request: the partial index's function (schema version 6) runs as the inserting user.
+      const glass = makeRequest();
+      glass.request.breakGlass = true;
+      await store.putRequest(glass);
+      expect((await store.listBreakGlassRequests()).requests.map((x) => x.request.id)).toEqual([glass.request.id]);
       await store.putApproval(id, makeApproval(id)); // identity column: no sequence grant needed
       expect(await store.listApprovals(id)).toHaveLength(1);
       await store.waitForChange(id, 200); // LISTEN needs no grant

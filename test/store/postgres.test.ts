@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { migratePostgres, openPostgresStore } from "../../src/adapters/store/postgres.js";
-import { CONSUMED_PREDICATE, CONSUMED_REQUEST_ID, MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE_SQL } from "../../src/adapters/store/postgres-schema.js";
+import { BREAK_GLASS_PREDICATE, CONSUMED_PREDICATE, CONSUMED_REQUEST_ID, MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE_SQL } from "../../src/adapters/store/postgres-schema.js";
 import type { Store } from "../../src/adapters/store/types.js";
 import { AuditVerifier, chainEvent } from "../../src/core/audit.js";
 import { canonicalJson, sha256Hex } from "../../src/core/canonical.js";
@@ -339,6 +339,78 @@ describe("SW7: audit appends through guard_append_audit (schema version 2)", () 
     expect(await collect(store.readAudit())).toEqual(appended);
     expect(await verifyBothWays(store)).toMatchObject({ ok: true, events: appended.length });
   }, 60_000);
+});
+
+describe("schema version 6: the break-glass index", () => {
+  const glass = (createdAt = new Date()): SignedRequest => {
+    const r = makeRequest(newId(), createdAt);
+    r.request.breakGlass = true;
+    r.request.requirements = [];
+    return r;
+  };
+  /** A row as a store writer inserts it: any body text, under the id it names. */
+  const plant = (schema: string, id: string, body: string): Promise<unknown> =>
+    sql(db.url, `INSERT INTO ${schema}.guard_requests (id, body, created_at, expires_at) VALUES ($1, $2, now(), now() + interval '1 hour')`, [id, body]);
+
+  it("a store at schema version 5 migrates to 6, and the migration indexes the break-glass rows it already holds", async () => {
+    const schema = randomName("v5");
+    const upTo5 = MIGRATIONS.filter((m) => m.version <= 5);
+    await sql(db.url, `CREATE SCHEMA ${schema}; SET search_path = ${schema}; ${VERSION_TABLE_SQL}; ${upTo5.map((m) => m.sql).join(";\n")}`);
+    for (const m of upTo5) await sql(db.url, `INSERT INTO ${schema}.guard_schema_version (version, description) VALUES ($1, $2)`, [m.version, m.description]);
+    const old = glass(new Date(Date.now() - 86_400_000));
+    const normal = makeRequest();
+    for (const r of [old, normal]) await plant(schema, r.request.id, canonicalJson(r)); // as version 5's putRequest stored them (binding key aside)
+    const store = await reopen(`${db.url}?schema=${schema}`);
+    expect(await sql(db.url, `SELECT max(version)::int AS v FROM ${schema}.guard_schema_version`)).toEqual([{ v: 6 }]);
+    const recent = glass();
+    await store.putRequest(recent);
+    expect((await store.listBreakGlassRequests()).requests.map((r) => r.request.id).sort()).toEqual([old.request.id, recent.request.id].sort());
+  });
+
+  it("rows a store writer inserts are listed as guard reads them, however break-glass is spelled; a body the database cannot decode is listed too", async () => {
+    const { store, schema } = await fresh();
+    const listed: string[] = [];
+    const spelled = async (r: SignedRequest, body: string, found: boolean): Promise<void> => {
+      expect(Boolean((JSON.parse(body) as SignedRequest).request.breakGlass), body.slice(0, 80)).toBe(found); // what guard reads
+      await plant(schema, r.request.id, body);
+      if (found) listed.push(r.request.id);
+    };
+    const a = glass();
+    await spelled(a, canonicalJson(a).replace('"breakGlass":true', '"break\\u0047lass":true'), true); // an escaped key
+    const b = glass();
+    await spelled(b, JSON.stringify(b, null, 2), true); // not canonical
+    const c = makeRequest();
+    await spelled(c, canonicalJson(c).replace('"breakGlass":false', '"breakGlass":false,"breakGlass":true'), true); // the last of repeated keys
+    const d = glass();
+    await spelled(d, canonicalJson(d).replace('"breakGlass":true', '"breakGlass":true,"breakGlass":false'), false);
+    const e = glass();
+    e.request.argv = ["./x.sh", "\u0000"]; // jsonb refuses \u0000: the row is read, and guard finds it break-glass
+    await spelled(e, canonicalJson(e), true);
+    const f = makeRequest();
+    f.request.argv = ['"breakGlass":true', "{\"request\":{\"breakGlass\":true}}"]; // only text
+    await spelled(f, canonicalJson(f), false);
+    const g = makeRequest();
+    (g as unknown as { extra: unknown }).extra = { breakGlass: true }; // elsewhere in the record
+    await spelled(g, canonicalJson(g), false);
+    const out = await store.listBreakGlassRequests();
+    expect(out.damaged).toEqual([]);
+    expect(out.requests.map((r) => r.request.id).sort()).toEqual(listed.sort());
+  });
+
+  it("the listing reads the partial index, not the table, however many other rows it holds", async () => {
+    const { store, schema } = await fresh();
+    await sql(
+      db.url,
+      `INSERT INTO ${schema}.guard_requests (id, body, created_at, expires_at)
+       SELECT 'r-' || translate(substr(md5(i::text), 1, 20), '0189', 'wxyz'), '{"request":{"breakGlass":false}}', now(), now() FROM generate_series(1, 20000) AS i;
+       ANALYZE ${schema}.guard_requests`,
+    );
+    const bg = glass();
+    await store.putRequest(bg);
+    expect((await store.listBreakGlassRequests()).requests).toEqual([bg]);
+    const plan = await sql(db.url, `SET search_path = ${schema}; EXPLAIN SELECT id, body FROM guard_requests WHERE ${BREAK_GLASS_PREDICATE}`);
+    expect(plan.map((r) => r["QUERY PLAN"]).join("\n")).toContain("guard_requests_break_glass");
+  });
 });
 
 describe("malformed records handed to the store are refused (70) and nothing is stored", () => {

@@ -47,6 +47,9 @@ import { readCheckpoint, type PruneEvent } from "../../core/prune.js";
  *     index/open/<expiresMs>-<id>           empty: request <id> may still be open (removed once expired
  *                                           or consumed, when a listing passes by)
  *     index/consumed/<id>                   empty: the audit log may hold request.consumed for <id>
+ *     index/break-glass/<id>                empty: request <id> may be a break-glass run (`guard requests
+ *                                           --review`); written before the record, removed only when
+ *                                           prune retires the request
  *     index/created/<id>                    the byte offset in audit/events.jsonl of the request.created
  *                                           event of <id>: where a run's replay check starts reading
  *     index/audit-seek                      the sparse seek index of audit/events.jsonl for `audit log
@@ -54,6 +57,8 @@ import { readCheckpoint, type PruneEvent } from "../../core/prune.js";
  *                                           extended by appends, under the audit lock
  *     index/v1                              the indexes hold every request and consumption (a store
  *                                           from before them is indexed once, on first use)
+ *     index/v2                              index/break-glass holds every break-glass request (a store
+ *                                           from before it is indexed once more, on first use)
  *     audit/lock                            held while appending (see lock.ts)
  *     archive/guard-archive-<a>-<b>-<cutoff>.jsonl.gz   what `guard store prune` retired (archive.ts), unless --archive-dir
  *
@@ -89,7 +94,7 @@ const REQUEST_FILE_RE = /^r-[a-z2-7]{20}\.json$/;
 const APPROVAL_FILE_RE = /^[0-9a-f]{64}\.json$/;
 const TEMP_FILE_RE = /^\..+\.tmp$/;
 /** The entries of <store>/index this version writes; prune removes any other (it may hold offsets into the old log). */
-const KNOWN_INDEXES = new Set(["binding", "open", "consumed", "created", "v1"]);
+const KNOWN_INDEXES = new Set(["binding", "open", "consumed", "created", "break-glass", "v1", "v2"]);
 /** Records are a few KiB; a huge one was planted, and reading it would only exhaust memory. */
 const MAX_RECORD_BYTES = 1 << 20;
 const POLL_MS = 250;
@@ -186,11 +191,14 @@ class FileStore implements Store {
     const id = checkId(signed?.request?.id);
     assertShape(requestProblem(signed, id), `request ${id}`);
     const dir = await this.dir("requests", true);
+    await this.ensureIndex();
+    // Write-ahead for the break-glass index: an entry without its record (a crash in between, or the id
+    // taken) is passed over, while a break-glass record without its entry would be hidden from --review.
+    if (signed.request.breakGlass) await this.touch(await this.dir(join("index", "break-glass"), true), id);
     const created = await this.writeExclusive(dir, `${id}.json`, `${JSON.stringify(signed, null, 2)}\n`);
     if (!created) {
       throw integrityError(`request ${id} already exists in ${join(dir, `${id}.json`)}; requests are immutable`, "Create a new request instead (guard generates fresh ids).");
     }
-    await this.ensureIndex();
     await this.indexRequest(signed.request, Date.parse(signed.request.expiresAt) > this.clock());
   }
 
@@ -204,24 +212,41 @@ class FileStore implements Store {
 
   private indexReady = false;
 
-  /** Build the indexes of a store that has none yet (once, by a full read); idempotent across processes. */
+  /**
+   * Build the indexes a store does not have yet (once, by a full read); idempotent across processes. A
+   * store from before every index has neither marker; one from before index/break-glass has only v1. A
+   * request stored while another process builds is covered: putRequest writes its own entries after
+   * this returns.
+   */
   private async ensureIndex(): Promise<void> {
     if (this.indexReady) return;
     const index = await this.dir("index", true);
     if (lstatOrNullSync(join(index, "v1")) === null) {
-      const { requests } = await this.listRequests();
+      const listed = await this.listRequests();
       const now = this.clock();
       const consumedDir = join(this.root, "consumed");
-      for (const r of requests) {
+      for (const r of listed.requests) {
         await this.indexRequest(r.request, Date.parse(r.request.expiresAt) > now && lstatOrNullSync(join(consumedDir, `${r.request.id}.json`)) === null);
       }
+      await this.indexDamagedAsBreakGlass(listed.damaged);
       for await (const e of this.readAudit()) {
         const id = e.type === "request.consumed" ? e.data.requestId : undefined;
         if (typeof id === "string" && REQUEST_ID_RE.test(id)) await this.touch(await this.dir(join("index", "consumed"), true), id);
       }
+      await this.touch(index, "v2");
       await this.touch(index, "v1");
+    } else if (lstatOrNullSync(join(index, "v2")) === null) {
+      const listed = await this.listRequests();
+      for (const r of listed.requests) if (r.request.breakGlass) await this.touch(await this.dir(join("index", "break-glass"), true), r.request.id);
+      await this.indexDamagedAsBreakGlass(listed.damaged);
+      await this.touch(index, "v2");
     }
     this.indexReady = true;
+  }
+
+  /** A record that cannot be read may be a break-glass request: `--review` lists it as damaged. */
+  private async indexDamagedAsBreakGlass(damaged: readonly DamagedRecord[]): Promise<void> {
+    for (const d of damaged) if (d.id !== null && REQUEST_ID_RE.test(d.id)) await this.touch(await this.dir(join("index", "break-glass"), true), d.id);
   }
 
   private async indexRequest(req: SignedRequest["request"], open: boolean): Promise<void> {
@@ -229,6 +254,7 @@ class FileStore implements Store {
     await this.dir(join("index", "binding"), true);
     await this.touch(await this.dir(join("index", "binding", requestBindingKey(req)), true), entry);
     if (open) await this.touch(await this.dir(join("index", "open"), true), entry);
+    if (req.breakGlass) await this.touch(await this.dir(join("index", "break-glass"), true), req.id); // (putRequest wrote it first)
   }
 
   /** Create an empty file (an index entry) durably; one already there is fine. */
@@ -287,6 +313,31 @@ class FileStore implements Store {
 
   async listOpenRequests(now: number): Promise<RequestList> {
     return this.readListed(await this.indexed(join("index", "open"), now, true));
+  }
+
+  /**
+   * The requests index/break-glass names (entries are kept until prune retires the request: whether a
+   * break-glass run was reviewed is judged against the policy in force, so no entry is ever "done"),
+   * keeping those whose record says break-glass. A name that is not a request id is passed over, as is
+   * an entry for a request not stored; a record that cannot be read is listed as damaged.
+   */
+  async listBreakGlassRequests(): Promise<RequestList> {
+    try {
+      await this.ensureIndex();
+    } catch (e) {
+      // A store from before the index that cannot be written (a read-only copy being verified, a full
+      // disk): this time, the full read the indexing makes is the answer.
+      if (!(e instanceof GuardError) || e.exitCode !== ExitCode.IO) throw e;
+      const all = await this.listRequests();
+      return { requests: all.requests.filter((r) => r.request.breakGlass), damaged: all.damaged };
+    }
+    const dir = await this.dir(join("index", "break-glass"), false);
+    if (dir === null) return { requests: [], damaged: [] };
+    const names = await fsp.readdir(dir).catch((e: unknown) => {
+      throw fsError("list", dir, e);
+    });
+    const listed = await this.readListed(names.filter((n) => REQUEST_ID_RE.test(n)));
+    return { requests: listed.requests.filter((r) => r.request.breakGlass), damaged: listed.damaged };
   }
 
   /** The requests these ids name, newest first; one that cannot be read is listed as damaged (H4). */
@@ -1198,6 +1249,7 @@ class FileStore implements Store {
       }
       await rm(join(this.root, "index", "consumed", id));
       await rm(join(this.root, "index", "created", id));
+      await rm(join(this.root, "index", "break-glass", id));
     }
     for (const d of ["consumed", "approvals", "requests"]) if (lstatOrNullSync(join(this.root, d)) !== null) await fsyncDir(join(this.root, d));
   }

@@ -31,6 +31,11 @@ export class MemoryPlace {
   readonly approvals = new Map<string, Map<string, string>>();
   /** Consumption records by request id, as stored text. */
   readonly consumptions = new Map<string, string>();
+  /**
+   * The break-glass index, as the file store keeps one (index/break-glass): the ids putRequest stored a
+   * break-glass request under. A hint a store writer may add to or take from (tests do).
+   */
+  readonly breakGlass = new Set<string>();
   /** The audit log: one canonical JSON line per event. */
   readonly audit: string[] = [];
   /** How often each request's approvals or consumption changed: what a watch compares. */
@@ -76,6 +81,7 @@ class MemoryStore implements Store {
       throw integrityError(`request ${id} already exists in ${this.where("requests", id)}; requests are immutable`, "Create a new request instead (guard generates fresh ids).");
     }
     this.place.requests.set(id, JSON.stringify(signed));
+    if (signed.request.breakGlass) this.place.breakGlass.add(id);
   }
 
   async getRequest(id: string): Promise<SignedRequest | null> {
@@ -96,6 +102,12 @@ class MemoryStore implements Store {
 
   async listOpenRequests(now: number): Promise<RequestList> {
     return this.listed([...this.place.requests.keys()], (r) => Date.parse(r.request.expiresAt) > now && !this.place.consumptions.has(r.request.id));
+  }
+
+  async listBreakGlassRequests(): Promise<RequestList> {
+    // Through the index, as the file store reads it: an entry naming another request, or one no longer
+    // stored, is passed over; a record that cannot be read is listed apart (it may be break-glass).
+    return this.listed([...this.place.breakGlass].filter((id) => REQUEST_ID_RE.test(id)), (r) => Boolean(r.request.breakGlass));
   }
 
   async listRequestIds(prefix: string): Promise<string[]> {

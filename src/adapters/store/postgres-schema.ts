@@ -330,6 +330,12 @@ CREATE INDEX guard_requests_binding ON guard_requests (binding_key, expires_at);
 CREATE INDEX guard_requests_expiry ON guard_requests (expires_at);
 `;
 
+/**
+ * The rows the break-glass index of version 6 holds (a query must spell it exactly so for the planner to
+ * use the index): every row guard may read as a break-glass request.
+ */
+export const BREAK_GLASS_PREDICATE = "guard_request_break_glass(body) IS NOT FALSE";
+
 /** The arguments of guard_prune(), as GRANT and has_function_privilege name it. */
 export const PRUNE_FUNCTION = "guard_prune(timestamptz, bigint, text, text[], bigint, bigint, bigint, text, text)";
 
@@ -472,6 +478,32 @@ CREATE INDEX guard_audit_by_request ON guard_audit (guard_audit_request(body), s
 ANALYZE guard_audit;
 `;
 
+/**
+ * Version 6: `guard requests --review` and the one-unreviewed-break-glass-run check read only break-glass
+ * requests, not all of history (issue 18). guard_request_break_glass(body) reads `request.breakGlass` as
+ * JSON.parse does (jsonb: the last of repeated keys, escapes decoded): true when it is present and neither
+ * false nor null, false otherwise, and NULL when the body does not decode (not JSON, a \u0000 or lone
+ * surrogate jsonb refuses, nested too deep). A partial index holds the rows for which it is not false, so
+ * a row guard might read as break-glass is never left out, whoever inserted it and however it is spelled;
+ * the store keeps those whose record says break-glass and lists undecodable ones as damaged. The function
+ * cannot fail (an INSERT must not fail on it) and is executable by PUBLIC (the listing's query calls it
+ * as the role that reads).
+ * The migration builds the index over the existing rows once; guard_prune's deletes remove their entries.
+ */
+const V6 = `
+CREATE FUNCTION guard_request_break_glass(body text) RETURNS boolean
+  -- PARALLEL RESTRICTED: an EXCEPTION block starts a subtransaction, which a parallel worker cannot.
+  LANGUAGE plpgsql IMMUTABLE PARALLEL RESTRICTED SET search_path = pg_catalog AS $fn$
+BEGIN
+  RETURN coalesce((body::jsonb -> 'request' -> 'breakGlass') NOT IN ('false'::jsonb, 'null'::jsonb), false);
+EXCEPTION WHEN others THEN
+  RETURN NULL;
+END
+$fn$;
+
+CREATE INDEX guard_requests_break_glass ON guard_requests (created_at DESC, id DESC) WHERE ${BREAK_GLASS_PREDICATE};
+`;
+
 /** In order; versions are 1, 2, 3, … without gaps. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "requests, approvals, consumptions, audit; append-only triggers; notifications", sql: V1 },
@@ -479,6 +511,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, description: "requests indexed by binding key and expiry: lookups and listings read only unexpired rows", sql: V3 },
   { version: 4, description: "retention: guard_prune() (EXECUTE granted by the owner) is the only way rows are removed", sql: V4 },
   { version: 5, description: "audit events indexed by time, type and request: audit log with filters reads only what can match", sql: V5 },
+  { version: 6, description: "break-glass requests indexed: requests --review reads only them", sql: V6 },
 ];
 
 /** The schema version this build of guard expects. */

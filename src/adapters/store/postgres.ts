@@ -6,6 +6,7 @@ import { deniedError, ExitCode, GuardError, integrityError, usageError } from ".
 import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
 import { PRUNE_FUNCTION,
   AUDIT_TYPE_PATTERN,
+  BREAK_GLASS_PREDICATE,
   CONSUMED_PREDICATE,
   CONSUMED_REQUEST_ID,
   LOCK_CLASS,
@@ -476,6 +477,16 @@ class PostgresStore implements Store {
           AND NOT EXISTS (SELECT 1 FROM guard_consumptions c WHERE c.request_id = r.id)`,
       [now],
     );
+  }
+
+  /**
+   * The rows the break-glass index holds (schema version 6: every row guard may read as break-glass,
+   * computed by the database from the body), keeping those whose record says break-glass; a row that
+   * cannot be read is listed as damaged.
+   */
+  async listBreakGlassRequests(): Promise<RequestList> {
+    const listed = await this.listWhere("listing break-glass requests", `SELECT id, body FROM guard_requests WHERE ${BREAK_GLASS_PREDICATE}`, []);
+    return { requests: listed.requests.filter((r) => r.request.breakGlass), damaged: listed.damaged };
   }
 
   private async listWhere(what: string, text: string, values: unknown[]): Promise<RequestList> {

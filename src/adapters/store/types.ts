@@ -40,6 +40,16 @@ export interface Store {
    * (denied); callers judge each one.
    */
   listOpenRequests(now: number): Promise<RequestList>;
+  /**
+   * The stored requests whose record says break-glass (`request.breakGlass`), newest first, with any
+   * record that could not be read but may be one listed apart: what `guard requests --review` and the
+   * "one unreviewed break-glass run at a time" check read, without touching other history. Found through
+   * an index (file store: index/break-glass; PostgreSQL: a partial index, schema version 6) that anyone
+   * who can write the store can write: an entry naming another request is passed over, and callers still
+   * verify every record and judge its review against the policy. A removed entry hides a request from
+   * this listing, as removing the request would (`audit verify` reports it).
+   */
+  listBreakGlassRequests(): Promise<RequestList>;
 
   /**
    * The ids of the stored requests that start with `prefix` ("r-" and a few base32 characters), sorted,
