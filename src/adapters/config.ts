@@ -100,6 +100,19 @@ export async function resolveSettings(opts: ResolveOptions): Promise<Settings> {
     );
   }
 
+  // --- key (before the policy: `guard whoami` shows it even when no policy is configured) ------------
+  let key: string | null = null;
+  let keySource: KeySettingSource = "default";
+  if (flags.key !== undefined) {
+    if (flags.key.trim() === "") throw usageError("--key is empty", "pass the path of an SSH key, or leave --key out");
+    [key, keySource] = [flags.key, "flag"];
+  } else if (env.GUARD_KEY !== undefined) {
+    // An empty GUARD_KEY is passed on as set: the signer refuses it with its own message.
+    [key, keySource] = [env.GUARD_KEY, "env"];
+  } else if (project?.values.has("key")) {
+    [key, keySource] = [configPath(project, "key", home) as string, "config"];
+  }
+
   // --- policy -----------------------------------------------------------------------------------
   const flagPolicy = flagValue(flags.policy, "--policy", cwd, home);
   const envPolicy = envValue(env.GUARD_POLICY, "GUARD_POLICY", cwd, home);
@@ -120,7 +133,7 @@ export async function resolveSettings(opts: ResolveOptions): Promise<Settings> {
   else if (systemPolicy !== undefined) [policyDir, policySource] = [systemPolicy, "system"];
   else {
     const looked = project ? `${project.path} has no \`policies:\`` : `no ${PROJECT_CONFIG_NAME} in ${cwd} or any directory above it`;
-    throw new NoPolicyError(`no policy found (${looked})`, NO_POLICY_HINT);
+    throw new NoPolicyError(`no policy found (${looked})`, NO_POLICY_HINT, { key, keySource });
   }
 
   // --- store ------------------------------------------------------------------------------------
@@ -142,19 +155,6 @@ export async function resolveSettings(opts: ResolveOptions): Promise<Settings> {
   else if (projectStore !== undefined) [store, storeSource] = [projectStore, "config"];
   else if (systemStore !== undefined) [store, storeSource] = [systemStore, "system"];
   else [store, storeSource] = [`file:${join(stateHome(env, home), "access-guard")}`, "default"];
-
-  // --- key --------------------------------------------------------------------------------------
-  let key: string | null = null;
-  let keySource: KeySettingSource = "default";
-  if (flags.key !== undefined) {
-    if (flags.key.trim() === "") throw usageError("--key is empty", "pass the path of an SSH key, or leave --key out");
-    [key, keySource] = [flags.key, "flag"];
-  } else if (env.GUARD_KEY !== undefined) {
-    // An empty GUARD_KEY is passed on as set: the signer refuses it with its own message.
-    [key, keySource] = [env.GUARD_KEY, "env"];
-  } else if (project?.values.has("key")) {
-    [key, keySource] = [configPath(project, "key", home) as string, "config"];
-  }
 
   return {
     policyDir,

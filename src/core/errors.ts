@@ -98,9 +98,15 @@ export class PolicyError extends GuardError {
 
 /** No policy directory is configured at all (not an invalid one): `guard whoami` still answers without one. */
 export class NoPolicyError extends PolicyError {
-  constructor(message: string, hint?: string) {
+  /**
+   * The key setting resolved before the policy was found missing (flag, GUARD_KEY or `key:` in the
+   * project configuration), so that `guard whoami` shows the key guard would sign with.
+   */
+  readonly keySetting: { key: string | null; keySource: "flag" | "env" | "config" | "default" } | null;
+  constructor(message: string, hint?: string, keySetting: NoPolicyError["keySetting"] = null) {
     super(message, [], hint);
     this.name = "NoPolicyError";
+    this.keySetting = keySetting;
   }
 }
 

@@ -50,6 +50,20 @@ describe("guard whoami, in process", () => {
     expect(await exitCodeOf(rt, () => whoamiCommand({ json: true }, rt)), rt.stderr()).toBe(0);
     expect(JSON.parse(rt.stdout())).toMatchObject({ key: { path: p.people.carol!.key }, principal: null, mode: null, policy: null, store: null });
   });
+
+  it("no policy configured, but `key:` in guard.config.yaml: that key, as the configuration's (not the default one)", async () => {
+    const { GUARD_POLICY: _unset, GUARD_KEY: _unsetKey, ...env } = p.env;
+    const dir = join(p.dir, "key-only-project");
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "guard.config.yaml"), `key: ${p.people.dave!.key}\n`);
+    const rt = testRuntime({ env, cwd: dir, now: NOW });
+    expect(await exitCodeOf(rt, () => whoamiCommand({ json: true }, rt)), rt.stderr()).toBe(0);
+    expect(JSON.parse(rt.stdout())).toMatchObject({ key: { path: p.people.dave!.key, source: "config" }, principal: null, policy: null });
+    // GUARD_KEY still wins over the file, as it does with a policy.
+    const rt2 = testRuntime({ env: { ...env, GUARD_KEY: p.people.carol!.key }, cwd: dir, now: NOW });
+    expect(await exitCodeOf(rt2, () => whoamiCommand({ json: true }, rt2)), rt2.stderr()).toBe(0);
+    expect(JSON.parse(rt2.stdout())).toMatchObject({ key: { path: p.people.carol!.key, source: "env" } });
+  });
 });
 
 describe("guard init, in process", () => {
