@@ -54,12 +54,14 @@ function newId() {
 
 /**
  * Put `count` historic copies of `template` (a SignedRequest made by the CLI) into `store`, signed with
- * `keyFile` (whose public line is `publicLine`). `now` is the store's clock. Returns the time it took.
+ * `keyFile` (whose public line is `publicLine`). `now` is the store's clock. Returns what the audit log
+ * needs of each, oldest first: { id, digest, argv, createdMs, consumedMs (null: expired unanswered) }.
  */
 export async function writeHistory({ mod, store, template, keyFile, publicLine, count, now, batch = 32, samples = [] }) {
   const key = opensshEd25519(keyFile);
   const publicKey = Buffer.from(publicLine.split(/\s+/)[1], "base64");
   const ttl = Date.parse(template.request.expiresAt) - Date.parse(template.request.createdAt);
+  const facts = new Array(count);
   const make = (i) => {
     const created = now - 2 * DAY - Math.floor((i / count) * 363 * DAY);
     const argv = [...template.request.argv];
@@ -82,6 +84,7 @@ export async function writeHistory({ mod, store, template, keyFile, publicLine, 
       signatureType: "ssh-ed25519",
       signatureBytes: sign(null, data, key),
     });
+    facts[count - 1 - i] = { id: request.id, digest: mod.requestDigest(request), argv, createdMs: created, consumedMs: i % 10 !== 9 ? created + 60_000 : null };
     return { request, signature };
   };
   for (let i = 0; i < count; i += batch) {
@@ -94,8 +97,8 @@ export async function writeHistory({ mod, store, template, keyFile, publicLine, 
         if ((i + k) % 10 !== 9) {
           await store.consume({
             requestId: signed.request.id,
-            requestDigest: mod.requestDigest(signed.request),
-            consumedAt: new Date(Date.parse(signed.request.createdAt) + 60_000).toISOString(),
+            requestDigest: facts[count - 1 - (i + k)].digest,
+            consumedAt: new Date(facts[count - 1 - (i + k)].consumedMs).toISOString(),
             by: { principal: template.request.requester.principal, fingerprint: template.request.requester.fingerprint },
             host: "bench",
             pid: 4242,
@@ -105,6 +108,46 @@ export async function writeHistory({ mod, store, template, keyFile, publicLine, 
       }),
     );
   }
+  return facts;
+}
+
+/** The event types a request's life leaves in the audit log, in order (approvals aside: see historyBursts). */
+const LIFE = ["request.created", "run.intent", "request.consumed", "run.started", "run.finished"];
+
+/**
+ * The audit events of the history, as bursts for writeAuditLog: for each historic request, the events
+ * the CLI wrote for the template request's life (`templateEvents`: request.created; then, for one that
+ * was consumed, run.intent, request.consumed, run.started and run.finished), with the historic request's
+ * id, digest, argv, a run id of its own and its times. No approval.recorded: the history holds no
+ * approval records, and `audit verify` rightly reports an approval event whose record is missing.
+ */
+export function historyBursts(facts, templateEvents, template) {
+  const id = template.request.id;
+  const byType = new Map();
+  for (const e of templateEvents) if (e.data?.requestId === id && LIFE.includes(e.type)) byType.set(e.type, e);
+  for (const t of LIFE) if (!byType.has(t)) throw new Error(`the template request's life has no ${t} event (got ${[...byType.keys()].join(", ")})`);
+  const runId = byType.get("run.started").data.runId;
+  const digest = byType.get("request.created").data.requestDigest;
+  const texts = LIFE.map((t) => {
+    const e = byType.get(t);
+    return { type: t, actor: e.actor, data: JSON.stringify(e.data) };
+  });
+  return facts.map((f, n) => {
+    const life = f.consumedMs === null ? texts.slice(0, 1) : texts;
+    return {
+      timeMs: f.createdMs,
+      events: life.length,
+      drafts: () => {
+        const run = `run-${randomBytes(16).toString("hex")}`;
+        return life.map(({ type, actor, data: text }, k) => {
+          const data = JSON.parse(text.replaceAll(id, f.id).replaceAll(digest, f.digest).replaceAll(runId, run));
+          if ("argv" in data) data.argv = f.argv;
+          if (type === "run.finished") data.durationMs = 40 + (n % 997);
+          return { type, actor, data, at: k === 0 ? 0 : f.consumedMs - f.createdMs + (k - 2) + (type === "run.finished" ? data.durationMs : 0) };
+        });
+      },
+    };
+  });
 }
 
 /**

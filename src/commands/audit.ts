@@ -8,7 +8,8 @@
 import type { CommonOptions } from "./options.js";
 import { ExitCode, GuardError, usageError } from "../core/errors.js";
 import { AuditVerifier, consumedNeverStarted, crossCheckConsumptions, crossCheckRecords, type AuditReport, type StoreRecords } from "../core/audit.js";
-import { approvalMessage, requestDigest, requestMessage } from "../core/request.js";
+import { approvalMessage, requestMessage } from "../core/request.js";
+import { sha256Hex } from "../core/canonical.js";
 import { parseAuthorizedKey } from "../core/sshkey.js";
 import { parseSshSig, verifySshSig } from "../core/sshsig.js";
 import { parseDuration } from "../core/duration.js";
@@ -225,9 +226,11 @@ export async function verifyStore(store: Store, opts: { anchor?: { seq: number; 
   const breakGlassIndexed = new Set((await store.listBreakGlassRequests()).requests.map((r) => r.request.id));
   const checkRequest = (signed: SignedRequest, where: string): void => {
     const req = signed.request;
-    requests.push({ id: req.id, digest: requestDigest(req) });
+    // The canonical form once: the digest is its SHA-256 (requestDigest), and the signature is over it.
+    const message = requestMessage(req);
+    requests.push({ id: req.id, digest: sha256Hex(message) });
     const key = parseAuthorizedKey(req.requester.key);
-    const ok = key.ok && key.key.fingerprint === req.requester.fingerprint && verifySshSig(signed.signature, requestMessage(req), SIG_NAMESPACE.request, [key.key]).ok;
+    const ok = key.ok && key.key.fingerprint === req.requester.fingerprint && verifySshSig(signed.signature, message, SIG_NAMESPACE.request, [key.key]).ok;
     if (!ok) recordProblems.push(`request ${esc(req.id)}${where}: its signature does not verify (the record was altered)`);
   };
   const checkApprovals = (id: string, stored: SignedApproval[], where: string): void => {

@@ -27,12 +27,27 @@ function serialize(value: unknown, depth: number): string {
       return JSON.stringify(value);
     case "object": {
       if (depth >= MAX_DEPTH) throw new TypeError(`canonicalJson: nested more than ${MAX_DEPTH} levels`);
-      if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? "null" : serialize(v, depth + 1))).join(",")}]`;
+      // Plain loops and one string: this runs for every record `audit verify` checks (a request's
+      // environment alone is a hundred small objects), and map/filter/join allocate on every level.
+      if (Array.isArray(value)) {
+        let out = "[";
+        for (let i = 0; i < value.length; i++) {
+          const v: unknown = value[i];
+          out += `${i === 0 ? "" : ","}${v === undefined ? "null" : serialize(v, depth + 1)}`;
+        }
+        return `${out}]`;
+      }
       const obj = value as Record<string, unknown>;
-      const keys = Object.keys(obj)
-        .filter((k) => obj[k] !== undefined)
-        .sort();
-      return `{${keys.map((k) => `${JSON.stringify(k)}:${serialize(obj[k], depth + 1)}`).join(",")}}`;
+      const keys = Object.keys(obj).sort();
+      let out = "{";
+      let first = true;
+      for (const k of keys) {
+        const v = obj[k];
+        if (v === undefined) continue;
+        out += `${first ? "" : ","}${JSON.stringify(k)}:${serialize(v, depth + 1)}`;
+        first = false;
+      }
+      return `${out}}`;
     }
     default:
       throw new TypeError(`canonicalJson: cannot encode ${typeof value}`);
