@@ -1,7 +1,8 @@
 /**
- * Shell completion, from the built CLI. `guard __complete` carries the logic and is tested directly
- * (against what `--help` lists, at every level, so nothing drifts); each shell's shim is then driven in
- * the real shell: bash through its completion function with COMP_WORDS set as readline does, zsh in its
+ * Shell completion, from the built CLI. `guard __complete` carries the logic, tested in process at
+ * every level against what `--help` lists, so nothing drifts (test/commands/completion.test.ts), and
+ * here through the built CLI at the top level and where it must fail quietly; each shell's shim is then
+ * driven in the real shell: bash through its completion function with COMP_WORDS set as readline does, zsh in its
  * line editor under tmux (compsys runs only there), fish through `complete -C`, its own engine.
  * zsh, fish and tmux are Debian packages .ci/run installs: under CI=true a missing one fails these tests
  * rather than skipping them.
@@ -28,7 +29,6 @@ const has = (tool: string): boolean => {
 /** Outside CI a shell that is not installed skips its tests (saying so); in CI it fails them. */
 const missing = (tool: string): boolean => !has(tool) && !process.env.CI;
 const BASH_COMPLETION = "/usr/share/bash-completion/bash_completion";
-const ENVIRONMENTS = ["dev", "development", "live", "prd", "prod", "production", "staging", "stg"];
 
 let world: World;
 let scripts: Record<"bash" | "zsh" | "fish", string>;
@@ -80,67 +80,21 @@ async function helpListing(path: string[]): Promise<{ options: string[]; command
 }
 
 describe("guard __complete (the logic every shell's shim asks)", () => {
-  it("every command and option that --help lists is offered, at every level (no drift)", async () => {
-    let level: string[][] = [[]];
-    let checked = 0;
-    while (level.length) {
-      const next: string[][] = [];
-      await Promise.all(
-        level.map(async (path) => {
-          const listing = await helpListing(path);
-          const opts = await ask([...path, "-"]);
-          const subs = await ask([...path, ""]);
-          expect([path, opts.values.filter((o) => o !== "--").sort()]).toEqual([path, [...listing.options].sort()]);
-          if (listing.commands.length) expect([path, [...subs.values].sort()]).toEqual([path, [...listing.commands].sort()]);
-          for (const c of listing.commands) if (c !== "help") next.push([...path, c]);
-          checked++;
-        }),
-      );
-      level = next;
-    }
-    expect(checked).toBeGreaterThan(15);
+  // Every level of the command table, the answers for partial command lines, environments and request
+  // ids: in process (test/commands/completion.test.ts). Here the built CLI's top level.
+  it("every command and option that the top level's --help lists is offered (no drift)", async () => {
+    const listing = await helpListing([]);
+    const opts = await ask(["-"]);
+    const subs = await ask([""]);
+    expect(opts.values.filter((o) => o !== "--").sort()).toEqual([...listing.options].sort());
+    expect([...subs.values].sort()).toEqual([...listing.commands].sort());
+    expect(listing.commands.length).toBeGreaterThan(10);
+    expect((await ask(["run", "--env", "pr"])).values).toEqual(["prd", "prod", "production"]);
+    expect((await ask(["approve", ""])).values).toEqual([pendingId]);
   });
 
   it("is hidden: --help does not list it", async () => {
     expect((await helpListing([])).commands).not.toContain("__complete");
-  });
-
-  it.each<[string[], string, string[]]>([
-    [["ru"], ":none", ["run"]],
-    [["run", "--e"], ":none", ["--env"]],
-    [["policy", "l"], ":none", ["lint"]],
-    [["help", "p"], ":none", ["policy"]],
-    [["policy", "help", ""], ":none", ["lint", "test", "schema"]],
-    [["completion", ""], ":none", ["bash", "zsh", "fish"]],
-    [["run", "--policy", "pol"], ":dirs", []],
-    [["run", "--key", ""], ":files", []],
-    [["run", "--env", "production", "--", "maintenance/purge"], ":command 4", []],
-    [["run", "--env=production", "ls", "-"], ":command 2", []],
-    [["check", "maintenance/rep"], ":command 1", []],
-    [["run", "--store", "file:/tmp/x", "--js"], ":none", ["--json"]],
-    [["run", "--reason", "check", "--js"], ":none", ["--json"]],
-    [["audit", "verify", "--anchor", "1:abc", "--js"], ":none", ["--json"]],
-    [["run", "--wait", ""], ":none", []],
-    [["approve", "--yes", "x"], ":none", []],
-    [["whoami", "extra", ""], ":none", []],
-  ])("%j → %s %j", async (words, directive, values) => {
-    expect(await ask(words)).toEqual({ directive, values });
-  });
-
-  it("environment names and aliases from the policy for --env and --confirm (also --env=, and bash's split `--env` `=`)", async () => {
-    expect((await ask(["run", "--env", ""])).values).toEqual(ENVIRONMENTS);
-    expect((await ask(["check", "--env", "pr"])).values).toEqual(["prd", "prod", "production"]);
-    expect((await ask(["run", "--confirm", "st"])).values).toEqual(["staging", "stg"]);
-    expect((await ask(["run", "--env=st"])).values).toEqual(["--env=staging", "--env=stg"]);
-    expect((await ask(["run", "--env", "="])).values).toEqual(ENVIRONMENTS.map((e) => `=${e}`));
-    expect((await ask(["run", "--env", "=", "de"])).values).toEqual(["dev", "development"]);
-  });
-
-  it("request ids for approve, deny, show and --request, from the store (open requests only)", async () => {
-    for (const words of [["approve", ""], ["deny", "r-"], ["show", ""], ["run", "--request", ""], ["approve", "--yes", ""]]) {
-      expect([words, (await ask(words)).values]).toEqual([words, [pendingId]]);
-    }
-    expect((await ask(["approve", "r-zz"])).values).toEqual([]);
   });
 
   it("a store or policy that cannot be read gives no candidates, no error, and creates nothing", async () => {

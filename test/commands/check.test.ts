@@ -8,7 +8,7 @@
  * `guard check` through the built CLI: its JSON on stdout and the decision as the process's exit code.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { checkCommand } from "../../src/commands/check.js";
 import { standardPolicy } from "../e2e/world.js";
@@ -138,5 +138,35 @@ describe("guard check, in process", () => {
     const rt = p.runtime({ env: { ...STAGING, ...NO_KUBE } });
     await exitCodeOf(rt, () => checkCommand(["./maintenance/report-lb-state.sh"], { json: true }, rt));
     expect(rt.opened).toEqual([p.env.GUARD_STORE]);
+  });
+});
+
+describe("I3: CI variables change the format, never the decision (in process)", () => {
+  // Once 20 spawned `guard check`s (test/ci/actions.test.ts, which keeps `guard run`'s half of I3 and
+  // the annotations and step summary of check through the built CLI).
+  const cases: Array<[string, string[], Record<string, string>]> = [
+    ["allowed report", ["./maintenance/report-lb-state.sh"], PROD],
+    ["purge needs approval", ["./maintenance/purge-lb-state.sh", "--all"], PROD],
+    ["migration drop denied", ["./maintenance/migrate-lb-schema.sh", "--drop-all"], PROD],
+    ["conflicting target", ["./maintenance/purge-lb-state.sh", "--env", "staging"], PROD],
+    ["development by default", ["./maintenance/purge-lb-state.sh"], {}],
+  ];
+  const ciEnvs: Array<Record<string, string>> = [{ CI: "true" }, { GITHUB_ACTIONS: "true", CI: "true" }, { GITLAB_CI: "true", CI: "true" }];
+  let n = 0;
+
+  it.each(cases)("check --json: %s is decided the same with and without CI variables", async (_name, argv, env) => {
+    const plain = p.runtime({ as: "dave", env: { ...env, ...NO_KUBE, CI: undefined, GITHUB_ACTIONS: undefined, GITLAB_CI: undefined } });
+    const code = await exitCodeOf(plain, () => checkCommand(argv, { json: true }, plain));
+    expect([0, 75, 77]).toContain(code);
+    const decided = JSON.parse(plain.stdout()) as Record<string, unknown>;
+    for (const ci of ciEnvs) {
+      const summary = join(p.dir, `summary-${++n}.md`);
+      await writeFile(summary, "");
+      const rt = p.runtime({ as: "dave", env: { ...env, ...NO_KUBE, ...ci, GITHUB_STEP_SUMMARY: summary } });
+      expect([ci, await exitCodeOf(rt, () => checkCommand(argv, { json: true }, rt))]).toEqual([ci, code]);
+      expect(JSON.parse(rt.stdout())).toEqual(decided);
+      // Under GitHub Actions the format did change: a step summary was written.
+      if (ci.GITHUB_ACTIONS) expect(await readFile(summary, "utf8")).toContain("### guard check: ");
+    }
   });
 });

@@ -17,7 +17,7 @@ export interface Project {
   people: Record<string, Person>;
   env: Record<string, string>;
   /** A runtime in the project directory, as `who` (their key) with `env` on top; undefined removes a variable. */
-  runtime(opts?: { as?: string; env?: Record<string, string | undefined>; now?: number; place?: MemoryPlace; cwd?: string; stdin?: StdinKind }): TestRuntime;
+  runtime(opts?: { as?: string; env?: Record<string, string | undefined>; now?: number; place?: MemoryPlace; cwd?: string; stdin?: StdinKind; realStore?: boolean }): TestRuntime;
   cleanup(): Promise<void>;
 }
 
@@ -58,7 +58,7 @@ export async function makeProject(opts: { policy?: (people: Record<string, Perso
         if (v === undefined) delete e[k];
         else e[k] = v;
       }
-      return testRuntime({ env: e, cwd: o.cwd ?? dir, now: o.now ?? NOW, place: o.place, stdin: o.stdin });
+      return testRuntime({ env: e, cwd: o.cwd ?? dir, now: o.now ?? NOW, place: o.place, stdin: o.stdin, realStore: o.realStore });
     },
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };

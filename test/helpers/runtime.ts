@@ -9,6 +9,7 @@ import { Writable } from "node:stream";
 import { randomBytes } from "node:crypto";
 import { MemoryPlace, openMemoryStore } from "../../src/adapters/store/memory.js";
 import { loadSigner } from "../../src/adapters/signer.js";
+import { openStore } from "../../src/adapters/store/open.js";
 import type { OutStream } from "../../src/adapters/output.js";
 import type { Runtime } from "../../src/runtime.js";
 import type { StdinKind } from "../../src/adapters/stdin.js";
@@ -25,7 +26,11 @@ export interface TestRuntime extends Runtime {
   readonly opened: string[];
 }
 
-export function testRuntime(opts: { env: Record<string, string>; cwd: string; now: number; place?: MemoryPlace; stdin?: StdinKind }): TestRuntime {
+/**
+ * `realStore`: open the store the location names (guard's own openStore: a file store or PostgreSQL)
+ * instead of the memory store, for commands whose behaviour over a real store's indexes is under test.
+ */
+export function testRuntime(opts: { env: Record<string, string>; cwd: string; now: number; place?: MemoryPlace; stdin?: StdinKind; realStore?: boolean }): TestRuntime {
   const capture = (): { stream: OutStream; text: () => string } => {
     let text = "";
     const stream = new Writable({
@@ -68,9 +73,9 @@ export function testRuntime(opts: { env: Record<string, string>; cwd: string; no
       for (const h of [...interruptHandlers]) h();
     },
     randomBytes: (n) => randomBytes(n),
-    openStore: async (url) => {
+    openStore: async (url, o) => {
       opened.push(url);
-      return openMemoryStore(place, { now: () => opts.now });
+      return opts.realStore ? openStore(url, o) : openMemoryStore(place, { now: () => opts.now });
     },
     loadSigner,
     exitCode: undefined,

@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type SpawnOptions } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,16 +17,16 @@ import { makeConsumption, makeDraft, makeRequest } from "./fixtures.js";
  */
 
 const WORKER = `
-import { existsSync } from "node:fs";
 import { openFileStore } from "./store.mjs";
 import { AuditVerifier } from "./store.mjs";
 const [cmd, dir, arg] = process.argv.slice(2);
-const go = process.env.GO_FILE;
 const say = (o) => process.stdout.write(JSON.stringify(o) + "\\n");
 try {
   const store = await openFileStore(dir, { create: cmd === "fill", lockTimeoutMs: 60000 });
   say({ ready: true });
-  while (go && !existsSync(go)) await new Promise((r) => setTimeout(r, 2));
+  // Released by a line on stdin, written to every worker at once: no polling while the others start.
+  await new Promise((r) => process.stdin.once("data", r).once("end", r));
+  process.stdin.destroy();
   if (cmd === "consume") {
     say({ ok: await store.consume({ requestId: arg, requestDigest: "12".repeat(32), consumedAt: new Date().toISOString(), by: { principal: "alice", fingerprint: "SHA256:a" }, host: "h", pid: process.pid }) });
   } else if (cmd === "append") {
@@ -71,15 +71,17 @@ type Reply = { ready?: boolean; ok?: boolean; appended?: number; verified?: bool
 
 /** Start n workers, release them together once all are ready, and collect each one's final reply. */
 async function race(n: number, args: string[], opts: SpawnOptions = {}, command = process.execPath, prefix: string[] = []): Promise<Reply[]> {
-  const go = join(work, `go-${Math.random().toString(36).slice(2)}`);
   let ready = 0;
   let release!: () => void;
   const allReady = new Promise<void>((r) => (release = r));
   const arrived = () => {
     if (++ready === n) release();
   };
+  const children: ChildProcess[] = [];
   const runs = Array.from({ length: n }, () => {
-    const child = spawn(command, [...prefix, worker, ...args], { ...opts, env: { ...process.env, GO_FILE: go }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, [...prefix, worker, ...args], { ...opts, stdio: ["pipe", "pipe", "pipe"] });
+    children.push(child);
+    child.stdin!.on("error", () => undefined); // a worker that failed before the release has no reader
     let out = "";
     let err = "";
     let sawReady = false;
@@ -104,7 +106,7 @@ async function race(n: number, args: string[], opts: SpawnOptions = {}, command 
     });
   });
   await Promise.race([allReady, Promise.all(runs)]);
-  await writeFile(go, "");
+  for (const child of children) child.stdin!.end("go\n");
   return Promise.all(runs);
 }
 
