@@ -90,7 +90,9 @@ export interface FileStoreOptions {
   lockTimeoutMs?: number;
 }
 
-const REQUEST_FILE_RE = /^r-[a-z2-7]{20}\.json$/;
+/** The request id pattern (core/ids.ts), without its anchors, for the names built from it. */
+const ID = REQUEST_ID_RE.source.slice(1, -1);
+const REQUEST_FILE_RE = new RegExp(`^${ID}\\.json$`);
 const APPROVAL_FILE_RE = /^[0-9a-f]{64}\.json$/;
 const TEMP_FILE_RE = /^\..+\.tmp$/;
 /** The entries of <store>/index this version writes; prune removes any other (it may hold offsets into the old log). */
@@ -100,7 +102,7 @@ const MAX_RECORD_BYTES = 1 << 20;
 const POLL_MS = 250;
 /** An index entry: the request's expiry (epoch ms) and its id. */
 const ID_PREFIX_RE = /^r-[a-z2-7]{0,20}$/;
-const INDEX_ENTRY_RE = /^(\d{1,16})-(r-[a-z2-7]{20})$/;
+const INDEX_ENTRY_RE = new RegExp(`^(\\d{1,16})-(${ID})$`);
 /** Read size for the audit log: large reads, few system calls. */
 const AUDIT_CHUNK = 1 << 20;
 /** The seek index has an entry about every this many bytes of log (about 500 events). */
