@@ -361,7 +361,7 @@ describe("schema version 6: the break-glass index", () => {
     const normal = makeRequest();
     for (const r of [old, normal]) await plant(schema, r.request.id, canonicalJson(r)); // as version 5's putRequest stored them (binding key aside)
     const store = await reopen(`${db.url}?schema=${schema}`);
-    expect(await sql(db.url, `SELECT max(version)::int AS v FROM ${schema}.guard_schema_version`)).toEqual([{ v: 6 }]);
+    expect(await sql(db.url, `SELECT max(version)::int AS v FROM ${schema}.guard_schema_version`)).toEqual([{ v: SCHEMA_VERSION }]);
     const recent = glass();
     await store.putRequest(recent);
     expect((await store.listBreakGlassRequests()).requests.map((r) => r.request.id).sort()).toEqual([old.request.id, recent.request.id].sort());
