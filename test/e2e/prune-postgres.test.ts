@@ -35,7 +35,7 @@ const ownerUrl = urlFor(database, owner);
 const userUrl = urlFor(database, user);
 const maintUrl = urlFor(database, maint);
 /** Copies of the database as the history leaves it (CREATE DATABASE … TEMPLATE), one per test that prunes while others write. */
-const copies = ["held", "named", "twice"].map((what) => `${database}_${what}`);
+const copies = ["held", "named", "twice", "locked"].map((what) => `${database}_${what}`);
 
 describe("issue 18: guard store prune on PostgreSQL", () => {
   let w: World;
@@ -185,12 +185,16 @@ describe("issue 18: guard store prune on PostgreSQL", () => {
    * so guard_prune's DELETE of the events waits for it (up to its lock_timeout, 10 s) until `release`.
    * `prune` is the CLI's result once released.
    */
-  async function holdPrune(copy: string, args: string[]): Promise<{ prune: ReturnType<typeof guard>; pid: number; release(): Promise<void> }> {
+  async function holdPrune(
+    copy: string,
+    args: string[],
+    lock = "SELECT 1 FROM guard_audit WHERE seq = 1 FOR UPDATE",
+  ): Promise<{ prune: ReturnType<typeof guard>; pid: number; blockerPid: number; blocker: pg.Client; release(): Promise<void> }> {
     const blocker = new pg.Client({ connectionString: urlFor(copy, owner) });
     await blocker.connect();
     try {
       await blocker.query("BEGIN");
-      await blocker.query("SELECT 1 FROM guard_audit WHERE seq = 1 FOR UPDATE");
+      await blocker.query(lock);
       const blockerPid = (await blocker.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
       const prune = guard(w, ["store", "prune", ...args], { env: as(urlFor(copy, maint)) });
       let pid: number | undefined;
@@ -203,8 +207,10 @@ describe("issue 18: guard store prune on PostgreSQL", () => {
       return {
         prune,
         pid,
+        blockerPid,
+        blocker,
         release: async () => {
-          await blocker.query("ROLLBACK");
+          await blocker.query("COMMIT");
           await blocker.end();
         },
       };
@@ -236,8 +242,8 @@ describe("issue 18: guard store prune on PostgreSQL", () => {
       const run = await guard(w, ["run", "--", "true"], { as: "alice", env: as(urlFor(copy, user)) });
       expect(run.stderr).toBe("");
       expect(run.code).toBe(0);
-      expect(await sql(ADMIN_URL, "SELECT $2 = ANY (pg_blocking_pids($1)) AS waiting", [held.pid, held.pid])).toEqual([{ waiting: false }]);
-      expect((await sql(ADMIN_URL, "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1", [held.pid]))[0]).toEqual({ wait_event_type: "Lock" });
+      // …and the prune is still in its DELETE, waiting only for the blocker.
+      expect(await sql(ADMIN_URL, "SELECT pg_blocking_pids(pid) AS blockers, wait_event_type, query LIKE '%FROM guard_prune(%' AS pruning FROM pg_stat_activity WHERE pid = $1", [held.pid])).toEqual([{ blockers: [held.blockerPid], wait_event_type: "Lock", pruning: true }]);
     } finally {
       await held.release();
     }
@@ -298,5 +304,26 @@ describe("issue 18: guard store prune on PostgreSQL", () => {
     const after = await guard(w, ["store", "prune", "--older-than", "8d", "--archive-dir", join(w.dir, "archive-third"), "--json"], { env: as(urlFor(copy, maint)) });
     expect(after.code).toBe(0);
     expect((JSON.parse(after.stdout) as { retired: string[] }).retired).toEqual([]);
+  });
+
+  it("an event naming a retired request appended while the prune waits for the append lock (the check under the lock), in a body the database cannot decode: refused too (74)", async () => {
+    const copy = copies[3]!;
+    // The owner holds the append lock: the prune has deleted and waits for it at its last step.
+    const held = await holdPrune(copy, ["--older-than", "8d", "--archive-dir", join(w.dir, "archive-locked")], "SELECT 1 FROM guard_audit_lock FOR UPDATE");
+    let seq: number;
+    try {
+      // \u0000: jsonb refuses the body, so guard_audit_request() has no value; the id it spells counts.
+      const data = canonicalJson({ note: "\u0000", requestId: consumed });
+      const r = await held.blocker.query<{ seq: number }>("SELECT out_seq::int AS seq FROM guard_append_audit('test.names-request', $1, $2)", [canonicalJson({ fingerprint: null, principal: null, user: "carol" }), data]);
+      seq = r.rows[0]!.seq;
+      expect(await sql(urlFor(copy, owner), "SELECT count(*)::int AS n FROM guard_audit WHERE seq = $1", [seq])).toEqual([{ n: 0 }]); // not committed yet
+    } finally {
+      await held.release();
+    }
+    expect(await sql(urlFor(copy, owner), "SELECT guard_audit_request(body) IS NULL AS undecodable FROM guard_audit WHERE seq = $1", [seq])).toEqual([{ undecodable: true }]);
+    const r = await held.prune;
+    expect(r.code).toBe(74);
+    expect(r.stderr).toContain(`request ${consumed}, which this prune retires, was named by a new audit event (test.names-request, seq ${seq})`);
+    expect(await sql(urlFor(copy, owner), "SELECT (SELECT count(*)::int FROM guard_requests) AS requests, (SELECT min(seq)::int FROM guard_audit) AS first")).toEqual([{ requests: 3, first: 1 }]);
   });
 });
