@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFile, readdir, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import pg from "pg";
 import { guard, makeWorld, requestIdIn, type World } from "./world.js";
 import { pastClockHook } from "../helpers/past-clock.js";
 import { ADMIN_URL, randomName, refused, sql, urlFor } from "../helpers/pg.js";
@@ -33,6 +34,8 @@ const maint = randomName("guard_maint");
 const ownerUrl = urlFor(database, owner);
 const userUrl = urlFor(database, user);
 const maintUrl = urlFor(database, maint);
+/** Copies of the database as the history leaves it (CREATE DATABASE … TEMPLATE), one per test that prunes while others write. */
+const copies = ["held", "named", "twice", "locked"].map((what) => `${database}_${what}`);
 
 describe("issue 18: guard store prune on PostgreSQL", () => {
   let w: World;
@@ -105,11 +108,12 @@ describe("issue 18: guard store prune on PostgreSQL", () => {
     expect((await guard(w, ["approve", recent, "--yes"], { as: "bob", env: as(userUrl) })).code).toBe(0);
     const v = await guard(w, ["audit", "verify", "--json"], { env: as(userUrl) });
     expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, problems: [] });
+    for (const copy of copies) await sql(ADMIN_URL, `CREATE DATABASE ${copy} TEMPLATE ${database} OWNER ${owner}`);
   }, 180_000);
 
   afterAll(async () => {
     await w?.cleanup();
-    await sql(ADMIN_URL, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    for (const d of [database, ...copies]) await sql(ADMIN_URL, `DROP DATABASE IF EXISTS ${d} WITH (FORCE)`);
     for (const role of [maint, user, group, owner]) await sql(ADMIN_URL, `DROP ROLE IF EXISTS ${role}`);
   });
 
@@ -174,5 +178,152 @@ describe("issue 18: guard store prune on PostgreSQL", () => {
     expect(ok.code).toBe(0);
     const replay = await guard(w, ["run", "--request", recent, "--confirm", "production"], { as: "alice", env: { ...PROD, ...as(userUrl) } });
     expect(replay.code).not.toBe(0);
+  });
+
+  /**
+   * A prune held in its delete phase, deterministically: the owner's session locks event 1 (FOR UPDATE),
+   * so guard_prune's DELETE of the events waits for it (up to its lock_timeout, 10 s) until `release`.
+   * `prune` is the CLI's result once released.
+   */
+  async function holdPrune(
+    copy: string,
+    args: string[],
+    lock = "SELECT 1 FROM guard_audit WHERE seq = 1 FOR UPDATE",
+  ): Promise<{ prune: ReturnType<typeof guard>; pid: number; blockerPid: number; blocker: pg.Client; release(): Promise<void> }> {
+    const blocker = new pg.Client({ connectionString: urlFor(copy, owner) });
+    await blocker.connect();
+    try {
+      await blocker.query("BEGIN");
+      await blocker.query(lock);
+      const blockerPid = (await blocker.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
+      const prune = guard(w, ["store", "prune", ...args], { env: as(urlFor(copy, maint)) });
+      let pid: number | undefined;
+      for (let i = 0; i < 600 && pid === undefined; i++) {
+        const rows = await sql(ADMIN_URL, "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query LIKE '%FROM guard_prune(%' AND $2 = ANY (pg_blocking_pids(pid))", [copy, blockerPid]);
+        pid = rows[0]?.pid as number | undefined;
+        if (pid === undefined) await new Promise((r) => setTimeout(r, 50));
+      }
+      if (pid === undefined) throw new Error(`guard_prune never waited for the blocker on ${copy}: ${JSON.stringify(await prune)}`);
+      return {
+        prune,
+        pid,
+        blockerPid,
+        blocker,
+        release: async () => {
+          await blocker.query("COMMIT");
+          await blocker.end();
+        },
+      };
+    } catch (e) {
+      await blocker.end();
+      throw e;
+    }
+  }
+
+  /** An audit append from another connection, as every run makes; fails instead of waiting past 5 s. */
+  async function appendNow(copy: string, type: string, data: Record<string, unknown>): Promise<number> {
+    const client = new pg.Client({ connectionString: urlFor(copy, user), statement_timeout: 5_000 });
+    await client.connect();
+    try {
+      const r = await client.query<{ seq: number }>("SELECT out_seq::int AS seq FROM guard_append_audit($1, $2, $3)", [type, canonicalJson({ fingerprint: null, principal: null, user: "carol" }), canonicalJson(data)]);
+      return r.rows[0]!.seq;
+    } finally {
+      await client.end();
+    }
+  }
+
+  it("runs go on while guard_prune deletes (schema 7): an append and a guard run from other connections are not blocked; the checkpoint chains after them", async () => {
+    const copy = copies[0]!;
+    const held = await holdPrune(copy, ["--older-than", "8d", "--archive-dir", join(w.dir, "archive-held"), "--json"]);
+    let appended: number;
+    try {
+      appended = await appendNow(copy, "test.during-prune", { requestId: null });
+      // A whole run (two appends) while the prune is still held in its DELETE.
+      const run = await guard(w, ["run", "--", "true"], { as: "alice", env: as(urlFor(copy, user)) });
+      expect(run.stderr).toBe("");
+      expect(run.code).toBe(0);
+      // …and the prune is still in its DELETE, waiting only for the blocker.
+      expect(await sql(ADMIN_URL, "SELECT pg_blocking_pids(pid) AS blockers, wait_event_type, query LIKE '%FROM guard_prune(%' AS pruning FROM pg_stat_activity WHERE pid = $1", [held.pid])).toEqual([{ blockers: [held.blockerPid], wait_event_type: "Lock", pruning: true }]);
+    } finally {
+      await held.release();
+    }
+    const r = await held.prune;
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { retired: string[]; checkpoint: { seq: number } };
+    expect(out.retired).toEqual([consumed, denied].sort());
+    expect(out.checkpoint.seq).toBe(appended + 3); // after the append and the run's two events
+    const v = await guard(w, ["audit", "verify", "--json"], { env: as(urlFor(copy, user)) });
+    expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it("an event naming a retired request appended after the plan: the prune retires nothing (74, run it again); the next prune keeps that request", async () => {
+    const copy = copies[1]!;
+    const before = await sql(urlFor(copy, owner), "SELECT (SELECT count(*)::int FROM guard_audit) AS events, (SELECT count(*)::int FROM guard_requests) AS requests, (SELECT count(*)::int FROM guard_approvals) AS approvals, (SELECT count(*)::int FROM guard_consumptions) AS consumptions");
+    const held = await holdPrune(copy, ["--older-than", "8d", "--archive-dir", join(w.dir, "archive-named")]);
+    let seq: number;
+    try {
+      seq = await appendNow(copy, "test.names-request", { requestId: denied });
+    } finally {
+      await held.release();
+    }
+    const r = await held.prune;
+    expect(r.code).toBe(74);
+    expect(r.stderr).toContain(`request ${denied}, which this prune retires, was named by a new audit event (test.names-request, seq ${seq})`);
+    expect(r.stderr).toContain("nothing was removed; run guard store prune again");
+    expect(await sql(urlFor(copy, owner), "SELECT (SELECT count(*)::int FROM guard_audit) AS events, (SELECT count(*)::int FROM guard_requests) AS requests, (SELECT count(*)::int FROM guard_approvals) AS approvals, (SELECT count(*)::int FROM guard_consumptions) AS consumptions")).toEqual([{ ...before[0], events: (before[0]!.events as number) + 1 }]);
+
+    const again = await guard(w, ["store", "prune", "--older-than", "8d", "--archive-dir", join(w.dir, "archive-named-2"), "--json"], { env: as(urlFor(copy, maint)) });
+    expect(again.stderr).toBe("");
+    expect(again.code).toBe(0);
+    expect((JSON.parse(again.stdout) as { retired: string[] }).retired).toEqual([consumed]);
+    const v = await guard(w, ["audit", "verify", "--json"], { env: as(urlFor(copy, user)) });
+    expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it("two prunes at once: the second is refused at once (74, another prune is under way) and removes nothing; the first completes; the store verifies", async () => {
+    const copy = copies[2]!;
+    const held = await holdPrune(copy, ["--older-than", "8d", "--archive-dir", join(w.dir, "archive-first"), "--json"]);
+    let second: Awaited<ReturnType<typeof guard>>;
+    try {
+      second = await guard(w, ["store", "prune", "--older-than", "8d", "--archive-dir", join(w.dir, "archive-second")], { env: as(urlFor(copy, maint)) });
+    } finally {
+      await held.release();
+    }
+    expect(second.code).toBe(74);
+    expect(second.stderr).toContain("another guard store prune is under way");
+    expect(second.stderr).toContain("nothing was removed; run guard store prune again");
+    const first = await held.prune;
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    expect((JSON.parse(first.stdout) as { retired: string[] }).retired).toEqual([consumed, denied].sort());
+    expect(await sql(urlFor(copy, owner), "SELECT count(*)::int AS n FROM guard_audit WHERE body LIKE '%\"type\":\"store.pruned\"}'")).toEqual([{ n: 1 }]);
+    const v = await guard(w, ["audit", "verify", "--json"], { env: as(urlFor(copy, user)) });
+    expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, problems: [] });
+    // Once the first is done, a prune finds nothing more to retire.
+    const after = await guard(w, ["store", "prune", "--older-than", "8d", "--archive-dir", join(w.dir, "archive-third"), "--json"], { env: as(urlFor(copy, maint)) });
+    expect(after.code).toBe(0);
+    expect((JSON.parse(after.stdout) as { retired: string[] }).retired).toEqual([]);
+  });
+
+  it("an event naming a retired request appended while the prune waits for the append lock (the check under the lock), in a body the database cannot decode: refused too (74)", async () => {
+    const copy = copies[3]!;
+    // The owner holds the append lock: the prune has deleted and waits for it at its last step.
+    const held = await holdPrune(copy, ["--older-than", "8d", "--archive-dir", join(w.dir, "archive-locked")], "SELECT 1 FROM guard_audit_lock FOR UPDATE");
+    let seq: number;
+    try {
+      // \u0000: jsonb refuses the body, so guard_audit_request() has no value; the id it spells counts.
+      const data = canonicalJson({ note: "\u0000", requestId: consumed });
+      const r = await held.blocker.query<{ seq: number }>("SELECT out_seq::int AS seq FROM guard_append_audit('test.names-request', $1, $2)", [canonicalJson({ fingerprint: null, principal: null, user: "carol" }), data]);
+      seq = r.rows[0]!.seq;
+      expect(await sql(urlFor(copy, owner), "SELECT count(*)::int AS n FROM guard_audit WHERE seq = $1", [seq])).toEqual([{ n: 0 }]); // not committed yet
+    } finally {
+      await held.release();
+    }
+    expect(await sql(urlFor(copy, owner), "SELECT guard_audit_request(body) IS NULL AS undecodable FROM guard_audit WHERE seq = $1", [seq])).toEqual([{ undecodable: true }]);
+    const r = await held.prune;
+    expect(r.code).toBe(74);
+    expect(r.stderr).toContain(`request ${consumed}, which this prune retires, was named by a new audit event (test.names-request, seq ${seq})`);
+    expect(await sql(urlFor(copy, owner), "SELECT (SELECT count(*)::int FROM guard_requests) AS requests, (SELECT min(seq)::int FROM guard_audit) AS first")).toEqual([{ requests: 3, first: 1 }]);
   });
 });

@@ -361,7 +361,7 @@ describe("schema version 6: the break-glass index", () => {
     const normal = makeRequest();
     for (const r of [old, normal]) await plant(schema, r.request.id, canonicalJson(r)); // as version 5's putRequest stored them (binding key aside)
     const store = await reopen(`${db.url}?schema=${schema}`);
-    expect(await sql(db.url, `SELECT max(version)::int AS v FROM ${schema}.guard_schema_version`)).toEqual([{ v: 6 }]);
+    expect(await sql(db.url, `SELECT max(version)::int AS v FROM ${schema}.guard_schema_version`)).toEqual([{ v: SCHEMA_VERSION }]);
     const recent = glass();
     await store.putRequest(recent);
     expect((await store.listBreakGlassRequests()).requests.map((r) => r.request.id).sort()).toEqual([old.request.id, recent.request.id].sort());
@@ -411,6 +411,50 @@ describe("schema version 6: the break-glass index", () => {
     const plan = await sql(db.url, `SET search_path = ${schema}; EXPLAIN SELECT id, body FROM guard_requests WHERE ${BREAK_GLASS_PREDICATE}`);
     expect(plan.map((r) => r["QUERY PLAN"]).join("\n")).toContain("guard_requests_break_glass");
   });
+});
+
+describe("schema version 7: prunes that let runs go on", () => {
+  it("a store at schema version 6 migrates to 7: its rows are kept, appends continue the chain, the triggers refuse once per statement (even a DELETE that matches nothing), and the prune lock is the owner's alone", async () => {
+    const schema = randomName("v6");
+    const upTo6 = MIGRATIONS.filter((m) => m.version <= 6);
+    await sql(db.url, `CREATE SCHEMA ${schema}; SET search_path = ${schema}; ${VERSION_TABLE_SQL}; ${upTo6.map((m) => m.sql).join(";\n")}`);
+    for (const m of upTo6) await sql(db.url, `INSERT INTO ${schema}.guard_schema_version (version, description) VALUES ($1, $2)`, [m.version, m.description]);
+    const perRow = (): Promise<Record<string, unknown>[]> =>
+      sql(db.url, `SELECT c.relname, (t.tgtype & 1) = 1 AS per_row FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relnamespace = $1::regnamespace AND t.tgname = c.relname || '_append_only' AND c.relname NOT IN ('guard_audit_lock', 'guard_prune_lock') ORDER BY c.relname`, [schema]);
+    expect((await perRow()).map((r) => r.per_row)).toEqual([true, true, true, true]);
+    // Rows as version 6 stored them, and events appended through its function.
+    const url = `${db.url}?schema=${schema}`;
+    const r = makeRequest();
+    await sql(db.url, `INSERT INTO ${schema}.guard_requests (id, body, created_at, expires_at) VALUES ($1, $2, now(), now() + interval '1 hour')`, [r.request.id, canonicalJson(r)]);
+    for (let i = 0; i < 3; i++) await sql(db.url, `SELECT * FROM ${schema}.guard_append_audit('test.before', '{"user":"alice"}', '{}')`);
+
+    const store = await reopen(url);
+    expect(await sql(db.url, `SELECT max(version)::int AS v FROM ${schema}.guard_schema_version`)).toEqual([{ v: 7 }]);
+    expect(await store.getRequest(r.request.id)).not.toBeNull();
+    const e = await store.appendAudit(makeDraft(1));
+    expect(e.seq).toBe(4);
+    expect(await verifyBothWays(store)).toMatchObject({ ok: true, events: 4 });
+    expect(await perRow()).toEqual(["guard_approvals", "guard_audit", "guard_consumptions", "guard_requests"].map((relname) => ({ relname, per_row: false })));
+    // The owner (here the superuser that migrated) outside guard_prune: refused, even where no row matches.
+    for (const table of ["guard_audit", "guard_requests", "guard_approvals", "guard_consumptions"]) {
+      await expectRefused(`DELETE FROM ${schema}.${table} WHERE false`);
+      await expectRefused(`UPDATE ${schema}.${table} SET body = body`);
+    }
+    expect(await sql(db.url, `SELECT count(*)::int AS n FROM ${schema}.guard_audit`)).toEqual([{ n: 4 }]);
+    expect(await sql(db.url, `SELECT has_table_privilege('public', '${schema}.guard_prune_lock', 'SELECT, UPDATE') AS anyone, (SELECT count(*)::int FROM ${schema}.guard_prune_lock) AS rows`)).toEqual([{ anyone: false, rows: 1 }]);
+    expect(await sql(db.url, `SELECT has_function_privilege('public', '${schema}.guard_prune_named(bigint, bigint, jsonb)', 'EXECUTE') AS anyone`)).toEqual([{ anyone: false }]);
+  });
+
+  async function expectRefused(text: string): Promise<void> {
+    try {
+      await sql(db.url, text);
+    } catch (e) {
+      expect((e as { code?: string }).code, text).toBe("42501");
+      expect((e as Error).message).toContain("append-only");
+      return;
+    }
+    throw new Error(`expected "${text}" to be refused`);
+  }
 });
 
 describe("malformed records handed to the store are refused (70) and nothing is stored", () => {

@@ -504,6 +504,164 @@ $fn$;
 CREATE INDEX guard_requests_break_glass ON guard_requests (created_at DESC, id DESC) WHERE ${BREAK_GLASS_PREDICATE};
 `;
 
+/**
+ * Version 7: runs go on while the store is pruned (issue 18). guard_prune() of version 4 took the append
+ * lock at its start and kept it through the deletes, so on a large store every run's audit append waited
+ * behind it and failed (lock_not_available, after 10 s) while a prune deleted. Now, with the same
+ * signature, the same grant and the same guarantees (only guard_prune deletes, only a role the owner
+ * granted EXECUTE may call it, exactly what was archived is deleted or nothing, in one transaction, the
+ * checkpoint chained on the true head):
+ * - One prune at a time: a row of guard_prune_lock, on which no other role holds any privilege (not an
+ *   advisory lock, which any role could take and hold: see version 1's above), taken NOWAIT — a second
+ *   prune planned from the same log could only be refused later, so it is refused at once
+ *   (lock_not_available, "another guard store prune is under way").
+ * - The checks and the deletes run without the append lock: events up to through_seq and the retired
+ *   records are never changed by anyone else (append-only, and prunes are serialised), and appends only
+ *   add rows after the head. Each DELETE must remove exactly the archived number of rows (a row inserted
+ *   meanwhile that the plan did not count refuses the prune), the request rows only if expired before
+ *   the cutoff. Event through_seq itself stays until the end, so the head is never deleted before the
+ *   checkpoint is chained on it.
+ * - An event after through_seq that names a retired request (data.requestId; for a body the database
+ *   cannot decode, any request id it spells) means the request was used after the plan was made: the
+ *   prune removes nothing (serialization_failure, "… was named by a new audit event …", which guard
+ *   maps to 74, run the prune again), as the file store does. Events up to the head seen before the lock
+ *   are checked without it; only those appended since are checked under it. Both read the new events by
+ *   seq (the primary key): a handful of rows, where version 5's index by request would be probed once per
+ *   retired request.
+ * - The append lock is taken last: the remaining check, the checkpoint (guard_append_audit), the delete
+ *   of event through_seq, then commit.
+ * - The append-only triggers refuse UPDATE and DELETE once per statement, not once per row (the same
+ *   test: only the owner, with guard.pruning set; a role granted DELETE by mistake is still refused,
+ *   even for a statement that would match no row): per row, the trigger cost a prune of a million
+ *   events most of its time. TRUNCATE stays refused by its own trigger.
+ */
+const V7 = `
+CREATE TABLE guard_prune_lock (
+  one boolean PRIMARY KEY DEFAULT true CHECK (one)
+);
+INSERT INTO guard_prune_lock VALUES (true);
+REVOKE ALL ON guard_prune_lock FROM PUBLIC;
+CREATE TRIGGER guard_prune_lock_append_only BEFORE UPDATE OR DELETE ON guard_prune_lock
+  FOR EACH ROW EXECUTE FUNCTION guard_refuse_change();
+
+DROP TRIGGER guard_requests_append_only ON guard_requests;
+CREATE TRIGGER guard_requests_append_only BEFORE UPDATE OR DELETE ON guard_requests
+  FOR EACH STATEMENT EXECUTE FUNCTION guard_refuse_change();
+DROP TRIGGER guard_approvals_append_only ON guard_approvals;
+CREATE TRIGGER guard_approvals_append_only BEFORE UPDATE OR DELETE ON guard_approvals
+  FOR EACH STATEMENT EXECUTE FUNCTION guard_refuse_change();
+DROP TRIGGER guard_consumptions_append_only ON guard_consumptions;
+CREATE TRIGGER guard_consumptions_append_only BEFORE UPDATE OR DELETE ON guard_consumptions
+  FOR EACH STATEMENT EXECUTE FUNCTION guard_refuse_change();
+DROP TRIGGER guard_audit_append_only ON guard_audit;
+CREATE TRIGGER guard_audit_append_only BEFORE UPDATE OR DELETE ON guard_audit
+  FOR EACH STATEMENT EXECUTE FUNCTION guard_refuse_change();
+
+-- The first event in seq order after lo and up to hi that names a request in ids (a jsonb object whose
+-- keys are the ids: a lookup is a binary search, whatever the planner estimates), or no row. The events
+-- are read by seq, the primary key: after a plan there are few.
+CREATE FUNCTION guard_prune_named(lo bigint, hi bigint, ids jsonb)
+  RETURNS TABLE (named_seq bigint, named_type text, named_id text)
+  LANGUAGE sql STABLE AS $fn$
+  SELECT a.seq, guard_audit_type(a.body), n.id
+    FROM guard_audit a
+    CROSS JOIN LATERAL (
+      SELECT guard_audit_request(a.body) AS id WHERE guard_audit_request(a.body) IS NOT NULL
+      UNION ALL
+      SELECT m[1] FROM regexp_matches(a.body, '"(r-[a-z2-7]{20})"', 'g') AS m WHERE guard_audit_request(a.body) IS NULL
+    ) n
+   WHERE a.seq > lo AND a.seq <= hi AND ids ? n.id
+   ORDER BY a.seq
+   LIMIT 1
+$fn$;
+
+CREATE OR REPLACE FUNCTION guard_prune(cutoff timestamptz, through_seq bigint, through_hash text, retired text[],
+                                       n_events bigint, n_approvals bigint, n_consumptions bigint, actor text, data text)
+  RETURNS TABLE (out_seq bigint, out_prev text, out_time text, out_hash text, out_body text)
+  LANGUAGE plpgsql SECURITY DEFINER SET lock_timeout = '10s' AS $fn$
+DECLARE
+  n bigint;
+  checked bigint;
+  hit record;
+  retired_set jsonb;
+BEGIN
+  IF cutoff IS NULL OR cutoff > clock_timestamp() - interval '7 days' THEN
+    RAISE EXCEPTION 'access-guard: prune refused: the cutoff must be at least 7 days ago' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF retired IS NULL OR n_events IS NULL OR n_approvals IS NULL OR n_consumptions IS NULL THEN
+    RAISE EXCEPTION 'access-guard: prune refused: the retired requests and the counts are required' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- One prune at a time, until commit.
+  BEGIN
+    PERFORM 1 FROM guard_prune_lock FOR UPDATE NOWAIT;
+  EXCEPTION WHEN lock_not_available THEN
+    RAISE EXCEPTION 'access-guard: prune refused: another guard store prune is under way' USING ERRCODE = 'lock_not_available';
+  END;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'access-guard: the prune lock row of guard_prune_lock is missing' USING ERRCODE = 'object_not_in_prerequisite_state',
+      HINT = 'the owner restores it: INSERT INTO guard_prune_lock VALUES (true)';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM guard_audit a WHERE a.seq = through_seq AND a.hash = through_hash) THEN
+    RAISE EXCEPTION 'access-guard: prune refused: event % with the archived hash is not in the log', through_seq USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF EXISTS (SELECT 1 FROM unnest(retired) AS r(id) LEFT JOIN guard_requests q ON q.id = r.id WHERE q.id IS NULL OR q.expires_at >= cutoff) THEN
+    RAISE EXCEPTION 'access-guard: prune refused: a request to retire is not stored, or did not expire before the cutoff' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+
+  -- Without the append lock: runs append meanwhile.
+  PERFORM set_config('guard.pruning', 'on', true);
+  DELETE FROM guard_audit a WHERE a.seq < through_seq;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  IF n + 1 <> n_events THEN
+    RAISE EXCEPTION 'access-guard: prune refused: the log holds % events up to %, the archive %', n + 1, through_seq, n_events USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  DELETE FROM guard_approvals p WHERE p.request_id = ANY (retired);
+  GET DIAGNOSTICS n = ROW_COUNT;
+  IF n <> n_approvals THEN
+    RAISE EXCEPTION 'access-guard: prune refused: the approvals or consumptions of the retired requests are not the ones archived' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  DELETE FROM guard_consumptions c WHERE c.request_id = ANY (retired);
+  GET DIAGNOSTICS n = ROW_COUNT;
+  IF n <> n_consumptions THEN
+    RAISE EXCEPTION 'access-guard: prune refused: the approvals or consumptions of the retired requests are not the ones archived' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  DELETE FROM guard_requests q WHERE q.id = ANY (retired);
+  PERFORM set_config('guard.pruning', 'off', true);
+  retired_set := coalesce((SELECT jsonb_object_agg(r.id, true) FROM unnest(retired) AS r(id)), '{}');
+  SELECT max(a.seq) INTO checked FROM guard_audit a WHERE a.seq < ${MAX_AUDIT_SEQ};
+  SELECT * INTO hit FROM guard_prune_named(through_seq, checked, retired_set);
+  IF FOUND THEN
+    RAISE EXCEPTION 'access-guard: prune refused: request %, which this prune retires, was named by a new audit event (%, seq %)', hit.named_id, coalesce(hit.named_type, 'of no type'), hit.named_seq
+      USING ERRCODE = 'serialization_failure';
+  END IF;
+
+  -- Under the append lock, until commit: the events appended since, the checkpoint on the true head.
+  PERFORM 1 FROM guard_audit_lock FOR UPDATE;
+  SELECT * INTO hit FROM guard_prune_named(checked, ${MAX_AUDIT_SEQ}, retired_set);
+  IF FOUND THEN
+    RAISE EXCEPTION 'access-guard: prune refused: request %, which this prune retires, was named by a new audit event (%, seq %)', hit.named_id, coalesce(hit.named_type, 'of no type'), hit.named_seq
+      USING ERRCODE = 'serialization_failure';
+  END IF;
+  RETURN QUERY SELECT * FROM guard_append_audit('store.pruned', actor, data);
+  PERFORM set_config('guard.pruning', 'on', true);
+  DELETE FROM guard_audit a WHERE a.seq = through_seq AND a.hash = through_hash;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  PERFORM set_config('guard.pruning', 'off', true);
+  IF n <> 1 THEN
+    RAISE EXCEPTION 'access-guard: prune refused: event % changed while it was being pruned', through_seq USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+END
+$fn$;
+
+DO $do$
+BEGIN
+  EXECUTE format('ALTER FUNCTION ${PRUNE_FUNCTION} SET search_path = %I, pg_temp', current_schema());
+  EXECUTE format('ALTER FUNCTION guard_prune_named(bigint, bigint, jsonb) SET search_path = %I, pg_temp', current_schema());
+END
+$do$;
+REVOKE ALL ON FUNCTION guard_prune_named(bigint, bigint, jsonb) FROM PUBLIC;
+`;
+
 /** In order; versions are 1, 2, 3, … without gaps. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "requests, approvals, consumptions, audit; append-only triggers; notifications", sql: V1 },
@@ -512,6 +670,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, description: "retention: guard_prune() (EXECUTE granted by the owner) is the only way rows are removed", sql: V4 },
   { version: 5, description: "audit events indexed by time, type and request: audit log with filters reads only what can match", sql: V5 },
   { version: 6, description: "break-glass requests indexed: requests --review reads only them", sql: V6 },
+  { version: 7, description: "prune: checks and deletes without the append lock, one prune at a time, refused when a retired request is named by a new event", sql: V7 },
 ];
 
 /** The schema version this build of guard expects. */

@@ -246,6 +246,36 @@ function errorCode(err: unknown): string | undefined {
   return first === undefined ? undefined : errorCode(first);
 }
 
+const PRUNE_AGAIN = "nothing was removed; run guard store prune again";
+/** guard_prune's message when an event after the plan names a retired request (schema version 7). */
+const NAMED_BY_NEW_EVENT = /^access-guard: prune refused: request (r-[a-z2-7]{20}), which this prune retires, was named by a new audit event \(([a-z0-9_.-]{1,100}|of no type), seq ([0-9]{1,19})\)$/;
+
+/**
+ * The two refusals of guard_prune (schema version 7) that say "the plan no longer holds", as the file
+ * store words them (74, run the prune again); null for any other error. Only what the patterns admit
+ * (a request id, an event type, a number) is taken from the server's message.
+ */
+function pruneRefusal(target: Target, err: unknown): GuardError | null {
+  const code = errorCode(err);
+  const message = err instanceof Error ? err.message : "";
+  if (code === "40001") {
+    const m = NAMED_BY_NEW_EVENT.exec(message);
+    if (!m) return null;
+    const what = m[2] === "of no type" ? `seq ${m[3]}` : `${m[2]}, seq ${m[3]}`;
+    return new GuardError(
+      ExitCode.IO,
+      `request ${m[1]}, which this prune retires, was named by a new audit event (${what}) while the PostgreSQL store at ${target.where} was being pruned; ${PRUNE_AGAIN}`,
+      "the next prune keeps that request until a later one retires it with its new events",
+      [],
+      "io",
+    );
+  }
+  if (code === "55P03" && message === "access-guard: prune refused: another guard store prune is under way") {
+    return new GuardError(ExitCode.IO, `another guard store prune is under way on the PostgreSQL store at ${target.where}; ${PRUNE_AGAIN}`, "run one prune at a time (a daily cron job, say)", [], "io");
+  }
+  return null;
+}
+
 /** Turn anything pg or the network threw into a GuardError that names the store and never its password. */
 function storeError(target: Target, err: unknown, doing: string): GuardError {
   if (err instanceof GuardError) return err;
@@ -757,11 +787,13 @@ class PostgresStore implements Store {
   }
 
   /**
-   * `guard store prune` (migration 4): the log and the records are read and planned here, the archive
-   * written locally (a database keeps no files: --archive-dir is required), then guard_prune() removes
-   * exactly what was archived and appends the checkpoint, in one transaction, or refuses and removes
-   * nothing. Only a role the owner granted EXECUTE on guard_prune may prune (checked before anything is
-   * written).
+   * `guard store prune` (migrations 4 and 7): the log and the records are read and planned here, the
+   * archive written locally (a database keeps no files: --archive-dir is required), then guard_prune()
+   * removes exactly what was archived and appends the checkpoint, in one transaction, or refuses and
+   * removes nothing. Runs go on meanwhile: guard_prune holds the append lock only for the checkpoint at
+   * its end, and refuses (74, run the prune again) when an event appended after the plan names a request
+   * it retires, or when another prune is under way. Only a role the owner granted EXECUTE on guard_prune
+   * may prune (checked before anything is written).
    */
   async prune(opts: PruneOptions): Promise<PruneOutcome> {
     this.assertOpen("pruning");
@@ -809,19 +841,26 @@ class PostgresStore implements Store {
     if (opts.dryRun || prepared.bytes === null || outcome.archive === null || outcome.through === null) return outcome;
     outcome.archive.path = await writeArchive(opts.archiveDir, outcome.archive.name, prepared.bytes, 0o600);
     const data = prepared.checkpoint!;
-    const r = await this.query<{ seq_text: string; prev: string; time: string; hash: string; body: string }>(
-      "pruning (nothing was removed)",
-      `SELECT out_seq::text AS seq_text, out_prev AS prev, out_time AS time, out_hash AS hash, out_body AS body
-         FROM guard_prune($1::timestamptz, $2::bigint, $3, $4::text[], $5::bigint, $6::bigint, $7::bigint, $8, $9)`,
-      [outcome.cutoff, outcome.through.seq, outcome.through.hash, outcome.retired, outcome.events, outcome.approvals, outcome.consumptions, canonicalJson(opts.actor), canonicalJson(data)],
-    );
+    const through = outcome.through;
+    let r: QueryResult<{ seq_text: string; prev: string; time: string; hash: string; body: string }>;
+    try {
+      r = await retryWhileBusy(this.conn.target, () =>
+        this.conn.pool.query<{ seq_text: string; prev: string; time: string; hash: string; body: string }>(
+          `SELECT out_seq::text AS seq_text, out_prev AS prev, out_time AS time, out_hash AS hash, out_body AS body
+             FROM guard_prune($1::timestamptz, $2::bigint, $3, $4::text[], $5::bigint, $6::bigint, $7::bigint, $8, $9)`,
+          [outcome.cutoff, through.seq, through.hash, outcome.retired, outcome.events, outcome.approvals, outcome.consumptions, canonicalJson(opts.actor), canonicalJson(data)],
+        ),
+      );
+    } catch (err) {
+      throw pruneRefusal(this.conn.target, err) ?? storeError(this.conn.target, err, "pruning (nothing was removed)");
+    }
     const row = r.rows[0];
     const seq = Number(row?.seq_text);
     const event = row && Number.isSafeInteger(seq) && seq > 1 ? chainEvent({ seq: seq - 1, hash: row.prev }, { type: "store.pruned", actor: opts.actor, data }, row.time) : null;
     if (!row || !event || event.hash !== row.hash || canonicalJson(event) !== row.body) {
       throw integrityError(
         `the PostgreSQL store at ${this.conn.target.where} stored the prune checkpoint differently from how guard computes it`,
-        "the functions guard_prune or guard_append_audit were changed; run `guard audit verify` and have the owner compare them with migrations 2 and 4",
+        "the functions guard_prune or guard_append_audit were changed; run `guard audit verify` and have the owner compare them with migrations 2 and 7",
       );
     }
     outcome.checkpoint = { seq: event.seq, hash: event.hash };
