@@ -84,9 +84,16 @@ describe("least-privilege roles (docs/postgres.md)", () => {
       await store.putApproval(id, makeApproval(id)); // identity column: no sequence grant needed
       expect(await store.listApprovals(id)).toHaveLength(1);
       await store.waitForChange(id, 200); // LISTEN needs no grant
-      const waiting = store.waitForChange(id, 20_000).then(() => "woken");
-      await ownerStore.putApproval(id, makeApproval(id, "carol"));
-      expect(await Promise.race([waiting, new Promise((res) => setTimeout(() => res("still waiting"), 15_000))])).toBe("woken");
+      // Watch first, then store: waitForChange alone may start listening only after a change made at
+      // once by another connection (its contract: changes after the call), which under load is a race.
+      const watch = await store.watchRequest(id);
+      try {
+        await ownerStore.putApproval(id, makeApproval(id, "carol"));
+        const waiting = watch.wait(20_000).then(() => "woken");
+        expect(await Promise.race([waiting, new Promise((res) => setTimeout(() => res("still waiting"), 15_000))])).toBe("woken");
+      } finally {
+        watch.close();
+      }
       expect(await store.consume(makeConsumption(id))).toBe(true);
       expect(await store.consume(makeConsumption(id))).toBe(false);
       expect(await store.getConsumption(id)).not.toBeNull();
