@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { randomBytes } from "node:crypto";
 import {
   chmodSync,
@@ -1476,12 +1477,9 @@ async function readRecord(path: string): Promise<{ value: unknown } | null> {
 /** A record's bytes as parsed JSON (boxed); 65 for anything that is not. */
 function decodeRecord(bytes: Buffer, path: string): { value: unknown } {
   if (bytes.length === 0) throw damaged(path, "is empty");
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw damaged(path, "is not valid UTF-8");
-  }
+  // As TextDecoder("utf-8", { fatal: true }) decodes (a leading BOM dropped), without making one per record.
+  if (!isUtf8(bytes)) throw damaged(path, "is not valid UTF-8");
+  const text = bytes.toString("utf8", bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0);
   if (jsonTooDeep(text)) throw damaged(path, TOO_DEEP);
   try {
     return { value: JSON.parse(text) as unknown };
