@@ -175,6 +175,8 @@ export interface VerifyStoreOptions {
 
 /** Below this many records, starting worker threads (some 30 ms) costs more than it saves. */
 export const PARALLEL_SIGNATURES_FROM = 2_000;
+/** Requests (with their approvals) a job of signature checks, in this thread or a worker's. */
+const SIGNATURE_JOB = 256;
 
 export async function verifyStore(store: Store, opts: VerifyStoreOptions = {}): Promise<StoreVerification> {
   const archives = [...(opts.archives ?? [])].sort((a, b) => a.manifest.events.firstSeq - b.manifest.events.firstSeq);
@@ -244,11 +246,32 @@ export async function verifyStore(store: Store, opts: VerifyStoreOptions = {}): 
   let seen = 0;
   const inFlight: Array<Promise<void>> = [];
   try {
+    let sigs: SignatureBatch = { requests: [], approvals: [] };
+    let of: { requests: CheckedRecord[]; approvals: CheckedApproval[] } = { requests: [], approvals: [] };
+    // A job of at most SIGNATURE_JOB requests: a store's batch may be larger (a PostgreSQL page), and
+    // what is in flight stays small whatever it is.
+    const flush = async (): Promise<void> => {
+      const [job, into] = [sigs, of];
+      sigs = { requests: [], approvals: [] };
+      of = { requests: [], approvals: [] };
+      seen += job.requests.length + job.approvals.length;
+      if (!poolTried && seen >= threshold) {
+        poolTried = true;
+        const { startSignaturePool } = await import("../adapters/signature-parallel.js");
+        pool = await startSignaturePool();
+      }
+      if (pool === null) {
+        applySignatures(checkSignatures(job), into);
+        return;
+      }
+      const done = pool.check(job).then((answers) => applySignatures(answers, into));
+      done.catch(() => undefined); // awaited in turn below
+      inFlight.push(done);
+      while (inFlight.length > 2 * pool.size) await inFlight.shift();
+    };
     for await (const batch of store.readRecords()) {
       // A record that cannot be read is tampering (65), reported with the others; it does not stop the check.
       damagedRecords.push(...batch.damaged);
-      const sigs: SignatureBatch = { requests: [], approvals: [] };
-      const of: { requests: CheckedRecord[]; approvals: CheckedApproval[] } = { requests: [], approvals: [] };
       for (const { request: signed, approvals: stored } of batch.records) {
         const req = signed.request;
         if (isLeftover(req.id, req.expiresAt)) {
@@ -268,25 +291,13 @@ export async function verifyStore(store: Store, opts: VerifyStoreOptions = {}): 
           sigs.approvals.push(...stored);
           of.approvals.push(...rec.approvals);
         }
+        if (sigs.requests.length === SIGNATURE_JOB) await flush();
       }
-      seen += sigs.requests.length + sigs.approvals.length;
-      if (!poolTried && seen >= threshold) {
-        poolTried = true;
-        const { startSignaturePool } = await import("../adapters/signature-parallel.js");
-        pool = await startSignaturePool();
-      }
-      if (pool === null) {
-        applySignatures(checkSignatures(sigs), of);
-        continue;
-      }
-      const done = pool.check(sigs).then((answers) => applySignatures(answers, of));
-      done.catch(() => undefined); // awaited in turn below
-      inFlight.push(done);
-      while (inFlight.length > 2 * pool.size) await inFlight.shift();
+      if (sigs.requests.length > 0) await flush();
     }
     for (const done of inFlight.splice(0)) await done;
   } finally {
-    await pool?.close();
+    await (pool as SignaturePool | null)?.close(); // (set in flush)
   }
   for (const d of damagedRecords.sort((a, b) => cmp(a.where, b.where))) recordProblems.push(`damaged record ${esc(d.where)}: ${esc(d.problem)}`);
   for (const n of leftoverNotes.sort(byAge)) leftovers.push(n.note);

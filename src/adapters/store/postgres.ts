@@ -56,7 +56,7 @@ export interface PostgresStoreOptions {
   maxConnections?: number;
   /** Rows per query when reading the audit log. Default 10,000. */
   auditPageSize?: number;
-  /** Requests per query (with their approvals) when `audit verify` reads every record. Default 2,000. */
+  /** Requests per query (with their approvals) when `audit verify` reads every record. Default 1,000. */
   recordPageSize?: number;
   /**
    * How long to keep retrying a connection the server turns away for want of room (too many
@@ -98,7 +98,7 @@ const STATEMENT_TIMEOUT_MS = 30_000;
 /** readAudit fetches this many rows per query (keyset pagination), never the whole log. */
 const DEFAULT_AUDIT_PAGE = 10_000;
 /** Requests a page of readRecords (with their approvals): few round trips, bounded memory. */
-const DEFAULT_RECORD_PAGE = 2_000;
+const DEFAULT_RECORD_PAGE = 1_000;
 const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
 const AUDIT_TYPE_RE = new RegExp(AUDIT_TYPE_PATTERN);
 const STORE_HINT = "check the store URL (--store, GUARD_STORE or store: in guard.config.yaml), the PG* variables and that the server is up; nothing was run";

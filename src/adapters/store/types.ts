@@ -27,7 +27,7 @@ export interface Store {
    */
   listRequests(): Promise<RequestList>;
   /**
-   * `audit verify`: every stored request with its approvals, in batches (a few hundred requests each,
+   * `audit verify`: every stored request with its approvals, in batches (hundreds of requests each,
    * in no particular order), so that a long history is never held at once nor read a round trip per
    * record. A request record that cannot be read is listed in its batch's `damaged` (as listRequests
    * lists it); a request whose approvals cannot be read carries, instead of them, what listApprovals
