@@ -8,17 +8,15 @@
 import type { CommonOptions } from "./options.js";
 import { ExitCode, GuardError, usageError } from "../core/errors.js";
 import { AuditVerifier, consumedNeverStarted, crossCheckConsumptions, crossCheckRecords, type AuditReport, type StoreRecords } from "../core/audit.js";
-import { approvalMessage, requestMessage } from "../core/request.js";
-import { sha256Hex } from "../core/canonical.js";
-import { parseAuthorizedKey } from "../core/sshkey.js";
-import { parseSshSig, verifySshSig } from "../core/sshsig.js";
+import { checkSignatures, type SignatureAnswers, type SignatureBatch } from "../core/record-signatures.js";
 import { parseDuration } from "../core/duration.js";
 import { PRUNE_FLOOR_SECONDS } from "../core/prune.js";
 import { auditFilterMatches, auditTypeFilter, type AuditFilter } from "../core/audit-types.js";
 import { localTime } from "../core/time.js";
 import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
-import { SIG_NAMESPACE, type AuditEvent, type Consumption, type SignedApproval, type SignedRequest } from "../core/types.js";
-import type { Store } from "../adapters/store/types.js";
+import { type AuditEvent, type Consumption, type SignedApproval, type SignedRequest } from "../core/types.js";
+import type { DamagedRecord, Store } from "../adapters/store/types.js";
+import type { SignaturePool } from "../adapters/signature-parallel.js";
 import type { Archive, ArchivedRecord } from "../adapters/store/archive.js";
 import { colours, printJson, printJsonLine, printStdout, say, stdoutStream } from "../adapters/output.js";
 import { withContext } from "./command.js";
@@ -165,7 +163,22 @@ export interface StoreVerification {
  * With archives (`store prune` wrote them), their events are fed first, in order, so the chain is
  * checked from its beginning into the live log, and their records are checked with the store's.
  */
-export async function verifyStore(store: Store, opts: { anchor?: { seq: number; hash: string }; archives?: Archive[] } = {}): Promise<StoreVerification> {
+export interface VerifyStoreOptions {
+  anchor?: { seq: number; hash: string };
+  archives?: Archive[];
+  /**
+   * From how many records (requests and approvals) on their signatures are checked in worker threads;
+   * default PARALLEL_SIGNATURES_FROM. Tests set it low to see both ways give the same verdict.
+   */
+  parallelSignaturesFrom?: number;
+}
+
+/** Below this many records, starting worker threads (some 30 ms) costs more than it saves. */
+export const PARALLEL_SIGNATURES_FROM = 2_000;
+/** Requests (with their approvals) a job of signature checks, in this thread or a worker's. */
+const SIGNATURE_JOB = 256;
+
+export async function verifyStore(store: Store, opts: VerifyStoreOptions = {}): Promise<StoreVerification> {
   const archives = [...(opts.archives ?? [])].sort((a, b) => a.manifest.events.firstSeq - b.manifest.events.firstSeq);
   const verifier = new AuditVerifier({ anchor: opts.anchor });
   const archiveProblems: string[] = [];
@@ -216,58 +229,86 @@ export async function verifyStore(store: Store, opts: { anchor?: { seq: number; 
   };
   const leftoverIds = new Set<string>();
   const consumptions: Consumption[] = [];
-  const requests: StoreRecords["requests"][number][] = [];
-  const approvals: StoreRecords["approvals"][number][] = [];
-  const listed = await store.listRequests();
-  // A record that cannot be read is tampering (65), reported with the others; it does not stop the check.
-  for (const d of listed.damaged) recordProblems.push(`damaged record ${esc(d.where)}: ${esc(d.problem)}`);
   // S19: what `guard requests --review` and the one-unreviewed-break-glass-run check read is the store's
   // break-glass index; a break-glass request it does not list is hidden from both.
   const breakGlassIndexed = new Set((await store.listBreakGlassRequests()).requests.map((r) => r.request.id));
-  const checkRequest = (signed: SignedRequest, where: string): void => {
-    const req = signed.request;
-    // The canonical form once: the digest is its SHA-256 (requestDigest), and the signature is over it.
-    const message = requestMessage(req);
-    requests.push({ id: req.id, digest: sha256Hex(message) });
-    const key = parseAuthorizedKey(req.requester.key);
-    const ok = key.ok && key.key.fingerprint === req.requester.fingerprint && verifySshSig(signed.signature, message, SIG_NAMESPACE.request, [key.key]).ok;
-    if (!ok) recordProblems.push(`request ${esc(req.id)}${where}: its signature does not verify (the record was altered)`);
-  };
-  const checkApprovals = (id: string, stored: SignedApproval[], where: string): void => {
-    for (const a of stored) {
-      const parsed = parseSshSig(a.signature);
-      const embedded = parsed.ok ? ({ ok: true, key: parsed.sig.publicKey } as const) : null;
-      const good =
-        embedded?.ok === true &&
-        embedded.key.fingerprint === a.statement.fingerprint &&
-        verifySshSig(a.signature, approvalMessage(a.statement), SIG_NAMESPACE.approval, [embedded.key]).ok;
-      if (!good) recordProblems.push(`request ${esc(id)}${where}: approval by ${esc(a.statement.principal)} does not verify (the record was altered)`);
-      approvals.push({ requestId: id, principal: a.statement.principal, decision: a.statement.decision, fingerprint: a.statement.fingerprint });
+
+  // The records, a batch at a time (never all of history at once); their signatures are checked in
+  // worker threads once there are many (the same function, the same answers), while the next batch is
+  // read. What each record showed is kept in a few facts, and reported at the end in the order of
+  // age (newest first), whatever order the store read them in.
+  const checked: CheckedRecord[] = [];
+  const leftoverNotes: Array<{ createdAt: string; id: string; note: string }> = [];
+  const damagedRecords: DamagedRecord[] = [];
+  const threshold = opts.parallelSignaturesFrom ?? PARALLEL_SIGNATURES_FROM;
+  let pool: SignaturePool | null = null;
+  let poolTried = false;
+  let seen = 0;
+  const inFlight: Array<Promise<void>> = [];
+  try {
+    let sigs: SignatureBatch = { requests: [], approvals: [] };
+    let of: { requests: CheckedRecord[]; approvals: CheckedApproval[] } = { requests: [], approvals: [] };
+    // A job of at most SIGNATURE_JOB requests: a store's batch may be larger (a PostgreSQL page), and
+    // what is in flight stays small whatever it is.
+    const flush = async (): Promise<void> => {
+      const [job, into] = [sigs, of];
+      sigs = { requests: [], approvals: [] };
+      of = { requests: [], approvals: [] };
+      seen += job.requests.length + job.approvals.length;
+      if (!poolTried && seen >= threshold) {
+        poolTried = true;
+        const { startSignaturePool } = await import("../adapters/signature-parallel.js");
+        pool = await startSignaturePool();
+      }
+      if (pool === null) {
+        applySignatures(checkSignatures(job), into);
+        return;
+      }
+      const done = pool.check(job).then((answers) => applySignatures(answers, into));
+      done.catch(() => undefined); // awaited in turn below
+      inFlight.push(done);
+      while (inFlight.length > 2 * pool.size) await inFlight.shift();
+    };
+    for await (const batch of store.readRecords()) {
+      // A record that cannot be read is tampering (65), reported with the others; it does not stop the check.
+      damagedRecords.push(...batch.damaged);
+      for (const { request: signed, approvals: stored } of batch.records) {
+        const req = signed.request;
+        if (isLeftover(req.id, req.expiresAt)) {
+          leftoverIds.add(req.id);
+          leftoverNotes.push({
+            createdAt: req.createdAt,
+            id: req.id,
+            note: `request ${esc(req.id)} was retired by guard store prune but its record is still in the store (an interrupted prune, or put back); it expired at ${esc(req.expiresAt)} and cannot run — the next guard store prune removes it`,
+          });
+          continue;
+        }
+        const rec = newChecked(signed, "", Boolean(req.breakGlass) && !breakGlassIndexed.has(req.id), stored);
+        checked.push(rec);
+        sigs.requests.push(signed);
+        of.requests.push(rec);
+        if (Array.isArray(stored)) {
+          sigs.approvals.push(...stored);
+          of.approvals.push(...rec.approvals);
+        }
+        if (sigs.requests.length === SIGNATURE_JOB) await flush();
+      }
+      if (sigs.requests.length > 0) await flush();
     }
-  };
-  for (const signed of listed.requests) {
-    const req = signed.request;
-    if (isLeftover(req.id, req.expiresAt)) {
-      leftoverIds.add(req.id);
-      leftovers.push(`request ${esc(req.id)} was retired by guard store prune but its record is still in the store (an interrupted prune, or put back); it expired at ${esc(req.expiresAt)} and cannot run — the next guard store prune removes it`);
-      continue;
-    }
-    checkRequest(signed, "");
-    if (req.breakGlass && !breakGlassIndexed.has(req.id)) {
-      recordProblems.push(
-        `request ${esc(req.id)} is a break-glass run missing from the store's break-glass index, so \`guard requests --review\` does not show it (an index entry removed, or stored by a guard older than the index)`,
-      );
-    }
-    let stored: SignedApproval[];
-    try {
-      stored = await store.listApprovals(req.id);
-    } catch (e) {
-      if (!(e instanceof GuardError) || e.exitCode !== ExitCode.INTEGRITY) throw e;
-      recordProblems.push(`request ${esc(req.id)}: damaged record: ${esc(e.message)}`);
-      continue;
-    }
-    checkApprovals(req.id, stored, "");
+    for (const done of inFlight.splice(0)) await done;
+  } finally {
+    await (pool as SignaturePool | null)?.close(); // (set in flush)
   }
+  for (const d of damagedRecords.sort((a, b) => cmp(a.where, b.where))) recordProblems.push(`damaged record ${esc(d.where)}: ${esc(d.problem)}`);
+  for (const n of leftoverNotes.sort(byAge)) leftovers.push(n.note);
+  const requests: StoreRecords["requests"][number][] = [];
+  const approvals: StoreRecords["approvals"][number][] = [];
+  const report1 = (rec: CheckedRecord): void => {
+    requests.push({ id: rec.id, digest: rec.digest });
+    recordProblems.push(...recordProblemsOf(rec));
+    for (const a of rec.approvals) approvals.push({ requestId: rec.id, principal: a.principal, decision: a.decision, fingerprint: a.fingerprint });
+  };
+  for (const rec of checked.sort(byAge)) report1(rec);
   for (const c of await store.listConsumptions()) {
     if (leftoverIds.has(c.requestId) || (retiredBy.has(c.requestId) && !report.createdRequests.has(c.requestId) && !report.consumedRequests.has(c.requestId))) continue;
     consumptions.push(c);
@@ -275,8 +316,10 @@ export async function verifyStore(store: Store, opts: { anchor?: { seq: number; 
   const live = new Set(requests.map((q) => q.id));
   for (const [id, r] of archived) {
     if (live.has(id)) continue;
-    checkRequest(r.request, " (archived)");
-    checkApprovals(id, Array.isArray(r.approvals) ? r.approvals : [], " (archived)");
+    const stored = Array.isArray(r.approvals) ? r.approvals : [];
+    const rec = newChecked(r.request, " (archived)", false, stored);
+    applySignatures(checkSignatures({ requests: [r.request], approvals: stored }), { requests: [rec], approvals: rec.approvals });
+    report1(rec);
     if (r.consumption) consumptions.push(r.consumption);
   }
   const storeConsumed = new Set(consumptions.map((c) => c.requestId));
@@ -286,3 +329,68 @@ export async function verifyStore(store: Store, opts: { anchor?: { seq: number; 
   const problems = [...report.problems, ...archiveProblems, ...recordProblems, ...consumption];
   return { ok: problems.length === 0, report, problems, leftovers, neverStarted };
 }
+
+/** What verify found of one stored request and its approvals, reported once all are read. */
+interface CheckedRecord {
+  id: string;
+  createdAt: string;
+  /** " (archived)" for a record from an archive. */
+  where: string;
+  /** Its digest, once its signature was checked. */
+  digest: string;
+  signatureOk: boolean;
+  breakGlassUnindexed: boolean;
+  /** Why its approvals could not be read (65), or null. */
+  approvalsDamaged: string | null;
+  approvals: CheckedApproval[];
+}
+
+interface CheckedApproval {
+  principal: string;
+  decision: string;
+  fingerprint: string;
+  signatureOk: boolean;
+}
+
+function newChecked(signed: SignedRequest, where: string, breakGlassUnindexed: boolean, stored: SignedApproval[] | { damaged: string }): CheckedRecord {
+  const req = signed.request;
+  return {
+    id: req.id,
+    createdAt: req.createdAt,
+    where,
+    digest: "",
+    signatureOk: false,
+    breakGlassUnindexed,
+    approvalsDamaged: Array.isArray(stored) ? null : stored.damaged,
+    approvals: Array.isArray(stored) ? stored.map((a) => ({ principal: a.statement.principal, decision: a.statement.decision, fingerprint: a.statement.fingerprint, signatureOk: false })) : [],
+  };
+}
+
+/** checkSignatures' answers onto the records they were asked for, in the same order. */
+function applySignatures(answers: SignatureAnswers, of: { requests: CheckedRecord[]; approvals: CheckedApproval[] }): void {
+  of.requests.forEach((rec, i) => {
+    rec.digest = answers.digests[i]!;
+    rec.signatureOk = answers.requestsOk[i] === 1;
+  });
+  of.approvals.forEach((a, i) => {
+    a.signatureOk = answers.approvalsOk[i] === 1;
+  });
+}
+
+/** The problems of one record, in the order verify has always given them. */
+function recordProblemsOf(rec: CheckedRecord): string[] {
+  const out: string[] = [];
+  if (!rec.signatureOk) out.push(`request ${esc(rec.id)}${rec.where}: its signature does not verify (the record was altered)`);
+  if (rec.breakGlassUnindexed) {
+    out.push(
+      `request ${esc(rec.id)} is a break-glass run missing from the store's break-glass index, so \`guard requests --review\` does not show it (an index entry removed, or stored by a guard older than the index)`,
+    );
+  }
+  if (rec.approvalsDamaged !== null) out.push(`request ${esc(rec.id)}: damaged record: ${esc(rec.approvalsDamaged)}`);
+  for (const a of rec.approvals) if (!a.signatureOk) out.push(`request ${esc(rec.id)}${rec.where}: approval by ${esc(a.principal)} does not verify (the record was altered)`);
+  return out;
+}
+
+/** Newest first, then by id: the order listRequests gives. */
+const byAge = (a: { createdAt: string; id: string }, b: { createdAt: string; id: string }): number => cmp(b.createdAt, a.createdAt) || cmp(a.id, b.id);
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

@@ -3,7 +3,7 @@ import { AuditVerifier, type AuditReport } from "../../src/core/audit.js";
 import { GuardError } from "../../src/core/errors.js";
 import type { AuditEvent, SignedRequest } from "../../src/core/types.js";
 import { requestBindingKey } from "../../src/core/request.js";
-import type { Store } from "../../src/adapters/store/types.js";
+import type { DamagedRecord, Store, StoredRecord } from "../../src/adapters/store/types.js";
 import { makeApproval, makeConsumption, makeDraft, makeRequest, newId } from "./fixtures.js";
 
 /**
@@ -24,6 +24,8 @@ export interface StoreFixture {
    * `body` (junk, or JSON nested far too deep). H4: it must affect only itself.
    */
   plantRequest: (id: string, body: string) => Promise<void>;
+  /** Plant, the way a store writer would, an approval record of request `requestId` whose body is `body`. */
+  plantApproval: (requestId: string, body: string) => Promise<void>;
   /**
    * Plant an entry named `name` in the store's break-glass index, the way a store writer would; only
    * where the index has entries to plant (`features.breakGlassEntries`: not PostgreSQL, whose index the
@@ -140,6 +142,69 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         expect(await store.listApprovals(next.request.id)).toHaveLength(1);
         expect(await store.consume(makeConsumption(next.request.id))).toBe(true);
         expect((await store.listRequests()).requests.map((r) => r.request.id).sort()).toEqual([good.request.id, next.request.id].sort());
+      });
+    });
+
+    describe("readRecords: every request with its approvals, in batches (audit verify)", () => {
+      async function readAll(s: Store): Promise<{ records: StoredRecord[]; damaged: DamagedRecord[]; batches: number }> {
+        const out = { records: [] as StoredRecord[], damaged: [] as DamagedRecord[], batches: 0 };
+        for await (const b of s.readRecords()) {
+          out.batches++;
+          out.records.push(...b.records);
+          out.damaged.push(...b.damaged);
+        }
+        return out;
+      }
+
+      it("an empty store has no records", async () => {
+        const all = await readAll(store);
+        expect(all.records).toEqual([]);
+        expect(all.damaged).toEqual([]);
+      });
+
+      it("every request once, each with exactly what listApprovals gives, over several batches, also from another instance", async () => {
+        const ids: string[] = [];
+        for (let i = 0; i < 300; i++) {
+          const r = makeRequest(newId(), new Date(Date.now() - i * 1000));
+          await store.putRequest(r);
+          ids.push(r.request.id);
+        }
+        await store.putApproval(ids[0]!, makeApproval(ids[0]!, "bob"));
+        await store.putApproval(ids[0]!, makeApproval(ids[0]!, "carol", "deny"));
+        await store.putApproval(ids[299]!, makeApproval(ids[299]!, "dave"));
+        const all = await readAll(await another());
+        expect(all.batches).toBeGreaterThan(1);
+        expect(all.damaged).toEqual([]);
+        expect(all.records.map((r) => r.request.request.id).sort()).toEqual([...ids].sort());
+        for (const r of all.records) {
+          expect(r.request).toEqual(await store.getRequest(r.request.request.id));
+          expect(r.approvals).toEqual(await store.listApprovals(r.request.request.id));
+        }
+        expect(all.records.find((r) => r.request.request.id === ids[0])!.approvals).toHaveLength(2);
+      });
+
+      it("H4: a damaged request record is listed apart (its id and where), a damaged approval is reported with its request; the others are still read", async () => {
+        const good = makeRequest();
+        const other = makeRequest();
+        await store.putRequest(good);
+        await store.putRequest(other);
+        const kept = makeApproval(good.request.id);
+        await store.putApproval(good.request.id, kept);
+        await store.putApproval(other.request.id, makeApproval(other.request.id));
+        const bad = newId();
+        await fx.plantRequest(bad, "this is not JSON");
+        await fx.plantApproval(other.request.id, '{"statement":{"v":1}}');
+        const all = await readAll(store);
+        expect(all.damaged).toHaveLength(1);
+        expect(all.damaged[0]!.id).toBe(bad);
+        expect(all.damaged[0]!.where).toContain(bad);
+        expect(all.damaged[0]!.problem.length).toBeGreaterThan(0);
+        expect(all.records.map((r) => r.request.request.id).sort()).toEqual([good.request.id, other.request.id].sort());
+        expect(all.records.find((r) => r.request.request.id === good.request.id)!.approvals).toEqual([kept]);
+        const damagedApprovals = all.records.find((r) => r.request.request.id === other.request.id)!.approvals;
+        // What listApprovals throws, as the message.
+        const thrown = await expectGuardError(store.listApprovals(other.request.id), 65);
+        expect(damagedApprovals).toEqual({ damaged: thrown.message });
       });
     });
 

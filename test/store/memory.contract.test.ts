@@ -20,6 +20,11 @@ describeStoreContract("memory", async () => {
     plantRequest: async (id, body) => {
       place.requests.set(id, body);
     },
+    plantApproval: async (requestId, body) => {
+      let mine = place.approvals.get(requestId);
+      if (!mine) place.approvals.set(requestId, (mine = new Map()));
+      mine.set("ab".repeat(32), body);
+    },
     plantBreakGlassEntry: async (name) => {
       place.breakGlass.add(name);
     },

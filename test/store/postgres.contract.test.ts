@@ -18,12 +18,16 @@ afterAll(async () => {
 describeStoreContract("postgres", async () => {
   const schema = randomName("contract");
   const url = `${db.url}?schema=${schema}`;
-  const store = await openPostgresStore(url);
+  // Small pages, so that readRecords is seen to page (its default is 2,000 requests).
+  const store = await openPostgresStore(url, { recordPageSize: 64 });
   return {
     store,
-    reopen: () => openPostgresStore(url),
+    reopen: () => openPostgresStore(url, { recordPageSize: 64 }),
     plantRequest: async (id, body) => {
       await sql(db.url, `INSERT INTO ${schema}.guard_requests (id, body, created_at, expires_at) VALUES ($1, $2, now(), now() + interval '1 hour')`, [id, body]);
+    },
+    plantApproval: async (requestId, body) => {
+      await sql(db.url, `INSERT INTO ${schema}.guard_approvals (request_id, digest, body) VALUES ($1, $2, $3)`, [requestId, "ab".repeat(32), body]);
     },
     cleanup: async () => {
       await store.close();

@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { randomBytes } from "node:crypto";
 import {
   chmodSync,
@@ -11,11 +12,14 @@ import {
   mkdirSync,
   openSync,
   promises as fsp,
+  readdirSync,
+  readFileSync,
   readSync,
   renameSync,
   unlinkSync,
   watch,
   writeSync,
+  type Dirent,
   type FSWatcher,
   type Stats,
 } from "node:fs";
@@ -31,7 +35,7 @@ import type { ParallelSink } from "./audit-parallel.js";
 import { withFileLock } from "./lock.js";
 import { CREATE_FLAGS, linkNewFile } from "./new-file.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
-import { REQUEST_ID_RE, type AuditFilter, type AuditLineSink, type DamagedRecord, type PruneOptions, type PruneOutcome, type RequestList, type RequestWatch, type Store, waitThroughWatch } from "./types.js";
+import { REQUEST_ID_RE, type AuditFilter, type AuditLineSink, type DamagedRecord, type PruneOptions, type PruneOutcome, type RecordBatch, type RequestList, type RequestWatch, type Store, waitThroughWatch } from "./types.js";
 import { readCheckpoint, type PruneEvent } from "../../core/prune.js";
 
 /**
@@ -111,6 +115,8 @@ const SEEK_EVERY = 256 << 10;
 const SEEK_MAX_BYTES = 16 << 20;
 /** From this size on (about 8,000 events) audit verify checks lines in worker threads. */
 const PARALLEL_AUDIT_BYTES = 4 << 20;
+/** Requests a batch of readRecords. */
+const RECORD_BATCH = 256;
 
 const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK; // NONBLOCK: a planted FIFO must not hang us
 
@@ -469,6 +475,51 @@ class FileStore implements Store {
     };
   }
 
+  /**
+   * audit verify: the requests directory listed once, then each request and its approvals read
+   * synchronously (small files; the thread pool costs more than the reads), a batch at a time.
+   */
+  async *readRecords(): AsyncIterable<RecordBatch> {
+    const dir = this.dirSync("requests");
+    if (dir === null) return;
+    const first: DamagedRecord[] = [];
+    const names = this.entriesSync(dir, first);
+    const approvalsDir = this.dirSync("approvals");
+    let batch: RecordBatch = { records: [], damaged: first };
+    for (const name of names) {
+      const path = join(dir, name);
+      if (!REQUEST_FILE_RE.test(name)) {
+        batch.damaged.push({ id: null, where: path, problem: `unexpected file ${path} in the store (only guard writes here: inspect it and remove it)` });
+        continue;
+      }
+      const id = name.slice(0, -".json".length);
+      let request: SignedRequest;
+      try {
+        const rec = readRecordSync(path);
+        if (rec === null) continue; // removed since the listing (a prune)
+        assertRecord(requestProblem(rec.value, id), path);
+        request = rec.value as SignedRequest;
+      } catch (e) {
+        if (!(e instanceof GuardError)) throw e;
+        batch.damaged.push({ id, where: path, problem: e.message });
+        continue;
+      }
+      let approvals: SignedApproval[] | { damaged: string };
+      try {
+        approvals = approvalsDir === null ? [] : this.approvalsSync(id);
+      } catch (e) {
+        if (!(e instanceof GuardError) || e.exitCode !== ExitCode.INTEGRITY) throw e;
+        approvals = { damaged: e.message };
+      }
+      batch.records.push({ request, approvals });
+      if (batch.records.length === RECORD_BATCH) {
+        yield batch;
+        batch = { records: [], damaged: [] };
+      }
+    }
+    if (batch.records.length > 0 || batch.damaged.length > 0) yield batch;
+  }
+
   private async readRequest(path: string, id: string): Promise<SignedRequest | null> {
     const rec = await readRecord(path);
     if (rec === null) return null;
@@ -491,21 +542,32 @@ class FileStore implements Store {
 
   async listApprovals(requestId: string): Promise<SignedApproval[]> {
     checkId(requestId);
-    if ((await this.dir("approvals", false)) === null) return [];
-    const dir = await this.dir(join("approvals", requestId), false);
+    if (this.dirSync("approvals") === null) return [];
+    return this.approvalsSync(requestId);
+  }
+
+  /**
+   * The approvals of a request, read synchronously: a few small files each, for which a trip through
+   * libuv's thread pool per call (open, stat, read, close) costs more than the reads.
+   */
+  private approvalsSync(requestId: string): SignedApproval[] {
+    const dir = this.dirSync(join("approvals", requestId));
     if (dir === null) return [];
     const out: Array<{ a: SignedApproval; name: string }> = [];
-    for (const file of await this.entries(dir)) {
+    for (const file of this.entriesSync(dir)) {
       if (!APPROVAL_FILE_RE.test(file)) throw integrityError(`unexpected file ${join(dir, file)} in the store`, "Only guard writes here: inspect it and remove it.");
       const name = file.slice(0, -".json".length);
-      const a = await this.readApproval(join(dir, file), requestId, name);
+      const a = this.approvalFrom(readRecordSync(join(dir, file)), join(dir, file), requestId, name);
       if (a !== null) out.push({ a, name });
     }
     return out.sort((x, y) => cmp(x.a.statement.createdAt, y.a.statement.createdAt) || cmp(x.name, y.name)).map((x) => x.a);
   }
 
   private async readApproval(path: string, requestId: string, name: string): Promise<SignedApproval | null> {
-    const rec = await readRecord(path);
+    return this.approvalFrom(await readRecord(path), path, requestId, name);
+  }
+
+  private approvalFrom(rec: { value: unknown } | null, path: string, requestId: string, name: string): SignedApproval | null {
     if (rec === null) return null;
     const v = rec.value;
     assertRecord(approvalProblem(v, requestId), path);
@@ -542,10 +604,14 @@ class FileStore implements Store {
     const dir = await this.dir("consumed", false);
     if (dir === null) return [];
     const out: Consumption[] = [];
-    for (const name of (await this.entries(dir)).sort()) {
+    for (const name of this.entriesSync(dir).sort()) {
       if (!REQUEST_FILE_RE.test(name)) throw integrityError(`unexpected file ${join(dir, name)} in the store`, "Only guard writes here: inspect it and remove it.");
-      const c = await this.getConsumption(name.slice(0, -".json".length));
-      if (c !== null) out.push(c);
+      // Synchronous reads, as for approvals: one small file each.
+      const path = join(dir, name);
+      const rec = readRecordSync(path);
+      if (rec === null) continue;
+      assertRecord(consumptionProblem(rec.value, name.slice(0, -".json".length)), path);
+      out.push(rec.value as Consumption);
     }
     return out;
   }
@@ -1302,12 +1368,12 @@ class FileStore implements Store {
   private async dir(rel: string, forWrite: true): Promise<string>;
   private async dir(rel: string, forWrite: false): Promise<string | null>;
   private async dir(rel: string, forWrite: boolean): Promise<string | null> {
+    if (!forWrite) return this.dirSync(rel);
     if (this.closed) throw new GuardError(ExitCode.INTERNAL, `the store ${this.description} is closed`);
     const path = join(this.root, rel);
     // Synchronous: one lstat on every use, cheaper than a trip through libuv's thread pool.
     let st = lstatOrNullSync(path);
     if (st === null) {
-      if (!forWrite) return null;
       try {
         await fsp.mkdir(path, { mode: this.dirMode });
         await fsp.chmod(path, this.dirMode); // the umask must not take the group's access away
@@ -1318,10 +1384,24 @@ class FileStore implements Store {
         throw fsError("inspect", path, e);
       });
     }
+    this.checkDir(path, st);
+    return path;
+  }
+
+  /** dir(rel, false), synchronously: the existing directory, checked, or null. */
+  private dirSync(rel: string): string | null {
+    if (this.closed) throw new GuardError(ExitCode.INTERNAL, `the store ${this.description} is closed`);
+    const path = join(this.root, rel);
+    const st = lstatOrNullSync(path);
+    if (st === null) return null;
+    this.checkDir(path, st);
+    return path;
+  }
+
+  private checkDir(path: string, st: Stats): void {
     if (st.isSymbolicLink()) throw integrityError(`${path} is a symlink; the store was tampered with`, "Only guard writes here: inspect the store and replace the link with a directory.");
     if (!st.isDirectory()) throw integrityError(`${path} is not a directory; the store was tampered with`, "Inspect the store.");
     checkSafe(path, st, this.shared, (what) => configError(`${path} ${what}; refusing to use the store`, SAFE_HINT(this.root)));
-    return path;
   }
 
   /** Names in a store directory, skipping our own temporary files; anything that is not a plain file is planted. */
@@ -1330,6 +1410,21 @@ class FileStore implements Store {
     const list = await fsp.readdir(dir, { withFileTypes: true }).catch((e: unknown) => {
       throw fsError("list", dir, e);
     });
+    return this.regularFiles(dir, list, damaged);
+  }
+
+  /** entries(), synchronously (a hot path: audit verify lists every request's approvals). */
+  private entriesSync(dir: string, damaged?: DamagedRecord[]): string[] {
+    let list: Dirent[];
+    try {
+      list = readdirSync(dir, { withFileTypes: true });
+    } catch (e) {
+      throw fsError("list", dir, e);
+    }
+    return this.regularFiles(dir, list, damaged);
+  }
+
+  private regularFiles(dir: string, list: Dirent[], damaged?: DamagedRecord[]): string[] {
     const out: string[] = [];
     for (const d of list) {
       if (TEMP_FILE_RE.test(d.name)) continue;
@@ -1378,19 +1473,45 @@ async function readRecord(path: string): Promise<{ value: unknown } | null> {
   } finally {
     await fh.close().catch(() => undefined);
   }
+  return decodeRecord(bytes, path);
+}
+
+/** A record's bytes as parsed JSON (boxed); 65 for anything that is not. */
+function decodeRecord(bytes: Buffer, path: string): { value: unknown } {
   if (bytes.length === 0) throw damaged(path, "is empty");
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw damaged(path, "is not valid UTF-8");
-  }
+  // As TextDecoder("utf-8", { fatal: true }) decodes (a leading BOM dropped), without making one per record.
+  if (!isUtf8(bytes)) throw damaged(path, "is not valid UTF-8");
+  const text = bytes.toString("utf8", bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0);
   if (jsonTooDeep(text)) throw damaged(path, TOO_DEEP);
   try {
     return { value: JSON.parse(text) as unknown };
   } catch {
     throw damaged(path, "is not valid JSON (truncated or torn write?)");
   }
+}
+
+/** readRecord, synchronously. */
+function readRecordSync(path: string): { value: unknown } | null {
+  let fd: number;
+  try {
+    fd = openSync(path, READ_FLAGS);
+  } catch (e) {
+    if (errCode(e) === "ENOENT") return null;
+    if (errCode(e) === "ELOOP") throw integrityError(`${path} is a symlink; the store was tampered with`, "Only guard writes here: inspect it and remove it.");
+    throw fsError("open", path, e);
+  }
+  let bytes: Buffer;
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw integrityError(`${path} is not a regular file; the store was tampered with`, "Inspect the store.");
+    if (st.size > MAX_RECORD_BYTES) throw integrityError(`${path} is ${st.size} bytes, far larger than any record`, "Inspect the store.");
+    bytes = readFileSync(fd);
+  } catch (e) {
+    throw fsError("read", path, e);
+  } finally {
+    closeSync(fd);
+  }
+  return decodeRecord(bytes, path);
 }
 
 function damaged(path: string, what: string): GuardError {

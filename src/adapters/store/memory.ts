@@ -19,7 +19,7 @@ import { BINDING_KEY_RE, requestBindingKey } from "../../core/request.js";
 import { ExitCode, GuardError, integrityError, usageError } from "../../core/errors.js";
 import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
-import { REQUEST_ID_RE, type AuditLineSink, type DamagedRecord, type RequestList, type RequestWatch, type Store, waitThroughWatch } from "./types.js";
+import { REQUEST_ID_RE, type AuditLineSink, type DamagedRecord, type RecordBatch, type RequestList, type RequestWatch, type Store, waitThroughWatch } from "./types.js";
 
 const ID_PREFIX_RE = /^r-[a-z2-7]{0,20}$/;
 
@@ -91,6 +91,34 @@ class MemoryStore implements Store {
 
   async listRequests(): Promise<RequestList> {
     return this.listed([...this.place.requests.keys()], () => true);
+  }
+
+  async *readRecords(): AsyncIterable<RecordBatch> {
+    let batch: RecordBatch = { records: [], damaged: [] };
+    for (const id of [...this.place.requests.keys()]) {
+      let request: SignedRequest | null;
+      try {
+        request = this.readRequest(id);
+      } catch (e) {
+        if (!(e instanceof GuardError)) throw e;
+        batch.damaged.push({ id, where: this.where("requests", id), problem: e.message });
+        continue;
+      }
+      if (request === null) continue;
+      let approvals: SignedApproval[] | { damaged: string };
+      try {
+        approvals = await this.listApprovals(id);
+      } catch (e) {
+        if (!(e instanceof GuardError) || e.exitCode !== ExitCode.INTEGRITY) throw e;
+        approvals = { damaged: e.message };
+      }
+      batch.records.push({ request, approvals });
+      if (batch.records.length === 100) {
+        yield batch;
+        batch = { records: [], damaged: [] };
+      }
+    }
+    if (batch.records.length > 0 || batch.damaged.length > 0) yield batch;
   }
 
   async findRequestsByBinding(key: string, now: number): Promise<RequestList> {

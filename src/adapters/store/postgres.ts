@@ -19,7 +19,7 @@ import { PRUNE_FUNCTION,
 import { jsonTooDeep, TOO_DEEP } from "../../core/json-depth.js";
 import { BINDING_KEY_RE, requestBindingKey } from "../../core/request.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
-import { REQUEST_ID_RE, type AuditFilter, type AuditLineSink, type PruneOptions, type PruneOutcome, type RequestList, type RequestWatch, type Store } from "./types.js";
+import { REQUEST_ID_RE, type AuditFilter, type AuditLineSink, type PruneOptions, type PruneOutcome, type RecordBatch, type RequestList, type RequestWatch, type Store } from "./types.js";
 
 /**
  * The PostgreSQL store: one approval system for a team on many machines. Same contract as the file
@@ -56,6 +56,8 @@ export interface PostgresStoreOptions {
   maxConnections?: number;
   /** Rows per query when reading the audit log. Default 10,000. */
   auditPageSize?: number;
+  /** Requests per query (with their approvals) when `audit verify` reads every record. Default 1,000. */
+  recordPageSize?: number;
   /**
    * How long to keep retrying a connection the server turns away for want of room (too many
    * connections, for the server or the role; the server starting up). Default 5000.
@@ -95,6 +97,8 @@ async function retryWhileBusy<T>(target: Target, connectOrQuery: () => Promise<T
 const STATEMENT_TIMEOUT_MS = 30_000;
 /** readAudit fetches this many rows per query (keyset pagination), never the whole log. */
 const DEFAULT_AUDIT_PAGE = 10_000;
+/** Requests a page of readRecords (with their approvals): few round trips, bounded memory. */
+const DEFAULT_RECORD_PAGE = 1_000;
 const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
 const AUDIT_TYPE_RE = new RegExp(AUDIT_TYPE_PATTERN);
 const STORE_HINT = "check the store URL (--store, GUARD_STORE or store: in guard.config.yaml), the PG* variables and that the server is up; nothing was run";
@@ -114,6 +118,7 @@ interface Target {
   password: string | null;
   pollMs: number;
   auditPage: number;
+  recordPage: number;
   busyRetryMs: number;
 }
 
@@ -220,6 +225,7 @@ function resolveTarget(pg: Pg, url: string, opts: PostgresStoreOptions): Target 
     pollMs: opts.pollMs ?? DEFAULT_POLL_MS,
     busyRetryMs: opts.busyRetryMs ?? DEFAULT_BUSY_RETRY_MS,
     auditPage: Math.max(1, Math.floor(opts.auditPageSize ?? DEFAULT_AUDIT_PAGE)),
+    recordPage: Math.max(1, Math.floor(opts.recordPageSize ?? DEFAULT_RECORD_PAGE)),
   };
 }
 
@@ -481,6 +487,69 @@ class PostgresStore implements Store {
     return this.decodeRows(r.rows);
   }
 
+  /**
+   * A page of requests at a time (keyset on id), each joined with its approvals in one query: no round
+   * trip per record. The next page is asked for before the current one is handed out.
+   */
+  async *readRecords(): AsyncIterable<RecordBatch> {
+    const size = this.conn.target.recordPage;
+    type Row = [string, string, string | null, string | null];
+    const page = (after: string | null): Promise<Row[]> => {
+      this.assertOpen("reading requests and approvals");
+      const p = this.conn.pool
+        .query<Row>({
+          text: `WITH page AS (SELECT id, body FROM guard_requests WHERE $1::text IS NULL OR id > $1::text ORDER BY id LIMIT $2)
+                 SELECT p.id, p.body, a.ord::text, a.body FROM page p LEFT JOIN guard_approvals a ON a.request_id = p.id ORDER BY p.id, a.ord`,
+          values: [after, size],
+          rowMode: "array",
+        })
+        .then(
+          (r) => r.rows,
+          (err: unknown) => Promise.reject(storeError(this.conn.target, err, "reading requests and approvals")),
+        );
+      p.catch(() => undefined); // a page asked for ahead may fail after the reader stopped: no unhandled rejection
+      return p;
+    };
+    let next: Promise<Row[]> | null = page(null);
+    while (next !== null) {
+      const rows: Row[] = await next;
+      const batch: RecordBatch = { records: [], damaged: [] };
+      let ids = 0;
+      for (let i = 0; i < rows.length; ) {
+        const id: string = rows[i]![0];
+        let j = i;
+        while (j < rows.length && rows[j]![0] === id) j++;
+        ids++;
+        const last = j === rows.length;
+        if (last) next = ids === size ? page(id) : null;
+        const at = i;
+        i = j;
+        let request: SignedRequest;
+        try {
+          request = this.requestFrom(id, rows[at]![1]);
+        } catch (e) {
+          // As listRequests lists it (decodeRows): one corrupt row affects only itself (H4).
+          if (!(e instanceof GuardError)) throw e;
+          batch.damaged.push({ id, where: `request ${id} in the PostgreSQL store at ${this.conn.target.where}`, problem: e.message });
+          continue;
+        }
+        let approvals: SignedApproval[] | { damaged: string } = [];
+        try {
+          for (let k = at; k < j; k++) {
+            const [, , ord, body] = rows[k]!;
+            if (ord !== null && body !== null) approvals.push(this.approvalFrom(id, ord, body));
+          }
+        } catch (e) {
+          if (!(e instanceof GuardError) || e.exitCode !== ExitCode.INTEGRITY) throw e;
+          approvals = { damaged: e.message };
+        }
+        batch.records.push({ request, approvals });
+      }
+      if (rows.length === 0) next = null;
+      yield batch;
+    }
+  }
+
   /** Unexpired rows with this key, and unexpired rows stored before keys existed (schema version 3). */
   async findRequestsByBinding(key: string, now: number): Promise<RequestList> {
     if (!BINDING_KEY_RE.test(key)) throw usageError(`invalid binding key ${JSON.stringify(key)}`);
@@ -567,13 +636,15 @@ class PostgresStore implements Store {
       "SELECT ord::text AS ord_text, body FROM guard_approvals WHERE request_id = $1 ORDER BY ord",
       [requestId],
     );
-    return r.rows.map((row) => {
-      const what = `approval #${row.ord_text} of ${requestId}`;
-      const v = parseRow(this.conn.target, what, row.body);
-      const problem = approvalProblem(v, requestId);
-      if (problem) throw corrupt(this.conn.target, what, problem);
-      return v as unknown as SignedApproval;
-    });
+    return r.rows.map((row) => this.approvalFrom(requestId, row.ord_text, row.body));
+  }
+
+  private approvalFrom(requestId: string, ordText: string, body: string): SignedApproval {
+    const what = `approval #${ordText} of ${requestId}`;
+    const v = parseRow(this.conn.target, what, body);
+    const problem = approvalProblem(v, requestId);
+    if (problem) throw corrupt(this.conn.target, what, problem);
+    return v as unknown as SignedApproval;
   }
 
   /**

@@ -26,6 +26,14 @@ export interface Store {
    * a damaged request by its id (getRequest) still fails, 65.
    */
   listRequests(): Promise<RequestList>;
+  /**
+   * `audit verify`: every stored request with its approvals, in batches (hundreds of requests each,
+   * in no particular order), so that a long history is never held at once nor read a round trip per
+   * record. A request record that cannot be read is listed in its batch's `damaged` (as listRequests
+   * lists it); a request whose approvals cannot be read carries, instead of them, what listApprovals
+   * would have thrown (65): one damaged record affects only itself (SECURITY H4).
+   */
+  readRecords(): AsyncIterable<RecordBatch>;
 
   /**
    * The unexpired requests (by `now`, epoch ms) stored under this binding key (core/request.ts
@@ -182,6 +190,19 @@ export interface DamagedRecord {
 
 export interface RequestList {
   requests: SignedRequest[];
+  damaged: DamagedRecord[];
+}
+
+/** A request and its approvals, as readRecords yields them. */
+export interface StoredRecord {
+  request: SignedRequest;
+  /** listApprovals' answer, or the message of the integrity error (65) it would have thrown. */
+  approvals: SignedApproval[] | { damaged: string };
+}
+
+/** One batch of readRecords. */
+export interface RecordBatch {
+  records: StoredRecord[];
   damaged: DamagedRecord[];
 }
 

@@ -1,0 +1,148 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { createRequire } from "node:module";
+import { sign, type KeyObject } from "node:crypto";
+import { build, type BuildOptions } from "esbuild";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { verifyStore as VerifyStore } from "../../src/commands/audit.js";
+import type { MemoryPlace as Place, openMemoryStore as OpenMemoryStore } from "../../src/adapters/store/memory.js";
+import type { startSignaturePool as StartPool } from "../../src/adapters/signature-parallel.js";
+import { approvalMessage, requestMessage } from "../../src/core/request.js";
+import { encodeSshSig, signedData } from "../../src/core/sshsig.js";
+import { canonicalJson } from "../../src/core/canonical.js";
+import { SIG_NAMESPACE, type SignedApproval, type SignedRequest } from "../../src/core/types.js";
+import { makeIdentity, type Identity } from "../helpers/keys.js";
+import { makeApproval, makeRequest, newId } from "../store/fixtures.js";
+
+/**
+ * `audit verify` checks the signatures of a large store's records in worker threads
+ * (signature-parallel.ts); the verdict must be the one the in-thread check gives, problem for problem
+ * and in the same order. Worker threads cannot load TypeScript, so verify and the memory store are
+ * bundled with esbuild first, the worker's bundle beside them, as scripts/build.mjs lays out dist/.
+ * The records are signed for real, with ssh-keygen's keys (in the SSHSIG layout, by node:crypto, as
+ * the bench signs its history), and some are altered after signing.
+ */
+
+interface Bundle {
+  verifyStore: typeof VerifyStore;
+  MemoryPlace: typeof Place;
+  openMemoryStore: typeof OpenMemoryStore;
+  startSignaturePool: typeof StartPool;
+}
+
+let work: string;
+let mod: Bundle;
+let alice: Identity;
+let bob: Identity;
+let aliceKey: KeyObject;
+let bobKey: KeyObject;
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "guard-sigpar-"));
+  const src = (p: string) => JSON.stringify(join(process.cwd(), "src", p));
+  await writeFile(
+    join(work, "entry.ts"),
+    [
+      `export { verifyStore } from ${src("commands/audit.ts")};`,
+      `export { MemoryPlace, openMemoryStore } from ${src("adapters/store/memory.ts")};`,
+      `export { startSignaturePool } from ${src("adapters/signature-parallel.ts")};`,
+    ].join("\n"),
+  );
+  const common: BuildOptions = { bundle: true, platform: "node", format: "cjs", target: "node20", logLevel: "error", external: ["pg", "pg-native"] };
+  await build({ ...common, entryPoints: [join(work, "entry.ts")], outfile: join(work, "verify.cjs") });
+  await build({ ...common, entryPoints: [join(process.cwd(), "src", "adapters", "store", "audit-worker.ts")], outfile: join(work, "audit-worker.cjs") });
+  mod = createRequire(import.meta.url)(join(work, "verify.cjs")) as Bundle;
+  alice = await makeIdentity(work, "alice");
+  bob = await makeIdentity(work, "bob");
+  // (the bench's reader of an unencrypted OpenSSH ed25519 key file)
+  const bench = (await import(join(process.cwd(), "scripts", "bench", "history.mjs") as string)) as { opensshEd25519: (path: string) => KeyObject };
+  aliceKey = bench.opensshEd25519(alice.privatePath);
+  bobKey = bench.opensshEd25519(bob.privatePath);
+}, 60_000);
+
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+function sshsig(id: Identity, key: KeyObject, namespace: string, message: string): string {
+  return encodeSshSig({
+    version: 1,
+    publicKey: Buffer.from(id.key.blob, "base64"),
+    namespace,
+    reserved: Buffer.alloc(0),
+    hashAlgorithm: "sha512",
+    signatureType: "ssh-ed25519",
+    signatureBytes: sign(null, signedData(namespace, "sha512", message), key),
+  });
+}
+
+function signedRequest(i: number): SignedRequest {
+  const r = makeRequest(newId(), new Date(Date.UTC(2026, 0, 1) + (i % 50) * 60_000)); // ties in createdAt on purpose
+  r.request.requester = { principal: "alice", fingerprint: alice.fingerprint, key: alice.publicLine };
+  r.request.breakGlass = i % 40 === 3;
+  r.signature = sshsig(alice, aliceKey, SIG_NAMESPACE.request, requestMessage(r.request));
+  return r;
+}
+
+function signedApproval(requestId: string, i: number): SignedApproval {
+  const a = makeApproval(requestId, "bob", i % 2 === 0 ? "approve" : "deny");
+  a.statement.fingerprint = bob.fingerprint;
+  a.signature = sshsig(bob, bobKey, SIG_NAMESPACE.approval, approvalMessage(a.statement));
+  return a;
+}
+
+/** 260 requests (three batches of the memory store), half with an approval, and damage of every kind verify reports. */
+async function tamperedPlace(): Promise<Place> {
+  const place = new mod.MemoryPlace();
+  const store = mod.openMemoryStore(place);
+  for (let i = 0; i < 260; i++) {
+    const r = signedRequest(i);
+    if (i % 17 === 1) r.request.argv = [...r.request.argv, "--altered"]; // signature no longer verifies
+    if (i % 29 === 2) r.request.requester.fingerprint = bob.fingerprint; // names another key's fingerprint
+    await store.putRequest(r);
+    if (i % 40 === 3 && i % 80 === 3) place.breakGlass.delete(r.request.id); // hidden from --review (S19)
+    if (i % 2 === 0) {
+      const a = signedApproval(r.request.id, i);
+      if (i % 22 === 0) a.statement.comment = "altered";
+      await store.putApproval(r.request.id, a);
+    }
+    if (i % 53 === 7) {
+      // An approval record that cannot be read: reported with its request (H4).
+      let mine = place.approvals.get(r.request.id);
+      if (!mine) place.approvals.set(r.request.id, (mine = new Map()));
+      mine.set("ab".repeat(32), "not json");
+    }
+  }
+  place.requests.set(newId(), "this is not JSON"); // a damaged request record (H4)
+  place.requests.set(newId(), canonicalJson({ request: { v: 1 } }));
+  return place;
+}
+
+describe("audit verify: signatures checked in worker threads give the in-thread verdict", () => {
+  it.skipIf(availableParallelism() < 2)("worker threads start beside the bundle", async () => {
+    const pool = await mod.startSignaturePool();
+    expect(pool).not.toBeNull();
+    expect(pool!.size).toBeGreaterThanOrEqual(2);
+    await pool!.close();
+  });
+
+  it("the same problems, in the same order, with and without threads, on a store with damage of every kind", async () => {
+    const place = await tamperedPlace();
+    const inThread = await mod.verifyStore(mod.openMemoryStore(place), { parallelSignaturesFrom: Number.POSITIVE_INFINITY });
+    const threaded = await mod.verifyStore(mod.openMemoryStore(place), { parallelSignaturesFrom: 0 });
+    const late = await mod.verifyStore(mod.openMemoryStore(place), { parallelSignaturesFrom: 150 }); // threads from the second batch on
+    expect(threaded.problems).toEqual(inThread.problems);
+    expect(late.problems).toEqual(inThread.problems);
+    expect(threaded.leftovers).toEqual(inThread.leftovers);
+    expect(threaded.ok).toBe(false);
+    const p = inThread.problems;
+    const count = (re: RegExp): number => p.filter((x) => re.test(x)).length;
+    // Each kind of damage is there, as many times as it was made.
+    expect(count(/^damaged record /)).toBe(2);
+    expect(count(/its signature does not verify/)).toBe([...Array(260).keys()].filter((i) => i % 17 === 1 || i % 29 === 2).length);
+    expect(count(/approval by bob does not verify/)).toBe([...Array(260).keys()].filter((i) => i % 22 === 0 && i % 53 !== 7).length);
+    expect(count(/: damaged record: /)).toBe([...Array(260).keys()].filter((i) => i % 53 === 7).length);
+    expect(count(/missing from the store's break-glass index/)).toBe([...Array(260).keys()].filter((i) => i % 80 === 3).length);
+  }, 60_000);
+});
