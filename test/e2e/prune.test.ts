@@ -8,7 +8,7 @@
  * request put back is refused as expired; the recent request still runs once, and only once.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cp, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, readFile, readdir, rm, utimes, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { join } from "node:path";
@@ -354,6 +354,25 @@ fs.promises.open = async function (p, ...rest) {
     const v = await verify([], store);
     expect(v.v.problems).toEqual([]);
     expect(v.code).toBe(0);
+  });
+
+  it("the new log a stopped prune left behind is removed by the next prune once an hour old; a fresh one (a prune under way) is kept", async () => {
+    const store = join(w.dir, "store-stray-temp");
+    await cp(prePrune, store, { recursive: true });
+    const audit = join(store, "audit");
+    const stale = join(audit, ".events.jsonl.0123456789abcdef.tmp");
+    const fresh = join(audit, ".events.jsonl.fedcba9876543210.tmp");
+    const other = join(audit, ".events.jsonl.not-a-prune.tmp");
+    for (const f of [stale, fresh, other]) await writeFile(f, `${before.join("\n")}\n`);
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    await utimes(stale, twoHoursAgo, twoHoursAgo);
+    await utimes(other, twoHoursAgo, twoHoursAgo);
+    const r = await guard(w, ["store", "prune", "--older-than", "8d", "--json"], { env: { GUARD_STORE: `file:${store}` } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(stale)).toBe(false);
+    expect(existsSync(fresh)).toBe(true);
+    expect(existsSync(other)).toBe(true); // not a name a prune writes
+    expect((await verify([], store)).code).toBe(0);
   });
 
   it("a forged checkpoint cannot excuse a planted request that can still run", async () => {

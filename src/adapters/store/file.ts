@@ -1127,7 +1127,8 @@ class FileStore implements Store {
    * next prune removes them), then rewrite index/created with the new offsets (an old offset fails its own
    * check — the line there is not that request's request.created event — and the reader falls back to a
    * full scan) and remove any other index derived from offsets into the log. A crash before the rename
-   * leaves a stray archive and a temporary file that nothing references.
+   * leaves a stray archive and a temporary file that nothing references (a later prune removes that file
+   * once it is an hour old: removeStalePruneTemps).
    */
   async prune(opts: PruneOptions): Promise<PruneOutcome> {
     const auditDir = await this.dir("audit", true);
@@ -1190,6 +1191,7 @@ class FileStore implements Store {
     const kept = lines.slice(k);
     lines.length = 0;
     const retired = new Set(outcome.retired);
+    await removeStalePruneTemps(auditDir, this.clock());
     const tmp = join(auditDir, `.events.jsonl.${randomBytes(8).toString("hex")}.tmp`);
     const unreferenced = "nothing was removed; the archive written is not referenced";
     let fh: fsp.FileHandle | undefined;
@@ -1592,6 +1594,26 @@ function readLastEvent(fd: number, size: number, path: string): { seq: number; h
       throw integrityError(`the last event (seq ${e.seq}) of the audit log ${path} was altered; refusing to extend it`, "Run guard audit verify and investigate.");
     }
     return { seq: e.seq, hash: e.hash };
+  }
+}
+
+/** A prune's new log while it is written (file store prune, step 1). */
+const PRUNE_TEMP_RE = /^\.events\.jsonl\.[0-9a-f]{16}\.tmp$/;
+/** A temporary new log untouched this long was left by a prune that stopped (a running one writes it within minutes). */
+const STALE_PRUNE_TEMP_MS = 60 * 60_000;
+
+/**
+ * Remove the temporary new logs of prunes that stopped before their commit (a crash, a kill): each is a
+ * copy of most of the log, which nothing references. Only regular files of that exact name, untouched
+ * for an hour, so that a prune still under way keeps its own. Best effort.
+ */
+async function removeStalePruneTemps(auditDir: string, now: number): Promise<void> {
+  const names = await fsp.readdir(auditDir).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!PRUNE_TEMP_RE.test(name)) continue;
+    const path = join(auditDir, name);
+    const st = lstatOrNullSync(path);
+    if (st?.isFile() && now - st.mtimeMs > STALE_PRUNE_TEMP_MS) await fsp.unlink(path).catch(() => undefined);
   }
 }
 
