@@ -16,16 +16,14 @@
 import { Buffer } from "node:buffer";
 import { readSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { dirname, join } from "node:path";
-import { parentPort, Worker } from "node:worker_threads";
 import { checkCanonicalLine, newCanonicalLine, type CanonicalLine } from "../../core/audit-line.js";
 import { ExitCode, GuardError, integrityError } from "../../core/errors.js";
 import type { AuditEvent } from "../../core/types.js";
 import type { AuditLineSink } from "./types.js";
+import { bundleDir, serveJobs, startWorkerPool, type WorkerPool } from "../worker-pool.js";
 
 /** The workerData tag a worker checks before serving: the worker file does nothing in any other thread. */
 export const AUDIT_WORKER_TAG = "access-guard/audit-parallel";
-const TAG = AUDIT_WORKER_TAG;
 /** Bytes read a block: large enough that a block is worth a message, small enough to keep memory low. */
 const BLOCK = 4 << 20;
 const MAX_WORKERS = 4;
@@ -47,39 +45,30 @@ const F_ARGV = 13; // start, end
 const F_DATA = 15;
 const FIELDS = 16;
 
+/** A block of whole lines for a worker: the first `length` bytes of `sab`. */
 interface Job {
-  id: number;
   sab: SharedArrayBuffer;
   length: number;
 }
-type Reply = { id: number; records: Float64Array } | { id: number; error: string };
-/** A worker's first message: this module did load in it and is serving. */
-const READY = "ready";
 
 /** Worker side: check every line of each block it is given, in a record table sent back (transferred). */
 export function serveChecks(): void {
-  const port = parentPort!;
   const line = newCanonicalLine();
-  port.postMessage(READY);
-  port.on("message", (job: Job) => {
-    try {
-      const buf = Buffer.from(job.sab, 0, job.length);
-      let n = 0;
-      for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) n++;
-      const records = new Float64Array(n * FIELDS);
-      let start = 0;
-      for (let k = 0; k < n; k++) {
-        const end = buf.indexOf(10, start);
-        const r = k * FIELDS;
-        records[r + F_START] = start;
-        records[r + F_END] = end;
-        if (checkCanonicalLine(buf, start, end, line)) writeLine(records, r, line);
-        start = end + 1;
-      }
-      port.postMessage({ id: job.id, records } satisfies Reply, [records.buffer]);
-    } catch (e) {
-      port.postMessage({ id: job.id, error: e instanceof Error ? e.message : String(e) } satisfies Reply);
+  serveJobs((job: Job) => {
+    const buf = Buffer.from(job.sab, 0, job.length);
+    let n = 0;
+    for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) n++;
+    const records = new Float64Array(n * FIELDS);
+    let start = 0;
+    for (let k = 0; k < n; k++) {
+      const end = buf.indexOf(10, start);
+      const r = k * FIELDS;
+      records[r + F_START] = start;
+      records[r + F_END] = end;
+      if (checkCanonicalLine(buf, start, end, line)) writeLine(records, r, line);
+      start = end + 1;
     }
+    return { answer: records, transfer: [records.buffer] };
   });
 }
 
@@ -127,87 +116,17 @@ export type ParallelSink = AuditLineSink & Required<Pick<AuditLineSink, "pushChe
  * reads the log itself. Errors are the sequential reader's: `parse` throws for a line that is not an
  * event, a torn last line is refused; a worker that fails is an internal error (70).
  */
-/**
- * The directory of the bundle this code runs from (dist/guard.cjs), where the worker's file lies; null
- * when it runs from the TypeScript sources (the unit tests), which have no worker file.
- */
-const bundleDir = typeof __filename === "string" && __filename.endsWith(".cjs") ? dirname(__filename) : null;
-
 export async function feedAuditParallel(fd: number, path: string, sink: ParallelSink, parse: (text: string, lineNo: number) => AuditEvent): Promise<boolean> {
   const cores = availableParallelism();
   if (cores < 2 || bundleDir === null) return false;
-  const pool = await startWorkers(bundleDir, Math.min(cores, MAX_WORKERS));
+  const pool = await startWorkerPool<Job, Float64Array>(bundleDir, AUDIT_WORKER_TAG, Math.min(cores, MAX_WORKERS));
   if (pool === null) return false;
   try {
     await feed(fd, path, sink, parse, pool);
     return true;
   } finally {
-    await Promise.all(pool.workers.map((w) => w.terminate()));
+    await pool.close();
   }
-}
-
-interface Pool {
-  workers: Worker[];
-  /** Check a block on the next worker in turn; resolves with its records. */
-  check(sab: SharedArrayBuffer, length: number): Promise<Float64Array>;
-}
-
-async function startWorkers(dir: string, n: number): Promise<Pool | null> {
-  const workers: Worker[] = [];
-  const waiting = new Map<number, { resolve: (r: Float64Array) => void; reject: (e: Error) => void }>();
-  let failure: Error | null = null;
-  const fail = (e: Error): void => {
-    failure ??= e;
-    for (const w of waiting.values()) w.reject(e);
-    waiting.clear();
-  };
-  const online: Array<Promise<boolean>> = [];
-  for (let i = 0; i < n; i++) {
-    let w: Worker;
-    try {
-      w = new Worker(join(dir, "audit-worker.cjs"), { workerData: { tag: TAG } });
-    } catch {
-      break;
-    }
-    workers.push(w);
-    let ready: (ok: boolean) => void = () => undefined;
-    online.push(new Promise<boolean>((resolve) => (ready = resolve)));
-    w.on("message", (reply: Reply | typeof READY) => {
-      if (reply === READY) return ready(true);
-      const p = waiting.get(reply.id);
-      if (!p) return;
-      waiting.delete(reply.id);
-      if ("error" in reply) p.reject(new Error(reply.error));
-      else p.resolve(reply.records);
-    });
-    // A worker that fails or ends before it is ready (its module did not start serving) means no pool.
-    w.once("error", (e) => {
-      ready(false);
-      fail(e instanceof Error ? e : new Error(String(e)));
-    });
-    w.once("exit", (code) => {
-      ready(false);
-      fail(new Error(`a worker thread stopped (exit code ${code})`));
-    });
-  }
-  if (workers.length === 0 || !(await Promise.all(online)).every(Boolean)) {
-    await Promise.all(workers.map((w) => w.terminate()));
-    return null;
-  }
-  let next = 0;
-  let turn = 0;
-  return {
-    workers,
-    check(sab, length) {
-      if (failure) return Promise.reject(failure);
-      const id = next++;
-      const w = workers[turn++ % workers.length]!;
-      return new Promise((resolve, reject) => {
-        waiting.set(id, { resolve, reject });
-        w.postMessage({ id, sab, length } satisfies Job);
-      });
-    },
-  };
 }
 
 interface Block {
@@ -216,7 +135,7 @@ interface Block {
   records: Promise<Float64Array>;
 }
 
-async function feed(fd: number, path: string, sink: ParallelSink, parse: (text: string, lineNo: number) => AuditEvent, pool: Pool): Promise<void> {
+async function feed(fd: number, path: string, sink: ParallelSink, parse: (text: string, lineNo: number) => AuditEvent, pool: WorkerPool<Job, Float64Array>): Promise<void> {
   const line = newCanonicalLine();
   const ahead: Block[] = [];
   let carry = Buffer.alloc(0); // the start of a line that the last read cut
@@ -254,13 +173,11 @@ async function feed(fd: number, path: string, sink: ParallelSink, parse: (text: 
         continue;
       }
       const block = buf.subarray(0, last + 1);
-      const records = pool.check(sab, block.length);
-      records.catch(() => undefined); // (awaited in turn below; a failure read ahead must not go unhandled)
-      return { sab, buf: block, records };
+      return { sab, buf: block, records: pool.run({ sab, length: block.length }) };
     }
   };
 
-  const target = AHEAD * pool.workers.length;
+  const target = AHEAD * pool.size;
   for (;;) {
     while (ahead.length < target) {
       const b = readBlock();
