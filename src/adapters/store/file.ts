@@ -823,14 +823,8 @@ class FileStore implements Store {
    */
   private eventAt(offset: number): AuditEvent | null {
     const path = join(this.root, "audit", "events.jsonl");
-    let fd: number;
-    try {
-      fd = openSync(path, READ_FLAGS);
-    } catch (e) {
-      if (errCode(e) === "ENOENT") return null;
-      if (errCode(e) === "ELOOP") throw integrityError(`${path} is a symlink; the store was tampered with`, "Only guard writes here: inspect it and remove it.");
-      throw fsError("open", path, e);
-    }
+    const fd = openForReadSync(path);
+    if (fd === null) return null;
     try {
       const st = fstatSync(fd);
       if (!st.isFile() || offset < 1 || offset >= st.size) return null;
@@ -1494,14 +1488,8 @@ function decodeRecord(bytes: Buffer, path: string): { value: unknown } {
 
 /** readRecord, synchronously. */
 function readRecordSync(path: string): { value: unknown } | null {
-  let fd: number;
-  try {
-    fd = openSync(path, READ_FLAGS);
-  } catch (e) {
-    if (errCode(e) === "ENOENT") return null;
-    if (errCode(e) === "ELOOP") throw integrityError(`${path} is a symlink; the store was tampered with`, "Only guard writes here: inspect it and remove it.");
-    throw fsError("open", path, e);
-  }
+  const fd = openForReadSync(path);
+  if (fd === null) return null;
   let bytes: Buffer;
   try {
     const st = fstatSync(fd);
@@ -1539,10 +1527,24 @@ async function openForRead(path: string): Promise<fsp.FileHandle | null> {
   try {
     return await fsp.open(path, READ_FLAGS);
   } catch (e) {
-    if (errCode(e) === "ENOENT") return null;
-    if (errCode(e) === "ELOOP") throw integrityError(`${path} is a symlink; the store was tampered with`, "Only guard writes here: inspect it and remove it.");
-    throw fsError("open", path, e);
+    return openFailure(path, e);
   }
+}
+
+/** openForRead, synchronously: the descriptor, or null when the file is missing. */
+function openForReadSync(path: string): number | null {
+  try {
+    return openSync(path, READ_FLAGS);
+  } catch (e) {
+    return openFailure(path, e);
+  }
+}
+
+/** Opening a store file for reading failed: null when it is missing; 65 for a symlink; 74 otherwise. */
+function openFailure(path: string, e: unknown): null {
+  if (errCode(e) === "ENOENT") return null;
+  if (errCode(e) === "ELOOP") throw integrityError(`${path} is a symlink; the store was tampered with`, "Only guard writes here: inspect it and remove it.");
+  throw fsError("open", path, e);
 }
 
 function assertRecord(problem: string | null, path: string): void {
