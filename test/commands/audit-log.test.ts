@@ -11,11 +11,10 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditLogCommand, type AuditLogOptions } from "../../src/commands/audit.js";
 import { migratePostgres } from "../../src/adapters/store/postgres.js";
-import { canonicalJson } from "../../src/core/canonical.js";
 import { auditFilterMatches, type AuditFilter } from "../../src/core/audit-types.js";
 import type { AuditEvent } from "../../src/core/types.js";
-import { filters, lines, makeLog } from "../helpers/audit-log.js";
-import { createTestDatabase, randomName, sql } from "../helpers/pg.js";
+import { filters, insertAuditRows, lines, makeLog } from "../helpers/audit-log.js";
+import { createTestDatabase, randomName } from "../helpers/pg.js";
 import { exitCodeOf } from "../helpers/runtime.js";
 import { makeProject, type Project } from "./project.js";
 
@@ -94,14 +93,7 @@ describe("guard audit log, in process: PostgreSQL store", () => {
     const schema = randomName("ae");
     url = `${db.url}?schema=${schema}`;
     await migratePostgres(url); // what `guard store migrate` does
-    for (let i = 0; i < log.length; i += 1000) {
-      const chunk = log.slice(i, i + 1000);
-      await sql(
-        db.url,
-        `INSERT INTO ${schema}.guard_audit (seq, hash, body, time) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[])`,
-        [chunk.map((e) => e.seq), chunk.map((e) => e.hash), chunk.map((e) => canonicalJson(e)), chunk.map((e) => e.time)],
-      );
-    }
+    await insertAuditRows(db.url, schema, log);
   }, 60_000);
   afterAll(async () => {
     await db?.drop();

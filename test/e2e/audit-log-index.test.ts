@@ -1,11 +1,10 @@
 import { readFile, writeFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { canonicalJson } from "../../src/core/canonical.js";
 import { auditFilterMatches, type AuditFilter } from "../../src/core/audit-types.js";
 import type { AuditEvent } from "../../src/core/types.js";
-import { filters, lines, makeLog, REQUESTS } from "../helpers/audit-log.js";
-import { createTestDatabase, randomName, sql } from "../helpers/pg.js";
+import { filters, insertAuditRows, lines, makeLog, REQUESTS } from "../helpers/audit-log.js";
+import { createTestDatabase, randomName } from "../helpers/pg.js";
 import { guard, makeWorld, type World } from "./world.js";
 
 /**
@@ -90,14 +89,7 @@ describe("PostgreSQL store", () => {
     env = { GUARD_STORE: `${db.url}?schema=${schema}` };
     const m = await guard(w, ["store", "migrate"], { env });
     expect(m.code, m.stderr).toBe(0);
-    for (let i = 0; i < log.length; i += 1000) {
-      const chunk = log.slice(i, i + 1000);
-      await sql(
-        db.url,
-        `INSERT INTO ${schema}.guard_audit (seq, hash, body, time) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[])`,
-        [chunk.map((e) => e.seq), chunk.map((e) => e.hash), chunk.map((e) => canonicalJson(e)), chunk.map((e) => e.time)],
-      );
-    }
+    await insertAuditRows(db.url, schema, log);
   }, 60_000);
   afterAll(async () => {
     await w?.cleanup();

@@ -3,6 +3,7 @@ import { auditTypeFilter, type AuditFilter } from "../../src/core/audit-types.js
 import { canonicalJson } from "../../src/core/canonical.js";
 import type { AuditEvent } from "../../src/core/types.js";
 import { newId } from "../store/fixtures.js";
+import { sql } from "./pg.js";
 
 /** Audit logs and filters for the tests of `guard audit log` through indexes (issue 18). */
 
@@ -62,3 +63,18 @@ export function filters(log: AuditEvent[], count: number, seed = 11): AuditFilte
 }
 
 export const lines = (events: AuditEvent[]): string => events.map((e) => `${canonicalJson(e)}\n`).join("");
+
+/**
+ * Audit rows inserted as the owner inserts them, a thousand a statement, into `schema` of the database at
+ * `dbUrl` (the CHECK of migration 2 holds them to guard's format).
+ */
+export async function insertAuditRows(dbUrl: string, schema: string, events: readonly AuditEvent[]): Promise<void> {
+  for (let i = 0; i < events.length; i += 1000) {
+    const chunk = events.slice(i, i + 1000);
+    await sql(
+      dbUrl,
+      `INSERT INTO ${schema}.guard_audit (seq, hash, body, time) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[])`,
+      [chunk.map((e) => e.seq), chunk.map((e) => e.hash), chunk.map((e) => canonicalJson(e)), chunk.map((e) => new Date(Date.parse(e.time)).toISOString())],
+    );
+  }
+}

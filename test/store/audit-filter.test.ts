@@ -8,12 +8,11 @@ import { auditFilterQuery, openPostgresStore } from "../../src/adapters/store/po
 import type { Store } from "../../src/adapters/store/types.js";
 import { chainEvent } from "../../src/core/audit.js";
 import { auditFilterMatches, type AuditFilter } from "../../src/core/audit-types.js";
-import { canonicalJson } from "../../src/core/canonical.js";
 import type { AuditEvent } from "../../src/core/types.js";
 import { createTestDatabase, randomName, sql } from "../helpers/pg.js";
 import { collect, expectGuardError } from "./contract.js";
 import { newId } from "./fixtures.js";
-import { filters, lines, makeLog, REQUESTS, T0 } from "../helpers/audit-log.js";
+import { filters, insertAuditRows, lines, makeLog, REQUESTS, T0 } from "../helpers/audit-log.js";
 
 /**
  * `guard audit log` with filters through indexes (issue 18): Store.readAuditFiltered must return every
@@ -149,17 +148,7 @@ describe("PostgreSQL store: audit log through the indexes of migration 5", () =>
   let schema: string;
   let log: AuditEvent[];
 
-  /** Rows as the owner inserts them (the CHECK of migration 2 holds them to guard's format). */
-  async function insert(events: AuditEvent[]): Promise<void> {
-    for (let i = 0; i < events.length; i += 1000) {
-      const chunk = events.slice(i, i + 1000);
-      await sql(
-        db.url,
-        `INSERT INTO ${schema}.guard_audit (seq, hash, body, time) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[])`,
-        [chunk.map((e) => e.seq), chunk.map((e) => e.hash), chunk.map((e) => canonicalJson(e)), chunk.map((e) => new Date(Date.parse(e.time)).toISOString())],
-      );
-    }
-  }
+  const insert = (events: AuditEvent[]): Promise<void> => insertAuditRows(db.url, schema, events);
 
   beforeAll(async () => {
     db = await createTestDatabase();
