@@ -13,10 +13,9 @@ import { approveCommand, denyCommand } from "../../src/commands/approve.js";
 import { requestCommand } from "../../src/commands/request.js";
 import { showCommand } from "../../src/commands/requests.js";
 import { MemoryPlace, openMemoryStore } from "../../src/adapters/store/memory.js";
-import type { AuditEvent } from "../../src/core/types.js";
 import { makePerson, type Person } from "../e2e/world.js";
 import { exitCodeOf } from "../helpers/runtime.js";
-import { makeProject, NOW, type Project } from "./project.js";
+import { auditOf, makeProject, NOW, type Project } from "./project.js";
 
 const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
 let p: Project;
@@ -26,12 +25,6 @@ beforeAll(async () => {
   eve = await makePerson(p.home, "eve"); // a real key the policy does not list
 }, 30_000);
 afterAll(async () => p?.cleanup());
-
-async function auditOf(place: MemoryPlace): Promise<AuditEvent[]> {
-  const out: AuditEvent[] = [];
-  for await (const e of openMemoryStore(place, { now: () => NOW }).readAudit()) out.push(e);
-  return out;
-}
 
 /** A fresh store holding one pending request of alice's for the purge in production. */
 async function pending(): Promise<{ place: MemoryPlace; id: string }> {

@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makePerson, SCRIPTS, standardPolicy, type Person } from "../e2e/world.js";
 import { testRuntime, type TestRuntime } from "../helpers/runtime.js";
-import type { MemoryPlace } from "../../src/adapters/store/memory.js";
+import { openMemoryStore, type MemoryPlace } from "../../src/adapters/store/memory.js";
+import type { AuditEvent } from "../../src/core/types.js";
 import type { StdinKind } from "../../src/adapters/stdin.js";
 
 export interface Project {
@@ -62,4 +63,11 @@ export async function makeProject(opts: { policy?: (people: Record<string, Perso
     },
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+/** The audit log of a memory store's place, read at the project's clock. */
+export async function auditOf(place: MemoryPlace): Promise<AuditEvent[]> {
+  const out: AuditEvent[] = [];
+  for await (const e of openMemoryStore(place, { now: () => NOW }).readAudit()) out.push(e);
+  return out;
 }

@@ -18,9 +18,8 @@ import { runCommand } from "../../src/commands/run.js";
 import type { RunOptions } from "../../src/commands/options.js";
 import { MemoryPlace, openMemoryStore } from "../../src/adapters/store/memory.js";
 import type { StdinKind } from "../../src/adapters/stdin.js";
-import type { AuditEvent } from "../../src/core/types.js";
 import { exitCodeOf } from "../helpers/runtime.js";
-import { makeProject, NOW, type Project } from "./project.js";
+import { auditOf, makeProject, NOW, type Project } from "./project.js";
 
 const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
 const PURGE = ["./maintenance/purge-lb-state.sh", "--all"];
@@ -29,12 +28,6 @@ beforeAll(async () => {
   p = await makeProject();
 }, 30_000);
 afterAll(async () => p?.cleanup());
-
-async function auditOf(place: MemoryPlace): Promise<AuditEvent[]> {
-  const out: AuditEvent[] = [];
-  for await (const e of openMemoryStore(place, { now: () => NOW }).readAudit()) out.push(e);
-  return out;
-}
 
 type State = "pending" | "approved" | "denied";
 async function request(state: State): Promise<{ place: MemoryPlace; id: string }> {
