@@ -445,6 +445,20 @@ class PostgresStore implements Store {
     if (this.closed) throw new GuardError(ExitCode.INTERNAL, `the store ${this.description} is closed (while ${doing})`);
   }
 
+  /**
+   * One page of rows as arrays, asked for ahead of its reader: a failure is the store's error, and is no
+   * unhandled rejection when the reader has stopped before awaiting it.
+   */
+  private pageAhead<R extends unknown[]>(doing: string, text: string, values: unknown[]): Promise<R[]> {
+    this.assertOpen(doing);
+    const p = this.conn.pool.query<R>({ text, values, rowMode: "array" }).then(
+      (r) => r.rows,
+      (err: unknown) => Promise.reject(storeError(this.conn.target, err, doing)),
+    );
+    p.catch(() => undefined);
+    return p;
+  }
+
   private async query<R extends QueryResultRow>(doing: string, text: string, values?: unknown[]): Promise<QueryResult<R>> {
     this.assertOpen(doing);
     try {
@@ -495,20 +509,12 @@ class PostgresStore implements Store {
     const size = this.conn.target.recordPage;
     type Row = [string, string, string | null, string | null];
     const page = (after: string | null): Promise<Row[]> => {
-      this.assertOpen("reading requests and approvals");
-      const p = this.conn.pool
-        .query<Row>({
-          text: `WITH page AS (SELECT id, body FROM guard_requests WHERE $1::text IS NULL OR id > $1::text ORDER BY id LIMIT $2)
-                 SELECT p.id, p.body, a.ord::text, a.body FROM page p LEFT JOIN guard_approvals a ON a.request_id = p.id ORDER BY p.id, a.ord`,
-          values: [after, size],
-          rowMode: "array",
-        })
-        .then(
-          (r) => r.rows,
-          (err: unknown) => Promise.reject(storeError(this.conn.target, err, "reading requests and approvals")),
-        );
-      p.catch(() => undefined); // a page asked for ahead may fail after the reader stopped: no unhandled rejection
-      return p;
+      return this.pageAhead<Row>(
+        "reading requests and approvals",
+        `WITH page AS (SELECT id, body FROM guard_requests WHERE $1::text IS NULL OR id > $1::text ORDER BY id LIMIT $2)
+         SELECT p.id, p.body, a.ord::text, a.body FROM page p LEFT JOIN guard_approvals a ON a.request_id = p.id ORDER BY p.id, a.ord`,
+        [after, size],
+      );
     };
     let next: Promise<Row[]> | null = page(null);
     while (next !== null) {
@@ -820,19 +826,11 @@ class PostgresStore implements Store {
   private async *auditPages(where = "true", extra: unknown[] = []): AsyncGenerator<Array<[string, string, string]>> {
     const size = this.conn.target.auditPage;
     const page = (after: string): Promise<Array<[string, string, string]>> => {
-      this.assertOpen("reading the audit log");
-      const p = this.conn.pool
-        .query<[string, string, string]>({
-          text: `SELECT seq::text AS seq_text, hash, body FROM guard_audit WHERE seq > $1::bigint AND ${where} ORDER BY seq LIMIT $2`,
-          values: [after, size, ...extra],
-          rowMode: "array",
-        })
-        .then(
-          (r) => r.rows,
-          (err: unknown) => Promise.reject(storeError(this.conn.target, err, "reading the audit log")),
-        );
-      p.catch(() => undefined); // a page asked for ahead may fail after the reader stopped: no unhandled rejection
-      return p;
+      return this.pageAhead<[string, string, string]>(
+        "reading the audit log",
+        `SELECT seq::text AS seq_text, hash, body FROM guard_audit WHERE seq > $1::bigint AND ${where} ORDER BY seq LIMIT $2`,
+        [after, size, ...extra],
+      );
     };
     let next = page("0");
     for (;;) {
