@@ -42,9 +42,7 @@ async function whoamiWithoutPolicy(rt: Runtime, opts: CommonOptions, noPolicy: N
   const env = rt.env;
   const home = env.HOME && isAbsolute(env.HOME) ? env.HOME : rt.homedir();
   // As the settings resolved it before finding no policy (flag, GUARD_KEY, `key:` in guard.config.yaml).
-  const resolved = noPolicy.keySetting ?? { key: opts.key ?? env.GUARD_KEY ?? null, keySource: opts.key !== undefined ? "flag" : env.GUARD_KEY !== undefined ? "env" : "default" };
-  const setting = resolved.key;
-  const source = setting === null ? "default" : resolved.keySource;
+  const { key: setting, keySource: source } = noPolicy.keySetting;
   const signer = await rt.loadSigner({ setting, source: setting === null ? undefined : source, env, home, interactive: rt.terminal.stdinIsTTY() });
   if (opts.json) {
     printJson({ key: keyInfo(signer, source), principal: null, groups: [], mode: null, policy: null, store: null });

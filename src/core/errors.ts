@@ -102,8 +102,8 @@ export class NoPolicyError extends PolicyError {
    * The key setting resolved before the policy was found missing (flag, GUARD_KEY or `key:` in the
    * project configuration), so that `guard whoami` shows the key guard would sign with.
    */
-  readonly keySetting: { key: string | null; keySource: "flag" | "env" | "config" | "default" } | null;
-  constructor(message: string, hint?: string, keySetting: NoPolicyError["keySetting"] = null) {
+  readonly keySetting: { key: string | null; keySource: "flag" | "env" | "config" | "default" };
+  constructor(message: string, hint: string, keySetting: NoPolicyError["keySetting"]) {
     super(message, [], hint);
     this.name = "NoPolicyError";
     this.keySetting = keySetting;
