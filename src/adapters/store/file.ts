@@ -1275,7 +1275,7 @@ class FileStore implements Store {
         }
         const id = typeof e.data.requestId === "string" ? e.data.requestId : null;
         if (id !== null && retired.has(id)) {
-          throw new GuardError(ExitCode.IO, `request ${id}, which this prune retires, was named by a new audit event (${e.type}, seq ${e.seq}) while it was being pruned; ${again}`, "the next prune keeps that request until a later one retires it with its new events", [], "io");
+          throw new GuardError(ExitCode.IO, `request ${id}, which this prune retires, was named by a new audit event (${/^[a-z0-9_.-]{1,100}$/.test(e.type) ? e.type : "of an odd type"}, seq ${e.seq}) while it was being pruned; ${again}`, "the next prune keeps that request until a later one retires it with its new events", [], "io");
         }
         lines.push(text);
         last = { seq: e.seq, hash: e.hash };
