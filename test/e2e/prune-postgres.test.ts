@@ -17,7 +17,7 @@ import pg from "pg";
 import { guard, makeWorld, requestIdIn, type World } from "./world.js";
 import { pastClockHook } from "../helpers/past-clock.js";
 import { ADMIN_URL, randomName, refused, sql, urlFor } from "../helpers/pg.js";
-import { migratePostgres } from "../../src/adapters/store/postgres.js";
+import { migratePostgres, PRUNE_STATEMENT_TIMEOUT_MS } from "../../src/adapters/store/postgres.js";
 import { PRUNE_FUNCTION } from "../../src/adapters/store/postgres-schema.js";
 import { canonicalJson, sha256Hex } from "../../src/core/canonical.js";
 import { requestBindingKey } from "../../src/core/request.js";
@@ -35,7 +35,7 @@ const ownerUrl = urlFor(database, owner);
 const userUrl = urlFor(database, user);
 const maintUrl = urlFor(database, maint);
 /** Copies of the database as the history leaves it (CREATE DATABASE … TEMPLATE), one per test that prunes while others write. */
-const copies = ["held", "named", "twice", "locked"].map((what) => `${database}_${what}`);
+const copies = ["held", "named", "twice", "locked", "timeout"].map((what) => `${database}_${what}`);
 
 describe("issue 18: guard store prune on PostgreSQL", () => {
   let w: World;
@@ -279,6 +279,24 @@ describe("issue 18: guard store prune on PostgreSQL", () => {
     expect((JSON.parse(again.stdout) as { retired: string[] }).retired).toEqual([consumed]);
     const v = await guard(w, ["audit", "verify", "--json"], { env: as(urlFor(copy, user)) });
     expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it("guard_prune's statement has its own timeout (30 min; every other statement keeps 30 s): a prune of millions of events is not cut off", async () => {
+    const copy = copies[4]!;
+    // What the deleting statement ran with, as the database saw it: recorded by a trigger of the test's own.
+    await sql(
+      urlFor(copy, owner),
+      `CREATE TABLE prune_seen (setting text NOT NULL);
+       CREATE FUNCTION prune_seen() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN INSERT INTO prune_seen VALUES (current_setting('statement_timeout')); RETURN NULL; END $$;
+       CREATE TRIGGER prune_seen AFTER DELETE ON guard_requests FOR EACH STATEMENT EXECUTE FUNCTION prune_seen();`,
+    );
+    const r = await guard(w, ["store", "prune", "--older-than", "8d", "--archive-dir", join(w.dir, "archive-timeout"), "--json"], { env: as(urlFor(copy, maint)) });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as { retired: string[] }).retired).toEqual([consumed, denied].sort());
+    expect(PRUNE_STATEMENT_TIMEOUT_MS).toBe(30 * 60_000);
+    expect(await sql(urlFor(copy, owner), "SELECT setting FROM prune_seen")).toEqual([{ setting: "30min" }]);
   });
 
   it("two prunes at once: the second is refused at once (74, another prune is under way) and removes nothing; the first completes; the store verifies", async () => {

@@ -95,6 +95,13 @@ async function retryWhileBusy<T>(target: Target, connectOrQuery: () => Promise<T
 }
 /** Bounds every statement, lock waits included: a stuck peer turns into an error, never a hang. */
 const STATEMENT_TIMEOUT_MS = 30_000;
+/**
+ * guard_prune's statement alone: it checks and deletes everything it retires in one statement, which takes
+ * about 3 s per million events retired (docs/benchmarks.md), so the 30 s bound of every other statement
+ * would refuse a prune of ten million. It waits for no peer longer than its own lock_timeout (10 s, for the
+ * append lock, held only for the checkpoint) and blocks no run while it deletes (schema version 7).
+ */
+export const PRUNE_STATEMENT_TIMEOUT_MS = 30 * 60_000;
 /** readAudit fetches this many rows per query (keyset pagination), never the whole log. */
 const DEFAULT_AUDIT_PAGE = 10_000;
 /** Requests a page of readRecords (with their approvals): few round trips, bounded memory. */
@@ -912,9 +919,15 @@ class PostgresStore implements Store {
     const data = prepared.checkpoint!;
     const through = outcome.through;
     let r: QueryResult<{ seq_text: string; prev: string; time: string; hash: string; body: string }>;
+    // On a connection of its own, with the prune's statement timeout; the connection is closed after, so
+    // that the setting never reaches another query through the pool.
+    let client: PoolClient | undefined;
     try {
+      client = await retryWhileBusy(this.conn.target, () => this.conn.pool.connect());
+      const c = client;
+      await c.query(`SET statement_timeout = ${PRUNE_STATEMENT_TIMEOUT_MS}`);
       r = await retryWhileBusy(this.conn.target, () =>
-        this.conn.pool.query<{ seq_text: string; prev: string; time: string; hash: string; body: string }>(
+        c.query<{ seq_text: string; prev: string; time: string; hash: string; body: string }>(
           `SELECT out_seq::text AS seq_text, out_prev AS prev, out_time AS time, out_hash AS hash, out_body AS body
              FROM guard_prune($1::timestamptz, $2::bigint, $3, $4::text[], $5::bigint, $6::bigint, $7::bigint, $8, $9)`,
           [outcome.cutoff, through.seq, through.hash, outcome.retired, outcome.events, outcome.approvals, outcome.consumptions, canonicalJson(opts.actor), canonicalJson(data)],
@@ -922,6 +935,8 @@ class PostgresStore implements Store {
       );
     } catch (err) {
       throw pruneRefusal(this.conn.target, err) ?? storeError(this.conn.target, err, "pruning (nothing was removed)");
+    } finally {
+      client?.release(true);
     }
     const row = r.rows[0];
     const seq = Number(row?.seq_text);
