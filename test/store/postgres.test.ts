@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { migratePostgres, openPostgresStore } from "../../src/adapters/store/postgres.js";
+import { MIGRATION_STATEMENT_TIMEOUT_MS, migratePostgres, openPostgresStore } from "../../src/adapters/store/postgres.js";
 import { BREAK_GLASS_PREDICATE, CONSUMED_PREDICATE, CONSUMED_REQUEST_ID, MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE_SQL } from "../../src/adapters/store/postgres-schema.js";
 import type { Store } from "../../src/adapters/store/types.js";
 import { AuditVerifier, chainEvent } from "../../src/core/audit.js";
@@ -410,6 +410,44 @@ describe("schema version 6: the break-glass index", () => {
     expect((await store.listBreakGlassRequests()).requests).toEqual([bg]);
     const plan = await sql(db.url, `SET search_path = ${schema}; EXPLAIN SELECT id, body FROM guard_requests WHERE ${BREAK_GLASS_PREDICATE}`);
     expect(plan.map((r) => r["QUERY PLAN"]).join("\n")).toContain("guard_requests_break_glass");
+  });
+});
+
+describe("migrating a store with a long history", () => {
+  it("a migration's statements run with its own statement timeout (1 hour), so building indexes over millions of rows is not cut off; the store's own statements keep 30 s", async () => {
+    // In a database of its own: an event trigger sees every DDL statement of its database.
+    const own = await createTestDatabase();
+    try {
+      const upTo4 = MIGRATIONS.filter((m) => m.version <= 4);
+      await sql(own.url, `${VERSION_TABLE_SQL}; ${upTo4.map((m) => m.sql).join(";\n")}`);
+      for (const m of upTo4) await sql(own.url, "INSERT INTO guard_schema_version (version, description) VALUES ($1, $2)", [m.version, m.description]);
+      // What each statement of the migration ran with, as the database saw it.
+      await sql(
+        own.url,
+        `CREATE TABLE public.migration_seen (tag text NOT NULL, setting text NOT NULL);
+         CREATE FUNCTION public.migration_seen() RETURNS event_trigger LANGUAGE plpgsql AS $$
+           BEGIN INSERT INTO public.migration_seen VALUES (tg_tag, current_setting('statement_timeout')); END $$;
+         CREATE EVENT TRIGGER migration_seen ON ddl_command_end EXECUTE FUNCTION public.migration_seen();`,
+      );
+      expect(await migratePostgres(own.url)).toEqual({ from: 4, to: SCHEMA_VERSION });
+      const seen = await sql(own.url, "SELECT tag, setting FROM public.migration_seen");
+      expect(seen.filter((r) => r.tag === "CREATE INDEX").length).toBeGreaterThanOrEqual(5); // version 5's indexes, version 6's
+      expect(new Set(seen.map((r) => r.setting))).toEqual(new Set(["1h"]));
+      expect(MIGRATION_STATEMENT_TIMEOUT_MS).toBe(60 * 60_000);
+      // Outside a migration, the store's statements keep the 30 s bound: an append, as its INSERT saw it.
+      await sql(
+        own.url,
+        `CREATE FUNCTION public.append_seen() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN INSERT INTO public.migration_seen VALUES ('append', current_setting('statement_timeout')); RETURN NULL; END $$;
+         CREATE TRIGGER append_seen AFTER INSERT ON guard_audit FOR EACH STATEMENT EXECUTE FUNCTION public.append_seen();`,
+      );
+      const store = await reopen(own.url);
+      await store.appendAudit(makeDraft(1));
+      expect(await sql(own.url, "SELECT setting FROM public.migration_seen WHERE tag = 'append'")).toEqual([{ setting: "30s" }]);
+      await store.close();
+    } finally {
+      await own.drop();
+    }
   });
 });
 

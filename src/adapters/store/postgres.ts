@@ -102,6 +102,13 @@ const STATEMENT_TIMEOUT_MS = 30_000;
  * append lock, held only for the checkpoint) and blocks no run while it deletes (schema version 7).
  */
 export const PRUNE_STATEMENT_TIMEOUT_MS = 30 * 60_000;
+/**
+ * A migration's statements, once it holds the migration lock: some build indexes over everything the store
+ * holds (version 5 indexes the audit log five ways, several minutes for a million events on a busy
+ * machine), which the 30 s bound would cut off on every attempt, so an old store with a long history could
+ * never be upgraded. The wait for the lock itself keeps the 30 s bound.
+ */
+export const MIGRATION_STATEMENT_TIMEOUT_MS = 60 * 60_000;
 /** readAudit fetches this many rows per query (keyset pagination), never the whole log. */
 const DEFAULT_AUDIT_PAGE = 10_000;
 /** Requests a page of readRecords (with their approvals): few round trips, bounded memory. */
@@ -370,6 +377,7 @@ async function migrate(conn: Connection): Promise<{ from: number; to: number }> 
   const { schema } = conn.target;
   return inTransaction(conn, "migrating the schema", async (c) => {
     await c.query("SELECT pg_advisory_xact_lock($1, $2)", [LOCK_CLASS, LOCK_MIGRATE]);
+    await c.query(`SET LOCAL statement_timeout = ${MIGRATION_STATEMENT_TIMEOUT_MS}`);
     if (schema) {
       await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`); // validated identifier
       // search_path skips a schema that did not exist when the session started: name it again.
