@@ -1,8 +1,9 @@
 import { readFile } from "node:fs/promises";
 import fc from "fast-check";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { MIGRATION_STATEMENT_TIMEOUT_MS, migratePostgres, openPostgresStore } from "../../src/adapters/store/postgres.js";
-import { BREAK_GLASS_PREDICATE, CONSUMED_PREDICATE, CONSUMED_REQUEST_ID, MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE_SQL } from "../../src/adapters/store/postgres-schema.js";
+import { BREAK_GLASS_PREDICATE, CONSUMED_PREDICATE, CONSUMED_REQUEST_ID, LOCK_CLASS, LOCK_MIGRATE, MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE_SQL } from "../../src/adapters/store/postgres-schema.js";
 import type { Store } from "../../src/adapters/store/types.js";
 import { AuditVerifier, chainEvent } from "../../src/core/audit.js";
 import { canonicalJson, sha256Hex } from "../../src/core/canonical.js";
@@ -446,6 +447,25 @@ describe("migrating a store with a long history", () => {
       expect(await sql(own.url, "SELECT setting FROM public.migration_seen WHERE tag = 'append'")).toEqual([{ setting: "30s" }]);
       await store.close();
     } finally {
+      await own.drop();
+    }
+  });
+
+  it("a migration that cannot get the migration lock within the statement timeout says who holds it, not that the server is unreachable (74), and changes nothing", async () => {
+    const own = await createTestDatabase();
+    const holder = new pg.Client({ connectionString: own.url });
+    await holder.connect();
+    try {
+      await holder.query("SELECT pg_advisory_lock($1, $2)", [LOCK_CLASS, LOCK_MIGRATE]);
+      const err = await expectGuardError(migratePostgres(own.url, { statementTimeoutMs: 300 }), 74);
+      expect(err.message).toContain("another session has held the migration lock of the PostgreSQL store at");
+      expect(err.message).toContain("another guard is migrating it");
+      expect(err.hint).toContain("pg_locks");
+      expect(await sql(own.url, "SELECT to_regclass('guard_schema_version') IS NULL AS none")).toEqual([{ none: true }]);
+      await holder.query("SELECT pg_advisory_unlock($1, $2)", [LOCK_CLASS, LOCK_MIGRATE]);
+      expect(await migratePostgres(own.url, { statementTimeoutMs: 300_000 })).toEqual({ from: 0, to: SCHEMA_VERSION });
+    } finally {
+      await holder.end();
       await own.drop();
     }
   });

@@ -63,6 +63,11 @@ export interface PostgresStoreOptions {
    * connections, for the server or the role; the server starting up). Default 5000.
    */
   busyRetryMs?: number;
+  /**
+   * The bound on every statement, lock waits included, but for a migration's statements once it holds
+   * the migration lock and guard_prune's (their own, longer bounds). Default 30,000.
+   */
+  statementTimeoutMs?: number;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
@@ -165,7 +170,7 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
 }
 
 /** Create or upgrade the schema (`guard store migrate`). Idempotent; safe when many processes race. */
-export async function migratePostgres(url: string, opts: Pick<PostgresStoreOptions, "connectTimeoutMs"> = {}): Promise<{ from: number; to: number }> {
+export async function migratePostgres(url: string, opts: Pick<PostgresStoreOptions, "connectTimeoutMs" | "statementTimeoutMs"> = {}): Promise<{ from: number; to: number }> {
   const conn = connect(await loadPg(), url, opts);
   try {
     return await migrate(conn);
@@ -211,8 +216,8 @@ function resolveTarget(pg: Pg, url: string, opts: PostgresStoreOptions): Target 
   const config: PoolConfig = {
     connectionString: parsed.toString(),
     connectionTimeoutMillis: connectTimeoutMs,
-    statement_timeout: STATEMENT_TIMEOUT_MS,
-    idle_in_transaction_session_timeout: STATEMENT_TIMEOUT_MS,
+    statement_timeout: opts.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS,
+    idle_in_transaction_session_timeout: opts.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS,
     fallback_application_name: "access-guard",
     keepAlive: true,
   };
@@ -376,7 +381,19 @@ function newerSchema(target: Target, version: number): GuardError {
 async function migrate(conn: Connection): Promise<{ from: number; to: number }> {
   const { schema } = conn.target;
   return inTransaction(conn, "migrating the schema", async (c) => {
-    await c.query("SELECT pg_advisory_xact_lock($1, $2)", [LOCK_CLASS, LOCK_MIGRATE]);
+    try {
+      await c.query("SELECT pg_advisory_xact_lock($1, $2)", [LOCK_CLASS, LOCK_MIGRATE]);
+    } catch (err) {
+      if (errorCode(err) !== "57014") throw err;
+      const waited = Math.round((conn.target.config.statement_timeout || 0) / 1000);
+      throw new GuardError(
+        ExitCode.IO,
+        `another session has held the migration lock of the PostgreSQL store at ${conn.target.where} for over ${waited} s: another guard is migrating it (a long history takes minutes), or a session is stuck; nothing was run`,
+        "wait for the migration to finish and retry; a database administrator can see who holds it in pg_locks (locktype advisory) and pg_stat_activity (docs/postgres.md)",
+        [],
+        "io",
+      );
+    }
     await c.query(`SET LOCAL statement_timeout = ${MIGRATION_STATEMENT_TIMEOUT_MS}`);
     if (schema) {
       await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`); // validated identifier
