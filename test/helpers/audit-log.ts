@@ -21,15 +21,18 @@ function rng(seed: number): () => number {
   };
 }
 
-/** `n` chained events, each ~1 KB, one a second, with the clock jumping back now and then (not in the last 300). */
-export function makeLog(n: number, seed = 7): AuditEvent[] {
+/**
+ * `n` chained events, each ~1 KB (or `pad` characters of padding and some 300 bytes more), one a second,
+ * with the clock jumping back now and then (not in the last 300).
+ */
+export function makeLog(n: number, seed = 7, pad = 900): AuditEvent[] {
   const r = rng(seed);
   const out: AuditEvent[] = [];
   let t = T0;
   for (let i = 0; i < n; i++) {
     t += i < n - 300 && r() < 0.005 ? -120_000 : 1000; // back two minutes, now and then
     const who = PEOPLE[Math.floor(r() * PEOPLE.length)]!;
-    const data: Record<string, unknown> = { pad: "x".repeat(900), n: i };
+    const data: Record<string, unknown> = { pad: "x".repeat(pad), n: i };
     const k = r();
     if (k < 0.6) data.requestId = REQUESTS[Math.floor(r() * REQUESTS.length)];
     else if (k < 0.65) data.requestId = 7;
