@@ -21,26 +21,6 @@ const inProcess = [
 ];
 
 /**
- * Files that spawn the built CLI (or other programs) but change no process-wide state either: they too
- * share worker threads and loaded modules, which saves the CPU a fresh process per file costs (about
- * 0.4 s: vitest's worker, the test's modules loaded again). Left out, each in a process of its own: the
- * waiters below (wakeup, hostile, child, postgres.roles: their timed trials and grace periods share a
- * process with nobody's work) and store/postgres.test.ts (it fakes Date and sets process.env).
- */
-const sharedSpawning = [
-  "test/e2e/!(wakeup).test.ts",
-  "test/security/!(hostile).test.ts",
-  "test/fault/!(child).test.ts",
-  "test/commands/*.test.ts",
-  "test/ci/*.test.ts",
-  "test/exec/*.test.ts",
-  "test/adapters/*.test.ts",
-  "test/notify/e2e.test.ts",
-  "test/docs/readme-commands.test.ts",
-  "test/store/{audit-filter,file,file.multiprocess,memory.contract,postgres-busy}.test.ts",
-];
-
-/**
  * Files that spend tens of seconds waiting (timed trials, a 10 s lock wait, a 10 s kill grace period),
  * started before all others so that their waits overlap the rest of the run instead of trailing it. The
  * rest keep vitest's own order (longest last time first, else largest first).
@@ -66,23 +46,17 @@ export default defineConfig({
     // Each project lists its own files (a project that extends this config would add to an include here).
     projects: [
       { extends: true, test: { name: "in-process", include: inProcess, pool: "threads" } },
-      // The projects that spawn the built CLI need the build (global-setup.ts, made once per run).
-      { extends: true, test: { name: "spawning", include: sharedSpawning, exclude: inProcess, pool: "threads", globalSetup: ["test/global-setup.ts"] } },
-      // Everything else, each file in its own process.
-      { extends: true, test: { name: "processes", include: ["test/**/*.test.ts"], exclude: [...inProcess, ...sharedSpawning], pool: "forks", globalSetup: ["test/global-setup.ts"] } },
+      // Everything else, each file in its own process: end-to-end tests that spawn the built CLI, stores,
+      // PostgreSQL, faults, signals. Only these need the build (global-setup.ts), made once per run.
+      { extends: true, test: { name: "processes", include: ["test/**/*.test.ts"], exclude: inProcess, pool: "forks", globalSetup: ["test/global-setup.ts"] } },
     ],
     poolOptions: {
-      // Four threads, made at the start: the end-to-end files among them mostly wait on the processes they
-      // spawn. minThreads = maxThreads because without isolation vitest recycles the workers once its queue
-      // is empty, and tinypool (vitest 3.2) then ends a worker that is still starting with its file in hand
-      // ("Terminating worker thread"; the file is never reported): with every worker made up front there is
-      // none still starting.
-      threads: { isolate: false, maxThreads: 4, minThreads: 4 },
-      // The few files that need a process of their own (the waiters first, see startFirst) run four at a
-      // time, whatever the machine: they mostly wait rather than compute, on spawned guards, ssh-keygen,
-      // PostgreSQL, and timeouts guard must honour (a 10 s lock wait, a 10 s grace period). More would
-      // crowd PostgreSQL's 100 connections; the few tests that open dozens at once take turns
-      // (withManyConnections, test/helpers/pg.ts).
+      threads: { isolate: false, maxThreads: 2, minThreads: 1 },
+      // Four files at a time, whatever the machine. These tests mostly wait rather than compute: on spawned
+      // guards, ssh-keygen, PostgreSQL, and timeouts guard must honour (a 10 s lock wait, a 10 s grace
+      // period). vitest's default on 2 cores is one file at a time (cores - 1), which leaves the machine
+      // idle during every such wait. More would crowd PostgreSQL's 100 connections; the few tests that open
+      // dozens at once take turns (withManyConnections, test/helpers/pg.ts).
       forks: { maxForks: 4, minForks: 1 },
     },
   },

@@ -3,13 +3,7 @@
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-// Two projects name this file (vitest.config.ts) and vitest runs it for each: the first run builds.
-const BUILT = Symbol.for("access-guard.test.built");
-
 export default function setup(): void {
-  const once = globalThis as { [BUILT]?: boolean };
-  if (once[BUILT]) return;
-  once[BUILT] = true;
   const root = fileURLToPath(new URL("..", import.meta.url));
   try {
     execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: root, stdio: "inherit" });
