@@ -132,7 +132,9 @@ describe("guard requests at a terminal", () => {
     const r = await guard(w, ["request", "--reason", "INC-82 \u001b[31mred", "--", "./maintenance/purge-lb-state.sh", "--region", "table"], { as: "alice", env: { DATABASE_URL: PROD } });
     const id = r.stdout.trim();
     await start("table", "bob", ["requests"], { TZ: "UTC" });
-    const text = await waitFor("table", /^ID +STATUS +ENVIRONMENT +REQUESTER +APPROVALS +EXPIRES +REASON +COMMAND/m);
+    await waitFor("table", /^ID +STATUS +ENVIRONMENT +REQUESTER +APPROVALS +EXPIRES +REASON +COMMAND/m);
+    // The header can reach the pane before the rows do (a loaded machine): wait for the request's row, whole.
+    const text = await waitFor("table", new RegExp(`^${id} .*--region table`, "m"));
     const row = text.split("\n").find((l) => l.startsWith(id))!;
     expect(row).toMatch(/pending +production +alice +0\/1 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC +INC-82 \\x1b\[31mred/);
     expect(row).toContain("maintenance/purge-lb-state.sh --region table");
