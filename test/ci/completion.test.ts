@@ -16,6 +16,7 @@ import { createServer, type AddressInfo } from "node:net";
 import { promisify } from "node:util";
 import { BIN, guard, makeWorld, requestIdIn, type World } from "../e2e/world.js";
 import { formatAnswer, lookedUp } from "../../src/commands/completion.js";
+import { helpListing as helpListingOf } from "../helpers/help-listing.js";
 
 const run = promisify(execFile);
 const has = (tool: string): boolean => {
@@ -67,16 +68,7 @@ async function ask(words: string[]): Promise<{ directive: string; values: string
 /** The options and subcommands `guard PATH --help` lists: what completion must offer. */
 async function helpListing(path: string[]): Promise<{ options: string[]; commands: string[] }> {
   const { stdout } = await run(process.execPath, [BIN, ...path, "--help"], { env: world.env });
-  const section = (name: string): string[] => {
-    const start = stdout.indexOf(`\n${name}:\n`);
-    if (start < 0) return [];
-    const body = stdout.slice(start + name.length + 3).split("\n\n")[0]!;
-    return body.split("\n").filter((l) => /^ {2}\S/.test(l));
-  };
-  return {
-    options: section("Options").flatMap((l) => l.trim().split(/\s{2,}/)[0]!.split(/,\s*/).map((f) => f.split(/[ <[]/)[0]!)),
-    commands: section("Commands").map((l) => l.trim().split(/\s/)[0]!),
-  };
+  return helpListingOf(stdout);
 }
 
 describe("guard __complete (the logic every shell's shim asks)", () => {

@@ -16,6 +16,7 @@ import { requestCommand } from "../../src/commands/request.js";
 import { MemoryPlace } from "../../src/adapters/store/memory.js";
 import { exitCodeOf, type TestRuntime } from "../helpers/runtime.js";
 import { makeProject, type Project } from "./project.js";
+import { helpListing as helpListingOf } from "../helpers/help-listing.js";
 
 const ENVIRONMENTS = ["dev", "development", "live", "prd", "prod", "production", "staging", "stg"];
 
@@ -61,17 +62,7 @@ async function help(path: string[]): Promise<string> {
 
 /** The options and subcommands `guard PATH --help` lists: what completion must offer. */
 async function helpListing(path: string[]): Promise<{ options: string[]; commands: string[] }> {
-  const stdout = await help(path);
-  const section = (name: string): string[] => {
-    const start = stdout.indexOf(`\n${name}:\n`);
-    if (start < 0) return [];
-    const body = stdout.slice(start + name.length + 3).split("\n\n")[0]!;
-    return body.split("\n").filter((l) => /^ {2}\S/.test(l));
-  };
-  return {
-    options: section("Options").flatMap((l) => l.trim().split(/\s{2,}/)[0]!.split(/,\s*/).map((f) => f.split(/[ <[]/)[0]!)),
-    commands: section("Commands").map((l) => l.trim().split(/\s/)[0]!),
-  };
+  return helpListingOf(await help(path));
 }
 
 describe("guard __complete, in process", () => {
