@@ -1,9 +1,7 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
-import { createRequire } from "node:module";
 import { sign, type KeyObject } from "node:crypto";
-import { build, type BuildOptions } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { verifyStore as VerifyStore } from "../../src/commands/audit.js";
 import type { MemoryPlace as Place, openMemoryStore as OpenMemoryStore } from "../../src/adapters/store/memory.js";
@@ -13,6 +11,7 @@ import { encodeSshSig, signedData } from "../../src/core/sshsig.js";
 import { canonicalJson } from "../../src/core/canonical.js";
 import { SIG_NAMESPACE, type SignedApproval, type SignedRequest } from "../../src/core/types.js";
 import { makeIdentity, type Identity } from "../helpers/keys.js";
+import { bundleBesideWorker } from "../helpers/worker-bundle.js";
 import { makeApproval, makeRequest, newId } from "../store/fixtures.js";
 
 /**
@@ -40,19 +39,11 @@ let bobKey: KeyObject;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "guard-sigpar-"));
-  const src = (p: string) => JSON.stringify(join(process.cwd(), "src", p));
-  await writeFile(
-    join(work, "entry.ts"),
-    [
-      `export { verifyStore } from ${src("commands/audit.ts")};`,
-      `export { MemoryPlace, openMemoryStore } from ${src("adapters/store/memory.ts")};`,
-      `export { startSignaturePool } from ${src("adapters/signature-parallel.ts")};`,
-    ].join("\n"),
-  );
-  const common: BuildOptions = { bundle: true, platform: "node", format: "cjs", target: "node20", logLevel: "error", external: ["pg", "pg-native"] };
-  await build({ ...common, entryPoints: [join(work, "entry.ts")], outfile: join(work, "verify.cjs") });
-  await build({ ...common, entryPoints: [join(process.cwd(), "src", "adapters", "store", "audit-worker.ts")], outfile: join(work, "audit-worker.cjs") });
-  mod = createRequire(import.meta.url)(join(work, "verify.cjs")) as Bundle;
+  mod = await bundleBesideWorker<Bundle>(work, "verify", {
+    "commands/audit.ts": ["verifyStore"],
+    "adapters/store/memory.ts": ["MemoryPlace", "openMemoryStore"],
+    "adapters/signature-parallel.ts": ["startSignaturePool"],
+  });
   alice = await makeIdentity(work, "alice");
   bob = await makeIdentity(work, "bob");
   // (the bench's reader of an unencrypted OpenSSH ed25519 key file)

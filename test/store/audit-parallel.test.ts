@@ -1,8 +1,6 @@
 import { open as openFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
-import { createRequire } from "node:module";
-import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParallelSink } from "../../src/adapters/store/audit-parallel.js";
 import type { openFileStore as OpenFileStore } from "../../src/adapters/store/file.js";
@@ -10,6 +8,7 @@ import type { AuditVerifier as Verifier, AuditReport } from "../../src/core/audi
 import { chainEvent } from "../../src/core/audit.js";
 import { canonicalJson } from "../../src/core/canonical.js";
 import type { AuditDraft, AuditEvent } from "../../src/core/types.js";
+import { bundleBesideWorker } from "../helpers/worker-bundle.js";
 
 /**
  * audit verify over a long log with worker threads (audit-parallel.ts) must reach exactly the report,
@@ -28,15 +27,12 @@ let mod: Bundle;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "guard-par-"));
-  const src = (p: string) => JSON.stringify(join(process.cwd(), "src", p));
   // The store, and beside it the worker's own bundle, as scripts/build.mjs lays them out in dist/.
-  await writeFile(
-    join(work, "entry.ts"),
-    `export { openFileStore } from ${src("adapters/store/file.ts")};\nexport { AuditVerifier } from ${src("core/audit.ts")};\nexport { feedAuditParallel } from ${src("adapters/store/audit-parallel.ts")};\n`,
-  );
-  await build({ entryPoints: [join(work, "entry.ts")], bundle: true, platform: "node", format: "cjs", target: "node20", outfile: join(work, "store.cjs"), logLevel: "warning", external: ["pg", "pg-native"] });
-  await build({ entryPoints: [join(process.cwd(), "src", "adapters", "store", "audit-worker.ts")], bundle: true, platform: "node", format: "cjs", target: "node20", outfile: join(work, "audit-worker.cjs"), logLevel: "error" });
-  mod = createRequire(import.meta.url)(join(work, "store.cjs")) as Bundle;
+  mod = await bundleBesideWorker<Bundle>(work, "store", {
+    "adapters/store/file.ts": ["openFileStore"],
+    "core/audit.ts": ["AuditVerifier"],
+    "adapters/store/audit-parallel.ts": ["feedAuditParallel"],
+  });
 }, 60_000);
 
 afterAll(async () => {
