@@ -13,6 +13,8 @@ const NONCE_MIN_BYTES = 16;
 
 /** The one request id pattern: the stores use it too (adapters/store/types.ts re-exports it). */
 export const REQUEST_ID_PATTERN = /^r-[a-z2-7]{20}$/;
+/** What the stores' listRequestIds accept: `r-` and the first letters of an id, none to all twenty. */
+export const REQUEST_ID_PREFIX_PATTERN = /^r-[a-z2-7]{0,20}$/;
 
 export function newRequestId(random: Uint8Array): string {
   if (random.length < ID_MIN_BYTES) {

@@ -35,7 +35,7 @@ import type { ParallelSink } from "./audit-parallel.js";
 import { withFileLock } from "./lock.js";
 import { CREATE_FLAGS, linkNewFile } from "./new-file.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
-import { REQUEST_ID_RE, type AuditFilter, type AuditLineSink, type DamagedRecord, type PruneOptions, type PruneOutcome, type RecordBatch, type RequestList, type RequestWatch, type Store, waitThroughWatch } from "./types.js";
+import { REQUEST_ID_PREFIX_RE, REQUEST_ID_RE, type AuditFilter, type AuditLineSink, type DamagedRecord, type PruneOptions, type PruneOutcome, type RecordBatch, type RequestList, type RequestWatch, type Store, waitThroughWatch } from "./types.js";
 import { readCheckpoint, type PruneEvent } from "../../core/prune.js";
 
 /**
@@ -105,7 +105,6 @@ const KNOWN_INDEXES = new Set(["binding", "open", "consumed", "created", "break-
 const MAX_RECORD_BYTES = 1 << 20;
 const POLL_MS = 250;
 /** An index entry: the request's expiry (epoch ms) and its id. */
-const ID_PREFIX_RE = /^r-[a-z2-7]{0,20}$/;
 const INDEX_ENTRY_RE = new RegExp(`^(\\d{1,16})-(${ID})$`);
 /** Read size for the audit log: large reads, few system calls. */
 const AUDIT_CHUNK = 1 << 20;
@@ -310,7 +309,7 @@ class FileStore implements Store {
   }
 
   async listRequestIds(prefix: string): Promise<string[]> {
-    if (!ID_PREFIX_RE.test(prefix)) throw usageError(`invalid request id prefix ${JSON.stringify(prefix)}`);
+    if (!REQUEST_ID_PREFIX_RE.test(prefix)) throw usageError(`invalid request id prefix ${JSON.stringify(prefix)}`);
     const dir = await this.dir("requests", false);
     if (dir === null) return [];
     const names = await fsp.readdir(dir).catch((e: unknown) => {

@@ -19,9 +19,7 @@ import { BINDING_KEY_RE, requestBindingKey } from "../../core/request.js";
 import { ExitCode, GuardError, integrityError, usageError } from "../../core/errors.js";
 import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
-import { REQUEST_ID_RE, type AuditLineSink, type DamagedRecord, type RecordBatch, type RequestList, type RequestWatch, type Store, waitThroughWatch } from "./types.js";
-
-const ID_PREFIX_RE = /^r-[a-z2-7]{0,20}$/;
+import { REQUEST_ID_PREFIX_RE, REQUEST_ID_RE, type AuditLineSink, type DamagedRecord, type RecordBatch, type RequestList, type RequestWatch, type Store, waitThroughWatch } from "./types.js";
 
 /** Where a memory store keeps its records: share one between instances to have them see each other. */
 export class MemoryPlace {
@@ -139,7 +137,7 @@ class MemoryStore implements Store {
   }
 
   async listRequestIds(prefix: string): Promise<string[]> {
-    if (!ID_PREFIX_RE.test(prefix)) throw usageError(`invalid request id prefix ${JSON.stringify(prefix)}`);
+    if (!REQUEST_ID_PREFIX_RE.test(prefix)) throw usageError(`invalid request id prefix ${JSON.stringify(prefix)}`);
     return [...this.place.requests.keys()].filter((id) => id.startsWith(prefix)).sort();
   }
 

@@ -19,7 +19,7 @@ import { PRUNE_FUNCTION,
 import { jsonTooDeep, TOO_DEEP } from "../../core/json-depth.js";
 import { BINDING_KEY_RE, requestBindingKey } from "../../core/request.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
-import { REQUEST_ID_RE, type AuditFilter, type AuditLineSink, type PruneOptions, type PruneOutcome, type RecordBatch, type RequestList, type RequestWatch, type Store } from "./types.js";
+import { REQUEST_ID_PREFIX_RE, REQUEST_ID_RE, type AuditFilter, type AuditLineSink, type PruneOptions, type PruneOutcome, type RecordBatch, type RequestList, type RequestWatch, type Store } from "./types.js";
 
 /**
  * The PostgreSQL store: one approval system for a team on many machines. Same contract as the file
@@ -601,7 +601,7 @@ class PostgresStore implements Store {
   }
 
   async listRequestIds(prefix: string): Promise<string[]> {
-    if (!/^r-[a-z2-7]{0,20}$/.test(prefix)) throw usageError(`invalid request id prefix ${JSON.stringify(prefix)}`);
+    if (!REQUEST_ID_PREFIX_RE.test(prefix)) throw usageError(`invalid request id prefix ${JSON.stringify(prefix)}`);
     const r = await this.query<{ id: string }>("listing request ids", "SELECT id FROM guard_requests WHERE starts_with(id, $1) ORDER BY id COLLATE \"C\"", [prefix]);
     return r.rows.map((row) => row.id);
   }

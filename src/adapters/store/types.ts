@@ -227,4 +227,4 @@ export interface AuditLineSink {
 export type { AuditFilter } from "../../core/audit-types.js";
 
 /** Request ids: guard-generated, lowercase base32, so they are safe as file names and in URLs. */
-export { REQUEST_ID_PATTERN as REQUEST_ID_RE } from "../../core/ids.js";
+export { REQUEST_ID_PATTERN as REQUEST_ID_RE, REQUEST_ID_PREFIX_PATTERN as REQUEST_ID_PREFIX_RE } from "../../core/ids.js";
