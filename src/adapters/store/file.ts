@@ -35,7 +35,7 @@ import type { ParallelSink } from "./audit-parallel.js";
 import { withFileLock } from "./lock.js";
 import { CREATE_FLAGS, linkNewFile } from "./new-file.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
-import { REQUEST_ID_PREFIX_RE, REQUEST_ID_RE, type AuditFilter, type AuditLineSink, type DamagedRecord, type PruneOptions, type PruneOutcome, type RecordBatch, type RequestList, type RequestWatch, type Store, waitThroughWatch } from "./types.js";
+import { approvalsOrDamaged, REQUEST_ID_PREFIX_RE, REQUEST_ID_RE, type AuditFilter, type AuditLineSink, type DamagedRecord, type PruneOptions, type PruneOutcome, type RecordBatch, type RequestList, type RequestWatch, type Store, waitThroughWatch } from "./types.js";
 import { readCheckpoint, type PruneEvent } from "../../core/prune.js";
 
 /**
@@ -503,13 +503,7 @@ class FileStore implements Store {
         batch.damaged.push({ id, where: path, problem: e.message });
         continue;
       }
-      let approvals: SignedApproval[] | { damaged: string };
-      try {
-        approvals = approvalsDir === null ? [] : this.approvalsSync(id);
-      } catch (e) {
-        if (!(e instanceof GuardError) || e.exitCode !== ExitCode.INTEGRITY) throw e;
-        approvals = { damaged: e.message };
-      }
+      const approvals = approvalsOrDamaged(() => (approvalsDir === null ? [] : this.approvalsSync(id)));
       batch.records.push({ request, approvals });
       if (batch.records.length === RECORD_BATCH) {
         yield batch;

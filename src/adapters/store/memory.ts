@@ -19,7 +19,7 @@ import { BINDING_KEY_RE, requestBindingKey } from "../../core/request.js";
 import { ExitCode, GuardError, integrityError, usageError } from "../../core/errors.js";
 import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
-import { REQUEST_ID_PREFIX_RE, REQUEST_ID_RE, type AuditLineSink, type DamagedRecord, type RecordBatch, type RequestList, type RequestWatch, type Store, waitThroughWatch } from "./types.js";
+import { approvalsOrDamaged, REQUEST_ID_PREFIX_RE, REQUEST_ID_RE, type AuditLineSink, type DamagedRecord, type RecordBatch, type RequestList, type RequestWatch, type Store, waitThroughWatch } from "./types.js";
 
 /** Where a memory store keeps its records: share one between instances to have them see each other. */
 export class MemoryPlace {
@@ -103,14 +103,7 @@ class MemoryStore implements Store {
         continue;
       }
       if (request === null) continue;
-      let approvals: SignedApproval[] | { damaged: string };
-      try {
-        approvals = await this.listApprovals(id);
-      } catch (e) {
-        if (!(e instanceof GuardError) || e.exitCode !== ExitCode.INTEGRITY) throw e;
-        approvals = { damaged: e.message };
-      }
-      batch.records.push({ request, approvals });
+      batch.records.push({ request, approvals: approvalsOrDamaged(() => this.approvalsOf(id)) });
       if (batch.records.length === 100) {
         yield batch;
         batch = { records: [], damaged: [] };
@@ -189,6 +182,10 @@ class MemoryStore implements Store {
 
   async listApprovals(requestId: string): Promise<SignedApproval[]> {
     checkId(requestId);
+    return this.approvalsOf(requestId);
+  }
+
+  private approvalsOf(requestId: string): SignedApproval[] {
     const out: Array<{ a: SignedApproval; name: string }> = [];
     for (const [name, text] of this.place.approvals.get(requestId) ?? []) out.push({ a: this.readApproval(requestId, name, text), name });
     return out.sort((x, y) => cmp(x.a.statement.createdAt, y.a.statement.createdAt) || cmp(x.name, y.name)).map((x) => x.a);

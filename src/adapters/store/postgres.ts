@@ -19,7 +19,7 @@ import { PRUNE_FUNCTION,
 import { jsonTooDeep, TOO_DEEP } from "../../core/json-depth.js";
 import { BINDING_KEY_RE, requestBindingKey } from "../../core/request.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
-import { REQUEST_ID_PREFIX_RE, REQUEST_ID_RE, type AuditFilter, type AuditLineSink, type PruneOptions, type PruneOutcome, type RecordBatch, type RequestList, type RequestWatch, type Store } from "./types.js";
+import { approvalsOrDamaged, REQUEST_ID_PREFIX_RE, REQUEST_ID_RE, type AuditFilter, type AuditLineSink, type PruneOptions, type PruneOutcome, type RecordBatch, type RequestList, type RequestWatch, type Store } from "./types.js";
 
 /**
  * The PostgreSQL store: one approval system for a team on many machines. Same contract as the file
@@ -560,7 +560,7 @@ class PostgresStore implements Store {
         ids++;
         const last = j === rows.length;
         if (last) next = ids === size ? page(id) : null;
-        const at = i;
+        const [at, end] = [i, j];
         i = j;
         let request: SignedRequest;
         try {
@@ -571,16 +571,14 @@ class PostgresStore implements Store {
           batch.damaged.push({ id, where: `request ${id} in the PostgreSQL store at ${this.conn.target.where}`, problem: e.message });
           continue;
         }
-        let approvals: SignedApproval[] | { damaged: string } = [];
-        try {
-          for (let k = at; k < j; k++) {
+        const approvals = approvalsOrDamaged(() => {
+          const out: SignedApproval[] = [];
+          for (let k = at; k < end; k++) {
             const [, , ord, body] = rows[k]!;
-            if (ord !== null && body !== null) approvals.push(this.approvalFrom(id, ord, body));
+            if (ord !== null && body !== null) out.push(this.approvalFrom(id, ord, body));
           }
-        } catch (e) {
-          if (!(e instanceof GuardError) || e.exitCode !== ExitCode.INTEGRITY) throw e;
-          approvals = { damaged: e.message };
-        }
+          return out;
+        });
         batch.records.push({ request, approvals });
       }
       if (rows.length === 0) next = null;

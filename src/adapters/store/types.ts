@@ -2,6 +2,7 @@ import type { Buffer } from "node:buffer";
 import type { CanonicalLine } from "../../core/audit-line.js";
 import type { AuditFilter } from "../../core/audit-types.js";
 import type { AuditActor, AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
+import { ExitCode, GuardError } from "../../core/errors.js";
 
 /**
  * Where requests, approvals, consumptions and the audit log live. Implementations: the embedded
@@ -198,6 +199,20 @@ export interface StoredRecord {
   request: SignedRequest;
   /** listApprovals' answer, or the message of the integrity error (65) it would have thrown. */
   approvals: SignedApproval[] | { damaged: string };
+}
+
+/**
+ * readRecords' approvals of one request: what `read` returns, or, when it throws an integrity error (65),
+ * that error's message, so that one damaged record affects only itself (SECURITY H4). Any other error
+ * is thrown on.
+ */
+export function approvalsOrDamaged(read: () => SignedApproval[]): StoredRecord["approvals"] {
+  try {
+    return read();
+  } catch (e) {
+    if (!(e instanceof GuardError) || e.exitCode !== ExitCode.INTEGRITY) throw e;
+    return { damaged: e.message };
+  }
 }
 
 /** One batch of readRecords. */
