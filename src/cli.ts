@@ -54,7 +54,7 @@ Exit codes:
   130 Ctrl-C at a question (while waiting for approval: 75, the request is kept)
 When guard refuses, nothing ran and no approval was consumed.`;
 
-/** Top-level command names: main.ts builds only the one being run. */
+/** Top-level command names: entry.ts builds only the one being run. */
 export const COMMAND_NAMES: ReadonlySet<string> = new Set(["run", "check", "request", "approve", "deny", "requests", "show", "policy", "audit", "whoami", "init", "completion", "store", "credentials"]);
 
 /**

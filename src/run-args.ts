@@ -1,12 +1,12 @@
 /**
  * `guard run [options] -- CMD [ARGS…]` and `guard check [options] -- CMD [ARGS…]` read without commander,
- * for main.ts: loading commander and building its command table costs more than anything else guard adds
+ * for entry.ts: loading commander and building its command table costs more than anything else guard adds
  * in front of a command (docs/benchmarks.md).
  *
  * Commander (cli.ts) stays the definition of the command line. This reads only the plain shape — known
  * options, each at most once, with a value that does not start with `-`, then `--` and the command — and
  * answers null for anything else (help, a typo, a repeated option, no `--`, `check` with no command…),
- * which main.ts then hands to commander, errors and all. test/cli-run-args.test.ts holds it to
+ * which entry.ts then hands to commander, errors and all. test/cli-run-args.test.ts holds it to
  * commander's own result on every input it accepts, over tables and generated command lines.
  */
 import type { CommonOptions, RunOptions } from "./commands/options.js";

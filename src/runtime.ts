@@ -20,6 +20,7 @@ import { homedir, hostname, userInfo } from "node:os";
 import type { Store } from "./adapters/store/types.js";
 import type { Signer, SignerOptions } from "./adapters/signer.js";
 import type { StdinKind } from "./adapters/stdin.js";
+import type { ChildStdio } from "./adapters/exec.js";
 import { processTerminal, type Terminal } from "./adapters/output.js";
 // Static: every run appends to the audit log. open.ts loads the PostgreSQL driver only for postgres:// stores.
 import { openStore } from "./adapters/store/open.js";
@@ -66,6 +67,11 @@ export interface Runtime {
   openStore(url: string, opts: { create?: boolean }): Promise<Store>;
   /** The signing key (adapters/signer.ts for the real process), loaded on first use. */
   loadSigner(opts: SignerOptions): Promise<Signer>;
+  /**
+   * The wrapped command's stdin, stdout and stderr when they are not guard's own: absent for the real
+   * process (the child inherits guard's terminal); a test that runs guard in process gives files.
+   */
+  readonly childStdio?: ChildStdio;
   /** Where a command leaves its exit code when it ends without an error; main.ts exits with it. */
   exitCode: number | undefined;
 }

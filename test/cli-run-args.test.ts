@@ -9,7 +9,7 @@ import { CHECK_OPTION_NAMES, parseCheckArgs, parseRunArgs, RUN_OPTION_NAMES } fr
 const rt = processRuntime();
 
 /**
- * main.ts reads `guard run … -- CMD` with parseRunArgs and `guard check … -- CMD` with parseCheckArgs, and
+ * entry.ts reads `guard run … -- CMD` with parseRunArgs and `guard check … -- CMD` with parseCheckArgs, and
  * gives everything else to commander. That is only sound if each, whenever it answers, answers exactly
  * what commander would: the same command and the same options, and never accepts a command line that
  * commander refuses.

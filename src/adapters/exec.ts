@@ -48,9 +48,17 @@ export interface RunChildOptions {
   gid?: number;
   /** How long a child may take to exit after a relayed SIGTERM/SIGHUP before it is SIGKILLed. */
   killGraceMs?: number;
+  /**
+   * The child's stdin, stdout and stderr: guard's own (inherited) unless given. Only a test that runs guard
+   * in process gives others (file descriptors it reads afterwards, test/helpers/in-process.ts).
+   */
+  stdio?: ChildStdio;
   /** Called once the child exists. If it throws, the child is killed and runChild rejects with that error. */
   onSpawn?: (pid: number) => void;
 }
+
+/** stdin, stdout and stderr of the wrapped command: inherited, or (stdin) nothing, or an open file descriptor. */
+export type ChildStdio = readonly ["inherit" | "ignore", "inherit" | number, "inherit" | number];
 
 export interface ChildOutcome {
   /** What guard should exit with: the child's code, or 128+N when signal N ended it. */
@@ -102,7 +110,7 @@ export function runChild(opts: RunChildOptions): Promise<ChildOutcome> {
     for (const signal of relayed) process.on(signal, relay);
     const started = process.hrtime.bigint();
     try {
-      child = spawn(opts.file, args, { argv0, cwd: opts.cwd, env, stdio: "inherit", shell: false, detached: false, uid: opts.uid, gid: opts.gid });
+      child = spawn(opts.file, args, { argv0, cwd: opts.cwd, env, stdio: opts.stdio ? [...opts.stdio] : "inherit", shell: false, detached: false, uid: opts.uid, gid: opts.gid });
     } catch (error) {
       finish();
       reject(spawnFailure(error, opts.file, opts.cwd));

@@ -42,7 +42,7 @@ export function processTerminal(): Terminal {
 let terminal: Terminal | null = null;
 
 /**
- * Write to this terminal from now on (main.ts: the process's; Context.create: its runtime's). One
+ * Write to this terminal from now on (entry.ts: the process's; Context.create: its runtime's). One
  * terminal per process at a time: guard runs one command per process, and a test that runs two commands
  * at once in process sees the output of both on the terminal of the one started last.
  */
@@ -98,7 +98,7 @@ export type { Style } from "./style.js";
 
 let colourChoice: boolean | null = null;
 
-/** `--color` / `--no-color` (main.ts): they win over NO_COLOR, FORCE_COLOR and the terminal. */
+/** `--color` / `--no-color` (entry.ts): they win over NO_COLOR, FORCE_COLOR and the terminal. */
 export function setColour(on: boolean | null): void {
   colourChoice = on;
 }

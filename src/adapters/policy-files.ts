@@ -51,13 +51,15 @@ export interface LoadOptions {
    * typo in one must not block every run (issue 17 item 4).
    */
   tests?: boolean;
+  /** The working directory file names are shown relative to (the runtime's); absolute names outside it. */
+  cwd?: string;
 }
 
 export async function loadPolicyDir(dir: string, opts: LoadOptions = {}): Promise<LoadedPolicyDir> {
   const abs = resolve(dir);
   const realDir = openDirectory(abs);
   const problems: Diagnostic[] = [];
-  const files = readPolicyFiles(abs, realDir, problems, opts.tests === true);
+  const files = readPolicyFiles(abs, realDir, problems, opts.tests === true, opts.cwd);
   if (problems.length > 0) throw refusal(abs, problems);
   if (files.length === 0) {
     throw new PolicyError(`the policy directory ${abs} holds no policy files (*.yaml, *.yml)`, [], `add a policy file such as ${join(abs, "guard.yaml")}, or ${SETTING_HINT}`);
@@ -178,7 +180,7 @@ function assertAncestorsSafe(real: string): void {
   }
 }
 
-function readPolicyFiles(abs: string, realDir: string, problems: Diagnostic[], withTests: boolean): PolicyFile[] {
+function readPolicyFiles(abs: string, realDir: string, problems: Diagnostic[], withTests: boolean, cwd: string | undefined): PolicyFile[] {
   const entries = readdirSync(realDir, { withFileTypes: true });
   const out: PolicyFile[] = [];
   const names = entries.map((e) => e.name).sort();
@@ -187,7 +189,7 @@ function readPolicyFiles(abs: string, realDir: string, problems: Diagnostic[], w
     if (name.startsWith(".")) continue;
     if (!withTests && isPolicyTestFile(name)) continue;
     const entry = byName.get(name)!;
-    const shown = display(join(abs, name));
+    const shown = display(join(abs, name), cwd);
     const problem = (code: string, message: string, hint: string): void => {
       problems.push({ severity: "error", code, message, file: shown, line: 1, col: 1, hint });
     };
@@ -273,8 +275,9 @@ function isInside(dir: string, p: string): boolean {
   return rel !== "" && !rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel);
 }
 
-/** Relative to the working directory when inside it (short messages), else absolute. */
-function display(p: string): string {
-  const rel = relative(process.cwd(), p);
+/** Relative to the working directory (the runtime's, when given) when inside it (short messages), else absolute. */
+function display(p: string, cwd: string | undefined): string {
+  if (cwd === undefined) return p;
+  const rel = relative(cwd, p);
   return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel) ? rel : p;
 }

@@ -90,7 +90,7 @@ export class Context {
   }
 
   policy(): Promise<LoadedPolicy> {
-    this.policyPromise ??= loadPolicyDir(resolve(this.cwd, this.settings.policyDir), { cacheDir: this.settings.policyCache }).then((r) => ({
+    this.policyPromise ??= loadPolicyDir(resolve(this.cwd, this.settings.policyDir), { cacheDir: this.settings.policyCache, cwd: this.cwd }).then((r) => ({
       policy: r.policy,
       warnings: r.warnings,
       dir: resolve(this.cwd, this.settings.policyDir),

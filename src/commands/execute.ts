@@ -342,7 +342,7 @@ async function spawnAndFinish(
     // Under run_as (the bastion), the child runs as the person who invoked sudo, with their HOME, USER
     // and LOGNAME: never as guard, which can read the admin source (SECURITY.md L-K1).
     const as = childAs(ctx.invoker(), minted ? { ...env, ...minted.env } : env);
-    result = await runChild({ file: plan.program.via?.path ?? plan.program.path, argv: plan.argv, cwd: ctx.cwd, ...as });
+    result = await runChild({ file: plan.program.via?.path ?? plan.program.path, argv: plan.argv, cwd: ctx.cwd, stdio: ctx.rt.childStdio, ...as });
   } finally {
     // Exit, signal or a failed start: the credentials end with the child.
     await revokeMinted(ctx, actor, runId, requestId, minted);

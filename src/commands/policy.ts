@@ -16,7 +16,7 @@ export async function lintCommand(opts: CommonOptions, rt: Runtime): Promise<voi
   const dir = resolve(ctx.cwd, ctx.settings.policyDir);
   const c = colours(stdoutStream());
   try {
-    const { policy, warnings } = await loadPolicyDir(dir, { tests: true });
+    const { policy, warnings } = await loadPolicyDir(dir, { tests: true, cwd: ctx.cwd });
     if (opts.json) {
       printJson({ ok: true, dir, digest: policy.digest, errors: [], warnings });
     } else {
@@ -47,7 +47,7 @@ export async function lintCommand(opts: CommonOptions, rt: Runtime): Promise<voi
 export async function testCommand(opts: CommonOptions, rt: Runtime): Promise<void> {
   const ctx = await Context.create(rt, opts);
   const dir = resolve(ctx.cwd, ctx.settings.policyDir);
-  const { policy, tests } = await loadPolicyDir(dir, { tests: true });
+  const { policy, tests } = await loadPolicyDir(dir, { tests: true, cwd: ctx.cwd });
   // Policy tests are judged at the local clock: they touch no store, so there is no other clock here.
   const now = rt.now();
   const regex = await regexEngineFor(policy);

@@ -1,6 +1,6 @@
 /**
  * Exit codes (sysexits) and the error type every layer throws. A command prints nothing itself on
- * failure: it throws a GuardError and the single catch in main.ts renders it and exits with its code.
+ * failure: it throws a GuardError and the single catch in entry.ts renders it, and main.ts exits with its code.
  */
 import type { RefusalCode } from "./refusal.js";
 

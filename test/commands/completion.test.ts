@@ -1,5 +1,5 @@
 /**
- * `guard __complete` in process: the logic every shell's shim asks, run as main.ts runs it
+ * `guard __complete` in process: the logic every shell's shim asks, run as entry.ts runs it
  * (completeCommand over the whole command table, buildProgram), and `guard … --help` parsed by the same
  * table, with a fixed clock, the memory store and no terminal. The listing every level of --help gives
  * is what completion offers (no drift), the answers for partial command lines, environment names from
@@ -45,7 +45,7 @@ async function ask(words: string[]): Promise<{ directive: string; values: string
   return { directive: directive!, values: lines.map((l) => l.split("\t")[0]!) };
 }
 
-/** `guard PATH --help`, parsed by the whole table as main.ts does: what it prints. */
+/** `guard PATH --help`, parsed by the whole table as entry.ts does: what it prints. */
 async function help(path: string[]): Promise<string> {
   const rt = runtime();
   await exitCodeOf(rt, async () => {

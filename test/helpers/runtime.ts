@@ -87,7 +87,7 @@ export function testRuntime(opts: { env: Record<string, string>; cwd: string; no
 }
 
 /**
- * Run a command body the way main.ts does: its exit code is the one it left in the runtime, or that of
+ * Run a command body the way entry.ts does: its exit code is the one it left in the runtime, or that of
  * the GuardError it ended in (reported on the runtime's stderr, as main reports it).
  */
 export async function exitCodeOf(rt: TestRuntime, body: () => Promise<void>): Promise<number> {
