@@ -6,14 +6,20 @@
  *
  * Who may approve or deny, and each refusal of `guard run --request` (replay, another person, another
  * working directory, a wrong --confirm, piped stdin), are tables in process with the same events:
- * test/commands/approve.test.ts and test/commands/run-request.test.ts. Kept here, through the built CLI
- * and the file store: a refused approval, a policy deny's event, reads, the size bound, and the flood
- * (itself `guard run --request` refused for a wrong --confirm, 41 times).
+ * test/commands/approve.test.ts and test/commands/run-request.test.ts. Kept here, with the file store:
+ * a refused approval, a policy deny's event, reads, the size bound, and the flood (itself `guard run
+ * --request` refused for a wrong --confirm, 41 times).
+ *
+ * Each guard here runs its whole command line in process (guardIn, test/helpers/in-process.ts) except:
+ * the policy deny's `guard run`, through the built CLI as the file's end-to-end proof that the real bin
+ * appends its event, and the flood's 40 refusals, four processes at a time contending for the refusal
+ * limiter's lock (guardIn runs one guard at a time).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { guard, makeWorld, requestIdIn, type World } from "./world.js";
+import { guardIn } from "../helpers/in-process.js";
 import { REFUSAL_CODES, REFUSAL_LIMITS } from "../../src/core/refusal.js";
 
 const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
@@ -33,17 +39,17 @@ const events = async (): Promise<Event[]> =>
     .map((l) => JSON.parse(l) as Event);
 const headSeq = async (): Promise<number> => (await events()).at(-1)?.seq ?? 0;
 
-/** Run a guard command that must refuse with `code`; returns the events it appended. */
-async function refused(exit: number, args: string[], opts: Parameters<typeof guard>[2]): Promise<Event[]> {
+/** Run a guard command that must refuse with `code` (in process unless `via` says); returns the events it appended. */
+async function refused(exit: number, args: string[], opts: Parameters<typeof guardIn>[2], via: typeof guardIn = guardIn): Promise<Event[]> {
   const before = await headSeq();
-  const r = await guard(w, args, opts);
+  const r = await via(w, args, opts);
   expect(r.code, r.stderr).toBe(exit);
   return (await events()).filter((e) => e.seq > before);
 }
 
 /** A pending request of alice's for the purge, by `guard request`. */
 async function pendingRequest(tag: string): Promise<string> {
-  const r = await guard(w, ["request", "--reason", tag, "--", PURGE, `--ticket=${tag}`], { as: "alice", env: PROD });
+  const r = await guardIn(w, ["request", "--reason", tag, "--", PURGE, `--ticket=${tag}`], { as: "alice", env: PROD });
   expect(r.code, r.stderr).toBe(0);
   return requestIdIn(r.stdout);
 }
@@ -66,7 +72,7 @@ describe("issue 12.5: each refusal appends exactly one event with its code", () 
   });
 
   it("a policy deny keeps run.refused's shape (argv, reasons, evidence) and adds the code; guard request records request.refused", async () => {
-    const run = await refused(77, ["run", "--", "./maintenance/migrate-lb-schema.sh", "--drop-all"], { env: PROD });
+    const run = await refused(77, ["run", "--", "./maintenance/migrate-lb-schema.sh", "--drop-all"], { env: PROD }, guard);
     expect(run).toHaveLength(1);
     expect(run[0]).toMatchObject({ type: "run.refused", data: { code: "policy-deny", argv: ["./maintenance/migrate-lb-schema.sh", "--drop-all"], exitCode: 77 } });
     expect(run[0]!.data.reasons).toEqual([expect.stringMatching(/release pipeline/)]);
@@ -78,8 +84,8 @@ describe("issue 12.5: each refusal appends exactly one event with its code", () 
 
   it("reads are not audited; every code recorded is one of the closed set; the log still verifies", async () => {
     const before = await headSeq();
-    await guard(w, ["show", "r-aaaaaaaaaaaaaaaaaaaa"], { as: "alice" });
-    await guard(w, ["check", "--", "./maintenance/migrate-lb-schema.sh", "--drop-all"], { env: PROD });
+    await guardIn(w, ["show", "r-aaaaaaaaaaaaaaaaaaaa"], { as: "alice" });
+    await guardIn(w, ["check", "--", "./maintenance/migrate-lb-schema.sh", "--drop-all"], { env: PROD });
     expect(await headSeq()).toBe(before);
     for (const e of (await events()).filter((x) => x.type.endsWith(".refused"))) expect(REFUSAL_CODES).toContain(e.data.code);
   });
@@ -100,9 +106,9 @@ describe("issue 12.5: a flood of identical refusals stays bounded", () => {
   it("40 identical refusals (4 times the limit) append at most the limit a minute; the next event carries the count of the rest", { timeout: 240_000 }, async () => {
     const isFlood = (e: Event): boolean => e.type === "run.refused" && e.data.code === "confirm-mismatch" && e.actor.principal === "carol";
     // carol's own approved request (approved by alice), refused for a wrong --confirm 40 times, 4 at a time.
-    const r = await guard(w, ["request", "--reason", "flood", "--", PURGE, "--ticket=flood"], { as: "carol", env: PROD });
+    const r = await guardIn(w, ["request", "--reason", "flood", "--", PURGE, "--ticket=flood"], { as: "carol", env: PROD });
     const id = requestIdIn(r.stdout);
-    expect((await guard(w, ["approve", id, "--yes"], { as: "alice" })).code).toBe(0);
+    expect((await guardIn(w, ["approve", id, "--yes"], { as: "alice" })).code).toBe(0);
     const started = Date.now();
     const N = 4 * REFUSAL_LIMITS.perWindow;
     expect(N).toBe(40);
