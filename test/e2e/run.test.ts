@@ -1,13 +1,20 @@
 /**
- * `guard run` and `guard check` end to end: the built CLI spawned in a temporary project, one test per
- * exit code and per security case that only the whole program can show (a command really run or not,
- * its exit status and output passed through). Decisions and refusals that need no real process are
- * tables in process: test/commands/check.test.ts and test/commands/run-refusals.test.ts.
+ * `guard run` and `guard check` end to end in a temporary project, one test per exit code and per
+ * security case that only the whole program can show (a command really run or not, its exit status and
+ * output passed through). Decisions and refusals that need no real process are tables in process:
+ * test/commands/check.test.ts and test/commands/run-refusals.test.ts.
+ *
+ * Through the built CLI, spawned: an allowed run's stdout untouched, the child's exit status and a
+ * child's death by SIGSEGV as the real process's own exit code, and check's wiring (the JSON alone on
+ * stdout, the decision as the exit code). The rest (banner, C8, X5, deny, E4/E5, 75, C1, 78, P5) run
+ * guard's whole command line in process (guardIn, test/helpers/in-process.ts), the wrapped command
+ * really spawned, its output in the same files as guard's.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chmod, mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { guard, makeWorld, type World } from "./world.js";
+import { guardIn } from "../helpers/in-process.js";
 
 let w: World;
 beforeAll(async () => {
@@ -37,7 +44,7 @@ describe("guard run: allowed runs", () => {
   });
 
   it("shows an unmissable banner for a protected target, on stderr only", async () => {
-    const r = await guard(w, ["run", "--", "./maintenance/report-lb-state.sh"], { env: PROD });
+    const r = await guardIn(w, ["run", "--", "./maintenance/report-lb-state.sh"], { env: PROD });
     expect(r.code).toBe(0);
     expect(r.stderr).toContain("PROTECTED TARGET: PRODUCTION");
     expect(r.stderr).toContain("DATABASE_URL");
@@ -45,7 +52,7 @@ describe("guard run: allowed runs", () => {
   });
 
   it("C8: arguments are never given to a shell", async () => {
-    const r = await guard(w, ["run", "--", "./maintenance/report-lb-state.sh", "$(touch pwned)", ";", "*"]);
+    const r = await guardIn(w, ["run", "--", "./maintenance/report-lb-state.sh", "$(touch pwned)", ";", "*"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe("report $(touch pwned) ; *\n");
   });
@@ -55,14 +62,15 @@ describe("guard run: refusals", () => {
   it("X5: a file without execute permission is 126; so is a directory", async () => {
     await writeFile(join(w.dir, "maintenance", "noexec.sh"), "#!/bin/sh\necho ran\n", { mode: 0o644 });
     await chmod(join(w.dir, "maintenance", "noexec.sh"), 0o644);
-    expect((await guard(w, ["run", "--", "./maintenance/noexec.sh"])).code).toBe(126);
-    expect((await guard(w, ["run", "--", "./maintenance"])).code).toBe(126);
+    expect((await guardIn(w, ["run", "--", "./maintenance/noexec.sh"])).code).toBe(126);
+    expect((await guardIn(w, ["run", "--", "./maintenance"])).code).toBe(126);
   });
 
-  // The refusal table is test/commands/run-refusals.test.ts, in process; this one shows through the built
-  // CLI that the refused command really does not run, and where the status line goes.
+  // The refusal table is test/commands/run-refusals.test.ts, on the command alone; this one shows over the
+  // whole command line (and the file store) that the refused command really does not run, and where the
+  // status line goes.
   it("denies a deny rule with its message and exit 77; nothing runs", async () => {
-    const r = await guard(w, ["run", "--", "./maintenance/migrate-lb-schema.sh", "--drop-all"], { env: PROD });
+    const r = await guardIn(w, ["run", "--", "./maintenance/migrate-lb-schema.sh", "--drop-all"], { env: PROD });
     expect(r.code).toBe(77);
     expect(r.stdout).toBe("");
     expect(r.stderr).toContain("release pipeline");
@@ -70,17 +78,17 @@ describe("guard run: refusals", () => {
   });
 
   it("E5: an --env flag in the command's own args that disagrees with DATABASE_URL is refused", async () => {
-    const r = await guard(w, ["run", "--", "./maintenance/report-lb-state.sh", "--env", "staging"], { env: PROD });
+    const r = await guardIn(w, ["run", "--", "./maintenance/report-lb-state.sh", "--env", "staging"], { env: PROD });
     expect(r.code).toBe(77);
   });
 
   it("E4: aliases normalise: --env PRD against a production DATABASE_URL agrees", async () => {
-    const r = await guard(w, ["run", "--env", "PRD", "--", "./maintenance/report-lb-state.sh"], { env: PROD });
+    const r = await guardIn(w, ["run", "--env", "PRD", "--", "./maintenance/report-lb-state.sh"], { env: PROD });
     expect(r.code).toBe(0);
   });
 
   it("an approval-needing run without a terminal exits 75 and prints the approve line", async () => {
-    const r = await guard(w, ["run", "--confirm", "production", "--reason", "INC-1", "--", "./maintenance/purge-lb-state.sh"], { env: PROD, as: "alice" });
+    const r = await guardIn(w, ["run", "--confirm", "production", "--reason", "INC-1", "--", "./maintenance/purge-lb-state.sh"], { env: PROD, as: "alice" });
     expect(r.code).toBe(75);
     expect(r.stdout).toBe("");
     expect(r.stderr).toMatch(/guard approve r-[a-z2-7]{20}/);
@@ -90,7 +98,7 @@ describe("guard run: refusals", () => {
     await mkdir(join(w.dir, "links"), { recursive: true });
     await symlink(join(w.dir, "maintenance", "migrate-lb-schema.sh"), join(w.dir, "links", "harmless.sh")).catch(() => undefined);
     for (const path of ["./maintenance/../maintenance/migrate-lb-schema.sh", "maintenance//migrate-lb-schema.sh", "./links/harmless.sh"]) {
-      const r = await guard(w, ["run", "--", path, "--drop-all"], { env: PROD });
+      const r = await guardIn(w, ["run", "--", path, "--drop-all"], { env: PROD });
       expect(r.code, path).toBe(77);
     }
   });
@@ -110,7 +118,7 @@ describe("guard check", () => {
 
 describe("policy and configuration errors", () => {
   it("78 when no policy is configured, never an allow", async () => {
-    const r = await guard(w, ["run", "--", "./maintenance/report-lb-state.sh"], { env: { GUARD_POLICY: undefined }, cwd: w.home });
+    const r = await guardIn(w, ["run", "--", "./maintenance/report-lb-state.sh"], { env: { GUARD_POLICY: undefined }, cwd: w.home });
     expect(r.code).toBe(78);
     expect(r.stdout).toBe("");
   });
@@ -119,7 +127,7 @@ describe("policy and configuration errors", () => {
     const bad = join(w.dir, "bad-policies");
     await mkdir(bad, { recursive: true });
     await writeFile(join(bad, "guard.yaml"), "version: 1\nenvironments:\n  production:\n    protected: true\nrules:\n  - name: x\n    match: { environments: [production] }\n    require: { aprovals: 2 }\n");
-    const r = await guard(w, ["run", "--", "./maintenance/report-lb-state.sh"], { env: { GUARD_POLICY: bad } });
+    const r = await guardIn(w, ["run", "--", "./maintenance/report-lb-state.sh"], { env: { GUARD_POLICY: bad } });
     expect(r.code).toBe(78);
     expect(r.stdout).toBe("");
     expect(r.stderr).toMatch(/guard\.yaml:8:\d+/);
