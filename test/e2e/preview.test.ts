@@ -2,11 +2,16 @@
  * Issue 14, previews end to end with the built CLI and real keys: `require.preview` runs a dry run when
  * the request is made, the approver sees its output (escaped), and with `recheck: true` it runs again
  * before the approval is consumed — a different output refuses the run and leaves the approval usable.
+ *
+ * The first test (request with its preview, show, approve, show --json) goes through the built CLI, as the
+ * file's end-to-end proof; the rest run guard's whole command line in process (guardIn,
+ * test/helpers/in-process.ts), previews and the wrapped command really spawned, the timeout really waited.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { guard, makeWorld, requestIdIn, standardPolicy, type World } from "./world.js";
+import { guardIn } from "../helpers/in-process.js";
 
 const PREVIEW = 'preview: { command: ["{program}", "--dry-run", "{args}"], recheck: true, timeout: 2s }';
 const SCRIPT = `#!/bin/sh
@@ -43,13 +48,13 @@ beforeEach(async () => {
   await writeFile(join(w.dir, "rows.txt"), "12\n");
 });
 
-const request = (...extra: string[]) => guard(w, ["run", "--confirm", "production", "--reason", `INC-${n}`, "--", PURGE, ticket, ...extra], { env: PROD, as: "alice" });
-const runRequest = (id: string) => guard(w, ["run", "--request", id, "--confirm", "production"], { env: PROD, as: "alice" });
-const status = async (id: string): Promise<string> => JSON.parse((await guard(w, ["show", id, "--json"], { as: "bob" })).stdout).status;
+const request = (...extra: string[]) => guardIn(w, ["run", "--confirm", "production", "--reason", `INC-${n}`, "--", PURGE, ticket, ...extra], { env: PROD, as: "alice" });
+const runRequest = (id: string) => guardIn(w, ["run", "--request", id, "--confirm", "production"], { env: PROD, as: "alice" });
+const status = async (id: string): Promise<string> => JSON.parse((await guardIn(w, ["show", id, "--json"], { as: "bob" })).stdout).status;
 
 describe("previews", () => {
   it("the approver sees the preview in show, approve and --json", async () => {
-    const r = await request();
+    const r = await guard(w, ["run", "--confirm", "production", "--reason", `INC-${n}`, "--", PURGE, ticket], { env: PROD, as: "alice" });
     expect(r.code, r.stderr).toBe(75);
     const id = requestIdIn(r.stderr);
     const show = await guard(w, ["show", id], { as: "bob" });
@@ -66,7 +71,7 @@ describe("previews", () => {
 
   it("a changed preview refuses before consumption (77, showing the difference); changed back, the approval runs once", async () => {
     const id = requestIdIn((await request()).stderr);
-    expect((await guard(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
+    expect((await guardIn(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
     await writeFile(join(w.dir, "rows.txt"), "12000000\n");
     const refused = await runRequest(id);
     expect(refused.code, refused.stderr).toBe(77);
@@ -103,7 +108,7 @@ describe("previews", () => {
   it("escape sequences in preview output never reach the approver's terminal", async () => {
     const id = requestIdIn((await request("--evil")).stderr);
     for (const cmd of [["show", id], ["approve", id, "--yes"]]) {
-      const out = await guard(w, cmd, { as: "bob" });
+      const out = await guardIn(w, cmd, { as: "bob" });
       expect(out.stdout + out.stderr).not.toContain("\x1b");
       expect(out.stdout + out.stderr).toContain("| would delete\\x1b[2J\\x1b[1;1Hnothing");
     }
