@@ -3,9 +3,15 @@
  * (`ALTER DATABASE … SET guard.environment`), and guard asks before anything runs. The URLs carry
  * `hostaddr=127.0.0.1`, so a name like stg-db.internal reaches the local server without DNS — exactly
  * the "alias that looks like staging" the probe exists to catch.
+ *
+ * The first test (staging answering as staging: check --json and a run) goes through the built CLI as
+ * the file's end-to-end proof; the refusals (an alias reaching production, an unreachable target, an
+ * identity changed after approval) run guard's whole command line in process (guardIn,
+ * test/helpers/in-process.ts), the probes really spawned with the invocation's environment.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { guard, makeWorld, requestIdIn, type Person, type World } from "./world.js";
+import { guardIn } from "../helpers/in-process.js";
 import { createTestDatabase, sql, ADMIN_URL } from "../helpers/pg.js";
 
 let w: World;
@@ -76,7 +82,7 @@ describe("the target is asked who it is", () => {
 
   it("a name that looks like staging but reaches the production database is refused before anything runs, naming production", async () => {
     const env = { DATABASE_URL: url(prod.name, "stg-db.internal") };
-    const run = await guard(w, ["run", "--", ...PURGE], { env, as: "alice" });
+    const run = await guardIn(w, ["run", "--", ...PURGE], { env, as: "alice" });
     expect(run.code, run.stderr).toBe(77);
     expect(run.stdout).not.toContain("purged");
     expect(run.stderr).toContain('identity mismatch: the target answered "elb-prod-7f3a"');
@@ -85,7 +91,7 @@ describe("the target is asked who it is", () => {
 
   it("an unreachable target refuses (fail closed)", async () => {
     const env = { DATABASE_URL: url(stg.name, "stg-db.internal", 1) };
-    const run = await guard(w, ["run", "--", ...PURGE], { env, as: "alice" });
+    const run = await guardIn(w, ["run", "--", ...PURGE], { env, as: "alice" });
     expect(run.code, run.stderr).toBe(77);
     expect(run.stderr).toContain("identity probe failed");
     expect(run.stdout).not.toContain("purged");
@@ -94,16 +100,16 @@ describe("the target is asked who it is", () => {
   it("an identity that changes after approval refuses the approved run before it runs", async () => {
     const env = { DATABASE_URL: url(prod.name, "prod-db.internal") };
     const purge = [...PURGE, "--ticket=INC-restore"];
-    const asked = await guard(w, ["run", "--confirm", "production", "--reason", "stale state", "--", ...purge], { env, as: "alice" });
+    const asked = await guardIn(w, ["run", "--confirm", "production", "--reason", "stale state", "--", ...purge], { env, as: "alice" });
     expect(asked.code, asked.stderr).toBe(75);
     const id = requestIdIn(asked.stderr);
-    const show = await guard(w, ["show", id], { as: "bob" });
+    const show = await guardIn(w, ["show", id], { as: "bob" });
     expect(show.stdout).toContain("elb-prod-7f3a");
-    expect((await guard(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
+    expect((await guardIn(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
     // The production database is replaced by a restored copy that answers differently.
     await sql(ADMIN_URL, `ALTER DATABASE ${prod.name} SET guard.environment = 'elb-prod-restored'`);
     try {
-      const run = await guard(w, ["run", "--request", id, "--confirm", "production"], { env, as: "alice" });
+      const run = await guardIn(w, ["run", "--request", id, "--confirm", "production"], { env, as: "alice" });
       expect(run.code, run.stderr).toBe(77);
       expect(run.stdout).not.toContain("purged");
       expect(run.stderr).toContain("elb-prod-restored");
@@ -111,7 +117,7 @@ describe("the target is asked who it is", () => {
       await sql(ADMIN_URL, `ALTER DATABASE ${prod.name} SET guard.environment = 'elb-prod-7f3a'`);
     }
     // The approval was not used: with the original identity back, it still runs once.
-    const run = await guard(w, ["run", "--request", id, "--confirm", "production"], { env, as: "alice" });
+    const run = await guardIn(w, ["run", "--request", id, "--confirm", "production"], { env, as: "alice" });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain("purged");
   });
