@@ -3,12 +3,17 @@
  * interpreter cannot run. The script itself exists and is executable, so only the interpreter check can
  * find this out: at request time (nobody is asked to approve a run that cannot start) and again right
  * before the approval would be consumed (the interpreter may vanish in between).
+ *
+ * The request-time refusals, requests, approvals and status checks run guard's command line in the test
+ * process (guardIn, through ./in-process-harness), without a Node process each. The run after the
+ * interpreter broke goes through the built CLI: a real guard process exits 127 / 126 and consumes nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chmod, copyFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { makeWorld, requestIdIn, type World } from "../e2e/world.js";
-import { PROD, guardRun, runsOf, statusOf } from "../fault/harness.js";
+import { PROD, guardRun, runsOf } from "../fault/harness.js";
+import { guardRunIn, statusOfIn } from "./in-process-harness.js";
 
 let w: World;
 beforeAll(async () => {
@@ -28,7 +33,7 @@ describe("X5: a #! interpreter that cannot run", () => {
     { what: "named through env but not on PATH", shebang: "#!/usr/bin/env no-such-interpreter-xyz", code: 127 },
   ])("is refused at request time when it is $what ($code): no request, nothing ran", async ({ shebang, code }) => {
     const rel = await script(`purge-${code}-${shebang.length}.sh`, shebang);
-    const r = await guardRun(w, ["run", "--confirm", "production", "--reason", "x5", "--", rel, "--ticket=x5-early"], { as: "alice", env: PROD });
+    const r = await guardRunIn(w, ["run", "--confirm", "production", "--reason", "x5", "--", rel, "--ticket=x5-early"], { as: "alice", env: PROD });
     expect(r.code, r.stderr).toBe(code);
     expect(r.stderr).toMatch(/#! line/);
     expect(await runsOf(w, "--ticket=x5-early")).toBe(0);
@@ -42,14 +47,15 @@ describe("X5: a #! interpreter that cannot run", () => {
     await copyFile("/bin/sh", interp);
     await chmod(interp, 0o755);
     const rel = await script(`purge-late-${code}.sh`, `#!${interp}`);
-    const asked = await guardRun(w, ["run", "--confirm", "production", "--reason", "x5", "--", rel, "--ticket=x5-late"], { as: "alice", env: PROD });
+    const asked = await guardRunIn(w, ["run", "--confirm", "production", "--reason", "x5", "--", rel, "--ticket=x5-late"], { as: "alice", env: PROD });
     expect(asked.code, asked.stderr).toBe(75);
     const id = requestIdIn(asked.stderr);
-    expect((await guardRun(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
+    expect((await guardRunIn(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
     await breakIt(interp);
+    // Through the built CLI: a real guard process exits 127 / 126 before consuming.
     const r = await guardRun(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: PROD });
     expect(r.code, r.stderr).toBe(code);
     expect(await runsOf(w, "--ticket=x5-late")).toBe(0);
-    expect(await statusOf(w, id)).toBe("approved");
+    expect(await statusOfIn(w, id)).toBe("approved");
   });
 });

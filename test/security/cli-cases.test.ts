@@ -4,6 +4,12 @@
  * A13 (the policy changed after approval), C11 (more run-time-only variables), E12 (a changed target
  * with `guard run -- CMD`), E13–E17 (the environment of an approved run, deny by default), T1/T2
  * (hostile argv, path and reason on every screen and in the log).
+ *
+ * Most calls run guard's command line in the test process (guardIn, through ./in-process-harness): the
+ * same arguments, environment, store and keys, without a Node process each. The built CLI still runs
+ * what needs a real process: I1's refusals without a terminal (stdin /dev/null, an open pipe that never
+ * ends, within a time limit), C11's NODE_OPTIONS (which a spawned guard's own Node reads too), and E15's
+ * approved run (the environment a real guard process passes its command), the file's end-to-end flow.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
@@ -11,7 +17,8 @@ import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { BIN, makeWorld, requestIdIn, type World } from "../e2e/world.js";
-import { PROD, PURGE, addPurgeScript, approvedRequest, auditVerify, guardRun, runRequest, runsOf, statusOf } from "../fault/harness.js";
+import { PROD, PURGE, addPurgeScript, guardRun, runRequest, runsOf } from "../fault/harness.js";
+import { approvedRequestIn, auditVerifyIn, guardRunIn, runRequestIn, statusOfIn } from "./in-process-harness.js";
 
 let w: World;
 beforeAll(async () => {
@@ -51,10 +58,10 @@ describe("I1: without a terminal guard never prompts and never hangs", () => {
   });
 
   it("I1: a missing --confirm or --reason without a terminal is a usage error (64), never a prompt", async () => {
-    const id = await approvedRequest(w, "--ticket=i1-confirm");
-    const noConfirm = await guardRun(w, ["run", "--request", id], { as: "alice", env: PROD, timeoutMs: 10_000 });
+    const id = await approvedRequestIn(w, "--ticket=i1-confirm");
+    const noConfirm = await guardRunIn(w, ["run", "--request", id], { as: "alice", env: PROD });
     expect(noConfirm.code).toBe(64);
-    const noReason = await guardRun(w, ["run", "--confirm", "production", "--", PURGE, "--ticket=i1-reason"], { as: "alice", env: PROD, timeoutMs: 10_000 });
+    const noReason = await guardRunIn(w, ["run", "--confirm", "production", "--", PURGE, "--ticket=i1-reason"], { as: "alice", env: PROD });
     expect(noReason.code).toBe(64);
     expect(noReason.stderr).toMatch(/--reason/);
   });
@@ -63,18 +70,18 @@ describe("I1: without a terminal guard never prompts and never hangs", () => {
 describe("I2: --yes and --non-interactive only ever suppress prompts", () => {
   it.each([["--yes"], ["--non-interactive"], ["-y"]])("I2: `guard run %s` is not an approval: refused as usage (64), nothing runs, no request made", async (flag) => {
     const before = await requestCount();
-    const r = await guardRun(w, ["run", flag, "--reason", "i2", "--confirm", "production", "--", PURGE, "--ticket=i2"], { as: "alice", env: PROD });
+    const r = await guardRunIn(w, ["run", flag, "--reason", "i2", "--confirm", "production", "--", PURGE, "--ticket=i2"], { as: "alice", env: PROD });
     expect(r.code).toBe(64);
     expect(await runsOf(w, "--ticket=i2")).toBe(0);
     expect(await requestCount()).toBe(before);
   });
 
   it("I2: `guard approve --yes` by the requester is still a self-approval (77)", async () => {
-    const asked = await guardRun(w, ["run", "--confirm", "production", "--reason", "i2", "--", PURGE, "--ticket=i2-self"], { as: "alice", env: PROD });
+    const asked = await guardRunIn(w, ["run", "--confirm", "production", "--reason", "i2", "--", PURGE, "--ticket=i2-self"], { as: "alice", env: PROD });
     const id = requestIdIn(asked.stderr);
-    const r = await guardRun(w, ["approve", id, "--yes"], { as: "alice" });
+    const r = await guardRunIn(w, ["approve", id, "--yes"], { as: "alice" });
     expect(r.code).toBe(77);
-    expect(await statusOf(w, id)).toBe("pending");
+    expect(await statusOfIn(w, id)).toBe("pending");
   });
 });
 
@@ -83,15 +90,15 @@ describe("A8: replaying a consumed approval", () => {
     // A store of its own: the planted record makes every listing of this store an integrity failure.
     const store = join(w.dir, "store-a8");
     const env = { GUARD_STORE: `file:${store}` };
-    const first = await approvedRequest(w, "--ticket=a8-first", env);
-    expect((await runRequest(w, first, { env })).code).toBe(0);
-    const asked = await guardRun(w, ["run", "--confirm", "production", "--reason", "a8", "--", PURGE, "--ticket=a8-second"], { as: "alice", env: { ...PROD, ...env } });
+    const first = await approvedRequestIn(w, "--ticket=a8-first", env);
+    expect((await runRequestIn(w, first, { env })).code).toBe(0);
+    const asked = await guardRunIn(w, ["run", "--confirm", "production", "--reason", "a8", "--", PURGE, "--ticket=a8-second"], { as: "alice", env: { ...PROD, ...env } });
     const second = requestIdIn(asked.stderr);
     const from = join(store, "approvals", first);
     const to = join(store, "approvals", second);
     await mkdir(to, { recursive: true, mode: 0o700 });
     for (const f of await readdir(from)) await copyFile(join(from, f), join(to, f));
-    const r = await runRequest(w, second, { env });
+    const r = await runRequestIn(w, second, { env });
     expect(r.code, r.stderr).toBe(65);
     expect(r.stderr).toMatch(/is for request/);
     expect(await runsOf(w, "--ticket=a8-second")).toBe(0);
@@ -101,18 +108,18 @@ describe("A8: replaying a consumed approval", () => {
 
 describe("A13: the policy in force decides, not the one the approval was made under", () => {
   it("A13: the approver removed from the policy after approving: the run is refused (77), nothing runs, nothing consumed", async () => {
-    const id = await approvedRequest(w, "--ticket=a13");
+    const id = await approvedRequestIn(w, "--ticket=a13");
     const file = join(w.dir, "policies", "guard.yaml");
     const original = await readFile(file, "utf8");
     await writeFile(file, original.replace(/^ {2}bob: .*\n/m, ""));
     try {
-      const r = await runRequest(w, id);
+      const r = await runRequestIn(w, id);
       expect(r.code, r.stderr).toBe(77);
       expect(await runsOf(w, "--ticket=a13")).toBe(0);
     } finally {
       await writeFile(file, original);
     }
-    expect(await statusOf(w, id)).toBe("approved");
+    expect(await statusOfIn(w, id)).toBe("approved");
   });
 });
 
@@ -125,25 +132,26 @@ describe("C11 and E12: the environment at run time is part of the run", () => {
     ["LD_AUDIT", "/tmp/evil.so"],
   ])("C11: %s set only at run time is a difference (77 naming it), nothing runs, nothing consumed", async (name, value) => {
     const tag = `--ticket=c11-${name}`;
-    const id = await approvedRequest(w, tag);
-    const r = await runRequest(w, id, { env: { [name]: value } });
+    const id = await approvedRequestIn(w, tag);
+    // NODE_OPTIONS is the one a spawned guard's own Node reads too: that run goes through the built CLI.
+    const r = name === "NODE_OPTIONS" ? await runRequest(w, id, { env: { [name]: value } }) : await runRequestIn(w, id, { env: { [name]: value } });
     expect(r.code).toBe(77);
     expect(r.stderr).toContain(`env.${name}`);
     expect(await runsOf(w, tag)).toBe(0);
-    expect(await statusOf(w, id)).toBe("approved");
+    expect(await statusOfIn(w, id)).toBe("approved");
   });
 
   it("E12: `guard run -- CMD` with DATABASE_URL changed after approval does not find the approval: a new request (75)", async () => {
     const tag = "--ticket=e12";
-    const id = await approvedRequest(w, tag);
-    const r = await guardRun(w, ["run", "--reason", "e12", "--confirm", "production", "--", PURGE, tag], {
+    const id = await approvedRequestIn(w, tag);
+    const r = await guardRunIn(w, ["run", "--reason", "e12", "--confirm", "production", "--", PURGE, tag], {
       as: "alice",
       env: { DATABASE_URL: "postgres://app@prod-db.other/elb" },
     });
     expect(r.code).toBe(75);
     expect(requestIdIn(r.stderr)).not.toBe(id);
     expect(await runsOf(w, tag)).toBe(0);
-    expect(await statusOf(w, id)).toBe("approved");
+    expect(await statusOfIn(w, id)).toBe("approved");
   });
 });
 
@@ -157,17 +165,17 @@ describe("E13–E17: the environment of an approved run, deny by default", () =>
   });
 
   async function approved(command: string[], env: Record<string, string> = {}): Promise<string> {
-    const asked = await guardRun(w, ["run", "--confirm", "production", "--reason", "env", "--", ...command], { as: "alice", env: { ...PROD, ...env } });
+    const asked = await guardRunIn(w, ["run", "--confirm", "production", "--reason", "env", "--", ...command], { as: "alice", env: { ...PROD, ...env } });
     expect(asked.code, asked.stderr).toBe(75);
     const id = requestIdIn(asked.stderr);
-    const ok = await guardRun(w, ["approve", id, "--yes"], { as: "bob", env: env.GUARD_STORE ? { GUARD_STORE: env.GUARD_STORE } : {} });
+    const ok = await guardRunIn(w, ["approve", id, "--yes"], { as: "bob", env: env.GUARD_STORE ? { GUARD_STORE: env.GUARD_STORE } : {} });
     expect(ok.code, ok.stderr).toBe(0);
     return id;
   }
   const childEnv = (stdout: string): Record<string, string> =>
     Object.fromEntries(stdout.split("\n").slice(1).filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
   const runStarted = async (id: string, env: Record<string, string> = {}): Promise<Record<string, unknown>> => {
-    const log = await guardRun(w, ["audit", "log", "--json", "--request", id], { as: "alice", env });
+    const log = await guardRunIn(w, ["audit", "log", "--json", "--request", id], { as: "alice", env });
     const started = log.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> }).find((e) => e.type === "run.started");
     expect(started, log.stderr).toBeDefined();
     return started!.data;
@@ -176,36 +184,36 @@ describe("E13–E17: the environment of an approved run, deny by default", () =>
   it("E13: `env 'BASH_FUNC_echo%%=…' CMD` given to --request after approval: refused (77), nothing runs, nothing consumed", async () => {
     const tag = "--ticket=e13-prefix";
     const id = await approved([ENV_SCRIPT, tag]);
-    const r = await guardRun(w, ["run", "--request", id, "--confirm", "production", "--", "env", `${PWNED}=() { echo pwned; }`, ENV_SCRIPT, tag], { as: "alice", env: PROD });
+    const r = await guardRunIn(w, ["run", "--request", id, "--confirm", "production", "--", "env", `${PWNED}=() { echo pwned; }`, ENV_SCRIPT, tag], { as: "alice", env: PROD });
     expect(r.code, r.stderr).toBe(77);
     expect(r.stderr).toMatch(/differs from request/);
     expect(r.stderr).toContain(PWNED);
     expect(r.stdout).toBe("");
-    expect(await statusOf(w, id)).toBe("approved");
+    expect(await statusOfIn(w, id)).toBe("approved");
   });
 
   it("E13: an exported bash function in the environment after approval: refused (77) naming it, nothing runs, nothing consumed", async () => {
     const tag = "--ticket=e13-exported";
     const id = await approved([ENV_SCRIPT, tag]);
-    const r = await runRequest(w, id, { env: { [PWNED]: "() {  builtin echo pwned\n}" } });
+    const r = await runRequestIn(w, id, { env: { [PWNED]: "() {  builtin echo pwned\n}" } });
     expect(r.code, r.stderr).toBe(77);
     expect(r.stderr).toContain(`env.${PWNED}`);
     expect(r.stdout).toBe("");
-    expect(await statusOf(w, id)).toBe("approved");
+    expect(await statusOfIn(w, id)).toBe("approved");
   });
 
   it("E13: `guard run -- env 'BASH_FUNC_echo%%=…' CMD` does not find the approval of CMD: a new request (75) that shows the prefix", async () => {
     const tag = "--ticket=e13-new";
     const id = await approved([ENV_SCRIPT, tag]);
-    const r = await guardRun(w, ["run", "--reason", "e13", "--confirm", "production", "--", "env", `${PWNED}=() { echo pwned; }`, ENV_SCRIPT, tag], { as: "alice", env: PROD });
+    const r = await guardRunIn(w, ["run", "--reason", "e13", "--confirm", "production", "--", "env", `${PWNED}=() { echo pwned; }`, ENV_SCRIPT, tag], { as: "alice", env: PROD });
     expect(r.code, r.stderr).toBe(75);
     const other = requestIdIn(r.stderr);
     expect(other).not.toBe(id);
     expect(r.stdout).toBe("");
-    const shown = JSON.parse((await guardRun(w, ["show", other, "--json"], { as: "bob" })).stdout) as { argv: string[] };
+    const shown = JSON.parse((await guardRunIn(w, ["show", other, "--json"], { as: "bob" })).stdout) as { argv: string[] };
     expect(shown.argv).toEqual(["env", `${PWNED}=() { echo pwned; }`, ENV_SCRIPT, tag]);
-    expect((await guardRun(w, ["show", other], { as: "bob" })).stdout).toContain(`command:      env '${PWNED}=() { echo pwned; }' ${ENV_SCRIPT} ${tag}`);
-    expect(await statusOf(w, id)).toBe("approved");
+    expect((await guardRunIn(w, ["show", other], { as: "bob" })).stdout).toContain(`command:      env '${PWNED}=() { echo pwned; }' ${ENV_SCRIPT} ${tag}`);
+    expect(await statusOfIn(w, id)).toBe("approved");
   });
 
   it.each([
@@ -216,11 +224,11 @@ describe("E13–E17: the environment of an approved run, deny by default", () =>
   ])("E14: %s after approval: refused (77) naming it, nothing runs, nothing consumed", async (_what, change, field) => {
     const tag = `--ticket=e14-${field}`;
     const id = await approved([ENV_SCRIPT, tag]);
-    const r = await runRequest(w, id, { env: change });
+    const r = await runRequestIn(w, id, { env: change });
     expect(r.code, r.stderr).toBe(77);
     expect(r.stderr).toContain(field);
     expect(r.stdout).toBe("");
-    expect(await statusOf(w, id)).toBe("approved");
+    expect(await statusOfIn(w, id)).toBe("approved");
   });
 
   it("E15: a variable that appeared after approval (in no bound set) does not reach the command; the run goes ahead and says so", async () => {
@@ -228,6 +236,7 @@ describe("E13–E17: the environment of an approved run, deny by default", () =>
     // A store of its own, so that `audit verify` below judges only this run.
     const store = { GUARD_STORE: `file:${join(w.dir, "store-e15")}` };
     const id = await approved([ENV_SCRIPT, tag], store);
+    // The approved run through the built CLI: the environment a real guard process hands its command.
     const r = await guardRun(w, ["run", "--confirm", "production", "--", ENV_SCRIPT, tag], { as: "alice", env: { ...PROD, ...store, FOO_NEW: "1" } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.split("\n")[0]).toBe(`ran ${tag}`);
@@ -237,7 +246,7 @@ describe("E13–E17: the environment of an approved run, deny by default", () =>
     expect(env.HOME).toBe(w.home);
     expect(r.stderr).toMatch(/not passed to the command \(not in the approved request\): FOO_NEW/);
     expect((await runStarted(id, store)).envWithheld).toEqual(["FOO_NEW"]);
-    const verify = await auditVerify(w, store);
+    const verify = await auditVerifyIn(w, store);
     expect(verify.code, verify.stderr).toBe(0);
     expect(verify.report?.ok).toBe(true);
   });
@@ -245,7 +254,7 @@ describe("E13–E17: the environment of an approved run, deny by default", () =>
   it("E16: TERM, COLUMNS and SHLVL changed after approval: the run goes ahead with them as they are now; PWD is the bound directory", async () => {
     const tag = "--ticket=e16";
     const id = await approved([ENV_SCRIPT, tag], { TERM: "xterm", COLUMNS: "80", SHLVL: "1" });
-    const r = await runRequest(w, id, { env: { TERM: "screen-256color", COLUMNS: "211", SHLVL: "4", PWD: "/elsewhere" } });
+    const r = await runRequestIn(w, id, { env: { TERM: "screen-256color", COLUMNS: "211", SHLVL: "4", PWD: "/elsewhere" } });
     expect(r.code, r.stderr).toBe(0);
     const env = childEnv(r.stdout);
     // bash counts itself in SHLVL: 4 as passed, 5 inside the script
@@ -258,10 +267,10 @@ describe("E13–E17: the environment of an approved run, deny by default", () =>
     const tag = "--ticket=e17";
     const command = ["env", "LB_MODE=dry-run", ENV_SCRIPT, tag];
     const id = await approved(command);
-    const show = await guardRun(w, ["show", id], { as: "bob" });
+    const show = await guardRunIn(w, ["show", id], { as: "bob" });
     expect(show.stdout).toContain(`command:      env LB_MODE=dry-run ${ENV_SCRIPT} ${tag}`);
     expect(show.stdout).toMatch(/also passed: .*LB_MODE/s);
-    const r = await guardRun(w, ["run", "--confirm", "production", "--", ...command], { as: "alice", env: PROD });
+    const r = await guardRunIn(w, ["run", "--confirm", "production", "--", ...command], { as: "alice", env: PROD });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.split("\n")[0]).toBe(`ran ${tag}`);
     expect(childEnv(r.stdout).LB_MODE).toBe("dry-run");
@@ -277,13 +286,13 @@ describe("E13–E17: the environment of an approved run, deny by default", () =>
       "T1_\x1b[2J": "x",
       PGAPPNAME: "\x1b]52;c;aGVsbG8=\x07",
     });
-    const json = JSON.parse((await guardRun(w, ["show", id, "--json"], { as: "bob" })).stdout) as { env: { shown: Record<string, string>; nameOnly: string[]; unset: string[]; mayVary: string[] } };
+    const json = JSON.parse((await guardRunIn(w, ["show", id, "--json"], { as: "bob" })).stdout) as { env: { shown: Record<string, string>; nameOnly: string[]; unset: string[]; mayVary: string[] } };
     expect(json.env.shown).toMatchObject({ HOME: w.home, PSQLRC: "/etc/psqlrc", DATABASE_URL: PROD.DATABASE_URL });
     expect(json.env.shown.PGPASSWORD).toMatch(/^\(secret, sha256 [0-9a-f]{8}…\)$/);
     expect(json.env.nameOnly).toEqual(expect.arrayContaining(["LANG", "GUARD_KEY", "NO_COLOR"]));
     expect(json.env.unset).toEqual(expect.arrayContaining(["NODE_OPTIONS", "BASH_ENV"]));
     expect(json.env.mayVary).toEqual(expect.arrayContaining(["TERM", "COLUMNS", "SSH_AUTH_SOCK"]));
-    const text = (await guardRun(w, ["show", id], { as: "bob" })).stdout;
+    const text = (await guardRunIn(w, ["show", id], { as: "bob" })).stdout;
     expect(text).not.toContain("hunter2");
     expect(text).toContain(`HOME=${w.home}`);
     expect(text).toMatch(/also passed: .*GUARD_KEY.*LANG/s);
@@ -306,7 +315,7 @@ describe("T1/T2: hostile text never reaches a terminal raw", () => {
     await writeFile(join(w.dir, script), `#!/bin/sh\necho "$*" >> "${join(w.dir, "ran.log")}"\n`, { mode: 0o755 });
     const args = ["\x1b[2J\x1b[HCommand: ./status.sh", "\u009b31m", "a\rb", "\u202egnp.exe", "x\u200by", "\u2066iso\u2069"];
     const reason = "INC-1\x1b]52;c;aGVsbG8=\x07\x1b]8;;https://evil.example\x1b\\click\x1b]8;;\x1b\\";
-    const asked = await guardRun(w, ["run", "--confirm", "production", "--reason", reason, "--", script, ...args], { as: "alice", env: PROD });
+    const asked = await guardRunIn(w, ["run", "--confirm", "production", "--reason", reason, "--", script, ...args], { as: "alice", env: PROD });
     expect(asked.code, asked.stderr).toBe(75);
     const id = requestIdIn(asked.stderr);
     const outputs = [
@@ -327,7 +336,7 @@ describe("T1/T2: hostile text never reaches a terminal raw", () => {
   });
 
   async function both(args: string[], as: string): Promise<string> {
-    const r = await guardRun(w, args, { as });
+    const r = await guardRunIn(w, args, { as });
     expect(r.code, r.stderr).toBe(0);
     return r.stdout + r.stderr;
   }

@@ -3,11 +3,17 @@
  * who re-signs edited copies of their own genuine request with their own key (test/helpers/forge-request)
  * and plants approvals — on the file store and on PostgreSQL. Whatever the copy claims, the current
  * policy's derivation decides: nothing runs, nothing is consumed.
+ *
+ * The calls run guard's command line in the test process (guardIn): the same arguments, environment,
+ * keys and store (file or PostgreSQL, by the world's GUARD_STORE), without a Node process each. On each
+ * store the built CLI still runs R1's refused run of the forged fast-track copy: a real guard process
+ * refusing a forgery end to end.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFile } from "node:fs/promises";
 import { guard, makeWorld, requestIdIn, standardPolicy, type Person, type World } from "../e2e/world.js";
 import { createTestDatabase } from "../helpers/pg.js";
+import { guardIn } from "../helpers/in-process.js";
 import { consumed, forgeRequest, plantApproval } from "../helpers/forge-request.js";
 import { parseAuthorizedKey } from "../../src/core/sshkey.js";
 import type { GuardRequest } from "../../src/core/types.js";
@@ -58,7 +64,7 @@ for (const kind of ["file", "postgres"] as const) {
     /** alice's genuine request for a purge (with `extra` arguments), pending. */
     async function genuine(extra: string[] = []): Promise<{ id: string; argv: string[] }> {
       const argv = ["./maintenance/purge-lb-state.sh", `--ticket=forge-${kind}-${++n}`, ...extra];
-      const r = await guard(w, ["run", "--confirm", "production", "--reason", "stale state", "--", ...argv], { env: PROD, as: "alice" });
+      const r = await guardIn(w, ["run", "--confirm", "production", "--reason", "stale state", "--", ...argv], { env: PROD, as: "alice" });
       expect(r.code, r.stderr).toBe(75);
       return { id: requestIdIn(r.stderr), argv };
     }
@@ -73,19 +79,20 @@ for (const kind of ["file", "postgres"] as const) {
         fastTrack(r);
       });
       // dave is a developer, not an SRE: guard refuses to record his approval of the forgery.
-      const approve = await guard(w, ["approve", forged.request.id, "--yes"], { as: "dave" });
+      const approve = await guardIn(w, ["approve", forged.request.id, "--yes"], { as: "dave" });
       expect(approve.code, approve.stderr).toBe(65);
       expect(approve.stderr).toMatch(/forged or edited after signing/);
       // He plants one anyway, signed with his own key.
       await plantApproval(storeUrl(), forged, "dave", fingerprintOf(w.people.dave!), w.people.dave!.key);
-      const show = JSON.parse((await guard(w, ["show", forged.request.id, "--json"], { as: "alice" })).stdout);
+      const show = JSON.parse((await guardIn(w, ["show", forged.request.id, "--json"], { as: "alice" })).stdout);
       expect(show.status).not.toBe("approved");
+      // Through the built CLI: a real guard process, on this store, refuses the forgery.
       const run = await guard(w, ["run", "--request", forged.request.id, "--confirm", "production"], { env: PROD, as: "alice" });
       expect(run.code, run.stderr).toBe(65);
       expect(run.stdout).not.toMatch(/purged/);
       expect(await consumed(storeUrl(), forged.request.id)).toBe(false);
       // The same command does not pick the forgery up either; it finds the genuine, still pending request.
-      const again = await guard(w, ["run", "--confirm", "production", "--", ...argv], { env: PROD, as: "alice" });
+      const again = await guardIn(w, ["run", "--confirm", "production", "--", ...argv], { env: PROD, as: "alice" });
       expect(again.code, again.stderr).toBe(75);
       expect(again.stdout).not.toMatch(/purged/);
       expect(again.stderr).toMatch(new RegExp(`passing over request ${forged.request.id}`));
@@ -98,17 +105,17 @@ for (const kind of ["file", "postgres"] as const) {
         r.rules = r.rules.filter((x) => x !== "all-regions-needs-a-dba");
         r.requirements = r.requirements.filter((x) => x.rule !== "all-regions-needs-a-dba");
       });
-      expect((await guard(w, ["approve", forged.request.id, "--yes"], { as: "bob" })).code).toBe(65);
+      expect((await guardIn(w, ["approve", forged.request.id, "--yes"], { as: "bob" })).code).toBe(65);
       await plantApproval(storeUrl(), forged, "bob", fingerprintOf(w.people.bob!), w.people.bob!.key);
-      const run = await guard(w, ["run", "--request", forged.request.id, "--confirm", "production"], { env: PROD, as: "alice" });
+      const run = await guardIn(w, ["run", "--request", forged.request.id, "--confirm", "production"], { env: PROD, as: "alice" });
       expect(run.code, run.stderr).toBe(65);
       expect(run.stdout).toBe("");
       expect(await consumed(storeUrl(), forged.request.id)).toBe(false);
       // The genuine request still needs both: an SRE alone leaves it pending.
-      await guard(w, ["approve", id, "--yes"], { as: "bob" });
-      const genuineShow = JSON.parse((await guard(w, ["show", id, "--json"], { as: "alice" })).stdout);
+      await guardIn(w, ["approve", id, "--yes"], { as: "bob" });
+      const genuineShow = JSON.parse((await guardIn(w, ["show", id, "--json"], { as: "alice" })).stdout);
       expect(genuineShow.status).toBe("approved"); // bob is SRE and DBA: one person may meet both
-      await guard(w, ["deny", id, "--reason", "test over"], { as: "alice" });
+      await guardIn(w, ["deny", id, "--reason", "test over"], { as: "alice" });
     });
 
     it("R2: a copy flagged break-glass with no rules or requirements runs nothing, in CI, without a terminal", async () => {
@@ -118,11 +125,11 @@ for (const kind of ["file", "postgres"] as const) {
         r.rules = [];
         r.requirements = [];
       });
-      const run = await guard(w, ["run", "--request", forged.request.id, "--confirm", "production"], { env: { ...PROD, CI: "true" }, as: "alice" });
+      const run = await guardIn(w, ["run", "--request", forged.request.id, "--confirm", "production"], { env: { ...PROD, CI: "true" }, as: "alice" });
       expect([65, 77]).toContain(run.code);
       expect(run.stdout).toBe("");
       expect(await consumed(storeUrl(), forged.request.id)).toBe(false);
-      const log = (await guard(w, ["audit", "log", "--json"], { as: "alice" })).stdout;
+      const log = (await guardIn(w, ["audit", "log", "--json"], { as: "alice" })).stdout;
       expect(log).not.toMatch(new RegExp(`breakglass\\.used.*${forged.request.id}`));
     });
 
@@ -132,7 +139,7 @@ for (const kind of ["file", "postgres"] as const) {
         r.environment.protected = false;
       });
       await plantApproval(storeUrl(), forged, "bob", fingerprintOf(w.people.bob!), w.people.bob!.key);
-      const run = await guard(w, ["run", "--request", forged.request.id, "--confirm", "production"], { env: PROD, as: "alice" });
+      const run = await guardIn(w, ["run", "--request", forged.request.id, "--confirm", "production"], { env: PROD, as: "alice" });
       expect(run.code, run.stderr).toBe(65);
       expect(run.stdout).toBe("");
     });
@@ -144,11 +151,11 @@ for (const kind of ["file", "postgres"] as const) {
       const { writeFile } = await import("node:fs/promises");
       await writeFile(policyFile, before.replace("ttl: 30m }\n  - name: all-regions", "ttl: 20m }\n  - name: all-regions"));
       try {
-        const show = JSON.parse((await guard(w, ["show", id, "--json"], { as: "bob" })).stdout);
+        const show = JSON.parse((await guardIn(w, ["show", id, "--json"], { as: "bob" })).stdout);
         expect(show.status).toBe("void");
-        const approve = await guard(w, ["approve", id, "--yes"], { as: "bob" });
+        const approve = await guardIn(w, ["approve", id, "--yes"], { as: "bob" });
         expect(approve.code).toBe(77);
-        const run = await guard(w, ["run", "--request", id, "--confirm", "production"], { env: PROD, as: "alice" });
+        const run = await guardIn(w, ["run", "--request", id, "--confirm", "production"], { env: PROD, as: "alice" });
         expect(run.code, run.stderr).toBe(77);
         expect(run.stdout).toBe("");
       } finally {

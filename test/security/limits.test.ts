@@ -2,12 +2,17 @@
  * Cases whose full answer is a documented limit (SECURITY.md, "What guard cannot bind"), tested for the
  * part guard does promise: C9 (Windows batch files: the Node floor that refuses them), S7/A8 (a store
  * rolled back wholesale: only an anchor kept elsewhere can tell).
+ *
+ * S7's request, approval, first run and audit checks run guard's command line in the test process
+ * (guardIn, through ./in-process-harness), without a Node process each; the replay against the
+ * rolled-back store goes through the built CLI, as a real guard process would meet it.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cp, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { ROOT, makeWorld, type World } from "../e2e/world.js";
-import { addPurgeScript, approvedRequest, auditVerify, guardRun, runRequest, runsOf } from "../fault/harness.js";
+import { addPurgeScript, runRequest, runsOf } from "../fault/harness.js";
+import { approvedRequestIn, auditVerifyIn, guardRunIn, runRequestIn } from "./in-process-harness.js";
 
 const version = (v: string): number[] => v.replace(/^[^\d]*/, "").split(".").map(Number);
 const atLeast = (v: number[], min: number[]): boolean => {
@@ -39,18 +44,19 @@ describe("S7/A8: a store rolled back wholesale (documented limit: only an extern
 
   it("S7: restoring a copy of the store taken before the run either refuses the replay, or `audit verify --anchor` reports it", async () => {
     const tag = "--ticket=rollback";
-    const id = await approvedRequest(w, tag);
+    const id = await approvedRequestIn(w, tag);
     const snapshot = `${w.store}.snapshot`;
     await cp(w.store, snapshot, { recursive: true, preserveTimestamps: true });
-    expect((await runRequest(w, id)).code).toBe(0);
-    const head = (await auditVerify(w)).report?.head;
+    expect((await runRequestIn(w, id)).code).toBe(0);
+    const head = (await auditVerifyIn(w)).report?.head;
     if (!head) throw new Error("no audit head after a run");
 
     // The store writer puts back the whole store as it was before the run: records and log agree.
     await rm(w.store, { recursive: true });
     await cp(snapshot, w.store, { recursive: true, preserveTimestamps: true });
+    // The replay through the built CLI: what a real guard process does with the rolled-back store.
     const replay = await runRequest(w, id);
-    const anchored = await guardRun(w, ["audit", "verify", "--json", "--anchor", `${head.seq}:${head.hash}`]);
+    const anchored = await guardRunIn(w, ["audit", "verify", "--json", "--anchor", `${head.seq}:${head.hash}`]);
     if (replay.code === 0) {
       // The documented limit: the replay ran a second time. The anchor must show the rollback.
       expect(await runsOf(w, tag)).toBe(2);

@@ -7,12 +7,19 @@
  * for raw control, C1, bidi or invisible characters, and fed through a model of the Actions runner
  * (../ci/runner.ts) to prove that only guard's own workflow commands would be acted on. Webhook
  * payloads (JSON and Slack) are checked as received by a real HTTP server.
+ *
+ * Most calls run guard's command line in the test process (guardIn, through ./in-process-harness): the
+ * same arguments, environment, store, keys and output checks, without a Node process each. The built CLI
+ * still makes the first hostile request (H passing through a real process's argv and environment) and
+ * runs its approved command under GitHub Actions (the argv reaching the command byte for byte), the
+ * file's end-to-end flow.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appendFile, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { makeWorld, requestIdIn, standardPolicy, type GuardResult, type World } from "../e2e/world.js";
 import { PURGE, addPurgeScript, guardRun } from "../fault/harness.js";
+import { guardRunIn } from "./in-process-harness.js";
 import { runnerCommands } from "../ci/runner.js";
 import { sshKeygenSign } from "../helpers/keys.js";
 import { startHookServer, type HookServer } from "../notify/hook-server.js";
@@ -83,10 +90,10 @@ const ACTIONS = (summary: string): Record<string, string> => ({ GITHUB_ACTIONS: 
 
 /** The run under both reporting modes: plain, and GitHub Actions with a step summary that is checked too. */
 async function bothModes(what: string, args: string[], as: string, env: Record<string, string> = {}): Promise<GuardResult[]> {
-  const plain = await guardRun(w, args, { as, env });
+  const plain = await guardRunIn(w, args, { as, env });
   expectAllInert(what, plain);
   const summary = await freshSummary(`${what.replace(/\W+/g, "-")}-${Date.now()}`);
-  const ci = await guardRun(w, args, { as, env: { ...env, ...ACTIONS(summary) } });
+  const ci = await guardRunIn(w, args, { as, env: { ...env, ...ACTIONS(summary) } });
   expectAllInert(`${what} under GitHub Actions`, ci);
   const md = await readFile(summary, "utf8");
   expectInert(`${what}: step summary`, md);
@@ -98,10 +105,13 @@ async function bothModes(what: string, args: string[], as: string, env: Record<s
   return [plain, ci];
 }
 
-/** alice's hostile request: reason, arguments and the detected database URL all carry H. */
-async function hostileRequest(tag: string): Promise<{ id: string; env: Record<string, string> }> {
+/**
+ * alice's hostile request: reason, arguments and the detected database URL all carry H. `builtCli`: made
+ * by the built CLI, so that H reaches guard through a real process's argv and environment.
+ */
+async function hostileRequest(tag: string, builtCli = false): Promise<{ id: string; env: Record<string, string> }> {
   const env = { DATABASE_URL: `${PROD_URL}?application_name=${H}` };
-  const asked = await guardRun(w, ["run", "--confirm", "production", "--reason", H, "--", PURGE, tag, H, "::error::arg", "##[warning]arg"], { as: "alice", env });
+  const asked = await (builtCli ? guardRun : guardRunIn)(w, ["run", "--confirm", "production", "--reason", H, "--", PURGE, tag, H, "::error::arg", "##[warning]arg"], { as: "alice", env });
   expectAllInert("run (asking)", asked);
   expect(asked.code, asked.stderr).toBe(75);
   return { id: requestIdIn(asked.stderr), env };
@@ -110,21 +120,21 @@ async function hostileRequest(tag: string): Promise<{ id: string; env: Record<st
 describe("T1/T2/T5: hostile text from another person, in every command and both output modes", () => {
   it("show, requests, approve --yes (with a hostile comment), audit log, check and run print it escaped; the approved run runs once", async () => {
     const tag = "--ticket=esc-1";
-    const { id, env } = await hostileRequest(tag);
+    const { id, env } = await hostileRequest(tag, true);
 
     const [show] = await bothModes("show", ["show", id], "bob");
     expect(show!.code, show!.stderr).toBe(0);
     expect(show!.stdout).toContain("\\x1b[2J\\x1b[HCommand: ./report-lb-state.sh\\n::error::pwned\\r::warning::cr\\n#\\x23[error]legacy");
     expect(show!.stdout).toMatch(/WARNING: this request contains .*ESCAPE.*RIGHT-TO-LEFT OVERRIDE/);
     await bothModes("show --json", ["show", id, "--json"], "bob");
-    const json = await guardRun(w, ["show", id, "--json"], { as: "bob" });
+    const json = await guardRunIn(w, ["show", id, "--json"], { as: "bob" });
     expect((JSON.parse(json.stdout) as { reason: string }).reason, "--json carries the exact value").toBe(H);
 
     const [list] = await bothModes("requests", ["requests"], "bob");
     expect(list!.stdout).toContain(id);
     await bothModes("requests --json", ["requests", "--json"], "bob");
 
-    const approved = await guardRun(w, ["approve", id, "--yes", "--comment", H], { as: "bob" });
+    const approved = await guardRunIn(w, ["approve", id, "--yes", "--comment", H], { as: "bob" });
     expectAllInert("approve", approved);
     expect(approved.code, approved.stderr).toBe(0);
     expect(approved.stderr).toMatch(new RegExp(`approved ${id}`));
@@ -141,6 +151,7 @@ describe("T1/T2/T5: hostile text from another person, in every command and both 
 
     // The run: guard's banner and messages quote the evidence and argv; the approval is used once.
     const summary = await freshSummary("run");
+    // Through the built CLI: the approved argv, byte for byte, from a real guard process to its command.
     const ran = await guardRun(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: { ...env, ...ACTIONS(summary) } });
     expectAllInert("run --request under GitHub Actions", ran);
     expectInert("run: step summary", await readFile(summary, "utf8"));
@@ -149,7 +160,7 @@ describe("T1/T2/T5: hostile text from another person, in every command and both 
     expect(ranLog.split(`${tag} ${H} ::error::arg ##[warning]arg\n`).length - 1, "the approved argv ran once, byte for byte").toBe(1);
 
     // And once more: refused (consumed), the refusal as inert as the rest.
-    const again = await guardRun(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: { ...env, ...ACTIONS(await freshSummary("again")) } });
+    const again = await guardRunIn(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: { ...env, ...ACTIONS(await freshSummary("again")) } });
     expectAllInert("run --request (replay)", again);
     expect(again.code).toBe(77);
   });
@@ -250,7 +261,7 @@ describe("forged records: stored names no policy could hold are malformed (65), 
     expect(show!.code, show!.stderr).toBe(0);
     expect(show!.stdout).toMatch(/PENDING/);
     expect(show!.stdout).toMatch(/not counted: .*approval record is malformed: statement\.principal/);
-    const run = await guardRun(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: { DATABASE_URL: `${PROD_URL}?application_name=${H}` } });
+    const run = await guardRunIn(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: { DATABASE_URL: `${PROD_URL}?application_name=${H}` } });
     expectAllInert("run (forged approval)", run);
     expect(run.code).toBe(75);
   });
