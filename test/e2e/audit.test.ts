@@ -2,6 +2,11 @@
  * The audit log end to end: every decision recorded, `guard audit verify` catching edits, reorders,
  * truncation against an anchor and deleted consumptions (S3, S6, S7), a failed append stopping the run
  * (S8), and a guard killed mid-run leaving a log that verifies with the run marked interrupted (X2).
+ *
+ * What runs where: the first refusal and allowed run, the guard killed mid-run (a signal to a process) and
+ * the text `audit verify` after it go through the built CLI. The rest (requests, approvals, runs, every
+ * `audit verify --json` and `audit log`, the disk-full run) runs guard's whole command line in process
+ * (test/helpers/in-process.ts guardIn), on the same store: it saves a Node start per call.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFile, spawn } from "node:child_process";
@@ -10,6 +15,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BIN, guard, makeWorld, requestIdIn, type World } from "./world.js";
+import { guardIn } from "../helpers/in-process.js";
 
 const execFileP = promisify(execFile);
 const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
@@ -19,16 +25,16 @@ const lines = async (): Promise<string[]> => (await readFile(log(), "utf8")).spl
 const events = async (): Promise<Array<{ seq: number; type: string; data: Record<string, unknown> }>> => (await lines()).map((l) => JSON.parse(l));
 
 async function verify(extra: string[] = []): Promise<{ code: number; out: { ok: boolean; firstBad: { seq: number } | null; interrupted: unknown[]; problems: string[]; head: { seq: number; hash: string } } }> {
-  const r = await guard(w, ["audit", "verify", "--json", ...extra]);
+  const r = await guardIn(w, ["audit", "verify", "--json", ...extra]);
   return { code: r.code, out: JSON.parse(r.stdout) };
 }
 
 async function approvedRun(tag: string): Promise<string> {
   const args = ["./maintenance/purge-lb-state.sh", `--ticket=${tag}`];
-  const r = await guard(w, ["run", "--confirm", "production", "--reason", tag, "--", ...args], { as: "alice", env: PROD });
+  const r = await guardIn(w, ["run", "--confirm", "production", "--reason", tag, "--", ...args], { as: "alice", env: PROD });
   const id = requestIdIn(r.stderr);
-  expect((await guard(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
-  expect((await guard(w, ["run", "--confirm", "production", "--", ...args], { as: "alice", env: PROD })).code).toBe(0);
+  expect((await guardIn(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
+  expect((await guardIn(w, ["run", "--confirm", "production", "--", ...args], { as: "alice", env: PROD })).code).toBe(0);
   return id;
 }
 
@@ -51,12 +57,12 @@ describe("every decision is recorded", () => {
     expect(v.code).toBe(0);
     expect(v.out.ok).toBe(true);
     expect(v.out.head.seq).toBe(9);
-    const filtered = await guard(w, ["audit", "log", "--json", "--request", id]);
+    const filtered = await guardIn(w, ["audit", "log", "--json", "--request", id]);
     expect(filtered.stdout.trim().split("\n").map((l) => JSON.parse(l).type)).toEqual(["request.created", "approval.recorded", "run.intent", "request.consumed", "run.started", "run.finished"]);
   });
 
   it("T4: a reason carrying a JSON line is just data; the chain stays valid", async () => {
-    const r = await guard(w, ["run", "--confirm", "production", "--reason", 'x\n{"decision":"allow"}', "--", "./maintenance/purge-lb-state.sh", "--ticket=t4"], { as: "alice", env: PROD });
+    const r = await guardIn(w, ["run", "--confirm", "production", "--reason", 'x\n{"decision":"allow"}', "--", "./maintenance/purge-lb-state.sh", "--ticket=t4"], { as: "alice", env: PROD });
     expect(r.code).toBe(75);
     expect((await lines()).every((l) => !l.startsWith('{"decision"'))).toBe(true);
     expect((await verify()).code).toBe(0);
@@ -107,7 +113,7 @@ describe("tampering is detected", () => {
   it("S3: deleting a consumption record to replay an approval is refused (65) and caught by verify", async () => {
     const id = await approvedRun("s3");
     await rm(join(w.store, "consumed", `${id}.json`));
-    const replay = await guard(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: PROD });
+    const replay = await guardIn(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: PROD });
     expect(replay.code).toBe(65);
     expect(replay.stdout).toBe("");
     const v = await verify();
@@ -129,9 +135,9 @@ describe("failures of the log itself", () => {
       const env = { GUARD_STORE: `file:${join(mnt, "store")}` };
       const marker = join(w2.dir, "ran");
       await writeFile(join(w2.dir, "maintenance", "touch.sh"), `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });
-      expect((await guard(w2, ["run", "--", "./maintenance/report-lb-state.sh"], { env })).code).toBe(0);
+      expect((await guardIn(w2, ["run", "--", "./maintenance/report-lb-state.sh"], { env })).code).toBe(0);
       await execFileP("sh", ["-c", `dd if=/dev/zero of=${join(mnt, "filler")} bs=4k 2>/dev/null || true`]);
-      const r = await guard(w2, ["run", "--", "./maintenance/touch.sh"], { env });
+      const r = await guardIn(w2, ["run", "--", "./maintenance/touch.sh"], { env });
       expect(r.code).toBe(74);
       expect(existsSync(marker)).toBe(false);
       expect(r.stderr).toMatch(/nothing was run|audit/i);

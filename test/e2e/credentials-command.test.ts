@@ -3,12 +3,18 @@
  * revoke commands: minted only after approval, visible only to the child, revoked with exactly what was
  * minted; a failing or malformed mint refuses without spending the approval; a failing revoke is a
  * warning and an audit event.
+ *
+ * What runs where: the approved run that mints, hands the token to the child and revokes it goes through the
+ * built CLI. Every other call (requests, approvals, refused and later runs, the allowed run, audit log) runs
+ * guard's whole command line in process (test/helpers/in-process.ts guardIn), with the same environment and
+ * real mint/revoke scripts: it saves a Node start per call.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync } from "node:fs";
 import { readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { guard, makeWorld, requestIdIn, standardPolicy, type World } from "./world.js";
+import { guardIn } from "../helpers/in-process.js";
 
 const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
 let w: World;
@@ -68,10 +74,10 @@ afterAll(async () => {
 });
 
 async function approvedRequest(args: string[], reason: string, env: Record<string, string> = PROD): Promise<string> {
-  const asked = await guard(w, ["run", "--confirm", "production", "--reason", reason, "--", ...args], { as: "alice", env });
+  const asked = await guardIn(w, ["run", "--confirm", "production", "--reason", reason, "--", ...args], { as: "alice", env });
   expect(asked.code, asked.stderr).toBe(75);
   const id = requestIdIn(asked.stderr);
-  expect((await guard(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
+  expect((await guardIn(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
   return id;
 }
 
@@ -84,6 +90,7 @@ describe("credentials: command", () => {
     const own = { ...PROD, VENDOR_TOKEN: "requester-own" };
     const id = await approvedRequest(args, "vendor-1", own);
     expect(existsSync(at("mint.log"))).toBe(false);
+    // The built CLI itself mints, runs and revokes (the other calls in this file run in process).
     const run = await guard(w, ["run", "--json", "--request", id, "--confirm", "production"], { as: "alice", env: own });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toBe("child ran\n");
@@ -95,7 +102,7 @@ describe("credentials: command", () => {
     const revoked = JSON.parse(await read("revoked.json")) as { env: Record<string, string> };
     expect(revoked.env.VENDOR_TOKEN).toBe(token);
 
-    const audit = await guard(w, ["audit", "log", "--json"], { as: "bob" });
+    const audit = await guardIn(w, ["audit", "log", "--json"], { as: "bob" });
     const events = audit.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> });
     expect(events.find((e) => e.type === "credentials.issued" && e.data.requestId === id)?.data).toMatchObject({ provider: "command", variables: ["VENDOR_TOKEN"], expires: "2099-01-01T00:00:00Z" });
     expect(events.find((e) => e.type === "credentials.revoked" && e.data.requestId === id)?.data).toMatchObject({ provider: "command", variables: ["VENDOR_TOKEN"], revokedAt: expect.any(String) });
@@ -113,19 +120,19 @@ describe("credentials: command", () => {
     const id = await approvedRequest(args, `vendor-${m}`);
     await mode(m);
     await rm(at("child-token"), { force: true });
-    const refused = await guard(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: PROD });
+    const refused = await guardIn(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: PROD });
     expect(refused.code, refused.stderr).toBe(74);
     expect(refused.stderr).toContain(message);
     expect(refused.stderr).toContain("nothing was run");
     expect(existsSync(at("child-token"))).toBe(false);
     await mode("ok");
-    const later = await guard(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: PROD });
+    const later = await guardIn(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: PROD });
     expect(later.code, later.stderr).toBe(0);
   });
 
   it("an allowed run gets credentials too; a failing revoke is a warning and an audit event, and the child's status stands", async () => {
     await mode("ok", "fail");
-    const run = await guard(w, ["run", "--", "./maintenance/report-vendor.sh"], { env: PROD });
+    const run = await guardIn(w, ["run", "--", "./maintenance/report-vendor.sh"], { env: PROD });
     expect(run.code, run.stderr).toBe(4);
     const token = (await read("child-token")).trim();
     expect(token).toMatch(/^tok-/);
@@ -133,7 +140,7 @@ describe("credentials: command", () => {
     expect(run.stderr).toContain("exited with status 5");
     expect(run.stderr).toContain("VENDOR_TOKEN");
     expect(run.stderr).not.toContain(token);
-    const audit = await guard(w, ["audit", "log", "--json"], { as: "bob" });
+    const audit = await guardIn(w, ["audit", "log", "--json"], { as: "bob" });
     const failed = audit.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> }).filter((e) => e.type === "credentials.revoke_failed");
     expect(failed.at(-1)?.data).toMatchObject({ provider: "command", variables: ["VENDOR_TOKEN"], reason: "exited with status 5" });
     await mode("ok");

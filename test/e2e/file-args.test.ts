@@ -2,6 +2,11 @@
  * Issue 14, end to end with the built CLI and real keys: every argument that names a file is bound by
  * content — shown to the approver, compared at run time before anything is consumed, and its limits
  * refused with a message.
+ *
+ * What runs where: the first case (a request made behind an `env` prefix, its file edited, the run refused)
+ * goes through the built CLI end to end, and so does the run that waits for its approval (a second guard
+ * while another approves). Every other call runs guard's whole command line in process
+ * (test/helpers/in-process.ts guardIn), on the same world and store, saving a Node start per call.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { execFile, spawn } from "node:child_process";
@@ -10,6 +15,7 @@ import { mkdir, open, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { BIN, guard, makeWorld, requestIdIn, type World } from "./world.js";
+import { guardIn } from "../helpers/in-process.js";
 
 let w: World;
 beforeAll(async () => {
@@ -29,18 +35,18 @@ beforeEach(() => {
 });
 
 async function requested(args: string[]): Promise<string> {
-  const r = await guard(w, ["run", "--confirm", "production", "--reason", `INC-${n}`, "--", PURGE, ticket, ...args], { env: PROD, as: "alice" });
+  const r = await guardIn(w, ["run", "--confirm", "production", "--reason", `INC-${n}`, "--", PURGE, ticket, ...args], { env: PROD, as: "alice" });
   expect(r.code, r.stderr).toBe(75);
   return requestIdIn(r.stderr);
 }
 
 async function approve(id: string): Promise<void> {
-  const r = await guard(w, ["approve", id, "--yes"], { as: "bob" });
+  const r = await guardIn(w, ["approve", id, "--yes"], { as: "bob" });
   expect(r.code, r.stderr).toBe(0);
 }
 
-const runRequest = (id: string) => guard(w, ["run", "--request", id, "--confirm", "production"], { env: PROD, as: "alice" });
-const status = async (id: string): Promise<string> => JSON.parse((await guard(w, ["show", id, "--json"], { as: "bob" })).stdout).status;
+const runRequest = (id: string) => guardIn(w, ["run", "--request", id, "--confirm", "production"], { env: PROD, as: "alice" });
+const status = async (id: string): Promise<string> => JSON.parse((await guardIn(w, ["show", id, "--json"], { as: "bob" })).stdout).status;
 
 describe("a file argument edited after approval refuses the run (77) before anything is consumed", () => {
   it("behind an `env NAME=VALUE` prefix: indexes are into the argv as typed, the prefix's own values are not files", async () => {
@@ -49,12 +55,13 @@ describe("a file argument edited after approval refuses the run (77) before anyt
     const r = await guard(w, ["run", "--confirm", "production", "--reason", `INC-${n}`, "--", "env", `NOTE=${name}`, PURGE, ticket, name], { env: PROD, as: "alice" });
     expect(r.code, r.stderr).toBe(75);
     const id = requestIdIn(r.stderr);
-    const shown = JSON.parse((await guard(w, ["show", id, "--json"], { as: "bob" })).stdout) as { request: { argv: string[]; files: Array<{ arg: number; name: string }> } };
+    const shown = JSON.parse((await guardIn(w, ["show", id, "--json"], { as: "bob" })).stdout) as { request: { argv: string[]; files: Array<{ arg: number; name: string }> } };
     expect(shown.request.argv.slice(0, 3)).toEqual(["env", `NOTE=${name}`, PURGE]);
     expect(shown.request.files.map((f) => [f.arg, f.name])).toEqual([[4, name]]);
     await approve(id);
     await writeFile(join(w.dir, name), "DROP TABLE lb_state;\n");
-    const refused = await runRequest(id);
+    // Refused by the built CLI itself (the other runs below are in process).
+    const refused = await guard(w, ["run", "--request", id, "--confirm", "production"], { env: PROD, as: "alice" });
     expect(refused.code, refused.stderr).toBe(77);
     expect(refused.stderr).toContain(`file argv[4] ${name}`);
     expect(await status(id)).toBe("approved");
@@ -124,7 +131,7 @@ describe("a file argument edited after approval refuses the run (77) before anyt
     const id = await requested([name]);
     await approve(id);
     await writeFile(join(w.dir, name), "SELECT 2;\n");
-    const r = await guard(w, ["run", "--reason", "again", "--confirm", "production", "--", PURGE, ticket, name], { env: PROD, as: "alice" });
+    const r = await guardIn(w, ["run", "--reason", "again", "--confirm", "production", "--", PURGE, ticket, name], { env: PROD, as: "alice" });
     expect(r.code, r.stderr).toBe(75);
     expect(requestIdIn(r.stderr)).not.toBe(id);
     expect(await status(id)).toBe("approved");
@@ -158,7 +165,7 @@ describe("a file argument edited after approval refuses the run (77) before anyt
     await writeFile(join(w.dir, `b-${n}.sql`), "SELECT 1;\n");
     await symlink(`a-${n}.sql`, join(w.dir, `link-${n}.sql`));
     const id = await requested([`link-${n}.sql`]);
-    const shown = await guard(w, ["show", id], { as: "bob" });
+    const shown = await guardIn(w, ["show", id], { as: "bob" });
     expect(shown.stderr + shown.stdout).toContain(join(w.dir, `a-${n}.sql`));
     await approve(id);
     await rm(join(w.dir, `link-${n}.sql`));
@@ -175,14 +182,14 @@ describe("what the approver sees", () => {
     const content = "BEGIN;\nDELETE FROM lb_state WHERE region = 'us-east-1';\nCOMMIT;\n";
     await writeFile(join(w.dir, name), content);
     const id = await requested(["-f", name]);
-    const shown = await guard(w, ["show", id], { as: "bob" });
+    const shown = await guardIn(w, ["show", id], { as: "bob" });
     const text = shown.stdout + shown.stderr;
     expect(text).toContain(`argv[3] ${name} → ${join(w.dir, name)}`);
     expect(text).toContain(`${Buffer.byteLength(content)} bytes, sha256 ${sha(content)}`);
     expect(text).toContain("| DELETE FROM lb_state WHERE region = 'us-east-1';");
-    const approveOut = await guard(w, ["approve", id, "--yes"], { as: "bob" });
+    const approveOut = await guardIn(w, ["approve", id, "--yes"], { as: "bob" });
     expect(approveOut.stdout + approveOut.stderr).toContain("| DELETE FROM lb_state WHERE region = 'us-east-1';");
-    const json = JSON.parse((await guard(w, ["show", id, "--json"], { as: "bob" })).stdout);
+    const json = JSON.parse((await guardIn(w, ["show", id, "--json"], { as: "bob" })).stdout);
     expect(json.request.files).toEqual([{ arg: 3, name, path: join(w.dir, name), type: "file", size: Buffer.byteLength(content), sha256: sha(content), text: content }]);
   });
 
@@ -191,7 +198,7 @@ describe("what the approver sees", () => {
     await writeFile(join(w.dir, name), "SELECT 1;\x1b[1A\x1b[2K-- harmless\u202e\n");
     const id = await requested([name]);
     for (const cmd of [["show", id], ["approve", id, "--yes"]]) {
-      const r = await guard(w, cmd, { as: "bob" });
+      const r = await guardIn(w, cmd, { as: "bob" });
       const out = r.stdout + r.stderr;
       expect(out).not.toContain("\x1b");
       expect(out).not.toContain("\u202e");
@@ -205,7 +212,7 @@ describe("what the approver sees", () => {
     await writeFile(join(w.dir, `big-${n}.txt`), "x".repeat(5000));
     await mkdir(join(w.dir, `dir-${n}`));
     const id = await requested([`blob-${n}.bin`, `big-${n}.txt`, `dir-${n}`]);
-    const out = (await guard(w, ["show", id], { as: "bob" })).stdout;
+    const out = (await guardIn(w, ["show", id], { as: "bob" })).stdout;
     expect(out).toMatch(/4 bytes, sha256 [0-9a-f]{64}\n +content not shown \(not UTF-8 text\)/);
     expect(out).toMatch(/5000 bytes, sha256 [0-9a-f]{64}\n +content not shown \(over 4096 bytes\)/);
     expect(out).toContain(`argv[4] dir-${n} → ${join(w.dir, `dir-${n}`)}`);
@@ -215,7 +222,7 @@ describe("what the approver sees", () => {
 
 describe("limits are refused with a message, and no request is made", () => {
   const noRequest = async (args: string[], message: RegExp): Promise<void> => {
-    const r = await guard(w, ["run", "--confirm", "production", "--reason", "x", "--", PURGE, ticket, ...args], { env: PROD, as: "alice" });
+    const r = await guardIn(w, ["run", "--confirm", "production", "--reason", "x", "--", PURGE, ticket, ...args], { env: PROD, as: "alice" });
     expect(r.code, r.stderr).toBe(77);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/r-[a-z2-7]{20}/);
@@ -243,7 +250,7 @@ describe("limits are refused with a message, and no request is made", () => {
 describe("allowed runs do not hash their arguments", () => {
   it("a report naming a FIFO runs (it would be refused for a run that needs approval)", async () => {
     await promisify(execFile)("mkfifo", [join(w.dir, `allowed-pipe-${n}`)]);
-    const r = await guard(w, ["run", "--", "./maintenance/report-lb-state.sh", `allowed-pipe-${n}`], { env: PROD, as: "alice" });
+    const r = await guardIn(w, ["run", "--", "./maintenance/report-lb-state.sh", `allowed-pipe-${n}`], { env: PROD, as: "alice" });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe(`report allowed-pipe-${n}\n`);
   });

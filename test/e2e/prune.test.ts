@@ -6,6 +6,14 @@
  * After the prune the log verifies, with the archive too; an anchor in the retired part needs the
  * archive; a log whose head was cut without a checkpoint, or an altered archive, fails (65); a retired
  * request put back is refused as expired; the recent request still runs once, and only once.
+ *
+ * What runs where: the history made in the past (and the prune fifteen days ago) is made by the built CLI,
+ * since the clock preload is a `node -r` option; so are the prunes that run another guard at their commit's
+ * doorstep (a `node -r` preload, and two guards at once), and the main prune of the retained history, so the
+ * real CLI is shown retiring and checkpointing end to end. Everything else (the refusals, dry runs, verify,
+ * audit log, runs after the prune, the crashed/forged/bad stores, today's prune) runs guard's whole command
+ * line in process (test/helpers/in-process.ts guardIn), on the same store and real clock: it saves a Node
+ * start per call.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cp, mkdir, readFile, readdir, rm, utimes, writeFile } from "node:fs/promises";
@@ -14,6 +22,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { guard, makeWorld, requestIdIn, type World } from "./world.js";
 import { pastClockHook } from "../helpers/past-clock.js";
+import { guardIn } from "../helpers/in-process.js";
 
 const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
 const PURGE = "./maintenance/purge-lb-state.sh";
@@ -38,11 +47,13 @@ describe("issue 18: guard store prune (file store)", () => {
   let prePrune: string;
 
   const verify = async (args: string[] = [], store?: string): Promise<{ code: number; v: VerifyJson }> => {
-    const r = await guard(w, ["audit", "verify", "--json", ...args], store ? { env: { GUARD_STORE: `file:${store}` } } : {});
+    const r = await guardIn(w, ["audit", "verify", "--json", ...args], store ? { env: { GUARD_STORE: `file:${store}` } } : {});
     return { code: r.code, v: JSON.parse(r.stdout) as VerifyJson };
   };
   const request = async (ticket: string, node: string[] = []): Promise<string> => {
-    const r = await guard(w, ["run", "--confirm", "production", "--reason", ticket, "--", PURGE, `--ticket=${ticket}`], { as: "alice", env: PROD, node });
+    const args = ["run", "--confirm", "production", "--reason", ticket, "--", PURGE, `--ticket=${ticket}`];
+    // Made in the past: a spawned guard behind the clock preload. Made now: in process.
+    const r = node.length ? await guard(w, args, { as: "alice", env: PROD, node }) : await guardIn(w, args, { as: "alice", env: PROD });
     expect(r.code).toBe(75);
     return requestIdIn(r.stderr);
   };
@@ -61,7 +72,7 @@ describe("issue 18: guard store prune (file store)", () => {
     unapproved = await request("unapproved", old);
     expect((await guard(w, ["run", "--", "./maintenance/report-lb-state.sh"], { as: "alice", env: PROD, node: old })).code).toBe(0);
     recent = await request("recent");
-    expect((await guard(w, ["approve", recent, "--yes"], { as: "bob" })).code).toBe(0);
+    expect((await guardIn(w, ["approve", recent, "--yes"], { as: "bob" })).code).toBe(0);
     before = await lines(w);
     prePrune = join(w.dir, "store-before");
     await cp(w.store, prePrune, { recursive: true });
@@ -69,11 +80,11 @@ describe("issue 18: guard store prune (file store)", () => {
   afterAll(async () => w?.cleanup());
 
   it("refuses without an age, with an age below the floor, or a malformed one (64)", async () => {
-    expect((await guard(w, ["store", "prune"])).code).toBe(64);
-    const young = await guard(w, ["store", "prune", "--older-than", "1d"]);
+    expect((await guardIn(w, ["store", "prune"])).code).toBe(64);
+    const young = await guardIn(w, ["store", "prune", "--older-than", "1d"]);
     expect(young.code).toBe(64);
     expect(young.stderr).toContain("7d");
-    expect((await guard(w, ["store", "prune", "--older-than", "90 days"])).code).toBe(64);
+    expect((await guardIn(w, ["store", "prune", "--older-than", "90 days"])).code).toBe(64);
     expect(await lines(w)).toEqual(before);
   });
 
@@ -81,11 +92,11 @@ describe("issue 18: guard store prune (file store)", () => {
     const config = join(w.dir, "guard.config.yaml");
     try {
       await writeFile(config, "retention: 2d\n");
-      const young = await guard(w, ["store", "prune"]);
+      const young = await guardIn(w, ["store", "prune"]);
       expect(young.code).toBe(64);
       expect(young.stderr).toContain("`retention:` 2d");
       await writeFile(config, "retention: 8d\n");
-      const dry = await guard(w, ["store", "prune", "--dry-run", "--json"]);
+      const dry = await guardIn(w, ["store", "prune", "--dry-run", "--json"]);
       expect(dry.code).toBe(0);
       expect((JSON.parse(dry.stdout) as { retired: string[] }).retired).toEqual([consumed, denied, unapproved].sort());
     } finally {
@@ -95,13 +106,13 @@ describe("issue 18: guard store prune (file store)", () => {
   });
 
   it("--dry-run shows what would be retired and changes nothing", async () => {
-    const r = await guard(w, ["store", "prune", "--older-than", "8d", "--dry-run", "--json"]);
+    const r = await guardIn(w, ["store", "prune", "--older-than", "8d", "--dry-run", "--json"]);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as { requests: number; retired: string[]; checkpoint: unknown; dryRun: boolean };
     expect(out.dryRun).toBe(true);
     expect(out.retired).toEqual([consumed, denied, unapproved].sort());
     expect(out.checkpoint).toBeNull();
-    const human = await guard(w, ["store", "prune", "--older-than", "8d", "--dry-run"]);
+    const human = await guardIn(w, ["store", "prune", "--older-than", "8d", "--dry-run"]);
     expect(human.code).toBe(0);
     expect(human.stderr).toMatch(/would retire \d+ events \(through event \d+\) and 3 requests with 2 approval records and 1 consumption, expired before /);
     expect(human.stderr).toContain("(not written)");
@@ -111,7 +122,7 @@ describe("issue 18: guard store prune (file store)", () => {
 
   it("retires the old history into an archive and appends a checkpoint; the rest verifies", async () => {
     // `audit log --since` builds its seek index (index/audit-seek) over the log as it is before the prune.
-    const sinceBefore = await guard(w, ["audit", "log", "--since", "1d", "--json"]);
+    const sinceBefore = await guardIn(w, ["audit", "log", "--since", "1d", "--json"]);
     expect(sinceBefore.code, sinceBefore.stderr).toBe(0);
     expect(existsSync(join(w.store, "index", "audit-seek"))).toBe(true);
     const r = await guard(w, ["store", "prune", "--older-than", "8d", "--json"]);
@@ -139,19 +150,19 @@ describe("issue 18: guard store prune (file store)", () => {
     expect(v.code).toBe(0);
     // The index of the log before the prune names offsets that no longer hold those events: --since
     // still shows exactly the recent events of the log as it is now (the checkpoint included).
-    const since = await guard(w, ["audit", "log", "--since", "1d", "--json"]);
+    const since = await guardIn(w, ["audit", "log", "--since", "1d", "--json"]);
     expect(since.code, since.stderr).toBe(0);
     const recentSeqs = after.map((l) => JSON.parse(l) as { seq: number; time: string }).filter((e) => Date.parse(e.time) >= Date.now() - 86_400_000).map((e) => e.seq);
     expect(recentSeqs.length).toBeGreaterThan(1);
     expect(since.stdout.trimEnd().split("\n").map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual(recentSeqs);
-    const text = await guard(w, ["audit", "verify"]);
+    const text = await guardIn(w, ["audit", "verify"]);
     expect(text.stdout).toMatch(/starts at event \d+: events before it were retired by guard store prune/);
     expect(text.stdout).toContain("✔ audit log verifies");
     const withArchive = await verify(["--archive", archive]);
     expect(withArchive.v.problems).toEqual([]);
     expect(withArchive.code).toBe(0);
     // Nothing more to retire: a second prune changes nothing.
-    const again = await guard(w, ["store", "prune", "--older-than", "8d", "--json"]);
+    const again = await guardIn(w, ["store", "prune", "--older-than", "8d", "--json"]);
     expect(again.code).toBe(0);
     expect((JSON.parse(again.stdout) as { through: unknown }).through).toBeNull();
   });
@@ -202,7 +213,7 @@ describe("issue 18: guard store prune (file store)", () => {
     const { canonicalJson, sha256Hex } = await import("../../src/core/canonical.js");
     await mkdir(join(w.store, "approvals", consumed), { recursive: true, mode: 0o700 });
     for (const a of rec.approvals) await writeFile(join(w.store, "approvals", consumed, `${sha256Hex(canonicalJson(a))}.json`), JSON.stringify(a, null, 2));
-    const r = await guard(w, ["run", "--request", consumed, "--confirm", "production"], { as: "alice", env: PROD });
+    const r = await guardIn(w, ["run", "--request", consumed, "--confirm", "production"], { as: "alice", env: PROD });
     expect(r.code).toBe(75);
     expect(r.stderr).toMatch(/expired/);
     expect(r.stdout).not.toContain("purged");
@@ -210,7 +221,7 @@ describe("issue 18: guard store prune (file store)", () => {
     expect(v.code).toBe(0);
     expect(v.v.leftovers.join("\n")).toContain(consumed);
     // The next prune removes what was put back.
-    const p = await guard(w, ["store", "prune", "--older-than", "8d", "--json"]);
+    const p = await guardIn(w, ["store", "prune", "--older-than", "8d", "--json"]);
     expect(p.code).toBe(0);
     expect((JSON.parse(p.stdout) as { leftovers: number }).leftovers).toBe(1);
     expect(existsSync(join(w.store, "requests", `${consumed}.json`))).toBe(false);
@@ -224,10 +235,10 @@ describe("issue 18: guard store prune (file store)", () => {
     const log = await readFile(join(w.store, "audit", "events.jsonl"));
     const at = JSON.parse(log.subarray(off, log.indexOf(10, off)).toString("utf8")) as { type: string; data: { requestId: string } };
     expect(at).toMatchObject({ type: "request.created", data: { requestId: recent } });
-    const ok = await guard(w, ["run", "--request", recent, "--confirm", "production"], { as: "alice", env: PROD });
+    const ok = await guardIn(w, ["run", "--request", recent, "--confirm", "production"], { as: "alice", env: PROD });
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain("purged");
-    const replay = await guard(w, ["run", "--request", recent, "--confirm", "production"], { as: "alice", env: PROD });
+    const replay = await guardIn(w, ["run", "--request", recent, "--confirm", "production"], { as: "alice", env: PROD });
     expect(replay.code).not.toBe(0);
     expect(replay.stdout).not.toContain("purged");
     expect((await verify()).code).toBe(0);
@@ -238,7 +249,7 @@ describe("issue 18: guard store prune (file store)", () => {
     const crashed = join(w.dir, "store-crashed");
     await cp(prePrune, crashed, { recursive: true });
     const env = { GUARD_STORE: `file:${crashed}` };
-    const p = await guard(w, ["store", "prune", "--older-than", "8d", "--json"], { env });
+    const p = await guardIn(w, ["store", "prune", "--older-than", "8d", "--json"], { env });
     expect(p.code).toBe(0);
     for (const d of ["requests", "approvals", "consumed"]) await cp(join(prePrune, d), join(crashed, d), { recursive: true, force: false, errorOnExist: false });
     expect(existsSync(join(crashed, "consumed", `${consumed}.json`))).toBe(true);
@@ -246,7 +257,7 @@ describe("issue 18: guard store prune (file store)", () => {
     expect(v.v.problems).toEqual([]);
     expect(v.code).toBe(0);
     expect(v.v.leftovers).toHaveLength(3);
-    const again = await guard(w, ["store", "prune", "--older-than", "8d", "--json"], { env });
+    const again = await guardIn(w, ["store", "prune", "--older-than", "8d", "--json"], { env });
     expect(again.code).toBe(0);
     expect((JSON.parse(again.stdout) as { leftovers: number }).leftovers).toBe(3);
     expect(existsSync(join(crashed, "consumed", `${consumed}.json`))).toBe(false);
@@ -260,7 +271,7 @@ describe("issue 18: guard store prune (file store)", () => {
     await mkdir(join(early, "archive"));
     await cp(join(crashed, "archive"), join(early, "archive"), { recursive: true });
     expect((await verify([], early)).code).toBe(0);
-    const later = await guard(w, ["store", "prune", "--older-than", "8d", "--json"], { env: { GUARD_STORE: `file:${early}` } });
+    const later = await guardIn(w, ["store", "prune", "--older-than", "8d", "--json"], { env: { GUARD_STORE: `file:${early}` } });
     expect(later.code).toBe(0);
     expect((await readdir(join(early, "archive"))).length).toBe(2);
     expect((await verify(["--archive", (JSON.parse(later.stdout) as { archive: { path: string } }).archive.path], early)).code).toBe(0);
@@ -336,7 +347,7 @@ fs.promises.open = async function (p, ...rest) {
     expect((await readdir(join(store, "audit"))).filter((n) => n.endsWith(".tmp"))).toEqual([]);
     expect((await verify([], store)).code).toBe(0);
     // The next prune keeps that request (a later event names it) and retires the others.
-    const again = await guard(w, ["store", "prune", "--older-than", "8d", "--json"], { env: { GUARD_STORE: `file:${store}` } });
+    const again = await guardIn(w, ["store", "prune", "--older-than", "8d", "--json"], { env: { GUARD_STORE: `file:${store}` } });
     expect(again.code, again.stderr).toBe(0);
     expect((JSON.parse(again.stdout) as { retired: string[] }).retired).not.toContain(consumed);
     expect((await verify([], store)).code).toBe(0);
@@ -367,7 +378,7 @@ fs.promises.open = async function (p, ...rest) {
     const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
     await utimes(stale, twoHoursAgo, twoHoursAgo);
     await utimes(other, twoHoursAgo, twoHoursAgo);
-    const r = await guard(w, ["store", "prune", "--older-than", "8d", "--json"], { env: { GUARD_STORE: `file:${store}` } });
+    const r = await guardIn(w, ["store", "prune", "--older-than", "8d", "--json"], { env: { GUARD_STORE: `file:${store}` } });
     expect(r.code, r.stderr).toBe(0);
     expect(existsSync(stale)).toBe(false);
     expect(existsSync(fresh)).toBe(true);
@@ -401,7 +412,7 @@ fs.promises.open = async function (p, ...rest) {
     const bad = join(w.dir, "store-bad");
     await cp(prePrune, bad, { recursive: true });
     await writeFile(join(bad, "audit", "events.jsonl"), `${before.slice(3).join("\n")}\n`);
-    const r = await guard(w, ["store", "prune", "--older-than", "8d"], { env: { GUARD_STORE: `file:${bad}` } });
+    const r = await guardIn(w, ["store", "prune", "--older-than", "8d"], { env: { GUARD_STORE: `file:${bad}` } });
     expect(r.code).toBe(65);
     expect(r.stderr).toContain("does not verify");
     const last = JSON.parse((await readFile(join(bad, "audit", "events.jsonl"), "utf8")).trimEnd().split("\n").at(-1)!) as { type: string; data: { code: string } };
@@ -433,7 +444,7 @@ describe("issue 18: prunes one after another; with every archive, verify checks 
     const a1 = (JSON.parse(first.stdout) as { archive: { path: string }; requests: number }).archive.path;
     await cycle("fifteen", await at(15));
     // Now: the fifteen-day-old history goes, and with it the first prune's checkpoint.
-    const second = await guard(w, ["store", "prune", "--older-than", "8d", "--json"]);
+    const second = await guardIn(w, ["store", "prune", "--older-than", "8d", "--json"]);
     expect(second.code).toBe(0);
     const out2 = JSON.parse(second.stdout) as { archive: { path: string }; requests: number };
     expect(out2.requests).toBe(1);
@@ -442,7 +453,7 @@ describe("issue 18: prunes one after another; with every archive, verify checks 
     expect(archived).toContain('"type":"store.pruned"');
 
     const v = async (...args: string[]): Promise<{ code: number; problems: string[] }> => {
-      const r = await guard(w, ["audit", "verify", "--json", ...args]);
+      const r = await guardIn(w, ["audit", "verify", "--json", ...args]);
       return { code: r.code, problems: (JSON.parse(r.stdout) as { problems: string[] }).problems };
     };
     expect(await v()).toEqual({ code: 0, problems: [] });

@@ -3,11 +3,17 @@
  * Someone who can write the store plants a request, an approval or a consumption — each signed for real
  * with the planter's own key, so only the missing audit event gives it away — or removes a denial; verify
  * exits 65 naming the record. A genuine store verifies clean. Both stores: the file store and PostgreSQL.
+ *
+ * What runs where: the verify of each genuine store, and the text verify that catches a replaced request,
+ * go through the built CLI. The genuine history and the other verifies run guard's whole command line in
+ * process (test/helpers/in-process.ts guardIn), on the same store (the world's GUARD_STORE: the file store
+ * or the PostgreSQL URL): it saves a Node start per call.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { guard, makeWorld, requestIdIn, type World } from "./world.js";
+import { guardIn } from "../helpers/in-process.js";
 import { sshKeygenSign } from "../helpers/keys.js";
 import { createTestDatabase, sql } from "../helpers/pg.js";
 import { randomBytes } from "node:crypto";
@@ -50,8 +56,8 @@ function suite(name: string, setup: () => Promise<{ w: World; env: Record<string
     let cleanup: () => Promise<void>;
     let genuine: string;
 
-    const verify = async (): Promise<Verify> => {
-      const r = await guard(w, ["audit", "verify", "--json"], { env });
+    const verify = async (opts: { spawned?: boolean } = {}): Promise<Verify> => {
+      const r = await (opts.spawned ? guard : guardIn)(w, ["audit", "verify", "--json"], { env });
       return { code: r.code, problems: (JSON.parse(r.stdout) as { problems: string[] }).problems };
     };
     const sign = async (who: string, namespace: string, message: string): Promise<string> => sshKeygenSign({ privatePath: w.people[who]!.key, namespace, message });
@@ -63,16 +69,16 @@ function suite(name: string, setup: () => Promise<{ w: World; env: Record<string
       plant = s.planter(w);
       cleanup = s.cleanup;
       // A genuine history: a request, an approval, a consumed run, a refusal.
-      const r = await guard(w, ["run", "--confirm", "production", "--reason", "genuine", "--", PURGE, "--ticket=genuine"], { as: "alice", env: { ...PROD, ...env } });
+      const r = await guardIn(w, ["run", "--confirm", "production", "--reason", "genuine", "--", PURGE, "--ticket=genuine"], { as: "alice", env: { ...PROD, ...env } });
       genuine = requestIdIn(r.stderr);
-      expect((await guard(w, ["approve", genuine, "--yes"], { as: "bob", env })).code).toBe(0);
-      expect((await guard(w, ["run", "--request", genuine, "--confirm", "production"], { as: "alice", env: { ...PROD, ...env } })).code).toBe(0);
-      expect((await guard(w, ["approve", genuine, "--yes"], { as: "alice", env })).code).toBe(77);
+      expect((await guardIn(w, ["approve", genuine, "--yes"], { as: "bob", env })).code).toBe(0);
+      expect((await guardIn(w, ["run", "--request", genuine, "--confirm", "production"], { as: "alice", env: { ...PROD, ...env } })).code).toBe(0);
+      expect((await guardIn(w, ["approve", genuine, "--yes"], { as: "alice", env })).code).toBe(77);
     });
     afterAll(async () => cleanup());
 
     it("a genuine store verifies clean", async () => {
-      const v = await verify();
+      const v = await verify({ spawned: true });
       expect(v.problems).toEqual([]);
       expect(v.code).toBe(0);
     });
@@ -179,13 +185,13 @@ describe("issue 12.5: records removed or replaced in the file store", () => {
   afterAll(async () => w.cleanup());
 
   it("a removed denial (which would let a denied request run) and a replaced request → 65 naming each", async () => {
-    const r = await guard(w, ["request", "--reason", "to deny", "--", PURGE, "--ticket=deny"], { as: "alice", env: PROD });
+    const r = await guardIn(w, ["request", "--reason", "to deny", "--", PURGE, "--ticket=deny"], { as: "alice", env: PROD });
     const id = requestIdIn(r.stdout);
-    expect((await guard(w, ["deny", id, "--reason", "not now"], { as: "bob" })).code).toBe(0);
-    expect((await guard(w, ["audit", "verify"])).code).toBe(0);
+    expect((await guardIn(w, ["deny", id, "--reason", "not now"], { as: "bob" })).code).toBe(0);
+    expect((await guardIn(w, ["audit", "verify"])).code).toBe(0);
     const dir = join(w.store, "approvals", id);
     for (const f of await readdir(dir)) await rm(join(dir, f));
-    const v = await guard(w, ["audit", "verify", "--json"]);
+    const v = await guardIn(w, ["audit", "verify", "--json"]);
     expect(v.code).toBe(65);
     expect(JSON.parse(v.stdout).problems).toContainEqual(expect.stringMatching(new RegExp(`^the audit log records a denial of request ${id} by bob .* but the store has no such record`)));
 

@@ -2,11 +2,17 @@
  * Notifications end to end: the built CLI, real keys, a real HTTP server on 127.0.0.1 as the webhook
  * receiver. Requests, approvals, denials and runs reach the webhooks; a failing or hanging webhook never
  * blocks or changes a run, and is reported on stderr and audited as `notify.failed`.
+ *
+ * What runs where: the approved run that sends run.started and run.finished goes through the built CLI.
+ * Every other call runs guard's whole command line in process (test/helpers/in-process.ts guardIn), against
+ * the same receiver (its server answers from this process's event loop while guard awaits): it saves a Node
+ * start per call.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { guard, makeWorld, requestIdIn, standardPolicy, type World } from "../e2e/world.js";
+import { guardIn } from "../helpers/in-process.js";
 import { closedPort, startHookServer, type HookServer } from "./hook-server.js";
 
 const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
@@ -33,7 +39,7 @@ let ticket = 0;
 const purge = (): string[] => ["./maintenance/purge-lb-state.sh", `--ticket=N-${++ticket}`];
 
 async function requestFor(argv: string[]): Promise<string> {
-  const r = await guard(w, ["run", "--confirm", "production", "--reason", "stale <!channel> state", "--", ...argv], { as: "alice", env: PROD });
+  const r = await guardIn(w, ["run", "--confirm", "production", "--reason", "stale <!channel> state", "--", ...argv], { as: "alice", env: PROD });
   expect(r.code, r.stderr).toBe(75);
   return requestIdIn(r.stderr);
 }
@@ -70,13 +76,13 @@ describe("webhooks are told about requests, approvals and runs", () => {
 
   it("approve → request.approved with the approver; deny → request.denied", async () => {
     const id = await requestFor(purge());
-    const ok = await guard(w, ["approve", id, "--yes", "--comment", "fine"], { as: "bob" });
+    const ok = await guardIn(w, ["approve", id, "--yes", "--comment", "fine"], { as: "bob" });
     expect(ok.code, ok.stderr).toBe(0);
     expect(bodies("/ok/json", id).map((b) => b.event)).toEqual(["request.created", "request.approved"]);
     expect(bodies("/ok/json", id)[1]).toMatchObject({ request: { status: "approved" }, approver: { principal: "bob", comment: "fine" } });
 
     const other = await requestFor(purge());
-    const no = await guard(w, ["deny", other, "--reason", "not during the sale"], { as: "bob" });
+    const no = await guardIn(w, ["deny", other, "--reason", "not during the sale"], { as: "bob" });
     expect(no.code, no.stderr).toBe(0);
     expect(bodies("/ok/json", other).at(-1)).toMatchObject({ event: "request.denied", request: { status: "denied" }, approver: { principal: "bob", comment: "not during the sale" } });
   });
@@ -84,7 +90,8 @@ describe("webhooks are told about requests, approvals and runs", () => {
   it("the run → run.started, then run.finished with its exit status; the command's stdout stays clean", async () => {
     const argv = purge();
     const id = await requestFor(argv);
-    expect((await guard(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
+    expect((await guardIn(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
+    // The built CLI runs it and notifies (the other calls in this file run in process).
     const run = await guard(w, ["run", "--confirm", "production", "--", ...argv], { as: "alice", env: PROD });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toBe(`purged ${argv[1]}\n`);
@@ -96,7 +103,7 @@ describe("webhooks are told about requests, approvals and runs", () => {
 
   it("an allowed run, with no request behind it, notifies nobody", async () => {
     const before = server.received.length;
-    const r = await guard(w, ["run", "--", "./maintenance/report-lb-state.sh", "--quiet-check"], { env: PROD });
+    const r = await guardIn(w, ["run", "--", "./maintenance/report-lb-state.sh", "--quiet-check"], { env: PROD });
     expect(r.code).toBe(0);
     expect(server.received.length).toBe(before);
   });
@@ -117,9 +124,9 @@ describe("a failing webhook never blocks a run", () => {
     const marker = join(w.dir, `ran-${++ticket}`);
     const argv = ["./maintenance/purge-and-fail.sh", marker];
     const id = await requestFor(argv);
-    expect((await guard(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
+    expect((await guardIn(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
 
-    const run = await guard(w, ["run", "--confirm", "production", "--", ...argv], { as: "alice", env: PROD });
+    const run = await guardIn(w, ["run", "--confirm", "production", "--", ...argv], { as: "alice", env: PROD });
     expect(run.code, run.stderr).toBe(3);
     expect(run.stdout).toBe("purged\n");
     // The command did not wait for the stuck webhook: it ran well before that webhook's 3s timeout.
@@ -136,13 +143,13 @@ describe("a failing webhook never blocks a run", () => {
       { webhook: "broken", event: "run.started", error: "HTTP 500", requestId: id },
       { webhook: "stuck", event: "run.started", error: "timed out after 3s", requestId: id },
     ]);
-    const v = await guard(w, ["audit", "verify", "--json"]);
+    const v = await guardIn(w, ["audit", "verify", "--json"]);
     expect(v.code, v.stdout).toBe(0);
   });
 
   it("a request whose webhook is unreachable is still created (exit 75), with the failure reported", async () => {
     await useWebhooks(`    - { name: gone, url: "http://127.0.0.1:${await closedPort()}/hook" }\n`);
-    const r = await guard(w, ["run", "--confirm", "production", "--reason", "x", "--", ...purge()], { as: "alice", env: PROD });
+    const r = await guardIn(w, ["run", "--confirm", "production", "--reason", "x", "--", ...purge()], { as: "alice", env: PROD });
     expect(r.code, r.stderr).toBe(75);
     expect(r.stderr).toMatch(/guard: warning: webhook gone failed: connection failed \(ECONNREFUSED\)/);
     const id = requestIdIn(r.stderr);
@@ -153,7 +160,7 @@ describe("a failing webhook never blocks a run", () => {
 describe("a bad webhook in the policy", () => {
   it("is a policy error (78) at file:line:col, and the URL's secret is not printed", async () => {
     await useWebhooks("    - name: ops\n      url: http://bot:hunter2@hooks.example.com/services/SECRETPATH\n");
-    const r = await guard(w, ["run", "--", "./maintenance/report-lb-state.sh"], { env: PROD });
+    const r = await guardIn(w, ["run", "--", "./maintenance/report-lb-state.sh"], { env: PROD });
     expect(r.code).toBe(78);
     const lines = standardPolicy(w.people, "notifications:\n  webhooks:\n    - name: ops\n").split("\n").length;
     expect(r.stderr).toContain(`guard.yaml:${lines}:12: error[bad-webhook-url]`);
