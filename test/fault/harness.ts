@@ -38,10 +38,24 @@ export interface Invocation {
   env?: Record<string, string | undefined>;
   fault?: FaultSpec;
   timeoutMs?: number;
+  /**
+   * Run guard's command line in the test process (guardIn, ../helpers/in-process.ts) instead of the built
+   * CLI: the same result without a Node process per call, for setup and checks that need no real process.
+   * Not with `fault` or `timeoutMs`, which act on a process.
+   */
+  inProcess?: boolean;
 }
+
+/** How the read-outs below run guard: the built CLI unless said. */
+export type Via = Pick<Invocation, "inProcess">;
 
 /** The built CLI, as `as`, in the world's directory, no terminal, stdin /dev/null; optionally with the fault hook. */
 export function guardRun(w: World, args: string[], o: Invocation = {}): Promise<GuardResult> {
+  if (o.inProcess) {
+    if (o.fault || o.timeoutMs !== undefined) throw new Error("guardRun: a fault or a time limit needs the built CLI, not inProcess");
+    // Imported here: the fault suites, which only spawn, never load guard's sources.
+    return import("../helpers/in-process.js").then(({ guardIn }) => guardIn(w, args, { as: o.as, env: o.env, stdin: "null" }));
+  }
   const env: Record<string, string> = { ...w.env };
   if (o.as) env.GUARD_KEY = w.people[o.as]!.key;
   for (const [k, v] of Object.entries(o.env ?? {})) {
@@ -69,11 +83,11 @@ export function guardRun(w: World, args: string[], o: Invocation = {}): Promise<
 }
 
 /** alice asks for the purge with a unique tag; bob approves. Returns the request id and the tag. */
-export async function approvedRequest(w: World, tag: string, env: Record<string, string> = {}): Promise<string> {
-  const asked = await guardRun(w, ["run", "--confirm", "production", "--reason", `fault ${tag}`, "--", PURGE, tag], { as: "alice", env: { ...PROD, ...env } });
+export async function approvedRequest(w: World, tag: string, env: Record<string, string> = {}, via: Via = {}): Promise<string> {
+  const asked = await guardRun(w, ["run", "--confirm", "production", "--reason", `fault ${tag}`, "--", PURGE, tag], { as: "alice", env: { ...PROD, ...env }, ...via });
   expect(asked.code, asked.stderr).toBe(75);
   const id = requestIdIn(asked.stderr);
-  const approved = await guardRun(w, ["approve", id, "--yes"], { as: "bob", env });
+  const approved = await guardRun(w, ["approve", id, "--yes"], { as: "bob", env, ...via });
   expect(approved.code, approved.stderr).toBe(0);
   return id;
 }
@@ -97,8 +111,8 @@ export interface VerifyReport {
   stderr: string;
 }
 
-export async function auditVerify(w: World, env: Record<string, string> = {}): Promise<VerifyReport> {
-  const r = await guardRun(w, ["audit", "verify", "--json"], { env });
+export async function auditVerify(w: World, env: Record<string, string> = {}, via: Via = {}): Promise<VerifyReport> {
+  const r = await guardRun(w, ["audit", "verify", "--json"], { env, ...via });
   let report: VerifyReport["report"];
   try {
     report = JSON.parse(r.stdout);
@@ -109,8 +123,8 @@ export async function auditVerify(w: World, env: Record<string, string> = {}): P
 }
 
 /** The request's status as `guard show --json` reports it, or null when show itself fails. */
-export async function statusOf(w: World, id: string, env: Record<string, string> = {}): Promise<string | null> {
-  const r = await guardRun(w, ["show", id, "--json"], { as: "alice", env });
+export async function statusOf(w: World, id: string, env: Record<string, string> = {}, via: Via = {}): Promise<string | null> {
+  const r = await guardRun(w, ["show", id, "--json"], { as: "alice", env, ...via });
   if (r.code !== 0) return null;
   return (JSON.parse(r.stdout) as { status: string }).status;
 }
