@@ -3,9 +3,10 @@
  * keys that share only the database; `--wait` wakes when the approval is stored; 50 processes race for
  * one approval; an unreachable database refuses with 74 and runs nothing.
  *
- * The built CLI: the whole first flow (request, list, approve, run, replay, verify: each a process of its
- * own), the waiting `--wait` run, and the 50 racing runs (processes at once). In process (guardIn, the
- * same command line without a Node start each): the approval that wakes the waiting run, the request and
+ * The built CLI: the first flow's request and run (alice's processes), the waiting `--wait` run, and the
+ * 50 racing runs (processes at once). In process (guardIn, the same command line without a Node start
+ * each; bob's home and key are still his own, and the test process is still another process): the first
+ * flow's list, approval, replay and verify, the approval that wakes the waiting run, the request and
  * approval the race is for, the junk-row (SW7) flow and the unreachable database. The store URLs name
  * host, port, user and database, so the pg driver's reading of this process's PG* variables (none set)
  * changes nothing. After each test no connection of guard's is left to the database (an in-process call
@@ -47,14 +48,14 @@ describe("PostgreSQL store", () => {
     const r = await guard(w, ["run", "--confirm", "production", "--reason", "pg-1", "--", ...args], { env: { ...PROD, ...as("alice") } });
     expect(r.code, r.stderr).toBe(75);
     const id = requestIdIn(r.stderr);
-    const list = (JSON.parse((await guard(w, ["requests", "--json"], { env: as("bob") })).stdout) as { requests: Array<{ id: string }> }).requests;
+    const list = (JSON.parse((await guardIn(w, ["requests", "--json"], { env: as("bob") })).stdout) as { requests: Array<{ id: string }> }).requests;
     expect(list.map((x) => x.id)).toContain(id);
-    expect((await guard(w, ["approve", id, "--yes"], { env: as("bob") })).code).toBe(0);
+    expect((await guardIn(w, ["approve", id, "--yes"], { env: as("bob") })).code).toBe(0);
     const run = await guard(w, ["run", "--confirm", "production", "--", ...args], { env: { ...PROD, ...as("alice") } });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toBe("purged --ticket=pg-1\n");
-    expect((await guard(w, ["run", "--request", id, "--confirm", "production"], { env: { ...PROD, ...as("alice") } })).code).toBe(77);
-    const verify = await guard(w, ["audit", "verify", "--json"], { env: as("bob") });
+    expect((await guardIn(w, ["run", "--request", id, "--confirm", "production"], { env: { ...PROD, ...as("alice") } })).code).toBe(77);
+    const verify = await guardIn(w, ["audit", "verify", "--json"], { env: as("bob") });
     expect(verify.code).toBe(0);
     expect(JSON.parse(verify.stdout).ok).toBe(true);
   });
