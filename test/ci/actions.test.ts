@@ -1,13 +1,19 @@
 /**
- * GitHub Actions output of the built CLI: annotations on stderr, the step summary, and that neither a
- * hostile reason nor hostile argv can make the runner act on a command guard did not mean to send.
+ * GitHub Actions output of guard's command line: annotations on stderr, the step summary, and that neither
+ * a hostile reason nor hostile argv can make the runner act on a command guard did not mean to send.
  * The runner's reading of the output is modelled by ./runner.ts (after actions/runner's parser).
+ *
+ * Most calls run in process (guardIn: the same command line, environment and output files, the wrapped
+ * command spawned by guard, without a Node start each). With the built CLI: the approved re-run in CI
+ * (I4's main flow), the `--wait` job that waits while the approval comes from elsewhere (two guards at
+ * once), and C10's run with a real pipe as stdin (guardIn only says "pipe"; the built CLI classifies it).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFile, symlink, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { guard, makeWorld, requestIdIn, type World } from "../e2e/world.js";
+import { guardIn } from "../helpers/in-process.js";
 import { runnerCommands } from "./runner.js";
 
 const PROD = { DATABASE_URL: "postgres://elb@prod-db.internal/elb" };
@@ -42,11 +48,11 @@ function acted(stderr: string, stdout = ""): Array<[string, string | undefined, 
   return cmds.filter((c) => c.name !== "stop-commands" && c.name !== "(resume)").map((c) => [c.name, c.props.title, c.data]);
 }
 
-describe("GitHub Actions annotations and step summary (built CLI)", () => {
+describe("GitHub Actions annotations and step summary", () => {
   it("a refusal is one ::error with escaped text; hostile argv and %0A inject nothing", async () => {
     const summary = await summaryFile();
     const env = "prod%0A::warning::x\n::error::y";
-    const r = await guard(world, ["run", "--", "maintenance/report-lb-state.sh", "--env", env, HOSTILE_ARG], { as: "dave", env: actions(summary, PROD) });
+    const r = await guardIn(world, ["run", "--", "maintenance/report-lb-state.sh", "--env", env, HOSTILE_ARG], { as: "dave", env: actions(summary, PROD) });
     expect(r.code).toBe(77);
     expect(r.stdout).toBe("");
     const cmds = acted(r.stderr);
@@ -65,7 +71,7 @@ describe("GitHub Actions annotations and step summary (built CLI)", () => {
 
   it("a pending approval is a ::notice with the approve line; the summary names the request (T1, T4)", async () => {
     const summary = await summaryFile();
-    const r = await guard(world, ["run", "--confirm", "production", "--reason", HOSTILE_REASON, "--", "maintenance/purge-lb-state.sh", HOSTILE_ARG], { as: "dave", env: actions(summary, PROD) });
+    const r = await guardIn(world, ["run", "--confirm", "production", "--reason", HOSTILE_REASON, "--", "maintenance/purge-lb-state.sh", HOSTILE_ARG], { as: "dave", env: actions(summary, PROD) });
     expect(r.code).toBe(75);
     expect(r.stdout).toBe("");
     const id = requestIdIn(r.stderr);
@@ -87,10 +93,10 @@ describe("GitHub Actions annotations and step summary (built CLI)", () => {
 
   it("an allowed run: the command's exit code passes through, its own annotations still work, the summary records it", async () => {
     const summary = await summaryFile();
-    const child = await guard(world, ["run", "--", "maintenance/report-annotate.sh", HOSTILE_ARG], { as: "dave", env: actions(summary, PROD) });
+    const child = await guardIn(world, ["run", "--", "maintenance/report-annotate.sh", HOSTILE_ARG], { as: "dave", env: actions(summary, PROD) });
     expect(child.code).toBe(0);
     expect(acted(child.stderr, child.stdout)).toEqual([["notice", "child", "report done"]]);
-    const failing = await guard(world, ["run", "--", "maintenance/exit-with.sh", "3"], { as: "dave", env: actions(summary, PROD) });
+    const failing = await guardIn(world, ["run", "--", "maintenance/exit-with.sh", "3"], { as: "dave", env: actions(summary, PROD) });
     expect(failing.code).toBe(3);
     expect(acted(failing.stderr)).toEqual([]);
     const md = await readFile(summary, "utf8");
@@ -102,16 +108,16 @@ describe("GitHub Actions annotations and step summary (built CLI)", () => {
   it("I4: approved in CI, the re-run runs once (child annotations intact); the next re-run needs a new approval", async () => {
     const summary = await summaryFile();
     const argv = ["run", "--reason", "release 1.2", "--confirm", "production", "--", "maintenance/purge-lb-state.sh", "--all"];
-    const first = await guard(world, argv, { as: "dave", env: actions(summary, PROD) });
+    const first = await guardIn(world, argv, { as: "dave", env: actions(summary, PROD) });
     expect(first.code).toBe(75);
     const id = requestIdIn(first.stderr);
-    const approve = await guard(world, ["approve", id, "--yes"], { as: "bob" });
+    const approve = await guardIn(world, ["approve", id, "--yes"], { as: "bob" });
     expect(approve.code).toBe(0);
     const second = await guard(world, argv, { as: "dave", env: actions(summary, PROD) });
     expect(second.code).toBe(0);
     expect(second.stdout).toBe("purged --all\n");
     expect(acted(second.stderr)).toEqual([]);
-    const third = await guard(world, argv, { as: "dave", env: actions(summary, PROD) });
+    const third = await guardIn(world, argv, { as: "dave", env: actions(summary, PROD) });
     expect(third.code).toBe(75);
     expect(requestIdIn(third.stderr)).not.toBe(id);
     const md = await readFile(summary, "utf8");
@@ -126,11 +132,11 @@ describe("GitHub Actions annotations and step summary (built CLI)", () => {
     let id: string | undefined;
     for (let i = 0; i < 100 && !id; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      const listed = await guard(world, ["requests", "--json"], { as: "bob" });
+      const listed = await guardIn(world, ["requests", "--json"], { as: "bob" });
       id = (JSON.parse(listed.stdout) as { requests: Array<{ id: string; argv: string[] }> }).requests.find((q) => q.argv.includes("eu"))?.id;
     }
     expect(id).toBeDefined();
-    expect((await guard(world, ["approve", id!, "--yes"], { as: "bob" })).code).toBe(0);
+    expect((await guardIn(world, ["approve", id!, "--yes"], { as: "bob" })).code).toBe(0);
     const r = await job;
     expect([r.code, r.stdout]).toEqual([0, "purged --region eu\n"]);
     expect(acted(r.stderr)).toEqual([]);
@@ -147,7 +153,7 @@ describe("GitHub Actions annotations and step summary (built CLI)", () => {
 
   it("without GITHUB_ACTIONS=true nothing is annotated and no summary is written", async () => {
     const summary = await summaryFile();
-    const r = await guard(world, ["run", "--", "maintenance/migrate-lb-schema.sh", "--drop-all"], { as: "dave", env: { GITHUB_ACTIONS: "false", GITHUB_STEP_SUMMARY: summary, ...PROD } });
+    const r = await guardIn(world, ["run", "--", "maintenance/migrate-lb-schema.sh", "--drop-all"], { as: "dave", env: { GITHUB_ACTIONS: "false", GITHUB_STEP_SUMMARY: summary, ...PROD } });
     expect(r.code).toBe(77);
     expect(runnerCommands(r.stderr)).toEqual([]);
     expect(await readFile(summary, "utf8")).toBe("");
@@ -155,14 +161,14 @@ describe("GitHub Actions annotations and step summary (built CLI)", () => {
 
   it("S4: a missing summary file is not created and a symlinked one is not followed; the outcome is unchanged", async () => {
     const missing = join(world.dir, "no-such-summary.md");
-    const r1 = await guard(world, ["run", "--", "maintenance/migrate-lb-schema.sh", "--drop-all"], { as: "dave", env: actions(missing, PROD) });
+    const r1 = await guardIn(world, ["run", "--", "maintenance/migrate-lb-schema.sh", "--drop-all"], { as: "dave", env: actions(missing, PROD) });
     expect(r1.code).toBe(77);
     expect(existsSync(missing)).toBe(false);
     expect(r1.stderr).toContain("the step summary could not be appended");
     const target = await summaryFile();
     const link = join(world.dir, "summary-link.md");
     await symlink(target, link);
-    const r2 = await guard(world, ["run", "--", "maintenance/exit-with.sh", "0"], { as: "dave", env: actions(link, PROD) });
+    const r2 = await guardIn(world, ["run", "--", "maintenance/exit-with.sh", "0"], { as: "dave", env: actions(link, PROD) });
     expect(r2.code).toBe(0);
     expect(await readFile(target, "utf8")).toBe("");
   });
@@ -171,9 +177,9 @@ describe("GitHub Actions annotations and step summary (built CLI)", () => {
 describe("guard check under GitHub Actions", () => {
   it("deny is an ::error, approval a ::notice, allow says nothing; each leaves a summary and the same JSON", async () => {
     const summary = await summaryFile();
-    const deny = await guard(world, ["check", "--json", "--", "maintenance/migrate-lb-schema.sh", "--drop-all"], { as: "dave", env: actions(summary, PROD) });
-    const approval = await guard(world, ["check", "--", "maintenance/purge-lb-state.sh"], { as: "dave", env: actions(summary, PROD) });
-    const allow = await guard(world, ["check", "--", "maintenance/report-lb-state.sh"], { as: "dave", env: actions(summary, PROD) });
+    const deny = await guardIn(world, ["check", "--json", "--", "maintenance/migrate-lb-schema.sh", "--drop-all"], { as: "dave", env: actions(summary, PROD) });
+    const approval = await guardIn(world, ["check", "--", "maintenance/purge-lb-state.sh"], { as: "dave", env: actions(summary, PROD) });
+    const allow = await guardIn(world, ["check", "--", "maintenance/report-lb-state.sh"], { as: "dave", env: actions(summary, PROD) });
     expect([deny.code, approval.code, allow.code]).toEqual([77, 75, 0]);
     expect(JSON.parse(deny.stdout).decision).toBe("deny");
     expect(acted(deny.stderr).map((c) => [c[0], c[1]])).toEqual([["error", "guard check: deny"]]);
@@ -196,11 +202,11 @@ describe("I3: CI variables change the format, never the decision", () => {
   ];
 
   // `guard check --json` for each case with and without CI variables: in process
-  // (test/commands/check.test.ts, "I3"). The runs below need the built CLI: they run the command.
+  // (test/commands/check.test.ts, "I3"). The runs below run the command (guard's whole command line in process).
   it("run: the same exit code and the same command output with and without CI variables", async () => {
     for (const [, argv, env] of cases) {
-      const plain = await guard(world, ["run", "--reason", "same", "--", ...argv], { as: "dave", env: { ...env, CI: undefined, GITHUB_ACTIONS: undefined } });
-      const ci = await guard(world, ["run", "--reason", "same", "--", ...argv], { as: "dave", env: { ...env, ...actions(await summaryFile()) } });
+      const plain = await guardIn(world, ["run", "--reason", "same", "--", ...argv], { as: "dave", env: { ...env, CI: undefined, GITHUB_ACTIONS: undefined } });
+      const ci = await guardIn(world, ["run", "--reason", "same", "--", ...argv], { as: "dave", env: { ...env, ...actions(await summaryFile()) } });
       expect([argv, ci.code, ci.stdout]).toEqual([argv, plain.code, plain.stdout]);
     }
   });

@@ -1,17 +1,25 @@
 import { readFile, writeFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { auditFilterMatches, type AuditFilter } from "../../src/core/audit-types.js";
 import type { AuditEvent } from "../../src/core/types.js";
 import { filters, insertAuditRows, lines, makeLog, REQUESTS } from "../helpers/audit-log.js";
 import { createTestDatabase, randomName } from "../helpers/pg.js";
 import { guard, makeWorld, type World } from "./world.js";
+import { guardIn } from "../helpers/in-process.js";
+import { expectNoGuardConnections } from "../helpers/pg-connections.js";
 
 /**
  * `guard audit log` with filters, the built CLI on both stores (issue 18): whatever the indexes hold,
  * its output is what a scan of the whole log filters to. Here the command line: every option at least
  * once (ALL_OPTIONS), the seek index built on first use, a forged index. The random filters run in
  * process over the same stores (test/commands/audit-log.test.ts), without a spawned guard each.
+ *
+ * The first filter of each comparison (ALL_OPTIONS, which uses every option; the forged index's --since)
+ * goes through the built CLI; the whole log, the other filters and `store migrate` run the same command
+ * line in process (guardIn), without a Node start each. The PostgreSQL store's URL names host, port, user
+ * and database, so the pg driver's reading of this process's PG* variables (none set) changes nothing;
+ * after each of its tests no connection of guard's is left to its database.
  */
 
 /** The command line for a filter (--since as an ISO time: the log's times are fixed). */
@@ -32,8 +40,8 @@ function asCli(f: AuditFilter): AuditFilter {
 /** A filter that uses every option of the command line (each of the log's requests has events of bob's). */
 const ALL_OPTIONS = (log: AuditEvent[]): AuditFilter => ({ sinceMs: Date.parse(log[100]!.time) + 0.5, type: { prefix: "approval.", family: true }, requestId: REQUESTS[0]!, actor: "bob" });
 
-async function logOf(w: World, a: string[], env: Record<string, string> = {}): Promise<number[]> {
-  const r = await guard(w, a, { env });
+async function logOf(w: World, a: string[], env: Record<string, string>, run: typeof guard | typeof guardIn): Promise<number[]> {
+  const r = await run(w, a, { env });
   expect(r.code, r.stderr).toBe(0);
   return r.stdout
     .split("\n")
@@ -43,10 +51,11 @@ async function logOf(w: World, a: string[], env: Record<string, string> = {}): P
 
 async function expectSameAsScan(w: World, log: AuditEvent[], fs: AuditFilter[], env: Record<string, string> = {}): Promise<void> {
   expect(log.filter((e) => auditFilterMatches(e, ALL_OPTIONS(log))).length, "ALL_OPTIONS keeps some events").toBeGreaterThan(0);
-  expect(await logOf(w, ["audit", "log", "--json"], env)).toEqual(log.map((e) => e.seq));
-  for (const f of fs) {
+  expect(await logOf(w, ["audit", "log", "--json"], env, guardIn)).toEqual(log.map((e) => e.seq));
+  for (const [i, f] of fs.entries()) {
     const want = log.filter((e) => auditFilterMatches(e, asCli(f))).map((e) => e.seq);
-    expect(await logOf(w, args(f), env), args(f).join(" ")).toEqual(want);
+    // The first through the built CLI, the rest in process.
+    expect(await logOf(w, args(f), env, i === 0 ? guard : guardIn), args(f).join(" ")).toEqual(want);
   }
 }
 
@@ -87,10 +96,13 @@ describe("PostgreSQL store", () => {
     db = await createTestDatabase();
     const schema = randomName("ae");
     env = { GUARD_STORE: `${db.url}?schema=${schema}` };
-    const m = await guard(w, ["store", "migrate"], { env });
+    const m = await guardIn(w, ["store", "migrate"], { env });
     expect(m.code, m.stderr).toBe(0);
     await insertAuditRows(db.url, schema, log);
   }, 60_000);
+  afterEach(async () => {
+    await expectNoGuardConnections(db.name);
+  });
   afterAll(async () => {
     await w?.cleanup();
     await db?.drop();

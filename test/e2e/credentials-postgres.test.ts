@@ -4,14 +4,25 @@
  * run; concurrent runs get distinct roles; an allowed run gets one too; the admin variable never reaches
  * the child; the password appears nowhere guard writes; an unreachable admin database refuses without
  * spending the approval; a SIGKILLed guard leaves a role that expires and the sweep removes.
+ *
+ * With the built CLI: the approved run that mints the role (the main flow), the two concurrent runs (two
+ * guards at once) and the guard that is SIGKILLed. The rest runs in process (guardIn: the same command
+ * line, the same minting and child, without a Node start each): the request and approval, the allowed
+ * run, the unreachable and misconfigured admin URLs, the audit log, show, verify and the sweeps. The admin
+ * URLs name host, port, user and database (or no host at all, refused before any connection), so the pg
+ * driver's reading of this process's PG* variables (none set) changes nothing. After each test no
+ * connection of guard's is left to the test database (an in-process call must end its admin client as
+ * the ended process would).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BIN, guard, makeWorld, requestIdIn, standardPolicy, type World } from "./world.js";
 import { createTestDatabase, randomName, sql } from "../helpers/pg.js";
+import { expectNoGuardConnections } from "../helpers/pg-connections.js";
+import { guardIn } from "../helpers/in-process.js";
 
 const GRANT = randomName("guard_maint");
 /** The requester's DATABASE_URL decides the target (and is bound); the child gets the per-run URL instead. */
@@ -72,6 +83,9 @@ beforeAll(async () => {
     await writeFile(join(w.dir, "maintenance", name), probe(tag, extra), { mode: 0o755 });
   }
 });
+afterEach(async () => {
+  await expectNoGuardConnections(db.name);
+});
 afterAll(async () => {
   await w?.cleanup();
   await db?.drop();
@@ -81,10 +95,10 @@ afterAll(async () => {
 describe("per-run PostgreSQL credentials", () => {
   it("an approved run: the child connects as its own role with the grant and VALID UNTIL; the role is dropped after; the password is nowhere", async () => {
     const args = ["./maintenance/purge-approved.sh"];
-    const asked = await guard(w, ["run", "--confirm", "production", "--reason", "cred-1", "--", ...args], { as: "alice", env: { ...PROD, ...admin } });
+    const asked = await guardIn(w, ["run", "--confirm", "production", "--reason", "cred-1", "--", ...args], { as: "alice", env: { ...PROD, ...admin } });
     expect(asked.code, asked.stderr).toBe(75);
     const id = requestIdIn(asked.stderr);
-    expect((await guard(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
+    expect((await guardIn(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
     const run = await guard(w, ["run", "--json", "--confirm", "production", "--", ...args], { as: "alice", env: { ...PROD, ...admin } });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toBe("done approved\n");
@@ -98,7 +112,7 @@ describe("per-run PostgreSQL credentials", () => {
     expect(await roleExists(r.user!)).toBe(false);
 
     // The audit log says what was issued and that it was revoked; never the secret.
-    const log = await guard(w, ["audit", "log", "--json"], { as: "bob" });
+    const log = await guardIn(w, ["audit", "log", "--json"], { as: "bob" });
     const events = log.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> });
     const issued = events.find((e) => e.type === "credentials.issued" && e.data.role === r.user);
     expect(issued?.data).toMatchObject({ requestId: id, environment: "production", provider: "postgres", grant: [GRANT], exported: "DATABASE_URL" });
@@ -110,19 +124,19 @@ describe("per-run PostgreSQL credentials", () => {
     expect(order.indexOf("credentials.issued")).toBeLessThan(order.indexOf("request.consumed"));
     expect(order.indexOf("credentials.revoked")).toBeGreaterThan(order.indexOf("run.started"));
 
-    const shown = await guard(w, ["show", id, "--json"], { as: "bob" });
+    const shown = await guardIn(w, ["show", id, "--json"], { as: "bob" });
     for (const text of [run.stdout, run.stderr, log.stdout, log.stderr, shown.stdout, await allText(w.store)]) {
       expect(text).not.toContain(password);
       expect(text).not.toContain(r.url!);
     }
     // The admin URL's variable is not bound into the request either (not even by digest).
     expect(shown.stdout).not.toContain("GUARD_PG_ADMIN_URL");
-    const verify = await guard(w, ["audit", "verify", "--json"], { as: "bob" });
+    const verify = await guardIn(w, ["audit", "verify", "--json"], { as: "bob" });
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
   });
 
   it("an allowed run gets its own role too, dropped after", async () => {
-    const run = await guard(w, ["run", "--", "./maintenance/report-allowed.sh"], { env: { ...PROD, ...admin } });
+    const run = await guardIn(w, ["run", "--", "./maintenance/report-allowed.sh"], { env: { ...PROD, ...admin } });
     expect(run.code, run.stderr).toBe(0);
     const r = await report("allowed");
     expect(r).toMatchObject({ widgets: "3", grant: "t", valid_until_set: "t", admin: "absent" });
@@ -144,23 +158,23 @@ describe("per-run PostgreSQL credentials", () => {
 
   it("the admin database unreachable: nothing runs, the approval is not spent, and the same approval runs later", async () => {
     const args = ["./maintenance/purge-down.sh"];
-    const asked = await guard(w, ["run", "--confirm", "production", "--reason", "down", "--", ...args], { as: "alice", env: { ...PROD, ...admin } });
+    const asked = await guardIn(w, ["run", "--confirm", "production", "--reason", "down", "--", ...args], { as: "alice", env: { ...PROD, ...admin } });
     const id = requestIdIn(asked.stderr);
-    expect((await guard(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
+    expect((await guardIn(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
     const down = { GUARD_PG_ADMIN_URL: "postgres://postgres@127.0.0.1:1/postgres" };
-    const refused = await guard(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: { ...PROD, ...down } });
+    const refused = await guardIn(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: { ...PROD, ...down } });
     expect(refused.code, refused.stderr).toBe(74);
     expect(refused.stderr).toContain("unreachable");
     expect(refused.stderr).toContain("nothing was run");
     expect(existsSync(join(w.dir, "out-down"))).toBe(false);
-    const unset = await guard(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: { ...PROD, GUARD_PG_ADMIN_URL: undefined } });
+    const unset = await guardIn(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: { ...PROD, GUARD_PG_ADMIN_URL: undefined } });
     expect(unset.code, unset.stderr).toBe(78);
     expect(unset.stderr).toContain("GUARD_PG_ADMIN_URL");
     // A URL with no host (a Unix socket in the query) cannot carry the run's role: refused before anything is created.
-    const socket = await guard(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: { ...PROD, GUARD_PG_ADMIN_URL: "postgres:///postgres?host=/var/run/postgresql" } });
+    const socket = await guardIn(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: { ...PROD, GUARD_PG_ADMIN_URL: "postgres:///postgres?host=/var/run/postgresql" } });
     expect(socket.code, socket.stderr).toBe(78);
     expect(socket.stderr).toContain("names no host");
-    const later = await guard(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: { ...PROD, ...admin } });
+    const later = await guardIn(w, ["run", "--request", id, "--confirm", "production"], { as: "alice", env: { ...PROD, ...admin } });
     expect(later.code, later.stderr).toBe(0);
     expect((await report("down")).widgets).toBe("3");
   });
@@ -185,14 +199,14 @@ describe("per-run PostgreSQL credentials", () => {
     expect(until).toBeLessThan(Date.now() + 5 * 60_000 + 5_000);
 
     // Still valid: it might be a run in progress, so the sweep leaves it alone.
-    const early = await guard(w, ["credentials", "sweep", "--json"], { env: admin });
+    const early = await guardIn(w, ["credentials", "sweep", "--json"], { env: admin });
     expect(early.code, early.stderr).toBe(0);
     expect(JSON.parse(early.stdout)[0].live).toContain(role);
     expect(await roleExists(role)).toBe(true);
 
     // Its VALID UNTIL passes (set into the past rather than waiting 5 minutes); the sweep drops it.
     await sql(db.url, `ALTER ROLE ${role} VALID UNTIL '2000-01-01'`);
-    const swept = await guard(w, ["credentials", "sweep", "--json"], { env: admin });
+    const swept = await guardIn(w, ["credentials", "sweep", "--json"], { env: admin });
     expect(swept.code, swept.stderr).toBe(0);
     expect(JSON.parse(swept.stdout)[0]).toMatchObject({ environment: "production", dropped: [role] });
     expect(await roleExists(role)).toBe(false);
@@ -207,7 +221,7 @@ describe("per-run PostgreSQL credentials", () => {
       const w2 = await makeWorld({ policy: () => policy.replace(`grant: [${GRANT}]`, `grant: [${bad}]`) });
       try {
         await writeFile(join(w2.dir, "maintenance", "report-super.sh"), "#!/bin/sh\necho ran\n", { mode: 0o755 });
-        const r = await guard(w2, ["run", "--", "./maintenance/report-super.sh"], { env: { ...PROD, ...admin } });
+        const r = await guardIn(w2, ["run", "--", "./maintenance/report-super.sh"], { env: { ...PROD, ...admin } });
         expect(r.code, r.stderr).toBe(78);
         expect(r.stdout).toBe("");
         expect(r.stderr).toContain("SUPERUSER");

@@ -2,12 +2,19 @@
  * Issue 19: the PostgreSQL clients of this machine through `guard run`. On Debian and Ubuntu psql,
  * pg_dump and createdb are symbolic links to pg_wrapper, which picks the client by the name it was
  * started by: guard runs them through the link, binds the link chain, and refuses chains that others
- * can change. Real clients, a real PostgreSQL (a database of this test's own), real keys, the built CLI.
+ * can change. Real clients, a real PostgreSQL (a database of this test's own), real keys.
+ *
+ * guard's store here is a file store: guard itself opens no PostgreSQL connection, and the PG* variables
+ * are guard's environment (detection, and what the wrapped client is given), never the pg driver's. So
+ * most calls run in process (guardIn: the same command line, the client spawned by guard as from the
+ * built CLI, without a Node start per call). With the built CLI: `createdb` through its link, and the
+ * approved psql that runs once in production, so the file still proves the real CLI runs the clients.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chmod, copyFile, cp, lchown, lstat, mkdir, readFile, readlink, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { guard, makeWorld, requestIdIn, ROOT, standardPolicy, type World } from "./world.js";
+import { guardIn } from "../helpers/in-process.js";
 import { ADMIN_URL, randomName, sql, urlFor } from "../helpers/pg.js";
 
 const WRAPPER = "/usr/share/postgresql-common/pg_wrapper";
@@ -44,27 +51,27 @@ describe("the real PostgreSQL clients run through their pg_wrapper links", () =>
     expect(created.code, created.stderr).toBe(0);
     expect(await sql(ADMIN_URL, "SELECT 1 AS one FROM pg_database WHERE datname = $1", [db])).toEqual([{ one: 1 }]);
 
-    const psql = await guard(w, ["run", "--", "psql", "-v", "ON_ERROR_STOP=1", "-qAt", "-c", "CREATE TABLE lb_state (id int, updated_at timestamptz)", "-c", "INSERT INTO lb_state VALUES (1, now()) RETURNING id"], { env: pgEnv });
+    const psql = await guardIn(w, ["run", "--", "psql", "-v", "ON_ERROR_STOP=1", "-qAt", "-c", "CREATE TABLE lb_state (id int, updated_at timestamptz)", "-c", "INSERT INTO lb_state VALUES (1, now()) RETURNING id"], { env: pgEnv });
     expect(psql.code, psql.stderr).toBe(0);
     expect(psql.stdout).toBe("1\n");
 
-    const dump = await guard(w, ["run", "--", "pg_dump", "--schema-only", db], { env: pgEnv });
+    const dump = await guardIn(w, ["run", "--", "pg_dump", "--schema-only", db], { env: pgEnv });
     expect(dump.code, dump.stderr).toBe(0);
     expect(dump.stdout).toMatch(/CREATE TABLE public\.lb_state/);
 
-    const version = await guard(w, ["run", "--", "psql", "--version"], { env: pgEnv });
+    const version = await guardIn(w, ["run", "--", "psql", "--version"], { env: pgEnv });
     expect([version.code, version.stdout]).toEqual([0, expect.stringMatching(/^psql \(PostgreSQL\) \d+/)]);
   });
 
   it("`guard check` shows the link the program runs as", async () => {
-    const r = await guard(w, ["check", "--", "psql", "--version"], { env: pgEnv });
+    const r = await guardIn(w, ["check", "--", "psql", "--version"], { env: pgEnv });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/program: +\/usr\/share\/postgresql-common\/pg_wrapper/);
     expect(r.stdout).toMatch(/run as: +\/\S*psql \(.*psql → \.\.\/share\/postgresql-common\/pg_wrapper\)/);
   });
 
   it("a failing client's status is guard's status, never 0", async () => {
-    const bad = await guard(w, ["run", "--", "psql", "-v", "ON_ERROR_STOP=1", "-c", "SELECT * FROM no_such_table"], { env: pgEnv });
+    const bad = await guardIn(w, ["run", "--", "psql", "-v", "ON_ERROR_STOP=1", "-c", "SELECT * FROM no_such_table"], { env: pgEnv });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/no_such_table/);
     expect(bad.stderr).toMatch(/status=ran exit=1/);
@@ -74,7 +81,7 @@ describe("the real PostgreSQL clients run through their pg_wrapper links", () =>
     const bin = join(w.dir, "wrapped");
     await mkdir(bin, { recursive: true, mode: 0o755 });
     await symlink(WRAPPER, join(bin, "pg_nosuchclient"));
-    const r = await guard(w, ["run", "--", "pg_nosuchclient", "--version"], { env: { ...pgEnv, PATH: `${bin}:${w.env.PATH}` } });
+    const r = await guardIn(w, ["run", "--", "pg_nosuchclient", "--version"], { env: { ...pgEnv, PATH: `${bin}:${w.env.PATH}` } });
     // pg_wrapper started as pg_nosuchclient finds no client of that name and exits 1.
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/install at least one postgresql-client/);
@@ -86,7 +93,7 @@ describe("the real PostgreSQL clients run through their pg_wrapper links", () =>
     await mkdir(dir, { recursive: true, mode: 0o755 });
     await writeFile(join(dir, "tool-real"), "#!/nonexistent/interpreter\necho never\n", { mode: 0o755 });
     await symlink("tool-real", join(dir, "tool"));
-    const r = await guard(w, ["run", "--", join(dir, "tool")]);
+    const r = await guardIn(w, ["run", "--", join(dir, "tool")]);
     expect(r.code).toBe(127);
     expect(r.stderr).toMatch(/command not found/);
     expect(r.stdout).toBe("");
@@ -109,13 +116,13 @@ describe("an approved psql in production, through its link", () => {
   };
 
   async function requestAndApprove(sqlText: string): Promise<string> {
-    const r = await guard(w, ["run", "--", "psql", "-qAt", "-c", sqlText], { env: env(), as: "alice" });
+    const r = await guardIn(w, ["run", "--", "psql", "-qAt", "-c", sqlText], { env: env(), as: "alice" });
     expect(r.code, r.stderr).toBe(75);
     const id = requestIdIn(r.stderr);
-    const show = await guard(w, ["show", id], { as: "carol" });
+    const show = await guardIn(w, ["show", id], { as: "carol" });
     // The approver sees which link the wrapper runs as, not only the wrapper.
     expect(show.stdout).toMatch(new RegExp(`run as: +${bin}/psql \\(${bin}/psql → /usr/bin/psql, /usr/bin/psql → \\.\\./share/postgresql-common/pg_wrapper\\)`));
-    const a = await guard(w, ["approve", id, "--yes"], { as: "carol" });
+    const a = await guardIn(w, ["approve", id, "--yes"], { as: "carol" });
     expect(a.code, a.stderr).toBe(0);
     return id;
   }
@@ -126,7 +133,7 @@ describe("an approved psql in production, through its link", () => {
     const run = await guard(w, ["run", "--", "psql", "-qAt", "-c", "SELECT 'approved ' || count(*) FROM lb_state"], { env: env(), as: "alice" });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toBe("approved 1\n");
-    const again = await guard(w, ["run", "--request", id], { env: env(), as: "alice" });
+    const again = await guardIn(w, ["run", "--request", id], { env: env(), as: "alice" });
     expect(again.code).toBe(77);
   });
 
@@ -145,11 +152,11 @@ describe("an approved psql in production, through its link", () => {
       await pointPsqlAt(target);
     }
     try {
-      const r = await guard(w, ["run", "--request", id], { env: env(), as: "alice" });
+      const r = await guardIn(w, ["run", "--request", id], { env: env(), as: "alice" });
       expect(r.code).toBe(77);
       expect(r.stderr).toMatch(/program\.via/);
       expect(r.stdout).toBe("");
-      const show = JSON.parse((await guard(w, ["show", id, "--json"], { as: "alice" })).stdout);
+      const show = JSON.parse((await guardIn(w, ["show", id, "--json"], { as: "alice" })).stdout);
       expect(show.status).toBe("approved");
     } finally {
       await pointPsqlAt("/usr/bin/psql");
@@ -163,7 +170,7 @@ describe("links that someone else can change are refused with the reason", () =>
     await mkdir(open, { recursive: true });
     await chmod(open, 0o777);
     await symlink("/usr/bin/psql", join(open, "psql"));
-    const r = await guard(w, ["run", "--", "psql", "--version"], { env: { ...pgEnv, PATH: `${open}:${w.env.PATH}` } });
+    const r = await guardIn(w, ["run", "--", "psql", "--version"], { env: { ...pgEnv, PATH: `${open}:${w.env.PATH}` } });
     expect(r.code).toBe(77);
     expect(r.stdout).toBe("");
     expect(r.stderr).toContain(`directory ${open} is writable by its group and everyone (mode 0777)`);
@@ -180,7 +187,7 @@ describe("links that someone else can change are refused with the reason", () =>
     await mkdir(dir, { recursive: true, mode: 0o755 });
     await symlink("/usr/bin/psql", join(dir, "psql"));
     await lchown(join(dir, "psql"), 65534, 65534);
-    const r = await guard(w, ["run", "--", join(dir, "psql"), "--version"], { env: pgEnv });
+    const r = await guardIn(w, ["run", "--", join(dir, "psql"), "--version"], { env: pgEnv });
     expect(r.code).toBe(77);
     expect(r.stdout).toBe("");
     expect(r.stderr).toContain(`symbolic link ${dir}/psql is owned by uid 65534, not by root or you`);
@@ -206,24 +213,24 @@ describe("examples/psql end to end", () => {
     const env = { GUARD_POLICY: undefined, PGHOST: undefined, PGDATABASE: undefined };
     const purge = ["scripts/purge-state.sh", "--older-than", "90d", conninfo];
 
-    const asked = await guard(w, ["run", "--confirm", "production", "--reason", "INC-19 old load-balancer state", "--", ...purge], { env, as: "alice", cwd: project });
+    const asked = await guardIn(w, ["run", "--confirm", "production", "--reason", "INC-19 old load-balancer state", "--", ...purge], { env, as: "alice", cwd: project });
     expect(asked.code, asked.stderr).toBe(75);
     expect(asked.stderr).toMatch(/needs 1 approval from dba; eligible: bob/);
     const id = requestIdIn(asked.stderr);
-    const mine = await guard(w, ["approve", id, "--yes"], { env, as: "alice", cwd: project });
+    const mine = await guardIn(w, ["approve", id, "--yes"], { env, as: "alice", cwd: project });
     expect(mine.code).toBe(77);
-    const approved = await guard(w, ["approve", id, "--yes"], { env, as: "bob", cwd: project });
+    const approved = await guardIn(w, ["approve", id, "--yes"], { env, as: "bob", cwd: project });
     expect(approved.code, approved.stderr).toBe(0);
 
-    const ran = await guard(w, ["run", "--confirm", "production", "--", ...purge], { env, as: "alice", cwd: project });
+    const ran = await guardIn(w, ["run", "--confirm", "production", "--", ...purge], { env, as: "alice", cwd: project });
     expect(ran.code, ran.stderr).toBe(0);
     expect(ran.stdout).toBe("DELETE 1\n");
     expect(await sql(rows, "SELECT id FROM lb_state ORDER BY id")).toEqual([{ id: 11 }]);
-    const replay = await guard(w, ["run", "--request", id, "--confirm", "production"], { env, as: "alice", cwd: project });
+    const replay = await guardIn(w, ["run", "--request", id, "--confirm", "production"], { env, as: "alice", cwd: project });
     expect(replay.code).toBe(77);
 
     const url = `postgresql://${pgEnv.PGUSER}@prod-db.internal:${pgEnv.PGPORT}/${db}?hostaddr=127.0.0.1`;
-    const vacuum = await guard(w, ["run", "--", "./scripts/vacuum-state.sh"], { env: { ...env, DATABASE_URL: url }, cwd: project });
+    const vacuum = await guardIn(w, ["run", "--", "./scripts/vacuum-state.sh"], { env: { ...env, DATABASE_URL: url }, cwd: project });
     // The example's policy freezes production over the year end; the routine vacuum stops then too.
     const now = Date.now();
     const frozen = now >= Date.parse("2026-12-23T00:00:00Z") && now < Date.parse("2027-01-02T00:00:00Z");

@@ -8,8 +8,17 @@
  * The history is ten days old: made with the built CLI on a file store under a clock moved back (as in
  * prune.test.ts), then loaded into the database by its owner, row for row (events keep their seq, time
  * and hash; records their signed bodies), since the database's own clock cannot be moved.
+ *
+ * With the built CLI: that history (its clock is a `-r` hook, a process's own), every prune held in its
+ * delete phase (holdPrune: a real process waiting on the database while the test acts), and what runs
+ * while one is held (the run that must not be blocked, the second prune that must be refused): two
+ * guards at once. The rest runs in process (guardIn: the same command line without a Node start each):
+ * the refused and the successful prunes, verify, the runs after a prune. The store URLs name host, port,
+ * user and database, so the pg driver's reading of this process's PG* variables (none set) changes
+ * nothing. After each test no connection of guard's is left to any of the test's databases (an in-process
+ * call must close its pool as the ended process would).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { readFile, readdir, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -17,6 +26,8 @@ import pg from "pg";
 import { guard, makeWorld, requestIdIn, type World } from "./world.js";
 import { pastClockHook } from "../helpers/past-clock.js";
 import { ADMIN_URL, randomName, refused, sql, urlFor } from "../helpers/pg.js";
+import { expectNoGuardConnections } from "../helpers/pg-connections.js";
+import { guardIn } from "../helpers/in-process.js";
 import { migratePostgres, PRUNE_STATEMENT_TIMEOUT_MS } from "../../src/adapters/store/postgres.js";
 import { PRUNE_FUNCTION } from "../../src/adapters/store/postgres-schema.js";
 import { canonicalJson, sha256Hex } from "../../src/core/canonical.js";
@@ -74,8 +85,10 @@ describe("issue 18: guard store prune on PostgreSQL", () => {
     const hook = join(w.dir, "ten-days-ago.cjs");
     await writeFile(hook, pastClockHook(10));
     const old = ["-r", hook];
+    // Ten days ago: the built CLI under the clock hook; now: in process.
     const request = async (ticket: string, node: string[], env: Record<string, string> = {}): Promise<string> => {
-      const r = await guard(w, ["run", "--confirm", "production", "--reason", ticket, "--", PURGE, `--ticket=${ticket}`], { as: "alice", env: { ...PROD, ...env }, node });
+      const argv = ["run", "--confirm", "production", "--reason", ticket, "--", PURGE, `--ticket=${ticket}`];
+      const r = node.length > 0 ? await guard(w, argv, { as: "alice", env: { ...PROD, ...env }, node }) : await guardIn(w, argv, { as: "alice", env: { ...PROD, ...env } });
       expect(r.code).toBe(75);
       return requestIdIn(r.stderr);
     };
@@ -105,11 +118,15 @@ describe("issue 18: guard store prune on PostgreSQL", () => {
 
     // Now, on the database: a recent request, approved.
     recent = await request("recent", [], as(userUrl));
-    expect((await guard(w, ["approve", recent, "--yes"], { as: "bob", env: as(userUrl) })).code).toBe(0);
-    const v = await guard(w, ["audit", "verify", "--json"], { env: as(userUrl) });
+    expect((await guardIn(w, ["approve", recent, "--yes"], { as: "bob", env: as(userUrl) })).code).toBe(0);
+    const v = await guardIn(w, ["audit", "verify", "--json"], { env: as(userUrl) });
     expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, problems: [] });
     for (const copy of copies) await sql(ADMIN_URL, `CREATE DATABASE ${copy} TEMPLATE ${database} OWNER ${owner}`);
   }, 180_000);
+
+  afterEach(async () => {
+    await expectNoGuardConnections(database, ...copies);
+  });
 
   afterAll(async () => {
     await w?.cleanup();
@@ -120,7 +137,7 @@ describe("issue 18: guard store prune on PostgreSQL", () => {
   it("an ordinary guard role can neither DELETE nor call guard_prune; the CLI says who may (74), and nothing is written", async () => {
     await refused(userUrl, "DELETE FROM guard_audit WHERE seq = 1", "42501");
     await refused(userUrl, `SELECT * FROM guard_prune(now() - interval '30 days', 1, '${"0".repeat(64)}', '{}', 1, 0, 0, '{}', '{}')`, "42501");
-    const r = await guard(w, ["store", "prune", "--older-than", "8d", "--archive-dir", archiveDir], { env: as(userUrl) });
+    const r = await guardIn(w, ["store", "prune", "--older-than", "8d", "--archive-dir", archiveDir], { env: as(userUrl) });
     expect(r.code).toBe(74);
     expect(r.stderr).toContain("guard_prune");
     expect(existsSync(archiveDir)).toBe(false);
@@ -148,8 +165,8 @@ describe("issue 18: guard store prune on PostgreSQL", () => {
   });
 
   it("the maintenance role prunes; the rest verifies, and with the archive everything; a retired request put back is refused as expired", async () => {
-    expect((await guard(w, ["store", "prune", "--older-than", "8d"], { env: as(maintUrl) })).code).toBe(64); // no --archive-dir
-    const r = await guard(w, ["store", "prune", "--older-than", "8d", "--archive-dir", archiveDir, "--json"], { env: as(maintUrl) });
+    expect((await guardIn(w, ["store", "prune", "--older-than", "8d"], { env: as(maintUrl) })).code).toBe(64); // no --archive-dir
+    const r = await guardIn(w, ["store", "prune", "--older-than", "8d", "--archive-dir", archiveDir, "--json"], { env: as(maintUrl) });
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as { retired: string[]; archive: { path: string }; checkpoint: { seq: number }; events: number };
@@ -158,25 +175,25 @@ describe("issue 18: guard store prune on PostgreSQL", () => {
     expect(await sql(ownerUrl, "SELECT count(*)::int AS n FROM guard_requests")).toEqual([{ n: 1 }]);
     expect(await sql(ownerUrl, "SELECT count(*)::int AS n FROM guard_consumptions")).toEqual([{ n: 0 }]);
 
-    const v = await guard(w, ["audit", "verify", "--json"], { env: as(userUrl) });
+    const v = await guardIn(w, ["audit", "verify", "--json"], { env: as(userUrl) });
     expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, problems: [] });
     expect(v.code).toBe(0);
-    const va = await guard(w, ["audit", "verify", "--json", "--archive", out.archive.path], { env: as(userUrl) });
+    const va = await guardIn(w, ["audit", "verify", "--json", "--archive", out.archive.path], { env: as(userUrl) });
     expect(JSON.parse(va.stdout)).toMatchObject({ ok: true, problems: [] });
 
     // The consumed request put back by someone who can insert rows (its signed body, from the file store).
     const signed = JSON.parse(await readFile(join(w.store, "requests", `${consumed}.json`), "utf8")) as SignedRequest;
     await sql(userUrl, "INSERT INTO guard_requests (id, body, created_at, expires_at, binding_key) VALUES ($1, $2, $3, $4, $5)", [consumed, canonicalJson(signed), signed.request.createdAt, signed.request.expiresAt, requestBindingKey(signed.request)]);
-    const again = await guard(w, ["run", "--request", consumed, "--confirm", "production"], { as: "alice", env: { ...PROD, ...as(userUrl) } });
+    const again = await guardIn(w, ["run", "--request", consumed, "--confirm", "production"], { as: "alice", env: { ...PROD, ...as(userUrl) } });
     expect(again.code).toBe(75);
     expect(again.stdout).not.toContain("purged");
-    const lv = await guard(w, ["audit", "verify", "--json"], { env: as(userUrl) });
+    const lv = await guardIn(w, ["audit", "verify", "--json"], { env: as(userUrl) });
     expect((JSON.parse(lv.stdout) as { leftovers: string[] }).leftovers.join("\n")).toContain(consumed);
 
     // The recent request still runs, once.
-    const ok = await guard(w, ["run", "--request", recent, "--confirm", "production"], { as: "alice", env: { ...PROD, ...as(userUrl) } });
+    const ok = await guardIn(w, ["run", "--request", recent, "--confirm", "production"], { as: "alice", env: { ...PROD, ...as(userUrl) } });
     expect(ok.code).toBe(0);
-    const replay = await guard(w, ["run", "--request", recent, "--confirm", "production"], { as: "alice", env: { ...PROD, ...as(userUrl) } });
+    const replay = await guardIn(w, ["run", "--request", recent, "--confirm", "production"], { as: "alice", env: { ...PROD, ...as(userUrl) } });
     expect(replay.code).not.toBe(0);
   });
 
@@ -253,7 +270,7 @@ describe("issue 18: guard store prune on PostgreSQL", () => {
     const out = JSON.parse(r.stdout) as { retired: string[]; checkpoint: { seq: number } };
     expect(out.retired).toEqual([consumed, denied].sort());
     expect(out.checkpoint.seq).toBe(appended + 3); // after the append and the run's two events
-    const v = await guard(w, ["audit", "verify", "--json"], { env: as(urlFor(copy, user)) });
+    const v = await guardIn(w, ["audit", "verify", "--json"], { env: as(urlFor(copy, user)) });
     expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, problems: [] });
   });
 
@@ -273,11 +290,11 @@ describe("issue 18: guard store prune on PostgreSQL", () => {
     expect(r.stderr).toContain("nothing was removed; run guard store prune again");
     expect(await sql(urlFor(copy, owner), "SELECT (SELECT count(*)::int FROM guard_audit) AS events, (SELECT count(*)::int FROM guard_requests) AS requests, (SELECT count(*)::int FROM guard_approvals) AS approvals, (SELECT count(*)::int FROM guard_consumptions) AS consumptions")).toEqual([{ ...before[0], events: (before[0]!.events as number) + 1 }]);
 
-    const again = await guard(w, ["store", "prune", "--older-than", "8d", "--archive-dir", join(w.dir, "archive-named-2"), "--json"], { env: as(urlFor(copy, maint)) });
+    const again = await guardIn(w, ["store", "prune", "--older-than", "8d", "--archive-dir", join(w.dir, "archive-named-2"), "--json"], { env: as(urlFor(copy, maint)) });
     expect(again.stderr).toBe("");
     expect(again.code).toBe(0);
     expect((JSON.parse(again.stdout) as { retired: string[] }).retired).toEqual([consumed]);
-    const v = await guard(w, ["audit", "verify", "--json"], { env: as(urlFor(copy, user)) });
+    const v = await guardIn(w, ["audit", "verify", "--json"], { env: as(urlFor(copy, user)) });
     expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, problems: [] });
   });
 
@@ -291,7 +308,7 @@ describe("issue 18: guard store prune on PostgreSQL", () => {
          BEGIN INSERT INTO prune_seen VALUES (current_setting('statement_timeout')); RETURN NULL; END $$;
        CREATE TRIGGER prune_seen AFTER DELETE ON guard_requests FOR EACH STATEMENT EXECUTE FUNCTION prune_seen();`,
     );
-    const r = await guard(w, ["store", "prune", "--older-than", "8d", "--archive-dir", join(w.dir, "archive-timeout"), "--json"], { env: as(urlFor(copy, maint)) });
+    const r = await guardIn(w, ["store", "prune", "--older-than", "8d", "--archive-dir", join(w.dir, "archive-timeout"), "--json"], { env: as(urlFor(copy, maint)) });
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect((JSON.parse(r.stdout) as { retired: string[] }).retired).toEqual([consumed, denied].sort());
@@ -316,10 +333,10 @@ describe("issue 18: guard store prune on PostgreSQL", () => {
     expect(first.code).toBe(0);
     expect((JSON.parse(first.stdout) as { retired: string[] }).retired).toEqual([consumed, denied].sort());
     expect(await sql(urlFor(copy, owner), "SELECT count(*)::int AS n FROM guard_audit WHERE body LIKE '%\"type\":\"store.pruned\"}'")).toEqual([{ n: 1 }]);
-    const v = await guard(w, ["audit", "verify", "--json"], { env: as(urlFor(copy, user)) });
+    const v = await guardIn(w, ["audit", "verify", "--json"], { env: as(urlFor(copy, user)) });
     expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, problems: [] });
     // Once the first is done, a prune finds nothing more to retire.
-    const after = await guard(w, ["store", "prune", "--older-than", "8d", "--archive-dir", join(w.dir, "archive-third"), "--json"], { env: as(urlFor(copy, maint)) });
+    const after = await guardIn(w, ["store", "prune", "--older-than", "8d", "--archive-dir", join(w.dir, "archive-third"), "--json"], { env: as(urlFor(copy, maint)) });
     expect(after.code).toBe(0);
     expect((JSON.parse(after.stdout) as { retired: string[] }).retired).toEqual([]);
   });
