@@ -41,7 +41,15 @@ function run(name, args, { stream = false, nice = 0 } = {}) {
   });
 }
 
-const checks = [run("tsc", [bin("typescript", "bin", "tsc"), "--noEmit"], { nice: 10 }), run("eslint", [bin("eslint", "bin", "eslint.js"), "."], { nice: 10 })];
+// Both keep what they found for unchanged files in node_modules/.cache/access-guard, so a second run checks
+// only what changed: on this machine tsc takes ~22 s of CPU from nothing, ~6 s with nothing changed and
+// ~16 s after an edit to a module most files import; eslint ~20 s, and ~2 s. A fresh checkout (CI)
+// starts from nothing. eslint's cache is keyed by file contents, not times, which a checkout changes.
+const cache = join(root, "node_modules", ".cache", "access-guard");
+const checks = [
+  run("tsc", [bin("typescript", "bin", "tsc"), "--noEmit", "--incremental", "--tsBuildInfoFile", join(cache, "tsc.tsbuildinfo")], { nice: 10 }),
+  run("eslint", [bin("eslint", "bin", "eslint.js"), "--cache", "--cache-strategy", "content", "--cache-location", join(cache, "eslint", "/"), "."], { nice: 10 }),
+];
 const tests = await run("vitest", [bin("vitest", "vitest.mjs"), "run", ...process.argv.slice(2)], { stream: true });
 const results = [...(await Promise.all(checks)), tests];
 
