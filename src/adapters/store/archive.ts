@@ -132,8 +132,9 @@ export interface PreparedPrune {
 
 /**
  * Plan (core/prune.ts) and build the archive: `lines` are the log's stored lines in order (canonical
- * event text), `summary` what the planner needs of each, `records` reads a retired request's approvals
- * and consumption.
+ * event text), from the first at least up to the first event at or after the cutoff (the time rule retires
+ * none after it, so a caller may leave the rest out); `summary` what the planner needs of every event;
+ * `records` reads a retired request's approvals and consumption.
  */
 export async function preparePrune(p: {
   description: string;
@@ -165,6 +166,7 @@ export async function preparePrune(p: {
     checkpoint: null,
   };
   if (k === 0) return { outcome, k, bytes: null, checkpoint: null };
+  if (lines.length < k) throw new GuardError(ExitCode.INTERNAL, `the prune planned ${k} events but was given ${lines.length}; nothing was removed`, "This is a bug in guard: please report it");
   const first = JSON.parse(lines[0]!) as AuditEvent;
   const last = JSON.parse(lines[k - 1]!) as AuditEvent;
   outcome.through = { seq: last.seq, hash: last.hash };

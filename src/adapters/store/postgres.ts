@@ -911,14 +911,20 @@ class PostgresStore implements Store {
         );
       }
     }
+    // Every event is checked and summarised (the plan needs each request's first and last event), but only
+    // the bodies before the first event at or after the cutoff are kept: planPrune's time rule never
+    // retires one past it, so the archive never needs them, and a long log's recent part costs no memory.
     const lines: string[] = [];
     const summary: Array<{ seq: number; timeMs: number; requestId: string | null }> = [];
+    let pastCutoff = false;
     for await (const rows of this.auditPages()) {
       for (const [seqText, hash, body] of rows) {
         const e = this.auditEventFrom(seqText, hash, body);
         if (canonicalJson(e) !== body) throw corrupt(this.conn.target, `audit event ${seqText}`, "its text is not canonical; run guard audit verify");
-        lines.push(body);
-        summary.push({ seq: e.seq, timeMs: Date.parse(e.time), requestId: typeof e.data.requestId === "string" ? e.data.requestId : null });
+        const timeMs = Date.parse(e.time);
+        pastCutoff ||= !(timeMs < opts.cutoffMs);
+        if (!pastCutoff) lines.push(body);
+        summary.push({ seq: e.seq, timeMs, requestId: typeof e.data.requestId === "string" ? e.data.requestId : null });
       }
     }
     const listed = await this.listRequests();
