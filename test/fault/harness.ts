@@ -194,11 +194,14 @@ export interface Outcome {
   ran: number;
 }
 
-/** A fresh store, an approved request in it, and `guard run --request` with the fault. */
-export async function faultedRun(w: World, tag: string, fault: FaultSpec): Promise<Outcome> {
+/**
+ * A fresh store, an approved request in it (made as `via` says), and `guard run --request` with the
+ * fault (always the built CLI).
+ */
+export async function faultedRun(w: World, tag: string, fault: FaultSpec, via: Via = {}): Promise<Outcome> {
   const store = join(w.dir, `store-${tag.replace(/[^a-z0-9-]/gi, "_")}`);
   const env = { GUARD_STORE: `file:${store}` };
-  const id = await approvedRequest(w, tag, env);
+  const id = await approvedRequest(w, tag, env, via);
   const r = await runRequest(w, id, { env, fault });
   return { tag, id, store, env, code: r.code, signal: r.signal, stderr: r.stderr, ran: await runsOf(w, tag) };
 }
@@ -216,9 +219,13 @@ export async function traceApprovedRun(w: World): Promise<Step[]> {
 /**
  * A world for a suite of faulted runs (registered as the suite's beforeAll/afterAll): the purge script,
  * and the numbered steps of one traced approved run. `faulted(point, action)` runs a fresh approved
- * request with that fault at that point, each under its own ticket `<tag>-N`.
+ * request with that fault at that point, each under its own ticket `<tag>-N`. `via` is how the faulted
+ * runs' approved requests are made (the built CLI unless said). The traced run, its request and the
+ * faulted runs are always the built CLI: the step numbers must be the same in the trace and in a faulted
+ * run, and the built CLI's first run in a world also writes its policy cache entry (its key names the
+ * build, so an in-process guard's entry is another), which the trace's request does here, as before.
  */
-export function tracedWorld(tag: string): { world(): World; faulted(name: PointName, action: FaultSpec["action"]): Promise<Outcome> } {
+export function tracedWorld(tag: string, via: Via = {}): { world(): World; faulted(name: PointName, action: FaultSpec["action"]): Promise<Outcome> } {
   let w: World | undefined;
   let steps: Step[] = [];
   let counter = 0;
@@ -229,5 +236,5 @@ export function tracedWorld(tag: string): { world(): World; faulted(name: PointN
   });
   afterAll(async () => w?.cleanup());
   const world = (): World => w ?? expect.fail("the traced world is made in beforeAll");
-  return { world, faulted: (name, action) => faultedRun(world(), `--ticket=${tag}-${++counter}`, { at: stepOf(steps, name), action }) };
+  return { world, faulted: (name, action) => faultedRun(world(), `--ticket=${tag}-${++counter}`, { at: stepOf(steps, name), action }, via) };
 }

@@ -12,12 +12,17 @@
  * or the 2nd / 3rd write to audit/events.jsonl:
  *   GUARD_TEST_FAULT='{"at":N,"action":"kill"}' node --import test/fault/fault-hook.mjs bin/guard.js run --request ID --confirm production
  *   guard audit verify; guard requests
+ *
+ * The traced run and every faulted run are the built CLI with the hook (the kill and the failing write
+ * act on a real process); the approved requests before them and the read-outs after them (`audit
+ * verify`, `requests`, `show`) run guard in the test process (guardIn, ../helpers/in-process.ts).
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { World } from "../e2e/world.js";
-import { auditVerify, guardRun, tracedWorld } from "../fault/harness.js";
+import { tracedWorld } from "../fault/harness.js";
+import { auditVerifyIn, guardRunIn } from "./in-process-harness.js";
 
-const { world, faulted } = tracedWorld("found-x2");
+const { world, faulted } = tracedWorld("found-x2", { inProcess: true });
 let w: World;
 beforeAll(() => {
   w = world();
@@ -30,11 +35,11 @@ describe("X2/S2: a crash while the consumption record is written", () => {
   it.each(["kill", "ENOSPC"] as const)("X2 (%s): `guard audit verify`, `guard requests` and `guard show` still work and explain it", async (action) => {
     const o = await faulted("consumption record written, not yet linked", action);
     expect(o.ran).toBe(0);
-    const v = await auditVerify(w, o.env);
+    const v = await auditVerifyIn(w, o.env);
     expect(v.report, `verify produced no report: ${v.stderr}`).not.toBeNull();
-    const list = await guardRun(w, ["requests", "--all"], { as: "bob", env: o.env });
+    const list = await guardRunIn(w, ["requests", "--all"], { as: "bob", env: o.env });
     expect(list.code, `one torn record blocks the listing of every request: ${list.stderr}`).toBe(0);
-    const show = await guardRun(w, ["show", o.id], { as: "bob", env: o.env });
+    const show = await guardRunIn(w, ["show", o.id], { as: "bob", env: o.env });
     expect(show.code, show.stderr).toBe(0);
   });
 });
@@ -43,7 +48,7 @@ describe("X2: guard killed after consuming, before the command started", () => {
   it("X2: killed before request.consumed is recorded: verify reports an interrupted run, not an integrity failure (65)", async () => {
     const o = await faulted("consumed, before request.consumed is written", "kill");
     expect(o.ran).toBe(0);
-    const v = await auditVerify(w, o.env);
+    const v = await auditVerifyIn(w, o.env);
     expect(v.code, `a crash is reported as tampering: ${JSON.stringify(v.report?.problems)}`).toBe(0);
     expect(v.report?.consumedNeverStarted).toHaveLength(1);
   });
@@ -51,7 +56,7 @@ describe("X2: guard killed after consuming, before the command started", () => {
   it("X2: killed after request.consumed, before run.started: verify says an approval was consumed and never ran", async () => {
     const o = await faulted("request.consumed written, before run.started", "kill");
     expect(o.ran).toBe(0);
-    const v = await auditVerify(w, o.env);
+    const v = await auditVerifyIn(w, o.env);
     expect(v.code, v.stderr).toBe(0);
     expect(v.report?.consumedNeverStarted, "the consumed approval that never ran is not reported").toHaveLength(1);
   });
@@ -63,7 +68,7 @@ describe("S8: the store fails after consuming, before the command started", () =
     expect(o.code).toBe(74);
     expect(o.ran).toBe(0);
     expect(o.stderr).toMatch(/approval (is|was) (now )?(used|consumed|spent)|consumed/i);
-    const v = await auditVerify(w, o.env);
+    const v = await auditVerifyIn(w, o.env);
     expect(v.report?.consumedNeverStarted).toHaveLength(1);
   });
 });
