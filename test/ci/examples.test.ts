@@ -1,7 +1,10 @@
 /**
  * The example projects in examples/ are documentation that runs: each must lint clean and pass its own
- * policy tests with the built CLI, from its own directory (found through its guard.config.yaml), so
- * that the examples never rot.
+ * policy tests, from its own directory (found through its guard.config.yaml), so that the examples never
+ * rot. terraform's lint and test run the built CLI (the two at once, as a user's shell would start them),
+ * so the file proves the real CLI finds and checks an example end to end; kubectl's and psql's, and the
+ * psql checks, run guard's command line in the test process (guardIn, ../helpers/in-process.ts) with the
+ * same directory and environment, one at a time.
  */
 import { describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
@@ -9,7 +12,8 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { BIN, ROOT } from "../e2e/world.js";
+import { BIN, ROOT, type World } from "../e2e/world.js";
+import { guardIn } from "../helpers/in-process.js";
 import { loadPolicyDir } from "../../src/adapters/policy-files.js";
 import { expandPreview } from "../../src/core/preview.js";
 import { writeFile } from "node:fs/promises";
@@ -17,11 +21,17 @@ import { writeFile } from "node:fs/promises";
 const run = promisify(execFile);
 const EXAMPLES = join(ROOT, "examples");
 
-async function guardIn(dir: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+/** The built CLI (`inProcess`: guard's command line in the test process) in `dir`, with a fresh home. */
+async function guardAt(dir: string, args: string[], env: Record<string, string> = {}, inProcess = false): Promise<{ code: number; stdout: string; stderr: string }> {
   const home = await mkdtemp(join(tmpdir(), "guard-examples-"));
   try {
     // Only what a user's shell would have: no GUARD_* variables, so the example's own configuration decides.
     const base = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, XDG_STATE_HOME: join(home, "state"), XDG_CACHE_HOME: join(home, "cache"), NO_COLOR: "1" };
+    if (inProcess) {
+      // No world: guardIn takes only the environment and the directory from it (and nobody's key).
+      const noWorld = { dir, home, store: "", people: {}, env: { ...base, ...env }, cleanup: async () => undefined } satisfies World;
+      return await guardIn(noWorld, args);
+    }
     const r = await run(process.execPath, [BIN, ...args], { cwd: dir, env: { ...base, ...env } });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (err) {
@@ -32,6 +42,13 @@ async function guardIn(dir: string, args: string[], env: Record<string, string> 
   }
 }
 
+/** Sequentially in process (guardIn runs one guard at a time). */
+async function inTurn<T>(...calls: Array<() => Promise<T>>): Promise<T[]> {
+  const out: T[] = [];
+  for (const call of calls) out.push(await call());
+  return out;
+}
+
 describe("examples/", () => {
   it("holds the terraform, kubectl and psql projects", async () => {
     expect((await readdir(EXAMPLES, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort()).toEqual(["kubectl", "psql", "terraform"]);
@@ -39,7 +56,11 @@ describe("examples/", () => {
 
   it.each(["terraform", "kubectl", "psql"])("%s: `guard policy lint` is clean and `guard policy test` passes", async (name) => {
     const dir = join(EXAMPLES, name);
-    const [lint, test] = await Promise.all([guardIn(dir, ["policy", "lint", "--json"]), guardIn(dir, ["policy", "test"])]);
+    const [lint, test] =
+      name === "terraform"
+        ? await Promise.all([guardAt(dir, ["policy", "lint", "--json"]), guardAt(dir, ["policy", "test"])])
+        : await inTurn(() => guardAt(dir, ["policy", "lint", "--json"], {}, true), () => guardAt(dir, ["policy", "test"], {}, true));
+    if (!lint || !test) throw new Error("two results expected");
     expect([lint.code, lint.stderr]).toEqual([0, ""]);
     expect(JSON.parse(lint.stdout)).toMatchObject({ ok: true, errors: [], warnings: [] });
     expect(test.code, test.stdout + test.stderr).toBe(0);
@@ -49,10 +70,11 @@ describe("examples/", () => {
   it("psql: the real scripts resolve against the example's policy root", async () => {
     const dir = join(EXAMPLES, "psql");
     const prod = { PGHOST: "prod-db.internal", PGDATABASE: "state_prod" };
-    const [vacuum, purge] = await Promise.all([
-      guardIn(dir, ["check", "--json", "--", "./scripts/vacuum-state.sh"], prod),
-      guardIn(dir, ["check", "--json", "--", "scripts/purge-state.sh", "--older-than", "90d"], prod),
-    ]);
+    const [vacuum, purge] = await inTurn(
+      () => guardAt(dir, ["check", "--json", "--", "./scripts/vacuum-state.sh"], prod, true),
+      () => guardAt(dir, ["check", "--json", "--", "scripts/purge-state.sh", "--older-than", "90d"], prod, true),
+    );
+    if (!vacuum || !purge) throw new Error("two results expected");
     expect([vacuum.code, JSON.parse(vacuum.stdout).rules]).toEqual([0, ["vacuum-is-routine"]]);
     expect([purge.code, JSON.parse(purge.stdout).rules]).toEqual([75, ["purge-needs-a-dba"]]);
   });
