@@ -14,6 +14,10 @@
  * reset to a few variables, and SUDO_USER/SUDO_UID/SUDO_GID naming the invoker. The system
  * configuration is the real path /etc/access-guard/config.yaml, made visible to guard alone through a
  * private mount namespace (`unshare -m` + a bind mount), so that other tests on the machine never see it.
+ *
+ * Every guard here is therefore the built CLI started in that namespace: an in-process guard (guardIn)
+ * would read the test process's /etc/access-guard, where this configuration is not (and must not be, for
+ * the other tests' sake), and would be a process with the test's own environment rather than sudo's.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFile, spawn } from "node:child_process";
