@@ -128,6 +128,20 @@ export async function makeWorld(opts: { policy?: (people: Record<string, Person>
 }
 
 /**
+ * The environment guard runs with in `world` as `as` (their key as GUARD_KEY), with `env` on top: a
+ * variable set to undefined is removed.
+ */
+export function envOf(world: World, opts: { as?: string; env?: Record<string, string | undefined> }): Record<string, string> {
+  const env: Record<string, string> = { ...world.env };
+  if (opts.as) env.GUARD_KEY = world.people[opts.as]!.key;
+  for (const [k, v] of Object.entries(opts.env ?? {})) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return env;
+}
+
+/**
  * Run the built CLI as `who` (their key), in the world's directory, with no terminal. `bin` runs another
  * copy of it; `node` puts options before it on node's command line (`-r hook`, `--jitless`).
  */
@@ -136,12 +150,7 @@ export async function guard(
   args: string[],
   opts: { as?: string; env?: Record<string, string | undefined>; cwd?: string; stdin?: "null" | "pipe"; input?: string; bin?: string; node?: string[] } = {},
 ): Promise<GuardResult> {
-  const env: Record<string, string> = { ...world.env };
-  if (opts.as) env.GUARD_KEY = world.people[opts.as]!.key;
-  for (const [k, v] of Object.entries(opts.env ?? {})) {
-    if (v === undefined) delete env[k];
-    else env[k] = v;
-  }
+  const env = envOf(world, opts);
   const child = spawn(process.execPath, [...(opts.node ?? []), opts.bin ?? BIN, ...args], {
     cwd: opts.cwd ?? world.dir,
     env,

@@ -9,7 +9,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect } from "vitest";
-import { BIN, makeWorld, requestIdIn, type GuardResult, type World } from "../e2e/world.js";
+import { BIN, envOf, makeWorld, requestIdIn, type GuardResult, type World } from "../e2e/world.js";
 
 export const HOOK = fileURLToPath(new URL("./fault-hook.mjs", import.meta.url));
 export const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
@@ -56,12 +56,7 @@ export function guardRun(w: World, args: string[], o: Invocation = {}): Promise<
     // Imported here: the fault suites, which only spawn, never load guard's sources.
     return import("../helpers/in-process.js").then(({ guardIn }) => guardIn(w, args, { as: o.as, env: o.env, stdin: "null" }));
   }
-  const env: Record<string, string> = { ...w.env };
-  if (o.as) env.GUARD_KEY = w.people[o.as]!.key;
-  for (const [k, v] of Object.entries(o.env ?? {})) {
-    if (v === undefined) delete env[k];
-    else env[k] = v;
-  }
+  const env = envOf(w, o);
   const nodeArgs: string[] = [];
   if (o.fault) {
     env.GUARD_TEST_FAULT = JSON.stringify(o.fault);

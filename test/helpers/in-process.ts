@@ -21,16 +21,16 @@ import { Writable } from "node:stream";
 import { runGuard } from "../../src/entry.js";
 import { processRuntime, type Runtime } from "../../src/runtime.js";
 import { setColour, setJsonErrors, type OutStream } from "../../src/adapters/output.js";
-import type { GuardResult, World } from "../e2e/world.js";
+import { envOf, type GuardResult, type World } from "../e2e/world.js";
 
 let running = false;
 
 /** An output stream that writes straight to a file descriptor, as a spawned guard's piped stdout would. */
 function fdStream(fd: number): OutStream {
+  // Strings reach write() as Buffers (decodeStrings, the default).
   const stream = new Writable({
-    write(chunk: Buffer | string, _enc, done) {
-      if (typeof chunk === "string") writeSync(fd, chunk);
-      else writeSync(fd, chunk);
+    write(chunk: Buffer, _enc, done) {
+      writeSync(fd, chunk);
       done();
     },
   }) as OutStream;
@@ -46,12 +46,7 @@ export async function guardIn(
 ): Promise<GuardResult> {
   if (running) throw new Error("guardIn: one in-process guard at a time (guard's output has one terminal per process); spawn the built CLI for two at once");
   running = true;
-  const env: Record<string, string> = { ...world.env };
-  if (opts.as) env.GUARD_KEY = world.people[opts.as]!.key;
-  for (const [k, v] of Object.entries(opts.env ?? {})) {
-    if (v === undefined) delete env[k];
-    else env[k] = v;
-  }
+  const env = envOf(world, opts);
   const dir = mkdtempSync(join(tmpdir(), "guard-inproc-out-"));
   const outFd = openSync(join(dir, "stdout"), "w+", 0o600);
   const errFd = openSync(join(dir, "stderr"), "w+", 0o600);
@@ -67,12 +62,11 @@ export async function guardIn(
       // os.homedir() reads this process's HOME; a spawned guard's would read its own.
       homedir: () => env.HOME ?? homedir(),
       stdinKind: async () => (piped ? "pipe" : "null"),
-      interactive: () => false,
+      // Never reached (no terminal, so not interactive); were it, a question must fail the test, not wait.
       ask: async (message) => {
         throw new Error(`an in-process guard without a terminal was asked: ${message}`);
       },
       childStdio: ["ignore", outFd, errFd],
-      exitCode: undefined,
     };
     // A new process starts with these unset; here they would carry over from the call before.
     setColour(null);
