@@ -32,24 +32,24 @@ beforeEach(() => {
   purge = [...PURGE, `--ticket=INC-${incident}`];
 });
 
-async function requested(args = purge, env: Record<string, string> = PROD, as = "alice"): Promise<string> {
-  const r = await guardIn(w, ["run", "--confirm", "production", "--reason", `INC-${incident} stale state`, "--", ...args], { env, as });
+/** How a step runs guard: in process unless a test says the built CLI (`guard`). */
+type Runner = typeof guardIn;
+
+async function requested(args = purge, env: Record<string, string> = PROD, as = "alice", via: Runner = guardIn): Promise<string> {
+  const r = await via(w, ["run", "--confirm", "production", "--reason", `INC-${incident} stale state`, "--", ...args], { env, as });
   expect(r.code, r.stderr).toBe(75);
   return requestIdIn(r.stderr);
 }
 
-async function approve(id: string, as = "bob"): Promise<void> {
-  const r = await guardIn(w, ["approve", id, "--yes"], { as });
+async function approve(id: string, as = "bob", via: Runner = guardIn): Promise<void> {
+  const r = await via(w, ["approve", id, "--yes"], { as });
   expect(r.code, r.stderr).toBe(0);
 }
 
 describe("the approval flow without a terminal", () => {
   it("request → second person approves → the same command runs once → a replay is refused", async () => {
-    const asked = await guard(w, ["run", "--confirm", "production", "--reason", `INC-${incident} stale state`, "--", ...purge], { env: PROD, as: "alice" });
-    expect(asked.code, asked.stderr).toBe(75);
-    const id = requestIdIn(asked.stderr);
-    const approved = await guard(w, ["approve", id, "--yes"], { as: "bob" });
-    expect(approved.code, approved.stderr).toBe(0);
+    const id = await requested(purge, PROD, "alice", guard);
+    await approve(id, "bob", guard);
     const run = await guard(w, ["run", "--confirm", "production", "--", ...purge], { env: PROD, as: "alice" });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toBe(`purged --region us-east-1 --ticket=INC-${incident}\n`);
