@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 /**
- * Tests that run in the test process only (tables over the core, the commands, the policy parser, SSHSIG, properties,
+ * Tests that run in the test process only (tables over the core, the policy parser, SSHSIG, properties,
  * rendering, the store contracts, notification payloads, the docs' own checks): no spawned guard and no
  * process-wide state (signals, process.env, fake timers, the working directory). They share worker
  * threads and their loaded modules (no per-file isolation), which saves about 0.25 s of CPU per file over
@@ -14,14 +14,10 @@ const inProcess = [
   "test/policy/**/*.test.ts",
   "test/sshsig/**/*.test.ts",
   "test/property/**/*.test.ts",
-  "test/store/{open,file.contract,memory.contract,postgres.contract,audit-parallel}.test.ts",
-  "test/adapters/run-as.test.ts",
+  "test/store/{open,file.contract,postgres.contract,audit-parallel}.test.ts",
   "test/notify/{deliver,payload,policy}.test.ts",
   "test/ci/format.test.ts",
   "test/docs/{import-cycles,may-vary,readme-reference}.test.ts",
-  // Commands in process as tables (test/helpers/runtime.ts): their output, exit code and clock are the
-  // runtime's, never the process's.
-  "test/commands/**/*.test.ts",
 ];
 
 /**
