@@ -15,6 +15,7 @@ import { auditFilterMatches, auditTypeFilter, type AuditFilter } from "../core/a
 import { localTime } from "../core/time.js";
 import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
 import { type AuditEvent, type Consumption, type SignedApproval, type SignedRequest } from "../core/types.js";
+import { validateConsumptionShape } from "../core/request.js";
 import type { DamagedRecord, Store } from "../adapters/store/types.js";
 import type { SignaturePool } from "../adapters/signature-parallel.js";
 import type { Archive, ArchivedRecord } from "../adapters/store/archive.js";
@@ -309,8 +310,18 @@ export async function verifyStore(store: Store, opts: VerifyStoreOptions = {}): 
     for (const a of rec.approvals) approvals.push({ requestId: rec.id, principal: a.principal, decision: a.decision, fingerprint: a.fingerprint });
   };
   for (const rec of checked.sort(byAge)) report1(rec);
+  // Consumptions are not signed; each must still be a record guard writes (validateConsumptionShape).
+  const consumptionShape = (c: Consumption, where: string): void => {
+    try {
+      validateConsumptionShape(c);
+    } catch (e) {
+      if (!(e instanceof GuardError)) throw e;
+      recordProblems.push(`consumption of request ${esc(c.requestId)}${where}: ${e.message} (no guard writes such a record: it was altered or planted)`);
+    }
+  };
   for (const c of await store.listConsumptions()) {
     if (leftoverIds.has(c.requestId) || (retiredBy.has(c.requestId) && !report.createdRequests.has(c.requestId) && !report.consumedRequests.has(c.requestId))) continue;
+    consumptionShape(c, "");
     consumptions.push(c);
   }
   const live = new Set(requests.map((q) => q.id));
@@ -320,7 +331,10 @@ export async function verifyStore(store: Store, opts: VerifyStoreOptions = {}): 
     const rec = newChecked(r.request, " (archived)", false, stored);
     applySignatures(checkSignatures({ requests: [r.request], approvals: stored }), { requests: [rec], approvals: rec.approvals });
     report1(rec);
-    if (r.consumption) consumptions.push(r.consumption);
+    if (r.consumption) {
+      consumptionShape(r.consumption, " (archived)");
+      consumptions.push(r.consumption);
+    }
   }
   const storeConsumed = new Set(consumptions.map((c) => c.requestId));
   recordProblems.push(...crossCheckRecords(report, { requests, approvals, consumptions }, esc));
@@ -339,6 +353,8 @@ interface CheckedRecord {
   /** Its digest, once its signature was checked. */
   digest: string;
   signatureOk: boolean;
+  /** Why it is not a record guard writes (checkSignatures' requestsMalformed), or null. */
+  malformed: string | null;
   breakGlassUnindexed: boolean;
   /** Why its approvals could not be read (65), or null. */
   approvalsDamaged: string | null;
@@ -350,6 +366,7 @@ interface CheckedApproval {
   decision: string;
   fingerprint: string;
   signatureOk: boolean;
+  malformed: string | null;
 }
 
 function newChecked(signed: SignedRequest, where: string, breakGlassUnindexed: boolean, stored: SignedApproval[] | { damaged: string }): CheckedRecord {
@@ -360,9 +377,10 @@ function newChecked(signed: SignedRequest, where: string, breakGlassUnindexed: b
     where,
     digest: "",
     signatureOk: false,
+    malformed: null,
     breakGlassUnindexed,
     approvalsDamaged: Array.isArray(stored) ? null : stored.damaged,
-    approvals: Array.isArray(stored) ? stored.map((a) => ({ principal: a.statement.principal, decision: a.statement.decision, fingerprint: a.statement.fingerprint, signatureOk: false })) : [],
+    approvals: Array.isArray(stored) ? stored.map((a) => ({ principal: a.statement.principal, decision: a.statement.decision, fingerprint: a.statement.fingerprint, signatureOk: false, malformed: null })) : [],
   };
 }
 
@@ -371,23 +389,30 @@ function applySignatures(answers: SignatureAnswers, of: { requests: CheckedRecor
   of.requests.forEach((rec, i) => {
     rec.digest = answers.digests[i]!;
     rec.signatureOk = answers.requestsOk[i] === 1;
+    rec.malformed = answers.requestsMalformed[i]!;
   });
   of.approvals.forEach((a, i) => {
     a.signatureOk = answers.approvalsOk[i] === 1;
+    a.malformed = answers.approvalsMalformed[i]!;
   });
 }
 
 /** The problems of one record, in the order verify has always given them. */
 function recordProblemsOf(rec: CheckedRecord): string[] {
   const out: string[] = [];
-  if (!rec.signatureOk) out.push(`request ${esc(rec.id)}${rec.where}: its signature does not verify (the record was altered)`);
+  // A malformed record's signature is not checked: signed or not, no guard wrote it.
+  if (rec.malformed !== null) out.push(`request ${esc(rec.id)}${rec.where}: ${rec.malformed} (no guard writes such a record: it was altered or planted)`);
+  else if (!rec.signatureOk) out.push(`request ${esc(rec.id)}${rec.where}: its signature does not verify (the record was altered)`);
   if (rec.breakGlassUnindexed) {
     out.push(
       `request ${esc(rec.id)} is a break-glass run missing from the store's break-glass index, so \`guard requests --review\` does not show it (an index entry removed, or stored by a guard older than the index)`,
     );
   }
   if (rec.approvalsDamaged !== null) out.push(`request ${esc(rec.id)}: damaged record: ${esc(rec.approvalsDamaged)}`);
-  for (const a of rec.approvals) if (!a.signatureOk) out.push(`request ${esc(rec.id)}${rec.where}: approval by ${esc(a.principal)} does not verify (the record was altered)`);
+  for (const a of rec.approvals) {
+    if (a.malformed !== null) out.push(`request ${esc(rec.id)}${rec.where}: ${a.malformed} (no guard writes such a record: it was altered or planted)`);
+    else if (!a.signatureOk) out.push(`request ${esc(rec.id)}${rec.where}: approval by ${esc(a.principal)} does not verify (the record was altered)`);
+  }
   return out;
 }
 

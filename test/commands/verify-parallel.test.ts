@@ -12,7 +12,7 @@ import { canonicalJson } from "../../src/core/canonical.js";
 import { SIG_NAMESPACE, type SignedApproval, type SignedRequest } from "../../src/core/types.js";
 import { makeIdentity, type Identity } from "../helpers/keys.js";
 import { bundleBesideWorker } from "../helpers/worker-bundle.js";
-import { makeApproval, makeRequest, newId } from "../store/fixtures.js";
+import { makeApproval, makeConsumption, makeRequest, newId } from "../store/fixtures.js";
 
 /**
  * `audit verify` checks the signatures of a large store's records in worker threads
@@ -70,7 +70,7 @@ function sshsig(id: Identity, key: KeyObject, namespace: string, message: string
 
 function signedRequest(i: number): SignedRequest {
   const r = makeRequest(newId(), new Date(Date.UTC(2026, 0, 1) + (i % 50) * 60_000)); // ties in createdAt on purpose
-  r.request.requester = { principal: "alice", fingerprint: alice.fingerprint, key: alice.publicLine };
+  r.request.requester = { principal: "alice", fingerprint: alice.fingerprint, key: `${alice.key.type} ${alice.key.blob}` }; // as guard writes it
   r.request.breakGlass = i % 40 === 3;
   r.signature = sshsig(alice, aliceKey, SIG_NAMESPACE.request, requestMessage(r.request));
   return r;
@@ -83,6 +83,17 @@ function signedApproval(requestId: string, i: number): SignedApproval {
   return a;
 }
 
+/**
+ * Records no guard writes, whatever their signatures: a request re-signed with a field guard never
+ * writes (whose name is hostile text), a request whose key is not text (no signature can be checked),
+ * an approval re-signed with a time that is not guard's, a consumption with such a time.
+ */
+const extraField = (i: number): boolean => i % 31 === 5;
+const keyNotText = (i: number): boolean => i % 37 === 6;
+const malformedRequest = (i: number): boolean => extraField(i) || keyNotText(i);
+const malformedApproval = (i: number): boolean => i % 26 === 4; // (even: it has an approval)
+const malformedConsumption = (i: number): boolean => i % 43 === 9;
+
 /** 260 requests (three batches of the memory store), half with an approval, and damage of every kind verify reports. */
 async function tamperedPlace(): Promise<Place> {
   const place = new mod.MemoryPlace();
@@ -91,11 +102,20 @@ async function tamperedPlace(): Promise<Place> {
     const r = signedRequest(i);
     if (i % 17 === 1) r.request.argv = [...r.request.argv, "--altered"]; // signature no longer verifies
     if (i % 29 === 2) r.request.requester.fingerprint = bob.fingerprint; // names another key's fingerprint
+    if (extraField(i)) {
+      (r.request as unknown as Record<string, unknown>)["\u001b[2Jsneaky"] = true;
+      r.signature = sshsig(alice, aliceKey, SIG_NAMESPACE.request, requestMessage(r.request)); // a valid signature
+    }
+    if (keyNotText(i)) (r.request.requester as unknown as Record<string, unknown>).key = 5;
     await store.putRequest(r);
     if (i % 40 === 3 && i % 80 === 3) place.breakGlass.delete(r.request.id); // hidden from --review (S19)
     if (i % 2 === 0) {
       const a = signedApproval(r.request.id, i);
       if (i % 22 === 0) a.statement.comment = "altered";
+      if (malformedApproval(i)) {
+        a.statement.createdAt = "yesterday";
+        a.signature = sshsig(bob, bobKey, SIG_NAMESPACE.approval, approvalMessage(a.statement));
+      }
       await store.putApproval(r.request.id, a);
     }
     if (i % 53 === 7) {
@@ -104,6 +124,7 @@ async function tamperedPlace(): Promise<Place> {
       if (!mine) place.approvals.set(r.request.id, (mine = new Map()));
       mine.set("ab".repeat(32), "not json");
     }
+    if (malformedConsumption(i)) place.consumptions.set(r.request.id, canonicalJson({ ...makeConsumption(r.request.id), consumedAt: "2026-01-01" }));
   }
   place.requests.set(newId(), "this is not JSON"); // a damaged request record (H4)
   place.requests.set(newId(), canonicalJson({ request: { v: 1 } }));
@@ -131,8 +152,15 @@ describe("audit verify: signatures checked in worker threads give the in-thread 
     const count = (re: RegExp): number => p.filter((x) => re.test(x)).length;
     // Each kind of damage is there, as many times as it was made.
     expect(count(/^damaged record /)).toBe(2);
-    expect(count(/its signature does not verify/)).toBe([...Array(260).keys()].filter((i) => i % 17 === 1 || i % 29 === 2).length);
-    expect(count(/approval by bob does not verify/)).toBe([...Array(260).keys()].filter((i) => i % 22 === 0 && i % 53 !== 7).length);
+    const all = [...Array(260).keys()];
+    // A malformed record is reported as such, not (also) as altered.
+    expect(count(/its signature does not verify/)).toBe(all.filter((i) => (i % 17 === 1 || i % 29 === 2) && !malformedRequest(i)).length);
+    expect(count(/approval by bob does not verify/)).toBe(all.filter((i) => i % 22 === 0 && i % 53 !== 7 && !malformedApproval(i)).length);
+    expect(count(/: request record is malformed: request\.\\x1b\[2Jsneaky \(no guard writes such a record/)).toBe(all.filter(extraField).length);
+    expect(count(/: request record is malformed: request\.requester\.key \(no guard writes/)).toBe(all.filter((i) => keyNotText(i) && !extraField(i)).length);
+    expect(count(/: approval record is malformed: statement\.createdAt \(no guard writes/)).toBe(all.filter((i) => malformedApproval(i) && i % 53 !== 7).length);
+    expect(count(/^consumption of request r-[a-z2-7]+: consumption record is malformed: consumedAt \(no guard writes/)).toBe(all.filter(malformedConsumption).length);
+    for (const x of p) expect(x).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f]/); // hostile text escaped
     expect(count(/: damaged record: /)).toBe([...Array(260).keys()].filter((i) => i % 53 === 7).length);
     expect(count(/missing from the store's break-glass index/)).toBe([...Array(260).keys()].filter((i) => i % 80 === 3).length);
   }, 60_000);

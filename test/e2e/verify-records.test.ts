@@ -94,6 +94,21 @@ function suite(name: string, setup: () => Promise<{ w: World; env: Record<string
       expect(v.problems.filter((p) => p.includes(request.id))).toHaveLength(1);
     });
 
+    it("a request record no guard writes, signed for real by the requester's own key (a field guard never writes; a key that is not text) → 65 naming the field, escaped", async () => {
+      const base = await plant.getRequest(genuine);
+      const extra = { ...base.request, id: newId(), nonce: newNonce(randomBytes(16)), "\u001b]8;;https://evil\u0007x": "planted" };
+      await plant.request({ request: extra, signature: await sign("alice", SIG_NAMESPACE.request, requestMessage(extra)) });
+      const keyless = { ...base.request, id: newId(), nonce: newNonce(randomBytes(16)), requester: { ...base.request.requester, key: 7 as unknown as string } };
+      await plant.request({ request: keyless, signature: base.signature });
+      const v = await verify();
+      expect(v.code).toBe(65);
+      const mine = (id: string): string[] => v.problems.filter((p) => p.startsWith(`request ${id}`));
+      // Its signature is genuine: the shape gives it away (and the missing event).
+      expect(mine(extra.id)).toContainEqual(`request ${extra.id}: request record is malformed: request.\\x1b]8;;https://evil\\x07x (no guard writes such a record: it was altered or planted)`);
+      expect(mine(keyless.id)).toContainEqual(`request ${keyless.id}: request record is malformed: request.requester.key (no guard writes such a record: it was altered or planted)`);
+      for (const p of v.problems) expect(p).not.toMatch(/[\u0000-\u001f\u007f]/);
+    });
+
     it("an approval record with no approval.recorded event (signed by a real approver's key) → 65 naming it", async () => {
       const target = await plant.getRequest(genuine);
       const statement: ApprovalStatement = {
