@@ -539,7 +539,7 @@ export function crossCheckConsumptions(auditConsumed: Set<string>, storeConsumed
     // A run.intent (written before consuming) explains the gap: guard stopped between consuming and
     // auditing (X2). That is reported by consumedNeverStarted(), not as tampering.
     if (auditConsumed.has(id) || auditIntended?.has(id)) continue;
-    problems.push(`request ${id} is consumed in the store but the audit log has no request.consumed event for it (the log lost events or the record was planted)`);
+    problems.push(`request ${escapeForTerminal(id)} is consumed in the store but the audit log has no request.consumed event for it (the log lost events or the record was planted)`);
   }
   for (const id of [...auditConsumed].sort()) {
     if (!storeConsumed.has(id)) {
@@ -623,7 +623,7 @@ export function consumedNeverStarted(storeConsumed: Set<string>, report: Pick<Au
   for (const id of [...storeConsumed].sort()) {
     if (report.startedRequests.has(id)) continue;
     if (report.consumedRequests.has(id) || report.intendedRequests.has(id)) {
-      notes.push(`request ${id}: its approval was consumed but the run never started (guard stopped between consuming and starting the command); ask for a new approval`);
+      notes.push(`request ${escapeForTerminal(id)}: its approval was consumed but the run never started (guard stopped between consuming and starting the command); ask for a new approval`);
     }
   }
   return notes;

@@ -17,7 +17,8 @@
  * cross-check on their own, and an archive with the events it holds.
  */
 import { canonicalJson, sha256Hex } from "./canonical.js";
-import { MAX_TTL_SECONDS } from "./request.js";
+import { GuardError } from "./errors.js";
+import { MAX_TTL_SECONDS, validateApprovalShape, validateConsumptionShape, validateSignedRequestShape } from "./request.js";
 
 /** The least age of a cutoff: the longest a request can live, so a prune never races a live request. */
 export const PRUNE_FLOOR_SECONDS = MAX_TTL_SECONDS;
@@ -138,6 +139,29 @@ export const ARCHIVE_FORMAT = "access-guard-archive/1";
 /** SHA-256 of lines as an archive part holds them: each followed by a newline. */
 export function partDigest(lines: readonly string[]): string {
   return sha256Hex(lines.length === 0 ? "" : `${lines.join("\n")}\n`);
+}
+
+/**
+ * Why an archive's record line (parsed) is not one `guard store prune` writes, or null: a request with
+ * its approvals and consumption, each of the strict shape the commands hold records to and all of that
+ * request. (A prune archives only records of a store that verified, so anything else was planted with a
+ * forged checkpoint.) The reason names the field, escaped for the terminal.
+ */
+export function archivedRecordProblem(x: unknown): string | null {
+  if (typeof x !== "object" || x === null || Array.isArray(x)) return "not an object";
+  const keys = Object.keys(x).sort().join(",");
+  if (keys !== "approvals,consumption,request") return "not {request, approvals, consumption}";
+  const r = x as { request: unknown; approvals: unknown; consumption: unknown };
+  try {
+    const id = validateSignedRequestShape(r.request).request.id;
+    if (!Array.isArray(r.approvals)) return "approvals is not a list";
+    for (const a of r.approvals) if (validateApprovalShape(a).statement.requestId !== id) return "an approval of another request";
+    if (r.consumption !== null && validateConsumptionShape(r.consumption).requestId !== id) return "the consumption of another request";
+  } catch (e) {
+    if (e instanceof GuardError) return e.message;
+    throw e;
+  }
+  return null;
 }
 
 /** One archived request with its approvals and consumption, as a line of the archive. */

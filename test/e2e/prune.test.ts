@@ -205,6 +205,35 @@ describe("issue 18: guard store prune (file store)", () => {
     expect(b.v.problems.join("\n")).toContain("not the one the store.pruned checkpoint");
   });
 
+  it("an archive consistent with its own manifest whose records guard never archives (hostile text, a null approval, another request's consumption) fails (65), named and escaped, never a crash", async () => {
+    const { partDigest } = await import("../../src/core/prune.js");
+    const lines = gunzipSync(await readFile(archive)).toString("utf8").trimEnd().split("\n");
+    const manifest = JSON.parse(lines[0]!) as { events: { count: number }; records: { sha256: string } };
+    const events = lines.slice(1, 1 + manifest.events.count);
+    const records = lines.slice(1 + manifest.events.count).map((l) => JSON.parse(l) as { request: { request: Record<string, unknown> }; approvals: unknown[]; consumption: Record<string, unknown> | null });
+    type Rec = (typeof records)[number];
+    const consumed = records.findIndex((r) => r.consumption !== null);
+    expect(consumed).toBeGreaterThanOrEqual(0);
+    const damages: Array<[string, number, (r: Rec) => void, RegExp]> = [
+      ["a field guard never writes", records.length - 1, (r) => void (r.request.request["\u001b]8;;https://evil\u0007x"] = 1), /request record is malformed: request\.\\\\x1b\]8;;https:\/\/evil\\\\x07x/],
+      ["a null approval", records.length - 1, (r) => void r.approvals.push(null), /approval record is malformed: \(root\)/],
+      ["another request's consumption", consumed, (r) => void (r.consumption = { ...r.consumption, requestId: "r-aaaaaaaaaaaaaaaaaaaa" }), /the consumption of another request/],
+      ["a consumption with hostile text", consumed, (r) => void (r.consumption = { ...r.consumption, host: 7, "\u001b[2J": 1 }), /consumption record is malformed: \\\\x1b\[2J/],
+    ];
+    for (const [name, at, damage, reason] of damages) {
+      const mine = records.map((r) => structuredClone(r));
+      damage(mine[at]!);
+      const recordLines = mine.map((r) => JSON.stringify(r));
+      const forged = join(w.dir, "forged.jsonl.gz");
+      await writeFile(forged, gzipSync(Buffer.from([JSON.stringify({ ...manifest, records: { ...manifest.records, sha256: partDigest(recordLines) } }), ...events, ...recordLines].join("\n") + "\n")));
+      const r = await guardIn(w, ["audit", "verify", "--archive", forged]);
+      expect(r.code, name).toBe(65);
+      // (the field's escape, escaped again with the rest of the message: backslashes doubled, nothing raw)
+      expect(r.stdout, name).toMatch(new RegExp(`holds a record guard never archives \\(record ${at + 1}: ${reason.source}`));
+      for (const text of [r.stdout, r.stderr]) expect(text, name).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f]/);
+    }
+  });
+
   it("a retired request put back (with its approval) is refused as expired, and verify reports it as left over", async () => {
     const text = gunzipSync(await readFile(archive)).toString("utf8").trimEnd().split("\n");
     const records = text.slice(1 + (JSON.parse(text[0]!) as { events: { count: number } }).events.count).map((l) => JSON.parse(l) as { request: { request: { id: string } }; approvals: unknown[] });

@@ -14,7 +14,7 @@
 import { constants, promises as fsp } from "node:fs";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { basename, join } from "node:path";
-import { ARCHIVE_FORMAT, partDigest, planPrune, recordLine, type ArchiveManifest, type PruneEvent } from "../../core/prune.js";
+import { ARCHIVE_FORMAT, archivedRecordProblem, partDigest, planPrune, recordLine, type ArchiveManifest, type PruneEvent } from "../../core/prune.js";
 import { sha256Hex } from "../../core/canonical.js";
 import { ExitCode, GuardError, integrityError } from "../../core/errors.js";
 import type { AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
@@ -110,12 +110,16 @@ export async function readArchive(path: string): Promise<Archive> {
   if (partDigest(recordLines) !== manifest.records.sha256) throw bad("holds other records than its manifest says (altered)");
   if (recordLines.length !== manifest.records.requests) throw bad("holds another number of requests than its manifest says");
   const records: ArchivedRecord[] = [];
-  for (const l of recordLines) {
+  for (const [i, l] of recordLines.entries()) {
+    let value: unknown;
     try {
-      records.push(JSON.parse(l) as ArchivedRecord);
+      value = JSON.parse(l);
     } catch {
       throw bad("holds a record that is not JSON");
     }
+    const problem = archivedRecordProblem(value);
+    if (problem !== null) throw bad(`holds a record guard never archives (record ${i + 1}: ${problem}): guard store prune did not write this archive`);
+    records.push(value as ArchivedRecord);
   }
   return { path, name: basename(path), sha256: sha256Hex(bytes), bytes: bytes.length, manifest, eventLines, records };
 }
