@@ -300,6 +300,11 @@ export async function verifyStore(store: Store, opts: VerifyStoreOptions = {}): 
   } finally {
     await (pool as SignaturePool | null)?.close(); // (set in flush)
   }
+  // A consumption record that cannot be read is reported with the other damaged records; its request
+  // still counts as consumed in the store (the record is there), so the log's consumption of it is not
+  // also reported as missing.
+  const listed = await store.listConsumptions();
+  damagedRecords.push(...listed.damaged);
   for (const d of damagedRecords.sort((a, b) => cmp(a.where, b.where))) recordProblems.push(`damaged record ${esc(d.where)}: ${esc(d.problem)}`);
   for (const n of leftoverNotes.sort(byAge)) leftovers.push(n.note);
   const requests: StoreRecords["requests"][number][] = [];
@@ -319,7 +324,7 @@ export async function verifyStore(store: Store, opts: VerifyStoreOptions = {}): 
       recordProblems.push(`consumption of request ${esc(c.requestId)}${where}: ${e.message} (no guard writes such a record: it was altered or planted)`);
     }
   };
-  for (const c of await store.listConsumptions()) {
+  for (const c of listed.consumptions) {
     if (leftoverIds.has(c.requestId) || (retiredBy.has(c.requestId) && !report.createdRequests.has(c.requestId) && !report.consumedRequests.has(c.requestId))) continue;
     consumptionShape(c, "");
     consumptions.push(c);
@@ -337,6 +342,7 @@ export async function verifyStore(store: Store, opts: VerifyStoreOptions = {}): 
     }
   }
   const storeConsumed = new Set(consumptions.map((c) => c.requestId));
+  for (const d of listed.damaged) if (d.id !== null) storeConsumed.add(d.id);
   recordProblems.push(...crossCheckRecords(report, { requests, approvals, consumptions }, esc));
   const consumption = crossCheckConsumptions(report.consumedRequests, storeConsumed, report.intendedRequests);
   const neverStarted = consumedNeverStarted(storeConsumed, report);

@@ -146,8 +146,13 @@ export function auditShapeProblem(e: unknown): string | null {
   // the chain checks report it anyway (and a regex here costs a tenth of verification time).
   if (typeof o.prev !== "string" || o.prev.length !== 64) return "prev is not a SHA-256 hex digest";
   if (typeof o.hash !== "string" || o.hash.length !== 64) return "hash is not a SHA-256 hex digest";
+  // The hash covers the six other members only: anything beside them would ride along unverified
+  // (`guard audit log --json` prints the whole event).
+  for (const k in o) if (!EVENT_MEMBERS.has(k)) return "it has a member other than seq, time, type, actor, data, prev and hash";
   return null;
 }
+
+const EVENT_MEMBERS = new Set(["seq", "time", "type", "actor", "data", "prev", "hash"]);
 
 export interface AuditReport {
   /** True when the chain is intact and, with an anchor, reaches it. Interrupted runs do not make it false. */

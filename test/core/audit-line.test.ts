@@ -369,3 +369,17 @@ describe("pushLine", () => {
     expect(got).toEqual(slow(lines, { seq: 3, hash: "a".repeat(64) }));
   });
 });
+
+describe("an event's members", () => {
+  it("a member beside the seven (which the hash does not cover) makes a line no event, on both paths", () => {
+    const events = chainOf([0, 1, 2].map((i) => ({ type: "run.started", actor, data: { runId: `run-${i}`, argv: ["x"] } })));
+    // Its hash still matches: the hash covers seq, time, type, actor, data and prev only.
+    const planted = { ...events[1]!, note: "approved by carol" };
+    for (const line of [canonicalJson(planted), JSON.stringify(planted)]) {
+      const lines = [linesOf(events)[0]!, Buffer.from(line), linesOf(events)[2]!];
+      expect(slow(lines)).toEqual({ error: "line 2: it has a member other than seq, time, type, actor, data, prev and hash" });
+      expect(fast(lines)).toEqual({ error: "line 2: it has a member other than seq, time, type, actor, data, prev and hash", taken: 1 });
+    }
+    expect(auditShapeProblem(events[1])).toBeNull();
+  });
+});

@@ -26,6 +26,8 @@ export interface StoreFixture {
   plantRequest: (id: string, body: string) => Promise<void>;
   /** Plant, the way a store writer would, an approval record of request `requestId` whose body is `body`. */
   plantApproval: (requestId: string, body: string) => Promise<void>;
+  /** Plant, the way a store writer would, the consumption record of request `requestId` whose body is `body`. */
+  plantConsumption: (requestId: string, body: string) => Promise<void>;
   /**
    * Plant an entry named `name` in the store's break-glass index, the way a store writer would; only
    * where the index has entries to plant (`features.breakGlassEntries`: not PostgreSQL, whose index the
@@ -289,10 +291,30 @@ export function describeStoreContract(name: string, make: () => Promise<StoreFix
         await store.putRequest(makeRequest(held));
         expect(await store.consume(makeConsumption(held))).toBe(true);
         expect(await store.consume(makeConsumption(orphan))).toBe(true);
-        const listed = (await (await another()).listConsumptions()).map((c) => c.requestId);
+        const { consumptions, damaged } = await (await another()).listConsumptions();
+        expect(damaged).toEqual([]);
+        const listed = consumptions.map((c) => c.requestId);
         expect(listed).toEqual(expect.arrayContaining([held, orphan]));
         expect(new Set(listed).size).toBe(listed.length);
-        for (const c of await store.listConsumptions()) expect(await store.getConsumption(c.requestId)).toEqual(c);
+        for (const c of (await store.listConsumptions()).consumptions) expect(await store.getConsumption(c.requestId)).toEqual(c);
+      });
+
+      it.each([
+        ["junk", "this is not JSON"],
+        ["JSON nested 200,000 deep", `{"requestId":${"[".repeat(200_000)}${"]".repeat(200_000)}}`],
+        ["a JSON object that is not a consumption", '{"requestId":"x"}'],
+      ])("H4: a consumption record that is %s is listed as damaged (with its id and where); the others are still listed", async (_name, body) => {
+        const good = newId();
+        expect(await store.consume(makeConsumption(good))).toBe(true);
+        const bad = newId();
+        await fx.plantConsumption(bad, body);
+        const { consumptions, damaged } = await store.listConsumptions();
+        expect(consumptions.map((c) => c.requestId)).toEqual([good]);
+        expect(damaged).toHaveLength(1);
+        expect(damaged[0]!.id).toBe(bad);
+        expect(damaged[0]!.where).toContain(bad);
+        expect(damaged[0]!.problem.length).toBeGreaterThan(0);
+        await expectGuardError(store.getConsumption(bad), 65);
       });
     });
 

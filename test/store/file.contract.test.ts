@@ -15,6 +15,10 @@ describeStoreContract("file", async () => {
       await mkdir(join(dir, "requests"), { recursive: true, mode: 0o700 });
       await writeFile(join(dir, "requests", `${id}.json`), body, { mode: 0o600 });
     },
+    plantConsumption: async (requestId, body) => {
+      await mkdir(join(dir, "consumed"), { recursive: true, mode: 0o700 });
+      await writeFile(join(dir, "consumed", `${requestId}.json`), body, { mode: 0o600 });
+    },
     plantApproval: async (requestId, body) => {
       await mkdir(join(dir, "approvals", requestId), { recursive: true, mode: 0o700 });
       await writeFile(join(dir, "approvals", requestId, `${"ab".repeat(32)}.json`), body, { mode: 0o600 });

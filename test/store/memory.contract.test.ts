@@ -20,6 +20,9 @@ describeStoreContract("memory", async () => {
     plantRequest: async (id, body) => {
       place.requests.set(id, body);
     },
+    plantConsumption: async (requestId, body) => {
+      place.consumptions.set(requestId, body);
+    },
     plantApproval: async (requestId, body) => {
       let mine = place.approvals.get(requestId);
       if (!mine) place.approvals.set(requestId, (mine = new Map()));

@@ -26,6 +26,9 @@ describeStoreContract("postgres", async () => {
     plantRequest: async (id, body) => {
       await sql(db.url, `INSERT INTO ${schema}.guard_requests (id, body, created_at, expires_at) VALUES ($1, $2, now(), now() + interval '1 hour')`, [id, body]);
     },
+    plantConsumption: async (requestId, body) => {
+      await sql(db.url, `INSERT INTO ${schema}.guard_consumptions (request_id, body) VALUES ($1, $2)`, [requestId, body]);
+    },
     plantApproval: async (requestId, body) => {
       await sql(db.url, `INSERT INTO ${schema}.guard_approvals (request_id, digest, body) VALUES ($1, $2, $3)`, [requestId, "ab".repeat(32), body]);
     },

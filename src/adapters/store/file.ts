@@ -35,7 +35,7 @@ import type { ParallelSink } from "./audit-parallel.js";
 import { withFileLock } from "./lock.js";
 import { CREATE_FLAGS, linkNewFile } from "./new-file.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
-import { approvalsOrDamaged, REQUEST_ID_PREFIX_RE, REQUEST_ID_RE, type AuditFilter, type AuditLineSink, type DamagedRecord, type PruneOptions, type PruneOutcome, type RecordBatch, type RequestList, type RequestWatch, type Store, waitThroughWatch } from "./types.js";
+import { approvalsOrDamaged, REQUEST_ID_PREFIX_RE, REQUEST_ID_RE, type AuditFilter, type AuditLineSink, type ConsumptionList, type DamagedRecord, type PruneOptions, type PruneOutcome, type RecordBatch, type RequestList, type RequestWatch, type Store, waitThroughWatch } from "./types.js";
 import { readCheckpoint, type PruneEvent } from "../../core/prune.js";
 
 /**
@@ -593,19 +593,28 @@ class FileStore implements Store {
     return rec.value as Consumption;
   }
 
-  async listConsumptions(): Promise<Consumption[]> {
+  async listConsumptions(): Promise<ConsumptionList> {
+    const out: ConsumptionList = { consumptions: [], damaged: [] };
     const dir = await this.dir("consumed", false);
-    if (dir === null) return [];
-    const out: Consumption[] = [];
-    for (const name of this.entriesSync(dir).sort()) {
-      if (!REQUEST_FILE_RE.test(name)) throw integrityError(`unexpected file ${join(dir, name)} in the store`, "Only guard writes here: inspect it and remove it.");
-      // Synchronous reads, as for approvals: one small file each.
+    if (dir === null) return out;
+    for (const name of this.entriesSync(dir, out.damaged).sort()) {
       const path = join(dir, name);
-      const rec = readRecordSync(path);
-      if (rec === null) continue;
-      assertRecord(consumptionProblem(rec.value, name.slice(0, -".json".length)), path);
-      out.push(rec.value as Consumption);
+      if (!REQUEST_FILE_RE.test(name)) {
+        out.damaged.push({ id: null, where: path, problem: `unexpected file ${path} in the store (only guard writes here: inspect it and remove it)` });
+        continue;
+      }
+      // Synchronous reads, as for approvals: one small file each.
+      try {
+        const rec = readRecordSync(path);
+        if (rec === null) continue;
+        assertRecord(consumptionProblem(rec.value, name.slice(0, -".json".length)), path);
+        out.consumptions.push(rec.value as Consumption);
+      } catch (e) {
+        if (!(e instanceof GuardError)) throw e;
+        out.damaged.push({ id: name.slice(0, -".json".length), where: path, problem: e.message });
+      }
     }
+    out.damaged.sort((a, b) => cmp(a.where, b.where));
     return out;
   }
 

@@ -19,7 +19,7 @@ import { BINDING_KEY_RE, requestBindingKey } from "../../core/request.js";
 import { ExitCode, GuardError, integrityError, usageError } from "../../core/errors.js";
 import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
-import { approvalsOrDamaged, REQUEST_ID_PREFIX_RE, REQUEST_ID_RE, type AuditLineSink, type DamagedRecord, type RecordBatch, type RequestList, type RequestWatch, type Store, waitThroughWatch } from "./types.js";
+import { approvalsOrDamaged, REQUEST_ID_PREFIX_RE, REQUEST_ID_RE, type AuditLineSink, type ConsumptionList, type DamagedRecord, type RecordBatch, type RequestList, type RequestWatch, type Store, waitThroughWatch } from "./types.js";
 
 /** Where a memory store keeps its records: share one between instances to have them see each other. */
 export class MemoryPlace {
@@ -222,11 +222,16 @@ class MemoryStore implements Store {
     return v as Consumption;
   }
 
-  async listConsumptions(): Promise<Consumption[]> {
-    const out: Consumption[] = [];
+  async listConsumptions(): Promise<ConsumptionList> {
+    const out: ConsumptionList = { consumptions: [], damaged: [] };
     for (const id of [...this.place.consumptions.keys()].sort()) {
-      const c = await this.getConsumption(id);
-      if (c !== null) out.push(c);
+      try {
+        const c = await this.getConsumption(id);
+        if (c !== null) out.consumptions.push(c);
+      } catch (e) {
+        if (!(e instanceof GuardError)) throw e;
+        out.damaged.push({ id, where: `memory:consumed/${id}`, problem: e.message });
+      }
     }
     return out;
   }

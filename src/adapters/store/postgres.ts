@@ -19,7 +19,7 @@ import { PRUNE_FUNCTION,
 import { jsonTooDeep, TOO_DEEP } from "../../core/json-depth.js";
 import { BINDING_KEY_RE, requestBindingKey } from "../../core/request.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
-import { approvalsOrDamaged, REQUEST_ID_PREFIX_RE, REQUEST_ID_RE, type AuditFilter, type AuditLineSink, type PruneOptions, type PruneOutcome, type RecordBatch, type RequestList, type RequestWatch, type Store } from "./types.js";
+import { approvalsOrDamaged, REQUEST_ID_PREFIX_RE, REQUEST_ID_RE, type AuditFilter, type AuditLineSink, type ConsumptionList, type PruneOptions, type PruneOutcome, type RecordBatch, type RequestList, type RequestWatch, type Store } from "./types.js";
 
 /**
  * The PostgreSQL store: one approval system for a team on many machines. Same contract as the file
@@ -723,15 +723,22 @@ class PostgresStore implements Store {
     return v as unknown as Consumption;
   }
 
-  async listConsumptions(): Promise<Consumption[]> {
+  async listConsumptions(): Promise<ConsumptionList> {
     const r = await this.query<BodyRow & { request_id: string }>("listing consumptions", "SELECT request_id, body FROM guard_consumptions ORDER BY request_id");
-    return r.rows.map((row) => {
+    const out: ConsumptionList = { consumptions: [], damaged: [] };
+    for (const row of r.rows) {
       const what = `consumption of ${row.request_id}`;
-      const v = parseRow(this.conn.target, what, row.body);
-      const problem = consumptionProblem(v, row.request_id);
-      if (problem) throw corrupt(this.conn.target, what, problem);
-      return v as unknown as Consumption;
-    });
+      try {
+        const v = parseRow(this.conn.target, what, row.body);
+        const problem = consumptionProblem(v, row.request_id);
+        if (problem) throw corrupt(this.conn.target, what, problem);
+        out.consumptions.push(v as unknown as Consumption);
+      } catch (e) {
+        if (!(e instanceof GuardError)) throw e;
+        out.damaged.push({ id: row.request_id, where: `${what} in the PostgreSQL store at ${this.conn.target.where}`, problem: e.message });
+      }
+    }
+    return out;
   }
 
   async waitForChange(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {

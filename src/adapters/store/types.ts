@@ -76,8 +76,11 @@ export interface Store {
    */
   consume(record: Consumption): Promise<boolean>;
   getConsumption(requestId: string): Promise<Consumption | null>;
-  /** Every consumption record, including any whose request the store no longer holds (for `audit verify`). */
-  listConsumptions(): Promise<Consumption[]>;
+  /**
+   * Every consumption record, including any whose request the store no longer holds (for `audit verify`),
+   * and those that cannot be read (damaged: reported with the others, they do not stop the listing).
+   */
+  listConsumptions(): Promise<ConsumptionList>;
 
   /**
    * Resolve when something about the request may have changed (an approval stored), or after
@@ -191,6 +194,11 @@ export interface DamagedRecord {
 
 export interface RequestList {
   requests: SignedRequest[];
+  damaged: DamagedRecord[];
+}
+
+export interface ConsumptionList {
+  consumptions: Consumption[];
   damaged: DamagedRecord[];
 }
 
