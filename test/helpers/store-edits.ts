@@ -89,25 +89,35 @@ export function editSlot(place: MemoryPlace, slot: Slot, e: Edit): { before: str
     slot.remove(place);
     return { before, after: null, changed: true };
   }
-  const after = applyEdit(before, e);
+  const after = editText(before, e);
   if (sameJson(before, after)) return { before, after, changed: false };
   slot.set(place, after);
   return { before, after, changed: true };
 }
 
-/** `text` (a stored record or line) after the edit. */
-function applyEdit(text: string, e: Exclude<Edit, { op: "delete" }>): string {
-  if (e.op === "cut") return text.slice(0, e.at % text.length);
+/**
+ * `text` (a stored record, line or index entry) after the edit. An edit of JSON made to text that is
+ * not JSON (an index entry) puts the value's JSON text in at that place instead.
+ */
+export function editText(text: string, e: Exclude<Edit, { op: "delete" }>): string {
+  if (e.op === "cut") return text.slice(0, e.at % Math.max(1, text.length));
   if (e.op === "garble") {
-    const at = e.at % text.length;
+    const at = e.at % Math.max(1, text.length);
     return text.slice(0, at) + e.text + text.slice(at + 1);
   }
-  const root = JSON.parse(text) as unknown;
+  let root: unknown;
+  try {
+    root = JSON.parse(text);
+  } catch {
+    const value = e.op === "remove" ? "" : (JSON.stringify(e.value) ?? "");
+    return editText(text, { op: "garble", at: e.pick, text: value });
+  }
   const all = paths(root);
   const path = all[e.pick % all.length]!;
   if (path.length === 0) {
     if (e.op === "replace") return JSON.stringify(e.value);
     if (e.op === "remove") return "";
+    if (typeof root !== "object" || root === null) return JSON.stringify({ [e.key]: e.value });
   }
   const parent = path.slice(0, -1).reduce<unknown>((o, k) => (o as Record<string | number, unknown>)[k], root) as Record<string | number, unknown>;
   const last = path.at(-1)!;
