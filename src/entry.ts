@@ -4,9 +4,10 @@
  * own (test/helpers/in-process.ts). Commands print what they found and throw a GuardError; nothing here or
  * below calls process.exit.
  *
- * `guard run [options] -- CMD…` and `guard check [options] -- CMD…` in their plain shape go straight to
- * their command (run-args.ts, held to commander's own reading by test/cli-run-args.test.ts); everything
- * else, and every error, goes through commander, which is then loaded (cli.ts).
+ * `guard run [options] -- CMD…`, `guard run --request ID [options]` and `guard check [options] -- CMD…` in
+ * their plain shape go straight to their command (run-args.ts, held to commander's own reading by
+ * test/cli-run-args.test.ts); everything else, and every error, goes through commander, which is then
+ * loaded (cli.ts).
  */
 import { ExitCode, GuardError } from "./core/errors.js";
 import { reportError, setColour, stderrStream, useTerminal } from "./adapters/output.js";

@@ -1,11 +1,12 @@
 /**
- * `guard run [options] -- CMD [ARGS…]` and `guard check [options] -- CMD [ARGS…]` read without commander,
- * for entry.ts: loading commander and building its command table costs more than anything else guard adds
+ * `guard run [options] -- CMD [ARGS…]`, `guard run --request ID [options]` and `guard check [options] --
+ * CMD [ARGS…]` read without commander, for entry.ts: loading commander and building its command table costs more than anything else guard adds
  * in front of a command (docs/benchmarks.md).
  *
  * Commander (cli.ts) stays the definition of the command line. This reads only the plain shape — known
- * options, each at most once, with a value that does not start with `-`, then `--` and the command — and
- * answers null for anything else (help, a typo, a repeated option, no `--`, `check` with no command…),
+ * options, each at most once, with a value that does not start with `-`, then `--` and the command (or,
+ * with --request, options alone) — and answers null for anything else (help, a typo, a repeated option,
+ * no `--` without --request, `check` with no command…),
  * which entry.ts then hands to commander, errors and all. test/cli-run-args.test.ts holds it to
  * commander's own result on every input it accepts, over tables and generated command lines.
  */
@@ -21,6 +22,8 @@ interface Shape {
   flags: ReadonlyMap<string, Key>;
   /** commander's `<command...>`: at least one word after `--`. */
   needsCommand: boolean;
+  /** An option whose presence makes a command line of options alone (no `--`, no command) plain too. */
+  acceptsWithoutSeparator?: Key;
 }
 
 /** common() in cli.ts: every command's --policy, --store, --key (and --json, a flag). */
@@ -34,6 +37,7 @@ const RUN: Shape = {
   values: new Map<string, Key>([["--env", "env"], ["--reason", "reason"], ["--confirm", "confirm"], ["--wait", "wait"], ["--request", "request"], ...COMMON_VALUES]),
   flags: new Map<string, Key>([["--break-glass", "breakGlass"], ["--json", "json"]]),
   needsCommand: false,
+  acceptsWithoutSeparator: "request",
 };
 
 const CHECK: Shape = {
@@ -88,7 +92,10 @@ function parsePlain(shape: Shape, args: readonly string[]): { command: string[];
       return null;
     }
   }
-  if (i >= args.length) return null;
+  // No `--`: only `guard run --request ID [options]`, which names no command (the request holds it) —
+  // the documented form, and what every racer for one approval runs. Anything else without `--` keeps
+  // commander's pass-through rules.
+  if (i >= args.length) return shape.acceptsWithoutSeparator !== undefined && opts[shape.acceptsWithoutSeparator] !== undefined ? { command: [], opts } : null;
   const command = args.slice(i + 1);
   if (shape.needsCommand && command.length === 0) return null;
   return { command, opts };

@@ -56,6 +56,10 @@ describe("parseRunArgs, the fast path of `guard run`", () => {
     [["--env=production", "--reason=a=b", "--json", "--", "./purge.sh"]],
     [["--wait", "15m", "--confirm", "production", "--", "./purge.sh"]],
     [["--request", "r-abcdefghijklmnopqrst", "--"]],
+    // `guard run --request ID`: options alone, no `--` (the request holds the command).
+    [["--request", "r-abcdefghijklmnopqrst"]],
+    [["--request", "r-abcdefghijklmnopqrst", "--confirm", "production", "--json"]],
+    [["--confirm=production", "--request=r-abcdefghijklmnopqrst"]],
     [["--break-glass", "--reason", "db on fire", "--policy", "./policies", "--store", "file:/srv/s", "--key", "~/.ssh/k", "--", "x"]],
     [["--reason", "", "--", "x"]],
     [["--env=", "--", "x"]],
@@ -67,7 +71,10 @@ describe("parseRunArgs, the fast path of `guard run`", () => {
 
   it.each([
     [["./purge.sh"]], // no `--`: commander's pass-through rules apply
-    [["--request", "r-abcdefghijklmnopqrst"]],
+    [["--confirm", "production"]], // options alone without --request
+    [[]],
+    [["--request", "r-abcdefghijklmnopqrst", "./purge.sh"]], // a command without `--`
+    [["--request", "r-abcdefghijklmnopqrst", "--request", "r-abcdefghijklmnopqrsu"]],
     [["--help", "--", "x"]],
     [["-h"]],
     [["--env", "--", "x"]], // a value that looks like an option

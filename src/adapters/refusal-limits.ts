@@ -6,7 +6,7 @@
  * edits or removes it only loses their own limiting, and can write to the store directly anyway — the
  * bound is against floods through guard, not a defence against a store writer.
  */
-import { promises as fsp } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { admitRefusal, pruneLimits, type Admission, type LimitEntry } from "../core/refusal.js";
 import { withFileLock } from "./store/lock.js";
@@ -18,18 +18,23 @@ export function limitsDir(env: NodeJS.ProcessEnv, home: string): string {
 
 export const LIMITS_FILE = "refusals.json";
 
+/**
+ * Under the lock in synchronous system calls, as the audit append (store/file.ts): a holder that waited
+ * for the thread pool between its read, write and rename would give up the CPU while holding the lock,
+ * and when many guards refuse at once (the racers that lose one approval) they queue behind it.
+ */
 export async function admitLimited(dir: string, key: string, now: number): Promise<Admission> {
-  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, LIMITS_FILE);
   return withFileLock(
     join(dir, "refusals.lock"),
     async () => {
-      const state = pruneLimits(await readState(file), now);
+      const state = pruneLimits(readState(file), now);
       const admission = admitRefusal(state[key], now);
       state[key] = admission.entry;
       const tmp = `${file}.${process.pid}.tmp`;
-      await fsp.writeFile(tmp, `${JSON.stringify({ v: 1, entries: state })}\n`, { mode: 0o600 });
-      await fsp.rename(tmp, file);
+      writeFileSync(tmp, `${JSON.stringify({ v: 1, entries: state })}\n`, { mode: 0o600 });
+      renameSync(tmp, file);
       return admission;
     },
     { timeoutMs: 2000, what: "the refusal rate limit" },
@@ -37,10 +42,10 @@ export async function admitLimited(dir: string, key: string, now: number): Promi
 }
 
 /** The entries of a readable state file; anything else (missing, damaged) starts afresh. */
-async function readState(file: string): Promise<Record<string, LimitEntry>> {
+function readState(file: string): Record<string, LimitEntry> {
   let v: unknown;
   try {
-    v = JSON.parse(await fsp.readFile(file, "utf8"));
+    v = JSON.parse(readFileSync(file, "utf8"));
   } catch {
     return {};
   }

@@ -18,7 +18,7 @@ import { colours, say, stderrStream, writeStderr } from "../adapters/output.js";
 import type { Context } from "./context.js";
 import { planRun, refusalData, type Plan } from "./plan.js";
 import { identify, type Identity } from "./identity.js";
-import { assess, createSignedRequest, currentBinding, findUsableRequest, loadRequest, runPreviews, stdinBinding, type LoadedRequest } from "./request-lib.js";
+import { assess, createSignedRequest, currentBinding, findUsableRequest, readRequest, runPreviews, stdinBinding, type LoadedRequest } from "./request-lib.js";
 import { executeApproved } from "./execute.js";
 import { auditBestEffort, auditOrFail } from "./audit-events.js";
 import type { RunOptions } from "./options.js";
@@ -77,22 +77,35 @@ export async function runApprovedRequest(
   trace?: RunTrace,
 ): Promise<RunResult> {
   const { policy } = await ctx.policy();
-  const first = await loadRequest(ctx, policy, given);
-  const id = first.signed.request.id;
-  const req = first.signed.request;
-  if (trace) trace.request = first;
+  const signed = await readRequest(ctx, given);
+  const id = signed.request.id;
+  const req = signed.request;
+  const assessed = async (): Promise<LoadedRequest> => {
+    const loaded = await assess(ctx, policy, signed);
+    if (trace) trace.request = loaded;
+    return loaded;
+  };
   if (command.length > 0 && (command.length !== req.argv.length || command.some((a, i) => a !== req.argv[i]))) {
+    await assessed(); // for a CI report, which shows the request
     throw because("argv-mismatch", deniedError(`the command given differs from request ${id}'s argv`, "omit the command: --request runs exactly the approved argv", [
       `approved: ${quoteArgv(req.argv)}`,
       `given:    ${quoteArgv(command)}`,
     ]));
   }
   if (req.cwd !== ctx.cwd) {
+    await assessed();
     throw because("cwd-mismatch", deniedError(`request ${id} was approved for working directory ${esc(req.cwd)}, not ${esc(ctx.cwd)}`, `cd ${esc(req.cwd)} and run again`));
   }
+  // A request that was used is refused at once, from its consumption record alone: its status is
+  // "consumed" whatever its signatures and approvals say (assessRequest), so the racers that lost to
+  // another run of the same approval learn it without reading its approvals or verifying a signature.
+  // A shortcut for the refusal only: what runs is still decided below, from the verified assessment,
+  // and by the store's single-use consume.
+  if ((await (await ctx.store()).getConsumption(id)) !== null) throw replayError(id);
+  const first = await assessed();
   // A request that can no longer run is refused before anything else is looked at.
   const early = first.assessment.status;
-  if (early === "consumed") throw because("replay", deniedError(`request ${id} has already been used: an approval runs exactly once`, "ask for a new approval"));
+  if (early === "consumed") throw replayError(id);
   if (early === "denied") throw because("request-denied", deniedError(`request ${id} was denied${deniers(first)}`));
   if (early === "expired") throw new GuardError(ExitCode.APPROVAL_NEEDED, `request ${id} expired at ${localTime(req.expiresAt)}`, "create a new request: guard request -- …");
   if (early === "void") throw because("policy-changed", deniedError(`request ${id} was made under another policy than the one in force; its approvals no longer count`, "create a new request: guard request -- …"));
@@ -339,6 +352,10 @@ function assertClaimsDerived(plan: Plan, loaded: LoadedRequest): void {
     `request ${loaded.signed.request.id} claims ${diffs.join(", ")} that the policy in force does not give for this run: it was forged or edited after signing; nothing ran and nothing was consumed`,
     "the store may have been tampered with; run `guard audit verify` and tell your SREs",
   );
+}
+
+function replayError(id: string): GuardError {
+  return because("replay", deniedError(`request ${id} has already been used: an approval runs exactly once`, "ask for a new approval"));
 }
 
 function requestInvalid(loaded: LoadedRequest): GuardError {

@@ -137,13 +137,18 @@ export interface LoadedRequest {
 
 /** The request a person named by its id or a unique prefix of it (`guard show r-3k5q`). */
 export async function loadRequest(ctx: Context, policy: Policy, given: string): Promise<LoadedRequest> {
+  return assess(ctx, policy, await readRequest(ctx, given));
+}
+
+/** The request `given` names (an id or a unique start of one), well-formed and stored under its own id; not yet assessed. */
+export async function readRequest(ctx: Context, given: string): Promise<SignedRequest> {
   const store = await ctx.store();
   const id = await resolveId(store, given);
   const signed = await store.getRequest(id);
   if (!signed) throw because("not-found", new GuardError(ExitCode.USAGE, `no request ${id} in the store ${store.description}`, "list requests with `guard requests --all`; check --store / GUARD_STORE", [], "usage"));
   validateRequestShape(signed.request);
   if (signed.request.id !== id) throw new GuardError(ExitCode.INTEGRITY, `the record stored as ${id} describes request ${signed.request.id}`, "the store has been tampered with; run `guard audit verify`");
-  return assess(ctx, policy, signed);
+  return signed;
 }
 
 async function resolveId(store: Store, given: string): Promise<string> {

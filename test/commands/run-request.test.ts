@@ -70,6 +70,27 @@ const rows: Row[] = [
     refusal: "replay",
     message: /has already been used/,
   },
+  {
+    // A used approval is refused from its consumption record alone, before the approvals are read or a
+    // signature verified (what the racers that lose one approval cost): a damaged approval record, which
+    // reading them would answer with 65, is not even looked at.
+    name: "replay, with an approval record since damaged: refused from the consumption record",
+    state: "approved",
+    before: async (place, id) => {
+      const store = openMemoryStore(place);
+      const req = (await store.getRequest(id))!.request;
+      expect(await store.consume({ requestId: id, requestDigest: "00".repeat(32), consumedAt: new Date(NOW).toISOString(), by: { principal: "alice", fingerprint: req.requester.fingerprint }, host: "elsewhere", pid: 1 })).toBe(true);
+      const approvals = place.approvals.get(id)!;
+      const [name, text] = [...approvals][0]!;
+      const edited = JSON.parse(text) as { statement: { comment: string | null } };
+      edited.statement.comment = "edited in the store";
+      approvals.set(name, JSON.stringify(edited));
+      await expect(store.listApprovals(id)).rejects.toThrow(/was edited/);
+    },
+    code: 77,
+    refusal: "replay",
+    message: /has already been used/,
+  },
   { name: "another person runs alice's approved request", state: "approved", as: "bob", code: 77, refusal: "not-requester", message: /only its requester can run it/ },
   { name: "the wrong working directory", state: "approved", cwd: "maintenance", code: 77, refusal: "cwd-mismatch", message: /was approved for working directory .*, not .*maintenance/ },
   { name: "a --confirm that names another environment", state: "approved", opts: { confirm: "staging" }, code: 77, refusal: "confirm-mismatch", message: /does not name the target production/ },

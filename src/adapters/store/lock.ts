@@ -1,5 +1,5 @@
 import { randomBytes } from "../random.js";
-import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, promises as fsp, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, promises as fsp, readFileSync, unlinkSync, writeSync, type Stats } from "node:fs";
 import { hostname } from "node:os";
 import { formatDuration } from "../../core/duration.js";
 import { ExitCode, GuardError, integrityError, ioError } from "../../core/errors.js";
@@ -97,7 +97,7 @@ async function acquire(lockPath: string, opts: LockOptions): Promise<{ token: st
       held.add(me.token);
       return { token: me.token, fd };
     }
-    const state = await inspectLock(lockPath);
+    const state = inspectLockSync(lockPath);
     if (state.kind === "stale") {
       await breakStale(lockPath, state.raw, mode);
       continue;
@@ -141,10 +141,10 @@ function tryCreate(path: string, content: string, mode: number): number | null {
 
 type Seen = { raw: string; holder: Holder | null };
 
-async function readHolder(path: string): Promise<Seen | "gone"> {
+function readHolder(path: string): Seen | "gone" {
   let raw: string;
   try {
-    raw = await readNoFollow(path);
+    raw = readNoFollow(path);
   } catch (e) {
     if (errCode(e) === "ENOENT") return "gone";
     if (errCode(e) === "ELOOP") throw integrityError(`the lock file ${path} is a symlink`, "Someone planted it: inspect the store, then remove it.");
@@ -180,9 +180,18 @@ export type LockState =
   | { kind: "other-host"; raw: string; holder: Holder; ageMs: number };
 
 export async function inspectLock(path: string): Promise<LockState> {
-  const seen = await readHolder(path);
+  return inspectLockSync(path);
+}
+
+/**
+ * Synchronous, as taking the lock is: a guard waiting for the lock looks at it again and again while
+ * others hold it, and each look through the thread pool would cost it several trips through the
+ * scheduler — when many wait at once (the racers for one approval), each a wait for the CPU.
+ */
+function inspectLockSync(path: string): LockState {
+  const seen = readHolder(path);
   if (seen === "gone") return { kind: "free" };
-  const st = await fsp.lstat(path).catch(() => null);
+  const st = lstatOrNull(path);
   if (st === null) return { kind: "free" };
   const ageMs = Math.max(0, Date.now() - st.mtimeMs);
   const { raw } = seen;
@@ -219,7 +228,7 @@ export async function removeLock(lockPath: string, raw: string, mode = 0o600): P
   if (fd === null) return false;
   closeSync(fd);
   try {
-    const now = await readHolder(lockPath);
+    const now = readHolder(lockPath);
     if (now === "gone" || now.raw !== raw) return false;
     return await fsp.unlink(lockPath).then(
       () => true,
@@ -309,12 +318,20 @@ async function breakStale(lockPath: string, staleRaw: string, mode: number): Pro
   await sleep(5);
 }
 
-async function readNoFollow(path: string): Promise<string> {
-  const fh = await fsp.open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+function readNoFollow(path: string): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
-    return await fh.readFile("utf8");
+    return readFileSync(fd, "utf8");
   } finally {
-    await fh.close();
+    closeSync(fd);
+  }
+}
+
+function lstatOrNull(path: string): Stats | null {
+  try {
+    return lstatSync(path);
+  } catch {
+    return null;
   }
 }
 
