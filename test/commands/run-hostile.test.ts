@@ -8,6 +8,8 @@
  *   (no exit 0, no run.started): no edit of the store is a second person's approval;
  * - the approved request may still run, or be refused, but guard answers with its documented codes,
  *   never an internal error (70); so do `guard show` and `guard requests --all`;
+ * - when bob approves the unapproved request, what he signs is the request alice signed, byte for byte
+ *   (its digest): no edit has a second person approve anything else;
  * - nothing any of them prints carries a control character.
  */
 import fc from "fast-check";
@@ -16,7 +18,9 @@ import { approveCommand, denyCommand } from "../../src/commands/approve.js";
 import { requestCommand } from "../../src/commands/request.js";
 import { requestsCommand, showCommand } from "../../src/commands/requests.js";
 import { runCommand } from "../../src/commands/run.js";
-import { MemoryPlace } from "../../src/adapters/store/memory.js";
+import { MemoryPlace, openMemoryStore } from "../../src/adapters/store/memory.js";
+import { requestDigest } from "../../src/core/request.js";
+import type { SignedRequest } from "../../src/core/types.js";
 import { ExitCode } from "../../src/core/errors.js";
 import { exitCodeOf, type TestRuntime } from "../helpers/runtime.js";
 import { copyPlace, editSlot, edits, RAW_CONTROL, slotsOf } from "../helpers/store-edits.js";
@@ -27,6 +31,8 @@ const purge = (ticket: string): string[] => ["./maintenance/purge-lb-state.sh", 
 
 let p: Project;
 let genuine: MemoryPlace;
+/** The digest of the unapproved request as alice signed it. */
+let unapprovedDigest: string;
 const ids: Record<"consumed" | "unapproved" | "denied" | "approved", string> = { consumed: "", unapproved: "", denied: "", approved: "" };
 
 const as = (who: string, place: MemoryPlace): TestRuntime => p.runtime({ as: who, env: PROD, place });
@@ -47,6 +53,7 @@ beforeAll(async () => {
   expect(await exitCodeOf(bob, () => denyCommand(ids.denied, { reason: "not now" }, bob)), bob.stderr()).toBe(0);
   const run = as("alice", genuine);
   expect(await exitCodeOf(run, () => runCommand([], { request: ids.consumed, confirm: "production" }, run)), run.stderr()).toBe(0);
+  unapprovedDigest = requestDigest((JSON.parse(genuine.requests.get(ids.unapproved)!) as SignedRequest).request);
   // As the history stands, only the approved request runs.
   for (const name of ["consumed", "unapproved", "denied"] as const) {
     const place = copyPlace(genuine);
@@ -84,6 +91,12 @@ describe("an edited store never makes a run happen (property)", () => {
           if (after !== null) expect(after.filter((e) => e.type === "run.started").length, `${what}; run ${name}`).toBe(started);
         }
         await answer(place, "alice", (rt) => runCommand([], { request: ids.approved, confirm: "production" }, rt), `${what}; run approved`);
+        const had = new Set((await openMemoryStore(place).listApprovals(ids.unapproved).catch(() => [])).map((a) => a.signature));
+        if ((await answer(place, "bob", (rt) => approveCommand(ids.unapproved, { yes: true }, rt), `${what}; approve`)) === 0) {
+          const signed = (await openMemoryStore(place).listApprovals(ids.unapproved)).filter((a) => !had.has(a.signature));
+          expect(signed, what).toHaveLength(1);
+          expect(signed[0]!.statement.requestDigest, what).toBe(unapprovedDigest);
+        }
         await answer(place, "bob", (rt) => showCommand(ids.approved, {}, rt), `${what}; show`);
         await answer(place, "bob", (rt) => requestsCommand({ all: true }, rt), `${what}; requests --all`);
       }),
