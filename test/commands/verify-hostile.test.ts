@@ -4,7 +4,8 @@
  * ssh-keygen keys), then one random edit of one record or one audit line, or its removal
  * (test/helpers/store-edits.ts). Whatever the edit, verify answers: a report, or — for an audit line that
  * is not an event at all, which it names — an integrity failure (65), never an internal error (70).
- * Nothing it reports carries a control character (the edge escapes a failure's message). And with the
+ * Nothing it reports carries a control character (the edge escapes a failure's message), nor does
+ * `guard audit log` of the same store, whole or filtered. And with the
  * genuine head as its anchor (a cut tail is seen only against one, S7), every edit of what guard signs,
  * names by its content or chains is reported (`ok: false`). Consumption records are not signed: an edit
  * of one that keeps guard's shape and the request's digest is invisible to verify, so for them only the
@@ -15,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { approveCommand, denyCommand } from "../../src/commands/approve.js";
 import { requestCommand } from "../../src/commands/request.js";
 import { runCommand } from "../../src/commands/run.js";
-import { auditVerifyCommand, verifyStore } from "../../src/commands/audit.js";
+import { auditLogCommand, auditVerifyCommand, verifyStore } from "../../src/commands/audit.js";
 import { MemoryPlace, openMemoryStore } from "../../src/adapters/store/memory.js";
 import { ExitCode } from "../../src/core/errors.js";
 import { validateConsumptionShape } from "../../src/core/request.js";
@@ -29,6 +30,8 @@ const PURGE = ["./maintenance/purge-lb-state.sh", "--all"];
 let p: Project;
 let genuine: MemoryPlace;
 let head: { seq: number; hash: string };
+/** The history's requests: the one approved and run, the one denied. */
+const ids: string[] = [];
 
 beforeAll(async () => {
   p = await makeProject();
@@ -40,11 +43,13 @@ beforeAll(async () => {
     return alice.stdout().trim();
   };
   const used = await ask();
+  ids.push(used);
   const bob = as("bob");
   expect(await exitCodeOf(bob, () => approveCommand(used, { yes: true }, bob)), bob.stderr()).toBe(0);
   const run = as("alice");
   expect(await exitCodeOf(run, () => runCommand(PURGE, { request: used, confirm: "production" }, run)), run.stderr()).toBe(0);
   const denied = await ask();
+  ids.push(denied);
   const bob2 = as("bob");
   expect(await exitCodeOf(bob2, () => denyCommand(denied, { reason: "not now" }, bob2)), bob2.stderr()).toBe(0);
   const v = await verifyStore(openMemoryStore(genuine, { now: () => NOW }));
@@ -79,6 +84,13 @@ describe("guard audit verify over a store a writer has edited (property)", () =>
         expect([ExitCode.OK, ExitCode.INTEGRITY], `${what}: ${rt.stderr()}`).toContain(code);
         expect(rt.stdout(), what).not.toMatch(RAW_CONTROL);
         expect(rt.stderr(), what).not.toMatch(RAW_CONTROL);
+        // And the log as `guard audit log` shows it, whole and filtered (the same reader's other paths).
+        for (const opts of [{}, { request: ids[0]!, type: "approval" }]) {
+          const log = p.runtime({ place });
+          expect([ExitCode.OK, ExitCode.INTEGRITY], `${what}; audit log: ${log.stderr()}`).toContain(await exitCodeOf(log, () => auditLogCommand(opts, log)));
+          expect(log.stdout(), what).not.toMatch(RAW_CONTROL);
+          expect(log.stderr(), what).not.toMatch(RAW_CONTROL);
+        }
         if (!changed) return;
         if (slot.kind === "consumption" && after !== null && keepsConsumptionShape(after)) return;
         expect(code, `${what}: ${rt.stdout()}`).toBe(ExitCode.INTEGRITY);
