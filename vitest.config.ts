@@ -22,10 +22,12 @@ const inProcess = [
 
 /**
  * Files that spend tens of seconds waiting (timed trials, a 10 s lock wait, a 10 s kill grace period),
- * started before all others so that their waits overlap the rest of the run instead of trailing it. The
- * rest keep vitest's own order (longest last time first, else largest first).
+ * started before all others so that their waits overlap the rest of the run instead of trailing it; then
+ * the demo, one long test (8 s alone, 22 s in a busy run) in a small file, which a run without vitest's
+ * timings from the last one (a fresh checkout, CI) would start last of all, by size, and wait on alone.
+ * The rest keep vitest's own order (longest last time first, else largest first).
  */
-const startFirst = ["test/e2e/wakeup.test.ts", "test/security/hostile.test.ts", "test/fault/child.test.ts", "test/store/postgres.roles.test.ts"];
+const startFirst = ["test/e2e/wakeup.test.ts", "test/security/hostile.test.ts", "test/fault/child.test.ts", "test/store/postgres.roles.test.ts", "test/ci/demo.test.ts"];
 
 class WaitersFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
