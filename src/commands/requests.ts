@@ -10,6 +10,7 @@ import { fitToWidth, localTime } from "../core/time.js";
 import { assess, loadRequest, type LoadedRequest } from "./request-lib.js";
 import { renderRequest, requestJson } from "./request-view.js";
 import type { Runtime } from "../runtime.js";
+import type { GuardRequest } from "../core/types.js";
 
 export interface RequestsOptions extends CommonOptions {
   all?: boolean;
@@ -75,10 +76,23 @@ export async function requestsCommand(opts: RequestsOptions, rt: Runtime): Promi
     for (const l of shown) {
       const r = l.signed.request;
       printStdout(
-        `${r.id}  ${l.assessment.status.padEnd(8)}  ${esc(r.environment.name).padEnd(12)}  ${(r.requester.principal ? asciiIdentifier(r.requester.principal) : r.requester.fingerprint).padEnd(10)}  ${localTime(r.createdAt)}  ${quoteArgv(r.argv)}${r.breakGlass ? c.red(" [break-glass]") : ""}`,
+        `${r.id}  ${l.assessment.status.padEnd(8)}  ${esc(text(r.environment.name)).padEnd(12)}  ${requesterCell(r).padEnd(10)}  ${localTime(r.createdAt)}  ${quoteArgv(r.argv)}${r.breakGlass ? c.red(" [break-glass]") : ""}`,
       );
     }
   });
+}
+
+/**
+ * A field of a listed record as text. The listing shows records whose shape `guard show` refuses (as
+ * invalid, H4), and only the store's checks (records.ts requestProblem) stand behind them: a store
+ * writer can put any JSON value in a field those do not check (environment name, requester, reason).
+ * Such a value is shown as its JSON, escaped like any text.
+ */
+const text = (v: unknown): string => (typeof v === "string" ? v : (JSON.stringify(v) ?? String(v)));
+
+/** The requester: the principal's name restricted to ASCII, else the key fingerprint, escaped. */
+function requesterCell(r: GuardRequest): string {
+  return r.requester.principal ? asciiIdentifier(text(r.requester.principal)) : esc(text(r.requester.fingerprint));
 }
 
 /** At a terminal: a table with headers; every cell that came from a store is escaped. */
@@ -91,11 +105,11 @@ function requestsTable(shown: readonly LoadedRequest[]): string[] {
     return [
       r.id,
       l.assessment.status,
-      esc(r.environment.name),
-      r.requester.principal ? asciiIdentifier(r.requester.principal) : esc(r.requester.fingerprint),
+      esc(text(r.environment.name)),
+      requesterCell(r),
       r.breakGlass ? "break-glass" : `${got}/${need}`,
       localTime(r.expiresAt),
-      fitToWidth(esc(r.reason ?? ""), 30),
+      fitToWidth(esc(text(r.reason ?? "")), 30),
       quoteArgv(r.argv),
     ];
   });

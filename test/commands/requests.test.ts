@@ -151,6 +151,39 @@ describe("H4: a damaged record affects only itself", () => {
   });
 });
 
+describe("S26: a field the store does not check holds another JSON value (a store writer's edit)", () => {
+  // Found by test/e2e/run-hostile-postgres.test.ts: the requester's principal edited into {"": null}
+  // made `guard requests --all` fail with an internal error (70, "s is not iterable").
+  const edited: Array<[string, (r: Record<string, unknown> & { requester: Record<string, unknown>; environment: Record<string, unknown> }) => void]> = [
+    ["the principal an object", (r) => void (r.requester.principal = { "": null })],
+    ["the principal a number", (r) => void (r.requester.principal = 7)],
+    ["no principal, and a fingerprint with terminal escapes", (r) => void Object.assign(r.requester, { principal: null, fingerprint: `SHA256:${ESC}` })],
+    ["no principal, and a fingerprint that is a list", (r) => void Object.assign(r.requester, { principal: null, fingerprint: [ESC] })],
+    ["the environment's name a number", (r) => void (r.environment.name = 5)],
+    ["the environment's name missing", (r) => void delete r.environment.name],
+    ["the reason an object", (r) => void (r.reason = { text: ESC })],
+  ];
+  it.each(edited)("%s: requests --all lists it, escaped, without and with a terminal; show refuses it (65)", async (_n, edit) => {
+    const good = makeRequest(newId(), new Date(NOW - 1000));
+    const bad = makeRequest(newId(), new Date(NOW - 2000));
+    edit(bad.request as unknown as Parameters<typeof edit>[0]);
+    const { place } = await seeded([good], { [bad.request.id]: JSON.stringify(bad) });
+    for (const tty of [false, true]) {
+      const rt = p.runtime({ place });
+      rt.terminal.stdout().isTTY = tty;
+      expect(await exitCodeOf(rt, () => requestsCommand({ all: true }, rt)), rt.stderr()).toBe(0);
+      expect(rt.stdout()).toContain(good.request.id);
+      expect(rt.stdout()).toContain(bad.request.id);
+      if (tty) expect(rt.stdout()).toContain("REQUESTER"); // (the table)
+      expectClean(rt.stdout());
+      expectClean(rt.stderr());
+    }
+    const show = p.runtime({ place });
+    expect(await exitCodeOf(show, () => showCommand(bad.request.id, {}, show))).toBe(65);
+    expectClean(show.stderr());
+  });
+});
+
 describe("--review reads the break-glass index, a hint (issue 18, S19)", () => {
   const glass = (): SignedRequest => {
     const r = makeRequest(newId(), new Date(NOW - 60_000));
