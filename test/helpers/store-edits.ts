@@ -50,6 +50,16 @@ export function slotsOf(from: MemoryPlace): Slot[] {
   return out;
 }
 
+/**
+ * The slot `which` picks: a kind of record first, then one of that kind, so that the few request,
+ * approval and consumption records are edited as often as the many audit lines.
+ */
+export function pickSlot(all: readonly Slot[], which: number): Slot {
+  const kinds = [...new Set(all.map((s) => s.kind))];
+  const mine = all.filter((s) => s.kind === kinds[which % kinds.length]);
+  return mine[Math.floor(which / kinds.length) % mine.length]!;
+}
+
 export type Edit =
   | { op: "replace"; pick: number; value: unknown }
   | { op: "remove"; pick: number }
