@@ -16,7 +16,8 @@
  * holds a request's records together with all its events: the remaining log and the remaining records
  * cross-check on their own, and an archive with the events it holds.
  */
-import { canonicalJson, sha256Hex } from "./canonical.js";
+import { createHash } from "node:crypto";
+import { canonicalJson } from "./canonical.js";
 import { GuardError } from "./errors.js";
 import { MAX_TTL_SECONDS, validateApprovalShape, validateConsumptionShape, validateSignedRequestShape } from "./request.js";
 
@@ -50,45 +51,75 @@ export interface PrunePlan {
  * remaining log in sequence order; `records` every stored request.
  */
 export function planPrune(events: readonly PruneEvent[], records: readonly PruneRecord[], cutoffMs: number): PrunePlan {
-  if (events.length === 0) return { through: 0, retired: [], deferred: 0 };
-  const firstSeq = events[0]!.seq;
-  // The time rule: events stop being retired at the first one at or after the cutoff (or whose time is unreadable).
-  let through = events[events.length - 1]!.seq;
-  for (const e of events) {
-    if (!(e.timeMs < cutoffMs)) {
-      through = e.seq - 1;
-      break;
+  const scan = new PruneScan(cutoffMs);
+  for (const e of events) scan.push(e.seq, e.timeMs, e.requestId);
+  return scan.plan(records);
+}
+
+/**
+ * What the planner needs of the log, gathered one event at a time as a store reads it (planPrune is this
+ * over an array): the first event the time rule stops at, each named request's first and last event,
+ * and the events' sequence numbers. Its memory grows with the requests the log names and 8 bytes an
+ * event, not with the events' text.
+ */
+export class PruneScan {
+  private readonly seqs: number[] = [];
+  /** The seq of the first event at or after the cutoff (or whose time is unreadable), or null. */
+  private stop: number | null = null;
+  private readonly spans = new Map<string, { first: number; last: number }>();
+
+  constructor(private readonly cutoffMs: number) {}
+
+  push(seq: number, timeMs: number, requestId: string | null): void {
+    this.seqs.push(seq);
+    if (this.stop === null && !(timeMs < this.cutoffMs)) this.stop = seq;
+    if (requestId === null) return;
+    const s = this.spans.get(requestId);
+    if (s === undefined) this.spans.set(requestId, { first: seq, last: seq });
+    else s.last = seq;
+  }
+
+  /** The requests some event names. */
+  named(id: string): boolean {
+    return this.spans.has(id);
+  }
+
+  /** How many events, from the first, are at or before `seq`: the lines a plan through `seq` archives. */
+  countThrough(seq: number): number {
+    if (seq === 0) return 0;
+    const after = this.seqs.findIndex((x) => x > seq);
+    return after === -1 ? this.seqs.length : after;
+  }
+
+  plan(records: readonly PruneRecord[]): PrunePlan {
+    const { seqs, spans, cutoffMs } = this;
+    if (seqs.length === 0) return { through: 0, retired: [], deferred: 0 };
+    const firstSeq = seqs[0]!;
+    // The time rule: events stop being retired at the first one at or after the cutoff (or whose time is unreadable).
+    let through = this.stop === null ? seqs[seqs.length - 1]! : this.stop - 1;
+    const candidate = (r: PruneRecord): boolean => Number.isFinite(r.expiresMs) && r.expiresMs < cutoffMs && spans.has(r.id);
+    // A request that is not a candidate holds the prefix before its first event; so does a candidate whose
+    // last event comes after the prefix. Each pass can only move `through` down: it ends.
+    for (;;) {
+      let next = through;
+      for (const r of records) {
+        const s = spans.get(r.id);
+        if (s === undefined) continue; // no event names it: it cannot hold anything back (and `audit verify` reports it)
+        if (!candidate(r) || s.last > next) next = Math.min(next, s.first - 1);
+      }
+      if (next === through) break;
+      through = next;
     }
-  }
-  const span = new Map<string, { first: number; last: number }>();
-  for (const e of events) {
-    if (e.requestId === null) continue;
-    const s = span.get(e.requestId);
-    if (s === undefined) span.set(e.requestId, { first: e.seq, last: e.seq });
-    else s.last = e.seq;
-  }
-  const candidate = (r: PruneRecord): boolean => Number.isFinite(r.expiresMs) && r.expiresMs < cutoffMs && span.has(r.id);
-  // A request that is not a candidate holds the prefix before its first event; so does a candidate whose
-  // last event comes after the prefix. Each pass can only move `through` down: it ends.
-  for (;;) {
-    let next = through;
+    if (through < firstSeq) return { through: 0, retired: [], deferred: records.filter(candidate).length };
+    const retired: string[] = [];
+    let deferred = 0;
     for (const r of records) {
-      const s = span.get(r.id);
-      if (s === undefined) continue; // no event names it: it cannot hold anything back (and `audit verify` reports it)
-      if (!candidate(r) || s.last > next) next = Math.min(next, s.first - 1);
+      if (!candidate(r)) continue;
+      if (spans.get(r.id)!.last <= through) retired.push(r.id);
+      else deferred++;
     }
-    if (next === through) break;
-    through = next;
+    return { through, retired: retired.sort(), deferred };
   }
-  if (through < firstSeq) return { through: 0, retired: [], deferred: records.filter(candidate).length };
-  const retired: string[] = [];
-  let deferred = 0;
-  for (const r of records) {
-    if (!candidate(r)) continue;
-    if (span.get(r.id)!.last <= through) retired.push(r.id);
-    else deferred++;
-  }
-  return { through, retired: retired.sort(), deferred };
 }
 
 /** The data of a `store.pruned` event, as `audit verify` reads it back. */
@@ -136,9 +167,15 @@ export interface ArchiveManifest {
 
 export const ARCHIVE_FORMAT = "access-guard-archive/1";
 
-/** SHA-256 of lines as an archive part holds them: each followed by a newline. */
+/**
+ * SHA-256 of lines as an archive part holds them: each followed by a newline. Hashed line by line, never
+ * joined: a year of events is hundreds of megabytes of text, and a joined copy (and its UTF-8 bytes)
+ * would be most of a prune's memory.
+ */
 export function partDigest(lines: readonly string[]): string {
-  return sha256Hex(lines.length === 0 ? "" : `${lines.join("\n")}\n`);
+  const h = createHash("sha256");
+  for (const l of lines) h.update(l).update("\n");
+  return h.digest("hex");
 }
 
 /**

@@ -2,7 +2,7 @@ import { Buffer } from "node:buffer";
 import { describe, expect, it } from "vitest";
 import { AuditVerifier, chainEvent, type AuditReport } from "../../src/core/audit.js";
 import { canonicalJson } from "../../src/core/canonical.js";
-import { planPrune, type PruneEvent, type PruneRecord } from "../../src/core/prune.js";
+import { planPrune, PruneScan, type PruneEvent, type PruneRecord } from "../../src/core/prune.js";
 import type { AuditEvent } from "../../src/core/types.js";
 
 const DAY = 86_400_000;
@@ -99,6 +99,26 @@ describe("planPrune: which prefix of the log and which requests are retired", ()
         }
       }
     }
+  });
+});
+
+describe("PruneScan: the planner fed one event at a time, as the stores read their logs", () => {
+  it("gives planPrune's plan, how many events a plan archives, and which requests the log names", () => {
+    const events = [
+      { seq: 41, timeMs: 1 * DAY, requestId: "a" },
+      { seq: 42, timeMs: 2 * DAY, requestId: null },
+      { seq: 43, timeMs: 3 * DAY, requestId: "b" },
+      { seq: 44, timeMs: 12 * DAY, requestId: "c" },
+    ];
+    const records = [rec("a", 2), rec("b", 20), rec("c", 5)];
+    const scan = new PruneScan(10 * DAY);
+    for (const e of events) scan.push(e.seq, e.timeMs, e.requestId);
+    const plan = scan.plan(records);
+    expect(plan).toEqual(planPrune(events, records, 10 * DAY));
+    expect(plan).toEqual({ through: 42, retired: ["a"], deferred: 1 });
+    expect([0, 40, 41, 42, 43, 44, 99].map((seq) => scan.countThrough(seq))).toEqual([0, 0, 1, 2, 3, 4, 4]);
+    expect(["a", "b", "c", "d"].map((id) => scan.named(id))).toEqual([true, true, true, false]);
+    expect(new PruneScan(10 * DAY).plan(records)).toEqual({ through: 0, retired: [], deferred: 0 });
   });
 });
 

@@ -14,7 +14,7 @@
 import { constants, promises as fsp } from "node:fs";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { basename, join } from "node:path";
-import { ARCHIVE_FORMAT, archivedRecordProblem, partDigest, planPrune, recordLine, type ArchiveManifest, type PruneEvent } from "../../core/prune.js";
+import { ARCHIVE_FORMAT, archivedRecordProblem, partDigest, recordLine, type ArchiveManifest, type PruneScan } from "../../core/prune.js";
 import { sha256Hex } from "../../core/canonical.js";
 import { ExitCode, GuardError, integrityError } from "../../core/errors.js";
 import type { AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
@@ -50,9 +50,33 @@ export function archiveName(m: ArchiveManifest): string {
   return `guard-archive-${m.events.firstSeq}-${m.events.lastSeq}-${at}.jsonl.gz`;
 }
 
+/** Text gzipped at a time: one member of the archive's gzip stream. */
+const MEMBER_BYTES = 4 << 20;
+
+/**
+ * The archive's bytes: its lines gzipped a few megabytes at a time, each piece a member of one gzip
+ * stream (RFC 1952 allows several; gunzip, zcat and node:zlib read them as one file), so that a year of
+ * events is never held twice more as one joined text and its bytes.
+ */
 export function encodeArchive(manifest: ArchiveManifest, eventLines: readonly string[], recordLines: readonly string[]): Buffer {
-  const text = [JSON.stringify(manifest), ...eventLines, ...recordLines].join("\n") + "\n";
-  return gzipSync(Buffer.from(text, "utf8"), { level: 9 });
+  const members: Buffer[] = [];
+  let piece: string[] = [];
+  let size = 0;
+  const flush = (): void => {
+    members.push(gzipSync(Buffer.from(piece.join(""), "utf8"), { level: 9 }));
+    piece = [];
+    size = 0;
+  };
+  const put = (line: string): void => {
+    piece.push(line, "\n");
+    size += line.length + 1;
+    if (size >= MEMBER_BYTES) flush();
+  };
+  put(JSON.stringify(manifest));
+  for (const l of eventLines) put(l);
+  for (const l of recordLines) put(l);
+  if (size > 0) flush();
+  return Buffer.concat(members);
 }
 
 /**
@@ -137,7 +161,7 @@ export interface PreparedPrune {
 /**
  * Plan (core/prune.ts) and build the archive: `lines` are the log's stored lines in order (canonical
  * event text), from the first at least up to the first event at or after the cutoff (the time rule retires
- * none after it, so a caller may leave the rest out); `summary` what the planner needs of every event;
+ * none after it, so a caller may leave the rest out); `scan` what the planner gathered of every event;
  * `records` reads a retired request's approvals and consumption.
  */
 export async function preparePrune(p: {
@@ -145,16 +169,15 @@ export async function preparePrune(p: {
   opts: PruneOptions;
   archiveDir: string;
   lines: readonly string[];
-  summary: readonly PruneEvent[];
+  scan: PruneScan;
   requests: readonly SignedRequest[];
   records: (id: string) => Promise<{ approvals: SignedApproval[]; consumption: Consumption | null }>;
   leftovers: number;
 }): Promise<PreparedPrune> {
-  const { opts, lines, summary } = p;
+  const { opts, lines, scan } = p;
   const byId = new Map(p.requests.map((r) => [r.request.id, r]));
-  const plan = planPrune(summary, p.requests.map((r) => ({ id: r.request.id, expiresMs: Date.parse(r.request.expiresAt) })), opts.cutoffMs);
-  const after = plan.through === 0 ? 0 : summary.findIndex((e) => e.seq > plan.through);
-  const k = plan.through === 0 ? 0 : after === -1 ? summary.length : after;
+  const plan = scan.plan(p.requests.map((r) => ({ id: r.request.id, expiresMs: Date.parse(r.request.expiresAt) })));
+  const k = scan.countThrough(plan.through);
   const outcome: PruneOutcome = {
     dryRun: opts.dryRun,
     cutoff: new Date(opts.cutoffMs).toISOString(),

@@ -36,7 +36,7 @@ import { withFileLock } from "./lock.js";
 import { CREATE_FLAGS, linkNewFile } from "./new-file.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
 import { approvalsOrDamaged, REQUEST_ID_PREFIX_RE, REQUEST_ID_RE, type AuditFilter, type AuditLineSink, type ConsumptionList, type DamagedRecord, type PruneOptions, type PruneOutcome, type RecordBatch, type RequestList, type RequestWatch, type Store, waitThroughWatch } from "./types.js";
-import { readCheckpoint, type PruneEvent } from "../../core/prune.js";
+import { PruneScan, readCheckpoint } from "../../core/prune.js";
 
 /**
  * The embedded directory store.
@@ -1132,7 +1132,7 @@ class FileStore implements Store {
     // 1. the log as it is now, the plan, the archive, the new log's body
     const snap: LogSnapshot = { ino: 0, dev: 0, size: 0 };
     const lines: string[] = [];
-    const summary: PruneEvent[] = [];
+    const scan = new PruneScan(opts.cutoffMs);
     const earlier: Array<{ cutoffMs: number; retired: string[] }> = [];
     let head: { seq: number; hash: string } | null = null;
     const at = { line: 1 };
@@ -1141,7 +1141,7 @@ class FileStore implements Store {
         const text = buf.toString("utf8", start, nl);
         const e = parseAuditLine(text, at.line++, path);
         lines.push(text);
-        summary.push({ seq: e.seq, timeMs: Date.parse(e.time), requestId: typeof e.data.requestId === "string" ? e.data.requestId : null });
+        scan.push(e.seq, Date.parse(e.time), typeof e.data.requestId === "string" ? e.data.requestId : null);
         head = { seq: e.seq, hash: e.hash };
         if (e.type === "store.pruned") {
           const c = readCheckpoint(e.seq, e.data);
@@ -1155,12 +1155,11 @@ class FileStore implements Store {
     }
     const byId = new Map(listed.requests.map((r) => [r.request.id, r]));
     // Left over by an interrupted prune: named retired by a checkpoint, expired before its cutoff, and no event left names it.
-    const named = new Set(summary.map((e) => e.requestId).filter((x): x is string => x !== null));
     const leftovers: string[] = [];
     for (const c of earlier) {
       for (const id of c.retired) {
         const r = byId.get(id);
-        if (named.has(id) || !REQUEST_ID_RE.test(id)) continue;
+        if (scan.named(id) || !REQUEST_ID_RE.test(id)) continue;
         // A request record under a retired id that expires later is not the retired one: verify judges it.
         if (r ? Date.parse(r.request.expiresAt) < c.cutoffMs : this.hasRecordsOf(id)) leftovers.push(id);
       }
@@ -1172,7 +1171,7 @@ class FileStore implements Store {
       opts,
       archiveDir,
       lines,
-      summary,
+      scan,
       requests: listed.requests,
       records: async (id) => ({ approvals: await this.listApprovals(id), consumption: await this.getConsumption(id) }),
       leftovers: leftovers.length,

@@ -18,6 +18,7 @@ import { PRUNE_FUNCTION,
 } from "./postgres-schema.js";
 import { jsonTooDeep, TOO_DEEP } from "../../core/json-depth.js";
 import { BINDING_KEY_RE, requestBindingKey } from "../../core/request.js";
+import { PruneScan } from "../../core/prune.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
 import { approvalsOrDamaged, REQUEST_ID_PREFIX_RE, REQUEST_ID_RE, type AuditFilter, type AuditLineSink, type ConsumptionList, type PruneOptions, type PruneOutcome, type RecordBatch, type RequestList, type RequestWatch, type Store } from "./types.js";
 
@@ -918,11 +919,11 @@ class PostgresStore implements Store {
         );
       }
     }
-    // Every event is checked and summarised (the plan needs each request's first and last event), but only
-    // the bodies before the first event at or after the cutoff are kept: planPrune's time rule never
+    // Every event is checked and fed to the planner (PruneScan: each request's first and last event), but
+    // only the bodies before the first event at or after the cutoff are kept: the plan's time rule never
     // retires one past it, so the archive never needs them, and a long log's recent part costs no memory.
     const lines: string[] = [];
-    const summary: Array<{ seq: number; timeMs: number; requestId: string | null }> = [];
+    const scan = new PruneScan(opts.cutoffMs);
     let pastCutoff = false;
     for await (const rows of this.auditPages()) {
       for (const [seqText, hash, body] of rows) {
@@ -931,7 +932,7 @@ class PostgresStore implements Store {
         const timeMs = Date.parse(e.time);
         pastCutoff ||= !(timeMs < opts.cutoffMs);
         if (!pastCutoff) lines.push(body);
-        summary.push({ seq: e.seq, timeMs, requestId: typeof e.data.requestId === "string" ? e.data.requestId : null });
+        scan.push(e.seq, timeMs, typeof e.data.requestId === "string" ? e.data.requestId : null);
       }
     }
     const listed = await this.listRequests();
@@ -944,7 +945,7 @@ class PostgresStore implements Store {
       opts,
       archiveDir: opts.archiveDir,
       lines,
-      summary,
+      scan,
       requests: listed.requests,
       records: async (id) => ({ approvals: await this.listApprovals(id), consumption: await this.getConsumption(id) }),
       leftovers: 0,
