@@ -16,17 +16,16 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cpSync, lstatSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { makeWorld, requestIdIn, type World } from "./world.js";
+import { makeWorld, type World } from "./world.js";
+import { fourRequests, PROD, type HistoryIds } from "../helpers/hostile-history.js";
 import { guardIn } from "../helpers/in-process.js";
 import { editText, edits, RAW_CONTROL, type Edit } from "../helpers/store-edits.js";
 
-const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
-const PURGE = "./maintenance/purge-lb-state.sh";
 const INTERNAL = 70;
 
 let w: World;
 let snapshot: string;
-const ids: Record<"consumed" | "unapproved" | "denied" | "approved", string> = { consumed: "", unapproved: "", denied: "", approved: "" };
+let ids: HistoryIds;
 
 /** Every file of a store directory, relative to it. */
 function filesOf(root: string, dir = root): string[] {
@@ -47,15 +46,7 @@ function dirsOf(root: string, dir = root): string[] {
 
 beforeAll(async () => {
   w = await makeWorld();
-  for (const name of Object.keys(ids) as Array<keyof typeof ids>) {
-    const r = await guardIn(w, ["run", "--confirm", "production", "--reason", `INC-${name}`, "--", PURGE, `--ticket=${name}`], { as: "alice", env: PROD });
-    expect(r.code, r.stderr).toBe(75);
-    ids[name] = requestIdIn(r.stderr);
-  }
-  for (const name of ["consumed", "approved"] as const) expect((await guardIn(w, ["approve", ids[name], "--yes"], { as: "bob" })).code).toBe(0);
-  expect((await guardIn(w, ["deny", ids.denied, "--yes", "--reason", "not now"], { as: "bob" })).code).toBe(0);
-  const ran = await guardIn(w, ["run", "--request", ids.consumed, "--confirm", "production"], { as: "alice", env: PROD });
-  expect(ran.code, ran.stderr).toBe(0);
+  ids = await fourRequests(w);
   expect((await guardIn(w, ["audit", "log", "--since", "1h"])).code).toBe(0); // (builds the seek index)
   const v = await guardIn(w, ["audit", "verify"]);
   expect(v.code, v.stdout).toBe(0);

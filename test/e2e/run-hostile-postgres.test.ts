@@ -40,13 +40,12 @@
 import fc from "fast-check";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeWorld, requestIdIn, type World } from "./world.js";
+import { makeWorld, type World } from "./world.js";
+import { fourRequests, PROD, type HistoryIds } from "../helpers/hostile-history.js";
 import { guardIn } from "../helpers/in-process.js";
 import { createTestDatabase, refused } from "../helpers/pg.js";
 import { editText, edits, RAW_CONTROL, type Edit } from "../helpers/store-edits.js";
 
-const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
-const PURGE = "./maintenance/purge-lb-state.sh";
 const INTERNAL = 70;
 
 const TABLES = ["guard_requests", "guard_approvals", "guard_consumptions", "guard_audit"] as const;
@@ -60,7 +59,7 @@ let db: { url: string; name: string; drop(): Promise<void> };
 /** The test's own connection: a superuser's (the server's trust role), to the test database. */
 let admin: pg.Client;
 let genuineHash: string;
-const ids: Record<"consumed" | "unapproved" | "denied" | "approved", string> = { consumed: "", unapproved: "", denied: "", approved: "" };
+let ids: HistoryIds;
 /** Every row a case may edit, by table: its key. */
 const rows = {} as Record<Table, string[]>;
 /** What the database refused, by table and SQLSTATE (printed at the end). */
@@ -94,16 +93,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   w = await makeWorld();
   w.env.GUARD_STORE = db.url;
-  for (const name of Object.keys(ids) as Array<keyof typeof ids>) {
-    const r = await guardIn(w, ["run", "--confirm", "production", "--reason", `INC-${name}`, "--", PURGE, `--ticket=${name}`], { as: "alice", env: PROD });
-    expect(r.code, r.stderr).toBe(75);
-    ids[name] = requestIdIn(r.stderr);
-  }
-  for (const name of ["consumed", "approved"] as const) expect((await guardIn(w, ["approve", ids[name], "--yes"], { as: "bob" })).code).toBe(0);
-  expect((await guardIn(w, ["deny", ids.denied, "--yes", "--reason", "not now"], { as: "bob" })).code).toBe(0);
-  const ran = await guardIn(w, ["run", "--request", ids.consumed, "--confirm", "production"], { as: "alice", env: PROD });
-  expect(ran.code, ran.stderr).toBe(0);
-  expect(ran.stdout).toContain("purged");
+  ids = await fourRequests(w);
   const v = await guardIn(w, ["audit", "verify"]);
   expect(v.code, v.stdout).toBe(0);
 
