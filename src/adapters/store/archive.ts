@@ -13,12 +13,13 @@
  */
 import { constants, promises as fsp } from "node:fs";
 import { gunzipSync, gzipSync } from "node:zlib";
+import { createHash, type Hash } from "node:crypto";
 import { basename, join } from "node:path";
 import { ARCHIVE_FORMAT, archivedRecordProblem, partDigest, recordLine, type ArchiveManifest, type PruneScan } from "../../core/prune.js";
 import { sha256Hex } from "../../core/canonical.js";
 import { ExitCode, GuardError, integrityError } from "../../core/errors.js";
-import type { AuditEvent, Consumption, SignedApproval, SignedRequest } from "../../core/types.js";
-import type { PruneOptions, PruneOutcome } from "./types.js";
+import type { AuditEvent, Consumption, GuardRequest, SignedApproval, SignedRequest } from "../../core/types.js";
+import type { PruneOptions, PruneOutcome, RecordBatch } from "./types.js";
 import { linkNewFile } from "./new-file.js";
 
 export interface ArchivedRecord {
@@ -54,29 +55,44 @@ export function archiveName(m: ArchiveManifest): string {
 const MEMBER_BYTES = 4 << 20;
 
 /**
- * The archive's bytes: its lines gzipped a few megabytes at a time, each piece a member of one gzip
- * stream (RFC 1952 allows several; gunzip, zcat and node:zlib read them as one file), so that a year of
- * events is never held twice more as one joined text and its bytes.
+ * Lines of an archive gzipped a few megabytes at a time, each piece a member of one gzip stream (RFC
+ * 1952 allows several; gunzip, zcat and node:zlib read them as one file), each part's SHA-256 taken as
+ * its lines go by (as partDigest): a prune of a long history never holds its text joined, nor its
+ * retired records all at once.
  */
+class ArchiveBody {
+  private readonly members: Buffer[] = [];
+  private piece: string[] = [];
+  private size = 0;
+
+  put(line: string, digest: Hash): void {
+    digest.update(line).update("\n");
+    this.piece.push(line, "\n");
+    this.size += line.length + 1;
+    if (this.size >= MEMBER_BYTES) this.flush();
+  }
+
+  /** The archive: the manifest's line as a member of its own, then the body. */
+  finish(manifest: ArchiveManifest): Buffer {
+    this.flush();
+    return Buffer.concat([gzipSync(Buffer.from(`${JSON.stringify(manifest)}\n`, "utf8"), { level: 9 }), ...this.members]);
+  }
+
+  private flush(): void {
+    if (this.size === 0) return;
+    this.members.push(gzipSync(Buffer.from(this.piece.join(""), "utf8"), { level: 9 }));
+    this.piece = [];
+    this.size = 0;
+  }
+}
+
+/** The archive of these lines (its manifest's digests must be theirs: partDigest). */
 export function encodeArchive(manifest: ArchiveManifest, eventLines: readonly string[], recordLines: readonly string[]): Buffer {
-  const members: Buffer[] = [];
-  let piece: string[] = [];
-  let size = 0;
-  const flush = (): void => {
-    members.push(gzipSync(Buffer.from(piece.join(""), "utf8"), { level: 9 }));
-    piece = [];
-    size = 0;
-  };
-  const put = (line: string): void => {
-    piece.push(line, "\n");
-    size += line.length + 1;
-    if (size >= MEMBER_BYTES) flush();
-  };
-  put(JSON.stringify(manifest));
-  for (const l of eventLines) put(l);
-  for (const l of recordLines) put(l);
-  if (size > 0) flush();
-  return Buffer.concat(members);
+  const body = new ArchiveBody();
+  const unused = createHash("sha256");
+  for (const l of eventLines) body.put(l, unused);
+  for (const l of recordLines) body.put(l, unused);
+  return body.finish(manifest);
 }
 
 /**
@@ -148,6 +164,35 @@ export async function readArchive(path: string): Promise<Archive> {
   return { path, name: basename(path), sha256: sha256Hex(bytes), bytes: bytes.length, manifest, eventLines, records };
 }
 
+/** A retired request with its approvals and consumption, as the archive holds it. */
+export interface RetiredRecord {
+  request: SignedRequest;
+  approvals: SignedApproval[];
+  consumption: Consumption | null;
+}
+
+/** What a prune needs of each stored request before it plans: its signed expiry, and its binding key (file store). */
+export interface RequestFacts {
+  expiresAt: string;
+  bindingKey: string | null;
+}
+
+/**
+ * The facts of every stored request, read a batch at a time (readRecords): a prune never holds all of
+ * history's records (some 8 KB each in memory), only these. A store holding a damaged request record is
+ * not pruned (65): run verify first.
+ */
+export async function requestFacts(batches: AsyncIterable<RecordBatch>, bindingKey: ((r: GuardRequest) => string) | null): Promise<Map<string, RequestFacts>> {
+  const facts = new Map<string, RequestFacts>();
+  const damaged: string[] = [];
+  for await (const batch of batches) {
+    for (const d of batch.damaged) damaged.push(d.where);
+    for (const { request } of batch.records) facts.set(request.request.id, { expiresAt: request.request.expiresAt, bindingKey: bindingKey?.(request.request) ?? null });
+  }
+  if (damaged.length > 0) throw integrityError(`the store holds ${damaged.length} damaged record(s), e.g. ${damaged.sort()[0]!}; refusing to prune`, "run guard audit verify and deal with what it reports first");
+  return facts;
+}
+
 /** What a prune will do, planned and archived in memory (both stores): the store then commits it its own way. */
 export interface PreparedPrune {
   outcome: PruneOutcome;
@@ -162,7 +207,8 @@ export interface PreparedPrune {
  * Plan (core/prune.ts) and build the archive: `lines` are the log's stored lines in order (canonical
  * event text), from the first at least up to the first event at or after the cutoff (the time rule retires
  * none after it, so a caller may leave the rest out); `scan` what the planner gathered of every event;
- * `records` reads a retired request's approvals and consumption.
+ * `requests` what it needs of every stored request (requestFacts); `records` reads the retired requests
+ * with their approvals and consumptions, in the order given, a few at a time, into the archive.
  */
 export async function preparePrune(p: {
   description: string;
@@ -170,13 +216,12 @@ export async function preparePrune(p: {
   archiveDir: string;
   lines: readonly string[];
   scan: PruneScan;
-  requests: readonly SignedRequest[];
-  records: (id: string) => Promise<{ approvals: SignedApproval[]; consumption: Consumption | null }>;
+  requests: ReadonlyMap<string, RequestFacts>;
+  records: (ids: readonly string[]) => AsyncIterable<RetiredRecord>;
   leftovers: number;
 }): Promise<PreparedPrune> {
   const { opts, lines, scan } = p;
-  const byId = new Map(p.requests.map((r) => [r.request.id, r]));
-  const plan = scan.plan(p.requests.map((r) => ({ id: r.request.id, expiresMs: Date.parse(r.request.expiresAt) })));
+  const plan = scan.plan([...p.requests].map(([id, f]) => ({ id, expiresMs: Date.parse(f.expiresAt) })));
   const k = scan.countThrough(plan.through);
   const outcome: PruneOutcome = {
     dryRun: opts.dryRun,
@@ -197,23 +242,27 @@ export async function preparePrune(p: {
   const first = JSON.parse(lines[0]!) as AuditEvent;
   const last = JSON.parse(lines[k - 1]!) as AuditEvent;
   outcome.through = { seq: last.seq, hash: last.hash };
-  const recordLines: string[] = [];
-  for (const id of plan.retired) {
-    const { approvals, consumption } = await p.records(id);
+  const body = new ArchiveBody();
+  const events = createHash("sha256");
+  for (let i = 0; i < k; i++) body.put(lines[i]!, events);
+  const records = createHash("sha256");
+  let n = 0;
+  for await (const { request, approvals, consumption } of p.records(plan.retired)) {
+    if (request.request.id !== plan.retired[n++]) throw new GuardError(ExitCode.INTERNAL, "the records of a prune were read out of order; nothing was removed", "This is a bug in guard: please report it");
     outcome.approvals += approvals.length;
     if (consumption) outcome.consumptions++;
-    recordLines.push(recordLine({ request: byId.get(id)!, approvals, consumption }));
+    body.put(recordLine({ request, approvals, consumption }), records);
   }
-  const eventLines = lines.slice(0, k);
+  if (n !== plan.retired.length) throw new GuardError(ExitCode.INTERNAL, `the prune retires ${plan.retired.length} requests but read ${n}; nothing was removed`, "This is a bug in guard: please report it");
   const manifest: ArchiveManifest = {
     format: ARCHIVE_FORMAT,
     store: p.description,
     cutoff: outcome.cutoff,
-    events: { count: k, firstSeq: first.seq, lastSeq: last.seq, firstPrev: first.prev, lastHash: last.hash, sha256: partDigest(eventLines) },
-    records: { requests: recordLines.length, approvals: outcome.approvals, consumptions: outcome.consumptions, sha256: partDigest(recordLines) },
+    events: { count: k, firstSeq: first.seq, lastSeq: last.seq, firstPrev: first.prev, lastHash: last.hash, sha256: events.digest("hex") },
+    records: { requests: plan.retired.length, approvals: outcome.approvals, consumptions: outcome.consumptions, sha256: records.digest("hex") },
     retired: plan.retired,
   };
-  const bytes = encodeArchive(manifest, eventLines, recordLines);
+  const bytes = body.finish(manifest);
   const name = archiveName(manifest);
   outcome.archive = { path: join(p.archiveDir, name), name, sha256: sha256Hex(bytes), bytes: bytes.length };
   const checkpoint = {

@@ -37,6 +37,7 @@ import { CREATE_FLAGS, linkNewFile } from "./new-file.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
 import { approvalsOrDamaged, REQUEST_ID_PREFIX_RE, REQUEST_ID_RE, type AuditFilter, type AuditLineSink, type ConsumptionList, type DamagedRecord, type PruneOptions, type PruneOutcome, type RecordBatch, type RequestList, type RequestWatch, type Store, waitThroughWatch } from "./types.js";
 import { PruneScan, readCheckpoint } from "../../core/prune.js";
+import type { RequestFacts, RetiredRecord } from "./archive.js";
 
 /**
  * The embedded directory store.
@@ -1149,22 +1150,18 @@ class FileStore implements Store {
         }
       }
     }
-    const listed = await this.listRequests();
-    if (listed.damaged.length > 0) {
-      throw integrityError(`the store holds ${listed.damaged.length} damaged record(s), e.g. ${listed.damaged[0]!.where}; refusing to prune`, "run guard audit verify and deal with what it reports first");
-    }
-    const byId = new Map(listed.requests.map((r) => [r.request.id, r]));
+    const { preparePrune, requestFacts, writeArchive } = await import("./archive.js"); // (node:zlib only when pruning)
+    const facts = await requestFacts(this.readRecords(), requestBindingKey);
     // Left over by an interrupted prune: named retired by a checkpoint, expired before its cutoff, and no event left names it.
     const leftovers: string[] = [];
     for (const c of earlier) {
       for (const id of c.retired) {
-        const r = byId.get(id);
+        const r = facts.get(id);
         if (scan.named(id) || !REQUEST_ID_RE.test(id)) continue;
         // A request record under a retired id that expires later is not the retired one: verify judges it.
-        if (r ? Date.parse(r.request.expiresAt) < c.cutoffMs : this.hasRecordsOf(id)) leftovers.push(id);
+        if (r ? Date.parse(r.expiresAt) < c.cutoffMs : this.hasRecordsOf(id)) leftovers.push(id);
       }
     }
-    const { preparePrune, writeArchive } = await import("./archive.js"); // (node:zlib only when pruning)
     const archiveDir = opts.archiveDir ?? join(this.root, "archive");
     const prepared = await preparePrune({
       description: this.description,
@@ -1172,14 +1169,14 @@ class FileStore implements Store {
       archiveDir,
       lines,
       scan,
-      requests: listed.requests,
-      records: async (id) => ({ approvals: await this.listApprovals(id), consumption: await this.getConsumption(id) }),
+      requests: facts,
+      records: (ids) => this.retiredRecords(ids),
       leftovers: leftovers.length,
     });
     const { outcome, k } = prepared;
     if (opts.dryRun) return outcome;
     if (prepared.bytes === null || head === null || outcome.archive === null) {
-      await this.removeRecords(leftovers, byId);
+      await this.removeRecords(leftovers, facts);
       return outcome;
     }
     outcome.archive.path = await writeArchive(archiveDir, outcome.archive.name, prepared.bytes, this.fileMode);
@@ -1231,7 +1228,7 @@ class FileStore implements Store {
       throw e;
     }
     // 3. after the commit: the records, then the indexes
-    await this.removeRecords([...outcome.retired, ...leftovers], byId);
+    await this.removeRecords([...outcome.retired, ...leftovers], facts);
     await this.reindexAfterPrune([...kept, ...tail], new Set([...retired, ...leftovers]));
     return outcome;
   }
@@ -1296,7 +1293,24 @@ class FileStore implements Store {
    * Remove retired requests: the consumption, the approvals, the request and its index entries, in that
    * order (a crash part-way leaves an expired request, never a usable one; the next prune finishes).
    */
-  private async removeRecords(ids: string[], byId: ReadonlyMap<string, SignedRequest>): Promise<void> {
+  /** The records a prune archives, one request at a time (RetiredRecord, archive.ts). */
+  private async *retiredRecords(ids: readonly string[]): AsyncIterable<RetiredRecord> {
+    for (const id of ids) yield { request: this.retiredRequest(id), approvals: await this.listApprovals(id), consumption: await this.getConsumption(id) };
+  }
+
+  /**
+   * A request a prune is about to archive: read again, whole (its facts were all the plan kept), with a
+   * synchronous read as readRecords reads it (a small file; the thread pool costs more than the read).
+   */
+  private retiredRequest(id: string): SignedRequest {
+    const path = join(this.root, "requests", `${checkId(id)}.json`);
+    const rec = readRecordSync(path);
+    if (rec === null) throw new GuardError(ExitCode.IO, `request ${id} was removed from the store while it was being pruned; nothing was removed`, "run one prune at a time, then run guard store prune again", [], "io");
+    assertRecord(requestProblem(rec.value, id), path);
+    return rec.value as SignedRequest;
+  }
+
+  private async removeRecords(ids: string[], facts: ReadonlyMap<string, RequestFacts>): Promise<void> {
     if (ids.length === 0) return;
     const rm = (p: string) => fsp.rm(p, { recursive: true, force: true }).catch((e: unknown) => {
       throw fsError("remove the retired record", p, e);
@@ -1306,10 +1320,10 @@ class FileStore implements Store {
       await rm(join(this.root, "consumed", `${id}.json`));
       await rm(join(this.root, "approvals", id));
       await rm(join(this.root, "requests", `${id}.json`));
-      const r = byId.get(id);
+      const r = facts.get(id);
       if (r) {
-        const entry = `${Math.max(0, Date.parse(r.request.expiresAt) || 0)}-${id}`;
-        await rm(join(this.root, "index", "binding", requestBindingKey(r.request), entry));
+        const entry = `${Math.max(0, Date.parse(r.expiresAt) || 0)}-${id}`;
+        if (r.bindingKey !== null) await rm(join(this.root, "index", "binding", r.bindingKey, entry));
         await rm(join(this.root, "index", "open", entry));
       }
       await rm(join(this.root, "index", "consumed", id));

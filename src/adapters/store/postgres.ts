@@ -19,6 +19,7 @@ import { PRUNE_FUNCTION,
 import { jsonTooDeep, TOO_DEEP } from "../../core/json-depth.js";
 import { BINDING_KEY_RE, requestBindingKey } from "../../core/request.js";
 import { PruneScan } from "../../core/prune.js";
+import type { RetiredRecord } from "./archive.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
 import { approvalsOrDamaged, REQUEST_ID_PREFIX_RE, REQUEST_ID_RE, type AuditFilter, type AuditLineSink, type ConsumptionList, type PruneOptions, type PruneOutcome, type RecordBatch, type RequestList, type RequestWatch, type Store } from "./types.js";
 
@@ -73,6 +74,8 @@ export interface PostgresStoreOptions {
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_POLL_MS = 1_000;
+/** Retired requests read a page at a time when a prune archives them. */
+const RETIRED_PAGE = 500;
 const DEFAULT_BUSY_RETRY_MS = 5_000;
 /**
  * SQLSTATEs of a server that turns a connection away before any statement ran: too many connections
@@ -716,9 +719,12 @@ class PostgresStore implements Store {
     checkId(requestId, "request id");
     const r = await this.query<BodyRow>(`reading the consumption of ${requestId}`, "SELECT body FROM guard_consumptions WHERE request_id = $1", [requestId]);
     const row = r.rows[0];
-    if (!row) return null;
+    return row ? this.consumptionFrom(requestId, row.body) : null;
+  }
+
+  private consumptionFrom(requestId: string, body: string): Consumption {
     const what = `consumption of ${requestId}`;
-    const v = parseRow(this.conn.target, what, row.body);
+    const v = parseRow(this.conn.target, what, body);
     const problem = consumptionProblem(v, requestId);
     if (problem) throw corrupt(this.conn.target, what, problem);
     return v as unknown as Consumption;
@@ -889,6 +895,40 @@ class PostgresStore implements Store {
     return e as unknown as AuditEvent;
   }
 
+  /**
+   * The records a prune archives, RETIRED_PAGE requests at a time: three queries a page (requests,
+   * approvals, consumptions), not two or three a request. Each row is checked as getRequest,
+   * listApprovals and getConsumption check it.
+   */
+  private async *retiredRecords(ids: readonly string[]): AsyncIterable<RetiredRecord> {
+    for (let i = 0; i < ids.length; i += RETIRED_PAGE) {
+      const page = ids.slice(i, i + RETIRED_PAGE);
+      const [requests, approvals, consumptions] = await Promise.all([
+        this.query<BodyRow & { id: string }>("reading the requests to archive", "SELECT id, body FROM guard_requests WHERE id = ANY($1::text[])", [page]),
+        this.query<BodyRow & { request_id: string; ord_text: string }>(
+          "reading the approvals to archive",
+          "SELECT request_id, ord::text AS ord_text, body FROM guard_approvals WHERE request_id = ANY($1::text[]) ORDER BY request_id, ord",
+          [page],
+        ),
+        this.query<BodyRow & { request_id: string }>("reading the consumptions to archive", "SELECT request_id, body FROM guard_consumptions WHERE request_id = ANY($1::text[])", [page]),
+      ]);
+      const bodies = new Map(requests.rows.map((r) => [r.id, r.body]));
+      const approvalsOf = new Map<string, SignedApproval[]>();
+      for (const row of approvals.rows) {
+        let mine = approvalsOf.get(row.request_id);
+        if (mine === undefined) approvalsOf.set(row.request_id, (mine = []));
+        mine.push(this.approvalFrom(row.request_id, row.ord_text, row.body));
+      }
+      const consumptionOf = new Map(consumptions.rows.map((r) => [r.request_id, r.body]));
+      for (const id of page) {
+        const body = bodies.get(id);
+        if (body === undefined) throw new GuardError(ExitCode.IO, `request ${id} was removed from the PostgreSQL store at ${this.conn.target.where} while it was being pruned; nothing was removed`, "run one prune at a time, then run guard store prune again", [], "io");
+        const consumed = consumptionOf.get(id);
+        yield { request: this.requestFrom(id, body), approvals: approvalsOf.get(id) ?? [], consumption: consumed === undefined ? null : this.consumptionFrom(id, consumed) };
+      }
+    }
+  }
+
   private rowDisagrees(seqText: string): GuardError {
     return corrupt(this.conn.target, `audit event ${seqText}`, "its row and its record disagree on seq or hash");
   }
@@ -935,19 +975,16 @@ class PostgresStore implements Store {
         scan.push(e.seq, timeMs, typeof e.data.requestId === "string" ? e.data.requestId : null);
       }
     }
-    const listed = await this.listRequests();
-    if (listed.damaged.length > 0) {
-      throw integrityError(`the store holds ${listed.damaged.length} damaged record(s), e.g. ${listed.damaged[0]!.where}; refusing to prune`, "run guard audit verify and deal with what it reports first");
-    }
-    const { preparePrune, writeArchive } = await import("./archive.js");
+    const { preparePrune, requestFacts, writeArchive } = await import("./archive.js");
+    const facts = await requestFacts(this.readRecords(), null);
     const prepared = await preparePrune({
       description: this.description,
       opts,
       archiveDir: opts.archiveDir,
       lines,
       scan,
-      requests: listed.requests,
-      records: async (id) => ({ approvals: await this.listApprovals(id), consumption: await this.getConsumption(id) }),
+      requests: facts,
+      records: (ids) => this.retiredRecords(ids),
       leftovers: 0,
     });
     const { outcome } = prepared;
