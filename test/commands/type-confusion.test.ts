@@ -6,10 +6,11 @@
  * approval and in its consumption record, each of an object, a list, a number, null and text with a
  * terminal escape put there. For every one:
  *
- * - `guard requests --all` (plain and at a terminal), `guard show` and `guard approve` answer with a
+ * - `guard requests --all` (plain and at a terminal) and `guard show`, `guard run --request` and (for
+ *   the unapproved request) `guard approve` of the request whose record was edited answer with a
  *   documented code, never an internal error (70), and print nothing raw;
  * - `guard approve` of the edited request never succeeds (what bob would sign is not what alice signed);
- * - `guard run --request` runs neither request.
+ * - `guard run --request` of it never runs (one is unapproved, the other used).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { approveCommand } from "../../src/commands/approve.js";
@@ -110,15 +111,14 @@ describe("every field of a stored record, given a value of another type (a table
           target.put(place, edited);
           const what = `${target.name}: ${path.join(".")} = ${JSON.stringify(value)}`;
           cases++;
+          // The commands that read what was edited: the listing (plain and as a table) reads every record;
+          // show, run and approve the request whose record it is.
+          const mine = target.name === "the unapproved request" ? unapproved : consumed;
           await answer(place, "bob", (rt) => requestsCommand({ all: true }, rt), `${what}; requests --all`);
           await answer(place, "bob", (rt) => requestsCommand({ all: true }, rt), `${what}; requests --all at a terminal`, { terminal: true });
-          await answer(place, "bob", (rt) => showCommand(unapproved, {}, rt), `${what}; show`);
-          for (const id of [unapproved, consumed]) {
-            expect(await answer(place, "alice", (rt) => runCommand([], { request: id, confirm: "production" }, rt), `${what}; run ${id}`), `${what}; run`).not.toBe(0);
-          }
-          // (last: once bob has approved the unapproved request, it may run)
-          const approved = await answer(place, "bob", (rt) => approveCommand(unapproved, { yes: true }, rt), `${what}; approve`);
-          if (target.name === "the unapproved request") expect(approved, `${what}; approve`).not.toBe(0);
+          await answer(place, "bob", (rt) => showCommand(mine, {}, rt), `${what}; show`);
+          expect(await answer(place, "alice", (rt) => runCommand([], { request: mine, confirm: "production" }, rt), `${what}; run`), `${what}; run`).not.toBe(0);
+          if (mine === unapproved) expect(await answer(place, "bob", (rt) => approveCommand(unapproved, { yes: true }, rt), `${what}; approve`), `${what}; approve`).not.toBe(0);
         }
       }
     }
