@@ -47,6 +47,8 @@ export interface RequestLike {
 export interface RunTrace {
   plan?: PlanLike;
   request?: RequestLike;
+  /** A report will be made of this run (GitHub Actions): what it shows is gathered even for a quick refusal. */
+  reported?: boolean;
   /** Called immediately before the wrapped command is executed. */
   beforeExec(): void;
 }

@@ -100,8 +100,12 @@ export async function runApprovedRequest(
   // "consumed" whatever its signatures and approvals say (assessRequest), so the racers that lost to
   // another run of the same approval learn it without reading its approvals or verifying a signature.
   // A shortcut for the refusal only: what runs is still decided below, from the verified assessment,
-  // and by the store's single-use consume.
-  if ((await (await ctx.store()).getConsumption(id)) !== null) throw replayError(id);
+  // and by the store's single-use consume. (Under GitHub Actions the request is still assessed first, for
+  // the step summary, which shows it.)
+  if ((await (await ctx.store()).getConsumption(id)) !== null) {
+    if (trace?.reported) await assessed();
+    throw replayError(id);
+  }
   const first = await assessed();
   // A request that can no longer run is refused before anything else is looked at.
   const early = first.assessment.status;

@@ -34,7 +34,7 @@ export async function runCommand(command: string[], opts: RunOptions, rt: Runtim
   // GitHub Actions changes only the output format (annotations, step summary), never the decision (I3);
   // outside Actions the reporter is not even loaded.
   const gh = await gitHubReporterIfActions(rt.env);
-  const trace: RunTrace = { beforeExec: () => gh?.resume() };
+  const trace: RunTrace = { beforeExec: () => gh?.resume(), reported: gh !== null };
   gh?.pause();
   try {
     setJsonErrors(Boolean(opts.json));

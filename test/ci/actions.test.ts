@@ -120,9 +120,14 @@ describe("GitHub Actions annotations and step summary", () => {
     const third = await guardIn(world, argv, { as: "dave", env: actions(summary, PROD) });
     expect(third.code).toBe(75);
     expect(requestIdIn(third.stderr)).not.toBe(id);
+    // Its replay by id is refused at once from its consumption record; the summary still shows the request.
+    const replay = await guardIn(world, ["run", "--request", id, "--confirm", "production"], { as: "dave", env: actions(summary, PROD) });
+    expect(replay.code).toBe(77);
     const md = await readFile(summary, "utf8");
     expect(md).toContain("### guard run: ran\\, exit 0");
     expect(md).toContain(`| **request** | ${id.replace(/-/g, "\\-")} — approved`);
+    expect(md).toContain(`| **request** | ${id.replace(/-/g, "\\-")} — consumed`);
+    expect(md.split("### ").at(-1)).toContain("| **command** | maintenance\\/purge\\-lb\\-state\\.sh \\-\\-all |");
   });
 
   it("--wait in CI: the job waits, an approver approves from elsewhere, the same job runs the command once", async () => {
