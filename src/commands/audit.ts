@@ -15,7 +15,7 @@ import { auditFilterMatches, auditTypeFilter, type AuditFilter } from "../core/a
 import { localTime } from "../core/time.js";
 import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
 import { type AuditEvent, type Consumption, type SignedApproval, type SignedRequest } from "../core/types.js";
-import { validateConsumptionShape } from "../core/request.js";
+import { shapeProblem, validateConsumptionShape } from "../core/request.js";
 import type { DamagedRecord, Store } from "../adapters/store/types.js";
 import type { SignaturePool } from "../adapters/signature-parallel.js";
 import type { Archive, ArchivedRecord } from "../adapters/store/archive.js";
@@ -317,12 +317,8 @@ export async function verifyStore(store: Store, opts: VerifyStoreOptions = {}): 
   for (const rec of checked.sort(byAge)) report1(rec);
   // Consumptions are not signed; each must still be a record guard writes (validateConsumptionShape).
   const consumptionShape = (c: Consumption, where: string): void => {
-    try {
-      validateConsumptionShape(c);
-    } catch (e) {
-      if (!(e instanceof GuardError)) throw e;
-      recordProblems.push(`consumption of request ${esc(c.requestId)}${where}: ${e.message} (no guard writes such a record: it was altered or planted)`);
-    }
+    const malformed = shapeProblem(() => validateConsumptionShape(c));
+    if (malformed !== null) recordProblems.push(`consumption of request ${esc(c.requestId)}${where}: ${malformed} (no guard writes such a record: it was altered or planted)`);
   };
   for (const c of listed.consumptions) {
     if (leftoverIds.has(c.requestId) || (retiredBy.has(c.requestId) && !report.createdRequests.has(c.requestId) && !report.consumedRequests.has(c.requestId))) continue;

@@ -18,8 +18,8 @@
  */
 import { createHash } from "node:crypto";
 import { canonicalJson } from "./canonical.js";
-import { GuardError } from "./errors.js";
-import { MAX_TTL_SECONDS, validateApprovalShape, validateConsumptionShape, validateSignedRequestShape } from "./request.js";
+import { MAX_TTL_SECONDS, shapeProblem, validateApprovalShape, validateConsumptionShape, validateSignedRequestShape } from "./request.js";
+import type { Consumption, SignedApproval, SignedRequest } from "./types.js";
 
 /** The least age of a cutoff: the longest a request can live, so a prune never races a live request. */
 export const PRUNE_FLOOR_SECONDS = MAX_TTL_SECONDS;
@@ -189,16 +189,16 @@ export function archivedRecordProblem(x: unknown): string | null {
   const keys = Object.keys(x).sort().join(",");
   if (keys !== "approvals,consumption,request") return "not {request, approvals, consumption}";
   const r = x as { request: unknown; approvals: unknown; consumption: unknown };
-  try {
-    const id = validateSignedRequestShape(r.request).request.id;
-    if (!Array.isArray(r.approvals)) return "approvals is not a list";
-    for (const a of r.approvals) if (validateApprovalShape(a).statement.requestId !== id) return "an approval of another request";
-    if (r.consumption !== null && validateConsumptionShape(r.consumption).requestId !== id) return "the consumption of another request";
-  } catch (e) {
-    if (e instanceof GuardError) return e.message;
-    throw e;
+  const request = shapeProblem(() => validateSignedRequestShape(r.request));
+  if (request !== null) return request;
+  const id = (r.request as SignedRequest).request.id;
+  if (!Array.isArray(r.approvals)) return "approvals is not a list";
+  for (const a of r.approvals as unknown[]) {
+    const bad = shapeProblem(() => validateApprovalShape(a)) ?? ((a as SignedApproval).statement.requestId !== id ? "an approval of another request" : null);
+    if (bad !== null) return bad;
   }
-  return null;
+  if (r.consumption === null) return null;
+  return shapeProblem(() => validateConsumptionShape(r.consumption)) ?? ((r.consumption as Consumption).requestId !== id ? "the consumption of another request" : null);
 }
 
 /** One archived request with its approvals and consumption, as a line of the archive. */

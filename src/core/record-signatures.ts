@@ -9,8 +9,7 @@
  * key, so a valid signature over a record no guard would write is still tampering.
  */
 import { sha256Hex } from "./canonical.js";
-import { GuardError } from "./errors.js";
-import { approvalMessage, requestMessage, validateApprovalShape, validateSignedRequestShape } from "./request.js";
+import { approvalMessage, requestMessage, shapeProblem, validateApprovalShape, validateSignedRequestShape } from "./request.js";
 import { parseAuthorizedKey } from "./sshkey.js";
 import { parseSshSig, verifySshSig } from "./sshsig.js";
 import { SIG_NAMESPACE, type SignedApproval, type SignedRequest } from "./types.js";
@@ -40,8 +39,8 @@ export function checkSignatures(batch: SignatureBatch): SignatureAnswers {
   const digests: string[] = [];
   const requestsOk = new Uint8Array(batch.requests.length);
   const approvalsOk = new Uint8Array(batch.approvals.length);
-  const requestsMalformed = batch.requests.map((signed) => malformed(() => validateSignedRequestShape(signed)));
-  const approvalsMalformed = batch.approvals.map((a) => malformed(() => validateApprovalShape(a)));
+  const requestsMalformed = batch.requests.map((signed) => shapeProblem(() => validateSignedRequestShape(signed)));
+  const approvalsMalformed = batch.approvals.map((a) => shapeProblem(() => validateApprovalShape(a)));
   batch.requests.forEach((signed, i) => {
     const req = signed.request;
     // The canonical form once: the digest is its SHA-256 (requestDigest), and the signature is over it.
@@ -62,13 +61,3 @@ export function checkSignatures(batch: SignatureBatch): SignatureAnswers {
   return { digests, requestsOk, approvalsOk, requestsMalformed, approvalsMalformed };
 }
 
-/** The strict check's message (its field already escaped for the terminal), or null when it passes. */
-function malformed(check: () => unknown): string | null {
-  try {
-    check();
-    return null;
-  } catch (e) {
-    if (e instanceof GuardError) return e.message;
-    throw e;
-  }
-}

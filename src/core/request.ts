@@ -567,6 +567,21 @@ function checkRequirement(s: Shape, x: unknown, at: string): Requirement {
   return x as Requirement;
 }
 
+/**
+ * Why a record fails one of the strict checks below (`check` calls it): the check's message, its field
+ * already escaped for the terminal; null when it passes. For reports that list every malformed record
+ * (`audit verify`) instead of stopping at the first.
+ */
+export function shapeProblem(check: () => unknown): string | null {
+  try {
+    check();
+    return null;
+  } catch (e) {
+    if (e instanceof GuardError) return e.message;
+    throw e;
+  }
+}
+
 /** A stored signed request: the request plus a non-empty armored signature. */
 export function validateSignedRequestShape(x: unknown): SignedRequest {
   const s = new Shape("request");
