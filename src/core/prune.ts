@@ -79,6 +79,11 @@ export class PruneScan {
     else s.last = seq;
   }
 
+  /** True once an event at or after the cutoff (or of an unreadable time) was pushed: no later one is retired. */
+  get stopped(): boolean {
+    return this.stop !== null;
+  }
+
   /** The requests some event names. */
   named(id: string): boolean {
     return this.spans.has(id);

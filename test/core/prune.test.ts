@@ -112,7 +112,8 @@ describe("PruneScan: the planner fed one event at a time, as the stores read the
     ];
     const records = [rec("a", 2), rec("b", 20), rec("c", 5)];
     const scan = new PruneScan(10 * DAY);
-    for (const e of events) scan.push(e.seq, e.timeMs, e.requestId);
+    const stopped = events.map((e) => (scan.push(e.seq, e.timeMs, e.requestId), scan.stopped));
+    expect(stopped).toEqual([false, false, false, true]); // from the first event at or after the cutoff on
     const plan = scan.plan(records);
     expect(plan).toEqual(planPrune(events, records, 10 * DAY));
     expect(plan).toEqual({ through: 42, retired: ["a"], deferred: 1 });

@@ -734,15 +734,11 @@ class PostgresStore implements Store {
     const r = await this.query<BodyRow & { request_id: string }>("listing consumptions", "SELECT request_id, body FROM guard_consumptions ORDER BY request_id");
     const out: ConsumptionList = { consumptions: [], damaged: [] };
     for (const row of r.rows) {
-      const what = `consumption of ${row.request_id}`;
       try {
-        const v = parseRow(this.conn.target, what, row.body);
-        const problem = consumptionProblem(v, row.request_id);
-        if (problem) throw corrupt(this.conn.target, what, problem);
-        out.consumptions.push(v as unknown as Consumption);
+        out.consumptions.push(this.consumptionFrom(row.request_id, row.body));
       } catch (e) {
         if (!(e instanceof GuardError)) throw e;
-        out.damaged.push({ id: row.request_id, where: `${what} in the PostgreSQL store at ${this.conn.target.where}`, problem: e.message });
+        out.damaged.push({ id: row.request_id, where: `consumption of ${row.request_id} in the PostgreSQL store at ${this.conn.target.where}`, problem: e.message });
       }
     }
     return out;
@@ -964,15 +960,12 @@ class PostgresStore implements Store {
     // retires one past it, so the archive never needs them, and a long log's recent part costs no memory.
     const lines: string[] = [];
     const scan = new PruneScan(opts.cutoffMs);
-    let pastCutoff = false;
     for await (const rows of this.auditPages()) {
       for (const [seqText, hash, body] of rows) {
         const e = this.auditEventFrom(seqText, hash, body);
         if (canonicalJson(e) !== body) throw corrupt(this.conn.target, `audit event ${seqText}`, "its text is not canonical; run guard audit verify");
-        const timeMs = Date.parse(e.time);
-        pastCutoff ||= !(timeMs < opts.cutoffMs);
-        if (!pastCutoff) lines.push(body);
-        scan.push(e.seq, timeMs, typeof e.data.requestId === "string" ? e.data.requestId : null);
+        scan.push(e.seq, Date.parse(e.time), typeof e.data.requestId === "string" ? e.data.requestId : null);
+        if (!scan.stopped) lines.push(body);
       }
     }
     const { preparePrune, requestFacts, writeArchive } = await import("./archive.js");
