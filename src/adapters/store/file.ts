@@ -479,12 +479,17 @@ class FileStore implements Store {
    * audit verify: the requests directory listed once, then each request and its approvals read
    * synchronously (small files; the thread pool costs more than the reads), a batch at a time.
    */
-  async *readRecords(): AsyncIterable<RecordBatch> {
+  readRecords(): AsyncIterable<RecordBatch> {
+    return this.recordBatches(true);
+  }
+
+  /** readRecords, or (for a prune's plan, which needs the requests only) without reading approvals: each `[]`. */
+  private async *recordBatches(withApprovals: boolean): AsyncIterable<RecordBatch> {
     const dir = this.dirSync("requests");
     if (dir === null) return;
     const first: DamagedRecord[] = [];
     const names = this.entriesSync(dir, first);
-    const approvalsDir = this.dirSync("approvals");
+    const approvalsDir = withApprovals ? this.dirSync("approvals") : null;
     let batch: RecordBatch = { records: [], damaged: first };
     for (const name of names) {
       const path = join(dir, name);
@@ -495,10 +500,9 @@ class FileStore implements Store {
       const id = name.slice(0, -".json".length);
       let request: SignedRequest;
       try {
-        const rec = readRecordSync(path);
-        if (rec === null) continue; // removed since the listing (a prune)
-        assertRecord(requestProblem(rec.value, id), path);
-        request = rec.value as SignedRequest;
+        const read = readRequestSync(path, id);
+        if (read === null) continue; // removed since the listing (a prune)
+        request = read;
       } catch (e) {
         if (!(e instanceof GuardError)) throw e;
         batch.damaged.push({ id, where: path, problem: e.message });
@@ -1151,7 +1155,7 @@ class FileStore implements Store {
       }
     }
     const { preparePrune, requestFacts, writeArchive } = await import("./archive.js"); // (node:zlib only when pruning)
-    const facts = await requestFacts(this.readRecords(), requestBindingKey);
+    const facts = await requestFacts(this.recordBatches(false), requestBindingKey);
     // Left over by an interrupted prune: named retired by a checkpoint, expired before its cutoff, and no event left names it.
     const leftovers: string[] = [];
     for (const c of earlier) {
@@ -1289,10 +1293,6 @@ class FileStore implements Store {
     return lstatOrNullSync(join(this.root, "consumed", `${id}.json`)) !== null || lstatOrNullSync(join(this.root, "approvals", id)) !== null;
   }
 
-  /**
-   * Remove retired requests: the consumption, the approvals, the request and its index entries, in that
-   * order (a crash part-way leaves an expired request, never a usable one; the next prune finishes).
-   */
   /** The records a prune archives, one request at a time (RetiredRecord, archive.ts). */
   private async *retiredRecords(ids: readonly string[]): AsyncIterable<RetiredRecord> {
     for (const id of ids) yield { request: this.retiredRequest(id), approvals: await this.listApprovals(id), consumption: await this.getConsumption(id) };
@@ -1303,13 +1303,15 @@ class FileStore implements Store {
    * synchronous read as readRecords reads it (a small file; the thread pool costs more than the read).
    */
   private retiredRequest(id: string): SignedRequest {
-    const path = join(this.root, "requests", `${checkId(id)}.json`);
-    const rec = readRecordSync(path);
-    if (rec === null) throw new GuardError(ExitCode.IO, `request ${id} was removed from the store while it was being pruned; nothing was removed`, "run one prune at a time, then run guard store prune again", [], "io");
-    assertRecord(requestProblem(rec.value, id), path);
-    return rec.value as SignedRequest;
+    const r = readRequestSync(join(this.root, "requests", `${checkId(id)}.json`), id);
+    if (r === null) throw new GuardError(ExitCode.IO, `request ${id} was removed from the store while it was being pruned; nothing was removed`, "run one prune at a time, then run guard store prune again", [], "io");
+    return r;
   }
 
+  /**
+   * Remove retired requests: the consumption, the approvals, the request and its index entries, in that
+   * order (a crash part-way leaves an expired request, never a usable one; the next prune finishes).
+   */
   private async removeRecords(ids: string[], facts: ReadonlyMap<string, RequestFacts>): Promise<void> {
     if (ids.length === 0) return;
     const rm = (p: string) => fsp.rm(p, { recursive: true, force: true }).catch((e: unknown) => {
@@ -1499,6 +1501,14 @@ function decodeRecord(bytes: Buffer, path: string): { value: unknown } {
   } catch {
     throw damaged(path, "is not valid JSON (truncated or torn write?)");
   }
+}
+
+/** The request record at `path`, stored as `id`, synchronously (readRequest's checks); null when it is gone. */
+function readRequestSync(path: string, id: string): SignedRequest | null {
+  const rec = readRecordSync(path);
+  if (rec === null) return null;
+  assertRecord(requestProblem(rec.value, id), path);
+  return rec.value as SignedRequest;
 }
 
 /** readRecord, synchronously. */

@@ -541,16 +541,23 @@ class PostgresStore implements Store {
    * A page of requests at a time (keyset on id), each joined with its approvals in one query: no round
    * trip per record. The next page is asked for before the current one is handed out.
    */
-  async *readRecords(): AsyncIterable<RecordBatch> {
+  readRecords(): AsyncIterable<RecordBatch> {
+    return this.recordBatches(true);
+  }
+
+  /** readRecords, or (for a prune's plan, which needs the requests only) without reading approvals: each `[]`. */
+  private async *recordBatches(withApprovals: boolean): AsyncIterable<RecordBatch> {
     const size = this.conn.target.recordPage;
     type Row = [string, string, string | null, string | null];
+    const requests = "SELECT id, body FROM guard_requests WHERE $1::text IS NULL OR id > $1::text ORDER BY id LIMIT $2";
     const page = (after: string | null): Promise<Row[]> => {
-      return this.pageAhead<Row>(
-        "reading requests and approvals",
-        `WITH page AS (SELECT id, body FROM guard_requests WHERE $1::text IS NULL OR id > $1::text ORDER BY id LIMIT $2)
-         SELECT p.id, p.body, a.ord::text, a.body FROM page p LEFT JOIN guard_approvals a ON a.request_id = p.id ORDER BY p.id, a.ord`,
-        [after, size],
-      );
+      return withApprovals
+        ? this.pageAhead<Row>(
+            "reading requests and approvals",
+            `WITH page AS (${requests}) SELECT p.id, p.body, a.ord::text, a.body FROM page p LEFT JOIN guard_approvals a ON a.request_id = p.id ORDER BY p.id, a.ord`,
+            [after, size],
+          )
+        : this.pageAhead<Row>("reading requests", `SELECT id, body, NULL::text, NULL::text FROM (${requests}) p ORDER BY id`, [after, size]);
     };
     let next: Promise<Row[]> | null = page(null);
     while (next !== null) {
@@ -969,7 +976,7 @@ class PostgresStore implements Store {
       }
     }
     const { preparePrune, requestFacts, writeArchive } = await import("./archive.js");
-    const facts = await requestFacts(this.readRecords(), null);
+    const facts = await requestFacts(this.recordBatches(false), null);
     const prepared = await preparePrune({
       description: this.description,
       opts,
