@@ -1,7 +1,7 @@
 /**
  * `guard run [options] -- CMD [ARGS…]`, `guard run --request ID [options]` and `guard check [options] --
- * CMD [ARGS…]` read without commander, for entry.ts: loading commander and building its command table costs more than anything else guard adds
- * in front of a command (docs/benchmarks.md).
+ * CMD [ARGS…]` read without commander, for entry.ts: loading commander and building its command table
+ * costs more than anything else guard adds in front of a command (docs/benchmarks.md).
  *
  * Commander (cli.ts) stays the definition of the command line. This reads only the plain shape — known
  * options, each at most once, with a value that does not start with `-`, then `--` and the command (or,

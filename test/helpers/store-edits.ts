@@ -7,6 +7,8 @@
  * removal of the whole record or line.
  */
 import fc from "fast-check";
+import { expect } from "vitest";
+import { ExitCode } from "../../src/core/errors.js";
 import { MemoryPlace } from "../../src/adapters/store/memory.js";
 import { canonicalJson } from "../../src/core/canonical.js";
 
@@ -54,7 +56,7 @@ export function slotsOf(from: MemoryPlace): Slot[] {
  * The slot `which` picks: a kind of record first, then one of that kind, so that the few request,
  * approval and consumption records are edited as often as the many audit lines.
  */
-export function pickSlot(all: readonly Slot[], which: number): Slot {
+function pickSlot(all: readonly Slot[], which: number): Slot {
   const kinds = [...new Set(all.map((s) => s.kind))];
   const mine = all.filter((s) => s.kind === kinds[which % kinds.length]);
   return mine[Math.floor(which / kinds.length) % mine.length]!;
@@ -90,10 +92,21 @@ function paths(v: unknown, at: Array<string | number> = []): Array<Array<string 
 }
 
 /**
+ * One case of a property: a fresh copy of `genuine` with `edit` made at the slot `which` picks (pickSlot),
+ * and how to name it in a failure.
+ */
+export function editedCopy(genuine: MemoryPlace, all: readonly Slot[], which: number, edit: Edit): { place: MemoryPlace; slot: Slot; after: string | null; changed: boolean; what: string } {
+  const slot = pickSlot(all, which);
+  const place = copyPlace(genuine);
+  const { after, changed } = editSlot(place, slot, edit);
+  return { place, slot, after, changed, what: `${slot.kind} of ${slot.requestId ?? "the log"} edited: ${JSON.stringify(edit)}` };
+}
+
+/**
  * Makes the edit at the slot of `place`: the text before, and after (null: the record or line was
  * removed, or the edit left the same JSON and nothing was changed).
  */
-export function editSlot(place: MemoryPlace, slot: Slot, e: Edit): { before: string; after: string | null; changed: boolean } {
+function editSlot(place: MemoryPlace, slot: Slot, e: Edit): { before: string; after: string | null; changed: boolean } {
   const before = slot.get(place);
   if (e.op === "delete") {
     slot.remove(place);
@@ -153,3 +166,14 @@ function sameJson(a: string, b: string): boolean {
 
 /** A control character, C1 code or bidi control: what must never reach a terminal raw. */
 export const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+/**
+ * What every command must do over an edited store: answer with a documented exit code, never an internal
+ * error (70), and print nothing raw on stdout or stderr. Returns the exit code.
+ */
+export function expectAnswered(r: { code: number; stdout: string; stderr: string }, what: string): number {
+  expect(r.code, `${what}: ${r.stderr}`).not.toBe(ExitCode.INTERNAL);
+  expect(r.stdout, what).not.toMatch(RAW_CONTROL);
+  expect(r.stderr, what).not.toMatch(RAW_CONTROL);
+  return r.code;
+}
