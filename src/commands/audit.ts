@@ -316,13 +316,11 @@ export async function verifyStore(store: Store, opts: VerifyStoreOptions = {}): 
   };
   for (const rec of checked.sort(byAge)) report1(rec);
   // Consumptions are not signed; each must still be a record guard writes (validateConsumptionShape).
-  const consumptionShape = (c: Consumption, where: string): void => {
-    const malformed = shapeProblem(() => validateConsumptionShape(c));
-    if (malformed !== null) recordProblems.push(`consumption of request ${esc(c.requestId)}${where}: ${malformed} (no guard writes such a record: it was altered or planted)`);
-  };
+  // (An archive's were checked when it was read: readArchive.)
   for (const c of listed.consumptions) {
     if (leftoverIds.has(c.requestId) || (retiredBy.has(c.requestId) && !report.createdRequests.has(c.requestId) && !report.consumedRequests.has(c.requestId))) continue;
-    consumptionShape(c, "");
+    const malformed = shapeProblem(() => validateConsumptionShape(c));
+    if (malformed !== null) recordProblems.push(`consumption of request ${esc(c.requestId)}: ${malformed} (no guard writes such a record: it was altered or planted)`);
     consumptions.push(c);
   }
   const live = new Set(requests.map((q) => q.id));
@@ -332,10 +330,7 @@ export async function verifyStore(store: Store, opts: VerifyStoreOptions = {}): 
     const rec = newChecked(r.request, " (archived)", false, stored);
     applySignatures(checkSignatures({ requests: [r.request], approvals: stored }), { requests: [rec], approvals: rec.approvals });
     report1(rec);
-    if (r.consumption) {
-      consumptionShape(r.consumption, " (archived)");
-      consumptions.push(r.consumption);
-    }
+    if (r.consumption) consumptions.push(r.consumption);
   }
   const storeConsumed = new Set(consumptions.map((c) => c.requestId));
   for (const d of listed.damaged) if (d.id !== null) storeConsumed.add(d.id);
