@@ -30,6 +30,9 @@ async function expectSameAsScan(store: Store, fs: AuditFilter[]): Promise<void> 
 }
 
 
+const PAD = 100;
+const SEEK_EVERY = 16 << 10;
+
 describe("file store: audit log through the seek index and index/created", () => {
   let parent: string;
   let dir: string;
@@ -40,11 +43,14 @@ describe("file store: audit log through the seek index and index/created", () =>
   beforeAll(async () => {
     parent = await mkdtemp(join(tmpdir(), "guard-auditidx-"));
     dir = join(parent, "store");
-    log = makeLog(3000);
+    // 3,000 events of ~400 bytes (1.2 MB: more than one of the store's 1 MiB reads) with a seek entry
+    // every 16 KiB: about 70 entries, as a 17 MB log has at the default spacing of 256 KiB. Every filter
+    // reads through the log; at ~1 KB an event (3.6 MB, 14 entries) this file cost ~11 s of CPU.
+    log = makeLog(3000, 7, PAD);
     expect(log.some((e, i) => i > 0 && e.time < log[i - 1]!.time)).toBe(true); // the clock does go back
     mkdirSync(join(dir, "audit"), { recursive: true, mode: 0o700 });
     writeFileSync(join(dir, "audit", "events.jsonl"), lines(log), { mode: 0o600 });
-    store = await openFileStore(dir, { now: () => clock });
+    store = await openFileStore(dir, { now: () => clock, seekEveryBytes: SEEK_EVERY });
   });
 
   afterAll(async () => {
@@ -55,7 +61,7 @@ describe("file store: audit log through the seek index and index/created", () =>
   it("a store from before the index: built on first use, then every filter reads exactly what a scan keeps", async () => {
     await expectSameAsScan(store, filters(log, 120));
     const index = await readFile(join(dir, "index", "audit-seek"), "utf8");
-    expect(index.split("\n").length).toBeGreaterThan(8); // ~3 MB of log, an entry every 256 KiB
+    expect(index.split("\n").length).toBeGreaterThan(50); // 1.2 MB of log, an entry every 16 KiB
   });
 
   it("--since near the end reads only the end of the log", async () => {
@@ -70,7 +76,7 @@ describe("file store: audit log through the seek index and index/created", () =>
     clock = Date.parse(log[log.length - 1]!.time);
     for (let i = 0; i < 600; i++) {
       clock += i % 50 === 49 ? -7_200_000 : 1000;
-      log.push(await store.appendAudit({ type: "run.started", actor: { principal: "dave", fingerprint: "SHA256:dave", user: "dave" }, data: { pad: "y".repeat(900), requestId: REQUESTS[i % 4] } }));
+      log.push(await store.appendAudit({ type: "run.started", actor: { principal: "dave", fingerprint: "SHA256:dave", user: "dave" }, data: { pad: "y".repeat(PAD), requestId: REQUESTS[i % 4] } }));
     }
     const after = (await readFile(join(dir, "index", "audit-seek"), "utf8")).split("\n").length;
     expect(after).toBeGreaterThan(before);
@@ -116,7 +122,7 @@ describe("file store: audit log through the seek index and index/created", () =>
     await collect(store.readAuditFiltered!({ sinceMs: 0 })); // an index for the current log
     const old = await readFile(path, "utf8");
     // The same events from a new genesis, fewer of them: every offset means something else now.
-    const rewritten = makeLog(1500, 99);
+    const rewritten = makeLog(1500, 99, PAD);
     const tmp = join(dir, "audit", "events.jsonl.new");
     await writeFile(tmp, lines(rewritten), { mode: 0o600 });
     await rename(tmp, join(dir, "audit", "events.jsonl"));

@@ -93,6 +93,11 @@ export interface FileStoreOptions {
   now?: () => number;
   /** How long an audit append waits for another process's lock (default 10 s). */
   lockTimeoutMs?: number;
+  /**
+   * The seek index's spacing: an entry about every this many bytes of log (default 256 KiB). For tests
+   * only, which exercise many entries on a small log; no store location sets it.
+   */
+  seekEveryBytes?: number;
 }
 
 /** The request id pattern (core/ids.ts), without its anchors, for the names built from it. */
@@ -110,7 +115,7 @@ const INDEX_ENTRY_RE = new RegExp(`^(\\d{1,16})-(${ID})$`);
 /** Read size for the audit log: large reads, few system calls. */
 const AUDIT_CHUNK = 1 << 20;
 /** The seek index has an entry about every this many bytes of log (about 500 events). */
-const SEEK_EVERY = 256 << 10;
+const SEEK_EVERY_DEFAULT = 256 << 10;
 /** A seek index larger than this was not written by guard (a 100 GB log needs about 2 MB). */
 const SEEK_MAX_BYTES = 16 << 20;
 /** From this size on (about 8,000 events) audit verify checks lines in worker threads. */
@@ -148,7 +153,7 @@ export async function openFileStore(dir: string, opts: FileStoreOptions = {}): P
     throw unsafeRoot(root, "is group-writable but not set up for sharing", `Either chmod 0700 ${root}, or share it properly: chmod 2770 ${root} with a dedicated group.`);
   }
   checkSafe(root, st, shared, (what) => unsafeRoot(root, what, SAFE_HINT(root)));
-  return new FileStore(root, shared, opts.now ?? (() => Date.now()), opts.lockTimeoutMs ?? 10_000);
+  return new FileStore(root, shared, opts.now ?? (() => Date.now()), opts.lockTimeoutMs ?? 10_000, opts.seekEveryBytes ?? SEEK_EVERY_DEFAULT);
 }
 
 const SAFE_HINT = (root: string) =>
@@ -183,6 +188,7 @@ class FileStore implements Store {
     private readonly shared: boolean,
     private readonly clock: () => number,
     private readonly lockTimeoutMs: number,
+    private readonly seekEvery: number,
   ) {
     this.description = `file:${root}`;
     this.dirMode = shared ? 0o2770 : 0o700;
@@ -905,7 +911,7 @@ class FileStore implements Store {
       for await (const { buf, path } of this.auditBlocks(at)) {
         for (let s = 0, nl = buf.indexOf(10, 0); nl !== -1; s = nl + 1, nl = buf.indexOf(10, s)) {
           const e = parseAuditLine(buf.toString("utf8", s, nl), at.line++, path);
-          if (offset > 0 && offset - last >= SEEK_EVERY) {
+          if (offset > 0 && offset - last >= this.seekEvery) {
             entries.push({ seq: e.seq, offset, maxBefore: max });
             last = offset;
           }
@@ -943,7 +949,7 @@ class FileStore implements Store {
 
   /**
    * Under the audit lock, after `event` was appended at st.size: a new log starts its index; an index
-   * made for this log gets an entry for this event when its last entry is SEEK_EVERY bytes back (the
+   * made for this log gets an entry for this event when its last entry is `seekEvery` bytes back (the
    * lines since are read for their times). Synchronous, like the append.
    */
   private extendSeekIndex(fd: number, st: Stats, event: AuditEvent): void {
@@ -993,7 +999,7 @@ class FileStore implements Store {
       const lastParsed = parseSeekIndex(`${headLine}\n${lastLine === headLine ? "" : `${lastLine}\n`}`);
       if (lastParsed === null) return;
       const prev = lastParsed.entries[0] ?? { seq: 0, offset: 0, maxBefore: -Infinity };
-      if (st.size - prev.offset < SEEK_EVERY || prev.offset > st.size) return;
+      if (st.size - prev.offset < this.seekEvery || prev.offset > st.size) return;
       // The times of the events between the last entry and this event.
       const span = Buffer.allocUnsafe(st.size - prev.offset);
       if (readSync(fd, span, 0, span.length, prev.offset) !== span.length) return;
