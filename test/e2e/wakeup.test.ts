@@ -5,10 +5,17 @@
  * must stay well under the waiting run's one-second re-read: a wake-up lost in the window between the
  * run's read and its wait would show up as about a second. The approvals land at varied moments
  * (jitter) so that some fall in that window.
+ *
+ * The waiting run is the built CLI in a process of its own; the approval is stored by guard's whole
+ * command line run in the test's process (guardIn), which is another process than the waiter's, as a
+ * colleague's `guard approve` is: the file store's waiter sees it through the file system, PostgreSQL's
+ * through NOTIFY, exactly as from a spawned guard (test/e2e/in-process.test.ts holds the two equal).
+ * That spares a Node process per trial, 40 in all.
  */
 import { describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
-import { BIN, guard, homeOf, makeHomes, makeWorld, type World } from "./world.js";
+import { BIN, homeOf, makeHomes, makeWorld, type World } from "./world.js";
+import { guardIn } from "../helpers/in-process.js";
 import { createTestDatabase } from "../helpers/pg.js";
 
 const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
@@ -34,7 +41,7 @@ async function trial(w: World, env: (who: string) => Record<string, string>, n: 
   }
   const id = /waiting for approval of (r-[a-z2-7]{20})/.exec(stderr)![1]!;
   await new Promise((r) => setTimeout(r, (n * 137) % 1000)); // land at varied points of the run's re-read cycle
-  const approved = await guard(w, ["approve", id, "--yes"], { env: env("bob") });
+  const approved = await guardIn(w, ["approve", id, "--yes"], { env: env("bob") });
   const stored = Date.now();
   expect(approved.code, approved.stderr).toBe(0);
   expect(await done, stderr).toBe(0);
