@@ -183,18 +183,43 @@ export async function verifyStore(store: Store, opts: VerifyStoreOptions = {}): 
   const archives = [...(opts.archives ?? [])].sort((a, b) => a.manifest.events.firstSeq - b.manifest.events.firstSeq);
   const verifier = new AuditVerifier({ anchor: opts.anchor });
   const archiveProblems: string[] = [];
-  for (const a of archives) {
-    for (const line of a.eventLines) {
-      const buf = Buffer.from(line, "utf8");
-      if (verifier.pushLine(buf, 0, buf.length)) continue;
-      let e: AuditEvent;
-      try {
-        e = JSON.parse(line) as AuditEvent;
-      } catch {
-        archiveProblems.push(`the archive ${esc(a.path)} holds an event that is not JSON`);
-        continue;
-      }
-      verifier.push(e);
+  // Each archive is read again here, a line at a time (readArchive kept only its manifest): its events
+  // go to the verifier ahead of the live log's, and its records are checked as they go by, keeping only
+  // what is reported of each (the records of a year are hundreds of megabytes).
+  const archived = new Map<string, { rec: CheckedRecord; consumption: Consumption | null }>();
+  if (archives.length > 0) {
+    const { readArchiveContent } = await import("../adapters/store/archive.js");
+    for (const a of archives) {
+      let notJson = false;
+      let batch: ArchivedRecord[] = [];
+      const checkBatch = (): void => {
+        const recs = batch.map((r) => newChecked(r.request, " (archived)", false, r.approvals));
+        applySignatures(checkSignatures({ requests: batch.map((r) => r.request), approvals: batch.flatMap((r) => r.approvals) }), { requests: recs, approvals: recs.flatMap((r) => r.approvals) });
+        batch.forEach((r, i) => archived.set(r.request.request.id, { rec: recs[i]!, consumption: r.consumption }));
+        batch = [];
+      };
+      const changed = await readArchiveContent(
+        a,
+        (line) => {
+          const buf = Buffer.from(line, "utf8");
+          if (verifier.pushLine(buf, 0, buf.length)) return;
+          let e: AuditEvent;
+          try {
+            e = JSON.parse(line) as AuditEvent;
+          } catch {
+            notJson = true;
+            return;
+          }
+          verifier.push(e);
+        },
+        (r) => {
+          batch.push(r);
+          if (batch.length === SIGNATURE_JOB) checkBatch();
+        },
+      );
+      checkBatch();
+      if (notJson) archiveProblems.push(`the archive ${esc(a.path)} holds an event that is not JSON`);
+      if (changed !== null) archiveProblems.push(esc(changed));
     }
   }
   if (store.feedAudit) await store.feedAudit(verifier);
@@ -216,8 +241,6 @@ export async function verifyStore(store: Store, opts: VerifyStoreOptions = {}): 
   const leftovers: string[] = [];
   const retiredBy = new Map<string, number>();
   for (const c of report.checkpoints) for (const id of c.retired) retiredBy.set(id, Date.parse(c.cutoff));
-  const archived = new Map<string, ArchivedRecord>();
-  for (const a of archives) for (const r of a.records) if (typeof r?.request?.request?.id === "string") archived.set(r.request.request.id, r);
   // A record a checkpoint retired, still in the store: left over by an interrupted prune, or re-planted.
   // Expired before the cutoff it cannot run, so it is reported, not a failure; anything else is judged as usual.
   // (A checkpoint is only as trustworthy as the chain: one forged with a cutoff in the future must not
@@ -324,13 +347,10 @@ export async function verifyStore(store: Store, opts: VerifyStoreOptions = {}): 
     consumptions.push(c);
   }
   const live = new Set(requests.map((q) => q.id));
-  for (const [id, r] of archived) {
+  for (const [id, { rec, consumption }] of archived) {
     if (live.has(id)) continue;
-    const stored = Array.isArray(r.approvals) ? r.approvals : [];
-    const rec = newChecked(r.request, " (archived)", false, stored);
-    applySignatures(checkSignatures({ requests: [r.request], approvals: stored }), { requests: [rec], approvals: rec.approvals });
     report1(rec);
-    if (r.consumption) consumptions.push(r.consumption);
+    if (consumption) consumptions.push(consumption);
   }
   const storeConsumed = new Set(consumptions.map((c) => c.requestId));
   for (const d of listed.damaged) if (d.id !== null) storeConsumed.add(d.id);

@@ -205,6 +205,26 @@ describe("issue 18: guard store prune (file store)", () => {
     expect(b.v.problems.join("\n")).toContain("not the one the store.pruned checkpoint");
   });
 
+  it("an archive swapped after it was checked and before verify read it again fails (65): the read says it changed", async () => {
+    const { readArchive } = await import("../../src/adapters/store/archive.js");
+    const { verifyStore } = await import("../../src/commands/audit.js");
+    const { openFileStore } = await import("../../src/adapters/store/file.js");
+    const copy = join(w.dir, "swapped.jsonl.gz");
+    await writeFile(copy, await readFile(archive));
+    const checked = await readArchive(copy);
+    const store = await openFileStore(w.store, { create: false });
+    try {
+      expect((await verifyStore(store, { archives: [checked] })).ok).toBe(true);
+      // The same lines, compressed anew: another file, though every line and digest is the same.
+      await writeFile(copy, gzipSync(gunzipSync(await readFile(archive)), { level: 1 }));
+      const v = await verifyStore(store, { archives: [checked] });
+      expect(v.ok).toBe(false);
+      expect(v.problems.join("\n")).toContain(`the archive ${copy} changed while it was being read (its SHA-256 differs)`);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("an archive consistent with its own manifest whose records guard never archives (hostile text, a null approval, another request's consumption) fails (65), named and escaped, never a crash", async () => {
     const { partDigest } = await import("../../src/core/prune.js");
     const lines = gunzipSync(await readFile(archive)).toString("utf8").trimEnd().split("\n");
