@@ -1,4 +1,4 @@
-import { promises as fsp } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { ExitCode, GuardError } from "../core/errors.js";
 import { parseAuthorizedKey, SshReader } from "../core/sshkey.js";
@@ -47,7 +47,7 @@ export async function resolveKeyPath(
     const label = SOURCE_LABEL[source];
     if (setting.trim() === "") throw keyError(`${label} is set but empty`, SETUP_HINT);
     const path = expandHome(setting, home);
-    const kind = await fileKind(path);
+    const kind = fileKind(path);
     if (kind !== "file") {
       throw keyError(`the signing key ${path} (from ${label}) ${kind === "missing" ? "does not exist" : "is not a regular file"}`, SETUP_HINT);
     }
@@ -60,7 +60,7 @@ export async function resolveKeyPath(
     // A lone `.pub` counts too: its private half may be in the agent or on a token, as ssh treats it.
     for (const candidate of [path, `${path}.pub`]) {
       looked.push(candidate);
-      if ((await fileKind(candidate)) === "file") return { path: candidate, source: "default" };
+      if (fileKind(candidate) === "file") return { path: candidate, source: "default" };
     }
   }
   throw new GuardError(ExitCode.CONFIG, "no SSH key found to sign with", SETUP_HINT, looked.map((p) => `looked for ${p}`), "config-invalid");
@@ -80,16 +80,16 @@ export interface LoadKeyOptions {
 
 /** The public key for a key path, refusing weak key types (exit 78). */
 export async function loadPublicKeyFor(path: string, opts: LoadKeyOptions = {}): Promise<LoadedPublicKey> {
-  const text = await readKeyFile(path);
+  const text = readKeyFile(path);
   if (looksLikePublicKey(text)) {
     // ssh-keygen falls back to the private key beside a .pub; only a lone public key needs the agent.
-    const beside = path.endsWith(".pub") && (await fileKind(path.slice(0, -4))) === "file";
+    const beside = path.endsWith(".pub") && fileKind(path.slice(0, -4)) === "file";
     return { key: parsePublicFile(path, text), agentOnly: !beside };
   }
   if (path.endsWith(".pub")) throw keyError(`${path} is not an SSH public key`, "a .pub file holds one line such as `ssh-ed25519 AAAA… you@example.com`");
 
   const sidecarPath = `${path}.pub`;
-  const sidecar = (await fileKind(sidecarPath)) === "file" ? parsePublicFile(sidecarPath, await readKeyFile(sidecarPath)) : null;
+  const sidecar = fileKind(sidecarPath) === "file" ? parsePublicFile(sidecarPath, readKeyFile(sidecarPath)) : null;
   const embedded = publicKeyOfOpensshPrivate(text);
   if (embedded !== null) {
     // The new OpenSSH format stores the public key in clear: no passphrase needed to learn it.
@@ -157,21 +157,25 @@ export function publicKeyOfOpensshPrivate(text: string): string | null {
   }
 }
 
-async function readKeyFile(path: string): Promise<string> {
-  const kind = await fileKind(path);
+/**
+ * Key files are read with synchronous calls: a few KiB, where each asynchronous call is a trip through
+ * libuv's thread pool (the first one starts it) and node:fs/promises costs ~1 ms to load.
+ */
+function readKeyFile(path: string): string {
+  const kind = fileKind(path);
   if (kind !== "file") throw keyError(`the signing key ${path} ${kind === "missing" ? "does not exist" : "is not a regular file"}`, SETUP_HINT);
-  const st = await fsp.stat(path);
+  const st = statSync(path);
   if (st.size > MAX_KEY_FILE) throw keyError(`${path} is too large to be an SSH key (${st.size} bytes)`, SETUP_HINT);
   try {
-    return await fsp.readFile(path, "utf8");
+    return readFileSync(path, "utf8");
   } catch (e) {
     throw keyError(`cannot read the signing key ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, "check the file's permissions");
   }
 }
 
-async function fileKind(path: string): Promise<"file" | "missing" | "other"> {
+function fileKind(path: string): "file" | "missing" | "other" {
   try {
-    return (await fsp.stat(path)).isFile() ? "file" : "other";
+    return statSync(path).isFile() ? "file" : "other";
   } catch {
     return "missing";
   }

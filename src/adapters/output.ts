@@ -14,6 +14,7 @@
  * caller forgot and whether or not GITHUB_ACTIONS is set. Guard's own workflow commands (adapters/ci.ts)
  * are the only lines written around it.
  */
+import { fstatSync, statSync, type Stats } from "node:fs";
 import { colourWanted, styles, type Style } from "./style.js";
 import { GuardError, PolicyError, formatDiagnostic } from "../core/errors.js";
 import { escapeForTerminal, escapeStrayControls, neutraliseWorkflowCommands, safeJson } from "../core/escape.js";
@@ -36,7 +37,33 @@ export interface Terminal {
 
 /** The real process's terminal; Node makes each stream only when it is first asked for. */
 export function processTerminal(): Terminal {
-  return { stdout: () => process.stdout, stderr: () => process.stderr, stdinIsTTY: () => process.stdin.isTTY === true, env: process.env };
+  return { stdout: () => process.stdout, stderr: () => process.stderr, stdinIsTTY: stdinIsTerminal, env: process.env };
+}
+
+/**
+ * Whether the process's stdin is a terminal, without making process.stdin for anything else: for a file
+ * or /dev/null (a CI job's stdin, a spawned racer's) Node builds a file stream, loading node:fs/promises
+ * and readline with it, ~2 ms on Node 20 that `guard run --request`, `approve` and `deny` paid only to
+ * learn that it is not a terminal. A terminal is a character device; /dev/null is the one that is not.
+ */
+function stdinIsTerminal(): boolean {
+  let st: Stats;
+  try {
+    st = fstatSync(0);
+  } catch {
+    return false; // closed
+  }
+  return st.isCharacterDevice() && !isDevNull(st) && process.stdin.isTTY === true;
+}
+
+/** Whether `st` is the null device (by its device number, as /dev/null's own). */
+export function isDevNull(st: Stats): boolean {
+  try {
+    const devNull = statSync("/dev/null");
+    return devNull.isCharacterDevice() && devNull.rdev === st.rdev;
+  } catch {
+    return false;
+  }
 }
 
 let terminal: Terminal | null = null;

@@ -6,9 +6,10 @@
  * Note: Node reopens a closed fd 0 on /dev/null at start-up, so guard's own stdin reads as "null" when
  * the caller closed it (`guard run ... <&-`); "closed" is seen only for other descriptors.
  */
-import { fstatSync, statSync } from "node:fs";
+import { fstatSync } from "node:fs";
 import type { Stats } from "node:fs";
 import { isatty } from "node:tty";
+import { isDevNull } from "./output.js";
 
 /** "other": a directory, a block device or a character device other than a terminal or /dev/null. */
 export type StdinKind = "tty" | "null" | "pipe" | "file" | "socket" | "closed" | "other";
@@ -28,13 +29,4 @@ export function classifyStdin(fd = 0): StdinKind {
   if (st.isFile()) return "file";
   if (st.isSocket()) return "socket";
   return "other";
-}
-
-function isDevNull(st: Stats): boolean {
-  try {
-    const devNull = statSync("/dev/null");
-    return devNull.isCharacterDevice() && devNull.rdev === st.rdev;
-  } catch {
-    return false;
-  }
 }

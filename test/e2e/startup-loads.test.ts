@@ -1,7 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { guard, makeWorld, type World } from "./world.js";
+import { guard, makeWorld, requestIdIn, type World } from "./world.js";
+import { guardIn } from "../helpers/in-process.js";
 import { createTestDatabase } from "../helpers/pg.js";
 
 /**
@@ -54,7 +55,9 @@ describe("what an allowed guard run loads", () => {
   it("an unchanged policy: none of yaml, zod, pg, prompts, nor node:fs/promises", async () => {
     again = await loadsOf(RUN);
     expect(vendor(again)).toEqual([]);
+    // node:fs/promises by name, or fs.promises (which loads Node's internal module of that name)
     expect(again.builtins).not.toContain("fs/promises");
+    expect(again.builtins).not.toContain("internal/fs/promises");
     expect(again.builtins).not.toContain("perf_hooks");
     expect(again.builtins).not.toContain("worker_threads");
     // The entry point, the entry bundle and the one chunk of start-up code; the plain `guard run … --
@@ -78,6 +81,19 @@ describe("what an allowed guard run loads", () => {
   it("`guard run --request ID` without `--` is read without commander too (a request nobody made: 64)", async () => {
     const approved = await loadsOf(["run", "--request", "r-abcdefghijklmnopqrst", "--confirm", "production"], {}, [], 64);
     expect(vendor(approved)).not.toContain("commander.cjs");
+  });
+
+  it("a replay of a used request (every loser of a race for one approval) reads its records and the key without node:fs/promises (each asynchronous call a trip through libuv's thread pool)", async () => {
+    const prod = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
+    const asked = await guardIn(world, ["request", "--reason", "loads", "--", "./maintenance/purge-lb-state.sh", "--ticket=loads"], { as: "alice", env: prod });
+    const id = requestIdIn(asked.stderr);
+    expect((await guardIn(world, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
+    const args = ["run", "--request", id, "--confirm", "production"];
+    expect((await guardIn(world, args, { as: "alice", env: prod })).code).toBe(0);
+    await loadsOf(args, { ...prod, GUARD_KEY: world.people.alice!.key }, [], 77); // (a spawned guard's first run writes its policy cache)
+    const replay = await loadsOf(args, { ...prod, GUARD_KEY: world.people.alice!.key }, [], 77);
+    expect(replay.builtins).not.toContain("fs/promises");
+    expect(replay.builtins).not.toContain("internal/fs/promises");
   });
 
   it("any other command line goes through commander, whose command table is in other chunks", async () => {

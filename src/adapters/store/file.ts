@@ -401,7 +401,7 @@ class FileStore implements Store {
 
   /** The request.consumed events from this request's request.created event on; null when the hint does not hold. */
   private async consumedSinceCreated(requestId: string): Promise<AuditEvent[] | null> {
-    const hint = await readRecordText(join(this.root, "index", "created", requestId));
+    const hint = readRecordText(join(this.root, "index", "created", requestId));
     if (hint === null || !/^\d{1,15}\n$/.test(hint)) return null;
     const start = Number(hint.trim());
     const path = join(this.root, "audit", "events.jsonl");
@@ -525,10 +525,7 @@ class FileStore implements Store {
   }
 
   private async readRequest(path: string, id: string): Promise<SignedRequest | null> {
-    const rec = await readRecord(path);
-    if (rec === null) return null;
-    assertRecord(requestProblem(rec.value, id), path);
-    return rec.value as SignedRequest;
+    return readRequestSync(path, id);
   }
 
   // --- approvals --------------------------------------------------------------------------------
@@ -598,7 +595,7 @@ class FileStore implements Store {
     const dir = await this.dir("consumed", false);
     if (dir === null) return null;
     const path = join(dir, `${requestId}.json`);
-    const rec = await readRecord(path);
+    const rec = readRecordSync(path);
     if (rec === null) return null;
     assertRecord(consumptionProblem(rec.value, requestId), path);
     return rec.value as Consumption;
@@ -817,7 +814,7 @@ class FileStore implements Store {
   /** The offset index/created/<id> names, when the line there is that request's intact request.created event. */
   private async createdOffset(requestId: string): Promise<number | null> {
     try {
-      const hint = await readRecordText(join(this.root, "index", "created", requestId));
+      const hint = readRecordText(join(this.root, "index", "created", requestId));
       if (hint === null || !/^\d{1,15}\n$/.test(hint)) return null;
       const offset = Number(hint.trim());
       const e = this.eventAt(offset);
@@ -1539,18 +1536,22 @@ function damaged(path: string, what: string): GuardError {
   return integrityError(`the store record ${path} ${what}`, "The store is damaged or was tampered with: restore the file from a backup or investigate; guard will not treat it as missing.");
 }
 
-/** A small text record (an index hint), null when missing; 65 for anything planted or oversized. */
-async function readRecordText(path: string): Promise<string | null> {
-  const fh = await openForRead(path);
-  if (fh === null) return null;
+/**
+ * A small text record (an index hint), null when missing; 65 for anything planted or oversized.
+ * Synchronous, as readRecordSync: a few bytes, where each asynchronous call is a trip through libuv's
+ * thread pool (and the first one starts it).
+ */
+function readRecordText(path: string): string | null {
+  const fd = openForReadSync(path);
+  if (fd === null) return null;
   try {
-    const st = await fh.stat();
+    const st = fstatSync(fd);
     if (!st.isFile() || st.size > 64) throw integrityError(`${path} is not an index entry; the store was tampered with`, "Inspect the store.");
-    return await fh.readFile("utf8");
+    return readFileSync(fd, "utf8");
   } catch (e) {
     throw fsError("read", path, e);
   } finally {
-    await fh.close().catch(() => undefined);
+    closeSync(fd);
   }
 }
 
