@@ -7,7 +7,7 @@
  * /dev/null) — its content cannot be bound — and a name guard cannot look at (permission denied).
  */
 import { createHash } from "node:crypto";
-import { constants, promises as fsp } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync } from "node:fs";
 import type { Stats } from "node:fs";
 import { resolve } from "node:path";
 import { deniedError } from "../core/errors.js";
@@ -43,8 +43,8 @@ export async function bindFileArguments(argv: readonly string[], cwd: string, fi
     let st: Stats;
     let path: string;
     try {
-      st = await fsp.stat(full);
-      path = await fsp.realpath(full);
+      st = statSync(full);
+      path = realpathSync.native(full);
     } catch (error) {
       const code = errnoCode(error);
       if (code !== undefined && NOT_A_NAME.has(code)) continue;
@@ -64,23 +64,27 @@ export async function bindFileArguments(argv: readonly string[], cwd: string, fi
           "make the file smaller, or pass a smaller file that names the large one together with its checksum",
         );
       }
-      out.push({ arg, name, path, ...(await hashFile(path, where)) });
+      out.push({ arg, name, path, ...hashFile(path, where) });
     }
   }
   return out;
 }
 
-/** SHA-256 and size of a regular file, with its content when it is small text; refuses a file changing underneath. */
-async function hashFile(path: string, where: string): Promise<{ type: "file"; size: number; sha256: string; text?: string }> {
-  let handle: fsp.FileHandle;
+/**
+ * SHA-256 and size of a regular file, with its content when it is small text; refuses a file changing
+ * underneath. Synchronous calls, 256 KiB at a time: an asynchronous call each would be a trip through
+ * libuv's thread pool (the first one starting it), slowest when many guards start at once.
+ */
+function hashFile(path: string, where: string): { type: "file"; size: number; sha256: string; text?: string } {
+  let fd: number;
   try {
     // O_NONBLOCK: a FIFO swapped in since the stat must not hang guard. The real path has no links.
-    handle = await fsp.open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     throw deniedError(`${where}: ${esc(path)} could not be read (${errnoCode(error) ?? "unknown error"}), so it cannot be bound to the approval`, "make the file readable by you");
   }
   try {
-    const before = await handle.stat();
+    const before = fstatSync(fd);
     if (!before.isFile()) throw deniedError(`${where}: ${esc(path)} is no longer a regular file`, "do not change files named in the run while guard reads them");
     if (before.size > MAX_FILE_BYTES) throw deniedError(`${where}: ${esc(path)} grew past ${MAX_FILE_BYTES} bytes while guard read it`);
     const hash = createHash("sha256");
@@ -88,7 +92,7 @@ async function hashFile(path: string, where: string): Promise<{ type: "file"; si
     const head: Buffer[] = [];
     let position = 0;
     for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+      const bytesRead = readSync(fd, buffer, 0, buffer.length, position);
       if (bytesRead === 0) break;
       const chunk = buffer.subarray(0, bytesRead);
       hash.update(chunk);
@@ -96,13 +100,13 @@ async function hashFile(path: string, where: string): Promise<{ type: "file"; si
       position += bytesRead;
       if (position > MAX_FILE_BYTES) throw deniedError(`${where}: ${esc(path)} grew past ${MAX_FILE_BYTES} bytes while guard read it`);
     }
-    const after = await handle.stat();
+    const after = fstatSync(fd);
     if (position !== after.size || before.size !== after.size || before.mtimeMs !== after.mtimeMs || before.ino !== after.ino) {
       throw deniedError(`${where}: ${esc(path)} was modified while guard was reading it`, "wait until nothing writes the file, then run again");
     }
     const text = position <= MAX_TEXT_BYTES ? textOf(Buffer.concat(head)) : undefined;
     return { type: "file", size: position, sha256: hash.digest("hex"), ...(text !== undefined ? { text } : {}) };
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }

@@ -19,7 +19,7 @@
  */
 import { createHash } from "node:crypto";
 // Synchronous metadata calls on the start-up path (resolving the program); reads of whole files stay asynchronous.
-import { accessSync, constants, lstatSync, promises as fsp, readlinkSync, realpathSync, statSync } from "node:fs";
+import { accessSync, closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, realpathSync, statSync } from "node:fs";
 import type { Stats } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { relativeInside } from "../core/derive.js";
@@ -323,27 +323,27 @@ async function realPolicyRoot(policyRoot: string): Promise<string> {
  * descriptor. A file that changes while it is being read is refused.
  */
 export async function hashProgram(realPath: string): Promise<ProgramHash> {
-  const handle = await openNoFollow(realPath);
+  const fd = openNoFollow(realPath);
   try {
-    const before = await handle.stat();
+    const before = fstatSync(fd);
     if (!before.isFile()) throw changed(`${realPath} is no longer a regular file (${fileKind(before)})`);
     const hash = createHash("sha256");
     const buffer = Buffer.allocUnsafe(HASH_CHUNK);
     let position = 0;
     for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+      const bytesRead = readSync(fd, buffer, 0, buffer.length, position);
       if (bytesRead === 0) break;
       hash.update(buffer.subarray(0, bytesRead));
       position += bytesRead;
     }
-    const after = await handle.stat();
+    const after = fstatSync(fd);
     const identity = identityOf(after);
     if (position !== after.size || identityDifferences(identityOf(before), identity).length > 0) {
       throw changed(`${realPath} was modified while guard was reading it`);
     }
     return { sha256: hash.digest("hex"), identity };
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
@@ -354,12 +354,17 @@ export async function hashProgram(realPath: string): Promise<ProgramHash> {
 export async function verifyUnchanged(realPath: string, expected: ProgramHash): Promise<void> {
   let st: Stats;
   try {
-    st = await fsp.lstat(realPath);
+    st = lstatSync(realPath);
   } catch (error) {
     throw changed(`${realPath} is gone (${errnoCode(error) ?? "unknown error"})`);
   }
   if (st.isSymbolicLink()) {
-    const target = await fsp.readlink(realPath).catch(() => "?");
+    let target = "?";
+    try {
+      target = readlinkSync(realPath);
+    } catch {
+      // shown as "?"
+    }
     throw changed(`${realPath} was replaced by a symbolic link`, [`${realPath} -> ${target}`]);
   }
 
@@ -379,14 +384,13 @@ export async function verifyUnchanged(realPath: string, expected: ProgramHash): 
 
 /** The first bytes of the program, for the approver: its `#!` line and what guard does not hash. */
 export async function describeProgram(realPath: string): Promise<ProgramDescription> {
-  const handle = await openNoFollow(realPath);
+  const fd = openNoFollow(realPath);
   let head: Buffer;
   try {
     const buffer = Buffer.alloc(SHEBANG_MAX);
-    const { bytesRead } = await handle.read(buffer, 0, SHEBANG_MAX, 0);
-    head = buffer.subarray(0, bytesRead);
+    head = buffer.subarray(0, readSync(fd, buffer, 0, SHEBANG_MAX, 0));
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 
   if (isNativeBinary(head)) {
@@ -423,7 +427,7 @@ export async function assertInterpreterRunnable(realPath: string, given: string,
   const checkFile = async (file: string, what: string): Promise<void> => {
     let st: Stats;
     try {
-      st = await fsp.stat(file);
+      st = statSync(file);
     } catch {
       throw new GuardError(ExitCode.NOT_FOUND, `command not found: ${what} of ${given} does not exist`, "install it, or fix the #! line; nothing was run and no approval was used", details);
     }
@@ -460,10 +464,15 @@ function isNativeBinary(head: Buffer): boolean {
   return BINARY_MAGICS.some((magic) => magic.every((byte, i) => head[i] === byte));
 }
 
-async function openNoFollow(realPath: string): Promise<fsp.FileHandle> {
+/**
+ * The program's descriptor. Programs are read with synchronous calls: a script is a few KiB, and a
+ * binary of megabytes is read 256 KiB at a time either way, where every asynchronous call would be a
+ * trip through libuv's thread pool (the first one starting it), slowest when many guards start at once.
+ */
+function openNoFollow(realPath: string): number {
   try {
     // O_NONBLOCK: a FIFO swapped in must not hang guard; it is refused as "not a regular file" instead.
-    return await fsp.open(realPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    return openSync(realPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     const code = errnoCode(error);
     if (code === "ELOOP" || code === "EMLINK") throw changed(`${realPath} is now a symbolic link`);

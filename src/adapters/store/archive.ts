@@ -109,7 +109,7 @@ export async function writeArchive(dir: string, name: string, bytes: Buffer, mod
   const final = join(dir, name);
   let created: boolean;
   try {
-    created = await linkNewFile(dir, name, bytes, mode);
+    created = linkNewFile(dir, name, bytes, mode);
   } catch (e) {
     throw ioFailure("write the archive", final, e);
   }

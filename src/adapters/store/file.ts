@@ -6,6 +6,7 @@ import {
   constants,
   fchmodSync,
   fdatasyncSync,
+  fsyncSync,
   fstatSync,
   ftruncateSync,
   lstatSync,
@@ -281,7 +282,7 @@ class FileStore implements Store {
       if (errCode(e) === "EEXIST") return;
       throw fsError("write the index entry", path, e);
     }
-    await fsyncDir(dir);
+    fsyncDir(dir);
   }
 
   /**
@@ -388,10 +389,14 @@ class FileStore implements Store {
     checkId(requestId);
     await this.ensureIndex();
     const named = lstatOrNullSync(join(this.root, "index", "consumed", requestId)) !== null;
-    const tail = named ? null : await this.consumedSinceCreated(requestId).catch((e: unknown) => {
-      if (e instanceof GuardError) return null; // anything odd: the whole log decides
-      throw e;
-    });
+    let tail: AuditEvent[] | null = null;
+    if (!named) {
+      try {
+        tail = this.consumedSinceCreated(requestId);
+      } catch (e) {
+        if (!(e instanceof GuardError)) throw e; // anything odd: the whole log decides
+      }
+    }
     if (tail !== null) {
       yield* tail;
       return;
@@ -399,16 +404,19 @@ class FileStore implements Store {
     for await (const e of this.readAudit()) if (e.type === "request.consumed") yield e;
   }
 
-  /** The request.consumed events from this request's request.created event on; null when the hint does not hold. */
-  private async consumedSinceCreated(requestId: string): Promise<AuditEvent[] | null> {
+  /**
+   * The request.consumed events from this request's request.created event on; null when the hint does not
+   * hold. Synchronous reads, as the append's: a run reads what was logged since its request was made.
+   */
+  private consumedSinceCreated(requestId: string): AuditEvent[] | null {
     const hint = readRecordText(join(this.root, "index", "created", requestId));
     if (hint === null || !/^\d{1,15}\n$/.test(hint)) return null;
     const start = Number(hint.trim());
     const path = join(this.root, "audit", "events.jsonl");
-    const fh = await openForRead(path);
-    if (fh === null) return null;
+    const fd = openForReadSync(path);
+    if (fd === null) return null;
     try {
-      const st = await fh.stat();
+      const st = fstatSync(fd);
       if (!st.isFile() || start >= st.size) return null;
       const out: AuditEvent[] = [];
       let pos = start;
@@ -421,7 +429,7 @@ class FileStore implements Store {
           buf.copy(bigger, 0, 0, filled);
           buf = bigger;
         }
-        const { bytesRead } = await fh.read(buf, filled, buf.length - filled, pos);
+        const bytesRead = readSync(fd, buf, filled, buf.length - filled, pos);
         if (bytesRead === 0) break;
         pos += bytesRead;
         filled += bytesRead;
@@ -440,7 +448,7 @@ class FileStore implements Store {
       }
       return first || filled > 0 ? null : out;
     } finally {
-      await fh.close().catch(() => undefined);
+      closeSync(fd);
     }
   }
 
@@ -565,7 +573,7 @@ class FileStore implements Store {
   }
 
   private async readApproval(path: string, requestId: string, name: string): Promise<SignedApproval | null> {
-    return this.approvalFrom(await readRecord(path), path, requestId, name);
+    return this.approvalFrom(readRecordSync(path), path, requestId, name);
   }
 
   private approvalFrom(rec: { value: unknown } | null, path: string, requestId: string, name: string): SignedApproval | null {
@@ -756,7 +764,7 @@ class FileStore implements Store {
             }
             throw fsError("append to the audit log (nothing was run)", path, e);
           }
-          if (st.size === 0) await fsyncDir(dir);
+          if (st.size === 0) fsyncDir(dir);
           offset = st.size;
           // A hint: an index that cannot be extended is rebuilt by the next `audit log --since`.
           try {
@@ -1222,7 +1230,7 @@ class FileStore implements Store {
           } catch (e) {
             throw fsError(`write the pruned audit log (${unreferenced})`, logPath, e);
           }
-          await fsyncDir(auditDir);
+          fsyncDir(auditDir);
           return { checkpoint, lines: appended.lines };
         },
         { mode: this.fileMode, what: `the audit log ${logPath}`, timeoutMs: this.lockTimeoutMs },
@@ -1335,7 +1343,7 @@ class FileStore implements Store {
       await rm(join(this.root, "index", "created", id));
       await rm(join(this.root, "index", "break-glass", id));
     }
-    for (const d of ["consumed", "approvals", "requests"]) if (lstatOrNullSync(join(this.root, d)) !== null) await fsyncDir(join(this.root, d));
+    for (const d of ["consumed", "approvals", "requests"]) if (lstatOrNullSync(join(this.root, d)) !== null) fsyncDir(join(this.root, d));
   }
 
   /**
@@ -1460,37 +1468,16 @@ class FileStore implements Store {
   private async writeExclusive(dir: string, name: string, content: string, what = "write"): Promise<boolean> {
     let created: boolean;
     try {
-      created = await linkNewFile(dir, name, content, this.fileMode, true);
+      created = linkNewFile(dir, name, content, this.fileMode, true);
     } catch (e) {
       throw fsError(what, join(dir, name), e);
     }
-    if (created) await fsyncDir(dir);
+    if (created) fsyncDir(dir);
     return created;
   }
 }
 
 // --- records ------------------------------------------------------------------------------------
-
-/**
- * Parsed JSON of a record, null when the file does not exist; 65 for anything damaged or planted. The
- * value is boxed so that a record reading `null` can never be mistaken for a missing one.
- */
-async function readRecord(path: string): Promise<{ value: unknown } | null> {
-  const fh = await openForRead(path);
-  if (fh === null) return null;
-  let bytes: Buffer;
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw integrityError(`${path} is not a regular file; the store was tampered with`, "Inspect the store.");
-    if (st.size > MAX_RECORD_BYTES) throw integrityError(`${path} is ${st.size} bytes, far larger than any record`, "Inspect the store.");
-    bytes = await fh.readFile();
-  } catch (e) {
-    throw fsError("read", path, e);
-  } finally {
-    await fh.close().catch(() => undefined);
-  }
-  return decodeRecord(bytes, path);
-}
 
 /** A record's bytes as parsed JSON (boxed); 65 for anything that is not. */
 function decodeRecord(bytes: Buffer, path: string): { value: unknown } {
@@ -1514,7 +1501,12 @@ function readRequestSync(path: string, id: string): SignedRequest | null {
   return rec.value as SignedRequest;
 }
 
-/** readRecord, synchronously. */
+/**
+ * Parsed JSON of a record, null when the file does not exist; 65 for anything damaged or planted. The
+ * value is boxed so that a record reading `null` can never be mistaken for a missing one. Synchronous
+ * calls: a record is at most 1 MiB, and each asynchronous call would be a trip through libuv's thread
+ * pool (the first one starting it).
+ */
 function readRecordSync(path: string): { value: unknown } | null {
   const fd = openForReadSync(path);
   if (fd === null) return null;
@@ -1726,16 +1718,16 @@ function addWatch(into: Map<string, FSWatcher>, path: string, listener: (event: 
   }
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  let fh: fsp.FileHandle | undefined;
+function fsyncDir(dir: string): void {
+  let fd: number | undefined;
   try {
-    fh = await fsp.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-    await fh.sync();
+    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    fsyncSync(fd);
   } catch (e) {
     // Some file systems cannot fsync a directory (EINVAL); the data itself is already synced.
     if (errCode(e) !== "EINVAL") throw fsError("sync", dir, e);
   } finally {
-    await fh?.close().catch(() => undefined);
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { constants, promises as fsp } from "node:fs";
+import { closeSync, constants, fchmodSync, fsyncSync, linkSync, openSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** A new file, never through a symlink, never over an existing one. */
@@ -11,26 +11,38 @@ export const CREATE_FLAGS = constants.O_CREAT | constants.O_EXCL | constants.O_W
  * of two writers only one can win — and the temporary name removed. False when the name already exists;
  * any other failure is thrown as it came (callers name what they were writing). `exactMode` sets the
  * mode past the umask (a group-shared store). The directory is not fsynced: callers do, as they decide.
+ * Synchronous calls: six of them, each of which would otherwise be a trip through libuv's thread pool
+ * (the first one starting it), slowest when many guards race for the same consumption.
  */
-export async function linkNewFile(dir: string, name: string, content: string | Uint8Array, mode: number, exactMode = false): Promise<boolean> {
+export function linkNewFile(dir: string, name: string, content: string | Uint8Array, mode: number, exactMode = false): boolean {
   const tmp = join(dir, `.${name}.${randomBytes(8).toString("hex")}.tmp`);
-  let fh: fsp.FileHandle | undefined;
+  let fd: number | undefined;
   try {
-    fh = await fsp.open(tmp, CREATE_FLAGS, mode);
-    if (exactMode) await fh.chmod(mode);
-    await fh.writeFile(content);
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
+    fd = openSync(tmp, CREATE_FLAGS, mode);
+    if (exactMode) fchmodSync(fd, mode);
+    writeFileSync(fd, content);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
     try {
-      await fsp.link(tmp, join(dir, name));
+      linkSync(tmp, join(dir, name));
     } catch (e) {
       if ((e as NodeJS.ErrnoException | null)?.code === "EEXIST") return false;
       throw e;
     }
     return true;
   } finally {
-    await fh?.close().catch(() => undefined);
-    await fsp.unlink(tmp).catch(() => undefined);
+    if (fd !== undefined) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already failing
+      }
+    }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // never created, or already gone
+    }
   }
 }
