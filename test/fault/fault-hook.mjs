@@ -76,7 +76,7 @@ if (raw) {
       return original.apply(this, args);
     };
   }
-  // The synchronous calls guard uses inside its audit-log lock.
+  // The synchronous calls guard uses (inside its audit-log lock, and for the store's small files).
   const fdPaths = new Map();
   const openSync = fs.openSync;
   fs.openSync = function (path, flags, mode) {
@@ -97,7 +97,7 @@ if (raw) {
       return original.call(this, fd, ...rest);
     };
   }
-  for (const [name, op] of [["linkSync", "link"], ["unlinkSync", "unlink"], ["renameSync", "rename"], ["mkdirSync", "mkdir"], ["writeFileSync", "writeFile"]]) {
+  for (const [name, op] of [["linkSync", "link"], ["unlinkSync", "unlink"], ["renameSync", "rename"], ["mkdirSync", "mkdir"], ["chmodSync", "chmod"], ["writeFileSync", "writeFile"]]) {
     const original = fs[name];
     fs[name] = function (...args) {
       step(op, args[0]);

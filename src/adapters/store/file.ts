@@ -276,8 +276,7 @@ class FileStore implements Store {
   private async touch(dir: string, name: string): Promise<void> {
     const path = join(dir, name);
     try {
-      const fh = await fsp.open(path, CREATE_FLAGS, this.fileMode);
-      await fh.close();
+      closeSync(openSync(path, CREATE_FLAGS, this.fileMode));
     } catch (e) {
       if (errCode(e) === "EEXIST") return;
       throw fsError("write the index entry", path, e);
@@ -1395,18 +1394,21 @@ class FileStore implements Store {
     if (!forWrite) return this.dirSync(rel);
     if (this.closed) throw new GuardError(ExitCode.INTERNAL, `the store ${this.description} is closed`);
     const path = join(this.root, rel);
-    // Synchronous: one lstat on every use, cheaper than a trip through libuv's thread pool.
+    // Synchronous: one lstat on every use (and a mkdir the first time), cheaper than trips through
+    // libuv's thread pool.
     let st = lstatOrNullSync(path);
     if (st === null) {
       try {
-        await fsp.mkdir(path, { mode: this.dirMode });
-        await fsp.chmod(path, this.dirMode); // the umask must not take the group's access away
+        mkdirSync(path, { mode: this.dirMode });
+        chmodSync(path, this.dirMode); // the umask must not take the group's access away
       } catch (e) {
         if (errCode(e) !== "EEXIST") throw fsError("create", path, e);
       }
-      st = await fsp.lstat(path).catch((e: unknown) => {
+      try {
+        st = lstatSync(path);
+      } catch (e) {
         throw fsError("inspect", path, e);
-      });
+      }
     }
     this.checkDir(path, st);
     return path;
