@@ -1,4 +1,4 @@
-import { promises as fsp } from "node:fs";
+import { readFileSync } from "node:fs";
 import { pgServiceFilePaths } from "../core/libpq.js";
 import type { PgServiceFile } from "../core/types.js";
 
@@ -14,7 +14,7 @@ export async function readPgServiceFiles(env: Readonly<Record<string, string | u
   const out: PgServiceFile[] = [];
   for (const path of pgServiceFilePaths(env, home)) {
     try {
-      const bytes = await fsp.readFile(path);
+      const bytes = readFileSync(path); // synchronous: a small file, where an asynchronous read would start libuv's thread pool
       if (bytes.length > MAX_BYTES) out.push({ path, error: `larger than ${MAX_BYTES} bytes` });
       else out.push({ path, text: bytes.toString("utf8") });
     } catch (err) {

@@ -13,7 +13,7 @@
  * user and writable by nobody else. Any doubt (unreadable, malformed, wrong owner, another key) means a
  * miss: the policy is parsed again, never refused or trusted because of the cache.
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync, statSync, promises as fsp } from "node:fs";
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { isAbsolute, join } from "node:path";
 import { digestOf, sha256Hex } from "../core/canonical.js";
@@ -45,7 +45,7 @@ let buildId: string | undefined;
  * a new guard never reuses a verdict made by an old validator. The bundle gives its module wrapper's
  * `__filename`, which costs nothing; `import.meta.url` (a URL to parse) is for the TypeScript sources.
  */
-function currentBuild(): string {
+export function currentBuild(): string {
   if (buildId === undefined) {
     try {
       const st = statSync(typeof __filename === "string" ? __filename : fileURLToPath(import.meta.url));
@@ -72,19 +72,9 @@ export async function policyCacheKey(root: string, files: readonly PolicyFile[])
 
 export async function readCachedPolicy(cacheDir: string, key: string): Promise<CachedPolicy | null> {
   try {
-    if (!privateDir(cacheDir)) return null;
-    const fd = openSync(join(cacheDir, `${key}.json`), constants.O_RDONLY | constants.O_NOFOLLOW);
-    let text: string;
-    try {
-      const st = fstatSync(fd);
-      if (!st.isFile() || st.uid !== process.getuid?.() || st.mode & 0o022 || st.size > MAX_ENTRY_BYTES) return null;
-      text = readFileSync(fd, "utf8");
-    } finally {
-      closeSync(fd);
-    }
-    const entry = JSON.parse(text) as { format?: unknown; key?: unknown; value?: CachedPolicy };
-    if (entry.format !== CACHE_FORMAT || entry.key !== key || !entry.value) return null;
-    const { policy, warnings, tests } = entry.value;
+    const value = readEntry(cacheDir, key, CACHE_FORMAT) as CachedPolicy | null;
+    if (!value) return null;
+    const { policy, warnings, tests } = value;
     if (policy?.version !== 1 || !Array.isArray(warnings) || !Array.isArray(tests)) return null;
     // The loader builds these maps without a prototype, so that a name such as `constructor` typed by a
     // user never finds Object.prototype members; JSON.parse does not, so rebuild them.
@@ -103,22 +93,63 @@ export async function readCachedPolicy(cacheDir: string, key: string): Promise<C
 
 /** Best effort: a cache that cannot be written only costs time. */
 export async function writeCachedPolicy(cacheDir: string, key: string, value: CachedPolicy): Promise<void> {
+  writeEntry(cacheDir, key, CACHE_FORMAT, value);
+}
+
+/**
+ * The value of the entry `key` made in `format`, or null: a missing, unreadable, foreign or malformed
+ * entry, or a directory or file that is not this user's alone, is a miss. Synchronous calls: a hit is on
+ * the start-up path of every run.
+ */
+export function readEntry(cacheDir: string, key: string, format: string): unknown {
   try {
-    await fsp.mkdir(cacheDir, { recursive: true, mode: 0o700 });
-    if (!privateDir(cacheDir)) return;
-    const final = join(cacheDir, `${key}.json`);
-    const temp = join(cacheDir, `.${key}.${process.pid}.${Date.now()}.tmp`);
-    const fh = await fsp.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    if (!privateDir(cacheDir)) return null;
+    const fd = openSync(join(cacheDir, `${key}.json`), constants.O_RDONLY | constants.O_NOFOLLOW);
+    let text: string;
     try {
-      await fh.writeFile(JSON.stringify({ format: CACHE_FORMAT, key, value }));
+      const st = fstatSync(fd);
+      if (!st.isFile() || st.uid !== process.getuid?.() || st.mode & 0o022 || st.size > MAX_ENTRY_BYTES) return null;
+      text = readFileSync(fd, "utf8");
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
-    await fsp.rename(temp, final).catch(async () => {
-      await fsp.unlink(temp).catch(() => undefined);
-    });
+    const entry = JSON.parse(text) as { format?: unknown; key?: unknown; value?: unknown } | null;
+    if (entry?.format !== format || entry.key !== key || !entry.value) return null;
+    return entry.value;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Write the entry `key` (a temporary file of this user's, 0600, renamed into place). Best effort, in
+ * synchronous calls: a cache that cannot be written only costs time, and each asynchronous call would be
+ * a trip through libuv's thread pool (and node:fs/promises to load) for a run that had to parse anyway.
+ */
+export function writeEntry(cacheDir: string, key: string, format: string, value: unknown): void {
+  let temp: string | null = null;
+  try {
+    mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+    if (!privateDir(cacheDir)) return;
+    temp = join(cacheDir, `.${key}.${process.pid}.${Date.now()}.tmp`);
+    const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    try {
+      writeFileSync(fd, JSON.stringify({ format, key, value }));
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, join(cacheDir, `${key}.json`));
+    temp = null;
   } catch {
     // ignore: see above
+  } finally {
+    if (temp !== null) {
+      try {
+        unlinkSync(temp);
+      } catch {
+        // never made
+      }
+    }
   }
 }
 

@@ -59,7 +59,7 @@ export async function planRun(ctx: Context, argv: string[], declared: string | u
   const args = argv.slice(1);
   // The detectors say which files they need (core/detectors); reading them is the adapters'.
   const files = detectionFiles(policy, args, childEnv, ctx.home);
-  const kubeconfigs: KubeconfigFile[] = files.kubeconfigs ? await readKubeconfigs(files.kubeconfigs) : [];
+  const kubeconfigs: KubeconfigFile[] = files.kubeconfigs ? await readKubeconfigs(files.kubeconfigs, ctx.settings.policyCache) : [];
   const names = [program.base, program.givenBase];
   const pgServiceFiles = files.pgServiceFiles ? await readPgServiceFiles(childEnv, ctx.home) : undefined;
   const regex = await regexEngineFor(policy);

@@ -1,4 +1,4 @@
-import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -108,5 +108,63 @@ describe("readKubeconfigs (real files)", () => {
     await writeFile(path, kubeconfig("prod-eu"));
     await chmod(path, 0o000);
     expect((await readKubeconfigs([path]))[0]?.error).toMatch(/cannot read \(EACCES\)/);
+  });
+});
+
+describe("readKubeconfigs with a cache directory (the policy cache's: the user's own, off when the policy is pinned)", () => {
+  const contents: Array<[string, string]> = [
+    ["a current context", kubeconfig("prod-eu")],
+    ["no current context", "apiVersion: v1\nkind: Config\n"],
+    ["an empty file", ""],
+    ["current-context: no (a boolean in YAML 1.1)", "current-context: no\n"],
+    ["not YAML", "current-context: [unclosed\n"],
+  ];
+
+  it.each(contents)("%s: the same answer from the cache as from the parser, the first time and after", async (_name, text) => {
+    const path = join(dir, "config");
+    const cache = join(dir, "cache");
+    await writeFile(path, text);
+    const parsed = await readKubeconfigs([path]);
+    expect(await readKubeconfigs([path], cache)).toEqual(parsed);
+    expect(await readdir(cache)).toHaveLength(1);
+    expect(await readKubeconfigs([path], cache)).toEqual(parsed);
+  });
+
+  it("an entry is what decides, so only a private one is used: edited, it answers; shared, malformed or of other bytes, it is a miss", async () => {
+    const path = join(dir, "config");
+    const cache = join(dir, "cache");
+    await writeFile(path, kubeconfig("prod-eu"));
+    await readKubeconfigs([path], cache);
+    const [name] = await readdir(cache);
+    const entry = join(cache, name!);
+    const original = await readFile(entry, "utf8");
+    const withValue = (value: unknown): string => JSON.stringify({ ...(JSON.parse(original) as object), value });
+
+    // The cache is read: an entry saying otherwise is believed (whoever can write it could edit KUBECONFIG too).
+    await writeFile(entry, withValue({ currentContext: "kind-from-cache", error: null }));
+    expect((await readKubeconfigs([path], cache))[0]?.currentContext).toBe("kind-from-cache");
+    // Writable by others: a miss, and the file is parsed.
+    await chmod(entry, 0o666);
+    expect((await readKubeconfigs([path], cache))[0]?.currentContext).toBe("prod-eu");
+    await chmod(entry, 0o600);
+    // Values this build never writes: misses.
+    for (const value of [{ currentContext: 5, error: null }, { currentContext: "a", error: "b" }, { currentContext: "a" }, { currentContext: "a", error: null, extra: 1 }, ["a"], "a"]) {
+      await writeFile(entry, withValue(value));
+      expect((await readKubeconfigs([path], cache))[0]?.currentContext, JSON.stringify(value)).toBe("prod-eu");
+    }
+    // Another byte in the kubeconfig: another key.
+    await writeFile(entry, withValue({ currentContext: "kind-from-cache", error: null }));
+    await writeFile(path, `${kubeconfig("prod-eu")}# edited\n`);
+    expect((await readKubeconfigs([path], cache))[0]?.currentContext).toBe("prod-eu");
+  });
+
+  it("a cache directory others can write is neither read nor written", async () => {
+    const path = join(dir, "config");
+    const cache = join(dir, "shared-cache");
+    await mkdir(cache, { mode: 0o777 });
+    await chmod(cache, 0o777);
+    await writeFile(path, kubeconfig("prod-eu"));
+    expect((await readKubeconfigs([path], cache))[0]?.currentContext).toBe("prod-eu");
+    expect(await readdir(cache)).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { guard, makeWorld, requestIdIn, type World } from "./world.js";
@@ -95,6 +95,23 @@ describe("what an allowed guard run loads", () => {
       expect(loaded.builtins, what).not.toContain("fs/promises");
       expect(loaded.builtins, what).not.toContain("internal/fs/promises");
     }
+  });
+
+  it("a kubectl run reads its kubeconfig each time, but parses it only when its bytes are new (the YAML parser is not loaded again)", async () => {
+    const bin = join(world.dir, "kube-bin");
+    await mkdir(bin, { recursive: true });
+    await writeFile(join(bin, "kubectl"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    const kubeconfig = join(world.dir, "kubeconfig");
+    await writeFile(kubeconfig, "apiVersion: v1\nkind: Config\ncurrent-context: kind-dev\n");
+    const env = { GUARD_POLICY: join(import.meta.dirname, "..", "..", "examples", "kubectl", "policies"), PATH: `${bin}:${process.env.PATH ?? ""}`, KUBECONFIG: kubeconfig };
+    const scale = ["check", "--", "kubectl", "scale", "deploy/web", "--replicas=3"];
+    expect(vendor(await loadsOf(scale, env))).toEqual(["yaml.cjs"]); // the policy and the kubeconfig, parsed
+    expect(vendor(await loadsOf(scale, env))).toEqual([]); // development: allowed (0)
+    // Another context: new bytes, parsed once more, and the decision follows them (production: 75).
+    await writeFile(kubeconfig, "apiVersion: v1\nkind: Config\ncurrent-context: prod-eu\n");
+    expect(vendor(await loadsOf(scale, env, [], 75))).toEqual(["yaml.cjs"]);
+    expect(vendor(await loadsOf(scale, env, [], 75))).toEqual([]);
+    expect(vendor(await loadsOf(["run", "--", "kubectl", "get", "pods"], env))).toEqual([]);
   });
 
   it("any other command line goes through commander, whose command table is in other chunks", async () => {
