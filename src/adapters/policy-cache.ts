@@ -13,7 +13,7 @@
  * user and writable by nobody else. Any doubt (unreadable, malformed, wrong owner, another key) means a
  * miss: the policy is parsed again, never refused or trusted because of the cache.
  */
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, constants, fstatSync, futimesSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { isAbsolute, join } from "node:path";
 import { digestOf, sha256Hex } from "../core/canonical.js";
@@ -110,6 +110,15 @@ export function readEntry(cacheDir: string, key: string, format: string): unknow
       const st = fstatSync(fd);
       if (!st.isFile() || st.uid !== process.getuid?.() || st.mode & 0o022 || st.size > MAX_ENTRY_BYTES) return null;
       text = readFileSync(fd, "utf8");
+      // An entry in use stays young: its time is moved on at most once a day (retireEntries goes by it).
+      const now = Date.now();
+      if (now - st.mtimeMs > DAY_MS) {
+        try {
+          futimesSync(fd, now / 1000, now / 1000);
+        } catch {
+          // a hit all the same
+        }
+      }
     } finally {
       closeSync(fd);
     }
@@ -140,6 +149,7 @@ export function writeEntry(cacheDir: string, key: string, format: string, value:
     }
     renameSync(temp, join(cacheDir, `${key}.json`));
     temp = null;
+    retireEntries(cacheDir, Date.now());
   } catch {
     // ignore: see above
   } finally {
@@ -150,6 +160,55 @@ export function writeEntry(cacheDir: string, key: string, format: string, value:
         // never made
       }
     }
+  }
+}
+
+const DAY_MS = 86_400_000;
+/** Entries not used for this long are removed (a policy edited away, an old build's, a kubeconfig long gone). */
+export const ENTRY_RETAIN_MS = 30 * DAY_MS;
+/** At most this many entries are kept, the most recently used. */
+export const MAX_ENTRIES = 200;
+const ENTRY_NAME = /^[0-9a-f]{64}\.json$/;
+const TEMP_NAME = /^\.[0-9a-f]{64}\.\d+\.\d+\.tmp$/;
+
+/**
+ * Retire what the cache no longer needs, after a write (a miss, so never on a run that found its entry):
+ * entries unused for ENTRY_RETAIN_MS (a hit moves an entry's time on once a day), then the least recently
+ * used beyond MAX_ENTRIES, and temporary files of writers that died more than an hour ago. Only names
+ * this cache writes are touched; best effort.
+ */
+export function retireEntries(cacheDir: string, now: number): void {
+  const entries: Array<{ path: string; mtimeMs: number }> = [];
+  let names: string[];
+  try {
+    names = readdirSync(cacheDir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const entry = ENTRY_NAME.test(name);
+    if (!entry && !TEMP_NAME.test(name)) continue;
+    const path = join(cacheDir, name);
+    let st;
+    try {
+      st = lstatSync(path);
+    } catch {
+      continue;
+    }
+    if (!st.isFile()) continue;
+    if (entry && now - st.mtimeMs <= ENTRY_RETAIN_MS) entries.push({ path, mtimeMs: st.mtimeMs });
+    else if (entry || now - st.mtimeMs > 3_600_000) remove(path);
+  }
+  if (entries.length <= MAX_ENTRIES) return;
+  entries.sort((a, b) => b.mtimeMs - a.mtimeMs);
+  for (const e of entries.slice(MAX_ENTRIES)) remove(e.path);
+}
+
+function remove(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // gone already
   }
 }
 
