@@ -18,7 +18,8 @@
  * libraries. `describeProgram` reports the `#!` line so the approver at least sees which interpreter.
  */
 import { createHash } from "node:crypto";
-// Synchronous metadata calls on the start-up path (resolving the program); reads of whole files stay asynchronous.
+// Synchronous calls throughout: metadata on the start-up path (resolving the program), and the program's
+// bytes for an approved run (see openNoFollow).
 import { accessSync, closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, realpathSync, statSync } from "node:fs";
 import type { Stats } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
