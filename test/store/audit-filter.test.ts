@@ -94,7 +94,7 @@ describe("file store: audit log through the seek index and index/created", () =>
     expect(read.map((e) => e.type)).toEqual(["request.created", "approval.recorded"]);
     // A forged hint (pointing at another event) is ignored: the whole log is read.
     await writeFile(join(dir, "index", "created", id), "0\n");
-    expect((await collect(store.readAuditFiltered!({ requestId: id }))).length).toBeGreaterThan(EVENTS); // the whole log, not from the hint on;
+    expect((await collect(store.readAuditFiltered!({ requestId: id }))).length).toBeGreaterThan(EVENTS); // the whole log, not from the hint on
     log.push(...(await collect(store.readAudit())).slice(log.length));
   });
 
