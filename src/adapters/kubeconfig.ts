@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
 import { digestOf, sha256Hex } from "../core/canonical.js";
 import type { KubeconfigFile } from "../core/types.js";
+import { readClientFile } from "./client-file.js";
 import { currentBuild, readEntry, writeEntry } from "./policy-cache.js";
 
 /** kubeconfigs with many clusters are large, but not this large; a bigger file is a mistake or an attack. */
@@ -15,19 +15,13 @@ const MAX_BYTES = 16 * 1024 * 1024;
 export async function readKubeconfigs(paths: readonly string[], cacheDir: string | null = null): Promise<KubeconfigFile[]> {
   const out: KubeconfigFile[] = [];
   for (const path of paths) {
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(path); // synchronous: one small file, where an asynchronous read would start libuv's thread pool
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") continue;
-      out.push({ path, error: `cannot read (${code ?? (err as Error).message})` });
+    const read = readClientFile(path, MAX_BYTES);
+    if ("missing" in read) continue;
+    if ("error" in read) {
+      out.push({ path, error: read.error });
       continue;
     }
-    if (bytes.length > MAX_BYTES) {
-      out.push({ path, error: `larger than ${MAX_BYTES} bytes` });
-      continue;
-    }
+    const { bytes } = read;
     let text: string;
     try {
       text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readClientFile } from "./client-file.js";
 import { pgServiceFilePaths } from "../core/libpq.js";
 import type { PgServiceFile } from "../core/types.js";
 
@@ -13,14 +13,9 @@ const MAX_BYTES = 1024 * 1024;
 export async function readPgServiceFiles(env: Readonly<Record<string, string | undefined>>, home: string): Promise<PgServiceFile[]> {
   const out: PgServiceFile[] = [];
   for (const path of pgServiceFilePaths(env, home)) {
-    try {
-      const bytes = readFileSync(path); // synchronous: a small file, where an asynchronous read would start libuv's thread pool
-      if (bytes.length > MAX_BYTES) out.push({ path, error: `larger than ${MAX_BYTES} bytes` });
-      else out.push({ path, text: bytes.toString("utf8") });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== "ENOENT") out.push({ path, error: `cannot read (${code ?? (err as Error).message})` });
-    }
+    const read = readClientFile(path, MAX_BYTES);
+    if ("bytes" in read) out.push({ path, text: read.bytes.toString("utf8") });
+    else if ("error" in read) out.push({ path, error: read.error });
   }
   return out;
 }

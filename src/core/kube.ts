@@ -120,7 +120,7 @@ function contextOf(args: readonly string[], files: readonly KubeconfigFile[]): K
   const problem =
     broken.length === 0
       ? undefined
-      : `cannot tell the Kubernetes context: ${broken.map((f) => `${f.path}: ${f.error}`).join("; ")}; fix or remove the file (kubectl would fail on it too)`;
+      : `cannot tell the Kubernetes context: ${broken.map((f) => `${f.path}: ${f.error}`).join("; ")}; fix or replace the file: guard does not guess which cluster kubectl would reach`;
   const fromArgs = contextFromArgs(args);
   if (fromArgs !== undefined) return withProblem({ context: fromArgs, source: "--context" }, problem);
   for (const f of files) {

@@ -1,4 +1,5 @@
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -100,7 +101,22 @@ describe("readKubeconfigs (real files)", () => {
   it("a directory where a file should be is an error, not a skip", async () => {
     const path = join(dir, "adir");
     await mkdir(path);
-    expect((await readKubeconfigs([path]))[0]?.error).toMatch(/cannot read \(EISDIR\)/);
+    expect((await readKubeconfigs([path]))[0]?.error).toMatch(/not a regular file \(a directory\)/);
+  });
+
+  it("a file that never ends (/dev/zero) or a FIFO nobody writes (a process substitution's pipe) is an error at once, never a hang; /dev/null is empty, as kubectl reads it", async () => {
+    const fifo = join(dir, "fifo");
+    execFileSync("mkfifo", [fifo]);
+    const files = await readKubeconfigs(["/dev/zero", fifo, "/dev/null"]);
+    expect(files[0]).toEqual({ path: "/dev/zero", error: expect.stringMatching(/not a regular file \(a character device\)/) });
+    expect(files[1]).toEqual({ path: fifo, error: expect.stringMatching(/not a regular file \(a FIFO or pipe\)/) });
+    expect(files[2]).toEqual({ path: "/dev/null" });
+  });
+
+  it("a file over 16 MiB is an error, read no further than the bound", async () => {
+    const path = join(dir, "huge.yaml");
+    await writeFile(path, Buffer.alloc(16 * 1024 * 1024 + 1, 0x20));
+    expect((await readKubeconfigs([path]))[0]?.error).toBe(`larger than ${16 * 1024 * 1024} bytes`);
   });
 
   it.skipIf(process.getuid?.() === 0)("an unreadable file is an error", async () => {
