@@ -14,7 +14,8 @@
  */
 import { spawn } from "node:child_process";
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
-import { promises as fsp } from "node:fs";
+import { statSync } from "node:fs";
+import { readClientFile } from "./client-file.js";
 import { GuardError, configError, ioError } from "../core/errors.js";
 import { MAX_MINT_OUTPUT, PG_ROLE_NAME_RE, PG_ROLE_PREFIX, parseMintOutput, pgRoleName } from "../core/credentials.js";
 import { escapeForTerminal as esc } from "../core/escape.js";
@@ -275,17 +276,22 @@ async function readSecret(source: SecretSource, env: NodeJS.ProcessEnv): Promise
   }
   let mode: number;
   try {
-    mode = (await fsp.stat(source.path)).mode;
+    mode = statSync(source.path).mode;
   } catch (err) {
     throw configError(`cannot read the admin URL file ${esc(source.path)} (${(err as NodeJS.ErrnoException).code ?? "error"}); nothing was run`, "check credentials.postgres.admin and that guard runs as the identity that can read it");
   }
   if (mode & 0o004) throw configError(`the admin URL file ${esc(source.path)} is readable by every user of this machine; nothing was run`, `chmod o-r ${esc(source.path)}: only guard's service identity should read it`);
-  try {
-    return (await fsp.readFile(source.path, "utf8")).trim();
-  } catch (err) {
-    throw configError(`cannot read the admin URL file ${esc(source.path)} (${(err as NodeJS.ErrnoException).code ?? "error"}); nothing was run`, "check that guard runs as the identity that can read it (docs/bastion.md)");
+  // Bounded and a regular file only (adapters/client-file.ts): a FIFO or a device there must refuse, not hang.
+  const read = readClientFile(source.path, MAX_SECRET_FILE);
+  if (!("bytes" in read)) {
+    const why = "missing" in read ? "ENOENT" : read.error;
+    throw configError(`cannot read the admin URL file ${esc(source.path)} (${esc(why)}); nothing was run`, "check that guard runs as the identity that can read it (docs/bastion.md)");
   }
+  return read.bytes.toString("utf8").trim();
 }
+
+/** An admin URL is one line; a file larger than this is not one. */
+const MAX_SECRET_FILE = 64 * 1024;
 
 // ---------------------------------------------------------------------------------------------
 // command

@@ -3,15 +3,19 @@
  * test with scram-sha-256 password authentication (the shared test server trusts every local
  * connection, so it cannot show that). The minted URL connects; the same URL with a wrong or no
  * password does not; after the run it connects no more. The admin URL is read from a file (`file:`),
- * which is refused while every user of the machine can read it.
+ * which is refused while every user of the machine can read it, or when it is not a regular file (a FIFO
+ * there must refuse at once, not hang; that call runs in process, guardIn).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { guard, makeWorld, standardPolicy, type World } from "./world.js";
 import { startScramCluster, type ScramCluster } from "../helpers/scram-cluster.js";
+import { guardIn } from "../helpers/in-process.js";
 
 const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
 let base: string;
@@ -83,6 +87,22 @@ describe("per-run credentials on a server that checks passwords (scram-sha-256)"
     expect(r.code, r.stderr).toBe(78);
     expect(r.stderr).toContain("readable by every user");
     await rm(join(w.dir, "scram-out"), { force: true });
+  });
+
+  it("an admin URL file replaced by a FIFO nobody writes is refused at once (78), never a hang; nothing runs", async () => {
+    const file = join(base, "admin.url");
+    const saved = await readFile(file, "utf8");
+    await rm(file);
+    execFileSync("mkfifo", ["-m", "600", file]);
+    try {
+      const r = await guardIn(w, ["run", "--", "./maintenance/report-scram.sh"], { env: PROD });
+      expect(r.code, r.stderr).toBe(78);
+      expect(r.stderr).toContain("not a regular file (a FIFO or pipe)");
+      expect(existsSync(join(w.dir, "scram-out"))).toBe(false);
+    } finally {
+      await rm(file);
+      await writeFile(file, saved, { mode: 0o600 });
+    }
   });
 
   it("the minted URL connects with its password; a wrong or missing password does not; after the run it is gone", async () => {
