@@ -9,7 +9,7 @@
  * This runs on every command, so it reads at most a few small files and never loads the yaml package.
  */
 // Synchronous reads: a handful of small files on the start-up path (see policy-files.ts).
-import { closeSync, fstatSync, openSync, readFileSync, realpathSync, statSync, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync, realpathSync, statSync, type Stats } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { ExitCode, GuardError, NoPolicyError, PolicyError, usageError, type Diagnostic } from "../core/errors.js";
@@ -306,7 +306,9 @@ async function readConfig(path: string, fields: Record<string, ConfigFieldType>,
     // ENOENT error costs far more than the lookup). A file that appears or goes meanwhile is handled
     // by the open below as before.
     if (statSync(path, { throwIfNoEntry: false }) === undefined) return null;
-    fd = openSync(path, "r");
+    // O_NONBLOCK: a FIFO planted under the name (in /tmp, above someone's working directory) must be
+    // refused as not a regular file, not block guard until someone writes to it.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return null;

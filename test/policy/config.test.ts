@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -155,6 +156,14 @@ describe("resolveSettings: system configuration pins (P10)", () => {
     const e2 = await rejection(resolveSettings(opts({ cwd: join(tmp, "r") })));
     expect(e2.exitCode).toBe(78);
     expect(e2.message).toMatch(/world-writable/);
+  });
+
+  it("P10: a FIFO planted as guard.config.yaml above the working directory is refused at once (78), never waited on", async () => {
+    await mkdir(join(tmp, "up", "down"), { recursive: true });
+    execFileSync("mkfifo", [join(tmp, "up", "guard.config.yaml")]);
+    const e = await rejection(resolveSettings(opts({ cwd: join(tmp, "up", "down") })));
+    expect(e.exitCode).toBe(78);
+    expect(e.message).toMatch(/guard\.config\.yaml is not a regular file/);
   });
 
   it("run_as comes from the system configuration only; any value but invoking-user is refused (78)", async () => {
