@@ -104,7 +104,7 @@ export async function writeCachedPolicy(cacheDir: string, key: string, value: Ca
 export function readEntry(cacheDir: string, key: string, format: string): unknown {
   try {
     if (!privateDir(cacheDir)) return null;
-    const fd = openSync(join(cacheDir, `${key}.json`), constants.O_RDONLY | constants.O_NOFOLLOW);
+    const fd = openSync(join(cacheDir, `${key}.json`), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK); // a FIFO there: a miss, not a wait
     let text: string;
     try {
       const st = fstatSync(fd);

@@ -517,6 +517,13 @@ describe("the audit lock", () => {
     await symlink("/nonexistent", lockPath());
     await expectGuardError(store.appendAudit(makeDraft(2)), 65);
   });
+
+  it("a lock file that is a FIFO (planted by a store writer) is refused (65) at once, never waited on", async () => {
+    await appendN(1);
+    execFileSync("mkfifo", [lockPath()]);
+    const e = await expectGuardError(store.appendAudit(makeDraft(2)), 65);
+    expect(e.message).toMatch(/the lock file .* is not a regular file/);
+  });
 });
 
 describe("waitForChange", () => {

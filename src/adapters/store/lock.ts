@@ -1,5 +1,5 @@
 import { randomBytes } from "../random.js";
-import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, promises as fsp, readFileSync, unlinkSync, writeSync, type Stats } from "node:fs";
+import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, promises as fsp, readFileSync, readSync, unlinkSync, writeSync, type Stats } from "node:fs";
 import { hostname } from "node:os";
 import { formatDuration } from "../../core/duration.js";
 import { ExitCode, GuardError, integrityError, ioError } from "../../core/errors.js";
@@ -148,6 +148,7 @@ function readHolder(path: string): Seen | "gone" {
   } catch (e) {
     if (errCode(e) === "ENOENT") return "gone";
     if (errCode(e) === "ELOOP") throw integrityError(`the lock file ${path} is a symlink`, "Someone planted it: inspect the store, then remove it.");
+    if (errCode(e) === "ENOTREGULAR") throw integrityError(`the lock file ${path} is not a regular file`, "Someone planted it: inspect the store, then remove it.");
     throw lockIoError(path, e);
   }
   return { raw, holder: parseHolder(raw) };
@@ -318,10 +319,19 @@ async function breakStale(lockPath: string, staleRaw: string, mode: number): Pro
   await sleep(5);
 }
 
+/** A lock's content is one short line; a longer file is junk, and is read no further than this. */
+const MAX_LOCK_BYTES = 4096;
+
+/**
+ * The lock file's content. Opened without blocking and read only when it is a regular file: a FIFO
+ * planted at the lock's path would otherwise block every guard that looks at it, past any time bound.
+ */
 function readNoFollow(path: string): string {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
-    return readFileSync(fd, "utf8");
+    if (!fstatSync(fd).isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: "ENOTREGULAR" });
+    const buf = Buffer.alloc(MAX_LOCK_BYTES);
+    return buf.toString("utf8", 0, readSync(fd, buf, 0, buf.length, 0));
   } finally {
     closeSync(fd);
   }
