@@ -6,7 +6,8 @@
  * edits or removes it only loses their own limiting, and can write to the store directly anyway — the
  * bound is against floods through guard, not a defence against a store writer.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { readClientFile } from "./client-file.js";
 import { join } from "node:path";
 import { admitRefusal, pruneLimits, type Admission, type LimitEntry } from "../core/refusal.js";
 import { withFileLock } from "./store/lock.js";
@@ -45,7 +46,9 @@ export async function admitLimited(dir: string, key: string, now: number): Promi
 function readState(file: string): Record<string, LimitEntry> {
   let v: unknown;
   try {
-    v = JSON.parse(readFileSync(file, "utf8"));
+    const read = readClientFile(file, 1 << 20); // a regular file only: a FIFO there must not hang guard
+    if (!("bytes" in read)) return {};
+    v = JSON.parse(read.bytes.toString("utf8"));
   } catch {
     return {};
   }

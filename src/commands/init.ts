@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { configError, usageError } from "../core/errors.js";
 import { parseAuthorizedKey } from "../core/sshkey.js";
 import { colours, say, useTerminal } from "../adapters/output.js";
+import { readClientFile } from "../adapters/client-file.js";
 import type { Runtime } from "../runtime.js";
 
 export async function initCommand(opts: { key?: string; name?: string }, rt: Runtime): Promise<void> {
@@ -58,12 +59,9 @@ async function writeNew(path: string, content: string, mode: number): Promise<bo
 async function findPublicKey(setting: string | undefined, home: string): Promise<{ line: string; comment?: string }> {
   const candidates = setting ? [setting.endsWith(".pub") ? setting : `${setting}.pub`] : ["id_ed25519.pub", "id_ecdsa.pub", "id_rsa.pub"].map((f) => join(home, ".ssh", f));
   for (const path of candidates) {
-    let text: string;
-    try {
-      text = (await fsp.readFile(path, "utf8")).trim();
-    } catch {
-      continue;
-    }
+    const read = readClientFile(path, 64 * 1024); // a regular file only: a FIFO there must not hang guard
+    if (!("bytes" in read)) continue;
+    const text = read.bytes.toString("utf8").trim();
     const parsed = parseAuthorizedKey(text);
     if (!parsed.ok) throw configError(`${path}: ${parsed.reason}`, "make an ed25519 key: ssh-keygen -t ed25519");
     const comment = parsed.key.comment;
