@@ -258,7 +258,9 @@ export function summaryMarkdown(r: CiReport): string {
  * write anywhere else.
  */
 export async function appendStepSummary(path: string, markdown: string): Promise<void> {
-  const handle = await fsp.open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW);
+  // O_NONBLOCK: a FIFO named by the variable fails to open (ENXIO) when nobody reads it, instead of
+  // holding guard until someone does.
+  const handle = await fsp.open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     if (!(await handle.stat()).isFile()) throw new Error("not a regular file");
     await handle.appendFile(markdown, "utf8");

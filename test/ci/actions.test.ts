@@ -9,6 +9,7 @@
  * once), and C10's run with a real pipe as stdin (guardIn only says "pipe"; the built CLI classifies it).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
 import { readFile, symlink, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -176,6 +177,12 @@ describe("GitHub Actions annotations and step summary", () => {
     const r2 = await guardIn(world, ["run", "--", "maintenance/exit-with.sh", "0"], { as: "dave", env: actions(link, PROD) });
     expect(r2.code).toBe(0);
     expect(await readFile(target, "utf8")).toBe("");
+    // A FIFO nobody reads (S27): not waited on; the run's outcome stands and the summary is said to be missing.
+    const fifo = join(world.dir, "summary-fifo");
+    execFileSync("mkfifo", [fifo]);
+    const r3 = await guardIn(world, ["run", "--", "maintenance/exit-with.sh", "0"], { as: "dave", env: actions(fifo, PROD) });
+    expect(r3.code).toBe(0);
+    expect(r3.stderr).toContain("the step summary could not be appended");
   });
 });
 
