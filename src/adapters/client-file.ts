@@ -28,7 +28,7 @@ export function readClientFile(path: string, max: number): ClientFile {
   try {
     const st = fstatSync(fd);
     if (isDevNull(st)) return { bytes: Buffer.alloc(0) };
-    if (!st.isFile()) return { error: `not a regular file (${kindOf(st)}): guard reads what the command will read, so it must be a file` };
+    if (!st.isFile()) return { error: `not a regular file (${kindOf(st)})` };
     if (st.size > max) return { error: `larger than ${max} bytes` };
     const buf = Buffer.allocUnsafe(st.size + 1);
     let n = 0;

@@ -7,8 +7,8 @@
  * bound is against floods through guard, not a defence against a store writer.
  */
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { readClientFile } from "./client-file.js";
 import { join } from "node:path";
+import { readClientFile } from "./client-file.js";
 import { admitRefusal, pruneLimits, type Admission, type LimitEntry } from "../core/refusal.js";
 import { withFileLock } from "./store/lock.js";
 
