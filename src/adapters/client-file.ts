@@ -28,7 +28,7 @@ export function readClientFile(path: string, max: number): ClientFile {
   try {
     const st = fstatSync(fd);
     if (isDevNull(st)) return { bytes: Buffer.alloc(0) };
-    if (!st.isFile()) return { error: `not a regular file (${kindOf(st)})` };
+    if (!st.isFile()) return { error: `not a regular file (${fileKindOf(st)})` };
     if (st.size > max) return { error: `larger than ${max} bytes` };
     const buf = Buffer.allocUnsafe(st.size + 1);
     let n = 0;
@@ -43,11 +43,13 @@ export function readClientFile(path: string, max: number): ClientFile {
   }
 }
 
-function kindOf(st: Stats): string {
+/** What a file that is not a regular one is, for messages (one wording wherever guard refuses one). */
+export function fileKindOf(st: Stats): string {
   if (st.isDirectory()) return "a directory";
   if (st.isFIFO()) return "a FIFO or pipe";
   if (st.isSocket()) return "a socket";
   if (st.isCharacterDevice()) return "a character device";
   if (st.isBlockDevice()) return "a block device";
+  if (st.isSymbolicLink()) return "a symbolic link";
   return "not a regular file";
 }

@@ -11,6 +11,7 @@ import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, stat
 import type { Stats } from "node:fs";
 import { resolve } from "node:path";
 import { deniedError } from "../core/errors.js";
+import { fileKindOf } from "./client-file.js";
 import { escapeForTerminal as esc, quoteArg } from "../core/escape.js";
 import { MAX_FILE_BYTES, MAX_FILES, MAX_TEXT_BYTES, fileArgCandidates, textOf, type BoundFile } from "../core/file-args.js";
 
@@ -20,14 +21,6 @@ const NOT_A_NAME = new Set(["ENOENT", "ENOTDIR", "ENAMETOOLONG", "ELOOP", "EINVA
 
 function errnoCode(error: unknown): string | undefined {
   return typeof error === "object" && error !== null && "code" in error ? String((error as { code: unknown }).code) : undefined;
-}
-
-function kindOf(st: Stats): string {
-  if (st.isFIFO()) return "a FIFO (named pipe)";
-  if (st.isSocket()) return "a socket";
-  if (st.isCharacterDevice()) return "a character device";
-  if (st.isBlockDevice()) return "a block device";
-  return "not a regular file";
 }
 
 /** Every argument of `argv` that names a file, directory or /dev/null, relative to `cwd`, hashed. */
@@ -56,7 +49,7 @@ export async function bindFileArguments(argv: readonly string[], cwd: string, fi
     if (st.isDirectory()) out.push({ arg, name, path, type: "directory" });
     else if (path === "/dev/null") out.push({ arg, name, path, type: "null" });
     else if (!st.isFile()) {
-      throw deniedError(`${where} names ${esc(path)}, ${kindOf(st)}: its content cannot be shown to or bound by an approver`, "write the input to a regular file and name that file");
+      throw deniedError(`${where} names ${esc(path)}, ${fileKindOf(st)}: its content cannot be shown to or bound by an approver`, "write the input to a regular file and name that file");
     } else {
       if (st.size > MAX_FILE_BYTES) {
         throw deniedError(

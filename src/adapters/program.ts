@@ -24,6 +24,7 @@ import { accessSync, closeSync, constants, fstatSync, lstatSync, openSync, readl
 import type { Stats } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { relativeInside } from "../core/derive.js";
+import { fileKindOf } from "./client-file.js";
 import type { ProgramLink, ProgramVia, ResolvedProgram } from "../core/types.js";
 import { configError, deniedError, ExitCode, GuardError, usageError } from "../core/errors.js";
 
@@ -283,7 +284,7 @@ async function assertExecutable(real: string, st: Stats, given: string): Promise
     throw new GuardError(ExitCode.NOT_EXECUTABLE, `not executable: ${given} is a directory`, "name the script or program inside it", details);
   }
   if (!st.isFile()) {
-    throw new GuardError(ExitCode.NOT_EXECUTABLE, `not executable: ${given} is not a regular file (${fileKind(st)})`, "name a script or program file", details);
+    throw new GuardError(ExitCode.NOT_EXECUTABLE, `not executable: ${given} is not a regular file (${fileKindOf(st)})`, "name a script or program file", details);
   }
   if (!(await isExecutableByMe(real, st))) {
     throw new GuardError(
@@ -327,7 +328,7 @@ export async function hashProgram(realPath: string): Promise<ProgramHash> {
   const fd = openNoFollow(realPath);
   try {
     const before = fstatSync(fd);
-    if (!before.isFile()) throw changed(`${realPath} is no longer a regular file (${fileKind(before)})`);
+    if (!before.isFile()) throw changed(`${realPath} is no longer a regular file (${fileKindOf(before)})`);
     const hash = createHash("sha256");
     const buffer = Buffer.allocUnsafe(HASH_CHUNK);
     let position = 0;
@@ -517,16 +518,6 @@ function isoTime(ms: number): string {
 
 function formatMode(mode: number): string {
   return (mode & 0o7777).toString(8).padStart(4, "0");
-}
-
-function fileKind(st: Stats): string {
-  if (st.isFIFO()) return "a FIFO";
-  if (st.isSocket()) return "a socket";
-  if (st.isCharacterDevice()) return "a character device";
-  if (st.isBlockDevice()) return "a block device";
-  if (st.isSymbolicLink()) return "a symbolic link";
-  if (st.isDirectory()) return "a directory";
-  return "not a regular file";
 }
 
 function errnoCode(error: unknown): string | undefined {
