@@ -1,7 +1,8 @@
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { ExitCode, GuardError } from "../core/errors.js";
 import { parseAuthorizedKey, SshReader } from "../core/sshkey.js";
+import { readClientFile } from "./client-file.js";
 import type { PublicKey } from "../core/types.js";
 
 /**
@@ -159,18 +160,19 @@ export function publicKeyOfOpensshPrivate(text: string): string | null {
 
 /**
  * Key files are read with synchronous calls: a few KiB, where each asynchronous call is a trip through
- * libuv's thread pool (the first one starts it) and node:fs/promises costs ~1 ms to load.
+ * libuv's thread pool (the first one starts it) and node:fs/promises costs ~1 ms to load. The file is
+ * opened without blocking and judged by the descriptor that is read (adapters/client-file.ts), so a path
+ * swapped for a FIFO after the first look is refused, not waited on.
  */
 function readKeyFile(path: string): string {
   const kind = fileKind(path);
   if (kind !== "file") throw keyError(`the signing key ${path} ${kind === "missing" ? "does not exist" : "is not a regular file"}`, SETUP_HINT);
-  const st = statSync(path);
-  if (st.size > MAX_KEY_FILE) throw keyError(`${path} is too large to be an SSH key (${st.size} bytes)`, SETUP_HINT);
-  try {
-    return readFileSync(path, "utf8");
-  } catch (e) {
-    throw keyError(`cannot read the signing key ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, "check the file's permissions");
-  }
+  const read = readClientFile(path, MAX_KEY_FILE);
+  if ("bytes" in read) return read.bytes.toString("utf8");
+  if ("missing" in read) throw keyError(`the signing key ${path} does not exist`, SETUP_HINT);
+  if (read.error.startsWith("not a regular file")) throw keyError(`the signing key ${path} is not a regular file`, SETUP_HINT);
+  if (read.error.startsWith("larger than")) throw keyError(`${path} is too large to be an SSH key (more than ${MAX_KEY_FILE} bytes)`, SETUP_HINT);
+  throw keyError(`cannot read the signing key ${path}: ${read.error.replace(/^cannot read \((.*)\)$/, "$1")}`, "check the file's permissions");
 }
 
 function fileKind(path: string): "file" | "missing" | "other" {

@@ -2,6 +2,7 @@
  * Key discovery (flag / GUARD_KEY / configuration / ~/.ssh defaults) in a temporary HOME, and reading
  * the public half of every key format ssh-keygen writes, refusing weak keys.
  */
+import { execFileSync } from "node:child_process";
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -193,5 +194,21 @@ describe("loadPublicKeyFor", () => {
     expect(publicKeyOfOpensshPrivate("-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n")).toBeNull();
     expect(publicKeyOfOpensshPrivate("-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n")).toBeNull();
     expect(publicKeyOfOpensshPrivate("")).toBeNull();
+  });
+});
+
+describe("key files guard reads", () => {
+  it("a key larger than any key is refused, and a path that is a FIFO or a directory is not read (never waited on)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "guard-keyfile-"));
+    try {
+      await writeFile(join(dir, "huge"), Buffer.alloc(64 * 1024 + 1, 0x41));
+      await expect(loadPublicKeyFor(join(dir, "huge"))).rejects.toThrow(/too large to be an SSH key \(more than 65536 bytes\)/);
+      execFileSync("mkfifo", [join(dir, "fifo")]);
+      await expect(loadPublicKeyFor(join(dir, "fifo"))).rejects.toThrow(/is not a regular file/);
+      await mkdir(join(dir, "dir"));
+      await expect(loadPublicKeyFor(join(dir, "dir"))).rejects.toThrow(/is not a regular file/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
