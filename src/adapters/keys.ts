@@ -161,12 +161,10 @@ export function publicKeyOfOpensshPrivate(text: string): string | null {
 /**
  * Key files are read with synchronous calls: a few KiB, where each asynchronous call is a trip through
  * libuv's thread pool (the first one starts it) and node:fs/promises costs ~1 ms to load. The file is
- * opened without blocking and judged by the descriptor that is read (adapters/client-file.ts), so a path
- * swapped for a FIFO after the first look is refused, not waited on.
+ * opened without blocking and judged by the descriptor that is read (adapters/client-file.ts): a FIFO or
+ * a directory is refused, never waited on or read.
  */
 function readKeyFile(path: string): string {
-  const kind = fileKind(path);
-  if (kind !== "file") throw keyError(`the signing key ${path} ${kind === "missing" ? "does not exist" : "is not a regular file"}`, SETUP_HINT);
   const read = readClientFile(path, MAX_KEY_FILE);
   if ("bytes" in read) return read.bytes.toString("utf8");
   if ("missing" in read) throw keyError(`the signing key ${path} does not exist`, SETUP_HINT);

@@ -126,9 +126,7 @@ interface ArchiveScan {
   /** The first problem, in the order they are reported (readArchive), or null. */
   problem: string | null;
   manifest: ArchiveManifest | null;
-  events: number;
   eventsSha256: string;
-  records: number;
   recordsSha256: string;
 }
 
@@ -229,32 +227,21 @@ async function scanArchive(path: string, onEvent: ((line: string) => void) | nul
     input.destroy();
     gunzip.destroy();
   }
-  const m = manifest as ArchiveManifest | null;
-  const problem = gzipProblem
-    ? "is not a gzip file (damaged or not an archive)"
-    : tooLong
-      ? "holds a line longer than any guard writes (damaged or not an archive)"
-      : pendingBytes > 0
-        ? "ends with an incomplete line"
-        : lineNo === 0
-          ? "ends with an incomplete line"
-          : (manifestProblem ??
-            (eventCount !== m!.events.count
-              ? "holds fewer events than its manifest says"
-              : null));
   const eventsSha256 = events.digest("hex");
   const recordsSha256 = records.digest("hex");
-  const digestProblem =
-    problem !== null
-      ? problem
-      : eventsSha256 !== m!.events.sha256
-        ? "holds other events than its manifest says (altered)"
-        : recordsSha256 !== m!.records.sha256
-          ? "holds other records than its manifest says (altered)"
-          : recordCount !== m!.records.requests
-            ? "holds another number of requests than its manifest says"
-            : recordProblem;
-  return { sha256: file.digest("hex"), bytes, problem: digestProblem, manifest: m, events: eventCount, eventsSha256, records: recordCount, recordsSha256 };
+  const firstProblem = (): string | null => {
+    if (gzipProblem) return "is not a gzip file (damaged or not an archive)";
+    if (tooLong) return "holds a line longer than any guard writes (damaged or not an archive)";
+    if (pendingBytes > 0 || lineNo === 0) return "ends with an incomplete line";
+    if (manifestProblem !== null) return manifestProblem;
+    const m = manifest!; // (a first line that is no manifest is a manifestProblem)
+    if (eventCount !== m.events.count) return "holds fewer events than its manifest says";
+    if (eventsSha256 !== m.events.sha256) return "holds other events than its manifest says (altered)";
+    if (recordsSha256 !== m.records.sha256) return "holds other records than its manifest says (altered)";
+    if (recordCount !== m.records.requests) return "holds another number of requests than its manifest says";
+    return recordProblem;
+  };
+  return { sha256: file.digest("hex"), bytes, problem: firstProblem(), manifest, eventsSha256, recordsSha256 };
 }
 
 /** An error of the file itself (it cannot be opened or read), as opposed to what gunzip makes of it. */

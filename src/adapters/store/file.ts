@@ -362,7 +362,7 @@ class FileStore implements Store {
     const damaged: DamagedRecord[] = [];
     for (const id of [...new Set(ids)]) {
       try {
-        const r = await this.readRequest(join(dir, `${id}.json`), id);
+        const r = readRequestSync(join(dir, `${id}.json`), id);
         if (r !== null) out.push(r);
       } catch (e) {
         if (!(e instanceof GuardError)) throw e;
@@ -455,7 +455,7 @@ class FileStore implements Store {
     checkId(id);
     const dir = await this.dir("requests", false);
     if (dir === null) return null;
-    return this.readRequest(join(dir, `${id}.json`), id);
+    return readRequestSync(join(dir, `${id}.json`), id);
   }
 
   async listRequests(): Promise<RequestList> {
@@ -470,22 +470,9 @@ class FileStore implements Store {
       }
       ids.push(name.slice(0, -".json".length));
     }
-    const out: SignedRequest[] = [];
     // One unreadable record is listed as damaged; the others are still listed (SECURITY H4).
-    const readOne = (id: string): Promise<SignedRequest | null> =>
-      this.readRequest(join(dir, `${id}.json`), id).catch((e: unknown) => {
-        if (!(e instanceof GuardError)) throw e;
-        damaged.push({ id, where: join(dir, `${id}.json`), problem: e.message });
-        return null;
-      });
-    for (let i = 0; i < ids.length; i += 32) {
-      const batch = await Promise.all(ids.slice(i, i + 32).map(readOne));
-      for (const r of batch) if (r !== null) out.push(r);
-    }
-    return {
-      requests: out.sort((a, b) => cmp(b.request.createdAt, a.request.createdAt) || cmp(a.request.id, b.request.id)),
-      damaged: damaged.sort((a, b) => cmp(a.where, b.where)),
-    };
+    const listed = await this.readListed(ids);
+    return { requests: listed.requests, damaged: [...damaged, ...listed.damaged].sort((a, b) => cmp(a.where, b.where)) };
   }
 
   /**
@@ -529,10 +516,6 @@ class FileStore implements Store {
       }
     }
     if (batch.records.length > 0 || batch.damaged.length > 0) yield batch;
-  }
-
-  private async readRequest(path: string, id: string): Promise<SignedRequest | null> {
-    return readRequestSync(path, id);
   }
 
   // --- approvals --------------------------------------------------------------------------------
