@@ -584,11 +584,7 @@ class FileStore implements Store {
     checkId(requestId);
     const dir = await this.dir("consumed", false);
     if (dir === null) return null;
-    const path = join(dir, `${requestId}.json`);
-    const rec = readRecordSync(path);
-    if (rec === null) return null;
-    assertRecord(consumptionProblem(rec.value, requestId), path);
-    return rec.value as Consumption;
+    return readConsumptionSync(join(dir, `${requestId}.json`), requestId);
   }
 
   async listConsumptions(): Promise<ConsumptionList> {
@@ -601,12 +597,9 @@ class FileStore implements Store {
         out.damaged.push({ id: null, where: path, problem: `unexpected file ${path} in the store (only guard writes here: inspect it and remove it)` });
         continue;
       }
-      // Synchronous reads, as for approvals: one small file each.
       try {
-        const rec = readRecordSync(path);
-        if (rec === null) continue;
-        assertRecord(consumptionProblem(rec.value, name.slice(0, -".json".length)), path);
-        out.consumptions.push(rec.value as Consumption);
+        const c = readConsumptionSync(path, name.slice(0, -".json".length));
+        if (c !== null) out.consumptions.push(c);
       } catch (e) {
         if (!(e instanceof GuardError)) throw e;
         out.damaged.push({ id: name.slice(0, -".json".length), where: path, problem: e.message });
@@ -1478,7 +1471,15 @@ function decodeRecord(bytes: Buffer, path: string): { value: unknown } {
   }
 }
 
-/** The request record at `path`, stored as `id`, synchronously (readRequest's checks); null when it is gone. */
+/** The consumption record at `path`, of request `id`, checked; null when there is none. */
+function readConsumptionSync(path: string, id: string): Consumption | null {
+  const rec = readRecordSync(path);
+  if (rec === null) return null;
+  assertRecord(consumptionProblem(rec.value, id), path);
+  return rec.value as Consumption;
+}
+
+/** The request record at `path`, stored as `id`, checked; null when it is gone. */
 function readRequestSync(path: string, id: string): SignedRequest | null {
   const rec = readRecordSync(path);
   if (rec === null) return null;
