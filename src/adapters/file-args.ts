@@ -11,7 +11,7 @@ import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, stat
 import type { Stats } from "node:fs";
 import { resolve } from "node:path";
 import { deniedError } from "../core/errors.js";
-import { fileKindOf } from "./client-file.js";
+import { fileKindOf } from "./regular-file.js";
 import { escapeForTerminal as esc, quoteArg } from "../core/escape.js";
 import { MAX_FILE_BYTES, MAX_FILES, MAX_TEXT_BYTES, fileArgCandidates, textOf, type BoundFile } from "../core/file-args.js";
 

@@ -13,13 +13,14 @@
  * user and writable by nobody else. Any doubt (unreadable, malformed, wrong owner, another key) means a
  * miss: the policy is parsed again, never refused or trusted because of the cache.
  */
-import { closeSync, constants, fstatSync, futimesSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, constants, futimesSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { isAbsolute, join } from "node:path";
 import { digestOf, sha256Hex } from "../core/canonical.js";
 import type { Diagnostic } from "../core/errors.js";
 import type { PolicyFile, PolicyTestCase } from "../core/policy/types.js";
 import type { Policy } from "../core/types.js";
+import { openRegular, readOpened } from "./regular-file.js";
 
 /** Bump when the cached shape changes. */
 const CACHE_FORMAT = "access-guard-policy-cache/2";
@@ -104,12 +105,15 @@ export async function writeCachedPolicy(cacheDir: string, key: string, value: Ca
 export function readEntry(cacheDir: string, key: string, format: string): unknown {
   try {
     if (!privateDir(cacheDir)) return null;
-    const fd = openSync(join(cacheDir, `${key}.json`), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK); // a FIFO there: a miss, not a wait
+    const opened = openRegular(join(cacheDir, `${key}.json`), { noFollow: true }); // a FIFO there: a miss, not a wait
+    if ("fail" in opened) return null;
+    const { fd, st } = opened;
     let text: string;
     try {
-      const st = fstatSync(fd);
-      if (!st.isFile() || st.uid !== process.getuid?.() || st.mode & 0o022 || st.size > MAX_ENTRY_BYTES) return null;
-      text = readFileSync(fd, "utf8");
+      if (st.uid !== process.getuid?.() || st.mode & 0o022) return null;
+      const bytes = readOpened(fd, st, MAX_ENTRY_BYTES);
+      if ("fail" in bytes) return null;
+      text = bytes.toString("utf8");
       // An entry in use stays young: its time is moved on at most once a day (retireEntries goes by it).
       const now = Date.now();
       if (now - st.mtimeMs > DAY_MS) {

@@ -24,7 +24,7 @@ import { accessSync, closeSync, constants, fstatSync, lstatSync, openSync, readl
 import type { Stats } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { relativeInside } from "../core/derive.js";
-import { fileKindOf } from "./client-file.js";
+import { fileKindOf } from "./regular-file.js";
 import type { ProgramLink, ProgramVia, ResolvedProgram } from "../core/types.js";
 import { configError, deniedError, ExitCode, GuardError, usageError } from "../core/errors.js";
 

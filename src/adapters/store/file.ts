@@ -14,7 +14,6 @@ import {
   openSync,
   promises as fsp,
   readdirSync,
-  readFileSync,
   readSync,
   renameSync,
   unlinkSync,
@@ -35,6 +34,7 @@ import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest
 import type { ParallelSink } from "./audit-parallel.js";
 import { withFileLock } from "./lock.js";
 import { CREATE_FLAGS, linkNewFile } from "./new-file.js";
+import { openRegular, READ_NOFOLLOW, readRegular, type ReadFailure } from "../regular-file.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
 import { approvalsOrDamaged, REQUEST_ID_PREFIX_RE, REQUEST_ID_RE, type AuditFilter, type AuditLineSink, type ConsumptionList, type DamagedRecord, type PruneOptions, type PruneOutcome, type RecordBatch, type RequestList, type RequestWatch, type Store, waitThroughWatch } from "./types.js";
 import { PruneScan, readCheckpoint } from "../../core/prune.js";
@@ -123,8 +123,6 @@ const SEEK_MAX_BYTES = 16 << 20;
 const PARALLEL_AUDIT_BYTES = 4 << 20;
 /** Requests a batch of readRecords. */
 const RECORD_BATCH = 256;
-
-const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK; // NONBLOCK: a planted FIFO must not hang us
 
 export async function openFileStore(dir: string, opts: FileStoreOptions = {}): Promise<Store> {
   if (!isAbsolute(dir)) throw usageError(`the store directory must be an absolute path, got ${JSON.stringify(dir)}`, "Use file:/absolute/path.");
@@ -412,11 +410,11 @@ class FileStore implements Store {
     if (hint === null || !/^\d{1,15}\n$/.test(hint)) return null;
     const start = Number(hint.trim());
     const path = join(this.root, "audit", "events.jsonl");
-    const fd = openForReadSync(path);
-    if (fd === null) return null;
+    const opened = openRegular(path, { noFollow: true });
+    if ("fail" in opened) return opened.fail === "not-regular" ? null : readFailure(path, opened);
+    const { fd, st } = opened;
     try {
-      const st = fstatSync(fd);
-      if (!st.isFile() || start >= st.size) return null;
+      if (start >= st.size) return null;
       const out: AuditEvent[] = [];
       let pos = start;
       let buf = Buffer.allocUnsafe(1 << 16);
@@ -816,11 +814,11 @@ class FileStore implements Store {
    */
   private eventAt(offset: number): AuditEvent | null {
     const path = join(this.root, "audit", "events.jsonl");
-    const fd = openForReadSync(path);
-    if (fd === null) return null;
+    const opened = openRegular(path, { noFollow: true });
+    if ("fail" in opened) return opened.fail === "not-regular" ? null : readFailure(path, opened);
+    const { fd, st } = opened;
     try {
-      const st = fstatSync(fd);
-      if (!st.isFile() || offset < 1 || offset >= st.size) return null;
+      if (offset < 1 || offset >= st.size) return null;
       const buf = Buffer.allocUnsafe(Math.min(AUDIT_CHUNK, st.size - offset + 1));
       const bytesRead = readSync(fd, buf, 0, buf.length, offset - 1);
       const nl = buf.indexOf(10, 1);
@@ -854,26 +852,12 @@ class FileStore implements Store {
 
   /** The entries of index/audit-seek when it was made for this log, else null. */
   private readSeekIndex(ident: LogIdentity): SeekEntry[] | null {
-    const path = join(this.root, "index", "audit-seek");
-    let fd: number;
-    try {
-      fd = openSync(path, READ_FLAGS);
-    } catch {
-      return null;
-    }
-    try {
-      const st = fstatSync(fd);
-      if (!st.isFile() || st.size > SEEK_MAX_BYTES) return null;
-      const buf = Buffer.alloc(st.size);
-      if (readSync(fd, buf, 0, buf.length, 0) !== buf.length) return null;
-      const index = parseSeekIndex(buf.toString("utf8"));
-      if (index === null || index.ino !== ident.ino || index.firstLine !== ident.firstLine) return null;
-      return index.entries;
-    } catch {
-      return null;
-    } finally {
-      closeSync(fd);
-    }
+    const read = readRegular(join(this.root, "index", "audit-seek"), { noFollow: true, max: SEEK_MAX_BYTES });
+    // Installed by a rename, never written in place: a file whose length changed while it was read is not one.
+    if ("fail" in read || read.bytes.length !== read.st.size) return null;
+    const index = parseSeekIndex(read.bytes.toString("utf8"));
+    if (index === null || index.ino !== ident.ino || index.firstLine !== ident.firstLine) return null;
+    return index.entries;
   }
 
   /**
@@ -1235,7 +1219,7 @@ class FileStore implements Store {
     const again = "nothing was removed; run guard store prune again";
     let fd: number;
     try {
-      fd = openSync(logPath, READ_FLAGS);
+      fd = openSync(logPath, READ_NOFOLLOW);
     } catch (e) {
       throw fsError(`read the audit log to commit the prune (${again})`, logPath, e);
     }
@@ -1494,20 +1478,13 @@ function readRequestSync(path: string, id: string): SignedRequest | null {
  * pool (the first one starting it).
  */
 function readRecordSync(path: string): { value: unknown } | null {
-  const fd = openForReadSync(path);
-  if (fd === null) return null;
-  let bytes: Buffer;
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw integrityError(`${path} is not a regular file; the store was tampered with`, "Inspect the store.");
-    if (st.size > MAX_RECORD_BYTES) throw integrityError(`${path} is ${st.size} bytes, far larger than any record`, "Inspect the store.");
-    bytes = readFileSync(fd);
-  } catch (e) {
-    throw fsError("read", path, e);
-  } finally {
-    closeSync(fd);
+  const read = readRegular(path, { noFollow: true, max: MAX_RECORD_BYTES });
+  if ("fail" in read) {
+    if (read.fail === "not-regular") throw integrityError(`${path} is not a regular file; the store was tampered with`, "Inspect the store.");
+    if (read.fail === "too-large") throw integrityError(`${path} is ${read.size} bytes, far larger than any record`, "Inspect the store.");
+    return readFailure(path, read);
   }
-  return decodeRecord(bytes, path);
+  return decodeRecord(read.bytes, path);
 }
 
 function damaged(path: string, what: string): GuardError {
@@ -1520,31 +1497,17 @@ function damaged(path: string, what: string): GuardError {
  * thread pool (and the first one starts it).
  */
 function readRecordText(path: string): string | null {
-  const fd = openForReadSync(path);
-  if (fd === null) return null;
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.size > 64) throw integrityError(`${path} is not an index entry; the store was tampered with`, "Inspect the store.");
-    return readFileSync(fd, "utf8");
-  } catch (e) {
-    throw fsError("read", path, e);
-  } finally {
-    closeSync(fd);
+  const read = readRegular(path, { noFollow: true, max: 64 });
+  if ("fail" in read) {
+    if (read.fail === "not-regular" || read.fail === "too-large") throw integrityError(`${path} is not an index entry; the store was tampered with`, "Inspect the store.");
+    return readFailure(path, read);
   }
+  return read.bytes.toString("utf8");
 }
 
 async function openForRead(path: string): Promise<fsp.FileHandle | null> {
   try {
-    return await fsp.open(path, READ_FLAGS);
-  } catch (e) {
-    return openFailure(path, e);
-  }
-}
-
-/** openForRead, synchronously: the descriptor, or null when the file is missing. */
-function openForReadSync(path: string): number | null {
-  try {
-    return openSync(path, READ_FLAGS);
+    return await fsp.open(path, READ_NOFOLLOW);
   } catch (e) {
     return openFailure(path, e);
   }
@@ -1555,6 +1518,15 @@ function openFailure(path: string, e: unknown): null {
   if (errCode(e) === "ENOENT") return null;
   if (errCode(e) === "ELOOP") throw integrityError(`${path} is a symlink; the store was tampered with`, "Only guard writes here: inspect it and remove it.");
   throw fsError("open", path, e);
+}
+
+/**
+ * openRegular or readRegular failed for a reason that is not the caller's to judge (a file that is not
+ * regular, or too large): as openFailure, and 74 when the open file could not be read.
+ */
+function readFailure(path: string, f: Exclude<ReadFailure, { fail: "not-regular" | "too-large" }>): null {
+  if (f.fail === "error" && f.op === "read") throw fsError("read", path, f.error);
+  return openFailure(path, f.error);
 }
 
 function assertRecord(problem: string | null, path: string): void {
@@ -1645,19 +1617,13 @@ interface LogIdentity {
 
 /** What names a log for its seek index: inode and first line, so that a rewritten log is another one. */
 async function logIdentity(path: string): Promise<LogIdentity | null> {
-  let fd: number;
+  const opened = openRegular(path, { noFollow: true });
+  if ("fail" in opened) return null;
   try {
-    fd = openSync(path, READ_FLAGS);
-  } catch {
-    return null;
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) return null;
-    const first = firstLineDigest(fd);
-    return first === null ? null : { ino: String(st.ino), size: st.size, firstLine: first };
+    const first = firstLineDigest(opened.fd);
+    return first === null ? null : { ino: String(opened.st.ino), size: opened.st.size, firstLine: first };
   } finally {
-    closeSync(fd);
+    closeSync(opened.fd);
   }
 }
 

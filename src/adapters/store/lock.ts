@@ -4,6 +4,7 @@ import { hostname } from "node:os";
 import { formatDuration } from "../../core/duration.js";
 import { ExitCode, GuardError, integrityError, ioError } from "../../core/errors.js";
 import { escapeForTerminal as esc, quoteArgv } from "../../core/escape.js";
+import { openRegular } from "../regular-file.js";
 
 /**
  * A lock file that serialises one critical section across processes on one host (the audit append).
@@ -141,15 +142,30 @@ function tryCreate(path: string, content: string, mode: number): number | null {
 
 type Seen = { raw: string; holder: Holder | null };
 
+/** A lock's content is one short line; a longer file is junk, and is read no further than this. */
+const MAX_LOCK_BYTES = 4096;
+
+/**
+ * The lock file's content and the holder it names, or "gone". Opened without blocking and read only when
+ * it is a regular file: a FIFO planted at the lock's path would otherwise block every guard that looks at
+ * it, past any time bound.
+ */
 function readHolder(path: string): Seen | "gone" {
+  const opened = openRegular(path, { noFollow: true });
+  if ("fail" in opened) {
+    if (opened.fail === "missing") return "gone";
+    if (opened.fail === "symlink") throw integrityError(`the lock file ${path} is a symlink`, "Someone planted it: inspect the store, then remove it.");
+    if (opened.fail === "not-regular") throw integrityError(`the lock file ${path} is not a regular file`, "Someone planted it: inspect the store, then remove it.");
+    throw lockIoError(path, opened.error);
+  }
   let raw: string;
   try {
-    raw = readNoFollow(path);
+    const buf = Buffer.alloc(MAX_LOCK_BYTES);
+    raw = buf.toString("utf8", 0, readSync(opened.fd, buf, 0, buf.length, 0));
   } catch (e) {
-    if (errCode(e) === "ENOENT") return "gone";
-    if (errCode(e) === "ELOOP") throw integrityError(`the lock file ${path} is a symlink`, "Someone planted it: inspect the store, then remove it.");
-    if (errCode(e) === "ENOTREGULAR") throw integrityError(`the lock file ${path} is not a regular file`, "Someone planted it: inspect the store, then remove it.");
     throw lockIoError(path, e);
+  } finally {
+    closeSync(opened.fd);
   }
   return { raw, holder: parseHolder(raw) };
 }
@@ -317,24 +333,6 @@ async function breakStale(lockPath: string, staleRaw: string, mode: number): Pro
   const st = await fsp.lstat(breaker).catch(() => null);
   if (st !== null && Date.now() - st.mtimeMs > UNREADABLE_STALE_MS) await fsp.unlink(breaker).catch(() => undefined);
   await sleep(5);
-}
-
-/** A lock's content is one short line; a longer file is junk, and is read no further than this. */
-const MAX_LOCK_BYTES = 4096;
-
-/**
- * The lock file's content. Opened without blocking and read only when it is a regular file: a FIFO
- * planted at the lock's path would otherwise block every guard that looks at it, past any time bound.
- */
-function readNoFollow(path: string): string {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  try {
-    if (!fstatSync(fd).isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: "ENOTREGULAR" });
-    const buf = Buffer.alloc(MAX_LOCK_BYTES);
-    return buf.toString("utf8", 0, readSync(fd, buf, 0, buf.length, 0));
-  } finally {
-    closeSync(fd);
-  }
 }
 
 function lstatOrNull(path: string): Stats | null {
