@@ -3,9 +3,10 @@ import { describe, expect, it } from "vitest";
 import { jsonTooDeep, MAX_JSON_DEPTH, tooDeepByCharacters } from "../../src/core/json-depth.js";
 
 /**
- * jsonTooDeep bounds the nesting of stored JSON before it is parsed (SECURITY H1). It drops strings with
- * a regular expression up to 1 MiB of text and walks characters beyond; both must give the same answer
- * as each other on any text, and the true answer on JSON.
+ * jsonTooDeep bounds the nesting of stored JSON before it is parsed (SECURITY H1). Text with no more
+ * opening brackets than the bound is answered by counting them; otherwise it drops strings with a regular
+ * expression up to 1 MiB of text and walks characters beyond. All must give the same answer as the walk
+ * on any text, and the true answer on JSON.
  */
 
 /** The nesting depth of a parsed value: the oracle for valid JSON. */
@@ -24,6 +25,8 @@ describe("jsonTooDeep", () => {
     [`${MAX_JSON_DEPTH + 1} levels`, nest(MAX_JSON_DEPTH + 1), true],
     ["objects and arrays mixed", `${'{"a":['.repeat(33)}1${"]}".repeat(33)}`, true],
     ["brackets inside a string do not count", `{"a":"${"[".repeat(500)}"}`, false],
+    ["as many openings as the bound, in strings and out: answered by counting", `{"a":"${"{".repeat(MAX_JSON_DEPTH - 2)}","b":[1]}`, false],
+    ["one opening more than the bound, in a string: shallow all the same", `{"a":"${"{".repeat(MAX_JSON_DEPTH)}"}`, false],
     ["an escaped quote does not end the string", `{"a":"\\"${"[".repeat(500)}"}`, false],
     ["an escaped backslash before the closing quote ends it", `{"a":"\\\\"${",[".repeat(100)}`, true],
     ["an unterminated string: the rest is inside it", `"open ${nest(100)}`, false],
