@@ -32,7 +32,8 @@ import { migratePostgres, PRUNE_STATEMENT_TIMEOUT_MS } from "../../src/adapters/
 import { PRUNE_FUNCTION } from "../../src/adapters/store/postgres-schema.js";
 import { canonicalJson, sha256Hex } from "../../src/core/canonical.js";
 import { requestBindingKey } from "../../src/core/request.js";
-import type { SignedRequest } from "../../src/core/types.js";
+import { auditHash } from "../../src/core/audit.js";
+import type { AuditEvent, SignedRequest } from "../../src/core/types.js";
 
 const PROD = { DATABASE_URL: "postgres://app@prod-db.internal/elb" };
 const PURGE = "./maintenance/purge-lb-state.sh";
@@ -46,7 +47,7 @@ const ownerUrl = urlFor(database, owner);
 const userUrl = urlFor(database, user);
 const maintUrl = urlFor(database, maint);
 /** Copies of the database as the history leaves it (CREATE DATABASE … TEMPLATE), one per test that prunes while others write. */
-const copies = ["held", "named", "twice", "locked", "timeout"].map((what) => `${database}_${what}`);
+const copies = ["held", "named", "twice", "locked", "timeout", "lost", "altered"].map((what) => `${database}_${what}`);
 
 describe("issue 18: guard store prune on PostgreSQL", () => {
   let w: World;
@@ -296,6 +297,75 @@ describe("issue 18: guard store prune on PostgreSQL", () => {
     expect((JSON.parse(again.stdout) as { retired: string[] }).retired).toEqual([consumed]);
     const v = await guardIn(w, ["audit", "verify", "--json"], { env: as(urlFor(copy, user)) });
     expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  /**
+   * The store's own prune, in process (as the command calls it once the store verified), with `act` done
+   * between its two reads of the log: after the plan's read, as the requests are listed, and before the
+   * archive is made from the log read again.
+   */
+  async function pruneBetween(copy: string, act: () => Promise<void>): Promise<{ out: unknown; err: { exitCode: number; message: string } | null }> {
+    const { openPostgresStore } = await import("../../src/adapters/store/postgres.js");
+    const s = await openPostgresStore(urlFor(copy, maint));
+    const own = s as unknown as { recordBatches: (...a: unknown[]) => AsyncIterable<unknown> };
+    const read = own.recordBatches.bind(s);
+    own.recordBatches = async function* (...a: unknown[]) {
+      await act();
+      yield* read(...a);
+    };
+    try {
+      const out = await s.prune!({ cutoffMs: Date.now() - 8 * 86_400_000, olderThan: "8d", actor: { principal: null, fingerprint: null, user: "test" }, archiveDir: join(w.dir, `archive-${copy}`), dryRun: false });
+      return { out, err: null };
+    } catch (e) {
+      return { out: null, err: e as { exitCode: number; message: string } };
+    } finally {
+      await s.close();
+    }
+  }
+  const counts = (copy: string): Promise<Record<string, unknown>[]> =>
+    sql(urlFor(copy, owner), "SELECT (SELECT count(*)::int FROM guard_audit) AS events, (SELECT min(seq)::int FROM guard_audit) AS first, (SELECT count(*)::int FROM guard_requests) AS requests, (SELECT count(*)::int FROM guard_approvals) AS approvals, (SELECT count(*)::int FROM guard_consumptions) AS consumptions");
+
+  it("another prune committed between the plan's read of the log and the archive's: the second read finds events gone, refused (74, run it again), no archive written, nothing more removed", async () => {
+    const copy = copies[5]!;
+    let between: Record<string, unknown>[] = [];
+    const { out, err } = await pruneBetween(copy, async () => {
+      const other = await guardIn(w, ["store", "prune", "--older-than", "8d", "--archive-dir", join(w.dir, "archive-lost-other"), "--json"], { env: as(urlFor(copy, maint)) });
+      expect(other.code, other.stderr).toBe(0);
+      between = await counts(copy);
+    });
+    expect(out).toBeNull();
+    expect(err?.exitCode).toBe(74);
+    expect(err?.message).toMatch(/^the audit log of the PostgreSQL store at .* lost events while it was being pruned \(another guard store prune\?\); nothing was removed; run guard store prune again$/);
+    expect(existsSync(join(w.dir, `archive-${copy}`))).toBe(false);
+    expect(await counts(copy)).toEqual(between);
+    const v = await guardIn(w, ["audit", "verify", "--json"], { env: as(urlFor(copy, user)) });
+    expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it("an event's body changed between the plan's read and the archive's (by a superuser, past the triggers): refused (65), no archive written, nothing removed", async () => {
+    const copy = copies[6]!;
+    const before = await counts(copy);
+    const { out, err } = await pruneBetween(copy, async () => {
+      // Another text for a retired event, with the hash that text has (the table's check holds each row to its own hash).
+      const [row] = await sql(urlFor(copy), "SELECT seq::int AS seq, body FROM guard_audit WHERE body LIKE '%--ticket=consumed%' ORDER BY seq LIMIT 1");
+      const e = JSON.parse(String(row!.body).replace("--ticket=consumed", "--ticket=c0nsumed")) as AuditEvent;
+      e.hash = auditHash(e);
+      const admin = new pg.Client({ connectionString: urlFor(copy) });
+      await admin.connect();
+      try {
+        await admin.query("BEGIN");
+        await admin.query("SET LOCAL session_replication_role = replica");
+        await admin.query("UPDATE guard_audit SET body = $1, hash = $2 WHERE seq = $3", [canonicalJson(e), e.hash, row!.seq]);
+        await admin.query("COMMIT");
+      } finally {
+        await admin.end();
+      }
+    });
+    expect(out).toBeNull();
+    expect(err?.exitCode).toBe(65);
+    expect(err?.message).toMatch(/^the audit log of the PostgreSQL store at .* changed while it was being pruned: its events up to \d+ are not what an earlier read of them found; nothing was removed$/);
+    expect(existsSync(join(w.dir, `archive-${copy}`))).toBe(false);
+    expect(await counts(copy)).toEqual(before);
   });
 
   it("guard_prune's statement has its own timeout (30 min; every other statement keeps 30 s): a prune of millions of events is not cut off", async () => {

@@ -16,7 +16,7 @@
  * start per call.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cp, mkdir, readFile, readdir, rm, utimes, writeFile } from "node:fs/promises";
+import { cp, mkdir, open, readFile, readdir, rename, rm, truncate, utimes, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { join } from "node:path";
@@ -412,6 +412,128 @@ fs.promises.open = async function (p, ...rest) {
     expect(prune.stderr).toContain("was replaced or cut while it was being pruned");
     expect((await readdir(join(store, "audit"))).filter((n) => n.endsWith(".tmp"))).toEqual([]);
     const v = await verify([], store);
+    expect(v.v.problems).toEqual([]);
+    expect(v.code).toBe(0);
+  });
+
+  /**
+   * The store's own prune, in process (as the command calls it once the store verified), with `act` done
+   * to the log between two of the prune's reads of it: after the plan's read (`plan`: as the requests are
+   * listed), or after the archive's read (`archive`: as the retired records are read, before the archive
+   * is written and the kept events are copied into the new log). Real files throughout.
+   */
+  const pruneBetween = async (store: string, when: "plan" | "archive", act: (log: string) => Promise<void>): Promise<{ out: { events: number; archive: { path: string } | null; checkpoint: unknown } | null; err: { exitCode: number; message: string } | null }> => {
+    const { openFileStore } = await import("../../src/adapters/store/file.js");
+    const s = await openFileStore(store, { create: false });
+    const own = s as unknown as Record<string, (...a: unknown[]) => AsyncIterable<unknown>>;
+    const name = when === "plan" ? "recordBatches" : "retiredRecords";
+    const read = own[name]!.bind(s);
+    let done = false;
+    own[name] = async function* (...a: unknown[]) {
+      if (!done) {
+        done = true;
+        await act(join(store, "audit", "events.jsonl"));
+      }
+      yield* read(...a);
+    };
+    try {
+      const out = await s.prune!({ cutoffMs: Date.now() - 8 * 86_400_000, olderThan: "8d", actor: { principal: null, fingerprint: null, user: "test" }, archiveDir: null, dryRun: false });
+      return { out, err: null };
+    } catch (e) {
+      return { out: null, err: e as { exitCode: number; message: string } };
+    } finally {
+      await s.close();
+    }
+  };
+  /** Overwrite the first `from` in the log with `to` (as long), in place: the same file, the same size. */
+  const editInPlace = (from: string, to: string) => async (log: string): Promise<void> => {
+    expect(Buffer.byteLength(to)).toBe(Buffer.byteLength(from));
+    const at = (await readFile(log)).indexOf(from);
+    expect(at).toBeGreaterThan(0);
+    const fh = await open(log, "r+");
+    try {
+      await fh.write(Buffer.from(to), 0, Buffer.byteLength(to), at);
+    } finally {
+      await fh.close();
+    }
+  };
+  /** Nothing was removed: the log holds exactly `log`, every record is there, no temporary file is left. */
+  const untouched = async (store: string, log: string): Promise<void> => {
+    expect(await readFile(join(store, "audit", "events.jsonl"), "utf8")).toBe(log);
+    for (const id of [consumed, denied, unapproved, recent]) expect(existsSync(join(store, "requests", `${id}.json`)), id).toBe(true);
+    expect(existsSync(join(store, "consumed", `${consumed}.json`))).toBe(true);
+    expect(existsSync(join(store, "approvals", denied))).toBe(true);
+    expect((await readdir(join(store, "audit"))).filter((n) => n.endsWith(".tmp"))).toEqual([]);
+  };
+
+  it("the log changed in place between the plan's read and the archive's: refused (65), nothing removed, no archive written, the log as it was left", async () => {
+    const store = join(w.dir, "store-changed-before-archive");
+    await cp(prePrune, store, { recursive: true });
+    const { out, err } = await pruneBetween(store, "plan", editInPlace("--ticket=consumed", "--ticket=c0nsumed"));
+    expect(out).toBeNull();
+    expect(err?.exitCode).toBe(65);
+    expect(err?.message).toBe(`the audit log ${join(store, "audit", "events.jsonl")} changed while it was being pruned: its first ${Buffer.byteLength(`${before.join("\n")}\n`)} bytes are not what an earlier read of them found; nothing was removed`);
+    await untouched(store, `${before.join("\n")}\n`.replace("--ticket=consumed", "--ticket=c0nsumed"));
+    expect(existsSync(join(store, "archive"))).toBe(false);
+  });
+
+  it("the log replaced (a new file, the same text) or cut between the plan's read and the archive's: refused (74, run it again), nothing removed", async () => {
+    const text = `${before.join("\n")}\n`;
+    const cases: Array<[string, (log: string) => Promise<void>, string]> = [
+      ["replaced", async (log) => {
+        await writeFile(`${log}.new`, text);
+        await rename(`${log}.new`, log);
+      }, text],
+      ["cut", async (log) => truncate(log, text.length - before.at(-1)!.length - 1), `${before.slice(0, -1).join("\n")}\n`],
+    ];
+    for (const [what, act, left] of cases) {
+      const store = join(w.dir, `store-${what}-before-archive`);
+      await cp(prePrune, store, { recursive: true });
+      const { out, err } = await pruneBetween(store, "plan", act);
+      expect(out, what).toBeNull();
+      expect(err?.exitCode, what).toBe(74);
+      expect(err?.message, what).toBe(`the audit log ${join(store, "audit", "events.jsonl")} was replaced or cut while it was being pruned (another guard store prune?); nothing was removed; run guard store prune again`);
+      await untouched(store, left);
+      expect(existsSync(join(store, "archive")), what).toBe(false);
+    }
+  });
+
+  it("the kept events changed in place after the archive was made, before they were copied: refused (65), the archive written is not referenced, nothing removed", async () => {
+    const store = join(w.dir, "store-changed-after-archive");
+    await cp(prePrune, store, { recursive: true });
+    const { out, err } = await pruneBetween(store, "archive", editInPlace("--ticket=recent", "--ticket=rec3nt"));
+    expect(out).toBeNull();
+    expect(err?.exitCode).toBe(65);
+    expect(err?.message).toContain("changed while it was being pruned");
+    expect(err?.message).toContain("nothing was removed; the archive written is not referenced");
+    await untouched(store, `${before.join("\n")}\n`.replace("--ticket=recent", "--ticket=rec3nt"));
+    expect((await readdir(join(store, "archive"))).length).toBe(1); // written, referenced by nothing
+  });
+
+  it("an event appended between the plan's read and the archive's is no change: the archive holds the retired events byte for byte, and the new event is kept before the checkpoint", async () => {
+    const store = join(w.dir, "store-appended-before-archive");
+    await cp(prePrune, store, { recursive: true });
+    const { openFileStore } = await import("../../src/adapters/store/file.js");
+    const { out, err } = await pruneBetween(store, "plan", async () => {
+      const other = await openFileStore(store, { create: false });
+      try {
+        await other.appendAudit({ type: "test.meanwhile", actor: { principal: null, fingerprint: null, user: "carol" }, data: { requestId: null } });
+      } finally {
+        await other.close();
+      }
+    });
+    expect(err).toBeNull();
+    const after = (await readFile(join(store, "audit", "events.jsonl"), "utf8")).trimEnd().split("\n");
+    expect(after.slice(0, -2)).toEqual(before.slice(out!.events));
+    expect(after.slice(-2).map((l) => (JSON.parse(l) as { type: string }).type)).toEqual(["test.meanwhile", "store.pruned"]);
+    // The archive is what encodeArchive makes of the retired lines and records: nothing else went in.
+    const { encodeArchive } = await import("../../src/adapters/store/archive.js");
+    const bytes = await readFile(out!.archive!.path);
+    const archived = gunzipSync(bytes).toString("utf8").trimEnd().split("\n");
+    const manifest = JSON.parse(archived[0]!) as Parameters<typeof encodeArchive>[0];
+    expect(archived.slice(1, 1 + out!.events)).toEqual(before.slice(0, out!.events));
+    expect(encodeArchive(manifest, before.slice(0, out!.events), archived.slice(1 + out!.events)).equals(bytes)).toBe(true);
+    const v = await verify(["--archive", out!.archive!.path], store);
     expect(v.v.problems).toEqual([]);
     expect(v.code).toBe(0);
   });

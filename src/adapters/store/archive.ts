@@ -312,23 +312,25 @@ export interface PreparedPrune {
 }
 
 /**
- * Plan (core/prune.ts) and build the archive: `lines` are the log's stored lines in order (canonical
- * event text), from the first at least up to the first event at or after the cutoff (the time rule retires
- * none after it, so a caller may leave the rest out); `scan` what the planner gathered of every event;
- * `requests` what it needs of every stored request (requestFacts); `records` reads the retired requests
- * with their approvals and consumptions, in the order given, a few at a time, into the archive.
+ * Plan (core/prune.ts) and build the archive. `scan` is what the planner gathered of every event as the
+ * store read its log, without keeping the events' text; `events(k, put)` then reads the log's first `k`
+ * stored lines again (canonical event text), handing each to `put` in order, and throws when the log is
+ * not what the plan was made from (so a prune never holds the retired events' text: each line is hashed
+ * and gzipped as it goes by); `requests` is what the planner needs of every stored request
+ * (requestFacts); `records` reads the retired requests with their approvals and consumptions, in the
+ * order given, a few at a time, into the archive.
  */
 export async function preparePrune(p: {
   description: string;
   opts: PruneOptions;
   archiveDir: string;
-  lines: readonly string[];
   scan: PruneScan;
+  events: (k: number, put: (line: string) => void) => Promise<void>;
   requests: ReadonlyMap<string, RequestFacts>;
   records: (ids: readonly string[]) => AsyncIterable<RetiredRecord>;
   leftovers: number;
 }): Promise<PreparedPrune> {
-  const { opts, lines, scan } = p;
+  const { opts, scan } = p;
   const plan = scan.plan([...p.requests].map(([id, f]) => ({ id, expiresMs: Date.parse(f.expiresAt) })));
   const k = scan.countThrough(plan.through);
   const outcome: PruneOutcome = {
@@ -346,13 +348,21 @@ export async function preparePrune(p: {
     checkpoint: null,
   };
   if (k === 0) return { outcome, k, bytes: null, checkpoint: null };
-  if (lines.length < k) throw new GuardError(ExitCode.INTERNAL, `the prune planned ${k} events but was given ${lines.length}; nothing was removed`, "This is a bug in guard: please report it");
-  const first = JSON.parse(lines[0]!) as AuditEvent;
-  const last = JSON.parse(lines[k - 1]!) as AuditEvent;
-  outcome.through = { seq: last.seq, hash: last.hash };
   const body = new ArchiveBody();
   const events = createHash("sha256");
-  for (let i = 0; i < k; i++) body.put(lines[i]!, events);
+  let given = 0;
+  let firstLine = "";
+  let lastLine = "";
+  await p.events(k, (line) => {
+    if (given === 0) firstLine = line;
+    lastLine = line;
+    given++;
+    body.put(line, events);
+  });
+  if (given !== k) throw new GuardError(ExitCode.INTERNAL, `the prune planned ${k} events but was given ${given}; nothing was removed`, "This is a bug in guard: please report it");
+  const first = JSON.parse(firstLine) as AuditEvent;
+  const last = JSON.parse(lastLine) as AuditEvent;
+  outcome.through = { seq: last.seq, hash: last.hash };
   const records = createHash("sha256");
   let n = 0;
   for await (const { request, approvals, consumption } of p.records(plan.retired)) {

@@ -39,6 +39,7 @@ import { approvalProblem, consumptionProblem, requestProblem } from "./records.j
 import { approvalsOrDamaged, REQUEST_ID_PREFIX_RE, REQUEST_ID_RE, type AuditFilter, type AuditLineSink, type ConsumptionList, type DamagedRecord, type PruneOptions, type PruneOutcome, type RecordBatch, type RequestList, type RequestWatch, type Store, waitThroughWatch } from "./types.js";
 import { PruneScan, readCheckpoint } from "../../core/prune.js";
 import type { RequestFacts, RetiredRecord } from "./archive.js";
+import type { KeptPart } from "./prune-log.js";
 
 /**
  * The embedded directory store.
@@ -1088,34 +1089,37 @@ class FileStore implements Store {
 
   /**
    * Retire history (core/prune.ts decides what) in three steps, so that runs go on while a large store is
-   * pruned. 1. Without the lock: read the log as it is now (up to its size at that moment), list the
-   * requests, plan, write the archive and the new log's body to a temporary file, both fsynced. 2. Under
-   * the audit lock, briefly: check that the log is still that file, read what was appended since (each
-   * line chained on the last), refuse when one of those events names a request being retired, append
-   * them and the `store.pruned` checkpoint to the new log, fsync, and rename it over the old one: the
-   * commit point. 3. After it, without the lock: remove the retired records and their index entries
-   * (a crash leaves records the checkpoint names as retired: verify reports them as left over, and the
-   * next prune removes them), then rewrite index/created with the new offsets (an old offset fails its own
-   * check — the line there is not that request's request.created event — and the reader falls back to a
-   * full scan) and remove any other index derived from offsets into the log. A crash before the rename
-   * leaves a stray archive and a temporary file that nothing references (a later prune removes that file
-   * once it is an hour old: removeStalePruneTemps).
+   * pruned. 1. Without the lock: read the log as it is now (up to its size at that moment) for the plan,
+   * keeping none of its text, list the requests, plan; read the log again to build the archive and a third
+   * time to copy the kept events into the new log's body, a temporary file (each read from the same file
+   * and to the same size, and checked to find the same bytes: prune-log.ts); the archive and the new
+   * log's body are fsynced. 2. Under the audit lock, briefly: check that the log is still that file, read
+   * what was appended since (each line chained on the last), refuse when one of those events names a
+   * request being retired, append them and the `store.pruned` checkpoint to the new log, fsync, and
+   * rename it over the old one: the commit point. 3. After it, without the lock: remove the retired
+   * records and their index entries (a crash leaves records the checkpoint names as retired: verify
+   * reports them as left over, and the next prune removes them), then rewrite index/created with the new
+   * offsets (an old offset fails its own check — the line there is not that request's request.created
+   * event — and the reader falls back to a full scan) and remove any other index derived from offsets
+   * into the log. A crash before the rename leaves a stray archive and a temporary file that nothing
+   * references (a later prune removes that file once it is an hour old: removeStalePruneTemps).
    */
   async prune(opts: PruneOptions): Promise<PruneOutcome> {
     const auditDir = await this.dir("audit", true);
     const logPath = join(auditDir, "events.jsonl");
-    // 1. the log as it is now, the plan, the archive, the new log's body
+    // 1. the log as it is now (its text is not kept: the SHA-256 of what was read), the plan, the archive
+    // from the log read again, the new log's body copied from it a third time (prune-log.ts)
+    const { LogDigest, copyKept, rereadLog } = await import("./prune-log.js");
     const snap: LogSnapshot = { ino: 0, dev: 0, size: 0 };
-    const lines: string[] = [];
+    const read = new LogDigest();
     const scan = new PruneScan(opts.cutoffMs);
     const earlier: Array<{ cutoffMs: number; retired: string[] }> = [];
     let head: { seq: number; hash: string } | null = null;
     const at = { line: 1 };
     for await (const { buf, path } of this.auditBlocks(at, 0, snap)) {
+      read.update(buf);
       for (let start = 0, nl = buf.indexOf(10, 0); nl !== -1; start = nl + 1, nl = buf.indexOf(10, start)) {
-        const text = buf.toString("utf8", start, nl);
-        const e = parseAuditLine(text, at.line++, path);
-        lines.push(text);
+        const e = parseAuditLine(buf.toString("utf8", start, nl), at.line++, path);
         scan.push(e.seq, Date.parse(e.time), typeof e.data.requestId === "string" ? e.data.requestId : null);
         head = { seq: e.seq, hash: e.hash };
         if (e.type === "store.pruned") {
@@ -1137,36 +1141,41 @@ class FileStore implements Store {
       }
     }
     const archiveDir = opts.archiveDir ?? join(this.root, "archive");
+    const planned = read.digest();
+    const reread: { kept: KeptPart | null } = { kept: null };
     const prepared = await preparePrune({
       description: this.description,
       opts,
       archiveDir,
-      lines,
       scan,
+      events: async (k, put) => {
+        reread.kept = rereadLog(logPath, snap, planned, k, put);
+      },
       requests: facts,
       records: (ids) => this.retiredRecords(ids),
       leftovers: leftovers.length,
     });
-    const { outcome, k } = prepared;
+    const { outcome } = prepared;
     if (opts.dryRun) return outcome;
-    if (prepared.bytes === null || head === null || outcome.archive === null) {
+    if (prepared.bytes === null || head === null || outcome.archive === null || reread.kept === null) {
       await this.removeRecords(leftovers, facts);
       return outcome;
     }
     outcome.archive.path = await writeArchive(archiveDir, outcome.archive.name, prepared.bytes, this.fileMode);
-    const kept = lines.slice(k);
-    lines.length = 0;
+    const kept = reread.kept;
     const retired = new Set(outcome.retired);
     await removeStalePruneTemps(auditDir, this.clock());
     const tmp = join(auditDir, `.events.jsonl.${randomBytes(8).toString("hex")}.tmp`);
     const unreferenced = "nothing was removed; the archive written is not referenced";
     let fh: fsp.FileHandle | undefined;
     let tail: string[];
+    let copied: { created: Map<string, number>; bytes: number };
     try {
       try {
         fh = await fsp.open(tmp, CREATE_FLAGS, this.fileMode);
         await fh.chmod(this.fileMode);
-        if (kept.length > 0) await fh.writeFile(`${kept.join("\n")}\n`);
+        // The events kept, from the log as the plan read it (refused when it is another file, or changed).
+        copied = await copyKept(logPath, snap, kept, fh);
         await fh.sync();
       } catch (e) {
         throw fsError(`write the pruned audit log (${unreferenced})`, tmp, e);
@@ -1203,7 +1212,7 @@ class FileStore implements Store {
     }
     // 3. after the commit: the records, then the indexes
     await this.removeRecords([...outcome.retired, ...leftovers], facts);
-    await this.reindexAfterPrune([...kept, ...tail], new Set([...retired, ...leftovers]));
+    await this.reindexAfterPrune(copied.created, copied.bytes, tail, new Set([...retired, ...leftovers]));
     return outcome;
   }
 
@@ -1306,16 +1315,14 @@ class FileStore implements Store {
   }
 
   /**
-   * After the log was rewritten: every index/created entry gets its request.created event's new offset
-   * (or goes), and any index this version does not know is removed — it may hold offsets into the old log.
+   * After a prune's commit: drop index directories this version does not write (they may hold offsets
+   * into the old log), and point each `index/created` entry of a request in the new log at its offset
+   * there: `offsets` of the request.created events among the kept lines (the first `keptBytes` of the new
+   * log), then those in `tail` (what was appended meanwhile, and the checkpoint). Runs go on meanwhile: an
+   * entry for a request created after the commit is already right and is left alone; one of a retired
+   * request is removed.
    */
-  /**
-   * After a prune's commit: drop index directories this version does not write, and point each
-   * `index/created` entry of a request in the new log at its offset there. Runs go on meanwhile: an entry
-   * for a request created after the commit is already right and is left alone; one of a retired request
-   * is removed.
-   */
-  private async reindexAfterPrune(kept: string[], retired: ReadonlySet<string>): Promise<void> {
+  private async reindexAfterPrune(offsets: Map<string, number>, keptBytes: number, tail: readonly string[], retired: ReadonlySet<string>): Promise<void> {
     const index = join(this.root, "index");
     if (lstatOrNullSync(index) === null) return;
     for (const name of await fsp.readdir(index)) {
@@ -1323,9 +1330,8 @@ class FileStore implements Store {
     }
     const createdDir = join(index, "created");
     if (lstatOrNullSync(createdDir) === null) return;
-    const offsets = new Map<string, number>();
-    let offset = 0;
-    for (const line of kept) {
+    let offset = keptBytes;
+    for (const line of tail) {
       if (line.includes('"type":"request.created"')) {
         const e = JSON.parse(line) as AuditEvent;
         if (e.type === "request.created" && typeof e.data.requestId === "string") offsets.set(e.data.requestId, offset);

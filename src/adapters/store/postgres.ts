@@ -1,4 +1,5 @@
 import { Buffer } from "node:buffer";
+import { createHash } from "node:crypto";
 import type { Client, Pool, PoolClient, PoolConfig, QueryResult, QueryResultRow } from "pg";
 import { auditShapeProblem, chainEvent } from "../../core/audit.js";
 import { canonicalJson, sha256Hex } from "../../core/canonical.js";
@@ -932,6 +933,36 @@ class PostgresStore implements Store {
     }
   }
 
+  /**
+   * A prune's second read of the log: the events up to `planned.lastSeq` again, a page at a time by seq
+   * (as the first read), the first `k` bodies to `put`. They must be the ones the plan read: the log is
+   * append-only and only guard_prune removes events (and guard_prune checks again, at its commit, the
+   * archived count and last hash), so fewer means another prune committed in between (74, run it again),
+   * and other bodies a change nobody may make (65). Either way nothing was removed.
+   */
+  private async rereadAudit(planned: { sha256: string; events: number; lastSeq: string }, k: number, put: (line: string) => void): Promise<void> {
+    const digest = createHash("sha256");
+    let n = 0;
+    for await (const rows of this.auditPages("seq <= $3::bigint", [planned.lastSeq])) {
+      for (const row of rows) {
+        const body = row[2];
+        if (n < k) put(body);
+        digest.update(body).update("\n");
+        n++;
+      }
+    }
+    const where = this.conn.target.where;
+    if (n !== planned.events) {
+      throw new GuardError(ExitCode.IO, `the audit log of the PostgreSQL store at ${where} lost events while it was being pruned (another guard store prune?); ${PRUNE_AGAIN}`, "run one prune at a time (a daily cron job, say)", [], "io");
+    }
+    if (digest.digest("hex") !== planned.sha256) {
+      throw integrityError(
+        `the audit log of the PostgreSQL store at ${where} changed while it was being pruned: its events up to ${planned.lastSeq} are not what an earlier read of them found; nothing was removed`,
+        "someone with write access to the database changed it; run `guard audit verify` and investigate before trusting this store",
+      );
+    }
+  }
+
   private rowDisagrees(seqText: string): GuardError {
     return corrupt(this.conn.target, `audit event ${seqText}`, "its row and its record disagree on seq or hash");
   }
@@ -962,27 +993,32 @@ class PostgresStore implements Store {
         );
       }
     }
-    // Every event is checked and fed to the planner (PruneScan: each request's first and last event), but
-    // only the bodies before the first event at or after the cutoff are kept: the plan's time rule never
-    // retires one past it, so the archive never needs them, and a long log's recent part costs no memory.
-    const lines: string[] = [];
+    // Every event is checked and fed to the planner (PruneScan: each request's first and last event); no
+    // body is kept. The archive is made from the log read again (rereadAudit), up to the last event before
+    // the first one at or after the cutoff: the plan's time rule never retires one past it. This read
+    // takes the SHA-256 of those bodies, for the second to be checked against.
     const scan = new PruneScan(opts.cutoffMs);
+    const before = { digest: createHash("sha256"), events: 0, lastSeq: "0" };
     for await (const rows of this.auditPages()) {
       for (const [seqText, hash, body] of rows) {
         const e = this.auditEventFrom(seqText, hash, body);
         if (canonicalJson(e) !== body) throw corrupt(this.conn.target, `audit event ${seqText}`, "its text is not canonical; run guard audit verify");
         scan.push(e.seq, Date.parse(e.time), typeof e.data.requestId === "string" ? e.data.requestId : null);
-        if (!scan.stopped) lines.push(body);
+        if (scan.stopped) continue;
+        before.digest.update(body).update("\n");
+        before.events++;
+        before.lastSeq = seqText;
       }
     }
+    const planned = { sha256: before.digest.digest("hex"), events: before.events, lastSeq: before.lastSeq };
     const { preparePrune, requestFacts, writeArchive } = await import("./archive.js");
     const facts = await requestFacts(this.recordBatches(false), null);
     const prepared = await preparePrune({
       description: this.description,
       opts,
       archiveDir: opts.archiveDir,
-      lines,
       scan,
+      events: (k, put) => this.rereadAudit(planned, k, put),
       requests: facts,
       records: (ids) => this.retiredRecords(ids),
       leftovers: 0,
