@@ -10,10 +10,11 @@
  *
  * Loaded with the archive code, only when pruning.
  */
-import { closeSync, constants, fstatSync, openSync, type promises as fsp, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, type promises as fsp, readSync } from "node:fs";
 import { createHash, type Hash } from "node:crypto";
 import { ExitCode, GuardError, integrityError } from "../../core/errors.js";
 import type { AuditEvent } from "../../core/types.js";
+import { READ_NOFOLLOW } from "../regular-file.js";
 
 /** Which file the audit log was, and how long, when the prune first read it (file.ts LogSnapshot). */
 export interface LogSnapshot {
@@ -22,8 +23,6 @@ export interface LogSnapshot {
   size: number;
 }
 
-/** As the file store opens what it reads (file.ts READ_FLAGS): no symlink, and a planted FIFO never blocks. */
-const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 /** As the file store reads its log (file.ts AUDIT_CHUNK). */
 const CHUNK = 1 << 20;
 const AGAIN = "nothing was removed; run guard store prune again";
@@ -61,7 +60,7 @@ function changed(path: string, snap: LogSnapshot, archived: boolean): GuardError
 function* logBlocks(path: string, snap: LogSnapshot, from: number): Generator<Buffer> {
   let fd: number;
   try {
-    fd = openSync(path, READ_FLAGS);
+    fd = openSync(path, READ_NOFOLLOW); // no symlink, and a planted FIFO never blocks (regular-file.ts)
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") throw replaced(path);
     throw ioError(path, e);
