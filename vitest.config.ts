@@ -3,10 +3,12 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 /**
  * Tests that run in the test process only (tables over the core, the policy parser, SSHSIG, properties,
- * rendering, the store contracts, notification payloads, the docs' own checks): no spawned guard and no
- * process-wide state (signals, process.env, fake timers, the working directory). They share worker
- * threads and their loaded modules (no per-file isolation), which saves about 0.25 s of CPU per file over
- * a fresh process each. A new test file that changes process-wide state belongs in the other project.
+ * rendering, the store contracts, notification payloads, the docs' own checks, and the commands run in
+ * process with an injected runtime, test/commands): no spawned guard and no process-wide state (signals,
+ * process.env, fake timers, the working directory, file descriptors or locks counted per process). They
+ * share worker threads and their loaded modules (no per-file isolation), which saves about 0.25 s of CPU
+ * per file over a fresh process each. A new test file that changes process-wide state, or spends its time
+ * waiting (it would hold one of the two threads idle), belongs in the other project.
  */
 const inProcess = [
   "test/*.test.ts",
@@ -17,6 +19,9 @@ const inProcess = [
   "test/store/{open,file.contract,postgres.contract,audit-parallel}.test.ts",
   "test/notify/{deliver,payload,policy}.test.ts",
   "test/ci/format.test.ts",
+  "test/commands/**/*.test.ts",
+  "test/adapters/{refusal-limits,run-as,archive}.test.ts",
+  "test/store/memory.contract.test.ts",
   "test/docs/{import-cycles,may-vary,readme-reference}.test.ts",
 ];
 
