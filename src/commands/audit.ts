@@ -187,40 +187,50 @@ export async function verifyStore(store: Store, opts: VerifyStoreOptions = {}): 
   // go to the verifier ahead of the live log's, and its records are checked as they go by, keeping only
   // what is reported of each (the records of a year are hundreds of megabytes).
   const archived = new Map<string, { rec: CheckedRecord; consumption: Consumption | null }>();
-  if (archives.length > 0) {
-    const { readArchiveContent } = await import("../adapters/store/archive.js");
-    for (const a of archives) {
-      let notJson = false;
-      let batch: ArchivedRecord[] = [];
-      const checkBatch = (): void => {
-        const recs = batch.map((r) => newChecked(r.request, " (archived)", false, r.approvals));
-        applySignatures(checkSignatures({ requests: batch.map((r) => r.request), approvals: batch.flatMap((r) => r.approvals) }), { requests: recs, approvals: recs.flatMap((r) => r.approvals) });
-        batch.forEach((r, i) => archived.set(r.request.request.id, { rec: recs[i]!, consumption: r.consumption }));
-        batch = [];
-      };
-      const changed = await readArchiveContent(
-        a,
-        (line) => {
-          const buf = Buffer.from(line, "utf8");
-          if (verifier.pushLine(buf, 0, buf.length)) return;
-          let e: AuditEvent;
-          try {
-            e = JSON.parse(line) as AuditEvent;
-          } catch {
-            notJson = true;
-            return;
-          }
-          verifier.push(e);
-        },
-        (r) => {
-          batch.push(r);
-          if (batch.length === SIGNATURE_JOB) checkBatch();
-        },
-      );
-      checkBatch();
-      if (notJson) archiveProblems.push(`the archive ${esc(a.path)} holds an event that is not JSON`);
-      if (changed !== null) archiveProblems.push(esc(changed));
+  // The signatures of archived and stored records alike: in this thread, or in worker threads once
+  // there are many (one pool for both).
+  const checks = new SignatureChecks(opts.parallelSignaturesFrom ?? PARALLEL_SIGNATURES_FROM);
+  try {
+    if (archives.length > 0) {
+      const { readArchiveContent } = await import("../adapters/store/archive.js");
+      for (const a of archives) {
+        let notJson = false;
+        let batch: ArchivedRecord[] = [];
+        const checkBatch = async (): Promise<void> => {
+          const recs = batch.map((r) => newChecked(r.request, " (archived)", false, r.approvals));
+          batch.forEach((r, i) => archived.set(r.request.request.id, { rec: recs[i]!, consumption: r.consumption }));
+          const job = { requests: batch.map((r) => r.request), approvals: batch.flatMap((r) => r.approvals) };
+          batch = [];
+          await checks.check(job, { requests: recs, approvals: recs.flatMap((r) => r.approvals) });
+        };
+        const changed = await readArchiveContent(
+          a,
+          (line) => {
+            const buf = Buffer.from(line, "utf8");
+            if (verifier.pushLine(buf, 0, buf.length)) return;
+            let e: AuditEvent;
+            try {
+              e = JSON.parse(line) as AuditEvent;
+            } catch {
+              notJson = true;
+              return;
+            }
+            verifier.push(e);
+          },
+          (r) => {
+            batch.push(r);
+            return batch.length === SIGNATURE_JOB ? checkBatch() : undefined;
+          },
+        );
+        await checkBatch();
+        if (notJson) archiveProblems.push(`the archive ${esc(a.path)} holds an event that is not JSON`);
+        if (changed !== null) archiveProblems.push(esc(changed));
+      }
+      await checks.drain();
     }
+  } catch (e) {
+    await checks.close();
+    throw e;
   }
   if (store.feedAudit) await store.feedAudit(verifier);
   else for await (const e of store.readAudit()) verifier.push(e);
@@ -264,11 +274,6 @@ export async function verifyStore(store: Store, opts: VerifyStoreOptions = {}): 
   const checked: CheckedRecord[] = [];
   const leftoverNotes: Array<{ createdAt: string; id: string; note: string }> = [];
   const damagedRecords: DamagedRecord[] = [];
-  const threshold = opts.parallelSignaturesFrom ?? PARALLEL_SIGNATURES_FROM;
-  let pool: SignaturePool | null = null;
-  let poolTried = false;
-  let seen = 0;
-  const inFlight: Array<Promise<void>> = [];
   try {
     let sigs: SignatureBatch = { requests: [], approvals: [] };
     let of: { requests: CheckedRecord[]; approvals: CheckedApproval[] } = { requests: [], approvals: [] };
@@ -278,20 +283,7 @@ export async function verifyStore(store: Store, opts: VerifyStoreOptions = {}): 
       const [job, into] = [sigs, of];
       sigs = { requests: [], approvals: [] };
       of = { requests: [], approvals: [] };
-      seen += job.requests.length + job.approvals.length;
-      if (!poolTried && seen >= threshold) {
-        poolTried = true;
-        const { startSignaturePool } = await import("../adapters/signature-parallel.js");
-        pool = await startSignaturePool();
-      }
-      if (pool === null) {
-        applySignatures(checkSignatures(job), into);
-        return;
-      }
-      const done = pool.check(job).then((answers) => applySignatures(answers, into));
-      done.catch(() => undefined); // awaited in turn below
-      inFlight.push(done);
-      while (inFlight.length > 2 * pool.size) await inFlight.shift();
+      await checks.check(job, into);
     };
     for await (const batch of store.readRecords()) {
       // A record that cannot be read is tampering (65), reported with the others; it does not stop the check.
@@ -319,9 +311,9 @@ export async function verifyStore(store: Store, opts: VerifyStoreOptions = {}): 
       }
       if (sigs.requests.length > 0) await flush();
     }
-    for (const done of inFlight.splice(0)) await done;
+    await checks.drain();
   } finally {
-    await (pool as SignaturePool | null)?.close(); // (set in flush)
+    await checks.close();
   }
   // A consumption record that cannot be read is reported with the other damaged records; its request
   // still counts as consumed in the store (the record is there), so the log's consumption of it is not
@@ -399,6 +391,50 @@ function newChecked(signed: SignedRequest, where: string, breakGlassUnindexed: b
     approvalsDamaged: Array.isArray(stored) ? null : stored.damaged,
     approvals: Array.isArray(stored) ? stored.map((a) => ({ principal: a.statement.principal, decision: a.statement.decision, fingerprint: a.statement.fingerprint, signatureOk: false, malformed: null })) : [],
   };
+}
+
+/**
+ * Signature checks of records, a job at a time: in this thread, or, once `threshold` records (requests
+ * and approvals) have been asked for, in worker threads (signature-parallel.ts: the same function, the
+ * same answers), with about two jobs a worker in flight while the caller reads on. The answers are on
+ * the records only after `drain`.
+ */
+class SignatureChecks {
+  private pool: SignaturePool | null = null;
+  private poolTried = false;
+  private seen = 0;
+  private readonly inFlight: Array<Promise<void>> = [];
+
+  constructor(private readonly threshold: number) {}
+
+  async check(job: SignatureBatch, into: { requests: CheckedRecord[]; approvals: CheckedApproval[] }): Promise<void> {
+    if (job.requests.length === 0 && job.approvals.length === 0) return;
+    this.seen += job.requests.length + job.approvals.length;
+    if (!this.poolTried && this.seen >= this.threshold) {
+      this.poolTried = true;
+      const { startSignaturePool } = await import("../adapters/signature-parallel.js");
+      this.pool = await startSignaturePool();
+    }
+    if (this.pool === null) {
+      applySignatures(checkSignatures(job), into);
+      return;
+    }
+    const done = this.pool.check(job).then((answers) => applySignatures(answers, into));
+    done.catch(() => undefined); // awaited in turn below, or by drain
+    this.inFlight.push(done);
+    while (this.inFlight.length > 2 * this.pool.size) await this.inFlight.shift();
+  }
+
+  /** Every job asked for is answered (or its failure thrown). */
+  async drain(): Promise<void> {
+    for (const done of this.inFlight.splice(0)) await done;
+  }
+
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = null;
+    await pool?.close();
+  }
 }
 
 /** checkSignatures' answers onto the records they were asked for, in the same order. */

@@ -13,6 +13,9 @@ import { SIG_NAMESPACE, type SignedApproval, type SignedRequest } from "../../sr
 import { makeIdentity, type Identity } from "../helpers/keys.js";
 import { bundleBesideWorker } from "../helpers/worker-bundle.js";
 import { makeApproval, makeConsumption, makeRequest, newId } from "../store/fixtures.js";
+import { encodeArchive, readArchive } from "../../src/adapters/store/archive.js";
+import { ARCHIVE_FORMAT, partDigest } from "../../src/core/prune.js";
+import { writeFile } from "node:fs/promises";
 
 /**
  * `audit verify` checks the signatures of a large store's records in worker threads
@@ -163,5 +166,47 @@ describe("audit verify: signatures checked in worker threads give the in-thread 
     for (const x of p) expect(x).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f]/); // hostile text escaped
     expect(count(/: damaged record: /)).toBe([...Array(260).keys()].filter((i) => i % 53 === 7).length);
     expect(count(/missing from the store's break-glass index/)).toBe([...Array(260).keys()].filter((i) => i % 80 === 3).length);
+  }, 60_000);
+
+  it("an archive's records (verify --archive): the same problems with and without threads, the threads started by the archive alone", async () => {
+    // 300 archived requests, the first 260 as the tampered store's well-formed ones (signatures that
+    // no longer verify, another key's fingerprint, altered approvals), 40 more intact; no events.
+    const records: string[] = [];
+    let approvals = 0;
+    for (let i = 0; i < 300; i++) {
+      const r = signedRequest(i);
+      if (i < 260 && i % 17 === 1) r.request.argv = [...r.request.argv, "--altered"];
+      if (i < 260 && i % 29 === 2) r.request.requester.fingerprint = bob.fingerprint;
+      const as: SignedApproval[] = [];
+      if (i % 2 === 0) {
+        const a = signedApproval(r.request.id, i);
+        if (i % 22 === 0) a.statement.comment = "altered";
+        as.push(a);
+        approvals++;
+      }
+      records.push(JSON.stringify({ request: r, approvals: as, consumption: null }));
+    }
+    const manifest = {
+      format: ARCHIVE_FORMAT,
+      store: "memory",
+      cutoff: "2026-01-01T00:00:00.000Z",
+      events: { count: 0, firstSeq: 1, lastSeq: 0, firstPrev: "0".repeat(64), lastHash: "0".repeat(64), sha256: partDigest([]) },
+      records: { requests: records.length, approvals, consumptions: 0, sha256: partDigest(records) },
+      retired: [],
+    };
+    const path = join(work, "records.jsonl.gz");
+    await writeFile(path, encodeArchive(manifest, [], records));
+    const archive = await readArchive(path);
+    const store = (): ReturnType<typeof mod.openMemoryStore> => mod.openMemoryStore(new mod.MemoryPlace()); // nothing stored: only the archive's records
+    const inThread = await mod.verifyStore(store(), { archives: [archive], parallelSignaturesFrom: Number.POSITIVE_INFINITY });
+    const threaded = await mod.verifyStore(store(), { archives: [archive], parallelSignaturesFrom: 0 });
+    const late = await mod.verifyStore(store(), { archives: [archive], parallelSignaturesFrom: 200 }); // threads from the second job on
+    expect(threaded.problems).toEqual(inThread.problems);
+    expect(late.problems).toEqual(inThread.problems);
+    const p = inThread.problems;
+    const count = (re: RegExp): number => p.filter((x) => re.test(x)).length;
+    const all = [...Array(300).keys()];
+    expect(count(/^request r-[a-z2-7]+ \(archived\): its signature does not verify/)).toBe(all.filter((i) => i < 260 && (i % 17 === 1 || i % 29 === 2)).length);
+    expect(count(/approval by bob does not verify/)).toBe(all.filter((i) => i % 22 === 0).length);
   }, 60_000);
 });

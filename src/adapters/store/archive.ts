@@ -137,7 +137,7 @@ interface ArchiveScan {
  * shape prune writes; the first problem is kept, in the order readArchive has always reported them
  * (the gzip stream, the last line, the manifest, the counts and digests, then the first odd record).
  */
-async function scanArchive(path: string, onEvent: ((line: string) => void) | null, onRecord: ((r: ArchivedRecord) => void) | null): Promise<ArchiveScan> {
+async function scanArchive(path: string, onEvent: ((line: string) => void) | null, onRecord: ((r: ArchivedRecord) => void | Promise<void>) | null): Promise<ArchiveScan> {
   const file = createHash("sha256");
   let bytes = 0;
   const events = createHash("sha256");
@@ -149,7 +149,7 @@ async function scanArchive(path: string, onEvent: ((line: string) => void) | nul
   let recordCount = 0;
   let recordProblem: string | null = null;
   let tooLong = false;
-  const line = (text: string): void => {
+  const line = (text: string): void | Promise<void> => {
     const n = lineNo++;
     if (n === 0) {
       try {
@@ -183,7 +183,7 @@ async function scanArchive(path: string, onEvent: ((line: string) => void) | nul
     }
     const problem = archivedRecordProblem(value);
     if (problem !== null) recordProblem = `holds a record guard never archives (record ${recordCount}: ${problem}): guard store prune did not write this archive`;
-    else onRecord?.(value as ArchivedRecord);
+    else return onRecord?.(value as ArchivedRecord);
   };
 
   // Reads of 1 MiB, gunzipped 256 KiB at a time: a 300,000-event archive (220 MB of text) reads in the
@@ -198,6 +198,7 @@ async function scanArchive(path: string, onEvent: ((line: string) => void) | nul
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let gzipProblem = false;
+  let callerFailed: { error: unknown } | null = null;
   try {
     read: for await (const chunk of gunzip as AsyncIterable<Buffer>) {
       let start = 0;
@@ -207,7 +208,16 @@ async function scanArchive(path: string, onEvent: ((line: string) => void) | nul
           tooLong = true;
           break read;
         }
-        line(pendingBytes === 0 ? piece.toString("utf8") : Buffer.concat([...pending, piece]).toString("utf8"));
+        const busy = line(pendingBytes === 0 ? piece.toString("utf8") : Buffer.concat([...pending, piece]).toString("utf8"));
+        if (busy !== undefined) {
+          // The caller's records in flight: read on once it may. Its failure is its own, not the file's.
+          try {
+            await busy;
+          } catch (e) {
+            callerFailed = { error: e };
+            break read;
+          }
+        }
         pending = [];
         pendingBytes = 0;
       }
@@ -227,6 +237,7 @@ async function scanArchive(path: string, onEvent: ((line: string) => void) | nul
     input.destroy();
     gunzip.destroy();
   }
+  if (callerFailed !== null) throw callerFailed.error;
   const eventsSha256 = events.digest("hex");
   const recordsSha256 = records.digest("hex");
   const firstProblem = (): string | null => {
@@ -262,11 +273,12 @@ export async function readArchive(path: string): Promise<Archive> {
 
 /**
  * The events and the records of an archive readArchive accepted, read again a line at a time: each event
- * line to `onEvent` and each record to `onRecord`, in order. Null when the file still holds what
+ * line to `onEvent` and each record to `onRecord`, in order (when it returns a promise, reading goes on
+ * once it is settled: verify's signature checks in flight). Null when the file still holds what
  * readArchive read, else the problem: it changed in between (what was handed on is then not to be
  * trusted, and the verification that used it must fail).
  */
-export async function readArchiveContent(a: Archive, onEvent: (line: string) => void, onRecord: (r: ArchivedRecord) => void): Promise<string | null> {
+export async function readArchiveContent(a: Archive, onEvent: (line: string) => void, onRecord: (r: ArchivedRecord) => void | Promise<void>): Promise<string | null> {
   const scan = await scanArchive(a.path, onEvent, onRecord);
   const same = scan.problem === null && scan.sha256 === a.sha256 && scan.bytes === a.bytes && scan.eventsSha256 === a.manifest.events.sha256 && scan.recordsSha256 === a.manifest.records.sha256;
   return same ? null : `the archive ${a.path} changed while it was being read (${scan.problem ?? "its SHA-256 differs"}); verify it again`;
