@@ -13,9 +13,10 @@
  * user and writable by nobody else. Any doubt (unreadable, malformed, wrong owner, another key) means a
  * miss: the policy is parsed again, never refused or trusted because of the cache.
  */
-import { closeSync, constants, futimesSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, constants, futimesSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import * as nodeModule from "node:module";
 import { fileURLToPath } from "node:url";
-import { isAbsolute, join } from "node:path";
+import { basename, dirname, isAbsolute, join } from "node:path";
 import { digestOf, sha256Hex } from "../core/canonical.js";
 import type { Diagnostic } from "../core/errors.js";
 import type { PolicyFile, PolicyTestCase } from "../core/policy/types.js";
@@ -154,6 +155,8 @@ export function writeEntry(cacheDir: string, key: string, format: string, value:
     renameSync(temp, join(cacheDir, `${key}.json`));
     temp = null;
     retireEntries(cacheDir, Date.now());
+    const compile = (nodeModule as { getCompileCacheDir?: () => string | undefined }).getCompileCacheDir?.(); // (Node ≥ 22.8; on when bin/guard.js or NODE_COMPILE_CACHE turned it on)
+    if (compile !== undefined && dirname(compile) === join(dirname(cacheDir), "compile")) retireCompiled(dirname(compile), basename(compile), Date.now());
   } catch {
     // ignore: see above
   } finally {
@@ -206,6 +209,69 @@ export function retireEntries(cacheDir: string, now: number): void {
   if (entries.length <= MAX_ENTRIES) return;
   entries.sort((a, b) => b.mtimeMs - a.mtimeMs);
   for (const e of entries.slice(MAX_ENTRIES)) remove(e.path);
+}
+
+/** Of Node's compile cache (bin/guard.js), at most this many entries are kept for the running Node, the newest. */
+export const MAX_COMPILED = 200;
+/** A directory of Node's compile cache: one per Node version, architecture and V8 flags. */
+const COMPILE_VERSION_DIR = /^v\d+\.\d+\.\d+-[A-Za-z0-9_.-]+$/;
+/** An entry in one (a hash of the compiled file's path). */
+const COMPILE_ENTRY = /^[0-9a-f]{8}$/;
+
+/**
+ * Retire what Node's compile cache under ~/.cache/access-guard/compile no longer needs, after a write to
+ * this cache (so at least once per guard build: its policy cache key changes): Node writes an entry for
+ * each of guard's files it compiles, named by the file's path, and a new build's files have new names,
+ * but it never removes one. For the running Node (`current`, module.getCompileCacheDir's last part), the
+ * newest MAX_COMPILED entries are kept (Node does not touch an entry it reads, so an entry's time is
+ * when it was written: the oldest are earlier builds'); another Node's directory goes once nothing in it
+ * was written for ENTRY_RETAIN_MS (a Node upgraded away). Only names Node writes, and only regular files
+ * and the directories that held them; best effort. Removing an entry still in use costs one compile.
+ */
+export function retireCompiled(compileDir: string, current: string, now: number): void {
+  let versions: string[];
+  try {
+    versions = readdirSync(compileDir);
+  } catch {
+    return;
+  }
+  for (const version of versions) {
+    if (!COMPILE_VERSION_DIR.test(version)) continue;
+    const dir = join(compileDir, version);
+    try {
+      if (!lstatSync(dir).isDirectory()) continue;
+    } catch {
+      continue;
+    }
+    const entries: Array<{ path: string; mtimeMs: number }> = [];
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (!COMPILE_ENTRY.test(name)) continue;
+      const path = join(dir, name);
+      try {
+        const st = lstatSync(path);
+        if (st.isFile()) entries.push({ path, mtimeMs: st.mtimeMs });
+      } catch {
+        // gone already
+      }
+    }
+    entries.sort((a, b) => b.mtimeMs - a.mtimeMs);
+    if (version === current) {
+      for (const e of entries.slice(MAX_COMPILED)) remove(e.path);
+    } else if (entries.length === 0 || now - entries[0]!.mtimeMs > ENTRY_RETAIN_MS) {
+      for (const e of entries) remove(e.path);
+      try {
+        rmdirSync(dir); // only when nothing else is in it
+      } catch {
+        // not empty, or gone
+      }
+    }
+  }
 }
 
 function remove(path: string): void {

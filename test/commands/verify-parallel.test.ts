@@ -14,7 +14,7 @@ import { makeIdentity, type Identity } from "../helpers/keys.js";
 import { bundleBesideWorker } from "../helpers/worker-bundle.js";
 import { makeApproval, makeConsumption, makeRequest, newId } from "../store/fixtures.js";
 import { encodeArchive, readArchive } from "../../src/adapters/store/archive.js";
-import { ARCHIVE_FORMAT, partDigest } from "../../src/core/prune.js";
+import { ARCHIVE_FORMAT, partDigest, type ArchiveManifest } from "../../src/core/prune.js";
 import { writeFile } from "node:fs/promises";
 
 /**
@@ -186,7 +186,7 @@ describe("audit verify: signatures checked in worker threads give the in-thread 
       }
       records.push(JSON.stringify({ request: r, approvals: as, consumption: null }));
     }
-    const manifest = {
+    const manifest: ArchiveManifest = {
       format: ARCHIVE_FORMAT,
       store: "memory",
       cutoff: "2026-01-01T00:00:00.000Z",

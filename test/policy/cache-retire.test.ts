@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, uti
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ENTRY_RETAIN_MS, MAX_ENTRIES, readEntry, retireEntries, writeEntry } from "../../src/adapters/policy-cache.js";
+import { ENTRY_RETAIN_MS, MAX_COMPILED, MAX_ENTRIES, readEntry, retireCompiled, retireEntries, writeEntry } from "../../src/adapters/policy-cache.js";
 
 /**
  * The cache under ~/.cache/access-guard/policies (validated policies and kubeconfig contexts) retires
@@ -72,5 +72,46 @@ describe("retireEntries", () => {
     expect(names()).toEqual([`${key(1)}.json`, `${key(3)}.json`, `${key(9)}.json`]);
     expect(readEntry(cache, key(9), "f")).toEqual({ n: 9 });
     expect(() => statSync(unused)).toThrow();
+  });
+});
+
+describe("retireCompiled: Node's compile cache beside it (bin/guard.js)", () => {
+  const CURRENT = "v24.22.3-x64-964aae3f-0";
+  const hex8 = (n: number): string => n.toString(16).padStart(8, "0");
+  /** A compile cache entry `name` in `version`, written `ageMs` before `now`. */
+  function compiled(version: string, name: string, ageMs: number, now: number): string {
+    const d = join(dir, "compile", version);
+    mkdirSync(d, { recursive: true, mode: 0o700 });
+    const path = join(d, name);
+    writeFileSync(path, "bytecode", { mode: 0o600 });
+    utimesSync(path, (now - ageMs) / 1000, (now - ageMs) / 1000);
+    return path;
+  }
+  const inDir = (version: string): string[] => readdirSync(join(dir, "compile", version)).sort();
+
+  it(`keeps the running Node's ${MAX_COMPILED} newest entries; another Node's directory goes once nothing in it was written for 30 days; nothing else is touched`, () => {
+    const now = Date.now();
+    for (let n = 1; n <= MAX_COMPILED + 3; n++) compiled(CURRENT, hex8(n), n * 60_000, now); // entry 1 the newest
+    compiled(CURRENT, "notes.txt", ENTRY_RETAIN_MS * 3, now); // not a name Node writes
+    mkdirSync(join(dir, "compile", CURRENT, hex8(0xfffff)), { recursive: true }); // not a file
+    compiled("v22.1.0-x64-0a1b2c3d-0", hex8(1), ENTRY_RETAIN_MS + DAY, now);
+    compiled("v22.1.0-x64-0a1b2c3d-0", hex8(2), ENTRY_RETAIN_MS + 2 * DAY, now); // a Node upgraded away
+    compiled("v22.9.0-x64-0a1b2c3d-0", hex8(1), ENTRY_RETAIN_MS + DAY, now);
+    compiled("v22.9.0-x64-0a1b2c3d-0", hex8(2), DAY, now); // another Node still in use
+    compiled("v22.2.0-x64-0a1b2c3d-0", hex8(1), ENTRY_RETAIN_MS + DAY, now);
+    compiled("v22.2.0-x64-0a1b2c3d-0", "mine", ENTRY_RETAIN_MS + DAY, now); // its entries go, the directory stays
+    compiled("not-a-node", hex8(1), ENTRY_RETAIN_MS * 3, now);
+    retireCompiled(join(dir, "compile"), CURRENT, now);
+    expect(inDir(CURRENT)).toEqual([...Array.from({ length: MAX_COMPILED }, (_, i) => hex8(i + 1)), hex8(0xfffff), "notes.txt"].sort());
+    expect(readdirSync(join(dir, "compile")).sort()).toEqual(["not-a-node", CURRENT, "v22.2.0-x64-0a1b2c3d-0", "v22.9.0-x64-0a1b2c3d-0"].sort());
+    expect(inDir("v22.9.0-x64-0a1b2c3d-0")).toEqual([hex8(1), hex8(2)]);
+    expect(inDir("v22.2.0-x64-0a1b2c3d-0")).toEqual(["mine"]);
+    expect(inDir("not-a-node")).toEqual([hex8(1)]);
+  });
+
+  it("a missing directory, or one that is a file, is nothing to do", () => {
+    expect(() => retireCompiled(join(dir, "nowhere"), CURRENT, Date.now())).not.toThrow();
+    writeFileSync(join(dir, "compile-file"), "x");
+    expect(() => retireCompiled(join(dir, "compile-file"), CURRENT, Date.now())).not.toThrow();
   });
 });
