@@ -9,11 +9,12 @@
  * This runs on every command, so it reads at most a few small files and never loads the yaml package.
  */
 // Synchronous reads: a handful of small files on the start-up path (see policy-files.ts).
-import { closeSync, constants, fstatSync, openSync, readFileSync, realpathSync, statSync, type Stats } from "node:fs";
+import { closeSync, realpathSync, statSync, type Stats } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { ExitCode, GuardError, NoPolicyError, PolicyError, usageError, type Diagnostic } from "../core/errors.js";
 import { defaultPolicyCacheDir } from "./policy-cache.js";
+import { openRegular, readOpened } from "./regular-file.js";
 import { MAX_CONFIG_BYTES, parseConfigText, type ConfigFieldType } from "../core/policy/config-text.js";
 
 export const SYSTEM_CONFIG_PATH = "/etc/access-guard/config.yaml";
@@ -300,29 +301,32 @@ async function findProjectConfig(cwd: string): Promise<ConfigFile | null> {
 
 /** Read and validate one configuration file; null when it does not exist. */
 async function readConfig(path: string, fields: Record<string, ConfigFieldType>, kind: "system" | "project"): Promise<ConfigFile | null> {
-  let fd: number;
+  // Most of the directories searched have no configuration: answer that without an exception (an
+  // ENOENT error costs far more than the lookup). A file that appears or goes meanwhile is handled
+  // by the open below as before.
   try {
-    // Most of the directories searched have no configuration: answer that without an exception (an
-    // ENOENT error costs far more than the lookup). A file that appears or goes meanwhile is handled
-    // by the open below as before.
     if (statSync(path, { throwIfNoEntry: false }) === undefined) return null;
-    // O_NONBLOCK: a FIFO planted under the name (in /tmp, above someone's working directory) must be
-    // refused as not a regular file, not block guard until someone writes to it.
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return null;
-    throw new GuardError(ExitCode.CONFIG, `cannot read the ${kind} configuration ${path}: ${code ?? String(e)}`, kind === "system" ? "fix its permissions: every user must be able to read it" : "fix its permissions or remove it");
+    if ((e as NodeJS.ErrnoException).code === "ENOTDIR") return null; // a path through a file
+    // anything else: the open below says what
+  }
+  // Opened without blocking (regular-file.ts): a FIFO planted under the name (in /tmp, above someone's
+  // working directory) is refused as not a regular file, never waited on.
+  const opened = openRegular(path);
+  if ("fail" in opened) {
+    if (opened.fail === "missing" || (opened.fail === "error" && opened.error.code === "ENOTDIR")) return null;
+    if (opened.fail === "not-regular") throw new GuardError(ExitCode.CONFIG, `the ${kind} configuration ${path} is not a regular file`, "replace it with a file, or remove it");
+    const code = opened.fail === "error" ? opened.error.code : undefined;
+    throw new GuardError(ExitCode.CONFIG, `cannot read the ${kind} configuration ${path}: ${code ?? String(opened.error)}`, kind === "system" ? "fix its permissions: every user must be able to read it" : "fix its permissions or remove it");
   }
   let bytes: Buffer;
   try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new GuardError(ExitCode.CONFIG, `the ${kind} configuration ${path} is not a regular file`, "replace it with a file, or remove it");
-    assertTrusted(st, path, `the ${kind} configuration`);
-    if (st.size > MAX_CONFIG_BYTES) throw new PolicyError(`the ${kind} configuration ${path} is too large (${st.size} bytes)`, [], "a configuration is a few lines of `key: value`");
-    bytes = readFileSync(fd);
+    assertTrusted(opened.st, path, `the ${kind} configuration`);
+    const read = readOpened(opened.fd, opened.st, MAX_CONFIG_BYTES);
+    if ("fail" in read) throw new PolicyError(`the ${kind} configuration ${path} is too large (${read.size} bytes)`, [], "a configuration is a few lines of `key: value`");
+    bytes = read;
   } finally {
-    closeSync(fd);
+    closeSync(opened.fd);
   }
   const text = decode(bytes, path);
   const parsed = parseConfigText(text, path, fields);

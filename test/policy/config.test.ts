@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { resolveSettings, type ResolveOptions } from "../../src/adapters/config.js";
 import { GuardError, PolicyError } from "../../src/core/errors.js";
-import { parseConfigText } from "../../src/core/policy/config-text.js";
+import { MAX_CONFIG_BYTES, parseConfigText } from "../../src/core/policy/config-text.js";
 
 let tmp: string;
 let noSystem: string;
@@ -164,6 +164,21 @@ describe("resolveSettings: system configuration pins (P10)", () => {
     const e = await rejection(resolveSettings(opts({ cwd: join(tmp, "up", "down") })));
     expect(e.exitCode).toBe(78);
     expect(e.message).toMatch(/guard\.config\.yaml is not a regular file/);
+  });
+
+  it("a configuration larger than any configuration (a planted file) is refused (78) without being read whole; a directory by that name, or a path through a file, is no configuration", async () => {
+    await write(join(tmp, "big", "guard.config.yaml"), `policies: p\n${"#".repeat(MAX_CONFIG_BYTES)}\n`);
+    const e = await rejection(resolveSettings(opts({ cwd: join(tmp, "big") })));
+    expect(e.exitCode).toBe(78);
+    expect(e.message).toMatch(/guard\.config\.yaml is too large \(\d+ bytes\)/);
+    await mkdir(join(tmp, "dir", "guard.config.yaml"), { recursive: true });
+    const d = await rejection(resolveSettings(opts({ cwd: join(tmp, "dir") })));
+    expect(d.exitCode).toBe(78);
+    expect(d.message).toMatch(/guard\.config\.yaml is not a regular file/);
+    const plain = await write(join(tmp, "plain"), "x\n");
+    await write(join(tmp, "p2", "guard.config.yaml"), "policies: mine\n");
+    const s = await resolveSettings(opts({ cwd: join(tmp, "p2"), systemConfigPath: join(plain, "config.yaml") }));
+    expect([s.policyDir, s.systemConfig]).toEqual([join(tmp, "p2", "mine"), null]);
   });
 
   it("run_as comes from the system configuration only; any value but invoking-user is refused (78)", async () => {
