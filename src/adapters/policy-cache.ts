@@ -13,7 +13,7 @@
  * user and writable by nobody else. Any doubt (unreadable, malformed, wrong owner, another key) means a
  * miss: the policy is parsed again, never refused or trusted because of the cache.
  */
-import { closeSync, constants, futimesSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, constants, futimesSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync, type Stats } from "node:fs";
 import * as nodeModule from "node:module";
 import { fileURLToPath } from "node:url";
 import { basename, dirname, isAbsolute, join } from "node:path";
@@ -186,23 +186,12 @@ const TEMP_NAME = /^\.[0-9a-f]{64}\.\d+\.\d+\.tmp$/;
  */
 export function retireEntries(cacheDir: string, now: number): void {
   const entries: Array<{ path: string; mtimeMs: number }> = [];
-  let names: string[];
-  try {
-    names = readdirSync(cacheDir);
-  } catch {
-    return;
-  }
-  for (const name of names) {
+  for (const name of namesIn(cacheDir)) {
     const entry = ENTRY_NAME.test(name);
     if (!entry && !TEMP_NAME.test(name)) continue;
     const path = join(cacheDir, name);
-    let st;
-    try {
-      st = lstatSync(path);
-    } catch {
-      continue;
-    }
-    if (!st.isFile()) continue;
+    const st = lstatOrNull(path);
+    if (!st?.isFile()) continue;
     if (entry && now - st.mtimeMs <= ENTRY_RETAIN_MS) entries.push({ path, mtimeMs: st.mtimeMs });
     else if (entry || now - st.mtimeMs > 3_600_000) remove(path);
   }
@@ -229,36 +218,14 @@ const COMPILE_ENTRY = /^[0-9a-f]{8}$/;
  * and the directories that held them; best effort. Removing an entry still in use costs one compile.
  */
 export function retireCompiled(compileDir: string, current: string, now: number): void {
-  let versions: string[];
-  try {
-    versions = readdirSync(compileDir);
-  } catch {
-    return;
-  }
-  for (const version of versions) {
-    if (!COMPILE_VERSION_DIR.test(version)) continue;
+  for (const version of namesIn(compileDir)) {
     const dir = join(compileDir, version);
-    try {
-      if (!lstatSync(dir).isDirectory()) continue;
-    } catch {
-      continue;
-    }
+    if (!COMPILE_VERSION_DIR.test(version) || lstatOrNull(dir)?.isDirectory() !== true) continue;
     const entries: Array<{ path: string; mtimeMs: number }> = [];
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      continue;
-    }
-    for (const name of names) {
-      if (!COMPILE_ENTRY.test(name)) continue;
+    for (const name of namesIn(dir)) {
       const path = join(dir, name);
-      try {
-        const st = lstatSync(path);
-        if (st.isFile()) entries.push({ path, mtimeMs: st.mtimeMs });
-      } catch {
-        // gone already
-      }
+      const st = COMPILE_ENTRY.test(name) ? lstatOrNull(path) : null;
+      if (st?.isFile()) entries.push({ path, mtimeMs: st.mtimeMs });
     }
     entries.sort((a, b) => b.mtimeMs - a.mtimeMs);
     if (version === current) {
@@ -271,6 +238,23 @@ export function retireCompiled(compileDir: string, current: string, now: number)
         // not empty, or gone
       }
     }
+  }
+}
+
+/** The names in a directory; none when it cannot be read. */
+function namesIn(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function lstatOrNull(path: string): Stats | null {
+  try {
+    return lstatSync(path);
+  } catch {
+    return null;
   }
 }
 
