@@ -187,9 +187,9 @@ export async function verifyStore(store: Store, opts: VerifyStoreOptions = {}): 
   // go to the verifier ahead of the live log's, and its records are checked as they go by, keeping only
   // what is reported of each (the records of a year are hundreds of megabytes).
   const archived = new Map<string, { rec: CheckedRecord; consumption: Consumption | null }>();
-  // The signatures of archived and stored records alike: in this thread, or in worker threads once
-  // there are many (one pool for both).
-  const checks = new SignatureChecks(opts.parallelSignaturesFrom ?? PARALLEL_SIGNATURES_FROM);
+  // Their signatures as the stored records' below: in this thread, or in worker threads once there are many.
+  const threshold = opts.parallelSignaturesFrom ?? PARALLEL_SIGNATURES_FROM;
+  const archiveChecks = new SignatureChecks(threshold);
   try {
     if (archives.length > 0) {
       const { readArchiveContent } = await import("../adapters/store/archive.js");
@@ -201,7 +201,7 @@ export async function verifyStore(store: Store, opts: VerifyStoreOptions = {}): 
           batch.forEach((r, i) => archived.set(r.request.request.id, { rec: recs[i]!, consumption: r.consumption }));
           const job = { requests: batch.map((r) => r.request), approvals: batch.flatMap((r) => r.approvals) };
           batch = [];
-          await checks.check(job, { requests: recs, approvals: recs.flatMap((r) => r.approvals) });
+          await archiveChecks.check(job, { requests: recs, approvals: recs.flatMap((r) => r.approvals) });
         };
         const changed = await readArchiveContent(
           a,
@@ -226,11 +226,10 @@ export async function verifyStore(store: Store, opts: VerifyStoreOptions = {}): 
         if (notJson) archiveProblems.push(`the archive ${esc(a.path)} holds an event that is not JSON`);
         if (changed !== null) archiveProblems.push(esc(changed));
       }
-      await checks.drain();
+      await archiveChecks.drain();
     }
-  } catch (e) {
-    await checks.close();
-    throw e;
+  } finally {
+    await archiveChecks.close();
   }
   if (store.feedAudit) await store.feedAudit(verifier);
   else for await (const e of store.readAudit()) verifier.push(e);
@@ -274,6 +273,7 @@ export async function verifyStore(store: Store, opts: VerifyStoreOptions = {}): 
   const checked: CheckedRecord[] = [];
   const leftoverNotes: Array<{ createdAt: string; id: string; note: string }> = [];
   const damagedRecords: DamagedRecord[] = [];
+  const checks = new SignatureChecks(threshold);
   try {
     let sigs: SignatureBatch = { requests: [], approvals: [] };
     let of: { requests: CheckedRecord[]; approvals: CheckedApproval[] } = { requests: [], approvals: [] };
