@@ -22,7 +22,7 @@ const inProcess = [
   "test/commands/**/*.test.ts",
   "test/adapters/{refusal-limits,run-as,archive}.test.ts",
   "test/store/memory.contract.test.ts",
-  "test/docs/{import-cycles,may-vary,readme-reference}.test.ts",
+  "test/docs/{import-cycles,may-vary,readme-reference,security-traceability}.test.ts",
 ];
 
 /**
