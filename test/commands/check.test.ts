@@ -20,11 +20,12 @@ beforeAll(async () => {
   p = await makeProject({
     policy: (people) =>
       standardPolicy(people)
-        .replace('        matches: "*prod-db.*"\n', '        matches: "*prod-db.*"\n      - env: PGHOST\n        matches: "prod-db.*"\n      - kube_context: "prod-*"\n')
-        .replace('        matches: "*staging-db.*"\n', '        matches: "*staging-db.*"\n      - env: PGHOST\n        matches: "stg-db.*"\n      - kube_context: "staging-*"\n'),
+        .replace('        matches: "*prod-db.*"\n', '        matches: "*prod-db.*"\n      - env: PGHOST\n        matches: "prod-db.*"\n      - kube_context: "prod-*"\n      - env: AWS_PROFILE\n        matches: "prod"\n')
+        .replace('        matches: "*staging-db.*"\n', '        matches: "*staging-db.*"\n      - env: PGHOST\n        matches: "stg-db.*"\n      - kube_context: "staging-*"\n      - env: AWS_PROFILE\n        matches: "staging"\n'),
   });
   await mkdir(join(p.home, ".kube"), { recursive: true });
   await writeFile(join(p.home, ".kube", "config"), "apiVersion: v1\nkind: Config\ncurrent-context: prod-eu\n");
+  await writeFile(join(p.dir, "staging.kubeconfig"), "apiVersion: v1\nkind: Config\ncurrent-context: staging-eu\n", { mode: 0o600 });
   await mkdir(join(p.dir, "evil"));
   await writeFile(join(p.dir, "evil", "purge-lb-state.sh"), "#!/bin/sh\necho evil\n", { mode: 0o755 });
 }, 30_000);
@@ -60,6 +61,12 @@ const rows: Row[] = [
   { name: "E9: `env VAR=value cmd` is unwrapped and the assignment is evidence", argv: ["env", `DATABASE_URL=${PROD.DATABASE_URL}`, "./maintenance/purge-lb-state.sh"], env: NO_KUBE, code: 75, decision: "approval", environment: "production" },
   { name: "E21: psql -h prod-db.internal is production (where no rule allows psql: denied)", argv: ["psql", "-h", "prod-db.internal", "-c", "select 1"], env: NO_KUBE, code: 77, decision: "deny", environment: "production" },
   { name: "kubectl under a production context, whatever a nested sh -c says", argv: ["kubectl", "exec", "pod", "--", "sh", "-c", "kubectl --context=staging-eu delete ns x"], code: 77, environment: "production", evidence: { value: "prod-eu" } },
+  { name: "RC3: AWS_PROFILE=staging alone is staging: the purge is allowed there", argv: ["./maintenance/purge-lb-state.sh"], env: { AWS_PROFILE: "staging", ...NO_KUBE }, code: 0, decision: "allow", environment: "staging" },
+  { name: "RC3: AWS_DEFAULT_PROFILE and AWS_PROFILE that disagree are a conflict: DENY", argv: ["./maintenance/purge-lb-state.sh"], env: { AWS_PROFILE: "staging", AWS_DEFAULT_PROFILE: "prod", ...NO_KUBE }, code: 77, decision: "deny", environment: null },
+  { name: "RC4: kubectl under a staging context, a --context=prod-eu after `--` is the remote command's: staging, allowed", argv: ["kubectl", "exec", "pod", "--", "kubectl", "--context=prod-eu", "delete", "ns", "x"], env: { KUBECONFIG: "<dir>/staging.kubeconfig" }, code: 0, decision: "allow", environment: "staging" },
+  { name: "RC4: kubectl --server under a staging context: DENY", argv: ["kubectl", "--server", "https://10.0.0.1:6443", "delete", "ns", "x"], env: { KUBECONFIG: "<dir>/staging.kubeconfig" }, code: 77, decision: "deny", environment: null },
+  { name: "RC4: kubectl --cluster=prod-eu under a staging context: DENY", argv: ["kubectl", "--cluster=prod-eu", "delete", "ns", "x"], env: { KUBECONFIG: "<dir>/staging.kubeconfig" }, code: 77, decision: "deny", environment: null },
+  { name: "RC4: kubectl --user admin under a staging context: DENY", argv: ["kubectl", "--user", "admin", "delete", "ns", "x"], env: { KUBECONFIG: "<dir>/staging.kubeconfig" }, code: 77, decision: "deny", environment: null },
   { name: "E9: a wrapper that hides its command is denied", argv: ["sh", "-c", "./maintenance/purge-lb-state.sh"], env: { ...PROD, ...NO_KUBE }, code: 77, decision: "deny" },
   { name: "C3: a program found through a shadowing PATH entry is what is judged", argv: ["purge-lb-state.sh"], env: { ...PROD, ...NO_KUBE, PATH: `${"<dir>/evil"}:${process.env.PATH ?? "/usr/bin:/bin"}` }, code: 77, decision: "deny", environment: "production" },
 ];

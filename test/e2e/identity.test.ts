@@ -121,4 +121,36 @@ describe("the target is asked who it is", () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain("purged");
   });
+
+  it("RC6: a target that changes while the run waits for its approval is asked again before exec: refused (77), the approval not used", async () => {
+    const env = { DATABASE_URL: url(prod.name, "prod-db.internal") };
+    const ticket = "--ticket=INC-rc6";
+    const purge = [...PURGE, ticket];
+    // A real guard process: asks the target (production answers as production), makes the request, waits.
+    const waiting = guard(w, ["run", "--confirm", "production", "--reason", "rc6", "--wait", "60s", "--", ...purge], { env, as: "alice" });
+    let id = "";
+    for (let i = 0; i < 200 && id === ""; i++) {
+      const listed = JSON.parse((await guardIn(w, ["requests", "--json"], { as: "bob" })).stdout) as { requests: Array<{ id: string; argv: string[]; status: string }> };
+      id = listed.requests.find((r) => r.argv.includes(ticket) && r.status === "pending")?.id ?? "";
+      if (id === "") await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(id).not.toBe("");
+    // While it waits, the production database is replaced by a restored copy that answers differently;
+    // then an SRE approves what they saw (the answer at request time).
+    await sql(ADMIN_URL, `ALTER DATABASE ${prod.name} SET guard.environment = 'elb-prod-restored'`);
+    try {
+      expect((await guardIn(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
+      const run = await waiting;
+      expect(run.code, run.stderr).toBe(77);
+      expect(run.stdout).not.toContain("purged");
+      expect(run.stderr).toContain("no longer answers as it did");
+      expect(run.stderr).toContain("elb-prod-restored");
+    } finally {
+      await sql(ADMIN_URL, `ALTER DATABASE ${prod.name} SET guard.environment = 'elb-prod-7f3a'`);
+    }
+    // Nothing was consumed: with the original identity back, the approval runs once.
+    const run = await guardIn(w, ["run", "--request", id, "--confirm", "production"], { env, as: "alice" });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain("purged");
+  });
 });

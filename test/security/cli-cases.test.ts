@@ -231,6 +231,22 @@ describe("E13–E17: the environment of an approved run, deny by default", () =>
     expect(await statusOfIn(w, id)).toBe("approved");
   });
 
+  it.each([
+    ["PYTHONPATH added", { PYTHONPATH: "/tmp/evil-py" }, "env.PYTHONPATH"],
+    ["PERL5LIB added", { PERL5LIB: "/tmp/evil-pl" }, "env.PERL5LIB"],
+    ["NODE_PATH added", { NODE_PATH: "/tmp/evil-node" }, "env.NODE_PATH"],
+    ["RUBYLIB added", { RUBYLIB: "/tmp/evil-rb" }, "env.RUBYLIB"],
+    ["PATH with another directory first (where `#!/usr/bin/env python3` finds its interpreter)", { PATH: `/tmp/evil-bin:${process.env.PATH ?? "/usr/bin:/bin"}` }, "env.PATH"],
+  ])("SW4: an interpreter's path, %s after approval: refused (77) naming it, nothing runs, nothing consumed", async (_what, change, field) => {
+    const tag = `--ticket=sw4-${field}`;
+    const id = await approved([ENV_SCRIPT, tag]);
+    const r = await runRequestIn(w, id, { env: change });
+    expect(r.code, r.stderr).toBe(77);
+    expect(r.stderr).toContain(field);
+    expect(r.stdout).toBe("");
+    expect(await statusOfIn(w, id)).toBe("approved");
+  });
+
   it("E15: a variable that appeared after approval (in no bound set) does not reach the command; the run goes ahead and says so", async () => {
     const tag = "--ticket=e15";
     // A store of its own, so that `audit verify` below judges only this run.

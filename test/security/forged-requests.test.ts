@@ -133,6 +133,36 @@ for (const kind of ["file", "postgres"] as const) {
       expect(log).not.toMatch(new RegExp(`breakglass\\.used.*${forged.request.id}`));
     });
 
+    it("SW2: a copy that only claims breakGlass (its rules kept), acknowledged and approved by an SRE, never runs: `run --request` refuses it (77), in CI and not; the same command is still a new request", async () => {
+      const { id, argv } = await genuine();
+      // The claims a policy derives are untouched, so the copy is a valid record: one of a break-glass run.
+      const forged = await forge(id, (r) => {
+        r.createdAt = new Date(Date.parse(r.createdAt) + 1000).toISOString();
+        r.breakGlass = true;
+      });
+      // bob's guard records an acknowledgement of a break-glass run, never an approval …
+      const ack = await guardIn(w, ["approve", forged.request.id, "--yes"], { as: "bob" });
+      expect(ack.code, ack.stderr).toBe(0);
+      expect(ack.stderr).toMatch(/acknowledged/);
+      // … so the requester plants an approval signed by bob's real key as well.
+      await plantApproval(storeUrl(), forged, "bob", fingerprintOf(w.people.bob!), w.people.bob!.key);
+      const show = JSON.parse((await guardIn(w, ["show", forged.request.id, "--json"], { as: "alice" })).stdout);
+      expect(show.status).not.toBe("approved");
+      for (const env of [PROD, { ...PROD, CI: "true", GITHUB_ACTIONS: "true" }]) {
+        const run = await guardIn(w, ["run", "--request", forged.request.id, "--confirm", "production"], { env, as: "alice" });
+        expect(run.code, run.stderr).toBe(77);
+        expect(run.stderr).toMatch(/records a break-glass run: it ran when it was made and never runs again/);
+        expect(run.stdout).not.toMatch(/purged/);
+      }
+      expect(await consumed(storeUrl(), forged.request.id)).toBe(false);
+      // The same command, plain: no approval counts for it, nothing runs.
+      const again = await guardIn(w, ["run", "--confirm", "production", "--", ...argv], { env: { ...PROD, CI: "true" }, as: "alice" });
+      expect(again.code, again.stderr).toBe(75);
+      expect(again.stdout).not.toMatch(/purged/);
+      expect(await consumed(storeUrl(), forged.request.id)).toBe(false);
+      expect(await consumed(storeUrl(), id)).toBe(false);
+    });
+
     it("R1: a copy that claims the run is unprotected is refused", async () => {
       const { id } = await genuine();
       const forged = await forge(id, (r) => {
