@@ -12,7 +12,7 @@
  * - command: the policy's mint command (no shell) prints {"env": {…}, "expires": ISO}; the revoke command
  *   gets those same bytes on stdin after the run.
  */
-import { spawn } from "node:child_process";
+import { childProcess } from "./child-process.js";
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import { statSync } from "node:fs";
 import { readClientFile } from "./client-file.js";
@@ -336,7 +336,7 @@ interface HelperResult {
 function runHelper(argv: string[], env: NodeJS.ProcessEnv, timeoutSeconds: number, input: string | null): Promise<HelperResult> {
   return new Promise((resolve) => {
     // Its own process group, so that a timeout ends whatever it started too (a `sleep` holding stdout).
-    const child = spawn(argv[0]!, argv.slice(1), { env, cwd: "/", stdio: [input === null ? "ignore" : "pipe", "pipe", "pipe"], shell: false, detached: true });
+    const child = childProcess().spawn(argv[0]!, argv.slice(1), { env, cwd: "/", stdio: [input === null ? "ignore" : "pipe", "pipe", "pipe"], shell: false, detached: true });
     const kill = (): void => {
       try {
         if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");

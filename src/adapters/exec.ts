@@ -24,7 +24,7 @@
  * - SIGKILL to guard cannot be caught: the child keeps running, orphaned; the audit log then has a
  *   "started" record without an "ended" one for the caller to flag.
  */
-import { spawn } from "node:child_process";
+import { childProcess } from "./child-process.js";
 import type { ChildProcess } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import { constants as osConstants } from "node:os";
@@ -110,7 +110,7 @@ export function runChild(opts: RunChildOptions): Promise<ChildOutcome> {
     for (const signal of relayed) process.on(signal, relay);
     const started = process.hrtime.bigint();
     try {
-      child = spawn(opts.file, args, { argv0, cwd: opts.cwd, env, stdio: opts.stdio ? [...opts.stdio] : "inherit", shell: false, detached: false, uid: opts.uid, gid: opts.gid });
+      child = childProcess().spawn(opts.file, args, { argv0, cwd: opts.cwd, env, stdio: opts.stdio ? [...opts.stdio] : "inherit", shell: false, detached: false, uid: opts.uid, gid: opts.gid });
     } catch (error) {
       finish();
       reject(spawnFailure(error, opts.file, opts.cwd));

@@ -1,5 +1,5 @@
 import type { RegexCompiler } from "../core/linear-regex.js";
-import { spawn } from "node:child_process";
+import { childProcess } from "./child-process.js";
 import { judgeIdentity, probesFor, type ProbeAnswer } from "../core/identity.js";
 import type { Detection, IdentityProbe, Policy } from "../core/types.js";
 
@@ -18,7 +18,7 @@ export function runProbe(probe: IdentityProbe, env: Readonly<Record<string, stri
     const [file, ...args] = probe.command;
     let child;
     try {
-      child = spawn(file as string, args, { cwd, env: clean, stdio: ["ignore", "pipe", "pipe"], detached: true });
+      child = childProcess().spawn(file as string, args, { cwd, env: clean, stdio: ["ignore", "pipe", "pipe"], detached: true });
     } catch (err) {
       resolve({ ok: false, error: `could not start (${(err as Error).message})` });
       return;

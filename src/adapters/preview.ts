@@ -5,7 +5,7 @@
  * non-zero, is killed by a signal or runs out of time refuses (77): an approver must never be shown a
  * preview that did not work.
  */
-import { spawn } from "node:child_process";
+import { childProcess } from "./child-process.js";
 import { deniedError } from "../core/errors.js";
 import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
 import { formatDuration } from "../core/duration.js";
@@ -40,7 +40,7 @@ export async function runPreview(p: PreviewRun): Promise<PreviewResult> {
     let timedOut = false;
     let child;
     try {
-      child = spawn(argv[0]!, argv.slice(1), { cwd: p.cwd, env: p.env, stdio: ["ignore", "pipe", "pipe"], detached: true, uid: p.uid, gid: p.gid });
+      child = childProcess().spawn(argv[0]!, argv.slice(1), { cwd: p.cwd, env: p.env, stdio: ["ignore", "pipe", "pipe"], detached: true, uid: p.uid, gid: p.gid });
     } catch (e) {
       resolve({ code: null, signal: null, timedOut: false, out: Buffer.alloc(0), err: Buffer.alloc(0), error: e instanceof Error ? e.message : String(e) });
       return;

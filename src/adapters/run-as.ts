@@ -19,7 +19,7 @@
  * for the few moments of a run and the child gets the invoker's uid and primary gid with no
  * supplementary groups (Node's spawn clears them) and no capabilities.
  */
-import { execFileSync } from "node:child_process";
+import { childProcess } from "./child-process.js";
 import { statSync } from "node:fs";
 import { ExitCode, GuardError } from "../core/errors.js";
 
@@ -81,7 +81,7 @@ export function resolveInvoker(input: InvokerInput): Invoker {
 
 function getentPasswd(name: string): string | null {
   try {
-    return execFileSync("/usr/bin/getent", ["passwd", name], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 5_000 }).trim().split("\n")[0] ?? null;
+    return childProcess().execFileSync("/usr/bin/getent", ["passwd", name], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 5_000 }).trim().split("\n")[0] ?? null;
   } catch {
     return null;
   }

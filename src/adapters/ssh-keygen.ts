@@ -1,5 +1,5 @@
 /** Running ssh-keygen for signing and key reading: one place, a minimal environment, bounded output and time. */
-import { spawn } from "node:child_process";
+import { childProcess } from "./child-process.js";
 
 export interface SshKeygenResult {
   code: number | null;
@@ -30,7 +30,7 @@ export function runSshKeygen(
   if (!opts.interactive) env.SSH_ASKPASS_REQUIRE = "never";
 
   return new Promise((resolvePromise) => {
-    const child = spawn("ssh-keygen", [...args], {
+    const child = childProcess().spawn("ssh-keygen", [...args], {
       env,
       stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
       detached: !opts.interactive,

@@ -72,10 +72,12 @@ describe("what an allowed guard run loads", () => {
     expect(chunks(first).length).toBeGreaterThan(chunks(again).length);
   });
 
-  it("a plain guard check loads what an allowed run does, and no more", async () => {
+  it("a plain guard check loads what an allowed run does, and no more: not node:child_process either, which only a command that starts a process needs", async () => {
     const check = await loadsOf(["check", "--json", "--", "maintenance/report-lb-state.sh"]);
     expect(vendor(check)).toEqual([]);
     expect(chunks(check)).toEqual(chunks(again));
+    expect(again.builtins).toContain("child_process"); // the run starts its command
+    expect(check.builtins).not.toContain("child_process");
   });
 
   it("`guard run --request ID` without `--` is read without commander too (a request nobody made: 64)", async () => {
@@ -91,10 +93,12 @@ describe("what an allowed guard run loads", () => {
     const env = { ...prod, GUARD_KEY: world.people.alice!.key };
     await loadsOf(["check", "--", "maintenance/report-lb-state.sh"], env, [], 0); // (a spawned guard's first run writes its policy cache)
     const args = ["run", "--request", id, "--confirm", "production"];
-    for (const [loaded, what] of [[await loadsOf(args, env, [], 0), "the run"], [await loadsOf(args, env, [], 77), "the replay"]] as const) {
+    const [run, replay] = [await loadsOf(args, env, [], 0), await loadsOf(args, env, [], 77)];
+    for (const [loaded, what] of [[run, "the run"], [replay, "the replay"]] as const) {
       expect(loaded.builtins, what).not.toContain("fs/promises");
       expect(loaded.builtins, what).not.toContain("internal/fs/promises");
     }
+    expect(replay.builtins).not.toContain("child_process"); // a race's 49 losers start nothing
   });
 
   it("a kubectl run reads its kubeconfig each time, but parses it only when its bytes are new (the YAML parser is not loaded again)", async () => {
