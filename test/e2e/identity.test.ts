@@ -18,6 +18,23 @@ let w: World;
 let prod: Awaited<ReturnType<typeof createTestDatabase>>;
 let stg: Awaited<ReturnType<typeof createTestDatabase>>;
 
+/** While `fn` runs, the production database answers as a restored copy would (elb-prod-restored); then as itself again. */
+async function asRestoredCopy(fn: () => Promise<void>): Promise<void> {
+  await sql(ADMIN_URL, `ALTER DATABASE ${prod.name} SET guard.environment = 'elb-prod-restored'`);
+  try {
+    await fn();
+  } finally {
+    await sql(ADMIN_URL, `ALTER DATABASE ${prod.name} SET guard.environment = 'elb-prod-7f3a'`);
+  }
+}
+
+/** The approval of `id` was not used: with the original identity back, it runs (once). */
+async function runsOnceMore(id: string, env: Record<string, string>): Promise<void> {
+  const run = await guardIn(w, ["run", "--request", id, "--confirm", "production"], { env, as: "alice" });
+  expect(run.code, run.stderr).toBe(0);
+  expect(run.stdout).toContain("purged");
+}
+
 const PROBE = `["sh", "-c", "psql \\"$DATABASE_URL\\" -XAtc 'show guard.environment'"]`;
 
 function policy(people: Record<string, Person>): string {
@@ -107,19 +124,13 @@ describe("the target is asked who it is", () => {
     expect(show.stdout).toContain("elb-prod-7f3a");
     expect((await guardIn(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
     // The production database is replaced by a restored copy that answers differently.
-    await sql(ADMIN_URL, `ALTER DATABASE ${prod.name} SET guard.environment = 'elb-prod-restored'`);
-    try {
+    await asRestoredCopy(async () => {
       const run = await guardIn(w, ["run", "--request", id, "--confirm", "production"], { env, as: "alice" });
       expect(run.code, run.stderr).toBe(77);
       expect(run.stdout).not.toContain("purged");
       expect(run.stderr).toContain("elb-prod-restored");
-    } finally {
-      await sql(ADMIN_URL, `ALTER DATABASE ${prod.name} SET guard.environment = 'elb-prod-7f3a'`);
-    }
-    // The approval was not used: with the original identity back, it still runs once.
-    const run = await guardIn(w, ["run", "--request", id, "--confirm", "production"], { env, as: "alice" });
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toContain("purged");
+    });
+    await runsOnceMore(id, env);
   });
 
   it("RC6: a target that changes while the run waits for its approval is asked again before exec: refused (77), the approval not used", async () => {
@@ -137,20 +148,14 @@ describe("the target is asked who it is", () => {
     expect(id).not.toBe("");
     // While it waits, the production database is replaced by a restored copy that answers differently;
     // then an SRE approves what they saw (the answer at request time).
-    await sql(ADMIN_URL, `ALTER DATABASE ${prod.name} SET guard.environment = 'elb-prod-restored'`);
-    try {
+    await asRestoredCopy(async () => {
       expect((await guardIn(w, ["approve", id, "--yes"], { as: "bob" })).code).toBe(0);
       const run = await waiting;
       expect(run.code, run.stderr).toBe(77);
       expect(run.stdout).not.toContain("purged");
       expect(run.stderr).toContain("no longer answers as it did");
       expect(run.stderr).toContain("elb-prod-restored");
-    } finally {
-      await sql(ADMIN_URL, `ALTER DATABASE ${prod.name} SET guard.environment = 'elb-prod-7f3a'`);
-    }
-    // Nothing was consumed: with the original identity back, the approval runs once.
-    const run = await guardIn(w, ["run", "--request", id, "--confirm", "production"], { env, as: "alice" });
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toContain("purged");
+    });
+    await runsOnceMore(id, env);
   });
 });

@@ -216,19 +216,24 @@ describe("E13–E17: the environment of an approved run, deny by default", () =>
     expect(await statusOfIn(w, id)).toBe("approved");
   });
 
-  it.each([
-    ["PSQLRC added", { PSQLRC: "/tmp/evil.psqlrc" }, "env.PSQLRC"],
-    ["HOME changed", { HOME: "/tmp/evil-home" }, "env.HOME"],
-    ["PYTHONSTARTUP added", { PYTHONSTARTUP: "/tmp/evil.py" }, "env.PYTHONSTARTUP"],
-    ["an ordinary variable of the request changed", { LANG: "C" }, "env.LANG"],
-  ])("E14: %s after approval: refused (77) naming it, nothing runs, nothing consumed", async (_what, change, field) => {
-    const tag = `--ticket=e14-${field}`;
+  /** A variable added or changed after approval (`change`): `run --request` refuses (77) naming `field`, runs nothing, consumes nothing. */
+  async function refusedNamingIt(tagPrefix: string, change: Record<string, string>, field: string): Promise<void> {
+    const tag = `--ticket=${tagPrefix}-${field}`;
     const id = await approved([ENV_SCRIPT, tag]);
     const r = await runRequestIn(w, id, { env: change });
     expect(r.code, r.stderr).toBe(77);
     expect(r.stderr).toContain(field);
     expect(r.stdout).toBe("");
     expect(await statusOfIn(w, id)).toBe("approved");
+  }
+
+  it.each([
+    ["PSQLRC added", { PSQLRC: "/tmp/evil.psqlrc" }, "env.PSQLRC"],
+    ["HOME changed", { HOME: "/tmp/evil-home" }, "env.HOME"],
+    ["PYTHONSTARTUP added", { PYTHONSTARTUP: "/tmp/evil.py" }, "env.PYTHONSTARTUP"],
+    ["an ordinary variable of the request changed", { LANG: "C" }, "env.LANG"],
+  ])("E14: %s after approval: refused (77) naming it, nothing runs, nothing consumed", async (_what, change, field) => {
+    await refusedNamingIt("e14", change, field);
   });
 
   it.each([
@@ -238,13 +243,7 @@ describe("E13–E17: the environment of an approved run, deny by default", () =>
     ["RUBYLIB added", { RUBYLIB: "/tmp/evil-rb" }, "env.RUBYLIB"],
     ["PATH with another directory first (where `#!/usr/bin/env python3` finds its interpreter)", { PATH: `/tmp/evil-bin:${process.env.PATH ?? "/usr/bin:/bin"}` }, "env.PATH"],
   ])("SW4: an interpreter's path, %s after approval: refused (77) naming it, nothing runs, nothing consumed", async (_what, change, field) => {
-    const tag = `--ticket=sw4-${field}`;
-    const id = await approved([ENV_SCRIPT, tag]);
-    const r = await runRequestIn(w, id, { env: change });
-    expect(r.code, r.stderr).toBe(77);
-    expect(r.stderr).toContain(field);
-    expect(r.stdout).toBe("");
-    expect(await statusOfIn(w, id)).toBe("approved");
+    await refusedNamingIt("sw4", change, field);
   });
 
   it("E15: a variable that appeared after approval (in no bound set) does not reach the command; the run goes ahead and says so", async () => {
