@@ -34,6 +34,7 @@ import type { AuditDraft, AuditEvent, Consumption, SignedApproval, SignedRequest
 import type { ParallelSink } from "./audit-parallel.js";
 import { withFileLock } from "./lock.js";
 import { CREATE_FLAGS, linkNewFile } from "./new-file.js";
+import { lineBlocks } from "./line-blocks.js";
 import { openRegular, READ_NOFOLLOW, readRegular, type ReadFailure } from "../regular-file.js";
 import { approvalProblem, consumptionProblem, requestProblem } from "./records.js";
 import { approvalsOrDamaged, REQUEST_ID_PREFIX_RE, REQUEST_ID_RE, type AuditFilter, type AuditLineSink, type ConsumptionList, type DamagedRecord, type PruneOptions, type PruneOutcome, type RecordBatch, type RequestList, type RequestWatch, type Store, waitThroughWatch } from "./types.js";
@@ -417,23 +418,11 @@ class FileStore implements Store {
     try {
       if (start >= st.size) return null;
       const out: AuditEvent[] = [];
-      let pos = start;
-      let buf = Buffer.allocUnsafe(1 << 16);
-      let filled = 0;
       let first = true;
-      for (;;) {
-        if (filled === buf.length) {
-          const bigger = Buffer.allocUnsafe(buf.length * 2);
-          buf.copy(bigger, 0, 0, filled);
-          buf = bigger;
-        }
-        const bytesRead = readSync(fd, buf, filled, buf.length - filled, pos);
-        if (bytesRead === 0) break;
-        pos += bytesRead;
-        filled += bytesRead;
-        let lineStart = 0;
-        for (let nl = buf.indexOf(10, 0); nl !== -1 && nl < filled; lineStart = nl + 1, nl = buf.indexOf(10, lineStart)) {
-          const e = parseAuditLine(buf.toString("utf8", lineStart, nl), "last", path);
+      for (const block of lineBlocks(fd, start, Number.POSITIVE_INFINITY, 1 << 16)) {
+        if (block[block.length - 1] !== 10) return null; // an incomplete last line
+        for (let lineStart = 0, nl = block.indexOf(10); nl !== -1; lineStart = nl + 1, nl = block.indexOf(10, lineStart)) {
+          const e = parseAuditLine(block.toString("utf8", lineStart, nl), "last", path);
           if (first) {
             if (e.type !== "request.created" || e.data.requestId !== requestId || auditHash(e) !== e.hash) return null;
             first = false;
@@ -441,10 +430,8 @@ class FileStore implements Store {
             out.push(e);
           }
         }
-        buf.copy(buf, 0, lineStart, filled);
-        filled -= lineStart;
       }
-      return first || filled > 0 ? null : out;
+      return first ? null : out;
     } finally {
       closeSync(fd);
     }

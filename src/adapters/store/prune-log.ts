@@ -10,11 +10,12 @@
  *
  * Loaded with the archive code, only when pruning.
  */
-import { closeSync, fstatSync, openSync, type promises as fsp, readSync } from "node:fs";
+import { closeSync, type promises as fsp } from "node:fs";
 import { createHash, type Hash } from "node:crypto";
 import { ExitCode, GuardError, integrityError } from "../../core/errors.js";
 import type { AuditEvent } from "../../core/types.js";
-import { READ_NOFOLLOW } from "../regular-file.js";
+import { openRegular } from "../regular-file.js";
+import { lineBlocks } from "./line-blocks.js";
 
 /** Which file the audit log was, and how long, when the prune first read it (file.ts LogSnapshot). */
 export interface LogSnapshot {
@@ -58,40 +59,26 @@ function changed(path: string, snap: LogSnapshot, archived: boolean): GuardError
  * a newline can only be a change; it is handed on as it is, for the digests to find.
  */
 function* logBlocks(path: string, snap: LogSnapshot, from: number): Generator<Buffer> {
-  let fd: number;
-  try {
-    fd = openSync(path, READ_NOFOLLOW); // no symlink, and a planted FIFO never blocks (regular-file.ts)
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") throw replaced(path);
-    throw ioError(path, e);
+  const opened = openRegular(path, { noFollow: true }); // no symlink, and a planted FIFO never blocks
+  if ("fail" in opened) {
+    if (opened.fail === "missing" || opened.fail === "not-regular") throw replaced(path);
+    throw ioError(path, opened.error);
   }
+  const { fd, st } = opened;
   try {
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.ino !== snap.ino || st.dev !== snap.dev || st.size < snap.size) throw replaced(path);
-    let buf = Buffer.allocUnsafe(CHUNK);
-    let filled = 0;
-    for (let pos = from; pos < snap.size; ) {
-      if (filled === buf.length) {
-        const bigger = Buffer.allocUnsafe(buf.length * 2); // one line longer than the buffer
-        buf.copy(bigger, 0, 0, filled);
-        buf = bigger;
+    if (st.ino !== snap.ino || st.dev !== snap.dev || st.size < snap.size) throw replaced(path);
+    let read = from;
+    try {
+      for (const block of lineBlocks(fd, from, snap.size, CHUNK)) {
+        // A last block without a newline that ends short of the planned size: the file was cut.
+        if (block[block.length - 1] !== 10 && read + block.length < snap.size) throw replaced(path);
+        read += block.length;
+        yield block;
       }
-      let n: number;
-      try {
-        n = readSync(fd, buf, filled, Math.min(buf.length - filled, snap.size - pos), pos);
-      } catch (e) {
-        throw ioError(path, e);
-      }
-      if (n === 0) throw replaced(path); // cut after the fstat
-      pos += n;
-      filled += n;
-      const last = buf.lastIndexOf(10, filled - 1);
-      if (last === -1) continue;
-      yield buf.subarray(0, last + 1);
-      buf.copy(buf, 0, last + 1, filled);
-      filled -= last + 1;
+    } catch (e) {
+      throw ioError(path, e);
     }
-    if (filled > 0) yield buf.subarray(0, filled);
+    if (read < snap.size) throw replaced(path); // cut after the fstat
   } finally {
     closeSync(fd);
   }
