@@ -1,5 +1,4 @@
-import { isDevNull } from "./output.js";
-import { fileKindOf, readRegular } from "./regular-file.js";
+import { fileKindOf, isDevNull, readRegular } from "./regular-file.js";
 
 /**
  * A file a client program reads to decide where it connects (a kubeconfig, pg_service.conf), read the

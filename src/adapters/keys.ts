@@ -2,7 +2,7 @@ import { statSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { ExitCode, GuardError } from "../core/errors.js";
 import { parseAuthorizedKey, SshReader } from "../core/sshkey.js";
-import { readClientFile } from "./client-file.js";
+import { readRegular } from "./regular-file.js";
 import type { PublicKey } from "../core/types.js";
 
 /**
@@ -161,16 +161,22 @@ export function publicKeyOfOpensshPrivate(text: string): string | null {
 /**
  * Key files are read with synchronous calls: a few KiB, where each asynchronous call is a trip through
  * libuv's thread pool (the first one starts it) and node:fs/promises costs ~1 ms to load. The file is
- * opened without blocking and judged by the descriptor that is read (adapters/client-file.ts): a FIFO or
- * a directory is refused, never waited on or read.
+ * opened without blocking and judged by the descriptor that is read (regular-file.ts): a FIFO, a device
+ * or a directory is refused, never waited on or read.
  */
 function readKeyFile(path: string): string {
-  const read = readClientFile(path, MAX_KEY_FILE);
-  if ("bytes" in read) return read.bytes.toString("utf8");
-  if ("missing" in read) throw keyError(`the signing key ${path} does not exist`, SETUP_HINT);
-  if (read.error.startsWith("not a regular file")) throw keyError(`the signing key ${path} is not a regular file`, SETUP_HINT);
-  if (read.error.startsWith("larger than")) throw keyError(`${path} is too large to be an SSH key (more than ${MAX_KEY_FILE} bytes)`, SETUP_HINT);
-  throw keyError(`cannot read the signing key ${path}: ${read.error.replace(/^cannot read \((.*)\)$/, "$1")}`, "check the file's permissions");
+  const read = readRegular(path, { max: MAX_KEY_FILE });
+  if (!("fail" in read)) return read.bytes.toString("utf8");
+  switch (read.fail) {
+    case "missing":
+      throw keyError(`the signing key ${path} does not exist`, SETUP_HINT);
+    case "not-regular":
+      throw keyError(`the signing key ${path} is not a regular file`, SETUP_HINT);
+    case "too-large":
+      throw keyError(`${path} is too large to be an SSH key (more than ${MAX_KEY_FILE} bytes)`, SETUP_HINT);
+    default:
+      throw keyError(`cannot read the signing key ${path}: ${read.error.code ?? read.error.message}`, "check the file's permissions");
+  }
 }
 
 function fileKind(path: string): "file" | "missing" | "other" {

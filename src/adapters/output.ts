@@ -14,7 +14,8 @@
  * caller forgot and whether or not GITHUB_ACTIONS is set. Guard's own workflow commands (adapters/ci.ts)
  * are the only lines written around it.
  */
-import { fstatSync, statSync, type Stats } from "node:fs";
+import { fstatSync, type Stats } from "node:fs";
+import { isDevNull } from "./regular-file.js";
 import { colourWanted, styles, type Style } from "./style.js";
 import { GuardError, PolicyError, formatDiagnostic } from "../core/errors.js";
 import { escapeForTerminal, escapeStrayControls, neutraliseWorkflowCommands, safeJson } from "../core/escape.js";
@@ -54,16 +55,6 @@ function stdinIsTerminal(): boolean {
     return false; // closed
   }
   return st.isCharacterDevice() && !isDevNull(st) && process.stdin.isTTY === true;
-}
-
-/** Whether `st` is the null device (by its device number, as /dev/null's own). */
-export function isDevNull(st: Stats): boolean {
-  try {
-    const devNull = statSync("/dev/null");
-    return devNull.isCharacterDevice() && devNull.rdev === st.rdev;
-  } catch {
-    return false;
-  }
 }
 
 let terminal: Terminal | null = null;

@@ -8,7 +8,7 @@
  */
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { readClientFile } from "./client-file.js";
+import { readRegular } from "./regular-file.js";
 import { admitRefusal, pruneLimits, type Admission, type LimitEntry } from "../core/refusal.js";
 import { withFileLock } from "./store/lock.js";
 
@@ -46,8 +46,8 @@ export async function admitLimited(dir: string, key: string, now: number): Promi
 function readState(file: string): Record<string, LimitEntry> {
   let v: unknown;
   try {
-    const read = readClientFile(file, 1 << 20); // a regular file only: a FIFO there must not hang guard
-    if (!("bytes" in read)) return {};
+    const read = readRegular(file, { max: 1 << 20 }); // a regular file only: a FIFO there must not hang guard
+    if ("fail" in read) return {};
     v = JSON.parse(read.bytes.toString("utf8"));
   } catch {
     return {};

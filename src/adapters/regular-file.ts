@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from "node:fs";
 
 /**
  * Opening a file whose path someone else controls (a store writer, a policy author, the user's
@@ -105,4 +105,14 @@ export function fileKindOf(st: Stats): string {
   if (st.isBlockDevice()) return "a block device";
   if (st.isSymbolicLink()) return "a symbolic link";
   return "not a regular file";
+}
+
+/** Whether `st` is the null device (by its device number, as /dev/null's own). */
+export function isDevNull(st: Stats): boolean {
+  try {
+    const devNull = statSync("/dev/null");
+    return devNull.isCharacterDevice() && devNull.rdev === st.rdev;
+  } catch {
+    return false;
+  }
 }

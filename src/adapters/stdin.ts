@@ -9,7 +9,7 @@
 import { fstatSync } from "node:fs";
 import type { Stats } from "node:fs";
 import { isatty } from "node:tty";
-import { isDevNull } from "./output.js";
+import { isDevNull } from "./regular-file.js";
 
 /** "other": a directory, a block device or a character device other than a terminal or /dev/null. */
 export type StdinKind = "tty" | "null" | "pipe" | "file" | "socket" | "closed" | "other";
