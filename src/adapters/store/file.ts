@@ -1,5 +1,5 @@
 import { isUtf8 } from "node:buffer";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import {
   chmodSync,
   closeSync,
@@ -1096,9 +1096,9 @@ class FileStore implements Store {
     const logPath = join(auditDir, "events.jsonl");
     // 1. the log as it is now (its text is not kept: the SHA-256 of what was read), the plan, the archive
     // from the log read again, the new log's body copied from it a third time (prune-log.ts)
-    const { LogDigest, copyKept, rereadLog } = await import("./prune-log.js");
+    const { copyKept, rereadLog } = await import("./prune-log.js");
     const snap: LogSnapshot = { ino: 0, dev: 0, size: 0 };
-    const read = new LogDigest();
+    const read = createHash("sha256");
     const scan = new PruneScan(opts.cutoffMs);
     const earlier: Array<{ cutoffMs: number; retired: string[] }> = [];
     let head: { seq: number; hash: string } | null = null;
@@ -1128,7 +1128,7 @@ class FileStore implements Store {
       }
     }
     const archiveDir = opts.archiveDir ?? join(this.root, "archive");
-    const planned = read.digest();
+    const planned = read.digest("hex");
     const reread: { kept: KeptPart | null } = { kept: null };
     const prepared = await preparePrune({
       description: this.description,

@@ -1,6 +1,6 @@
 /**
  * The file store's prune reads its audit log three times, so that it never holds the log's text: once to
- * plan (file.ts: each event parsed for the planner, and the SHA-256 of every byte read, LogDigest), then
+ * plan (file.ts: each event parsed for the planner, and the SHA-256 of every byte read), then
  * here, from the same file and up to the same size, to archive the retired events (rereadLog), and, once
  * the archive is written, to copy the events it keeps into the new log (copyKept). Each later read
  * compares what it read with the read before it: the file must be the same one (inode and device) and at
@@ -11,7 +11,7 @@
  * Loaded with the archive code, only when pruning.
  */
 import { closeSync, type promises as fsp } from "node:fs";
-import { createHash, type Hash } from "node:crypto";
+import { createHash } from "node:crypto";
 import { ExitCode, GuardError, integrityError } from "../../core/errors.js";
 import type { AuditEvent } from "../../core/types.js";
 import { openRegular } from "../regular-file.js";
@@ -29,17 +29,6 @@ const CHUNK = 1 << 20;
 const AGAIN = "nothing was removed; run guard store prune again";
 /** Found in the line of every request.created event (canonical JSON: no space after the colon). */
 const CREATED = Buffer.from('"type":"request.created"');
-
-/** The SHA-256 of the log's bytes as the plan read them (the blocks of whole lines file.ts reads). */
-export class LogDigest {
-  private readonly h: Hash = createHash("sha256");
-  update(block: Uint8Array): void {
-    this.h.update(block);
-  }
-  digest(): string {
-    return this.h.digest("hex");
-  }
-}
 
 /** The message of a log another prune replaced or that was cut (the commit's check words it the same: file.ts appendedSince). */
 function replaced(path: string): GuardError {
