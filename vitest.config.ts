@@ -2,37 +2,22 @@ import { defineConfig } from "vitest/config";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 /**
- * Tests that run in the test process only (tables over the core, the policy parser, SSHSIG, properties,
- * rendering, the store contracts, notification payloads, the docs' own checks, and the commands run in
- * process with an injected runtime, test/commands): no spawned guard and no process-wide state (signals,
- * process.env, fake timers, the working directory, file descriptors or locks counted per process). They
- * share worker threads and their loaded modules (no per-file isolation), which saves about 0.25 s of CPU
- * per file over a fresh process each. A new test file that changes process-wide state, or spends its time
- * waiting (it would hold one of the two threads idle), belongs in the other project.
- */
-const inProcess = [
-  "test/*.test.ts",
-  "test/core/**/*.test.ts",
-  "test/policy/**/*.test.ts",
-  "test/sshsig/**/*.test.ts",
-  "test/property/**/*.test.ts",
-  "test/store/{open,file.contract,postgres.contract,audit-parallel}.test.ts",
-  "test/notify/{deliver,payload,policy}.test.ts",
-  "test/ci/format.test.ts",
-  "test/commands/**/*.test.ts",
-  "test/adapters/{refusal-limits,run-as,archive}.test.ts",
-  "test/store/memory.contract.test.ts",
-  "test/docs/{import-cycles,may-vary,readme-reference,security-traceability}.test.ts",
-];
-
-/**
  * Files that spend tens of seconds waiting (timed trials, a 10 s lock wait, a 10 s kill grace period),
  * started before all others so that their waits overlap the rest of the run instead of trailing it; then
- * the demo, one long test (8 s alone, 22 s in a busy run) in a small file, which a run without vitest's
- * timings from the last one (a fresh checkout, CI) would start last of all, by size, and wait on alone.
+ * the small files that take long (the demo, one test of 5–8 s; the store contract on PostgreSQL, 7–16 s;
+ * the `audit log` command table, 5–9 s), which a run without vitest's timings from the last one (a fresh
+ * checkout, CI) would start among the last, by size, and wait on alone at the end.
  * The rest keep vitest's own order (longest last time first, else largest first).
  */
-const startFirst = ["test/e2e/wakeup.test.ts", "test/security/hostile.test.ts", "test/fault/child.test.ts", "test/store/postgres.roles.test.ts", "test/ci/demo.test.ts"];
+const startFirst = [
+  "test/e2e/wakeup.test.ts",
+  "test/security/hostile.test.ts",
+  "test/fault/child.test.ts",
+  "test/store/postgres.roles.test.ts",
+  "test/ci/demo.test.ts",
+  "test/store/postgres.contract.test.ts",
+  "test/commands/audit-log.test.ts",
+];
 
 class WaitersFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
@@ -50,21 +35,32 @@ export default defineConfig({
     hookTimeout: 60_000,
     reporters: ["default"],
     sequence: { sequencer: WaitersFirst },
-    // Each project lists its own files (a project that extends this config would add to an include here).
-    projects: [
-      { extends: true, test: { name: "in-process", include: inProcess, pool: "threads" } },
-      // Everything else, each file in its own process: end-to-end tests that spawn the built CLI, stores,
-      // PostgreSQL, faults, signals. Only these need the build (global-setup.ts), made once per run.
-      { extends: true, test: { name: "processes", include: ["test/**/*.test.ts"], exclude: inProcess, pool: "forks", globalSetup: ["test/global-setup.ts"] } },
-    ],
+    // Every file, the pure tables and the end-to-end tests alike, runs in one pool of four long-lived
+    // processes (forks), one file after another in each. The end-to-end tests spawn the built CLI: it is
+    // built once before any test runs (global-setup.ts).
+    include: ["test/**/*.test.ts"],
+    pool: "forks",
+    globalSetup: ["test/global-setup.ts"],
     poolOptions: {
-      threads: { isolate: false, maxThreads: 2, minThreads: 1 },
       // Four files at a time, whatever the machine. These tests mostly wait rather than compute: on spawned
       // guards, ssh-keygen, PostgreSQL, and timeouts guard must honour (a 10 s lock wait, a 10 s grace
       // period). vitest's default on 2 cores is one file at a time (cores - 1), which leaves the machine
       // idle during every such wait. More would crowd PostgreSQL's 100 connections; the few tests that open
       // dozens at once take turns (withManyConnections, test/helpers/pg.ts).
-      forks: { maxForks: 4, minForks: 1 },
+      //
+      // One file after another in each fork (isolate: false) saves each file a process of its own and
+      // loading vitest and the modules it shares with the others (~0.25 s of CPU a file). So no file may
+      // leave process-wide state behind: each restores what it changes (process.env, fake timers) and
+      // ends what it starts (children, servers, connections, worker pools). One pool for all files: vitest
+      // runs two projects' files in one pool one project after the other, each waiting for its slowest
+      // file, where one project's files fill each other's waits.
+      //
+      // No fork is ever idle long enough to be retired (min = max). tinypool retires an idle worker on a
+      // timer, and again when vitest recycles the pool once every file has started; a worker caught by
+      // both is torn down twice, and the second teardown's "Terminating worker thread" is a rejection
+      // nobody handles (tinypool 1.1, vitest 3.2): it ended the run with files unfinished and their
+      // workers orphaned (docs/benchmarks.md, ninth session).
+      forks: { isolate: false, maxForks: 4, minForks: 4 },
     },
   },
 });
