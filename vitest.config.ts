@@ -41,6 +41,7 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     pool: "forks",
     globalSetup: ["test/global-setup.ts"],
+    setupFiles: ["test/setup/process-state.ts"],
     poolOptions: {
       // Four files at a time, whatever the machine. These tests mostly wait rather than compute: on spawned
       // guards, ssh-keygen, PostgreSQL, and timeouts guard must honour (a 10 s lock wait, a 10 s grace
@@ -51,7 +52,8 @@ export default defineConfig({
       // One file after another in each fork (isolate: false) saves each file a process of its own and
       // loading vitest and the modules it shares with the others (~0.25 s of CPU a file). So no file may
       // leave process-wide state behind: each restores what it changes (process.env, fake timers) and
-      // ends what it starts (children, servers, connections, worker pools). One pool for all files: vitest
+      // ends what it starts (children, servers, connections); test/setup/process-state.ts (setupFiles)
+      // fails a file that does not. One pool for all files: vitest
       // runs two projects' files in one pool one project after the other, each waiting for its slowest
       // file, where one project's files fill each other's waits.
       //

@@ -12,7 +12,7 @@ import { execFile, execFileSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { createServer, type AddressInfo } from "node:net";
+import { createServer, type AddressInfo, type Socket } from "node:net";
 import { promisify } from "node:util";
 import { BIN, guard, makeWorld, requestIdIn, type World } from "../e2e/world.js";
 import { formatAnswer, lookedUp } from "../../src/commands/completion.js";
@@ -100,7 +100,10 @@ describe("guard __complete (the logic every shell's shim asks)", () => {
   });
 
   it("a store that accepts the connection and never answers costs a Tab at most about 2 seconds", async () => {
-    const silent = createServer(() => undefined);
+    // It accepts and never answers; the sockets it accepted are ended with it (nothing reads them, so
+    // they would not see the client's end, and would stay open in this test process).
+    const accepted = new Set<Socket>();
+    const silent = createServer((socket) => accepted.add(socket));
     await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
     try {
       const port = (silent.address() as AddressInfo).port;
@@ -110,6 +113,7 @@ describe("guard __complete (the logic every shell's shim asks)", () => {
       expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
       expect(Date.now() - started).toBeLessThan(4500);
     } finally {
+      for (const socket of accepted) socket.destroy();
       silent.close();
     }
   });
