@@ -53,15 +53,17 @@ export default defineConfig({
       // loading vitest and the modules it shares with the others (~0.25 s of CPU a file). So no file may
       // leave process-wide state behind: each restores what it changes (process.env, fake timers) and
       // ends what it starts (children, servers, connections); test/setup/process-state.ts (setupFiles)
-      // fails a file that does not. One pool for all files: vitest
-      // runs two projects' files in one pool one project after the other, each waiting for its slowest
-      // file, where one project's files fill each other's waits.
+      // fails a file that does not.
       //
-      // No fork is ever idle long enough to be retired (min = max). tinypool retires an idle worker on a
-      // timer, and again when vitest recycles the pool once every file has started; a worker caught by
-      // both is torn down twice, and the second teardown's "Terminating worker thread" is a rejection
-      // nobody handles (tinypool 1.1, vitest 3.2): it ended the run with files unfinished and their
-      // workers orphaned (docs/benchmarks.md, ninth session).
+      // One project, one pool, for all files: vitest runs two projects' files in one pool one project
+      // after the other, each waiting for its slowest file; together, the tables fill the waits of the
+      // end-to-end files.
+      //
+      // No fork is ever retired for being idle (min = max). tinypool 1.1 (vitest 3.2's pool) retires a
+      // worker above the minimum on an idle timer, and can start that timer twice for the same worker
+      // without clearing the first; both fire, the worker is torn down twice, and the second teardown's
+      // "Terminating worker thread" is a rejection nobody handles: it ended vitest with files still
+      // running and their workers orphaned (docs/benchmarks.md, ninth session).
       forks: { isolate: false, maxForks: 4, minForks: 4 },
     },
   },
