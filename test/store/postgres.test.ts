@@ -605,8 +605,14 @@ describe("S2: corrupt rows are integrity errors (65), never 'not found'", () => 
 
 describe("waiting for approvals (LISTEN/NOTIFY)", () => {
   /** Resolves to "woken" if the wait ends first, "still waiting" if `ms` pass first. */
-  const raceWith = (p: Promise<void>, ms: number): Promise<string> =>
-    Promise.race([p.then(() => "woken"), new Promise<string>((r) => setTimeout(() => r("still waiting"), ms))]);
+  const raceWith = async (p: Promise<void>, ms: number): Promise<string> => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      return await Promise.race([p.then(() => "woken"), new Promise<string>((r) => (timer = setTimeout(() => r("still waiting"), ms)))]);
+    } finally {
+      clearTimeout(timer); // not left pending for the files after this one in its process
+    }
+  };
 
   it("an approval stored by another instance wakes the waiter, not its 60 s poll", async () => {
     const { store, url } = await fresh({ pollMs: 60_000 });
