@@ -13,7 +13,7 @@
  * user and writable by nobody else. Any doubt (unreadable, malformed, wrong owner, another key) means a
  * miss: the policy is parsed again, never refused or trusted because of the cache.
  */
-import { closeSync, constants, futimesSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync, type Stats } from "node:fs";
+import { closeSync, constants, futimesSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import * as nodeModule from "node:module";
 import { fileURLToPath } from "node:url";
 import { basename, dirname, isAbsolute, join } from "node:path";
@@ -21,7 +21,7 @@ import { digestOf, sha256Hex } from "../core/canonical.js";
 import type { Diagnostic } from "../core/errors.js";
 import type { PolicyFile, PolicyTestCase } from "../core/policy/types.js";
 import type { Policy } from "../core/types.js";
-import { openRegular, readOpened } from "./regular-file.js";
+import { lstatOrNull, openRegular, readOpened } from "./regular-file.js";
 
 /** Bump when the cached shape changes. */
 const CACHE_FORMAT = "access-guard-policy-cache/2";
@@ -247,14 +247,6 @@ function namesIn(dir: string): string[] {
     return readdirSync(dir);
   } catch {
     return [];
-  }
-}
-
-function lstatOrNull(path: string): Stats | null {
-  try {
-    return lstatSync(path);
-  } catch {
-    return null;
   }
 }
 

@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, statSync, type Stats } from "node:fs";
 
 /**
  * Opening a file whose path someone else controls (a store writer, a policy author, the user's
@@ -114,5 +114,14 @@ export function isDevNull(st: Stats): boolean {
     return devNull.isCharacterDevice() && devNull.rdev === st.rdev;
   } catch {
     return false;
+  }
+}
+
+/** What lstat says of `path`, or null when it cannot say (missing, unreadable): for best-effort sweeps and looks. */
+export function lstatOrNull(path: string): Stats | null {
+  try {
+    return lstatSync(path);
+  } catch {
+    return null;
   }
 }

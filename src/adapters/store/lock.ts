@@ -1,10 +1,10 @@
 import { randomBytes } from "../random.js";
-import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, promises as fsp, readFileSync, readSync, unlinkSync, writeSync, type Stats } from "node:fs";
+import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, promises as fsp, readFileSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { formatDuration } from "../../core/duration.js";
 import { ExitCode, GuardError, integrityError, ioError } from "../../core/errors.js";
 import { escapeForTerminal as esc, quoteArgv } from "../../core/escape.js";
-import { openRegular } from "../regular-file.js";
+import { lstatOrNull, openRegular } from "../regular-file.js";
 
 /**
  * A lock file that serialises one critical section across processes on one host (the audit append).
@@ -333,14 +333,6 @@ async function breakStale(lockPath: string, staleRaw: string, mode: number): Pro
   const st = await fsp.lstat(breaker).catch(() => null);
   if (st !== null && Date.now() - st.mtimeMs > UNREADABLE_STALE_MS) await fsp.unlink(breaker).catch(() => undefined);
   await sleep(5);
-}
-
-function lstatOrNull(path: string): Stats | null {
-  try {
-    return lstatSync(path);
-  } catch {
-    return null;
-  }
 }
 
 function lockIoError(path: string, e: unknown): GuardError {
