@@ -293,10 +293,13 @@ try {
       await guard(["approve", tid, "--yes"], envFor(tmpl, APPROVER), { cwd: world, expect: 0, label: "guard approve (template)" });
       await guard(["run", "--request", tid, "--confirm", "production"], asked(tmpl), { cwd: world, expect: 0, label: "guard run --request (template)" });
       let template;
+      let templateApproval;
       const templateEvents = [];
       const ts = await open(tmpl);
       try {
         template = await ts.getRequest(tid);
+        [templateApproval] = await ts.listApprovals(tid);
+        if (!templateApproval) throw new Error(`the template request ${tid} has no approval record after guard approve`);
         for await (const e of ts.readAudit()) templateEvents.push(e);
       } finally {
         await ts.close();
@@ -308,9 +311,11 @@ try {
       let facts;
       try {
         const samples = [];
-        facts = await writeHistory({ mod, store: s, template, keyFile: keys[REQUESTER].priv, publicLine: keys[REQUESTER].line, count: HISTORY, now: await s.now(), samples });
+        const approvalSamples = [];
+        const approval = { template: templateApproval, keyFile: keys[APPROVER].priv, publicLine: keys[APPROVER].line };
+        facts = await writeHistory({ mod, store: s, template, keyFile: keys[REQUESTER].priv, publicLine: keys[REQUESTER].line, approval, count: HISTORY, now: await s.now(), samples, approvalSamples });
         // The signatures are OpenSSH's too, not only guard's verifier's: a sample through ssh-keygen -Y verify.
-        await verifyWithSshKeygen({ mod, samples, principal: REQUESTER, publicLine: keys[REQUESTER].line, dir: root });
+        await verifyWithSshKeygen({ mod, samples, principal: REQUESTER, publicLine: keys[REQUESTER].line, approvals: approvalSamples, approver: { principal: APPROVER, publicLine: keys[APPROVER].line }, dir: root });
       } finally {
         await s.close();
       }
@@ -354,7 +359,7 @@ try {
       }
       const nReq = HISTORY.toLocaleString("en-US");
       const nEv = total.toLocaleString("en-US");
-      notes.push(`${label} history: ${nReq} signed requests (9 in 10 consumed) written through guard's Store in ${reqS.toFixed(1)} s; their audit log, ${nEv} events (${own.toLocaleString("en-US")} from the requests' own lives), generated in ${logS.toFixed(1)} s${extra}`);
+      notes.push(`${label} history: ${nReq} signed requests (9 in 10 approved and consumed: an approval and a consumption record each) written through guard's Store in ${reqS.toFixed(1)} s; their audit log, ${nEv} events (${own.toLocaleString("en-US")} from the requests' own lives), generated in ${logS.toFixed(1)} s${extra}`);
       say(`history: ${label}: ${nReq} requests in ${reqS.toFixed(1)} s, ${nEv} events in ${logS.toFixed(1)} s${extra}`);
 
       // `guard audit verify` of the whole store: the chain, every request's signature, every record

@@ -12,7 +12,7 @@ export async function bundleGuardModules(repo, outDir) {
       contents: [
         `export { chainEvent, auditHash, GENESIS } from ${src("core/audit.ts")};`,
         `export { canonicalJson } from ${src("core/canonical.ts")};`,
-        `export { requestMessage, requestDigest } from ${src("core/request.ts")};`,
+        `export { approvalMessage, requestMessage, requestDigest } from ${src("core/request.ts")};`,
         `export { encodeSshSig, signedData, verifySshSig } from ${src("core/sshsig.ts")};`,
         `export { parseAuthorizedKey } from ${src("core/sshkey.ts")};`,
         `export { SIG_NAMESPACE } from ${src("core/types.ts")};`,

@@ -3,9 +3,11 @@
 // each historic request is a copy of it with its own id, nonce, ticket argument and times spread over
 // the past year, re-signed with the requester's real ssh-keygen key (its OpenSSH private key is read
 // here and signed with node:crypto's ed25519 in the SSHSIG layout, about 50 µs a request), so every
-// record verifies as guard would check it. Nine in ten are consumed (a consumption record, as a run
-// leaves), the rest expired unanswered. They go in through guard's own Store (bundled from src/), so
-// the file store's indexes and PostgreSQL's columns are exactly what guard writes.
+// record verifies as guard would check it. Nine in ten were approved and consumed, as the template was:
+// an approval record (a copy of the template's, for that request, re-signed with the approver's real
+// key) and a consumption record, as `guard approve` and a run leave them; the rest expired unanswered.
+// They go in through guard's own Store (bundled from src/), so the file store's files and indexes and
+// PostgreSQL's rows are exactly what guard writes.
 import { createPrivateKey, randomBytes, sign } from "node:crypto";
 import { readFileSync } from "node:fs";
 
@@ -52,14 +54,24 @@ function newId() {
   return id;
 }
 
+/** An SSHSIG over `message` in `namespace` by an ed25519 key (`key`, its public blob `publicKey`), armored as guard stores it. */
+function sshsig(mod, namespace, message, key, publicKey) {
+  const data = mod.signedData(namespace, "sha512", message);
+  return mod.encodeSshSig({ version: 1, publicKey, namespace, reserved: Buffer.alloc(0), hashAlgorithm: "sha512", signatureType: "ssh-ed25519", signatureBytes: sign(null, data, key) });
+}
+
 /**
  * Put `count` historic copies of `template` (a SignedRequest made by the CLI) into `store`, signed with
- * `keyFile` (whose public line is `publicLine`). `now` is the store's clock. Returns what the audit log
- * needs of each, oldest first: { id, digest, argv, createdMs, consumedMs (null: expired unanswered) }.
+ * `keyFile` (whose public line is `publicLine`); each one consumed also gets a copy of `approval.template`
+ * (the SignedApproval `guard approve` stored for the template), signed with `approval.keyFile` (public
+ * line `approval.publicLine`). `now` is the store's clock. Returns what the audit log needs of each,
+ * oldest first: { id, digest, argv, createdMs, approvedMs and consumedMs (null: expired unanswered) }.
  */
-export async function writeHistory({ mod, store, template, keyFile, publicLine, count, now, batch = 32, samples = [] }) {
+export async function writeHistory({ mod, store, template, keyFile, publicLine, approval, count, now, batch = 32, samples = [], approvalSamples = [] }) {
   const key = opensshEd25519(keyFile);
   const publicKey = Buffer.from(publicLine.split(/\s+/)[1], "base64");
+  const approverKey = opensshEd25519(approval.keyFile);
+  const approverPublicKey = Buffer.from(approval.publicLine.split(/\s+/)[1], "base64");
   const ttl = Date.parse(template.request.expiresAt) - Date.parse(template.request.createdAt);
   const facts = new Array(count);
   const make = (i) => {
@@ -74,18 +86,15 @@ export async function writeHistory({ mod, store, template, keyFile, publicLine, 
       createdAt: new Date(created).toISOString(),
       expiresAt: new Date(created + ttl).toISOString(),
     };
-    const data = mod.signedData(mod.SIG_NAMESPACE.request, "sha512", mod.requestMessage(request));
-    const signature = mod.encodeSshSig({
-      version: 1,
-      publicKey,
-      namespace: mod.SIG_NAMESPACE.request,
-      reserved: Buffer.alloc(0),
-      hashAlgorithm: "sha512",
-      signatureType: "ssh-ed25519",
-      signatureBytes: sign(null, data, key),
-    });
-    facts[count - 1 - i] = { id: request.id, digest: mod.requestDigest(request), argv, createdMs: created, consumedMs: i % 10 !== 9 ? created + 60_000 : null };
+    const signature = sshsig(mod, mod.SIG_NAMESPACE.request, mod.requestMessage(request), key, publicKey);
+    const answered = i % 10 !== 9;
+    facts[count - 1 - i] = { id: request.id, digest: mod.requestDigest(request), argv, createdMs: created, approvedMs: answered ? created + 30_000 : null, consumedMs: answered ? created + 60_000 : null };
     return { request, signature };
+  };
+  /** The approval of an answered request: the template's statement for it, with its own time and nonce. */
+  const approve = (f) => {
+    const statement = { ...approval.template.statement, requestId: f.id, requestDigest: f.digest, createdAt: new Date(f.approvedMs).toISOString(), nonce: randomBytes(16).toString("hex") };
+    return { statement, signature: sshsig(mod, mod.SIG_NAMESPACE.approval, mod.approvalMessage(statement), approverKey, approverPublicKey) };
   };
   for (let i = 0; i < count; i += batch) {
     await Promise.all(
@@ -105,21 +114,26 @@ export async function writeHistory({ mod, store, template, keyFile, publicLine, 
           });
         }
         await store.putRequest(signed);
+        const f = facts[count - 1 - (i + k)];
+        if (f.approvedMs !== null) {
+          const a = approve(f);
+          if (approvalSamples.length < samples.length) approvalSamples.push(a);
+          await store.putApproval(f.id, a);
+        }
       }),
     );
   }
   return facts;
 }
 
-/** The event types a request's life leaves in the audit log, in order (approvals aside: see historyBursts). */
-const LIFE = ["request.created", "run.intent", "request.consumed", "run.started", "run.finished"];
+/** The event types a request's life leaves in the audit log, in order. */
+const LIFE = ["request.created", "approval.recorded", "run.intent", "request.consumed", "run.started", "run.finished"];
 
 /**
  * The audit events of the history, as bursts for writeAuditLog: for each historic request, the events
  * the CLI wrote for the template request's life (`templateEvents`: request.created; then, for one that
- * was consumed, run.intent, request.consumed, run.started and run.finished), with the historic request's
- * id, digest, argv, a run id of its own and its times. No approval.recorded: the history holds no
- * approval records, and `audit verify` rightly reports an approval event whose record is missing.
+ * was approved and consumed, approval.recorded, run.intent, request.consumed, run.started and
+ * run.finished), with the historic request's id, digest, argv, a run id of its own and its times.
  */
 export function historyBursts(facts, templateEvents, template) {
   const id = template.request.id;
@@ -143,7 +157,10 @@ export function historyBursts(facts, templateEvents, template) {
           const data = JSON.parse(text.replaceAll(id, f.id).replaceAll(digest, f.digest).replaceAll(runId, run));
           if ("argv" in data) data.argv = f.argv;
           if (type === "run.finished") data.durationMs = 40 + (n % 997);
-          return { type, actor, data, at: k === 0 ? 0 : f.consumedMs - f.createdMs + (k - 2) + (type === "run.finished" ? data.durationMs : 0) };
+          // request.created when made, approval.recorded when approved; then a millisecond apart around
+          // the consumption (run.intent just before it), and run.finished after the run's duration.
+          const at = k === 0 ? 0 : type === "approval.recorded" ? f.approvedMs - f.createdMs : f.consumedMs - f.createdMs + (k - 3) + (type === "run.finished" ? data.durationMs : 0);
+          return { type, actor, data, at };
         });
       },
     };
@@ -151,24 +168,28 @@ export function historyBursts(facts, templateEvents, template) {
 }
 
 /**
- * Check sample requests with OpenSSH itself: `ssh-keygen -Y verify` against an allowed_signers file
- * holding the requester's public key, over the exact bytes guard verifies (requestMessage). Throws
- * naming the request when one does not verify.
+ * Check sample requests (and approvals) with OpenSSH itself: `ssh-keygen -Y verify` against an
+ * allowed_signers file holding the signer's public key, over the exact bytes guard verifies
+ * (requestMessage, approvalMessage). Throws naming the record when one does not verify.
  */
-export async function verifyWithSshKeygen({ mod, samples, principal, publicLine, dir }) {
+export async function verifyWithSshKeygen({ mod, samples, principal, publicLine, approvals = [], approver = null, dir }) {
   const { execFile } = await import("node:child_process");
   const { writeFile } = await import("node:fs/promises");
   const { join } = await import("node:path");
   const allowed = join(dir, "allowed_signers");
-  await writeFile(allowed, `${principal} ${publicLine}\n`);
-  for (const signed of samples) {
-    const sig = join(dir, `${signed.request.id}.sig`);
-    await writeFile(sig, signed.signature);
+  await writeFile(allowed, `${principal} ${publicLine}\n${approver ? `${approver.principal} ${approver.publicLine}\n` : ""}`);
+  const checks = [
+    ...samples.map((r) => ({ what: `request ${r.request.id}`, who: principal, namespace: mod.SIG_NAMESPACE.request, signature: r.signature, message: mod.requestMessage(r.request), name: r.request.id })),
+    ...approvals.map((a) => ({ what: `approval of ${a.statement.requestId}`, who: approver.principal, namespace: mod.SIG_NAMESPACE.approval, signature: a.signature, message: mod.approvalMessage(a.statement), name: `${a.statement.requestId}.approval` })),
+  ];
+  for (const c of checks) {
+    const sig = join(dir, `${c.name}.sig`);
+    await writeFile(sig, c.signature);
     await new Promise((resolve, reject) => {
-      const child = execFile("ssh-keygen", ["-Y", "verify", "-f", allowed, "-I", principal, "-n", mod.SIG_NAMESPACE.request, "-s", sig], (err, stdout, stderr) =>
-        err ? reject(new Error(`ssh-keygen -Y verify refused the generated request ${signed.request.id}: ${stderr || stdout || err.message}`)) : resolve(),
+      const child = execFile("ssh-keygen", ["-Y", "verify", "-f", allowed, "-I", c.who, "-n", c.namespace, "-s", sig], (err, stdout, stderr) =>
+        err ? reject(new Error(`ssh-keygen -Y verify refused the generated ${c.what}: ${stderr || stdout || err.message}`)) : resolve(),
       );
-      child.stdin.end(mod.requestMessage(signed.request));
+      child.stdin.end(c.message);
     });
   }
 }
