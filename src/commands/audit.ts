@@ -12,14 +12,14 @@ import { checkSignatures, type SignatureAnswers, type SignatureBatch } from "../
 import { parseDuration } from "../core/duration.js";
 import { PRUNE_FLOOR_SECONDS } from "../core/prune.js";
 import { auditFilterMatches, auditTypeFilter, type AuditFilter } from "../core/audit-types.js";
-import { localTime } from "../core/time.js";
+import { fitToWidth, localTime } from "../core/time.js";
 import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
 import { type AuditEvent, type Consumption, type SignedApproval, type SignedRequest } from "../core/types.js";
 import { shapeProblem, validateConsumptionShape } from "../core/request.js";
 import type { DamagedRecord, Store } from "../adapters/store/types.js";
 import type { SignaturePool } from "../adapters/signature-parallel.js";
 import type { Archive, ArchivedRecord } from "../adapters/store/archive.js";
-import { colours, printJson, printJsonLine, printStdout, say, stdoutStream } from "../adapters/output.js";
+import { colours, printJson, printJsonLine, printStdout, say, stderrStream, stdoutStream, writeStderr } from "../adapters/output.js";
 import { withContext } from "./command.js";
 import type { Runtime } from "../runtime.js";
 
@@ -110,7 +110,14 @@ export async function auditVerifyCommand(opts: CommonOptions & { anchor?: string
         }
       }
     }
-    const v = await verifyStore(store, { anchor, archives });
+    const progress = new VerifyProgress();
+    const stopProgress = showVerifyProgress(progress);
+    let v: StoreVerification;
+    try {
+      v = await verifyStore(store, { anchor, archives, progress });
+    } finally {
+      stopProgress();
+    }
     if (unreadable.length > 0) {
       v.problems.unshift(...unreadable);
       v.ok = false;
@@ -172,6 +179,53 @@ export interface VerifyStoreOptions {
    * default PARALLEL_SIGNATURES_FROM. Tests set it low to see both ways give the same verdict.
    */
   parallelSignaturesFrom?: number;
+  /** Filled in as the check goes, for a progress line (showVerifyProgress). */
+  progress?: VerifyProgress;
+}
+
+/**
+ * How far verifyStore has got: the events taken into the chain so far and the records (requests with
+ * their approvals) read. verifyStore fills it in as it goes; a progress line reads it on a timer.
+ */
+export class VerifyProgress {
+  verifier: AuditVerifier | null = null;
+  records = 0;
+  get events(): number {
+    return this.verifier?.eventsSeen ?? 0;
+  }
+}
+
+/** The progress line's text: counts only, nothing read from the store. */
+export function verifyProgressText(p: { events: number; records: number }): string {
+  const n = (x: number): string => x.toLocaleString("en-US");
+  return `guard: verifying: ${n(p.events)} event${p.events === 1 ? "" : "s"} chained, ${n(p.records)} record${p.records === 1 ? "" : "s"} read`;
+}
+
+/**
+ * A progress line on stderr while a long verification runs (a year of history takes tens of seconds),
+ * at a terminal only: never into a pipe, a file or a CI log. It is first drawn after `delayMs`, so a
+ * quick check shows nothing, then redrawn four times a second, fitted to the terminal's width; the
+ * answer stops it and erases the line, so what the command prints next starts on a clean line. The
+ * line is drawn whenever the event loop is free (the reads and the worker threads' answers leave it so).
+ */
+export function showVerifyProgress(progress: VerifyProgress, delayMs = 1000): () => void {
+  const err = stderrStream();
+  if (err.isTTY !== true) return () => undefined;
+  let drawn = false;
+  const draw = (): void => {
+    writeStderr(`\r\x1b[2K${fitToWidth(verifyProgressText(progress), (err.columns || 80) - 1)}`);
+    drawn = true;
+  };
+  let repeat: ReturnType<typeof setInterval> | undefined;
+  const first = setTimeout(() => {
+    draw();
+    repeat = setInterval(draw, 250);
+  }, delayMs);
+  return () => {
+    clearTimeout(first);
+    clearInterval(repeat);
+    if (drawn) writeStderr("\r\x1b[2K");
+  };
 }
 
 /** Below this many records, starting worker threads (some 30 ms) costs more than it saves. */
@@ -182,6 +236,8 @@ const SIGNATURE_JOB = 256;
 export async function verifyStore(store: Store, opts: VerifyStoreOptions = {}): Promise<StoreVerification> {
   const archives = [...(opts.archives ?? [])].sort((a, b) => a.manifest.events.firstSeq - b.manifest.events.firstSeq);
   const verifier = new AuditVerifier({ anchor: opts.anchor });
+  const progress = opts.progress;
+  if (progress) progress.verifier = verifier;
   const archiveProblems: string[] = [];
   // Each archive is read again here, a line at a time (readArchive kept only its manifest): its events
   // go to the verifier ahead of the live log's, and its records are checked as they go by, keeping only
@@ -219,6 +275,7 @@ export async function verifyStore(store: Store, opts: VerifyStoreOptions = {}): 
           },
           (r) => {
             batch.push(r);
+            if (progress) progress.records++;
             return batch.length === SIGNATURE_JOB ? checkBatch() : undefined;
           },
         );
@@ -288,6 +345,7 @@ export async function verifyStore(store: Store, opts: VerifyStoreOptions = {}): 
     for await (const batch of store.readRecords()) {
       // A record that cannot be read is tampering (65), reported with the others; it does not stop the check.
       damagedRecords.push(...batch.damaged);
+      if (progress) progress.records += batch.records.length;
       for (const { request: signed, approvals: stored } of batch.records) {
         const req = signed.request;
         if (isLeftover(req.id, req.expiresAt)) {

@@ -9,7 +9,7 @@ import { ExitCode, GuardError, integrityError, ioError, usageError } from "../co
 import { formatDuration, parseDuration } from "../core/duration.js";
 import { PRUNE_FLOOR_SECONDS } from "../core/prune.js";
 import { escapeForTerminal as esc } from "../core/escape.js";
-import { verifyStore } from "./audit.js";
+import { showVerifyProgress, verifyStore, VerifyProgress, type StoreVerification } from "./audit.js";
 import { printJson, say } from "../adapters/output.js";
 import { fileStoreDir } from "../adapters/store/open.js";
 import { describeHolder, inspectLock, removeLock, unlockCommand } from "../adapters/store/lock.js";
@@ -108,7 +108,15 @@ export async function pruneStoreCommand(opts: PruneOptions, rt: Runtime): Promis
       throw usageError(`the store ${store.description} cannot be pruned`, "guard store prune works on the file store and on PostgreSQL");
     }
     const cutoffMs = (await store.now()) - seconds * 1000;
-    const v = await verifyStore(store);
+    // A store is pruned only once it verifies: on a year of history that check takes a while, shown at a terminal.
+    const progress = new VerifyProgress();
+    const stopProgress = showVerifyProgress(progress);
+    let v: StoreVerification;
+    try {
+      v = await verifyStore(store, { progress });
+    } finally {
+      stopProgress();
+    }
     if (!v.ok) {
       // Recorded where it can be (the log may be what is damaged): a prune refused is worth knowing about.
       await auditBestEffort(ctx, anonymousActor(ctx), "store.refused", { code: "tampered", exitCode: ExitCode.INTEGRITY, command: "prune", olderThan: spec, problems: v.problems.length });

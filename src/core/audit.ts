@@ -244,6 +244,11 @@ export class AuditVerifier {
     this.anchor = opts?.anchor ?? null;
   }
 
+  /** How many events have been taken so far (a progress line reads it while the log is read). */
+  get eventsSeen(): number {
+    return this.count;
+  }
+
   /** The last event that extended the chain (after pushLine() returned true: that line's). */
   get headSeq(): number {
     return this.seq;

@@ -4,9 +4,11 @@
  * terminal raw. The memory store holds the log as canonical lines, the way the file store does.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { auditVerifyCommand } from "../../src/commands/audit.js";
+import { Writable } from "node:stream";
+import { auditVerifyCommand, showVerifyProgress, verifyProgressText, verifyStore, VerifyProgress } from "../../src/commands/audit.js";
 import { MemoryPlace, openMemoryStore } from "../../src/adapters/store/memory.js";
-import { makeDraft } from "../store/fixtures.js";
+import { useTerminal, type OutStream } from "../../src/adapters/output.js";
+import { makeDraft, makeRequest, newId } from "../store/fixtures.js";
 import { exitCodeOf } from "../helpers/runtime.js";
 import { makeProject, NOW, type Project } from "./project.js";
 
@@ -68,5 +70,65 @@ describe("guard audit verify, in process", () => {
     const rt = p.runtime({ place });
     expect(await exitCodeOf(rt, () => auditVerifyCommand({ json: true, anchor: `3:${"a".repeat(64)}` }, rt))).toBe(65);
     expect((JSON.parse(rt.stdout()) as { ok: boolean }).ok).toBe(false);
+  });
+});
+
+describe("guard audit verify's progress line", () => {
+  it.each([
+    [{ events: 0, records: 0 }, "guard: verifying: 0 events chained, 0 records read"],
+    [{ events: 1, records: 1 }, "guard: verifying: 1 event chained, 1 record read"],
+    [{ events: 1_234_567, records: 100_000 }, "guard: verifying: 1,234,567 events chained, 100,000 records read"],
+  ])("%o → %s", (p, text) => {
+    expect(verifyProgressText(p)).toBe(text);
+  });
+
+  it("verifyStore fills it in: every event taken into the chain, every record read", async () => {
+    const place = await log(() => undefined);
+    const store = openMemoryStore(place, { now: () => NOW });
+    for (let i = 0; i < 3; i++) await store.putRequest(makeRequest(newId(), new Date(NOW - i * 60_000)));
+    const progress = new VerifyProgress();
+    expect(progress.events).toBe(0);
+    const v = await verifyStore(store, { progress });
+    expect(v.report.events).toBe(5);
+    expect(progress.events).toBe(5);
+    expect(progress.records).toBe(3);
+  });
+
+  it("at a terminal, a quick check draws nothing: the line waits a second before it is first drawn", async () => {
+    const place = await log(() => undefined);
+    const rt = p.runtime({ place });
+    rt.terminal.stderr().isTTY = true;
+    expect(await exitCodeOf(rt, () => auditVerifyCommand({}, rt))).toBe(0);
+    expect(rt.stdout()).toContain("audit log verifies");
+    expect(rt.stderr()).toBe("");
+  });
+
+  it("drawn after its delay at a terminal and redrawn in place, fitted to the width, then erased; never without a terminal", async () => {
+    const text = { tty: "", pipe: "" };
+    const stream = (kind: "tty" | "pipe"): OutStream => {
+      const s = new Writable({
+        write(chunk: Buffer | string, _enc, done) {
+          text[kind] += chunk.toString();
+          done();
+        },
+      }) as OutStream;
+      s.isTTY = kind === "tty";
+      s.columns = 40;
+      return s;
+    };
+    const progress = new VerifyProgress();
+    progress.records = 12_345;
+    for (const kind of ["tty", "pipe"] as const) {
+      const out = stream(kind);
+      useTerminal({ stdout: () => out, stderr: () => out, stdinIsTTY: () => false, env: {} });
+      const stop = showVerifyProgress(progress, 0);
+      await new Promise((r) => setTimeout(r, 400)); // the first drawing, then at least one more (every 250 ms)
+      stop();
+      await new Promise((r) => setTimeout(r, 300)); // nothing is drawn once stopped
+    }
+    const line = `\r\u001b[2K${"guard: verifying: 0 events chained, 12,345 records read".slice(0, 38)}…`;
+    expect(text.tty.startsWith(`${line}${line}`)).toBe(true);
+    expect(text.tty.replaceAll(line, "")).toBe("\r\u001b[2K");
+    expect(text.pipe).toBe("");
   });
 });
