@@ -5,12 +5,12 @@ import {
   MAX_TTL_SECONDS,
   approvalMessage,
   isExpired,
-  requestDigest,
   requestMessage,
   validateApprovalShape,
   validateRequestShape,
 } from "./request.js";
 import { claimDifferences, deriveDecision, type ClaimField } from "./derive.js";
+import { sha256Hex } from "./canonical.js";
 import { SIG_NAMESPACE } from "./types.js";
 import type { Decision, GuardRequest, Policy, Principal, PublicKey, RequestStatus, Requirement, SignedApproval, SignedRequest } from "./types.js";
 
@@ -145,7 +145,11 @@ export function assessRequest(p: AssessInput): Assessment {
   // Under the policy it names, a genuine request carries exactly the derived claims; any difference was
   // written by hand (a requester re-signing their own record, or a store writer).
   const claims = claimDifferences(req, derived);
-  const problems = requestProblems(req, p.signed.signature, isVoid ? null : derived, policy, now, p.verify);
+  // The request's canonical form, made once: its signature is over it and its digest is its SHA-256
+  // (a request is some 8 KB; `guard requests --all` assesses a year of them).
+  let canonical: string | undefined;
+  const message = (): string => (canonical ??= requestMessage(req));
+  const problems = requestProblems(req, p.signed.signature, isVoid ? null : derived, policy, now, p.verify, message);
   if (!isVoid && claims.length > 0) {
     problems.push(
       `the request claims ${claims.map((c) => (c === "environment.protected" ? "a protection" : c)).join(", ")} that the policy it names does not give for this run (forged or edited after signing)`,
@@ -153,7 +157,7 @@ export function assessRequest(p: AssessInput): Assessment {
   }
   const requestValid = problems.length === 0;
   const expired = isExpired(req, now);
-  const digest = requestDigest(req);
+  const digest = sha256Hex(message()); // as requestDigest(req)
   const created = Date.parse(req.createdAt);
   const expires = Date.parse(req.expiresAt);
 
@@ -302,6 +306,8 @@ function requestProblems(
   policy: Policy,
   now: number,
   verify: VerifyFn,
+  /** requestMessage(req), made on first use. */
+  message: () => string,
 ): string[] {
   const problems: string[] = [];
   const created = Date.parse(req.createdAt);
@@ -328,7 +334,7 @@ function requestProblems(
   }
   if (keys !== null) {
     const res = typeof signature === "string" && signature !== ""
-      ? safeVerify(verify, signature, requestMessage(req), SIG_NAMESPACE.request, keys)
+      ? safeVerify(verify, signature, message(), SIG_NAMESPACE.request, keys)
       : { ok: false as const, reason: "the signature is missing" };
     if (!res.ok) problems.push(`the request signature does not verify: ${esc(res.reason)}`);
     else if (res.key.fingerprint !== req.requester.fingerprint || `${res.key.type} ${res.key.blob}` !== req.requester.key) {
