@@ -12,14 +12,15 @@ import { checkSignatures, type SignatureAnswers, type SignatureBatch } from "../
 import { parseDuration } from "../core/duration.js";
 import { PRUNE_FLOOR_SECONDS } from "../core/prune.js";
 import { auditFilterMatches, auditTypeFilter, type AuditFilter } from "../core/audit-types.js";
-import { fitToWidth, localTime } from "../core/time.js";
+import { localTime } from "../core/time.js";
 import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
 import { type AuditEvent, type Consumption, type SignedApproval, type SignedRequest } from "../core/types.js";
 import { shapeProblem, validateConsumptionShape } from "../core/request.js";
 import type { DamagedRecord, Store } from "../adapters/store/types.js";
 import type { SignaturePool } from "../adapters/signature-parallel.js";
 import type { Archive, ArchivedRecord } from "../adapters/store/archive.js";
-import { colours, printJson, printJsonLine, printStdout, say, stderrStream, stdoutStream, writeStderr } from "../adapters/output.js";
+import { colours, printJson, printJsonLine, printStdout, say, stdoutStream } from "../adapters/output.js";
+import { count, showProgress } from "../adapters/progress.js";
 import { withContext } from "./command.js";
 import type { Runtime } from "../runtime.js";
 
@@ -197,35 +198,12 @@ export class VerifyProgress {
 
 /** The progress line's text: counts only, nothing read from the store. */
 export function verifyProgressText(p: { events: number; records: number }): string {
-  const n = (x: number): string => x.toLocaleString("en-US");
-  return `guard: verifying: ${n(p.events)} event${p.events === 1 ? "" : "s"} chained, ${n(p.records)} record${p.records === 1 ? "" : "s"} read`;
+  return `guard: verifying: ${count(p.events)} event${p.events === 1 ? "" : "s"} chained, ${count(p.records)} record${p.records === 1 ? "" : "s"} read`;
 }
 
-/**
- * A progress line on stderr while a long verification runs (a year of history takes tens of seconds),
- * at a terminal only: never into a pipe, a file or a CI log. It is first drawn after `delayMs`, so a
- * quick check shows nothing, then redrawn four times a second, fitted to the terminal's width; the
- * answer stops it and erases the line, so what the command prints next starts on a clean line. The
- * line is drawn whenever the event loop is free (the reads and the worker threads' answers leave it so).
- */
-export function showVerifyProgress(progress: VerifyProgress, delayMs = 1000): () => void {
-  const err = stderrStream();
-  if (err.isTTY !== true) return () => undefined;
-  let drawn = false;
-  const draw = (): void => {
-    writeStderr(`\r\x1b[2K${fitToWidth(verifyProgressText(progress), (err.columns || 80) - 1)}`);
-    drawn = true;
-  };
-  let repeat: ReturnType<typeof setInterval> | undefined;
-  const first = setTimeout(() => {
-    draw();
-    repeat = setInterval(draw, 250);
-  }, delayMs);
-  return () => {
-    clearTimeout(first);
-    clearInterval(repeat);
-    if (drawn) writeStderr("\r\x1b[2K");
-  };
+/** The progress line of a verification at a terminal (adapters/progress.ts); the answer stops and erases it. */
+export function showVerifyProgress(progress: VerifyProgress, delayMs?: number): () => void {
+  return showProgress(() => verifyProgressText(progress), delayMs);
 }
 
 /** Below this many records, starting worker threads (some 30 ms) costs more than it saves. */

@@ -2,6 +2,7 @@
 import type { CommonOptions } from "./options.js";
 import { asciiIdentifier, escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
 import { colours, printJson, printJsonLists, printStdout, say, stdoutStream } from "../adapters/output.js";
+import { count, showProgress } from "../adapters/progress.js";
 import { ExitCode, GuardError } from "../core/errors.js";
 import { withContext } from "./command.js";
 import { identify } from "./identity.js";
@@ -11,6 +12,7 @@ import { assess, loadRequest, type LoadedRequest } from "./request-lib.js";
 import { renderRequest, requestJson } from "./request-view.js";
 import type { Runtime } from "../runtime.js";
 import type { GuardRequest } from "../core/types.js";
+import type { DamagedRecord } from "../adapters/store/types.js";
 
 export interface RequestsOptions extends CommonOptions {
   all?: boolean;
@@ -24,22 +26,36 @@ export async function requestsCommand(opts: RequestsOptions, rt: Runtime): Promi
     const { policy } = await ctx.policy();
     const store = await ctx.store();
     const loaded: LoadedRequest[] = [];
+    const damaged: DamagedRecord[] = [];
     // The default listing (open requests) reads no finished history, nor does --review (the break-glass
     // requests, through the store's index: a hint; each one is still verified and judged below); --all
     // reads it all.
-    const { requests, damaged } = opts.review
-      ? await store.listBreakGlassRequests()
-      : opts.all
-        ? await store.listRequests()
-        : await store.listOpenRequests(await ctx.now());
-    // One damaged record (a request, or an approval or consumption of it) affects only itself (H4).
-    for (const signed of requests) {
-      try {
-        loaded.push(await assess(ctx, policy, signed));
-      } catch (e) {
-        if (!(e instanceof GuardError) || e.exitCode !== ExitCode.INTEGRITY) throw e;
-        damaged.push({ id: signed.request.id, where: `the records of request ${signed.request.id}`, problem: e.message });
+    // Over a year of history (--all) reading every request and judging each takes a while: shown at a terminal.
+    let done = 0;
+    let total: number | null = null;
+    const stopProgress = showProgress(() => (total === null ? "guard: reading requests…" : `guard: checking requests: ${count(done)} of ${count(total)}`));
+    try {
+      const listing = opts.review
+        ? await store.listBreakGlassRequests()
+        : opts.all
+          ? await store.listRequests()
+          : await store.listOpenRequests(await ctx.now());
+      damaged.push(...listing.damaged);
+      total = listing.requests.length;
+      // One damaged record (a request, or an approval or consumption of it) affects only itself (H4).
+      for (const signed of listing.requests) {
+        try {
+          loaded.push(await assess(ctx, policy, signed));
+        } catch (e) {
+          if (!(e instanceof GuardError) || e.exitCode !== ExitCode.INTEGRITY) throw e;
+          damaged.push({ id: signed.request.id, where: `the records of request ${signed.request.id}`, problem: e.message });
+        }
+        // The store's reads of a request's records may all be synchronous: now and then, let the
+        // progress line's timer run.
+        if (++done % 256 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       }
+    } finally {
+      stopProgress();
     }
     const identity = opts.mine || opts.awaitingMe ? await identify(ctx, policy) : null;
     const shown = loaded.filter((l) => {

@@ -4,10 +4,8 @@
  * terminal raw. The memory store holds the log as canonical lines, the way the file store does.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Writable } from "node:stream";
-import { auditVerifyCommand, showVerifyProgress, verifyProgressText, verifyStore, VerifyProgress } from "../../src/commands/audit.js";
+import { auditVerifyCommand, verifyProgressText, verifyStore, VerifyProgress } from "../../src/commands/audit.js";
 import { MemoryPlace, openMemoryStore } from "../../src/adapters/store/memory.js";
-import { useTerminal, type OutStream } from "../../src/adapters/output.js";
 import { makeDraft, makeRequest, newId } from "../store/fixtures.js";
 import { exitCodeOf } from "../helpers/runtime.js";
 import { makeProject, NOW, type Project } from "./project.js";
@@ -101,34 +99,5 @@ describe("guard audit verify's progress line", () => {
     expect(await exitCodeOf(rt, () => auditVerifyCommand({}, rt))).toBe(0);
     expect(rt.stdout()).toContain("audit log verifies");
     expect(rt.stderr()).toBe("");
-  });
-
-  it("drawn after its delay at a terminal and redrawn in place, fitted to the width, then erased; never without a terminal", async () => {
-    const text = { tty: "", pipe: "" };
-    const stream = (kind: "tty" | "pipe"): OutStream => {
-      const s = new Writable({
-        write(chunk: Buffer | string, _enc, done) {
-          text[kind] += chunk.toString();
-          done();
-        },
-      }) as OutStream;
-      s.isTTY = kind === "tty";
-      s.columns = 40;
-      return s;
-    };
-    const progress = new VerifyProgress();
-    progress.records = 12_345;
-    for (const kind of ["tty", "pipe"] as const) {
-      const out = stream(kind);
-      useTerminal({ stdout: () => out, stderr: () => out, stdinIsTTY: () => false, env: {} });
-      const stop = showVerifyProgress(progress, 0);
-      await new Promise((r) => setTimeout(r, 400)); // the first drawing, then at least one more (every 250 ms)
-      stop();
-      await new Promise((r) => setTimeout(r, 300)); // nothing is drawn once stopped
-    }
-    const line = `\r\u001b[2K${"guard: verifying: 0 events chained, 12,345 records read".slice(0, 38)}…`;
-    expect(text.tty.startsWith(`${line}${line}`)).toBe(true);
-    expect(text.tty.replaceAll(line, "")).toBe("\r\u001b[2K");
-    expect(text.pipe).toBe("");
   });
 });

@@ -243,3 +243,17 @@ describe("show: ids", () => {
     expectClean(rt.stderr());
   });
 });
+
+describe("guard requests over many requests", () => {
+  it("--all --json lists every one of 600, newest first, and at a terminal a quick listing draws no progress line", async () => {
+    const records = Array.from({ length: 600 }, (_, i) => makeRequest(newId(), new Date(NOW - (i + 1) * 1000)));
+    const { place } = await seeded(records);
+    const rt = p.runtime({ place });
+    rt.terminal.stderr().isTTY = true;
+    expect(await exitCodeOf(rt, () => requestsCommand({ all: true, json: true }, rt))).toBe(0);
+    const out = JSON.parse(rt.stdout()) as { requests: Array<{ id: string }>; damaged: unknown[] };
+    expect(out.requests.map((x) => x.id)).toEqual(records.map((r) => r.request.id));
+    expect(out.damaged).toEqual([]);
+    expect(rt.stderr()).toBe("");
+  });
+});
