@@ -26,24 +26,26 @@ export interface TestRuntime extends Runtime {
   readonly opened: string[];
 }
 
+/** An output stream that keeps what is written to it as text; not a terminal unless the test says so. */
+export function captureStream(): { stream: OutStream; text: () => string } {
+  let text = "";
+  const stream = new Writable({
+    write(chunk: Buffer | string, _enc, done) {
+      text += chunk.toString();
+      done();
+    },
+  }) as OutStream;
+  stream.isTTY = false;
+  return { stream, text: () => text };
+}
+
 /**
  * `realStore`: open the store the location names (guard's own openStore: a file store or PostgreSQL)
  * instead of the memory store, for commands whose behaviour over a real store's indexes is under test.
  */
 export function testRuntime(opts: { env: Record<string, string>; cwd: string; now: number; place?: MemoryPlace; stdin?: StdinKind; realStore?: boolean }): TestRuntime {
-  const capture = (): { stream: OutStream; text: () => string } => {
-    let text = "";
-    const stream = new Writable({
-      write(chunk: Buffer | string, _enc, done) {
-        text += chunk.toString();
-        done();
-      },
-    }) as OutStream;
-    stream.isTTY = false;
-    return { stream, text: () => text };
-  };
-  const out = capture();
-  const err = capture();
+  const out = captureStream();
+  const err = captureStream();
   const place = opts.place ?? new MemoryPlace();
   const opened: string[] = [];
   const env = { ...opts.env };
