@@ -16,6 +16,7 @@ import {
   readdirSync,
   readSync,
   renameSync,
+  rmSync,
   unlinkSync,
   watch,
   writeSync,
@@ -1145,7 +1146,7 @@ class FileStore implements Store {
     const { outcome } = prepared;
     if (opts.dryRun) return outcome;
     if (prepared.bytes === null || head === null || outcome.archive === null || reread.kept === null) {
-      await this.removeRecords(leftovers, facts);
+      this.removeRecords(leftovers, facts);
       return outcome;
     }
     outcome.archive.path = await writeArchive(archiveDir, outcome.archive.name, prepared.bytes, this.fileMode);
@@ -1198,7 +1199,7 @@ class FileStore implements Store {
       throw e;
     }
     // 3. after the commit: the records, then the indexes
-    await this.removeRecords([...outcome.retired, ...leftovers], facts);
+    this.removeRecords([...outcome.retired, ...leftovers], facts);
     await this.reindexAfterPrune(copied.created, copied.bytes, tail, new Set([...retired, ...leftovers]));
     return outcome;
   }
@@ -1277,26 +1278,32 @@ class FileStore implements Store {
   /**
    * Remove retired requests: the consumption, the approvals, the request and its index entries, in that
    * order (a crash part-way leaves an expired request, never a usable one; the next prune finishes).
+   * Synchronous: a year's prune removes some eight paths for each of 100,000 requests, and a trip through
+   * libuv's thread pool per path (fsp.rm: 55–95 µs here, against 1–7 µs for rmSync) took most of it.
    */
-  private async removeRecords(ids: string[], facts: ReadonlyMap<string, RequestFacts>): Promise<void> {
+  private removeRecords(ids: string[], facts: ReadonlyMap<string, RequestFacts>): void {
     if (ids.length === 0) return;
-    const rm = (p: string) => fsp.rm(p, { recursive: true, force: true }).catch((e: unknown) => {
-      throw fsError("remove the retired record", p, e);
-    });
+    const rm = (p: string): void => {
+      try {
+        rmSync(p, { recursive: true, force: true });
+      } catch (e) {
+        throw fsError("remove the retired record", p, e);
+      }
+    };
     for (const raw of ids) {
       const id = checkId(raw);
-      await rm(join(this.root, "consumed", `${id}.json`));
-      await rm(join(this.root, "approvals", id));
-      await rm(join(this.root, "requests", `${id}.json`));
+      rm(join(this.root, "consumed", `${id}.json`));
+      rm(join(this.root, "approvals", id));
+      rm(join(this.root, "requests", `${id}.json`));
       const r = facts.get(id);
       if (r) {
         const entry = `${Math.max(0, Date.parse(r.expiresAt) || 0)}-${id}`;
-        if (r.bindingKey !== null) await rm(join(this.root, "index", "binding", r.bindingKey, entry));
-        await rm(join(this.root, "index", "open", entry));
+        if (r.bindingKey !== null) rm(join(this.root, "index", "binding", r.bindingKey, entry));
+        rm(join(this.root, "index", "open", entry));
       }
-      await rm(join(this.root, "index", "consumed", id));
-      await rm(join(this.root, "index", "created", id));
-      await rm(join(this.root, "index", "break-glass", id));
+      rm(join(this.root, "index", "consumed", id));
+      rm(join(this.root, "index", "created", id));
+      rm(join(this.root, "index", "break-glass", id));
     }
     for (const d of ["consumed", "approvals", "requests"]) if (lstatOrNullSync(join(this.root, d)) !== null) fsyncDir(join(this.root, d));
   }
@@ -1329,7 +1336,11 @@ class FileStore implements Store {
       if (TEMP_FILE_RE.test(name)) continue;
       const at = offsets.get(name);
       if (at === undefined && !retired.has(name)) continue;
-      await fsp.unlink(join(createdDir, name)).catch(() => undefined);
+      try {
+        unlinkSync(join(createdDir, name)); // (synchronous, as removeRecords: one for each request of the year)
+      } catch {
+        // Best effort, as below.
+      }
       // Best effort, as when appending: without the entry a run reads the whole log.
       if (at !== undefined && REQUEST_ID_RE.test(name)) await this.writeExclusive(createdDir, name, `${at}\n`).catch(() => undefined);
     }
