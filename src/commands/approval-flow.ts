@@ -9,12 +9,13 @@ import { claimDifferences } from "../core/derive.js";
 import { unapprovable } from "../core/approvals.js";
 import { escapeForTerminal as esc, quoteArgv } from "../core/escape.js";
 import { formatDuration } from "../core/duration.js";
-import { fitToWidth, localTime } from "../core/time.js";
+import { localTime } from "../core/time.js";
 import { normaliseEnvName } from "../core/names.js";
 import { assertInterpreterRunnable, hashProgram } from "../adapters/program.js";
 import { bindFileArguments } from "../adapters/file-args.js";
 import type { BoundFile, PreviewResult } from "../core/types.js";
-import { colours, say, stderrStream, writeStderr } from "../adapters/output.js";
+import { colours, say, writeStderr } from "../adapters/output.js";
+import { drawLine, eraseLine } from "../adapters/progress.js";
 import type { Context } from "./context.js";
 import { planRun, refusalData, type Plan } from "./plan.js";
 import { identify, type Identity } from "./identity.js";
@@ -387,7 +388,7 @@ async function waitForApproval(ctx: Context, plan: Plan, loaded: LoadedRequest, 
       const status = loaded.assessment.status;
       if (!loaded.assessment.requestValid) throw requestInvalid(loaded);
       if (status === "approved") {
-        if (tty) writeStderr("\r\x1b[2K");
+        if (tty) eraseLine();
         drawn = false;
         say(`${colours().green("guard: approved")} — ${statusText(loaded)}`);
         return loaded;
@@ -399,7 +400,7 @@ async function waitForApproval(ctx: Context, plan: Plan, loaded: LoadedRequest, 
       if (loaded.now >= deadline) throw pendingError(loaded);
       const text = `waiting for approval of ${id}: ${statusText(loaded, deadline)}  (Ctrl-C stops waiting; the request is kept)`;
       if (tty) {
-        writeStderr(`\r\x1b[2K${fitToWidth(text, (stderrStream().columns || 80) - 1)}`);
+        drawLine(text);
         drawn = true;
       }
       else if (text.replace(/\d+[smhd]\S* left/, "") !== lastText.replace(/\d+[smhd]\S* left/, "")) say(text);
